@@ -1,0 +1,261 @@
+"""The agent catalog: which drug a name or code means, and what kind of drug it is.
+
+The data lives in ``rules/agents.yaml``; this module validates, indexes and looks it up.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+import yaml
+
+from mmsequence._paths import rules_dir
+from mmsequence.errors import RuleFileError
+
+MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional")
+TCRT_MODALITIES = ("bsab", "car-t")
+STATUSES = ("approved", "investigational", "discontinued", "preclinical")
+
+_AGENT_KEYS = ("name", "targets", "modality", "class", "status")
+_OPTIONAL_AGENT_KEYS = ("synonyms", "codes")
+_CODE_KEYS = ("system", "version", "code")
+_KEBAB_CASE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_MARKS = str.maketrans("", "", "®™")
+_NO_SYNONYMS: Mapping[str, str] = MappingProxyType({})
+
+
+class CatalogError(RuleFileError, ValueError):
+    """Invalid catalog data; each problem starts with the file and the entry path (``agents[3].modality``)."""
+
+
+def normalise(name: str) -> str:
+    """Matching key of a name: NFKC, casefolded, without whitespace, dashes, underscores, dots, ® and ™."""
+    text = unicodedata.normalize("NFKC", name.translate(_MARKS)).casefold()
+    return "".join(c for c in text if not (c.isspace() or c in "_." or unicodedata.category(c) == "Pd"))
+
+
+def _code_key(system: str, code: str) -> tuple[str, str]:
+    return system.strip().casefold(), code.strip().casefold()
+
+
+@attrs.frozen
+class Code:
+    """A code in one edition of one coding system, e.g. ATC "2024 DE" L01FX24."""
+
+    system: str
+    version: str
+    code: str
+
+
+@attrs.frozen
+class Agent:
+    """One drug: canonical name, other names, targets on the myeloma cell, modality, class and status."""
+
+    name: str
+    targets: tuple[str, ...] = attrs.field(converter=tuple)
+    modality: str = attrs.field(validator=attrs.validators.in_(MODALITIES))
+    drug_class: str
+    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    synonyms: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    codes: tuple[Code, ...] = attrs.field(default=(), converter=tuple)
+
+    @property
+    def is_tcrt(self) -> bool:
+        """Whether the agent is a T-cell redirecting therapy (bispecific T-cell engager or CAR-T)."""
+        return self.modality in TCRT_MODALITIES
+
+
+@attrs.frozen
+class Catalog:
+    """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two agents."""
+
+    agents: tuple[Agent, ...] = attrs.field(converter=tuple)
+    _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
+    _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_name: dict[str, Agent] = {}
+        by_code: dict[tuple[str, str], Agent] = {}
+        problems: list[str] = []
+        for i, agent in enumerate(self.agents):
+            paths = [f"agents[{i}].name"] + [f"agents[{i}].synonyms[{j}]" for j in range(len(agent.synonyms))]
+            for path, name in zip(paths, (agent.name, *agent.synonyms)):
+                key = normalise(name)
+                other = by_name.setdefault(key, agent)
+                if not key:
+                    problems.append(f"{path}: {name!r} has no letters or digits")
+                elif other is not agent:
+                    problems.append(f"{path}: {name!r} is also a name of {other.name!r}")
+            for j, code in enumerate(agent.codes):
+                other = by_code.setdefault(_code_key(code.system, code.code), agent)
+                if other is not agent:
+                    problems.append(
+                        f"agents[{i}].codes[{j}]: {code.system} {code.code} is also a code of {other.name!r}"
+                    )
+        if problems:
+            raise CatalogError(problems)
+        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_by_code", by_code)
+
+    def lookup(self, name: str) -> Agent | None:
+        """The agent with this canonical name or synonym (compared normalised), else None."""
+        return self._by_name.get(normalise(name))
+
+    def by_code(self, system: str, code: str) -> Agent | None:
+        """The agent carrying this code of this system (any edition; case-insensitive), else None."""
+        return self._by_code.get(_code_key(system, code))
+
+    def approved_tcrts(self) -> tuple[Agent, ...]:
+        """Approved bispecific T-cell engagers and CAR-Ts, in catalog order."""
+        return tuple(agent for agent in self.agents if agent.status == "approved" and agent.is_tcrt)
+
+    def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
+        """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
+
+        Raises ValueError naming the synonym if its agent is unknown or it already names another agent.
+        """
+        base = Catalog((*self.agents, *agents))
+        added: dict[str, list[str]] = {}
+        for synonym, target in synonyms.items():
+            agent = base.lookup(target)
+            if agent is None:
+                raise ValueError(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
+            existing = base.lookup(synonym)
+            if existing is not None and existing is not agent:
+                raise ValueError(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
+            added.setdefault(agent.name, []).append(synonym)
+        return Catalog(
+            attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents
+        )
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Read and validate a catalog file; by default the shipped ``rules/agents.yaml`` (read once)."""
+    return _shipped_catalog() if path is None else _read_catalog(Path(path))
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_catalog() -> Catalog:
+    return _read_catalog(rules_dir() / "agents.yaml")
+
+
+def _read_catalog(path: Path) -> Catalog:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise CatalogError([f"{path}: not valid YAML: {error}"]) from None
+    problems: list[str] = []
+    agents = _parse_catalog(data, problems)
+    if not problems:
+        try:
+            return Catalog(agents)
+        except CatalogError as error:
+            problems = list(error.problems)
+    raise CatalogError([f"{path}: {problem}" for problem in problems])
+
+
+def _parse_catalog(data: Any, problems: list[str]) -> list[Agent]:
+    if not isinstance(data, dict):
+        problems.append("expected a mapping with the keys version and agents")
+        return []
+    _check_keys("", data, ("version", "agents"), (), problems)
+    if "version" in data and data["version"] != 1:
+        problems.append(f"version: {data['version']!r} is not 1")
+    entries = data.get("agents", [])
+    if not isinstance(entries, list):
+        problems.append("agents: expected a list")
+        return []
+    parsed = (_parse_agent(f"agents[{i}]", entry, problems) for i, entry in enumerate(entries))
+    return [agent for agent in parsed if agent is not None]
+
+
+def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
+    before = len(problems)
+    if not isinstance(entry, dict):
+        problems.append(f"{path}: expected a mapping")
+        return None
+    _check_keys(f"{path}.", entry, _AGENT_KEYS, _OPTIONAL_AGENT_KEYS, problems)
+    for key, value in entry.items():
+        if key in _AGENT_CHECKS:
+            _AGENT_CHECKS[key](f"{path}.{key}", value, problems)
+    if len(problems) > before:
+        return None
+    return Agent(
+        name=entry["name"],
+        targets=entry["targets"],
+        modality=entry["modality"],
+        drug_class=entry["class"],
+        status=entry["status"],
+        synonyms=entry.get("synonyms", ()),
+        codes=(Code(**code) for code in entry.get("codes", ())),
+    )
+
+
+def _check_keys(
+    prefix: str, mapping: dict[Any, Any], required: tuple[str, ...], optional: tuple[str, ...], problems: list[str]
+) -> None:
+    problems.extend(f"{prefix}{key}: missing" for key in required if key not in mapping)
+    allowed = required + optional
+    problems.extend(
+        f"{prefix}{key}: unknown key (allowed: {', '.join(allowed)})" for key in mapping if key not in allowed
+    )
+
+
+def _check_text(path: str, value: Any, problems: list[str]) -> None:
+    if not (isinstance(value, str) and value.strip()):
+        problems.append(f"{path}: {value!r} is not a non-empty string")
+
+
+def _check_texts(path: str, value: Any, problems: list[str]) -> None:
+    if not isinstance(value, list):
+        problems.append(f"{path}: expected a list")
+        return
+    for k, item in enumerate(value):
+        _check_text(f"{path}[{k}]", item, problems)
+
+
+def _check_modality(path: str, value: Any, problems: list[str]) -> None:
+    if value not in MODALITIES:
+        problems.append(f"{path}: {value!r} is not one of {', '.join(MODALITIES)}")
+
+
+def _check_status(path: str, value: Any, problems: list[str]) -> None:
+    if value not in STATUSES:
+        problems.append(f"{path}: {value!r} is not one of {', '.join(STATUSES)}")
+
+
+def _check_class(path: str, value: Any, problems: list[str]) -> None:
+    if not (isinstance(value, str) and _KEBAB_CASE.fullmatch(value)):
+        problems.append(f"{path}: {value!r} is not a kebab-case class name")
+
+
+def _check_codes(path: str, value: Any, problems: list[str]) -> None:
+    if not isinstance(value, list):
+        problems.append(f"{path}: expected a list")
+        return
+    for j, code in enumerate(value):
+        if not isinstance(code, dict):
+            problems.append(f"{path}[{j}]: expected a mapping with the keys {', '.join(_CODE_KEYS)}")
+            continue
+        _check_keys(f"{path}[{j}].", code, _CODE_KEYS, (), problems)
+        for key in _CODE_KEYS:
+            if key in code:
+                _check_text(f"{path}[{j}].{key}", code[key], problems)
+
+
+_AGENT_CHECKS = {
+    "name": _check_text,
+    "targets": _check_texts,
+    "synonyms": _check_texts,
+    "modality": _check_modality,
+    "status": _check_status,
+    "class": _check_class,
+    "codes": _check_codes,
+}

@@ -1,0 +1,121 @@
+"""Calendar dates that may be partial ('2025', '2025-09'), with three-valued comparisons.
+
+All uncertain date logic lives here, in the spirit of cql-execution's Uncertainty:
+a PartialDate is the closed range of days it could be, and a comparison answers
+True or False only when every possible day agrees, else None.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+_ONE_DAY = datetime.timedelta(days=1)
+_ISO = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+_ISO_LENGTH = {"year": 4, "month": 7, "day": 10}
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """Calendar-month arithmetic with end-of-month clipping (2025-08-31 + 6 = 2026-02-28)."""
+    return day + relativedelta(months=months)
+
+
+def _precision(earliest: datetime.date, latest: datetime.date) -> str:
+    """Name the range: one day, one whole calendar month or year, or any other span."""
+    if earliest == latest:
+        return "day"
+    if earliest == earliest.replace(month=1, day=1) and latest == earliest.replace(month=12, day=31):
+        return "year"
+    if earliest.day == 1 and latest == add_months(earliest, 1) - _ONE_DAY:
+        return "month"
+    return "span"
+
+
+def _verdict(always: bool, never: bool) -> bool | None:
+    """Three-valued answer: True if it holds for every pair, False if for none, else None."""
+    return True if always else False if never else None
+
+
+@attrs.frozen(order=False)
+class PartialDate:
+    """The closed range of days a date written as 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' may be."""
+
+    earliest: datetime.date
+    latest: datetime.date = attrs.field()
+    text: str
+
+    @latest.validator
+    def _not_before_earliest(self, _attribute: attrs.Attribute[datetime.date], value: datetime.date) -> None:
+        if value < self.earliest:
+            raise ValueError(f"latest {value} is before earliest {self.earliest}")
+
+    @classmethod
+    def parse(cls, text: str) -> PartialDate:
+        """Read 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' (year 1900..2199); anything else is a ValueError."""
+        error = ValueError(f"{text!r} is not a date")
+        match = _ISO.fullmatch(text) if isinstance(text, str) else None
+        if match is None or not 1900 <= int(match[1]) <= 2199:
+            raise error
+        try:
+            earliest = datetime.date(int(match[1]), int(match[2] or 1), int(match[3] or 1))
+        except ValueError:
+            raise error from None
+        if match[3]:
+            latest = earliest
+        elif match[2]:
+            latest = add_months(earliest, 1) - _ONE_DAY
+        else:
+            latest = earliest.replace(month=12, day=31)
+        return cls(earliest, latest, text)
+
+    @classmethod
+    def of(cls, day: datetime.date) -> PartialDate:
+        """The exact day."""
+        return cls(day, day, day.isoformat())
+
+    @property
+    def precision(self) -> str:
+        """'year', 'month' or 'day' for a whole calendar unit, 'span' for any other range."""
+        return _precision(self.earliest, self.latest)
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the day is known."""
+        return self.earliest == self.latest
+
+    def plus_months(self, months: int) -> PartialDate:
+        """Shift both ends by calendar months; the text is ISO if the result is a whole unit, else 'A..B'."""
+        earliest, latest = add_months(self.earliest, months), add_months(self.latest, months)
+        precision = _precision(earliest, latest)
+        if precision == "span":
+            return PartialDate(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
+        return PartialDate(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
+
+    def before(self, other: PartialDate | datetime.date) -> bool | None:
+        """self < other, three-valued."""
+        other = _as_partial(other)
+        return _verdict(self.latest < other.earliest, self.earliest >= other.latest)
+
+    def on_or_before(self, other: PartialDate | datetime.date) -> bool | None:
+        """self <= other, three-valued."""
+        other = _as_partial(other)
+        return _verdict(self.latest <= other.earliest, self.earliest > other.latest)
+
+    def after(self, other: PartialDate | datetime.date) -> bool | None:
+        """self > other, three-valued."""
+        return _as_partial(other).before(self)
+
+    def on_or_after(self, other: PartialDate | datetime.date) -> bool | None:
+        """self >= other, three-valued."""
+        return _as_partial(other).on_or_before(self)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _as_partial(value: PartialDate | datetime.date) -> PartialDate:
+    """Accept a plain date wherever a PartialDate is expected."""
+    return value if isinstance(value, PartialDate) else PartialDate.of(value)

@@ -1,0 +1,41 @@
+"""Plain renderings of an assessment: JSON text and a terminal table."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from .assessment import Assessment
+
+
+def to_json(assessment: Assessment) -> str:
+    """The assessment as JSON text; the same assessment always gives the same bytes."""
+    return json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_text(assessment: Assessment, width: int = 100) -> str:
+    """A table a person reads in a terminal, then each candidate's findings."""
+    rows = [("#", "therapy", "target", "verdict", "from", "rules")]
+    for c in assessment.candidates:
+        rules = ", ".join(f.rule for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
+        rows.append((str(c.rank), c.therapy, "/".join(c.target) or "?", c.verdict,
+                     c.earliest_date.isoformat() if c.earliest_date else "", rules))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [
+        f"Patient {assessment.patient_id}, as of {assessment.as_of} "
+        f"(packs: {', '.join(assessment.ruleset['packs'])}; rules {assessment.ruleset['digest'][:19]})",
+        "",
+    ]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
+    for c in assessment.candidates:
+        lines += ["", f"{c.rank}. {c.therapy} ({c.query}): {c.verdict}" + (f" until {c.earliest_date}" if c.earliest_date else "")]
+        if not c.findings:
+            lines.append("   no rule fired")
+        for f in c.findings:
+            mark = f" [overridden: {f.overridden['reason']}]" if f.overridden else ""
+            lines += textwrap.wrap(f"- {f.effect}{mark} {f.rule}: {f.message}", width, initial_indent="   ", subsequent_indent="     ")
+            lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
+    if assessment.warnings:
+        lines += ["", "Warnings:"] + [f"  - {w}" for w in assessment.warnings]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,261 @@
+"""Rule files under ``rules/<pack>/``: loading, checking and resolving against a policy.
+
+A rule file holds one rule: its metadata (id, title, version, evidence, citation, the source
+sentence it encodes, effect, message template, the facts it quotes) and its condition in
+durable_rules' own JSON pattern syntax. Nothing in a rule file is executed as Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from ._paths import rules_dir
+from .catalog import Catalog
+from .errors import RuleFileError
+from .facts import CANDIDATE_FIELDS, PATIENT_FIELDS
+from .policy import Policy
+
+EFFECTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
+EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
+ACTIONS = ("finding",)
+BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
+PACKS = ("safety", "review", "extended", "labels")
+_REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
+_OPTIONAL = ("earliest_date", "action", "notes")
+_PLACEHOLDER = re.compile(r"\{(\w+)\.(\w+)\}")
+_OPERATORS = ("$and", "$or", "$lt", "$lte", "$gt", "$gte", "$eq", "$neq", "$ex", "$nex", "$mt", "$imt", "$iall", "$iany")
+
+
+@attrs.frozen
+class Rule:
+    id: str
+    pack: str
+    version: int
+    title: str
+    effect: str
+    evidence: str
+    citation: str
+    source: dict[str, str]
+    message: str
+    facts: tuple[str, ...]
+    when: dict[str, Any]
+    earliest_date: str | None = None
+    action: str = "finding"
+    policy_effect: str | None = None
+    path: str = ""
+
+    def render(self, bound: dict[str, dict[str, Any]]) -> str:
+        """The message with ``{binding.field}`` placeholders filled from the bound facts."""
+        return _PLACEHOLDER.sub(lambda m: str(bound[m[1]][m[2]]), self.message)
+
+    def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {ref.split(".", 1)[1]: bound[ref.split(".", 1)[0]][ref.split(".", 1)[1]] for ref in self.facts}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "pack": self.pack, "version": self.version, "title": self.title,
+            "effect": self.effect, "evidence": self.evidence, "citation": self.citation,
+        }
+
+
+@attrs.frozen
+class Rulebook:
+    rules: tuple[Rule, ...]
+    digest: str
+
+    def active(self, policy: Policy) -> tuple[Rule, ...]:
+        """The rules a policy runs, with policy-set effects applied."""
+        chosen = []
+        for rule in self.rules:
+            if rule.pack not in policy.packs or (rule.id in policy.disabled_rules and rule.pack != "safety"):
+                continue
+            if rule.policy_effect == "interval.effect":
+                rule = attrs.evolve(rule, effect=policy.interval_effect)
+            chosen.append(rule)
+        return tuple(chosen)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def _check_pattern(pattern: Any, binding: str, where: str, problems: list[str]) -> None:
+    """Each pattern object has exactly one key: a fact field, or an operator over patterns/fields."""
+    if isinstance(pattern, list):
+        for item in pattern:
+            _check_pattern(item, binding, where, problems)
+        return
+    if not isinstance(pattern, dict) or len(pattern) != 1:
+        problems.append(f"{where}: each condition must be an object with exactly one key (join with $and), got {pattern!r}")
+        return
+    (key, value), = pattern.items()
+    if key in ("$and", "$or"):
+        _check_pattern(value, binding, where, problems)
+    elif key in _OPERATORS:
+        if not isinstance(value, dict) or len(value) != 1:
+            problems.append(f"{where}: {key} takes one field, got {value!r}")
+            return
+        (field, operand), = value.items()
+        _check_field(binding, field, where, problems)
+        if isinstance(operand, dict):
+            other, other_field = next(iter(operand.items())) if len(operand) == 1 else (None, None)
+            if other not in BINDINGS or other_field not in BINDINGS[other]:
+                problems.append(f"{where}: {key} compares with unknown fact {operand!r}")
+    elif key.startswith("$"):
+        problems.append(f"{where}: operator {key} is not allowed")
+    else:
+        _check_field(binding, key, where, problems)
+
+
+def _check_field(binding: str, field: str, where: str, problems: list[str]) -> None:
+    if field not in BINDINGS[binding]:
+        problems.append(f"{where}: {binding} has no field {field!r}")
+
+
+def _check_ref(ref: Any, where: str, problems: list[str]) -> None:
+    binding, _, field = str(ref).partition(".")
+    if binding not in BINDINGS or field not in BINDINGS[binding]:
+        problems.append(f"{where}: {ref!r} is not a known fact (patient.<field> or candidate.<field>)")
+
+
+def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule | None:
+    start = len(problems)
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a mapping")
+        return None
+    for key in data:
+        if key not in _REQUIRED + _OPTIONAL:
+            problems.append(f"{where}: {key}: unknown key")
+    for key in _REQUIRED:
+        if data.get(key) in (None, "", [], {}):
+            problems.append(f"{where}: {key}: is required")
+    if len(problems) > start:
+        return None
+    rule_id = str(data["id"])
+    if not rule_id.startswith(f"{pack}."):
+        problems.append(f"{where}: id: {rule_id!r} must start with its pack name '{pack}.'")
+    effect, policy_effect = data["effect"], None
+    if isinstance(effect, dict):
+        policy_effect, effect = effect.get("policy"), effect.get("default")
+        if policy_effect != "interval.effect":
+            problems.append(f"{where}: effect.policy: {policy_effect!r} is not a policy-set effect (interval.effect)")
+    if effect not in EFFECTS:
+        problems.append(f"{where}: effect: {effect!r} is not one of {', '.join(EFFECTS)}")
+    if data["evidence"] not in EVIDENCE_LEVELS:
+        problems.append(f"{where}: evidence: {data['evidence']!r} is not one of {', '.join(EVIDENCE_LEVELS)}")
+    if data["evidence"] == "interpretation" and "interpretation" not in str(data["message"]).lower():
+        problems.append(f"{where}: message: an interpretation rule must say so in its message")
+    if not isinstance(data["version"], int) or isinstance(data["version"], bool):
+        problems.append(f"{where}: version: expected a whole number")
+    source = data["source"]
+    if not isinstance(source, dict) or "text" not in source:
+        problems.append(f"{where}: source: expected a mapping with the source sentence under 'text'")
+    action = data.get("action", "finding")
+    if action not in ACTIONS:
+        problems.append(f"{where}: action: {action!r} is not a named action ({', '.join(ACTIONS)})")
+    when = data["when"]
+    if not isinstance(when, dict) or list(when) != ["all"] or not isinstance(when["all"], list):
+        problems.append(f"{where}: when: expected {{all: [...]}} (negation and 'any' are not allowed: they are order-sensitive in the engine)")
+    else:
+        names = []
+        for i, item in enumerate(when["all"]):
+            if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in BINDINGS:
+                problems.append(f"{where}: when.all[{i}]: expected one binding, 'patient' or 'candidate'")
+                continue
+            (binding, pattern), = item.items()
+            names.append(binding)
+            _check_pattern(pattern, binding, f"{where}: when.all[{i}]", problems)
+        if sorted(names) != ["candidate", "patient"]:
+            problems.append(f"{where}: when.all: must bind exactly one 'patient' and one 'candidate'")
+    for ref in _PLACEHOLDER.findall(str(data["message"])):
+        _check_ref(".".join(ref), f"{where}: message", problems)
+    if not isinstance(data["facts"], list):
+        problems.append(f"{where}: facts: expected a list of patient.<field> / candidate.<field>")
+    else:
+        for ref in data["facts"]:
+            _check_ref(ref, f"{where}: facts", problems)
+    if effect == "wait":
+        if not data.get("earliest_date"):
+            problems.append(f"{where}: earliest_date: a wait rule must name the fact that gives its end date")
+        else:
+            _check_ref(data["earliest_date"], f"{where}: earliest_date", problems)
+    if len(problems) > start:
+        return None
+    return Rule(
+        id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=effect,
+        evidence=data["evidence"], citation=str(data["citation"]).strip(),
+        source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
+        facts=tuple(data["facts"]), when=when, earliest_date=data.get("earliest_date"),
+        action=action, policy_effect=policy_effect, path=where,
+    )
+
+
+def _rule_files(root: Path) -> Iterable[tuple[str, Path]]:
+    for pack_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        for path in sorted(pack_dir.glob("*.yaml")):
+            yield pack_dir.name, path
+
+
+def load_rulebook(root: Path | None = None) -> Rulebook:
+    """Read and check every rule file; raises :class:`RuleFileError` listing all problems."""
+    root = root or rules_dir()
+    problems: list[str] = []
+    rules: list[Rule] = []
+    digest = hashlib.sha256()
+    for pack, path in _rule_files(root):
+        where = f"{path.parent.name}/{path.name}"
+        raw = path.read_bytes()
+        digest.update(where.encode() + b"\0" + raw + b"\0")
+        if pack not in PACKS:
+            problems.append(f"{where}: pack {pack!r} is not one of {', '.join(PACKS)}")
+            continue
+        try:
+            data = yaml.safe_load(raw.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            problems.append(f"{where}: not valid YAML ({error})")
+            continue
+        rule = _parse_rule(data, pack, where, problems)
+        if rule is not None:
+            rules.append(rule)
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.id in seen:
+            problems.append(f"{rule.path}: id: {rule.id!r} is also used by {seen[rule.id]}")
+        seen[rule.id] = rule.path
+    if not rules and not problems:
+        problems.append(f"{root}: no rule files found")
+    if problems:
+        raise RuleFileError(problems)
+    return Rulebook(rules=tuple(rules), digest=f"sha256:{digest.hexdigest()}")
+
+
+def _names_in(pattern: Any) -> Iterable[str]:
+    """Every value a pattern compares the candidate's ``name`` with."""
+    if isinstance(pattern, list):
+        for item in pattern:
+            yield from _names_in(item)
+    elif isinstance(pattern, dict):
+        for key, value in pattern.items():
+            if key == "name" and isinstance(value, str):
+                yield value
+            elif isinstance(value, (dict, list)):
+                yield from _names_in(value)
+
+
+def check_references(rulebook: Rulebook, catalog: Catalog) -> None:
+    """Every agent a rule names must be a canonical name in the catalog."""
+    problems = []
+    for rule in rulebook.rules:
+        for item in rule.when["all"]:
+            for name in _names_in(item.get("candidate", {})):
+                agent = catalog.lookup(name)
+                if agent is None or agent.name != name:
+                    problems.append(f"{rule.path}: when: {name!r} is not a canonical agent name in the catalog")
+    if problems:
+        raise RuleFileError(problems)

@@ -1,0 +1,338 @@
+"""The agent catalog: the shipped data, name and code lookup, validation and site extensions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+
+from mmsequence.catalog import (
+    MODALITIES,
+    Agent,
+    Catalog,
+    CatalogError,
+    Code,
+    load_catalog,
+    normalise,
+)
+
+CATALOG = load_catalog()
+
+APPROVED_TCRTS = (
+    "teclistamab",
+    "elranatamab",
+    "linvoseltamab",
+    "talquetamab",
+    "ciltacabtagene autoleucel",
+    "idecabtagene vicleucel",
+)
+
+
+def _name(catalog: Catalog, written: str) -> str | None:
+    """Canonical name of the agent a name resolves to, or None."""
+    agent = catalog.lookup(written)
+    return agent.name if agent else None
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        # generic names
+        ("teclistamab", "teclistamab"),
+        ("ciltacabtagene autoleucel", "ciltacabtagene autoleucel"),
+        ("belantamab mafodotin", "belantamab mafodotin"),
+        ("etentamig", "etentamig"),
+        ("melphalan flufenamide", "melphalan flufenamide"),
+        # short names
+        ("cilta-cel", "ciltacabtagene autoleucel"),
+        ("ide-cel", "idecabtagene vicleucel"),
+        ("arlo-cel", "arlocabtagene autoleucel"),
+        ("anito-cel", "anitocabtagene autoleucel"),
+        ("tec", "teclistamab"),
+        ("belamaf", "belantamab mafodotin"),
+        ("melflufen", "melphalan flufenamide"),
+        # brands
+        ("Tecvayli", "teclistamab"),
+        ("Elrexfio", "elranatamab"),
+        ("Lynozyfic", "linvoseltamab"),
+        ("Talvey", "talquetamab"),
+        ("Carvykti", "ciltacabtagene autoleucel"),
+        ("Abecma", "idecabtagene vicleucel"),
+        ("Blenrep", "belantamab mafodotin"),
+        ("Darzalex Faspro", "daratumumab"),
+        ("Imnovid", "pomalidomide"),
+        ("Doxil", "pegylated liposomal doxorubicin"),
+        # development codes
+        ("JNJ-64007957", "teclistamab"),
+        ("PF-06863135", "elranatamab"),
+        ("REGN5458", "linvoseltamab"),
+        ("JNJ-64407564", "talquetamab"),
+        ("LCAR-B38M", "ciltacabtagene autoleucel"),
+        ("bb2121", "idecabtagene vicleucel"),
+        ("ABBV-383", "etentamig"),
+        ("TNB-383B", "etentamig"),
+        ("RG6160", "cevostamab"),
+        ("RG6234", "forimtamig"),
+        ("CART-ddBCMA", "anitocabtagene autoleucel"),
+        ("AMG 420", "AMG 420"),
+        # Chinese names from the review
+        ("特立妥单抗", "teclistamab"),
+        ("埃纳妥单抗", "elranatamab"),
+        # odd case, spacing and marks
+        ("Cilta-Cel", "ciltacabtagene autoleucel"),
+        ("cilta cel", "ciltacabtagene autoleucel"),
+        ("CILTACEL", "ciltacabtagene autoleucel"),
+        ("JNJ 64007957", "teclistamab"),
+        ("  tecvayli®  ", "teclistamab"),
+        ("Carvykti™", "ciltacabtagene autoleucel"),
+        ("amg420", "AMG 420"),
+        ("abbv_383", "etentamig"),
+        ("ＪＮＪ－６４００７９５７", "teclistamab"),  # full-width characters (NFKC)
+        ("Idecabtagene\tVicleucel", "idecabtagene vicleucel"),
+    ],
+)
+def test_every_kind_of_name_resolves(written: str, canonical: str) -> None:
+    assert _name(CATALOG, written) == canonical
+
+
+@pytest.mark.parametrize("unknown", ["", "   ", "aspirin", "teclistamabx", "CD3", "BCMA", "cel"])
+def test_unknown_names_give_none(unknown: str) -> None:
+    assert CATALOG.lookup(unknown) is None
+
+
+def test_normalise_drops_case_spacing_dashes_and_marks() -> None:
+    assert {normalise(n) for n in ["Cilta-Cel", "cilta cel", "CILTACEL", "cilta.cel", "cilta–cel®"]} == {"ciltacel"}
+
+
+def test_no_two_agents_share_a_normalised_name() -> None:
+    owners: dict[str, str] = {}
+    for agent in CATALOG.agents:
+        for name in {normalise(n) for n in (agent.name, *agent.synonyms)}:
+            assert name, f"{agent.name}: a name normalises to nothing"
+            assert owners.setdefault(name, agent.name) == agent.name, f"{name!r}: {owners[name]} and {agent.name}"
+
+
+def test_every_agent_in_the_guidance_table_is_catalogued() -> None:
+    table = [
+        "teclistamab", "elranatamab", "linvoseltamab", "talquetamab", "cilta-cel", "ide-cel",
+        "belantamab mafodotin", "etentamig", "ABBV-383", "TNB-383B", "cevostamab", "forimtamig",
+        "LBL-034", "arlo-cel", "anito-cel", "IBI379", "AMG 420", "alnuctamab", "RO7297089", "CTX-8573",
+    ]  # fmt: skip
+    assert [name for name in table if CATALOG.lookup(name) is None] == []
+
+
+def test_belantamab_is_a_bcma_adc_not_a_tcrt() -> None:
+    agent = CATALOG.lookup("belantamab")
+    assert agent is not None
+    assert (agent.targets, agent.modality, agent.drug_class, agent.is_tcrt) == (("BCMA",), "adc", "adc", False)
+
+
+@pytest.mark.parametrize("name", ["RO7297089", "CTX-8573"])
+def test_nk_cell_engagers_are_bcma_but_not_tcrt(name: str) -> None:
+    agent = CATALOG.lookup(name)
+    assert agent is not None
+    assert (agent.targets, agent.modality, agent.drug_class, agent.is_tcrt) == (
+        ("BCMA",),
+        "nk-engager",
+        "nk-cell-engager",
+        False,
+    )
+
+
+def test_approved_tcrts_are_the_four_bsabs_and_two_car_ts_in_order() -> None:
+    assert tuple(agent.name for agent in CATALOG.approved_tcrts()) == APPROVED_TCRTS
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "status"),
+    [
+        ("talquetamab", "GPRC5D", "approved"),
+        ("cevostamab", "FcRH5", "investigational"),
+        ("arlo-cel", "GPRC5D", "investigational"),
+        ("IBI379", "BCMA", "preclinical"),
+        ("AMG 420", "BCMA", "discontinued"),
+        ("alnuctamab", "BCMA", "discontinued"),
+        ("daratumumab", "CD38", "approved"),
+        ("elotuzumab", "SLAMF7", "approved"),
+    ],
+)
+def test_targets_and_status(name: str, target: str, status: str) -> None:
+    agent = CATALOG.lookup(name)
+    assert agent is not None and agent.targets == (target,) and agent.status == status
+
+
+def test_supportive_care_is_recognised_but_not_anti_myeloma_therapy() -> None:
+    for name in ["zoledronic acid", "Xgeva", "pamidronate"]:
+        agent = CATALOG.lookup(name)
+        assert agent is not None and agent.drug_class == "supportive" and not agent.is_tcrt
+
+
+def test_every_conventional_agent_has_no_tcrt_modality() -> None:
+    conventional = [agent for agent in CATALOG.agents if agent.modality == "conventional"]
+    assert len(conventional) >= 25 and not any(agent.is_tcrt for agent in conventional)
+    assert {agent.modality for agent in CATALOG.agents} == set(MODALITIES)
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "canonical"),
+    [
+        ("ATC", "L01FX24", "teclistamab"),
+        ("ATC", "L01FX29", "talquetamab"),
+        ("ATC", "L01XL05", "ciltacabtagene autoleucel"),
+        ("ATC", "L01XL07", "idecabtagene vicleucel"),
+        ("ATC", "L01FX15", "belantamab mafodotin"),
+        ("ATC", "L01FC01", "daratumumab"),
+        ("RxNorm", "1721947", "daratumumab"),
+        ("atc", " l01fx24 ", "teclistamab"),
+    ],
+)
+def test_codes_resolve(system: str, code: str, canonical: str) -> None:
+    agent = CATALOG.by_code(system, code)
+    assert agent is not None and agent.name == canonical
+
+
+def test_unknown_codes_and_wrong_systems_give_none() -> None:
+    assert CATALOG.by_code("ATC", "L01FX31") is None  # another edition's talquetamab code: not stored
+    assert CATALOG.by_code("RxNorm", "L01FX24") is None
+    assert CATALOG.by_code("SNOMED", "1721947") is None
+
+
+def test_every_code_carries_system_and_version() -> None:
+    codes = [code for agent in CATALOG.agents for code in agent.codes]
+    assert len(codes) == 7
+    assert all(code.system and code.version and code.code for code in codes)
+    assert CATALOG.by_code("ATC", "L01FX29") == CATALOG.lookup("talquetamab")
+    assert [agent.codes for agent in CATALOG.agents if agent.name == "talquetamab"] == [
+        (Code("ATC", "2024 DE", "L01FX29"),)
+    ]
+
+
+def test_default_catalog_is_read_once() -> None:
+    assert load_catalog() is load_catalog()
+
+
+def _entry(
+    name: str = "x1",
+    synonyms: str = "[X1b]",
+    targets: str | None = "[BCMA]",
+    modality: str = "bsab",
+    drug_class: str = "t-cell-engager",
+    status: str = "approved",
+    extra: str = "",
+) -> str:
+    """One agent entry as YAML text; targets=None leaves the key out."""
+    lines = [f"  - name: {name}", f"    synonyms: {synonyms}"]
+    lines += [f"    targets: {targets}"] if targets is not None else []
+    lines += [f"    modality: {modality}", f"    class: {drug_class}", f"    status: {status}"]
+    return "\n".join(lines) + "\n" + extra
+
+
+TECLISTAMAB = _entry(name="teclistamab", synonyms="[Tecvayli]")
+
+
+def _write(tmp_path: Path, *entries: str, version: int = 1) -> Path:
+    path = tmp_path / "agents.yaml"
+    path.write_text(f"version: {version}\nagents:\n" + "".join(entries), encoding="utf-8")
+    return path
+
+
+def test_a_valid_temporary_file_loads(tmp_path: Path) -> None:
+    catalog = load_catalog(_write(tmp_path, TECLISTAMAB, _entry(status="investigational")))
+    assert [agent.name for agent in catalog.approved_tcrts()] == ["teclistamab"]
+    assert _name(catalog, "x 1b") == "x1"
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            _entry(modality="bispecific"),
+            "agents[1].modality: 'bispecific' is not one of bsab, car-t, adc, nk-engager, conventional",
+        ),
+        (_entry(extra="    brand: X\n"), "agents[1].brand: unknown key"),
+        (_entry(targets=None), "agents[1].targets: missing"),
+        (_entry(targets="BCMA"), "agents[1].targets: expected a list"),
+        (_entry(status="marketed"), "agents[1].status: 'marketed' is not one of"),
+        (_entry(drug_class="T cell engager"), "agents[1].class: 'T cell engager' is not a kebab-case class name"),
+        (_entry(synonyms="[yes]"), "agents[1].synonyms[0]: True is not a non-empty string"),
+        (_entry(synonyms="[Tec-Vayli]"), "agents[1].synonyms[0]: 'Tec-Vayli' is also a name of 'teclistamab'"),
+        (_entry(name="TECLISTAMAB"), "agents[1].name: 'TECLISTAMAB' is also a name of 'teclistamab'"),
+        (_entry(extra="    codes:\n      - {system: ATC, code: L01FX24}\n"), "agents[1].codes[0].version: missing"),
+        (
+            _entry(extra="    codes:\n      - {system: ATC, version: 2024, code: L01FX24}\n"),
+            "agents[1].codes[0].version: 2024 is not a non-empty string",
+        ),
+    ],
+)
+def test_bad_entries_raise_catalog_error_naming_the_path(tmp_path: Path, entry: str, expected: str) -> None:
+    path = _write(tmp_path, TECLISTAMAB, entry)
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(path)
+    assert expected in str(raised.value)
+    assert all(problem.startswith(f"{path}: ") for problem in raised.value.problems)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = _write(tmp_path, _entry(modality="bispecific", status="sold"), version=2)
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(path)
+    assert [problem.split(": ")[1] for problem in raised.value.problems] == [
+        "version",
+        "agents[0].modality",
+        "agents[0].status",
+    ]
+
+
+def test_two_agents_with_one_code_are_rejected(tmp_path: Path) -> None:
+    code = "    codes:\n      - {system: ATC, version: '2024 DE', code: L01FX24}\n"
+    path = _write(tmp_path, TECLISTAMAB + code, _entry(extra=code))
+    expected = r"agents\[1\]\.codes\[0\]: ATC L01FX24 is also a code of 'teclistamab'"
+    with pytest.raises(CatalogError, match=expected):
+        load_catalog(path)
+
+
+@pytest.mark.parametrize("text", ["- just a list\n", "version: 1\nagents: {}\n", "version: 1\nagents: [\n"])
+def test_malformed_files_raise_catalog_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError):
+        load_catalog(path)
+
+
+def test_extended_adds_site_synonyms_and_agents_without_changing_the_original() -> None:
+    site_agent = Agent(
+        name="site-bsab-1", targets=["GPRC5D"], modality="bsab", drug_class="t-cell-engager", status="investigational"
+    )
+    site_synonyms = {"TECLI-SC": "teclistamab", "Cilta CAR-T": "Carvykti", "SB1": "site-bsab-1"}
+    extended = CATALOG.extended([site_agent], site_synonyms)
+    assert {name: _name(extended, name) for name in ["tecli sc", "cilta car t", "sb1"]} == {
+        "tecli sc": "teclistamab",
+        "cilta car t": "ciltacabtagene autoleucel",
+        "sb1": "site-bsab-1",
+    }
+    assert extended.agents[len(CATALOG.agents) :] == (attrs.evolve(site_agent, synonyms=("SB1",)),)
+    assert tuple(agent.name for agent in extended.approved_tcrts()) == APPROVED_TCRTS
+    assert CATALOG.lookup("TECLI-SC") is None
+
+
+def test_extended_rejects_a_synonym_of_another_agent_or_of_an_unknown_agent() -> None:
+    with pytest.raises(ValueError, match="'Tal-vey'.*'talquetamab'"):
+        CATALOG.extended(synonyms={"Tal-vey": "teclistamab"})
+    with pytest.raises(ValueError, match="'XYZ'"):
+        CATALOG.extended(synonyms={"XYZ": "no-such-drug"})
+    assert _name(CATALOG.extended(synonyms={"tecvayli": "teclistamab"}), "Tecvayli") == "teclistamab"
+
+
+def test_extended_rejects_an_agent_whose_name_is_taken() -> None:
+    clash = Agent(name="Tecvayli", targets=["BCMA"], modality="bsab", drug_class="t-cell-engager", status="approved")
+    with pytest.raises(ValueError, match="'Tecvayli' is also a name of 'teclistamab'"):
+        CATALOG.extended([clash])
+
+
+def test_agents_validate_modality_and_status() -> None:
+    with pytest.raises(ValueError):
+        Agent(name="x", targets=[], modality="bispecific", drug_class="t-cell-engager", status="approved")
+    with pytest.raises(ValueError):
+        Catalog([Agent(name="-", targets=[], modality="adc", drug_class="adc", status="approved")])

@@ -1,0 +1,136 @@
+"""The durable_rules guard: each measured failure mode has a test that catches it coming back."""
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from mmsequence import EngineError, evaluate
+from mmsequence import engine as engine_module
+from mmsequence.engine import Engine, fnv1a_32
+from mmsequence.evaluation import _rulebook
+
+from .builders import document, line
+
+
+def _docs(n: int) -> list[dict]:
+    """Patients whose verdicts differ, so any mix-up between sessions shows."""
+    docs = []
+    for i in range(n):
+        month = 1 + i % 12
+        docs.append(document(
+            line("teclistamab", "2025-01-01", f"2025-{month:02d}-15"),
+            patient_id=f"patient-{i}",
+            as_of="2026-01-10",
+            car_t_eligible=[True, False, None][i % 3],
+            candidates=["talquetamab", "cilta-cel", "elranatamab"],
+            biomarkers={"bcma_loss": i % 5 == 0},
+        ))
+    return docs
+
+
+def test_fnv1a_matches_the_engine_hash_of_a_known_collision():
+    # These two sids collide in durable_rules' session lookup (measured on 2.0.28).
+    assert fnv1a_32("patient-332789") == fnv1a_32("patient-529192")
+
+
+def test_session_ids_never_share_a_hash_with_a_live_session():
+    sessions = engine_module._Sessions()
+    first = sessions.open()
+    # Offer the live sid again: the guard must skip it for the next one.
+    sessions._counter = iter([int(first[1:]), int(first[1:]) + 1])
+    second = sessions.open()
+    assert second == f"e{int(first[1:]) + 1}"
+    sessions.close(first)
+    sessions._counter = iter([int(first[1:])])
+    assert sessions.open() == first
+
+
+def test_more_sessions_than_the_engine_cap_of_1024():
+    doc = document(line("teclistamab", "2025-01-01", "2025-12-15"), as_of="2026-01-10")
+    expected = evaluate(doc).to_dict()
+    for _ in range(1100):
+        assert evaluate(doc).to_dict() == expected
+
+
+def test_no_state_leaks_between_patients():
+    docs = _docs(12)
+    first = [evaluate(d).to_dict() for d in docs]
+    assert [evaluate(d).to_dict() for d in reversed(docs)] == list(reversed(first))
+
+
+def test_threads_give_the_same_results_as_serial():
+    docs = _docs(24)
+    serial = [evaluate(d).to_dict() for d in docs]
+    results: dict[int, list] = {}
+
+    def work(k: int) -> None:
+        results[k] = [evaluate(d).to_dict() for d in docs[k % 4::4] * 5]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, got in results.items():
+        assert got == serial[k % 4::4] * 5
+
+
+def test_an_exception_inside_an_action_is_raised_not_swallowed(monkeypatch):
+    rules = _rulebook().rules
+
+    def broken(rule_id):
+        def action(c):
+            raise RuntimeError("boom")
+        return action
+
+    monkeypatch.setattr(Engine, "_finding_action", lambda self, rule_id: broken(rule_id))
+    engine = Engine(rules, "test-action-error")
+    with pytest.raises(EngineError, match="boom"):
+        engine.run({"t": "patient", "car_t_eligible": "no", "prior_car_t": 0, "apheresis": "none", "unknown_agents": 0},
+                   [{"t": "candidate", "cid": 0, "known": False, "modality": "unknown", "tcrt": False, "query": "x", "name": "x"}])
+
+
+def test_a_fact_no_rule_matches_is_handled():
+    engine = Engine(_rulebook().rules, "test-unmatched")
+    assert engine.run({"t": "patient", "car_t_eligible": "no"}, [{"t": "candidate", "cid": 0, "modality": "nothing"}]) == []
+
+
+def test_engine_crash_modes_in_a_subprocess():
+    """Concurrent sessions crashed the default host (segfault); run them where a crash cannot kill the suite."""
+    script = textwrap.dedent("""
+        import threading
+        from mmsequence import evaluate
+        from tests.test_engine import _docs
+        docs = _docs(16)
+        serial = [evaluate(d).to_dict() for d in docs]
+        bad = []
+        def work(k):
+            for _ in range(40):
+                for i, d in enumerate(docs):
+                    if evaluate(d).to_dict() != serial[i]:
+                        bad.append(i)
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+        print("mismatches", len(bad))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "mismatches 0"
+
+
+def test_sessions_where_no_rule_fires_are_cleaned_up_safely():
+    """delete_state on a session where no action ran freed uninitialised memory; the bootstrap action prevents it."""
+    script = textwrap.dedent("""
+        from mmsequence.engine import Engine
+        from mmsequence.evaluation import _rulebook
+        engine = Engine(_rulebook().rules, "test-empty-sessions")
+        for _ in range(2000):
+            assert engine.run({"t": "patient", "car_t_eligible": "no"}, []) == []
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
