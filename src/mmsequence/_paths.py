@@ -1,9 +1,18 @@
-"""Where the shipped data lives."""
+"""Where the shipped data lives: inside the installed package (wheel), or in the source checkout."""
 
 from pathlib import Path
 
+_PACKAGE = Path(__file__).parent
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
 
 def rules_dir() -> Path:
-    """The shipped rules/ folder: inside the installed package (wheel) or at the repository root (source checkout)."""
-    packaged = Path(__file__).parent / "rules"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "rules"
+    """The shipped rules/ folder."""
+    packaged = _PACKAGE / "rules"
+    return packaged if packaged.is_dir() else _CHECKOUT / "rules"
+
+
+def vignettes_dir() -> Path:
+    """The shipped vignettes (examples/vignettes/ in the checkout)."""
+    packaged = _PACKAGE / "vignettes"
+    return packaged if packaged.is_dir() else _CHECKOUT / "examples" / "vignettes"

@@ -168,11 +168,15 @@ def _parse_catalog(data: Any, problems: list[str]) -> list[Agent]:
     _check_keys("", data, ("version", "agents"), (), problems)
     if "version" in data and data["version"] != 1:
         problems.append(f"version: {data['version']!r} is not 1")
-    entries = data.get("agents", [])
+    return parse_agents(data.get("agents", []), "agents", problems)
+
+
+def parse_agents(entries: Any, path: str, problems: list[str]) -> list[Agent]:
+    """Agents from catalog-style entries (the catalog's own, or a site policy's), problems named under ``path``."""
     if not isinstance(entries, list):
-        problems.append("agents: expected a list")
+        problems.append(f"{path}: expected a list")
         return []
-    parsed = (_parse_agent(f"agents[{i}]", entry, problems) for i, entry in enumerate(entries))
+    parsed = (_parse_agent(f"{path}[{i}]", entry, problems) for i, entry in enumerate(entries))
     return [agent for agent in parsed if agent is not None]
 
 

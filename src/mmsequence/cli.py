@@ -4,25 +4,40 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
-from .errors import MmsequenceError
+from .errors import InputError, MmsequenceError
 from .evaluation import evaluate
+from .history import OVERRIDE_REASONS, parse_overrides
 from .render import to_json, to_text
 from .catalog import load_catalog
 from .policy import load_policy
 from .rulebook import check_references, load_rulebook
+from .vignettes import run_vignettes
+from ._paths import vignettes_dir
+
+
+def _overrides(specs: list[str]) -> tuple:
+    """``RULE:CANDIDATE:REASON[:NOTE]`` strings as validated overrides."""
+    items = []
+    for spec in specs:
+        parts = spec.split(":", 3)
+        if len(parts) < 3:
+            raise InputError([f"--override: {spec!r} is not RULE:CANDIDATE:REASON[:NOTE]"])
+        items.append(dict(zip(("rule", "candidate", "reason", "note"), parts)))
+    return parse_overrides(items, "--override")
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    assessment = evaluate(args.file, as_of=args.as_of, policy=args.policy)
+    assessment = evaluate(args.file, as_of=args.as_of, policy=args.policy, overrides=_overrides(args.override))
     return to_json(assessment) if args.format == "json" else to_text(assessment)
 
 
 def _rules(args: argparse.Namespace) -> str:
-    rulebook = load_rulebook()
+    rulebook = load_rulebook(args.rules_dir)
     if args.check:
-        catalog = load_catalog()
+        catalog = load_catalog(args.rules_dir / "agents.yaml" if args.rules_dir else None)
         check_references(rulebook, catalog)
         load_policy()
         return f"{len(rulebook.rules)} rules, {len(catalog.agents)} agents, default policy: OK ({rulebook.digest})\n"
@@ -30,6 +45,20 @@ def _rules(args: argparse.Namespace) -> str:
     rows += [(r.id, r.pack, r.effect, r.evidence, str(r.version), r.citation) for r in rulebook.rules]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5][:80] + "\n" for row in rows)
+
+
+def _vignettes(args: argparse.Namespace) -> str:
+    sources = [Path(s) for s in args.paths] or [vignettes_dir()]
+    results = run_vignettes(sources, args.policy)
+    width = max((len(r.name) for r in results), default=4)
+    lines = [f"{'vignette'.ljust(width)}  result"]
+    for r in results:
+        lines.append(f"{r.name.ljust(width)}  {'pass' if r.passed else 'FAIL'}")
+        lines += [f"{''.ljust(width)}    {m}" for m in r.mismatches]
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    args.exit_code = 1 if failed or not results else 0
+    return "\n".join(lines) + "\n"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,10 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the document's as_of, else today)")
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
+    ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
+                    help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
+    rules.add_argument("--rules-dir", type=Path, help="a copy of rules/ to read instead of the shipped one")
     rules.set_defaults(run=_rules)
+    vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
+    vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
+    vig.add_argument("--policy", help="site policy file to run them under")
+    vig.set_defaults(run=_vignettes)
     return parser
 
 
@@ -57,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mmsequence: {problem}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
     sys.stdout.write(output)
-    return 0
+    return getattr(args, "exit_code", 0)
 
 
 if __name__ == "__main__":

@@ -86,13 +86,22 @@ class PartialDate:
         """Whether the day is known."""
         return self.earliest == self.latest
 
-    def plus_months(self, months: int) -> PartialDate:
-        """Shift both ends by calendar months; the text is ISO if the result is a whole unit, else 'A..B'."""
-        earliest, latest = add_months(self.earliest, months), add_months(self.latest, months)
+    @classmethod
+    def between(cls, earliest: datetime.date, latest: datetime.date) -> PartialDate:
+        """The range of days; its text is ISO if it is a whole day, month or year, else 'A..B'."""
         precision = _precision(earliest, latest)
         if precision == "span":
-            return PartialDate(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
-        return PartialDate(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
+            return cls(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
+        return cls(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
+
+    def plus_months(self, months: int) -> PartialDate:
+        """Shift both ends by calendar months (end-of-month clipping)."""
+        return PartialDate.between(add_months(self.earliest, months), add_months(self.latest, months))
+
+    def plus_days(self, days: int) -> PartialDate:
+        """Shift both ends by days."""
+        delta = datetime.timedelta(days=days)
+        return PartialDate.between(self.earliest + delta, self.latest + delta)
 
     def before(self, other: PartialDate | datetime.date) -> bool | None:
         """self < other, three-valued."""

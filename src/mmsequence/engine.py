@@ -17,7 +17,8 @@ mitigation below answers a measured failure (see the README's engine notes):
   batch behind);
 - exceptions inside actions, which the engine stores in the session state and otherwise
   ignores, are read back and raised;
-- patient facts are asserted before candidate facts, and rule files use no negation.
+- patient facts are asserted before candidate facts, and rule files use no negation;
+- firings are de-duplicated (a rule with ``$or`` fires once per true branch).
 """
 
 from __future__ import annotations
@@ -145,7 +146,11 @@ class Engine:
         return finding
 
     def run(self, patient: dict[str, Any], candidates: list[dict[str, Any]]) -> list[Firing]:
-        """Assert the facts in one fresh session and return the firings, sorted."""
+        """Assert the facts in one fresh session; return each (rule, candidate) that fired, once, sorted.
+
+        A rule whose condition holds ``$or`` fires once per true branch; a finding is one per
+        rule and candidate however many branches hold.
+        """
         host = _host()
         with _RUN_LOCK:
             sid = _SESSIONS.open()
@@ -166,4 +171,4 @@ class Engine:
                 _SESSIONS.close(sid)
         if run.errors:
             raise EngineError("; ".join(run.errors))
-        return sorted(run.firings)
+        return sorted(set(run.firings))

@@ -21,7 +21,7 @@ from .engine import Engine
 from .errors import InputError
 from .facts import Facts, derive
 from .history import Override, PatientHistory, parse_document, read_document
-from .policy import Policy, load_policy
+from .policy import Policy, check_catalog, load_policy
 from .rulebook import Rule, Rulebook, load_rulebook
 from .verdicts import SEVERITY, combine, rank_key
 
@@ -124,7 +124,7 @@ def evaluate(
     rulebook = _rulebook()
     rules = rulebook.active(active_policy)
     digest = _knowledge_digest(rulebook, active_policy)
-    facts = derive(history, load_catalog(), active_policy, when)
+    facts = derive(history, check_catalog(active_policy, load_catalog()), active_policy, when)
     by_id = {rule.id: rule for rule in rules}
     engine = _engine(rulebook, rules)
     firings = engine.run(facts.patient, [fact for _, fact in facts.candidates])
@@ -138,7 +138,7 @@ def evaluate(
         verdict, earliest = combine(ordered)
         agent = candidate.agent
         assessed.append((
-            rank_key(verdict, fact["modality"], fact.get("same_target_tcrt", False), fact.get("reserve_left", 0), fact["name"]),
+            rank_key(verdict, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"]),
             CandidateAssessment(
                 query=candidate.query,
                 therapy=agent.name if agent else candidate.query,

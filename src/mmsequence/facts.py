@@ -2,12 +2,14 @@
 
 The rule engine matches flat facts: one ``patient`` fact and one ``candidate`` fact per
 candidate therapy. Every value a rule tests or a message quotes is computed here, with
-uncertain dates answered through :class:`~mmsequence.dates.PartialDate` alone.
+uncertain dates answered through :class:`~mmsequence.dates.PartialDate` alone. Tri-state
+values are the strings ``yes``, ``no`` and ``unknown``.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -15,22 +17,32 @@ import attrs
 from .catalog import Agent, Catalog
 from .dates import PartialDate
 from .errors import InputError
-from .history import PatientHistory
+from .history import Line, PatientHistory
 from .policy import Policy
 
 TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
+#: Drug classes that count for the labels' "prior therapy including ..." clauses.
+LABEL_CLASSES = {"pi": "proteasome-inhibitor", "imid": "imid", "anti_cd38": "anti-cd38"}
+#: Conventional classes that do not start the washout clock before apheresis or a bsAb.
+NO_WASHOUT_CLASSES = ("supportive", "corticosteroid")
 
 #: The fields of the facts the engine matches; rule files may name only these.
 PATIENT_FIELDS = (
     "t", "sid", "car_t_eligible", "prior_lines", "tcrt_count", "tcrt_agents", "prior_car_t",
     "prior_car_t_agents", "apheresis", "apheresis_date", "unknown_agents", "unknown_agent_names",
+    "jurisdiction", "exposed_pi", "exposed_imid", "exposed_anti_cd38", "triple_class_exposed",
+    "lenalidomide_refractory", "progression_on_last", "soluble_bcma_known", "soluble_bcma_ng_ml",
 )
 CANDIDATE_FIELDS = (
     "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
-    "same_target_tcrt", "same_target_agents", "same_target_any", "same_target_any_agents",
-    "antigen_lost", "lost_targets", "reserve_left", "reserve_targets", "anchor", "anchor_kind", "anchor_event",
-    "interval", "interval_from", "interval_from_modality", "interval_last_dose", "interval_end",
+    "same_target_tcrt", "same_target_agents", "same_target_count", "same_target_bsab",
+    "same_target_bsab_agents", "same_target_refractory", "same_target_refractory_agents",
+    "same_target_car_t", "same_target_car_t_agents", "bcma", "bridging_same_target",
+    "antigen_lost", "lost_targets", "reserve_left", "reserve_targets",
+    "anchor", "anchor_kind", "anchor_event",
+    "interval", "interval_from", "interval_last_dose", "interval_end",
     "interval_end_earliest", "interval_months",
+    "washout", "washout_from", "washout_last_dose", "washout_end", "washout_end_earliest", "washout_days",
 )
 
 
@@ -42,6 +54,7 @@ class Exposure:
     line: int
     start: PartialDate
     end: PartialDate | None
+    refractory: str
 
     @property
     def label(self) -> str:
@@ -72,6 +85,25 @@ def _tri(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "unknown"}[value]
 
 
+def _any(values: Iterable[str]) -> str:
+    """Tri-state OR: yes if any is yes, unknown if any is unknown, else no."""
+    values = list(values)
+    return "yes" if "yes" in values else "unknown" if "unknown" in values else "no"
+
+
+def line_refractory(line: Line, one_infusion: bool = False) -> str:
+    """IMWG: refractory means progression on therapy (or within 60 days of the last dose).
+
+    An explicit ``refractory`` flag wins. A continuous line that stopped for progression is
+    refractory; a one-time CAR-T infusion is not "on therapy" later, so its progression says
+    nothing without the flag. Anything else is unknown: progression soon after stopping
+    cannot be ruled out.
+    """
+    if line.refractory is not None:
+        return _tri(line.refractory)
+    return "yes" if line.stop_reason == "progression" and not one_infusion else "unknown"
+
+
 def _exposures(history: PatientHistory, catalog: Catalog) -> tuple[list[Exposure], list[str]]:
     exposures, unknown = [], []
     for i, line in enumerate(history.lines):
@@ -80,7 +112,8 @@ def _exposures(history: PatientHistory, catalog: Catalog) -> tuple[list[Exposure
             if agent is None:
                 unknown.append(f"{name} (lines[{i}])")
             else:
-                exposures.append(Exposure(agent, i, line.start, line.end))
+                refractory = line_refractory(line, one_infusion=agent.modality == "car-t")
+                exposures.append(Exposure(agent, i, line.start, line.end, refractory))
     return exposures, unknown
 
 
@@ -101,7 +134,7 @@ def _check_consistency(history: PatientHistory, exposures: list[Exposure], as_of
 
 
 def _apheresis_state(history: PatientHistory, exposures: list[Exposure], as_of: datetime.date, warnings: list[str]):
-    """(state, date): pending, collected, failed, cancelled, used or none, with the record's date."""
+    """(state, date): pending, collected, used, failed, cancelled or none, with the last record's date."""
     if not history.apheresis:
         return "none", None
     last = history.apheresis[-1]
@@ -117,28 +150,47 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], as_of: 
     return last.status, last.date
 
 
-def _interval(
-    candidate: Agent, anchor: PartialDate, exposures: list[Exposure], policy: Policy, as_of: datetime.date
-) -> dict[str, Any]:
+def _window(earlier: list[Exposure], as_of: datetime.date, shift) -> tuple[PartialDate, Exposure]:
+    """The span of days on which the latest of ``earlier`` last doses, shifted, ends; and its exposure."""
+    ends = [(shift(e.last_dose(as_of)), e) for e in earlier]
+    _, last = max(ends, key=lambda pair: (pair[0].latest, pair[0].earliest, pair[1].line))
+    return PartialDate.between(max(end.earliest for end, _ in ends), max(end.latest for end, _ in ends)), last
+
+
+def _clock(name: str, earlier: list[Exposure], anchor: PartialDate, as_of: datetime.date, shift) -> dict[str, Any]:
+    """Whether ``anchor`` falls on or after the latest of the ``earlier`` last doses, shifted.
+
+    ``name`` is met, unmet or uncertain (an imprecise date), or none when nothing came earlier.
+    """
+    if not earlier:
+        return {name: "none"}
+    window, last = _window(earlier, as_of, shift)
+    return {
+        name: {True: "met", False: "unmet", None: "uncertain"}[anchor.on_or_after(window)],
+        f"{name}_from": last.label,
+        f"{name}_last_dose": "ongoing" if last.end is None else str(last.end),
+        f"{name}_end": window.latest.isoformat(),
+        f"{name}_end_earliest": window.earliest.isoformat(),
+    }
+
+
+def _interval(anchor: PartialDate, exposures: list[Exposure], policy: Policy, as_of: datetime.date) -> dict[str, Any]:
     """The T-cell recovery interval between the last earlier TCRT and the candidate's anchor."""
     starts_clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     earlier = [e for e in exposures if e.agent.modality in starts_clock and e.start.before(anchor) is not False]
-    if not earlier:
-        return {"interval": "none"}
-    ends = [(e.last_dose(as_of).plus_months(policy.interval_months), e) for e in earlier]
-    _, last = max(ends, key=lambda pair: (pair[0].latest, pair[0].earliest, pair[1].line))
-    earliest, latest = max(end.earliest for end, _ in ends), max(end.latest for end, _ in ends)
-    window = PartialDate(earliest, latest, earliest.isoformat() if earliest == latest else f"{earliest}..{latest}")
-    met = anchor.on_or_after(window)
-    return {
-        "interval": {True: "met", False: "unmet", None: "uncertain"}[met],
-        "interval_from": last.label,
-        "interval_from_modality": last.agent.modality,
-        "interval_last_dose": "ongoing" if last.end is None else str(last.end),
-        "interval_end": window.latest.isoformat(),
-        "interval_end_earliest": window.earliest.isoformat(),
-        "interval_months": policy.interval_months,
-    }
+    fact = _clock("interval", earlier, anchor, as_of, lambda d: d.plus_months(policy.interval_months))
+    return fact | ({"interval_months": policy.interval_months} if earlier else {})
+
+
+def _washout(anchor: PartialDate, exposures: list[Exposure], policy: Policy, as_of: datetime.date) -> dict[str, Any]:
+    """The washout from the last conventional anti-myeloma dose to the candidate's anchor."""
+    earlier = [
+        e for e in exposures
+        if e.agent.modality == "conventional" and e.agent.drug_class not in NO_WASHOUT_CLASSES
+        and e.start.before(anchor) is not False
+    ]
+    fact = _clock("washout", earlier, anchor, as_of, lambda d: d.plus_days(policy.washout_days))
+    return fact | ({"washout_days": policy.washout_days} if earlier else {})
 
 
 _ANCHOR_EVENTS = {
@@ -148,10 +200,13 @@ _ANCHOR_EVENTS = {
 }
 
 
-def _anchor(agent: Agent, aph_state: str, aph_date: PartialDate | None, as_of: datetime.date):
+def _anchor(agent: Agent, aph_state: str, aph_date: PartialDate | None, policy: Policy, as_of: datetime.date):
     """When the candidate would take effect: the first bsAb dose, or the T-cell collection for a CAR-T."""
-    if agent.modality == "car-t" and aph_date is not None and aph_state in ("pending", "collected"):
-        return aph_date, f"{'planned' if aph_state == 'pending' else 'collected'}-apheresis"
+    if agent.modality == "car-t" and aph_date is not None:
+        if aph_state == "collected":
+            return aph_date, "collected-apheresis"
+        if aph_state == "pending" and policy.car_t_anchor == "planned-apheresis":
+            return aph_date, "planned-apheresis"
     return PartialDate.of(as_of), "as-of"
 
 
@@ -160,21 +215,25 @@ def _lost(history: PatientHistory) -> dict[str, bool | None]:
     return {"BCMA": b.bcma_loss, "GPRC5D": b.gprc5d_loss, "FcRH5": b.fcrh5_loss}
 
 
+def _labels(exposures: Iterable[Exposure]) -> str:
+    return ", ".join(e.label for e in exposures)
+
+
 def _candidate_fact(
     cid: int, candidate: Candidate, exposures: list[Exposure], history: PatientHistory,
-    policy: Policy, as_of: datetime.date, aph_state: str, aph_date: PartialDate | None,
+    policy: Policy, as_of: datetime.date, aph: tuple[str, PartialDate | None], product: Agent | None,
 ) -> dict[str, Any]:
     agent = candidate.agent
     fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
     if agent is None:
         return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
     targets = set(agent.targets)
-    same = [e.label for e in exposures if e.agent.is_tcrt and targets & set(e.agent.targets)]
-    same_any = [e.label for e in exposures if e.agent.modality in ("bsab", "car-t", "adc") and targets & set(e.agent.targets)]
+    same = [e for e in exposures if e.agent.is_tcrt and targets & set(e.agent.targets)]
     lost = _lost(history)
     exposed = {t for e in exposures if e.agent.is_tcrt for t in e.agent.targets}
     reserve = [t for t in TCRT_TARGETS if t not in exposed and t not in targets and lost[t] is not True]
-    anchor, anchor_kind = _anchor(agent, aph_state, aph_date, as_of)
+    anchor, anchor_kind = _anchor(agent, *aph, policy, as_of)
+    product_targets = set(product.targets) if product is not None else {"BCMA"}
     fact.update(
         known=True,
         name=agent.name,
@@ -182,10 +241,17 @@ def _candidate_fact(
         tcrt=agent.is_tcrt,
         status=agent.status,
         targets=", ".join(agent.targets),
+        bcma="BCMA" in targets,
         same_target_tcrt=bool(same),
-        same_target_agents=", ".join(same),
-        same_target_any=bool(same_any),
-        same_target_any_agents=", ".join(same_any),
+        same_target_agents=_labels(same),
+        same_target_count=len({e.line for e in same}),
+        same_target_bsab=any(e.agent.modality == "bsab" for e in same),
+        same_target_bsab_agents=_labels(e for e in same if e.agent.modality == "bsab"),
+        same_target_refractory=_any(e.refractory for e in same) if same else "no",
+        same_target_refractory_agents=_labels(e for e in same if e.refractory == "yes"),
+        same_target_car_t=any(e.agent.modality == "car-t" for e in same),
+        same_target_car_t_agents=_labels(e for e in same if e.agent.modality == "car-t"),
+        bridging_same_target=bool(targets & product_targets),
         antigen_lost=any(lost.get(t) is True for t in targets),
         lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),
         reserve_left=len(reserve),
@@ -194,10 +260,8 @@ def _candidate_fact(
         anchor_kind=anchor_kind,
         anchor_event=_ANCHOR_EVENTS[anchor_kind],
     )
-    if agent.is_tcrt:
-        fact.update(_interval(agent, anchor, exposures, policy, as_of))
-    else:
-        fact["interval"] = "none"
+    fact.update(_interval(anchor, exposures, policy, as_of) if agent.is_tcrt else {"interval": "none"})
+    fact.update(_washout(anchor, exposures, policy, as_of) if agent.modality != "conventional" else {"washout": "none"})
     return fact
 
 
@@ -218,45 +282,88 @@ def _candidates(history: PatientHistory, catalog: Catalog) -> list[Candidate]:
     return result
 
 
+def _class_facts(history: PatientHistory, exposures: list[Exposure], unknown: list[str]) -> dict[str, str]:
+    """Prior-therapy facts the labels read: class exposure, lenalidomide refractoriness, last-line progression."""
+    facts = {}
+    for key, drug_class in LABEL_CLASSES.items():
+        hit = any(e.agent.drug_class == drug_class for e in exposures)
+        facts[f"exposed_{key}"] = "yes" if hit else "unknown" if unknown else "no"
+    facts["triple_class_exposed"] = _all(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
+    lenalidomide = [e.refractory for e in exposures if e.agent.name == "lenalidomide"]
+    facts["lenalidomide_refractory"] = _any(lenalidomide) if lenalidomide else "unknown" if unknown else "no"
+    last = max(history.lines, key=lambda line: (line.start.earliest, line.start.latest), default=None)
+    facts["progression_on_last"] = "no" if last is None else "yes" if last.stop_reason == "progression" else line_refractory(last)
+    return facts
+
+
+def _all(values: Iterable[str]) -> str:
+    """Tri-state AND."""
+    values = list(values)
+    return "no" if "no" in values else "unknown" if "unknown" in values else "yes"
+
+
 def derive(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> Facts:
     """Compute every fact the rules read; raises :class:`InputError` for an inconsistent history."""
     exposures, unknown = _exposures(history, catalog)
     _check_consistency(history, exposures, as_of)
     warnings = [f"{name}: not in the agent catalog" for name in unknown]
-    aph_state, aph_date = _apheresis_state(history, exposures, as_of, warnings)
+    aph = _apheresis_state(history, exposures, as_of, warnings)
+    product_name = history.apheresis[-1].product if history.apheresis else None
+    product = catalog.lookup(product_name) if product_name else None
     tcrt = [e for e in exposures if e.agent.is_tcrt]
     car_t = [e for e in exposures if e.agent.modality == "car-t"]
-    eligible = history.car_t_eligible
+    soluble = history.biomarkers.soluble_bcma_ng_ml
     patient = {
         "t": "patient",
-        "car_t_eligible": _tri(eligible),
+        "car_t_eligible": _tri(history.car_t_eligible),
         "prior_lines": len(history.lines),
         "tcrt_count": len(tcrt),
-        "tcrt_agents": ", ".join(e.label for e in tcrt) or "none",
+        "tcrt_agents": _labels(tcrt) or "none",
         "prior_car_t": len(car_t),
-        "prior_car_t_agents": ", ".join(e.label for e in car_t) or "none",
-        "apheresis": aph_state,
-        "apheresis_date": str(aph_date) if aph_date is not None else "not set",
+        "prior_car_t_agents": _labels(car_t) or "none",
+        "apheresis": aph[0],
+        "apheresis_date": str(aph[1]) if aph[1] is not None else "not set",
         "unknown_agents": len(unknown),
         "unknown_agent_names": ", ".join(unknown) or "none",
+        "jurisdiction": history.jurisdiction or policy.jurisdiction or "none",
+        "soluble_bcma_known": soluble is not None,
+        "soluble_bcma_ng_ml": soluble if soluble is not None else 0,
+        **_class_facts(history, exposures, unknown),
     }
     candidates = _candidates(history, catalog)
-    for c in candidates:
-        if c.agent is None:
-            warnings.append(f"candidate {c.query}: not in the agent catalog")
+    warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
     facts = tuple(
-        (c, _candidate_fact(i, c, exposures, history, policy, as_of, aph_state, aph_date))
+        (c, _candidate_fact(i, c, exposures, history, policy, as_of, aph, product))
         for i, c in enumerate(candidates)
     )
-    exposed_targets = sorted({t for e in exposures if e.agent.modality in ("bsab", "car-t", "adc") for t in e.agent.targets})
+    by_target = {
+        t: [e.label for e in exposures if e.agent.modality in ("bsab", "car-t", "adc") and t in e.agent.targets]
+        for t in TCRT_TARGETS
+    }
     derived = {
-        "prior_lines": len(history.lines),
+        "prior_lines": patient["prior_lines"],
+        "jurisdiction": patient["jurisdiction"],
+        "car_t_eligible": patient["car_t_eligible"],
         "tcrt_count": len(tcrt),
         "tcrt_exposures": [e.label for e in tcrt],
-        "exposed_targets": exposed_targets,
-        "car_t_eligible": patient["car_t_eligible"],
-        "apheresis": aph_state,
-        "apheresis_date": None if aph_date is None else str(aph_date),
+        "last_tcrt_dose": _last_tcrt_dose(tcrt, as_of),
+        "exposures_by_target": {t: labels for t, labels in by_target.items() if labels},
+        "triple_class_exposed": patient["triple_class_exposed"],
+        "triple_class_refractory": _all(
+            _any(e.refractory for e in exposures if e.agent.drug_class == c) if patient[f"exposed_{k}"] == "yes" else "no"
+            for k, c in LABEL_CLASSES.items()
+        ),
+        "lenalidomide_refractory": patient["lenalidomide_refractory"],
+        "progression_on_last": patient["progression_on_last"],
+        "apheresis": aph[0],
+        "apheresis_date": None if aph[1] is None else str(aph[1]),
         "unknown_agents": unknown,
     }
     return Facts(patient=patient, candidates=facts, derived=derived, warnings=tuple(warnings))
+
+
+def _last_tcrt_dose(tcrt: list[Exposure], as_of: datetime.date) -> str | None:
+    if not tcrt:
+        return None
+    window, last = _window(tcrt, as_of, lambda d: d)
+    return f"{window.text} ({last.label}{', ongoing' if last.end is None else ''})"

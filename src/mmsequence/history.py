@@ -222,6 +222,33 @@ def _check_apheresis_order(r: _Reader, records: list[tuple[int, Apheresis]]) -> 
                    " (records are listed in the order they happened)")
 
 
+def _overrides(r: _Reader, raw: Any, where: str) -> tuple[Override, ...]:
+    overrides = []
+    for i, item in enumerate(r.items(raw, where)):
+        path = f"{where}[{i}]"
+        item = r.obj(item, path, _OVERRIDE_FIELDS, required=("rule", "candidate", "reason"))
+        reason = r.text(item.get("reason"), f"{path}.reason", OVERRIDE_REASONS, optional=False)
+        note = r.text(item.get("note"), f"{path}.note")
+        if reason == "other" and not note:
+            r.fail(f"{path}.note", "is required when reason is 'other'")
+        overrides.append(Override(
+            rule=r.text(item.get("rule"), f"{path}.rule", optional=False) or "",
+            candidate=r.text(item.get("candidate"), f"{path}.candidate", optional=False) or "",
+            reason=reason or "",
+            note=note,
+        ))
+    return tuple(overrides)
+
+
+def parse_overrides(raw: Any, where: str = "overrides") -> tuple[Override, ...]:
+    """Validate a list of ``{rule, candidate, reason, note}`` mappings (reason: a code of OVERRIDE_REASONS)."""
+    r = _Reader()
+    overrides = _overrides(r, raw, where)
+    if r.problems:
+        raise InputError(r.problems)
+    return overrides
+
+
 def parse_document(document: Any) -> PatientHistory:
     """Validate a patient-history document (already decoded JSON) into a :class:`PatientHistory`.
 
@@ -247,19 +274,7 @@ def parse_document(document: Any) -> PatientHistory:
     candidates = None
     if data.get("candidates") is not None:
         candidates = r.names(data["candidates"], "candidates")
-    overrides = []
-    for i, raw in enumerate(r.items(data.get("overrides"), "overrides")):
-        path = f"overrides[{i}]"
-        item = r.obj(raw, path, _OVERRIDE_FIELDS, required=("rule", "candidate", "reason"))
-        reason = r.text(item.get("reason"), f"{path}.reason", OVERRIDE_REASONS, optional=False)
-        note = r.text(item.get("note"), f"{path}.note")
-        if reason == "other" and not note:
-            r.fail(f"{path}.note", "is required when reason is 'other'")
-        overrides.append(Override(
-            rule=r.text(item.get("rule"), f"{path}.rule", optional=False) or "",
-            candidate=r.text(item.get("candidate"), f"{path}.candidate", optional=False) or "",
-            reason=reason or "", note=note,
-        ))
+    overrides = _overrides(r, data.get("overrides"), "overrides")
     history = PatientHistory(
         patient_id=r.text(data.get("patient_id"), "patient_id", optional=False) or "",
         lines=tuple(line for line in lines if line is not None),
@@ -269,7 +284,7 @@ def parse_document(document: Any) -> PatientHistory:
         car_t_eligible=r.flag(data.get("car_t_eligible"), "car_t_eligible"),
         jurisdiction=r.text(data.get("jurisdiction"), "jurisdiction", JURISDICTIONS),
         as_of=r.day(data.get("as_of"), "as_of"),
-        overrides=tuple(overrides),
+        overrides=overrides,
         comment=r.text(data.get("comment"), "comment"),
     )
     if r.problems:

@@ -1,4 +1,4 @@
-"""Site policy: which rule packs run and the parameters the rules read."""
+"""Site policy: which rule packs run, the parameters the rules read, and a site's own agent names."""
 
 from __future__ import annotations
 
@@ -12,97 +12,160 @@ import attrs
 import yaml
 
 from ._paths import rules_dir
+from .catalog import Agent, Catalog, parse_agents
 from .errors import InputError
 
+PACK_NAMES = ("safety", "review", "extended", "labels")
+ALWAYS_ON_PACK = "safety"
 INTERVAL_SCOPES = ("after-bsab", "any-tcrt")
 INTERVAL_EFFECTS = ("wait", "caution")
-ALWAYS_ON_PACK = "safety"
+CAR_T_ANCHORS = ("planned-apheresis", "evaluation-date")
 
 
 @attrs.frozen
 class Policy:
-    packs: tuple[str, ...] = ("safety", "review")
+    """The settings in effect; ``source`` says where they came from (``default`` or a file)."""
+
+    packs: tuple[str, ...] = ("safety", "review", "extended", "labels")
     interval_months: int = 6
     interval_scope: str = "after-bsab"
     interval_effect: str = "wait"
+    car_t_anchor: str = "planned-apheresis"
+    washout_days: int = 14
     disabled_rules: tuple[str, ...] = ()
     jurisdiction: str | None = None
+    agents: tuple[Agent, ...] = ()
+    synonyms: tuple[tuple[str, str], ...] = ()
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "packs": list(self.packs),
-            "interval": {"months": self.interval_months, "scope": self.interval_scope, "effect": self.interval_effect},
+            "interval": {
+                "months": self.interval_months, "scope": self.interval_scope,
+                "effect": self.interval_effect, "car_t_anchor": self.car_t_anchor,
+            },
+            "washout": {"days": self.washout_days},
             "disabled_rules": list(self.disabled_rules),
             "jurisdiction": self.jurisdiction,
+            "agents": [agent.name for agent in self.agents],
+            "synonyms": dict(self.synonyms),
+            "digest": self.digest,
         }
 
     @property
     def digest(self) -> str:
-        settings = {k: v for k, v in self.to_dict().items() if k != "source"}
-        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        settings = attrs.asdict(self, filter=lambda a, _: a.name != "source")
+        return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+    def catalog(self, base: Catalog) -> Catalog:
+        """The shipped catalog with this site's agents and synonyms added."""
+        return base.extended(self.agents, dict(self.synonyms)) if self.agents or self.synonyms else base
 
 
-_KEYS = ("packs", "interval", "disabled_rules", "jurisdiction")
-_INTERVAL_KEYS = ("months", "scope", "effect")
+_SCHEMA = {
+    "packs": None,
+    "interval": ("months", "scope", "effect", "car_t_anchor"),
+    "washout": ("days",),
+    "disabled_rules": None,
+    "jurisdiction": None,
+    "agents": None,
+    "synonyms": None,
+}
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> Policy:
-    """Build a policy from decoded YAML/JSON; unknown keys and bad values are errors naming the key."""
+    """Layer decoded YAML/JSON over ``base``; unknown keys and bad values are errors naming the key."""
     base = base or Policy()
-    problems: list[str] = []
     if not isinstance(data, Mapping):
         raise InputError([f"{source}: expected a mapping of policy keys"])
-    for key in data:
-        if key not in _KEYS:
-            problems.append(f"{source}: {key}: unknown policy key")
+    problems: list[str] = []
+
+    def fail(key: str, message: str) -> None:
+        problems.append(f"{source}: {key}: {message}")
+
     values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _SCHEMA:
+            fail(key, f"unknown policy key (known: {', '.join(_SCHEMA)})")
+        elif _SCHEMA[key] is not None:
+            if not isinstance(value, Mapping):
+                fail(key, "expected a mapping")
+                continue
+            for sub in value:
+                if sub not in _SCHEMA[key]:
+                    fail(f"{key}.{sub}", f"unknown policy key (known: {', '.join(_SCHEMA[key])})")
+    interval = data.get("interval") if isinstance(data.get("interval"), Mapping) else {}
+    washout = data.get("washout") if isinstance(data.get("washout"), Mapping) else {}
     if "packs" in data:
         packs = data["packs"]
-        if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
-            problems.append(f"{source}: packs: expected a list of pack names")
+        if not isinstance(packs, list) or not all(p in PACK_NAMES for p in packs):
+            fail("packs", f"{packs!r} is not a list of packs from {', '.join(PACK_NAMES)}")
         else:
-            values["packs"] = tuple(dict.fromkeys([ALWAYS_ON_PACK, *packs]))
-    interval = data.get("interval", {})
-    if not isinstance(interval, Mapping):
-        problems.append(f"{source}: interval: expected a mapping")
-        interval = {}
-    for key in interval:
-        if key not in _INTERVAL_KEYS:
-            problems.append(f"{source}: interval.{key}: unknown policy key")
+            values["packs"] = tuple(p for p in PACK_NAMES if p == ALWAYS_ON_PACK or p in packs)
     if "months" in interval:
-        months = interval["months"]
-        if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 36:
-            problems.append(f"{source}: interval.months: {months!r} is not a whole number of months from 1 to 36")
+        if _whole(interval["months"], 1, 36):
+            values["interval_months"] = interval["months"]
         else:
-            values["interval_months"] = months
-    for key, choices in (("scope", INTERVAL_SCOPES), ("effect", INTERVAL_EFFECTS)):
+            fail("interval.months", f"{interval['months']!r} is not a whole number of months from 1 to 36")
+    for key, field, choices in (
+        ("scope", "interval_scope", INTERVAL_SCOPES),
+        ("effect", "interval_effect", INTERVAL_EFFECTS),
+        ("car_t_anchor", "car_t_anchor", CAR_T_ANCHORS),
+    ):
         if key in interval:
-            if interval[key] not in choices:
-                problems.append(f"{source}: interval.{key}: {interval[key]!r} is not one of {', '.join(choices)}")
+            if interval[key] in choices:
+                values[field] = interval[key]
             else:
-                values[f"interval_{key}"] = interval[key]
+                fail(f"interval.{key}", f"{interval[key]!r} is not one of {', '.join(choices)}")
+    if "days" in washout:
+        if _whole(washout["days"], 0, 90):
+            values["washout_days"] = washout["days"]
+        else:
+            fail("washout.days", f"{washout['days']!r} is not a whole number of days from 0 to 90")
     if "disabled_rules" in data:
         disabled = data["disabled_rules"]
-        if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
-            problems.append(f"{source}: disabled_rules: expected a list of rule ids")
-        else:
+        if isinstance(disabled, list) and all(isinstance(d, str) for d in disabled):
             values["disabled_rules"] = tuple(sorted(set(disabled)))
-    if "jurisdiction" in data:
-        if data["jurisdiction"] not in (None, "US", "EU"):
-            problems.append(f"{source}: jurisdiction: {data['jurisdiction']!r} is not one of US, EU, null")
         else:
+            fail("disabled_rules", "expected a list of rule ids")
+    if "jurisdiction" in data:
+        if data["jurisdiction"] in (None, "US", "EU"):
             values["jurisdiction"] = data["jurisdiction"]
+        else:
+            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of US, EU, null")
+    if "agents" in data:
+        found: list[str] = []
+        values["agents"] = tuple(parse_agents(data["agents"], "agents", found))
+        problems += [f"{source}: {p}" for p in found]
+    if "synonyms" in data:
+        synonyms = data["synonyms"]
+        if isinstance(synonyms, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in synonyms.items()):
+            values["synonyms"] = tuple(sorted(synonyms.items()))
+        else:
+            fail("synonyms", "expected a mapping of site name to catalog agent name")
     if problems:
         raise InputError(problems)
-    return attrs.evolve(base, source=source, **values)
+    policy = attrs.evolve(base, source=source, **values)
+    return policy
+
+
+def check_catalog(policy: Policy, base: Catalog) -> Catalog:
+    """The policy's catalog; a synonym or agent that clashes with the catalog is an error naming the key."""
+    try:
+        return policy.catalog(base)
+    except ValueError as error:
+        raise InputError([f"{policy.source}: agents/synonyms: {error}"]) from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
     """The shipped default policy, or a site policy file (YAML or JSON) layered over it."""
-    default = _read(rules_dir() / "policy.default.yaml")
-    base = policy_from_mapping(default, "default")
+    base = policy_from_mapping(_read(rules_dir() / "policy.default.yaml"), "default")
     if path is None:
         return base
     return policy_from_mapping(_read(Path(path)), str(path), base)
@@ -114,4 +177,4 @@ def _read(path: Path) -> Any:
     except OSError as error:
         raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError([f"{path}: not valid YAML/JSON ({error})"]) from None
+        raise InputError([f"{path}: not valid YAML or JSON ({error})"]) from None

@@ -18,15 +18,14 @@ import yaml
 
 from ._paths import rules_dir
 from .catalog import Catalog
-from .errors import RuleFileError
+from .errors import InputError, RuleFileError
 from .facts import CANDIDATE_FIELDS, PATIENT_FIELDS
-from .policy import Policy
+from .policy import PACK_NAMES, Policy
 
 EFFECTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
 EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
 ACTIONS = ("finding",)
 BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
-PACKS = ("safety", "review", "extended", "labels")
 _REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
 _OPTIONAL = ("earliest_date", "action", "notes")
 _PLACEHOLDER = re.compile(r"\{(\w+)\.(\w+)\}")
@@ -71,10 +70,22 @@ class Rulebook:
     digest: str
 
     def active(self, policy: Policy) -> tuple[Rule, ...]:
-        """The rules a policy runs, with policy-set effects applied."""
+        """The rules a policy runs, with policy-set effects applied.
+
+        A disabled id that names no rule, or a safety rule, is an error naming the policy key.
+        """
+        problems = []
+        for rule_id in policy.disabled_rules:
+            rule = self.get(rule_id)
+            if rule is None:
+                problems.append(f"{policy.source}: disabled_rules: {rule_id!r} is not a rule id")
+            elif rule.pack == "safety":
+                problems.append(f"{policy.source}: disabled_rules: {rule_id!r} is a safety rule and cannot be switched off")
+        if problems:
+            raise InputError(problems)
         chosen = []
         for rule in self.rules:
-            if rule.pack not in policy.packs or (rule.id in policy.disabled_rules and rule.pack != "safety"):
+            if rule.pack not in policy.packs or rule.id in policy.disabled_rules:
                 continue
             if rule.policy_effect == "interval.effect":
                 rule = attrs.evolve(rule, effect=policy.interval_effect)
@@ -212,8 +223,8 @@ def load_rulebook(root: Path | None = None) -> Rulebook:
         where = f"{path.parent.name}/{path.name}"
         raw = path.read_bytes()
         digest.update(where.encode() + b"\0" + raw + b"\0")
-        if pack not in PACKS:
-            problems.append(f"{where}: pack {pack!r} is not one of {', '.join(PACKS)}")
+        if pack not in PACK_NAMES:
+            problems.append(f"{where}: pack {pack!r} is not one of {', '.join(PACK_NAMES)}")
             continue
         try:
             data = yaml.safe_load(raw.decode("utf-8"))

@@ -29,10 +29,15 @@ def combine(findings: tuple[Finding, ...]) -> tuple[str, datetime.date | None]:
     return verdict, max(d for d in dates if d is not None)
 
 
-def rank_key(verdict: str, modality: str, same_target: bool, reserve_left: int, name: str) -> tuple:
+def rank_key(verdict: str, same_target: bool, findings: tuple[Finding, ...], reserve_left: int, name: str) -> tuple:
     """Order of candidates: verdict first, then the review's preferences.
 
-    CAR-T before bsAbs, a target switch before re-using a target, more untouched targets kept
-    in reserve before fewer, then the canonical name so that ties are stable.
+    A candidate a rule prefers (CAR-T first) before one no rule prefers, even when another
+    finding restricts it; a target switch before re-using a target; fewer cautions before more
+    (so a rule that adds a second caution weighs more); more untouched targets kept in reserve
+    before fewer; then the canonical name, so that ties are stable.
     """
-    return (SEVERITY.index(verdict), modality != "car-t", same_target, -reserve_left, name)
+    live = [f for f in findings if f.overridden is None]
+    preferred = any(f.effect == "preferred" for f in live)
+    cautions = sum(1 for f in live if f.effect == "caution")
+    return (SEVERITY.index(verdict), not preferred, same_target, cautions, -reserve_left, name)

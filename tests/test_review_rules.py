@@ -1,20 +1,25 @@
-"""Every rule firing, and not firing, on the smallest history that shows it."""
+"""Every review and safety rule firing, and not firing, on the smallest history that shows it.
+
+These run in strict mode (the review pack alone) so that each test sees only the rule it is about.
+"""
 
 import datetime
 
 import pytest
 
-from mmsequence import evaluate
+from mmsequence import Policy, evaluate
 
 from .builders import document, line
 
-
-def fired(doc, candidate: str, **kwargs) -> set[str]:
-    return {f.rule for f in evaluate(doc, **kwargs).candidate(candidate).findings}
+STRICT = Policy(packs=("safety", "review"))
 
 
-def verdict(doc, candidate: str, **kwargs):
-    c = evaluate(doc, **kwargs).candidate(candidate)
+def fired(doc, candidate: str, policy: Policy = STRICT) -> set[str]:
+    return {f.rule for f in evaluate(doc, policy=policy).candidate(candidate).findings}
+
+
+def verdict(doc, candidate: str, policy: Policy = STRICT):
+    c = evaluate(doc, policy=policy).candidate(candidate)
     return c.verdict, c.earliest_date
 
 
@@ -80,7 +85,7 @@ class TestInterval:
 
     def test_partial_date_waits_for_the_worst_case_and_says_so(self):
         doc = document(line("teclistamab", "2025-01", "2025-09"), as_of="2026-03-10")
-        assessment = evaluate(doc).candidate("talquetamab")
+        assessment = evaluate(doc, policy=STRICT).candidate("talquetamab")
         assert (assessment.verdict, assessment.earliest_date) == ("wait", datetime.date(2026, 3, 30))
         (finding,) = assessment.findings
         assert finding.rule == "review.interval-uncertain"
@@ -112,7 +117,7 @@ class TestInterval:
     def test_ongoing_bsab_counts_from_the_evaluation_date(self):
         doc = document(line("talquetamab", "2025-05-01"), candidates=["teclistamab"], as_of="2026-03-31")
         assert verdict(doc, "teclistamab") == ("wait", datetime.date(2026, 9, 30))
-        assert evaluate(doc).candidate("teclistamab").findings[0].facts["interval_last_dose"] == "ongoing"
+        assert evaluate(doc, policy=STRICT).candidate("teclistamab").findings[0].facts["interval_last_dose"] == "ongoing"
 
     def test_the_latest_of_several_bsabs_counts(self):
         doc = document(line("teclistamab", "2024-01-01", "2024-06-01"), line("talquetamab", "2024-07-01", "2026-01-31"),
@@ -151,34 +156,22 @@ class TestApheresis:
 
     def test_planned_without_a_date_is_pending(self):
         doc = document(apheresis=[{"status": "planned"}], car_t_eligible=True)
-        evaluation = evaluate(doc).candidate("talquetamab")
+        evaluation = evaluate(doc, policy=STRICT).candidate("talquetamab")
         assert evaluation.verdict == "avoid"
         assert evaluation.findings[0].facts["apheresis_date"] == "not set"
 
     def test_stale_plan_warns(self):
         doc = document(apheresis=[{"status": "planned", "date": "2026-01-01"}], car_t_eligible=True)
-        assessment = evaluate(doc)
+        assessment = evaluate(doc, policy=STRICT)
         assert assessment.candidate("talquetamab").verdict == "avoid"
         assert any("before as_of" in w for w in assessment.warnings)
-
-
-class TestAntigenLoss:
-    def test_known_loss_avoids_the_target(self):
-        doc = document(biomarkers={"bcma_loss": True}, candidates=["teclistamab", "talquetamab"])
-        assert fired(doc, "teclistamab") == {"extended.antigen-loss"}
-        assert verdict(doc, "teclistamab") == ("avoid", None)
-        assert fired(doc, "talquetamab") == set()
-
-    @pytest.mark.parametrize("value", [False, None])
-    def test_no_or_unknown_loss_does_not_fire(self, value):
-        assert fired(document(biomarkers={"bcma_loss": value}, candidates=["teclistamab"]), "teclistamab") == set()
 
 
 class TestReserve:
     def test_last_untouched_target(self):
         doc = document(line("teclistamab", "2022-01-01", "2023-01-01"), line("talquetamab", "2023-02-01", "2024-01-01"),
                        candidates=["cevostamab"])
-        (finding,) = evaluate(doc).candidate("cevostamab").findings
+        (finding,) = evaluate(doc, policy=STRICT).candidate("cevostamab").findings
         assert finding.rule == "review.reserve" and finding.effect == "acceptable"
         assert verdict(doc, "cevostamab") == ("acceptable", None)
 
@@ -193,13 +186,13 @@ class TestReserve:
 class TestSafety:
     def test_unknown_agent_in_history_is_indeterminate(self):
         doc = document(line("ZX-9001", "2026-01-01", "2026-05-01"))
-        assessment = evaluate(doc)
+        assessment = evaluate(doc, policy=STRICT)
         assert assessment.candidate("talquetamab").verdict == "indeterminate"
         assert assessment.warnings == ("ZX-9001 (lines[1]): not in the agent catalog",)
         assert "ZX-9001" in assessment.candidate("talquetamab").findings[0].message
 
     def test_unknown_agent_never_softens_an_avoid(self):
-        doc = document(line("ZX-9001", "2026-01-01", "2026-05-01"), biomarkers={"gprc5d_loss": True})
+        doc = document(line("ZX-9001", "2026-01-01", "2026-05-01"), apheresis=[{"status": "planned"}])
         assert verdict(doc, "talquetamab") == ("avoid", None)
 
     def test_unknown_candidate(self):
@@ -208,7 +201,7 @@ class TestSafety:
         assert verdict(doc, "fooximab") == ("indeterminate", None)
 
     def test_non_tcrt_candidate_is_out_of_scope(self):
-        assert fired(document(candidates=["Blenrep"]), "Blenrep") == {"safety.out-of-scope"}
+        assert fired(document(candidates=["Darzalex"]), "Darzalex") == {"safety.out-of-scope"}
 
     def test_known_history_no_safety_findings(self):
         assert fired(document(), "talquetamab") == set()
