@@ -78,19 +78,31 @@ def test_threads_give_the_same_results_as_serial():
         assert got == serial[k % 4::4] * 5
 
 
-def test_an_exception_inside_an_action_is_raised_not_swallowed(monkeypatch):
-    rules = _rulebook().rules
+def test_an_exception_inside_an_action_is_raised_and_the_session_cleaned_up(monkeypatch):
+    doc = document(line("teclistamab", "2025-01-01", "2025-12-15"), as_of="2026-01-10")
+    expected = evaluate(doc).to_dict()
 
-    def broken(rule_id):
-        def action(c):
-            raise RuntimeError("boom")
-        return action
+    def broken(firings, rule_id, bound):
+        raise RuntimeError("boom")
 
-    monkeypatch.setattr(Engine, "_finding_action", lambda self, rule_id: broken(rule_id))
-    engine = Engine(rules, "test-action-error")
-    with pytest.raises(EngineError, match="boom"):
+    monkeypatch.setitem(engine_module.ACTIONS, "finding", broken)
+    engine = Engine(_rulebook().rules, "test-action-error")
+    with pytest.raises(EngineError, match="review.interval: action failed: RuntimeError..boom"):
         engine.run({"t": "patient", "car_t_eligible": "no", "prior_car_t": 0, "apheresis": "none", "unknown_agents": 0},
-                   [{"t": "candidate", "cid": 0, "known": False, "modality": "unknown", "tcrt": False, "query": "x", "name": "x"}])
+                   [{"t": "candidate", "cid": 0, "known": True, "modality": "bsab", "tcrt": True, "interval": "unmet",
+                     "anchor_kind": "as-of", "same_target_tcrt": False, "antigen_lost": False, "reserve_left": 2,
+                     "status": "approved", "name": "talquetamab", "bcma": False, "washout": "none",
+                     "same_target_count": 0, "same_target_refractory": "no"}])
+    monkeypatch.undo()
+    assert not engine_module._SESSIONS._live
+    assert evaluate(doc).to_dict() == expected
+
+
+def test_every_named_action_exists():
+    from mmsequence.rulebook import ACTIONS
+
+    assert set(ACTIONS) == set(engine_module.ACTIONS)
+    assert {r.action for r in _rulebook().rules} <= set(ACTIONS)
 
 
 def test_a_fact_no_rule_matches_is_handled():

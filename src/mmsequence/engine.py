@@ -1,41 +1,43 @@
-"""The only module that imports durable_rules: one guarded host per process.
+"""The only module that imports durable_rules: its rule-matching core, driven directly.
 
-durable_rules 2.0.28 gives wrong answers or crashes when used as its README shows. Each
-mitigation below answers a measured failure (see the README's engine notes):
+durable_rules 2.0.28 gives wrong answers or crashes when used as its README shows. mmsequence
+does not use its Python ``Host`` at all (whose background dispatcher thread segfaults under
+concurrent sessions, whose timer threads leak, and which swallows exceptions raised in
+actions): it registers each ruleset with the C core and runs the action loop itself, on the
+caller's thread. The remaining measured failure modes are each guarded here:
 
-- one Host per process, its background dispatcher disabled (segfaults under threads; timer
-  threads leak per Host); actions run synchronously on the caller's thread;
-- ruleset names carry the rules' digest (a name registers once per process);
-- a deep copy of each definition is registered (the engine deletes ``run`` in place);
-- one unique session id per evaluation, never sharing a 32-bit FNV-1a hash with a live
-  session (sessions are found by that hash alone), and every action checks that the facts
-  it was given carry its session's id;
-- a bootstrap action fires in every session before ``delete_state`` (deleting a session where
-  no action ran frees uninitialised memory), and ``delete_state`` always runs in ``finally``
-  (the engine refuses the 1,025th live session);
-- a sink rule handles every candidate fact (an unhandled fact raises and leaves a half-asserted
-  batch behind);
-- exceptions inside actions, which the engine stores in the session state and otherwise
-  ignores, are read back and raised;
-- patient facts are asserted before candidate facts, and rule files use no negation;
-- firings are de-duplicated (a rule with ``$or`` fires once per true branch).
+- a ruleset name registers once per process, so names carry the rules' digest;
+- one unique session id per evaluation, never sharing a 32-bit FNV-1a hash with a live session
+  (the core finds sessions by that hash alone), and every firing is checked to carry only
+  facts of its own session;
+- a bootstrap rule fires in every session before ``delete_state`` (deleting a session where no
+  action ran frees uninitialised memory), and ``delete_state`` always runs (the core refuses
+  the 1,025th live session);
+- a sink rule handles every candidate fact (an unhandled fact is refused after the matched
+  facts of its batch were stored);
+- patient facts are asserted before candidate facts, and rule files use no negation (``none``
+  is right only when the negated facts arrive first);
+- a rule reports once per candidate (a rule with ``$or`` fires once per true branch).
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
+import json
 import threading
-from collections.abc import Callable
 from typing import Any
 
-import durable.engine
+import durable_rules_engine
 
 from .errors import EngineError
 from .rulebook import Rule
 
 Firing = tuple[str, int]
 """A rule that fired for a candidate: (rule id, candidate id)."""
+
+_BOOTSTRAP = "__bootstrap"
+_SINK = "__sink"
+_HANDLED, _OBSERVED = 0, 2  # result codes of the core's assert calls (1: no rule accepts the fact)
 
 
 def fnv1a_32(text: str) -> int:
@@ -46,129 +48,88 @@ def fnv1a_32(text: str) -> int:
     return value
 
 
-class _Host(durable.engine.Host):
-    """A Host with named actions bound at registration and no background dispatcher."""
-
-    def __init__(self) -> None:
-        self._named_actions: dict[str, Callable[[Any], None]] = {}
-        super().__init__()
-
-    def _run(self) -> None:  # the dispatcher thread segfaults under concurrent sessions
-        pass
-
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
-        return self._named_actions[action_name]
-
-
 class _Sessions:
     """Allocates session ids whose hashes collide with no live session."""
 
     def __init__(self) -> None:
         self._counter = itertools.count(1)
         self._live: set[int] = set()
-        self._lock = threading.Lock()
 
     def open(self) -> str:
-        with self._lock:
-            while True:
-                sid = f"e{next(self._counter)}"
-                if fnv1a_32(sid) not in self._live:
-                    self._live.add(fnv1a_32(sid))
-                    return sid
+        while True:
+            sid = f"e{next(self._counter)}"
+            if fnv1a_32(sid) not in self._live:
+                self._live.add(fnv1a_32(sid))
+                return sid
 
     def close(self, sid: str) -> None:
-        with self._lock:
-            self._live.discard(fnv1a_32(sid))
+        self._live.discard(fnv1a_32(sid))
 
 
-class _Run:
-    """What one evaluation's actions report."""
-
-    def __init__(self, sid: str) -> None:
-        self.sid = sid
-        self.booted = False
-        self.firings: list[Firing] = []
-        self.errors: list[str] = []
+def _finding(firings: set[Firing], rule_id: str, bound: dict[str, dict[str, Any]]) -> None:
+    firings.add((rule_id, bound["candidate"]["cid"]))
 
 
-_HOST: _Host | None = None
-_HOST_LOCK = threading.Lock()
-_RUN_LOCK = threading.Lock()  # one session live at a time: the C engine never releases the GIL anyway
-_RUNS: dict[str, _Run] = {}  # by sid: what each live session's actions report
+#: The named actions a rule file may give as ``action`` (see rulebook.ACTIONS).
+ACTIONS = {"finding": _finding}
+
+_LOCK = threading.Lock()  # one session live at a time: the core never releases the GIL anyway
 _SESSIONS = _Sessions()
-
-
-def _host() -> _Host:
-    global _HOST
-    with _HOST_LOCK:
-        if _HOST is None:
-            _HOST = _Host()
-        return _HOST
+_HANDLES: dict[str, int] = {}  # ruleset name -> the core's handle, for the life of the process
 
 
 class Engine:
     """Evaluates one patient fact and its candidate facts against a fixed set of rules."""
 
     def __init__(self, rules: tuple[Rule, ...], digest: str) -> None:
-        self.rules = rules
+        self._actions = {rule.id: ACTIONS[rule.action] for rule in rules}
         self.name = f"mmsequence@{digest.removeprefix('sha256:')}"
-        host = _host()
-        with _HOST_LOCK:
-            if self.name not in host._ruleset_directory:
-                host._named_actions.update(self._actions())
-                host.register_rulesets({self.name: copy.deepcopy(self._definition())})
-
-    def _definition(self) -> dict[str, Any]:
         definition = {
-            "__bootstrap": {"all": [{"m": {"t": "patient"}}], "run": f"{self.name}/__bootstrap"},
-            "__sink": {"all": [{"m": {"t": "candidate"}}, {"never": {"t": "__never"}}], "run": f"{self.name}/__bootstrap"},
+            _BOOTSTRAP: {"all": [{"m": {"t": "patient"}}]},
+            _SINK: {"all": [{"m": {"t": "candidate"}}, {"never": {"t": "__never"}}]},
+            **{rule.id: {"all": rule.when["all"]} for rule in rules},
         }
-        for rule in self.rules:
-            definition[rule.id] = {"all": rule.when["all"], "run": f"{self.name}/{rule.id}"}
-        return definition
-
-    def _actions(self) -> dict[str, Callable[[Any], None]]:
-        def bootstrap(c: Any) -> None:
-            _RUNS[c.s.sid].booted = True
-
-        actions = {f"{self.name}/__bootstrap": bootstrap}
-        for rule in self.rules:
-            actions[f"{self.name}/{rule.id}"] = self._finding_action(rule.id)
-        return actions
-
-    def _finding_action(self, rule_id: str) -> Callable[[Any], None]:
-        def finding(c: Any) -> None:
-            run = _RUNS[c.s.sid]
-            if c.patient.sid != run.sid or c.candidate.sid != run.sid:
-                run.errors.append(f"{rule_id}: joined facts of another session")
-            run.firings.append((rule_id, c.candidate.cid))
-
-        return finding
+        with _LOCK:
+            if self.name not in _HANDLES:
+                _HANDLES[self.name] = durable_rules_engine.create_ruleset(self.name, json.dumps(definition))
+        self._handle = _HANDLES[self.name]
 
     def run(self, patient: dict[str, Any], candidates: list[dict[str, Any]]) -> list[Firing]:
-        """Assert the facts in one fresh session; return each (rule, candidate) that fired, once, sorted.
-
-        A rule whose condition holds ``$or`` fires once per true branch; a finding is one per
-        rule and candidate however many branches hold.
-        """
-        host = _host()
-        with _RUN_LOCK:
+        """Assert the facts in one fresh session; return each (rule, candidate) that fired, once, sorted."""
+        with _LOCK:
             sid = _SESSIONS.open()
-            run = _RUNS[sid] = _Run(sid)
+            firings: set[Firing] = set()
+            booted = False
             try:
-                host.assert_fact(self.name, {**patient, "sid": sid})
-                if not run.booted:
-                    raise EngineError("the bootstrap action did not run")
+                booted = self._assert(durable_rules_engine.assert_fact, {**patient, "sid": sid}, sid, firings)
+                if not booted:
+                    raise EngineError("the bootstrap rule did not fire")
                 if candidates:
-                    host.assert_facts(self.name, [{**fact, "sid": sid} for fact in candidates])
-                swallowed = host.get_state(self.name, sid).get("exception")
-                if swallowed:  # the engine stores an action's exception in the state and carries on
-                    run.errors.append(swallowed.split(", traceback")[0])
+                    self._assert(durable_rules_engine.assert_facts, [{**c, "sid": sid} for c in candidates], sid, firings)
             finally:
-                if run.booted:
-                    host.delete_state(self.name, sid)
-                del _RUNS[sid]
+                if booted:
+                    durable_rules_engine.delete_state(self._handle, sid)
                 _SESSIONS.close(sid)
-        if run.errors:
-            raise EngineError("; ".join(run.errors))
-        return sorted(set(run.firings))
+        return sorted(firings)
+
+    def _assert(self, call, facts: Any, sid: str, firings: set[Firing]) -> bool:
+        """Assert, then run every action the core queued; True if the bootstrap rule fired."""
+        code, state = call(self._handle, json.dumps(facts))
+        if code not in (_HANDLED, _OBSERVED):
+            raise EngineError(f"no rule accepted the facts (code {code})")
+        booted = False
+        started = durable_rules_engine.start_action_for_state(self._handle, state)
+        message = started[1] if started else None
+        while message:
+            ((rule_id, bound),) = json.loads(message).items()
+            if any(fact.get("sid") != sid for fact in bound.values()):
+                raise EngineError(f"{rule_id}: joined facts of another session")
+            if rule_id == _BOOTSTRAP:
+                booted = True
+            elif rule_id in self._actions:
+                try:
+                    self._actions[rule_id](firings, rule_id, bound)
+                except Exception as error:
+                    raise EngineError(f"{rule_id}: action failed: {error!r}") from error
+            message = durable_rules_engine.complete_and_start_action(self._handle, state)
+        return booted

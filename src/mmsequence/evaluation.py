@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import hashlib
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import attrs
 from . import __version__
 from ._paths import rules_dir
 from .assessment import Assessment, CandidateAssessment, Finding
-from .catalog import load_catalog
+from .catalog import Catalog, load_catalog
 from .dates import PartialDate
 from .engine import Engine
 from .errors import InputError
@@ -41,23 +41,33 @@ def _agents_digest() -> str:
     return hashlib.sha256((rules_dir() / "agents.yaml").read_bytes()).hexdigest()
 
 
-_ENGINES: dict[str, Engine] = {}
-_ENGINES_LOCK = threading.Lock()
+@attrs.frozen
+class _Knowledge:
+    """Everything an evaluation needs from the rules and one policy, prepared once per policy."""
+
+    rules: dict[str, Rule]
+    engine: Engine
+    catalog: Catalog
+    ruleset: dict[str, Any]
+    policy: dict[str, Any]
 
 
-def _engine(rulebook: Rulebook, rules: tuple[Rule, ...]) -> Engine:
-    """One engine per distinct set of active rules (rulesets register once per process)."""
+@functools.lru_cache(maxsize=32)
+def _knowledge(policy: Policy) -> _Knowledge:
+    """The active rules and their engine, the policy's catalog, and the digest of rules, catalog
+    and policy together."""
+    rulebook = _rulebook()
+    rules = rulebook.active(policy)
     chosen = ",".join(f"{r.id}={r.effect}" for r in rules)
     key = hashlib.sha256(f"{rulebook.digest}\n{chosen}".encode()).hexdigest()
-    with _ENGINES_LOCK:
-        if key not in _ENGINES:
-            _ENGINES[key] = Engine(rules, key)
-        return _ENGINES[key]
-
-
-def _knowledge_digest(rulebook: Rulebook, policy: Policy) -> str:
-    parts = (rulebook.digest, _agents_digest(), policy.digest)
-    return "sha256:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join((rulebook.digest, _agents_digest(), policy.digest)).encode()).hexdigest()
+    return _Knowledge(
+        rules={rule.id: rule for rule in rules},
+        engine=Engine(rules, key),
+        catalog=check_catalog(policy, load_catalog()),
+        ruleset={"version": __version__, "digest": f"sha256:{digest}", "packs": list(policy.packs)},
+        policy=policy.to_dict(),
+    )
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:
@@ -121,17 +131,13 @@ def evaluate(
     else:
         active_policy = _default_policy() if policy is None else load_policy(policy)
     when = _as_of(as_of, history)
-    rulebook = _rulebook()
-    rules = rulebook.active(active_policy)
-    digest = _knowledge_digest(rulebook, active_policy)
-    facts = derive(history, check_catalog(active_policy, load_catalog()), active_policy, when)
-    by_id = {rule.id: rule for rule in rules}
-    engine = _engine(rulebook, rules)
-    firings = engine.run(facts.patient, [fact for _, fact in facts.candidates])
+    knowledge = _knowledge(active_policy)
+    facts = derive(history, knowledge.catalog, active_policy, when)
+    firings = knowledge.engine.run(facts.patient, [fact for _, fact in facts.candidates])
     findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
     for rule_id, cid in firings:
-        findings[cid].append(_finding(by_id[rule_id], facts.patient, facts.candidates[cid][1]))
-    _apply_overrides(findings, facts, (*history.overrides, *overrides), rulebook)
+        findings[cid].append(_finding(knowledge.rules[rule_id], facts.patient, facts.candidates[cid][1]))
+    _apply_overrides(findings, facts, (*history.overrides, *overrides), _rulebook())
     assessed = []
     for cid, (candidate, fact) in enumerate(facts.candidates):
         ordered = tuple(sorted(findings[cid], key=lambda f: (-SEVERITY.index(f.effect), f.rule)))
@@ -155,8 +161,8 @@ def evaluate(
     return Assessment(
         patient_id=history.patient_id,
         as_of=when,
-        ruleset={"version": __version__, "digest": digest, "packs": list(active_policy.packs)},
-        policy=active_policy.to_dict(),
+        ruleset=copy.deepcopy(knowledge.ruleset),
+        policy=copy.deepcopy(knowledge.policy),
         derived=facts.derived,
         candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
         warnings=facts.warnings,

@@ -151,10 +151,15 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], as_of: 
 
 
 def _window(earlier: list[Exposure], as_of: datetime.date, shift) -> tuple[PartialDate, Exposure]:
-    """The span of days on which the latest of ``earlier`` last doses, shifted, ends; and its exposure."""
-    ends = [(shift(e.last_dose(as_of)), e) for e in earlier]
-    _, last = max(ends, key=lambda pair: (pair[0].latest, pair[0].earliest, pair[1].line))
-    return PartialDate.between(max(end.earliest for end, _ in ends), max(end.latest for end, _ in ends)), last
+    """The span of days on which the latest of ``earlier`` last doses, shifted, ends; and its exposure.
+
+    Calendar shifts are monotone, so the latest possible end is the shift of the latest possible
+    last dose (and likewise for the earliest): only the two extremes are shifted.
+    """
+    doses = [(e.last_dose(as_of), e) for e in earlier]
+    latest, last = max(doses, key=lambda pair: (pair[0].latest, pair[0].earliest, pair[1].line))
+    earliest = max(dose.earliest for dose, _ in doses)
+    return PartialDate.between(shift(PartialDate.of(earliest)).earliest, shift(latest).latest), last
 
 
 def _clock(name: str, earlier: list[Exposure], anchor: PartialDate, as_of: datetime.date, shift) -> dict[str, Any]:
