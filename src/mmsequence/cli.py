@@ -11,6 +11,7 @@ from .errors import InputError, MmsequenceError
 from .evaluation import evaluate
 from .history import OVERRIDE_REASONS, parse_overrides
 from .render import to_json, to_text
+from .batch import default_processes, run_batch
 from .catalog import load_catalog
 from .policy import load_policy
 from .rulebook import check_references, load_rulebook
@@ -61,6 +62,16 @@ def _vignettes(args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _batch(args: argparse.Namespace) -> str:
+    written, failed = run_batch(
+        Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
+        processes=args.processes or default_processes(), progress=True,
+    )
+    args.exit_code = 1 if failed else 0
+    print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
+    return ""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.add_argument("--rules-dir", type=Path, help="a copy of rules/ to read instead of the shipped one")
     rules.set_defaults(run=_rules)
+    batch = commands.add_parser("batch", help="assess a cohort: JSONL or a folder in, JSONL out, resumable")
+    batch.add_argument("input", help="a JSONL file (one document per line) or a folder of JSON documents")
+    batch.add_argument("--out", required=True, help="JSONL output; documents already in it are skipped")
+    batch.add_argument("--as-of", help="evaluation date YYYY-MM-DD for every document")
+    batch.add_argument("--policy", help="site policy file (YAML or JSON)")
+    batch.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    batch.set_defaults(run=_batch)
     vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
     vig.add_argument("--policy", help="site policy file to run them under")

@@ -13,6 +13,11 @@ def to_json(assessment: Assessment) -> str:
     return json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
+def to_json_line(data: dict) -> str:
+    """One compact JSON line (JSONL), deterministic for the same data."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def to_text(assessment: Assessment, width: int = 100) -> str:
     """A table a person reads in a terminal, then each candidate's findings."""
     rows = [("#", "therapy", "target", "verdict", "from", "rules")]
