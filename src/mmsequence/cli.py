@@ -32,6 +32,14 @@ def _rules(args: argparse.Namespace) -> str:
     return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5][:80] + "\n" for row in rows)
 
 
+def _board(args: argparse.Namespace) -> str:
+    try:
+        from .board import run_board
+    except ModuleNotFoundError as error:
+        raise MmsequenceError(f"the board command needs the 'board' extra: pip install 'mmsequence[board]' ({error.name} is missing)") from None
+    return run_board(args.inputs, args.as_of, args.out, args.format, args.policy)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.set_defaults(run=_rules)
+    board = commands.add_parser("board", help="tumor-board report (HTML or Markdown) for a batch of patient documents")
+    board.add_argument("inputs", nargs="+", help="patient documents (JSON), or folders of them")
+    board.add_argument("--as-of", required=True, help="board date YYYY-MM-DD: every patient is evaluated as of this day")
+    board.add_argument("--out", required=True, help="report file to write")
+    board.add_argument("--format", choices=("html", "md"), help="default: md for a .md file, else html")
+    board.add_argument("--policy", help="site policy file (YAML or JSON)")
+    board.set_defaults(run=_board)
     return parser
 
 
