@@ -72,6 +72,14 @@ def _batch(args: argparse.Namespace) -> str:
     return ""
 
 
+def _board(args: argparse.Namespace) -> str:
+    try:
+        from .board import run_board
+    except ModuleNotFoundError as error:
+        raise MmsequenceError(f"the board command needs the 'board' extra: pip install 'mmsequence[board]' ({error.name} is missing)") from None
+    return run_board(args.inputs, args.as_of, args.out, args.format, args.policy)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
     vig.add_argument("--policy", help="site policy file to run them under")
     vig.set_defaults(run=_vignettes)
+
+
+    board = commands.add_parser("board", help="tumor-board report (HTML or Markdown) for a batch of patient documents")
+    board.add_argument("inputs", nargs="+", help="patient documents (JSON), or folders of them")
+    board.add_argument("--as-of", required=True, help="board date YYYY-MM-DD: every patient is evaluated as of this day")
+    board.add_argument("--out", required=True, help="report file to write")
+    board.add_argument("--format", choices=("html", "md"), help="default: md for a .md file, else html")
+    board.add_argument("--policy", help="site policy file (YAML or JSON)")
+    board.set_defaults(run=_board)
     return parser
 
 

@@ -1,0 +1,220 @@
+"""Tumor-board preparation: evaluate a batch of patient documents for one board date.
+
+One bad file never stops the batch: it becomes a :class:`FailedInput` naming the file and
+each problem's field. Patients are ordered by patient id (then file), failures by file, so
+the same inputs always give the same board.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+from tqdm import tqdm
+
+from .assessment import Assessment, CandidateAssessment
+from .catalog import Catalog, load_catalog
+from .dates import PartialDate
+from .errors import InputError, MmsequenceError
+from .evaluation import evaluate
+from .history import PatientHistory, parse_document, read_document
+from .policy import Policy, load_policy
+from .report import write_report
+from .timeline import Timeline, build_timeline
+from .verdicts import SEVERITY
+
+#: Effects that keep an option from being given now.
+BLOCKING = ("wait", "avoid", "indeterminate")
+
+
+@attrs.frozen
+class SummaryRow:
+    """A patient's line on the board's first page."""
+
+    patient_id: str
+    prior_lines: int
+    tcrts: tuple[str, ...]
+    car_t_eligible: str
+    best: CandidateAssessment
+    waits: tuple[CandidateAssessment, ...]
+    blocking_rules: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def best_order(self) -> int:
+        """Sort key of the best option: most favourable verdict first."""
+        return SEVERITY.index(self.best.verdict)
+
+
+@attrs.frozen
+class PatientReport:
+    """One evaluated patient: where the document came from, what it says and what was found."""
+
+    source: str
+    slug: str
+    history: PatientHistory
+    assessment: Assessment
+    timeline: Timeline
+    summary: SummaryRow
+
+    @property
+    def citations(self) -> tuple[str, ...]:
+        """The distinct citations of all findings, in order of first appearance (numbered in the report)."""
+        return tuple(dict.fromkeys(f.citation for c in self.assessment.candidates for f in c.findings))
+
+
+@attrs.frozen
+class FailedInput:
+    """A file that could not be evaluated; each problem starts with its field."""
+
+    source: str
+    problems: tuple[str, ...]
+
+
+@attrs.frozen
+class Board:
+    """Every patient evaluated as of the board date under one policy, and the files that failed."""
+
+    as_of: datetime.date
+    policy: Policy
+    patients: tuple[PatientReport, ...]
+    failures: tuple[FailedInput, ...]
+
+    @property
+    def duplicate_ids(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Patient ids found in more than one file, with those files."""
+        sources: dict[str, list[str]] = {}
+        for patient in self.patients:
+            sources.setdefault(patient.history.patient_id, []).append(patient.source)
+        return tuple((pid, tuple(files)) for pid, files in sources.items() if len(files) > 1)
+
+    @property
+    def ruleset(self) -> dict | None:
+        """The rule set every patient was evaluated with (None when no patient was)."""
+        return self.patients[0].assessment.ruleset if self.patients else None
+
+
+def parse_board_date(text: str) -> datetime.date:
+    """The board date as a full YYYY-MM-DD day; anything else is an :class:`InputError`."""
+    try:
+        day = PartialDate.parse(text)
+        if day.is_exact:
+            return day.earliest
+    except ValueError:
+        pass
+    raise InputError([f"--as-of: {text!r} is not a full date (YYYY-MM-DD)"])
+
+
+def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders as their ``*.json`` files (recursively, sorted); each file once."""
+    found: dict[Path, Path] = {}
+    for item in map(Path, inputs):
+        files = sorted(p for p in item.rglob("*.json") if p.is_file()) if item.is_dir() else [item]
+        for path in files:
+            found.setdefault(path.resolve(), path)
+    return list(found.values())
+
+
+def load_patient(path: Path) -> PatientHistory:
+    """Read one patient document from a file: every input format is dispatched here."""
+    return parse_document(read_document(path))
+
+
+def summarise(history: PatientHistory, assessment: Assessment, catalog: Catalog) -> SummaryRow:
+    """The overview row: TCRTs given in line order, waits soonest first, blocking rules not overridden."""
+    agents = (catalog.lookup(name) for line in history.lines for name in line.agents)
+    findings = (f for c in assessment.candidates for f in c.findings if f.overridden is None)
+    return SummaryRow(
+        patient_id=assessment.patient_id,
+        prior_lines=len(history.lines),
+        tcrts=tuple(a.name for a in agents if a is not None and a.is_tcrt),
+        car_t_eligible=assessment.derived["car_t_eligible"],
+        best=assessment.candidates[0],
+        waits=tuple(sorted((c for c in assessment.candidates if c.verdict == "wait"), key=lambda c: (c.earliest_date, c.rank))),
+        blocking_rules=tuple(sorted({f.rule for f in findings if f.effect in BLOCKING})),
+        warnings=assessment.warnings,
+    )
+
+
+def _slug(patient_id: str, taken: set[str]) -> str:
+    """A file- and anchor-safe name for the patient, unique within the board."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", patient_id).strip("-") or "patient"
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    taken.add(slug)
+    return slug
+
+
+def _evaluate_file(path: Path, as_of: datetime.date, policy: Policy) -> tuple[PatientHistory, Assessment] | FailedInput:
+    """(history, assessment) for one file, or a FailedInput whose problems name the field."""
+    try:
+        history = load_patient(path)
+        return history, evaluate(history, as_of=as_of, policy=policy)
+    except MmsequenceError as error:
+        problems = getattr(error, "problems", None) or (str(error),)
+        return FailedInput(str(path), tuple(p.removeprefix(f"{path}: ") for p in problems))
+
+
+def build_board(
+    inputs: Sequence[str | Path], as_of: datetime.date, policy: Policy, progress: bool = False
+) -> Board:
+    """Evaluate every patient document under ``inputs`` as of the board date.
+
+    ``progress`` shows a progress bar on stderr when it is a terminal and the batch takes
+    more than a moment.
+    """
+    paths = collect_inputs(inputs)
+    if not paths:
+        raise InputError([f"no patient documents (*.json) in {', '.join(map(str, inputs))}"])
+    bar = tqdm(paths, desc="evaluating", unit="patient", file=sys.stderr, disable=None if progress else True,
+               delay=0.5, leave=False)
+    evaluated: list[tuple[str, PatientHistory, Assessment]] = []
+    failures: list[FailedInput] = []
+    for path in bar:
+        result = _evaluate_file(path, as_of, policy)
+        if isinstance(result, FailedInput):
+            failures.append(result)
+        else:
+            evaluated.append((str(path), *result))
+    evaluated.sort(key=lambda item: (item[1].patient_id, item[0]))
+    catalog = load_catalog()
+    taken: set[str] = set()
+    patients = tuple(
+        PatientReport(
+            source=source,
+            slug=_slug(history.patient_id, taken),
+            history=history,
+            assessment=assessment,
+            timeline=build_timeline(history, assessment, catalog),
+            summary=summarise(history, assessment, catalog),
+        )
+        for source, history, assessment in evaluated
+    )
+    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)))
+
+
+def run_board(inputs: Sequence[str], as_of: str, out: str, fmt: str | None = None, policy: str | None = None) -> str:
+    """The ``mmsequence board`` command: evaluate, write the report, and say what was written.
+
+    The report is written even when some files fail; those failures are then raised as one
+    :class:`InputError` (one problem per file and field) so that the exit code says so.
+    """
+    board = build_board(inputs, parse_board_date(as_of), load_policy(policy), progress=True)
+    target = Path(out)
+    fmt = fmt or ("md" if target.suffix.lower() == ".md" else "html")
+    try:
+        written = write_report(board, target, fmt)
+    except OSError as error:
+        raise InputError([f"{target}: cannot be written ({error.strerror})"]) from None
+    count = len(board.patients)
+    done = f"{target}: {count} patient{'' if count == 1 else 's'}" + (f", {len(written) - 1} timelines beside it" if fmt == "md" else "")
+    if board.failures:
+        problems = [f"{f.source}: {problem}" for f in board.failures for problem in f.problems]
+        raise InputError([*problems, f"{done}; {len(board.failures)} file(s) could not be evaluated"])
+    return done + "\n"

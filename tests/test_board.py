@@ -1,0 +1,109 @@
+"""The tumor-board batch: which files are read, what a failing file gives, each patient's summary row."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from mmsequence.board import build_board, collect_inputs
+from mmsequence.errors import InputError
+from mmsequence.policy import load_policy
+
+from .batch import BOARD_DAY, example_board, write
+from .builders import document, line
+
+# patient: (best option, its verdict, its date), waits (option, until), blocking rules, warnings
+SUMMARIES = {
+    "TB-101": (("ciltacabtagene autoleucel", "wait", "2026-06-20"), [("ciltacabtagene autoleucel", "2026-06-20")],
+               ["review.interval", "review.no-bsab-before-apheresis"], 0),
+    "TB-102": (("ciltacabtagene autoleucel", "preferred", None), [], [], 0),
+    "TB-103": (("talquetamab", "acceptable", None), [], [], 0),
+    "TB-104": (("belantamab mafodotin", "acceptable", None),
+               [("elranatamab", "2026-09-12"), ("teclistamab", "2026-09-12")],
+               ["review.interval"], 0),
+    "TB-105": (("talquetamab", "wait", "2026-03-30"), [("talquetamab", "2026-03-30")], ["review.interval-uncertain"], 0),
+    "TB-106": (("talquetamab", "acceptable", None), [], ["extended.antigen-loss"], 0),
+    "TB-107": (("talquetamab", "caution", None), [], ["review.car-t-eligibility-unknown"], 0),
+    "TB-108": (("cevostamab", "acceptable", None), [], [], 0),
+    "TB-109": (("ciltacabtagene autoleucel", "caution", None), [("talquetamab", "2026-05-14")], ["review.interval"], 0),
+    "TB-110": (("talquetamab", "indeterminate", None), [], ["safety.unknown-agent"], 1),
+    "TB-111": (("ciltacabtagene autoleucel", "wait", "2026-05-30"),
+               [("ciltacabtagene autoleucel", "2026-05-30"), ("cevostamab", "2026-05-30")], ["review.interval"], 0),
+}
+
+
+@pytest.fixture(scope="module")
+def board():
+    return example_board()
+
+
+def row_of(board, patient_id):
+    return next(p.summary for p in board.patients if p.summary.patient_id == patient_id)
+
+
+def test_the_example_batch_is_a_whole_board_in_patient_order(board):
+    assert [p.summary.patient_id for p in board.patients] == sorted(SUMMARIES)
+    assert board.failures == ()
+    assert len({p.slug for p in board.patients}) == len(board.patients)
+    assert all(p.assessment.as_of == BOARD_DAY for p in board.patients)
+
+
+@pytest.mark.parametrize("patient_id", sorted(SUMMARIES))
+def test_summary_row(board, patient_id):
+    (therapy, verdict, until), waits, blocking, warnings = SUMMARIES[patient_id]
+    row = row_of(board, patient_id)
+    assert (row.best.therapy, row.best.verdict, row.best.earliest_date) == (
+        therapy, verdict, until and datetime.date.fromisoformat(until))
+    assert [(c.therapy, c.earliest_date.isoformat()) for c in row.waits] == waits
+    assert list(row.blocking_rules) == blocking
+    assert len(row.warnings) == warnings
+
+
+def test_summary_row_lists_tcrts_in_order_and_leaves_out_overridden_findings(board):
+    row = row_of(board, "TB-108")
+    assert row.tcrts == ("teclistamab", "talquetamab")
+    elranatamab = next(p for p in board.patients if p.summary.patient_id == "TB-108").assessment.candidate("elranatamab")
+    assert elranatamab.verdict == "acceptable"
+    assert "review.switch-target" not in row.blocking_rules
+
+
+def test_a_broken_file_fails_alone_naming_its_fields(tmp_path):
+    write(tmp_path, "good.json", document(line("teclistamab", "2025-01-01", "2025-06-01"), patient_id="TB-1"))
+    write(tmp_path, "bad.json", document(line("teclistamab", "2025-01-01", "2025-13-01"), patient_id="TB-2", colour="red"))
+    write(tmp_path, "late.json", document(line("teclistamab", "2025-01-01", "2026-04-01"), patient_id="TB-3"))
+    board = build_board([tmp_path], BOARD_DAY, load_policy())
+    assert [p.summary.patient_id for p in board.patients] == ["TB-1"]
+    assert [(f.source, f.problems) for f in board.failures] == [
+        (str(tmp_path / "bad.json"), ("colour: unknown field", "lines[1].end: '2025-13-01' is not a date")),
+        (str(tmp_path / "late.json"), ("lines[1].end: '2026-04-01' is after as_of 2026-03-12",)),
+    ]
+
+
+def test_a_missing_file_is_a_failure_naming_it(tmp_path):
+    board = build_board([tmp_path / "absent.json"], BOARD_DAY, load_policy())
+    assert board.patients == ()
+    assert board.failures[0].source == str(tmp_path / "absent.json")
+    assert "cannot be read" in board.failures[0].problems[0]
+
+
+def test_a_batch_without_documents_is_an_error(tmp_path):
+    with pytest.raises(InputError, match=r"no patient documents \(\*\.json\)"):
+        build_board([tmp_path], BOARD_DAY, load_policy())
+
+
+def test_inputs_are_files_and_folders_of_json_each_file_once(tmp_path):
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    first = write(tmp_path / "a", "2.json", document())
+    second = write(nested, "1.json", document())
+    write(nested, "notes.txt", "not a patient")
+    assert collect_inputs([tmp_path / "a", first, second]) == [tmp_path / "a" / "2.json", nested / "1.json"]
+
+
+def test_same_patient_in_two_files_is_flagged(tmp_path):
+    write(tmp_path, "old.json", document(patient_id="TB-1"))
+    write(tmp_path, "new.json", document(patient_id="TB-1"))
+    board = build_board([tmp_path], BOARD_DAY, load_policy())
+    assert board.duplicate_ids == (("TB-1", (str(tmp_path / "new.json"), str(tmp_path / "old.json"))),)
+    assert [p.slug for p in board.patients] == ["TB-1", "TB-1-2"]
