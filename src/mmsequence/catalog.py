@@ -35,6 +35,7 @@ class CatalogError(RuleFileError, ValueError):
     """Invalid catalog data; each problem starts with the file and the entry path (``agents[3].modality``)."""
 
 
+@functools.lru_cache(maxsize=8192)
 def normalise(name: str) -> str:
     """Matching key of a name: NFKC, casefolded, without whitespace, dashes, underscores, dots, ® and ™."""
     text = unicodedata.normalize("NFKC", name.translate(_MARKS)).casefold()

@@ -8,6 +8,7 @@ True or False only when every possible day agrees, else None.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 
 import attrs
@@ -18,6 +19,7 @@ _ISO = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 _ISO_LENGTH = {"year": 4, "month": 7, "day": 10}
 
 
+@functools.lru_cache(maxsize=16384)
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """Calendar-month arithmetic with end-of-month clipping (2025-08-31 + 6 = 2026-02-28)."""
     return day + relativedelta(months=months)

@@ -17,7 +17,8 @@ caller's thread. The remaining measured failure modes are each guarded here:
   facts of its batch were stored);
 - patient facts are asserted before candidate facts, and rule files use no negation (``none``
   is right only when the negated facts arrive first);
-- a rule reports once per candidate (a rule with ``$or`` fires once per true branch).
+- a rule reports once per candidate (a rule with ``$or`` fires once per true branch);
+- facts carry only the fields some rule reads (less JSON to copy, match and return).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import durable_rules_engine
 
 from .errors import EngineError
-from .rulebook import Rule
+from .rulebook import Rule, fields_used
 
 Firing = tuple[str, int]
 """A rule that fired for a candidate: (rule id, candidate id)."""
@@ -83,6 +84,9 @@ class Engine:
 
     def __init__(self, rules: tuple[Rule, ...], digest: str) -> None:
         self._actions = {rule.id: ACTIONS[rule.action] for rule in rules}
+        used = set().union(*(fields_used(rule) for rule in rules))
+        self._fields = {b: ("t", "cid", *sorted(f for binding, f in used if binding == b and f not in ("t", "cid")))
+                        for b in ("patient", "candidate")}
         self.name = f"mmsequence@{digest.removeprefix('sha256:')}"
         definition = {
             _BOOTSTRAP: {"all": [{"m": {"t": "patient"}}]},
@@ -101,16 +105,21 @@ class Engine:
             firings: set[Firing] = set()
             booted = False
             try:
-                booted = self._assert(durable_rules_engine.assert_fact, {**patient, "sid": sid}, sid, firings)
+                booted = self._assert(durable_rules_engine.assert_fact, self._lean("patient", patient, sid), sid, firings)
                 if not booted:
                     raise EngineError("the bootstrap rule did not fire")
                 if candidates:
-                    self._assert(durable_rules_engine.assert_facts, [{**c, "sid": sid} for c in candidates], sid, firings)
+                    lean = [self._lean("candidate", c, sid) for c in candidates]
+                    self._assert(durable_rules_engine.assert_facts, lean, sid, firings)
             finally:
                 if booted:
                     durable_rules_engine.delete_state(self._handle, sid)
                 _SESSIONS.close(sid)
         return sorted(firings)
+
+    def _lean(self, binding: str, fact: dict[str, Any], sid: str) -> dict[str, Any]:
+        """Only the fields some rule reads: less for the core to copy, match and return."""
+        return {"sid": sid, **{k: fact[k] for k in self._fields[binding] if k in fact}}
 
     def _assert(self, call, facts: Any, sid: str, firings: set[Firing]) -> bool:
         """Assert, then run every action the core queued; True if the bootstrap rule fired."""

@@ -224,10 +224,28 @@ def _labels(exposures: Iterable[Exposure]) -> str:
     return ", ".join(e.label for e in exposures)
 
 
-def _candidate_fact(
-    cid: int, candidate: Candidate, exposures: list[Exposure], history: PatientHistory,
-    policy: Policy, as_of: datetime.date, aph: tuple[str, PartialDate | None], product: Agent | None,
-) -> dict[str, Any]:
+@attrs.define
+class _Context:
+    """What every candidate fact is computed from; clocks are kept per anchor, which candidates share."""
+
+    history: PatientHistory
+    exposures: list[Exposure]
+    policy: Policy
+    as_of: datetime.date
+    apheresis: tuple[str, PartialDate | None]
+    product: Agent | None
+    _clocks: dict[tuple[str, PartialDate], dict[str, Any]] = attrs.field(factory=dict)
+
+    def clock(self, kind: str, anchor: PartialDate) -> dict[str, Any]:
+        """The interval or washout facts for a candidate that takes effect at ``anchor``."""
+        if (kind, anchor) not in self._clocks:
+            compute = _interval if kind == "interval" else _washout
+            self._clocks[kind, anchor] = compute(anchor, self.exposures, self.policy, self.as_of)
+        return self._clocks[kind, anchor]
+
+
+def _candidate_fact(cid: int, candidate: Candidate, ctx: _Context) -> dict[str, Any]:
+    exposures, history = ctx.exposures, ctx.history
     agent = candidate.agent
     fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
     if agent is None:
@@ -237,8 +255,8 @@ def _candidate_fact(
     lost = _lost(history)
     exposed = {t for e in exposures if e.agent.is_tcrt for t in e.agent.targets}
     reserve = [t for t in TCRT_TARGETS if t not in exposed and t not in targets and lost[t] is not True]
-    anchor, anchor_kind = _anchor(agent, *aph, policy, as_of)
-    product_targets = set(product.targets) if product is not None else {"BCMA"}
+    anchor, anchor_kind = _anchor(agent, *ctx.apheresis, ctx.policy, ctx.as_of)
+    product_targets = set(ctx.product.targets) if ctx.product is not None else {"BCMA"}
     fact.update(
         known=True,
         name=agent.name,
@@ -265,8 +283,8 @@ def _candidate_fact(
         anchor_kind=anchor_kind,
         anchor_event=_ANCHOR_EVENTS[anchor_kind],
     )
-    fact.update(_interval(anchor, exposures, policy, as_of) if agent.is_tcrt else {"interval": "none"})
-    fact.update(_washout(anchor, exposures, policy, as_of) if agent.modality != "conventional" else {"washout": "none"})
+    fact.update(ctx.clock("interval", anchor) if agent.is_tcrt else {"interval": "none"})
+    fact.update(ctx.clock("washout", anchor) if agent.modality != "conventional" else {"washout": "none"})
     return fact
 
 
@@ -337,10 +355,8 @@ def derive(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: dat
     }
     candidates = _candidates(history, catalog)
     warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
-    facts = tuple(
-        (c, _candidate_fact(i, c, exposures, history, policy, as_of, aph, product))
-        for i, c in enumerate(candidates)
-    )
+    ctx = _Context(history, exposures, policy, as_of, aph, product)
+    facts = tuple((c, _candidate_fact(i, c, ctx)) for i, c in enumerate(candidates))
     by_target = {
         t: [e.label for e in exposures if e.agent.modality in ("bsab", "car-t", "adc") and t in e.agent.targets]
         for t in TCRT_TARGETS

@@ -96,6 +96,32 @@ class Rulebook:
         return next((r for r in self.rules if r.id == rule_id), None)
 
 
+def fields_used(rule: Rule) -> set[tuple[str, str]]:
+    """Every (binding, field) the rule's condition reads."""
+    used: set[tuple[str, str]] = set()
+
+    def walk(binding: str, pattern: Any) -> None:
+        if isinstance(pattern, list):
+            for item in pattern:
+                walk(binding, item)
+            return
+        ((key, value),) = pattern.items()
+        if key in ("$and", "$or"):
+            walk(binding, value)
+        elif key.startswith("$"):
+            ((field, operand),) = value.items()
+            used.add((binding, field))
+            if isinstance(operand, dict):
+                used.add(next(iter(operand.items())))
+        else:
+            used.add((binding, key))
+
+    for item in rule.when["all"]:
+        ((binding, pattern),) = item.items()
+        walk(binding, pattern)
+    return used
+
+
 def _check_pattern(pattern: Any, binding: str, where: str, problems: list[str]) -> None:
     """Each pattern object has exactly one key: a fact field, or an operator over patterns/fields."""
     if isinstance(pattern, list):
