@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .errors import MmsequenceError
-from .evaluation import evaluate
+from .fhir import evaluate_file
 from .render import to_json, to_text
 from .catalog import load_catalog
 from .policy import load_policy
@@ -15,7 +15,7 @@ from .rulebook import check_references, load_rulebook
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    assessment = evaluate(args.file, as_of=args.as_of, policy=args.policy)
+    assessment = evaluate_file(args.file, as_of=args.as_of, policy=args.policy)
     return to_json(assessment) if args.format == "json" else to_text(assessment)
 
 
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
     commands = parser.add_subparsers(dest="command", required=True)
     ev = commands.add_parser("evaluate", help="assess the candidate therapies of one patient document")
-    ev.add_argument("file", help="patient-history document (JSON)")
+    ev.add_argument("file", help="patient-history document or FHIR R4 Bundle (JSON)")
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the document's as_of, else today)")
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
