@@ -12,6 +12,7 @@ from .render import to_json, to_text
 from .catalog import load_catalog
 from .policy import load_policy
 from .rulebook import check_references, load_rulebook
+from .service.command import add_serve_command
 
 
 def _evaluate(args: argparse.Namespace) -> str:
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.set_defaults(run=_rules)
+    add_serve_command(commands)
     return parser
 
 
