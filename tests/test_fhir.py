@@ -394,3 +394,12 @@ def test_cli_bad_bundle_exits_2_with_the_field_and_no_stdout(tmp_path):
     result = _cli("evaluate", str(path))
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "mmsequence: entry[2].resource.subject: Field required\n"
+
+
+def test_cli_fhir_import_prints_the_document_lines_and_warnings():
+    result = _cli("fhir-import", str(EXAMPLES / "coded-drugs.json"))
+    imported = json.loads(result.stdout)
+    assert result.returncode == 0 and set(imported) == {"document", "lines", "warnings"}
+    assert imported["document"]["apheresis"] == [
+        {"status": "planned", "date": "2026-07-01", "comment": "ServiceRequest/apheresis-plan"}
+    ]

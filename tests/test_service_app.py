@@ -91,6 +91,16 @@ def test_order_for_a_conventional_drug_gets_no_cards(tmp_path):
     assert call(app_with(tmp_path), "/cds-services/mmsequence-order-select", request).json() == {"cards": []}
 
 
+def test_drafted_therapy_named_through_a_contained_medication(tmp_path):
+    request = example("order-sign")
+    draft = request["context"]["draftOrders"]["entry"][0]["resource"]
+    del draft["medicationCodeableConcept"]
+    draft["medicationReference"] = {"reference": "#med"}
+    draft["contained"] = [{"resourceType": "Medication", "id": "med", "code": {"text": "Elrexfio 40 mg/mL"}}]
+    cards = call(app_with(tmp_path), "/cds-services/mmsequence-order-sign", request).json()["cards"]
+    assert [c["summary"].split(":")[0] for c in cards[1:]] == ["Avoid elranatamab now"]
+
+
 @pytest.mark.parametrize("mutate, problem", [
     (lambda r: r.update(hook="order-sign"), "hook: 'order-sign' is not this service's hook ('patient-view')"),
     (lambda r: r["context"].pop("patientId"), "context.patientId: expected a non-empty string"),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .errors import MmsequenceError
 from .fhir import evaluate_file
+from .fhir.command import add_fhir_command
 from .render import to_json, to_text
 from .catalog import load_catalog
 from .policy import load_policy
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.set_defaults(run=_rules)
+    add_fhir_command(commands)
     add_serve_command(commands)
     return parser
 

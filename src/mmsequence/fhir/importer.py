@@ -17,7 +17,7 @@ from ..history import parse_document
 from ..policy import Policy
 from .lines import TherapyLine, build_lines
 from .model import validate_bundle
-from .records import LINE_EXTENSION, Records, ResourceReader, relative_reference
+from .records import LINE_EXTENSION, Records, ResourceReader, medication_index, relative_reference
 
 
 @attrs.frozen
@@ -137,10 +137,7 @@ def from_bundle(
         raise InputError(missing)
     entries = [(i, entry.fullUrl, entry.resource) for i, entry in enumerate(model.entry or ())]
     patient_id, patient_refs = _patient_id(entries, patient_id)
-    medications = {}
-    for _, url, resource in entries:
-        if resource.get_resource_type() == "Medication":
-            medications.update({key: resource for key in (url, f"Medication/{resource.id}") if key})
+    medications = medication_index((url, resource) for _, url, resource in entries)
     reader = ResourceReader(catalog or load_catalog(), medications, line_extension)
     for i, url, resource in entries:
         kind = resource.get_resource_type()

@@ -9,6 +9,7 @@ was given is counted as given with a warning.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -121,7 +122,8 @@ class ResourceReader:
                 return value
         return None
 
-    def _drug(self, resource: Any, path: str) -> DrugMatch:
+    def drug(self, resource: Any, path: str) -> DrugMatch:
+        """The drug a medication resource (administration, statement, request) names, references resolved."""
         if resource.medicationCodeableConcept is not None:
             return match_drug(resource.medicationCodeableConcept, self.catalog, f"{path}.medicationCodeableConcept")
         ref_path = f"{path}.medicationReference"
@@ -145,7 +147,7 @@ class ResourceReader:
             return
         if not self._counts(kind, resource.status, label):
             return
-        drug = self._drug(resource, path)
+        drug = self.drug(resource, path)
         if drug.agent is not None and drug.agent.drug_class == "supportive":
             self.warn(label, f"{drug.name} is supportive care, not anti-myeloma therapy; not counted in a line")
             return
@@ -274,6 +276,15 @@ class ResourceReader:
             self.warn(label, f"multiple myeloma diagnosis not used (verification {', '.join(sorted(codes))})")
             return
         self.records.myeloma.append(label)
+
+
+def medication_index(entries: Iterable[tuple[str | None, Any]]) -> dict[str, Any]:
+    """The Medication resources among (fullUrl, resource) pairs, by fullUrl and by 'Medication/id'."""
+    index = {}
+    for url, resource in entries:
+        if resource.get_resource_type() == "Medication":
+            index.update({key: resource for key in (url, f"Medication/{resource.id}") if key})
+    return index
 
 
 def relative_reference(reference: str) -> str:

@@ -15,8 +15,8 @@ import attrs
 
 from ..catalog import Catalog
 from ..errors import InputError
-from ..fhir.coding import match_drug
 from ..fhir.model import validate_bundle
+from ..fhir.records import LINE_EXTENSION, ResourceReader, medication_index
 from .store import Feedback
 
 _PATIENT = "{{context.patientId}}"
@@ -118,18 +118,15 @@ def parse_request(body: Any, service: Service) -> HookRequest:
 def ordered_candidates(request: HookRequest, catalog: Catalog) -> list[str]:
     """The drugs being ordered that mmsequence assesses, by canonical name, in order."""
     bundle = validate_bundle(request.draft_orders)
+    entries = [(e.fullUrl, e.resource) for e in bundle.entry or () if e.resource is not None]
+    reader = ResourceReader(catalog, medication_index(entries), LINE_EXTENSION)
     names: list[str] = []
-    for i, entry in enumerate(bundle.entry or ()):
-        resource = entry.resource
-        if resource is None or resource.get_resource_type() != "MedicationRequest":
+    for i, (_, resource) in enumerate(entries):
+        if resource.get_resource_type() != "MedicationRequest":
             continue
-        reference = f"MedicationRequest/{resource.id}"
-        if request.selections and reference not in request.selections:
+        if request.selections and f"MedicationRequest/{resource.id}" not in request.selections:
             continue
-        concept = resource.medicationCodeableConcept
-        if concept is None:
-            continue
-        drug = match_drug(concept, catalog, f"context.draftOrders.entry[{i}].resource.medicationCodeableConcept")
+        drug = reader.drug(resource, f"context.draftOrders.entry[{i}].resource")
         if drug.agent is not None and drug.agent.modality != "conventional" and drug.name not in names:
             names.append(drug.name)
     return names
