@@ -99,3 +99,17 @@ def test_unknown_kid_and_missing_bearer(ehr, verifier):
     assert refused(verifier, ehr.token(AUDIENCE, headers={"kid": "other"})) == "no key 'other' in the issuer's JWK Set"
     with pytest.raises(AuthError, match="no bearer token"):
         verifier.verify(None, AUDIENCE)
+
+
+def test_jwk_set_from_an_https_url(ehr, tmp_path, monkeypatch):
+    fetched = []
+
+    def fetch_data(client):
+        fetched.append(client.uri)
+        return json.loads(ehr.jwks.read_text())
+
+    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", fetch_data)
+    verifier = Verifier({ISSUER: "https://ehr.example.org/jwks"}, Store(tmp_path / "url.sqlite3"))
+    assert verifier.verify(f"Bearer {ehr.token(AUDIENCE)}", AUDIENCE)["iss"] == ISSUER
+    assert refused(verifier, ehr.token(AUDIENCE, headers={"kid": "other"})).startswith("no key 'other'")
+    assert fetched[0] == "https://ehr.example.org/jwks"

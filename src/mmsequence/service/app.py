@@ -93,12 +93,12 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
         log.warning("AUTHENTICATION IS OFF: any caller is accepted without a JWT. "
                     "Development only; never expose this service to patient data.")
 
-    def authenticate(request: Request) -> None:
+    async def authenticate(request: Request) -> None:
         if not settings.authenticate:
             return
         base = (settings.public_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
-        try:
-            verifier.verify(request.headers.get("authorization"), base + request.url.path)
+        try:  # in a thread: a JWK Set URL or the token store may block
+            await run_in_threadpool(verifier.verify, request.headers.get("authorization"), base + request.url.path)
         except AuthError as error:
             log.warning("%s %s: authentication failed: %s", request.method, request.url.path, error)
             raise _fail(401, f"authentication failed: {error}") from None
@@ -110,7 +110,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
         return service
 
     async def discovery(request: Request) -> Response:
-        authenticate(request)
+        await authenticate(request)
         return JSONResponse({"services": [s.to_dict() for s in SERVICES.values()]})
 
     async def bundle_of(hook: HookRequest) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
 
     async def read(request: Request, parse: Callable[[Any, Service], T], what: str) -> T:
         """The authenticated request's body for its service, parsed; 400 naming each bad field."""
-        authenticate(request)
+        await authenticate(request)
         service = service_of(request)
         try:
             return parse(await _json_body(request, settings.max_body_bytes), service)
