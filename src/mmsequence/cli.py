@@ -8,7 +8,8 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from .errors import InputError, MmsequenceError
-from .evaluation import evaluate
+from .fhir import evaluate_file
+from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, parse_overrides
 from .render import to_json, to_text
 from .batch import default_processes, run_batch
@@ -17,6 +18,7 @@ from .policy import load_policy
 from .rulebook import check_references, load_rulebook
 from .vignettes import run_vignettes
 from ._paths import vignettes_dir
+from .service.command import add_serve_command
 
 
 def _overrides(specs: list[str]) -> tuple:
@@ -31,7 +33,7 @@ def _overrides(specs: list[str]) -> tuple:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    assessment = evaluate(args.file, as_of=args.as_of, policy=args.policy, overrides=_overrides(args.override))
+    assessment = evaluate_file(args.file, as_of=args.as_of, policy=args.policy, overrides=_overrides(args.override))
     return to_json(assessment) if args.format == "json" else to_text(assessment)
 
 
@@ -84,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
     commands = parser.add_subparsers(dest="command", required=True)
     ev = commands.add_parser("evaluate", help="assess the candidate therapies of one patient document")
-    ev.add_argument("file", help="patient-history document (JSON)")
+    ev.add_argument("file", help="patient-history document or FHIR R4 Bundle (JSON)")
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the document's as_of, else today)")
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
@@ -106,8 +108,6 @@ def _parser() -> argparse.ArgumentParser:
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
     vig.add_argument("--policy", help="site policy file to run them under")
     vig.set_defaults(run=_vignettes)
-
-
     board = commands.add_parser("board", help="tumor-board report (HTML or Markdown) for a batch of patient documents")
     board.add_argument("inputs", nargs="+", help="patient documents (JSON), or folders of them")
     board.add_argument("--as-of", required=True, help="board date YYYY-MM-DD: every patient is evaluated as of this day")
@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=("html", "md"), help="default: md for a .md file, else html")
     board.add_argument("--policy", help="site policy file (YAML or JSON)")
     board.set_defaults(run=_board)
+    add_fhir_command(commands)
+    add_serve_command(commands)
     return parser
 
 

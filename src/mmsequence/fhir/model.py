@@ -1,0 +1,51 @@
+"""Validation of a FHIR R4B Bundle with fhir.resources, reported as InputError field paths."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import InputError, MmsequenceError
+
+
+def is_bundle(document: Any) -> bool:
+    """Whether a decoded JSON document is a FHIR resource (told by ``resourceType``) rather than our own."""
+    return isinstance(document, Mapping) and "resourceType" in document
+
+
+def _path(location: tuple[Any, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "bundle"
+
+
+def validate_bundle(document: Any) -> Any:
+    """The Bundle as a ``fhir.resources.R4B`` model; InputError naming each invalid field."""
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+        from fhir.resources.R4B.bundle import Bundle
+        from pydantic import ValidationError
+    except ImportError:
+        raise MmsequenceError("reading FHIR needs the fhir extra: pip install 'mmsequence[fhir]'") from None
+    if not is_bundle(document) or document["resourceType"] != "Bundle":
+        found = document.get("resourceType") if isinstance(document, Mapping) else None
+        raise InputError([f"resourceType: expected 'Bundle', got {found!r}"])
+    problems = []
+    for i, entry in enumerate(document.get("entry") or ()):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        try:
+            get_fhir_model_class(kind)
+        except (KeyError, ValueError, TypeError):
+            problems.append(f"entry[{i}].resource.resourceType: {kind!r} is not a FHIR R4B resource type")
+    if problems:
+        raise InputError(problems)
+    try:
+        return Bundle.model_validate(document)
+    except ValidationError as error:
+        raise InputError([
+            f"{_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
+        ]) from None
+    except (KeyError, ValueError) as error:  # a contained resource of an unknown type
+        raise InputError([f"bundle: not a valid FHIR R4B Bundle ({error})"]) from None

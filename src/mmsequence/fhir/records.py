@@ -1,0 +1,304 @@
+"""What each FHIR resource of a Bundle says about the patient's therapy, as plain records.
+
+Every resource ends up in exactly one place: an :class:`Exposure` (a drug given), an
+:class:`ApheresisRecord`, the myeloma diagnosis, or a warning naming the resource and why it
+was not used. Statuses are read conservatively: a drug whose end is not recorded counts as
+still ongoing (the latest possible last dose), and a status that leaves open whether a drug
+was given is counted as given with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from ..catalog import Catalog
+from ..dates import PartialDate
+from ..errors import InputError
+from .coding import DrugMatch, is_myeloma, match_drug, mentions_apheresis, mentions_car_t
+from .dates import partial_date
+
+#: Default URL of the extension that carries a site's explicit line-of-therapy number.
+LINE_EXTENSION = "urn:mmsequence:fhir:line-of-therapy"
+
+#: Per resource type: statuses that count as given, and those counted with a warning because they are unclear.
+_GIVEN = {
+    "MedicationAdministration": ({"completed", "in-progress", "on-hold", "stopped"}, {"unknown"}),
+    "MedicationStatement": ({"active", "completed", "on-hold", "stopped"}, {"unknown"}),
+    "MedicationRequest": ({"active", "completed"}, set()),
+    "Procedure": ({"completed", "in-progress", "stopped"}, {"on-hold", "unknown"}),
+}
+#: Apheresis status in the history for each procedure, request and care-plan activity status.
+_PROCEDURE_APHERESIS = {"completed": "done", "in-progress": "done", "stopped": "failed",
+                        "preparation": "planned", "on-hold": "planned", "not-done": "cancelled"}
+_REQUEST_APHERESIS = {"draft": "planned", "active": "planned", "on-hold": "planned", "revoked": "cancelled"}
+_ACTIVITY_APHERESIS = {"not-started": "planned", "scheduled": "planned", "in-progress": "planned",
+                       "on-hold": "planned", "cancelled": "cancelled", "stopped": "cancelled"}
+_FAILED_OUTCOME = ("unsuccessful", "failed", "failure", "insufficient")
+
+
+@attrs.frozen
+class Exposure:
+    """A drug given to the patient, as one resource records it (``end`` None: ongoing)."""
+
+    drug: DrugMatch
+    start: PartialDate
+    end: PartialDate | None
+    resource: str
+    line_number: int | None = None
+
+    @property
+    def is_car_t(self) -> bool:
+        return self.drug.agent is not None and self.drug.agent.modality == "car-t"
+
+
+@attrs.frozen
+class ApheresisRecord:
+    status: str
+    date: PartialDate | None
+    resource: str
+
+
+@attrs.define
+class Records:
+    """Everything read from one Bundle."""
+
+    exposures: list[Exposure] = attrs.Factory(list)
+    apheresis: list[ApheresisRecord] = attrs.Factory(list)
+    myeloma: list[str] = attrs.Factory(list)
+    warnings: list[str] = attrs.Factory(list)
+
+
+class ResourceReader:
+    """Reads the therapy resources of one Bundle; ``medication(ref)`` resolves Medication references."""
+
+    def __init__(self, catalog: Catalog, medications: dict[str, Any], line_extension: str) -> None:
+        self.catalog = catalog
+        self.medications = medications
+        self.line_extension = line_extension
+        self.records = Records()
+        self.used_medications: set[str] = set()
+
+    def warn(self, label: str, message: str) -> None:
+        self.records.warnings.append(f"{label}: {message}")
+
+    def read(self, resource: Any, label: str, path: str) -> None:
+        """Turn one resource into records or a warning."""
+        kind = resource.get_resource_type()
+        handler = {
+            "MedicationAdministration": self._medication_use,
+            "MedicationStatement": self._medication_use,
+            "MedicationRequest": self._medication_use,
+            "Procedure": self._procedure,
+            "ServiceRequest": self._service_request,
+            "CarePlan": self._care_plan,
+            "Condition": self._condition,
+        }.get(kind)
+        if handler is None:
+            self.warn(label, f"not used (mmsequence does not read {kind} resources)")
+        else:
+            handler(resource, label, path)
+
+    # --- drugs -------------------------------------------------------------------------------
+
+    def _counts(self, kind: str, status: str, label: str) -> bool:
+        given, unclear = _GIVEN[kind]
+        if status in unclear:
+            self.warn(label, f"status {status!r} does not say whether it was given; counted as given")
+        elif status not in given:
+            self.warn(label, f"not counted as given (status {status!r})")
+            return False
+        return True
+
+    def _line_number(self, resource: Any, path: str) -> int | None:
+        for i, extension in enumerate(resource.extension or ()):
+            if extension.url == self.line_extension:
+                value = extension.valuePositiveInt or extension.valueInteger
+                if not isinstance(value, int) or value < 1:
+                    raise InputError([f"{path}.extension[{i}]: a line-of-therapy number must be valueInteger"
+                                      f" or valuePositiveInt of at least 1"])
+                return value
+        return None
+
+    def drug(self, resource: Any, path: str) -> DrugMatch:
+        """The drug a medication resource (administration, statement, request) names, references resolved."""
+        if resource.medicationCodeableConcept is not None:
+            return match_drug(resource.medicationCodeableConcept, self.catalog, f"{path}.medicationCodeableConcept")
+        ref_path = f"{path}.medicationReference"
+        reference = resource.medicationReference.reference
+        medication = None
+        if reference and reference.startswith("#"):
+            medication = next((c for c in resource.contained or () if c.id == reference[1:]), None)
+        elif reference:
+            medication = self.medications.get(reference) or self.medications.get(relative_reference(reference))
+        if medication is None or medication.get_resource_type() != "Medication":
+            raise InputError([f"{ref_path}: {reference!r} is not a Medication in the bundle"])
+        if medication.code is None:
+            raise InputError([f"{ref_path}: the Medication {reference!r} has no code"])
+        self.used_medications.add(relative_reference(reference))
+        return match_drug(medication.code, self.catalog, f"{ref_path} ({reference}).code")
+
+    def _medication_use(self, resource: Any, label: str, path: str) -> None:
+        kind = resource.get_resource_type()
+        if kind == "MedicationRequest" and resource.intent in ("proposal", "plan"):
+            self.warn(label, f"not counted as given (intent {resource.intent!r})")
+            return
+        if not self._counts(kind, resource.status, label):
+            return
+        drug = self.drug(resource, path)
+        if drug.agent is not None and drug.agent.drug_class == "supportive":
+            self.warn(label, f"{drug.name} is supportive care, not anti-myeloma therapy; not counted in a line")
+            return
+        start, end, field = self._period(resource, kind, path)
+        if start is None:
+            raise InputError([f"{path}.{field}: is required to place the drug in time"])
+        if end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
+            self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
+        if drug.agent is None:
+            self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent")
+        self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path)))
+
+    def _period(self, resource: Any, kind: str, path: str) -> tuple[PartialDate | None, PartialDate | None, str]:
+        """(start, end, the field that should hold the start); end None means ongoing."""
+        if kind == "MedicationRequest":
+            bounds = [d.timing.repeat.boundsPeriod for d in resource.dosageInstruction or ()
+                      if d.timing and d.timing.repeat and d.timing.repeat.boundsPeriod]
+            if bounds:
+                start = partial_date(bounds[0].start, f"{path}.dosageInstruction[0].timing.repeat.boundsPeriod.start")
+                end = partial_date(bounds[0].end, f"{path}.dosageInstruction[0].timing.repeat.boundsPeriod.end")
+            else:
+                start, end = partial_date(resource.authoredOn, f"{path}.authoredOn"), None
+            return start, None if resource.status == "active" else end, "authoredOn"
+        if resource.effectiveDateTime is not None:
+            day = partial_date(resource.effectiveDateTime, f"{path}.effectiveDateTime")
+            ongoing = kind == "MedicationStatement" and resource.status in ("active", "on-hold")
+            return day, None if ongoing else day, "effectiveDateTime"
+        period = resource.effectivePeriod
+        if period is None:
+            return None, None, "effective[x]"
+        start = partial_date(period.start, f"{path}.effectivePeriod.start")
+        end = partial_date(period.end, f"{path}.effectivePeriod.end")
+        if kind == "MedicationAdministration" and end is None and resource.status != "in-progress":
+            end = start
+        return start, end, "effectivePeriod.start"
+
+    # --- procedures, requests, care plans ----------------------------------------------------
+
+    def _performed(self, resource: Any, path: str) -> PartialDate | None:
+        if resource.performedDateTime is not None:
+            return partial_date(resource.performedDateTime, f"{path}.performedDateTime")
+        if resource.performedPeriod is not None:
+            return partial_date(resource.performedPeriod.start, f"{path}.performedPeriod.start")
+        return None
+
+    def _car_t_product(self, resource: Any, path: str) -> DrugMatch | None:
+        """The CAR-T product a procedure infused, from ``usedCode`` or ``code``; None if not a CAR-T infusion."""
+        concepts = [(f"{path}.usedCode[{i}]", c) for i, c in enumerate(resource.usedCode or ())]
+        concepts.append((f"{path}.code", resource.code))
+        matches = [match_drug(c, self.catalog, p) for p, c in concepts if c is not None]
+        product = next((m for m in matches if m.agent is not None and m.agent.modality == "car-t"), None)
+        if product is not None:
+            return product
+        if any(mentions_car_t(c) for _, c in concepts):
+            return next((m for m in matches if m.agent is None), matches[-1])
+        return None
+
+    def _procedure(self, resource: Any, label: str, path: str) -> None:
+        if mentions_apheresis(resource.code):
+            status = _PROCEDURE_APHERESIS.get(resource.status)
+            if status is None:
+                self.warn(label, f"leukapheresis not used (status {resource.status!r})")
+                return
+            outcome = " ".join(filter(None, [resource.outcome.text, *(c.display for c in resource.outcome.coding or ())])) \
+                if resource.outcome else ""
+            if status == "done" and any(word in outcome.casefold() for word in _FAILED_OUTCOME):
+                status = "failed"
+            date = self._performed(resource, path)
+            if status in ("done", "failed") and date is None:
+                raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
+            self.records.apheresis.append(ApheresisRecord(status, date, label))
+            return
+        product = self._car_t_product(resource, path)
+        if product is None:
+            self.warn(label, "not used (neither a CAR-T infusion nor a leukapheresis)")
+            return
+        if not self._counts("Procedure", resource.status, label):
+            return
+        day = self._performed(resource, path)
+        if day is None:
+            raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
+        if product.agent is None:
+            self.warn(label, f"CAR-T product {product.name!r} is not in the agent catalog; kept as an unknown agent")
+        self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path)))
+
+    def _service_request(self, resource: Any, label: str, path: str) -> None:
+        if not mentions_apheresis(resource.code):
+            self.warn(label, "not used (not a leukapheresis request)")
+            return
+        status = _REQUEST_APHERESIS.get(resource.status)
+        if status is None:
+            self.warn(label, f"leukapheresis request not used (status {resource.status!r}; a collection"
+                             " that took place is read from its Procedure)")
+            return
+        when = resource.occurrenceDateTime or (resource.occurrencePeriod.start if resource.occurrencePeriod else None)
+        self.records.apheresis.append(ApheresisRecord(status, partial_date(when, f"{path}.occurrence[x]"), label))
+
+    def _care_plan(self, resource: Any, label: str, path: str) -> None:
+        if resource.status not in ("draft", "active", "on-hold"):
+            self.warn(label, f"not used (status {resource.status!r})")
+            return
+        found = False
+        for i, activity in enumerate(resource.activity or ()):
+            detail = activity.detail
+            if detail is None or not mentions_apheresis(detail.code):
+                continue
+            found = True
+            status = _ACTIVITY_APHERESIS.get(detail.status)
+            if status is None:
+                self.warn(f"{label} activity[{i}]", f"leukapheresis activity not used (status {detail.status!r})")
+                continue
+            self.records.apheresis.append(ApheresisRecord(
+                status, partial_date(_scheduled(detail), f"{path}.activity[{i}].detail.scheduled[x]"),
+                f"{label} activity[{i}]",
+            ))
+        if not found:
+            self.warn(label, "not used (no leukapheresis activity with a detail)")
+
+    def _condition(self, resource: Any, label: str, path: str) -> None:
+        if not is_myeloma(resource.code):
+            self.warn(label, "not used (not a multiple myeloma diagnosis)")
+            return
+        verification = resource.verificationStatus
+        codes = {c.code for c in verification.coding or ()} if verification else set()
+        if codes & {"refuted", "entered-in-error"}:
+            self.warn(label, f"multiple myeloma diagnosis not used (verification {', '.join(sorted(codes))})")
+            return
+        self.records.myeloma.append(label)
+
+
+def medication_index(entries: Iterable[tuple[str | None, Any]]) -> dict[str, Any]:
+    """The Medication resources among (fullUrl, resource) pairs, by fullUrl and by 'Medication/id'."""
+    index = {}
+    for url, resource in entries:
+        if resource.get_resource_type() == "Medication":
+            index.update({key: resource for key in (url, f"Medication/{resource.id}") if key})
+    return index
+
+
+def relative_reference(reference: str) -> str:
+    """'Type/id' of a relative or absolute reference ('https://ehr/fhir/Medication/m1' -> 'Medication/m1')."""
+    return "/".join(reference.rstrip("/").split("/")[-2:])
+
+
+def _scheduled(detail: Any) -> Any:
+    """The first day a care-plan activity is scheduled for, if any."""
+    if detail.scheduledPeriod is not None:
+        return detail.scheduledPeriod.start
+    timing = detail.scheduledTiming
+    if timing is not None and timing.event:
+        return min(timing.event, key=str)
+    if timing is not None and timing.repeat and timing.repeat.boundsPeriod:
+        return timing.repeat.boundsPeriod.start
+    return None

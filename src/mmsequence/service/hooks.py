@@ -1,0 +1,211 @@
+"""The CDS services mmsequence offers, their prefetch templates, and reading a hook request.
+
+``patient-view`` assesses every approved TCRT for the patient. ``order-select`` and
+``order-sign`` assess the therapy being ordered: each draft MedicationRequest whose drug is in
+the catalog and is not conventional therapy (bsAb, CAR-T, ADC, NK-cell engager); other drafts
+get no card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..catalog import Catalog
+from ..errors import InputError
+from ..fhir.model import validate_bundle
+from ..fhir.records import LINE_EXTENSION, ResourceReader, medication_index
+from .store import Feedback
+
+_PATIENT = "{{context.patientId}}"
+
+#: Prefetch key -> FHIR query template; every key is needed (a missing one could hide a drug).
+PREFETCH = {
+    "patient": f"Patient/{_PATIENT}",
+    "conditions": f"Condition?patient={_PATIENT}",
+    "medicationAdministrations": f"MedicationAdministration?patient={_PATIENT}&_include=MedicationAdministration:medication",
+    "medicationStatements": f"MedicationStatement?patient={_PATIENT}&_include=MedicationStatement:medication",
+    "medicationRequests": f"MedicationRequest?patient={_PATIENT}&_include=MedicationRequest:medication",
+    "procedures": f"Procedure?patient={_PATIENT}",
+    "serviceRequests": f"ServiceRequest?patient={_PATIENT}",
+    "carePlans": f"CarePlan?patient={_PATIENT}",
+}
+
+
+@attrs.frozen
+class Service:
+    id: str
+    hook: str
+    title: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hook": self.hook, "title": self.title, "description": self.description, "id": self.id,
+                "prefetch": PREFETCH}
+
+
+SERVICES = {s.id: s for s in (
+    Service("mmsequence-patient-view", "patient-view", "T-cell redirecting therapy sequencing",
+            "Ranks the approved bispecific antibodies and CAR-T therapies for a patient with relapsed multiple"
+            " myeloma, with the rules that fired and their evidence."),
+    Service("mmsequence-order-select", "order-select", "T-cell redirecting therapy order check",
+            "Checks a bispecific antibody, CAR-T or BCMA antibody-drug conjugate being selected against the"
+            " patient's prior therapy (interval, target, apheresis)."),
+    Service("mmsequence-order-sign", "order-sign", "T-cell redirecting therapy order check at signing",
+            "The same check as order-select, on the orders about to be signed."),
+)}
+
+
+@attrs.frozen
+class HookRequest:
+    """The parts of a CDS Hooks request the service uses."""
+
+    hook: str
+    hook_instance: str
+    patient_id: str
+    prefetch: Mapping[str, Any]
+    fhir_server: str | None = None
+    access_token: str | None = None
+    draft_orders: Mapping[str, Any] | None = None
+    selections: tuple[str, ...] = ()
+
+
+def _text(value: Any, path: str, problems: list[str]) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{path}: expected a non-empty string")
+        return None
+    return value
+
+
+def parse_request(body: Any, service: Service) -> HookRequest:
+    """Validate a hook request for ``service``; InputError naming each bad field."""
+    if not isinstance(body, dict):
+        raise InputError(["request: expected a JSON object"])
+    problems: list[str] = []
+    hook = _text(body.get("hook"), "hook", problems)
+    if hook is not None and hook != service.hook:
+        problems.append(f"hook: {hook!r} is not this service's hook ({service.hook!r})")
+    instance = _text(body.get("hookInstance"), "hookInstance", problems)
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise InputError([*problems, "context: expected an object"])
+    patient = _text(context.get("patientId"), "context.patientId", problems)
+    prefetch = body.get("prefetch") or {}
+    if not isinstance(prefetch, dict):
+        problems.append("prefetch: expected an object")
+    draft_orders, selections = None, ()
+    if service.hook in ("order-select", "order-sign"):
+        draft_orders = context.get("draftOrders")
+        if not isinstance(draft_orders, dict) or draft_orders.get("resourceType") != "Bundle":
+            problems.append("context.draftOrders: expected a FHIR Bundle")
+        raw = context.get("selections", [])
+        if service.hook == "order-select" and (not isinstance(raw, list) or not all(isinstance(s, str) for s in raw)):
+            problems.append("context.selections: expected a list of references")
+        else:
+            selections = tuple(raw) if isinstance(raw, list) else ()
+    fhir_server = body.get("fhirServer")
+    authorization = body.get("fhirAuthorization")
+    token = authorization.get("access_token") if isinstance(authorization, dict) else None
+    if fhir_server is not None and not isinstance(fhir_server, str):
+        problems.append("fhirServer: expected a URL")
+    if problems:
+        raise InputError(problems)
+    return HookRequest(hook, instance, patient, prefetch, fhir_server, token, draft_orders, selections)
+
+
+def ordered_candidates(request: HookRequest, catalog: Catalog) -> list[str]:
+    """The drugs being ordered that mmsequence assesses, by canonical name, in order."""
+    bundle = validate_bundle(request.draft_orders)
+    entries = [(e.fullUrl, e.resource) for e in bundle.entry or () if e.resource is not None]
+    reader = ResourceReader(catalog, medication_index(entries), LINE_EXTENSION)
+    names: list[str] = []
+    for i, (_, resource) in enumerate(entries):
+        if resource.get_resource_type() != "MedicationRequest":
+            continue
+        if request.selections and f"MedicationRequest/{resource.id}" not in request.selections:
+            continue
+        drug = reader.drug(resource, f"context.draftOrders.entry[{i}].resource")
+        if drug.agent is not None and drug.agent.modality != "conventional" and drug.name not in names:
+            names.append(drug.name)
+    return names
+
+
+def prefetch_entries(prefetch: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(entries of the prefetched data, keys still to be read): a key absent, or answered with an
+    OperationOutcome, is missing; ``null`` means the client found no data."""
+    entries: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for key in PREFETCH:
+        value = prefetch.get(key, ...)
+        if value is ...:
+            missing.append(key)
+        elif value is None:
+            continue
+        elif not isinstance(value, dict) or value.get("resourceType") == "OperationOutcome":
+            missing.append(key)
+        elif value.get("resourceType") == "Bundle":
+            entries.extend(e for e in value.get("entry") or () if isinstance(e, dict))
+        else:
+            entries.append({"resource": value})
+    return entries, missing
+
+
+def merged_bundle(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One collection Bundle of all entries, each resource once (by type and id), search marks dropped."""
+    seen: set[str] = set()
+    kept = []
+    for entry in entries:
+        resource = entry.get("resource")
+        key = f"{resource.get('resourceType')}/{resource.get('id')}" if isinstance(resource, dict) else None
+        if key is not None and resource.get("id") and key in seen:
+            continue
+        seen.add(key or "")
+        kept.append({k: v for k, v in entry.items() if k in ("fullUrl", "resource")})
+    return {"resourceType": "Bundle", "type": "collection", "entry": kept}
+
+
+OUTCOMES = ("accepted", "overridden")
+
+
+def _optional_text(value: Any, path: str, problems: list[str]) -> str | None:
+    if value is not None and not isinstance(value, str):
+        problems.append(f"{path}: expected a string")
+        return None
+    return value
+
+
+def parse_feedback(body: Any, service: Service) -> list[Feedback]:
+    """The entries of a feedback request; InputError naming each bad field."""
+    items = body.get("feedback") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise InputError(["feedback: expected a non-empty list"])
+    problems: list[str] = []
+    result = []
+    for i, item in enumerate(items):
+        path = f"feedback[{i}]"
+        item = item if isinstance(item, dict) else {}
+        card = _text(item.get("card"), f"{path}.card", problems)
+        stamp = _text(item.get("outcomeTimestamp"), f"{path}.outcomeTimestamp", problems)
+        outcome = item.get("outcome")
+        if outcome not in OUTCOMES:
+            problems.append(f"{path}.outcome: expected one of {', '.join(OUTCOMES)}")
+        accepted = item.get("acceptedSuggestions", [])
+        ids = [s.get("id") for s in accepted if isinstance(s, dict)] if isinstance(accepted, list) else []
+        if not isinstance(accepted, list) or len(ids) != len(accepted) or not all(isinstance(x, str) and x for x in ids):
+            problems.append(f"{path}.acceptedSuggestions: expected a list of objects with an id")
+        elif outcome == "accepted" and not ids:
+            problems.append(f"{path}.acceptedSuggestions: required when the outcome is accepted")
+        override = item.get("overrideReason", {})
+        reason = override.get("reason", {}) if isinstance(override, dict) else None
+        if not isinstance(reason, dict):
+            problems.append(f"{path}.overrideReason: expected an object with a reason Coding")
+            continue
+        coding = [_optional_text(reason.get(k), f"{path}.overrideReason.reason.{k}", problems)
+                  for k in ("system", "code", "display")]
+        comment = _optional_text(override.get("userComment"), f"{path}.overrideReason.userComment", problems)
+        result.append(Feedback(service.id, card or "", str(outcome), stamp or "", tuple(ids), *coding, comment))
+    if problems:
+        raise InputError(problems)
+    return result

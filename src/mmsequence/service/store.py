@@ -1,0 +1,106 @@
+"""Feedback on cards, and the ids of tokens already seen, in an embedded SQLite database.
+
+Every write is committed before the request is answered, so nothing is lost when the service
+restarts; several service processes may share one database file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    service TEXT NOT NULL,
+    card TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    accepted_suggestions TEXT NOT NULL,
+    reason_system TEXT,
+    reason_code TEXT,
+    reason_display TEXT,
+    user_comment TEXT,
+    outcome_timestamp TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen_token (
+    issuer TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    PRIMARY KEY (issuer, jti)
+);
+"""
+#: Token ids are kept this long after they expire, well beyond any clock leeway.
+_KEEP_EXPIRED_SECONDS = 3600
+
+
+@attrs.frozen
+class Feedback:
+    """One user's action on one card, as the CDS client reported it."""
+
+    service: str
+    card: str
+    outcome: str
+    outcome_timestamp: str
+    accepted_suggestions: tuple[str, ...] = ()
+    reason_system: str | None = None
+    reason_code: str | None = None
+    reason_display: str | None = None
+    user_comment: str | None = None
+
+
+class Store:
+    """The service's SQLite database at ``path`` (created on first use)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def add_feedback(self, items: list[Feedback]) -> None:
+        """Store feedback entries in one transaction."""
+        received = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with self._connect() as db:
+            db.executemany(
+                "INSERT INTO feedback (service, card, outcome, accepted_suggestions, reason_system, reason_code,"
+                " reason_display, user_comment, outcome_timestamp, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(f.service, f.card, f.outcome, json.dumps(list(f.accepted_suggestions)), f.reason_system,
+                  f.reason_code, f.reason_display, f.user_comment, f.outcome_timestamp, received) for f in items],
+            )
+
+    def feedback(self, service: str | None = None) -> list[Feedback]:
+        """Stored feedback in the order it arrived, for one service or all."""
+        query = ("SELECT service, card, outcome, outcome_timestamp, accepted_suggestions, reason_system, reason_code,"
+                 " reason_display, user_comment FROM feedback")
+        with self._connect() as db:
+            rows: list[Any] = db.execute(query + (" WHERE service = ? ORDER BY id" if service else " ORDER BY id"),
+                                         (service,) if service else ()).fetchall()
+        return [Feedback(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), *r[5:]) for r in rows]
+
+    def first_use_of_token(self, issuer: str, jti: str, expires: int) -> bool:
+        """Record a token id until it expires; False if it was already seen (a replay)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM seen_token WHERE expires < ?", (int(time.time()) - _KEEP_EXPIRED_SECONDS,))
+            try:
+                db.execute("INSERT INTO seen_token (issuer, jti, expires) VALUES (?,?,?)", (issuer, jti, expires))
+            except sqlite3.IntegrityError:
+                return False
+        return True

@@ -1,0 +1,405 @@
+"""FHIR R4B Bundles to patient-history documents: every resource type, dates, lines, problems."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmsequence import InputError
+from mmsequence.fhir import evaluate_bundle, evaluate_file, from_bundle
+
+from .fhir_builders import ATC, RXNORM, administration, bundle, line_number, myeloma, procedure, statement, subject
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
+
+
+def lines(b: dict) -> list[dict]:
+    return from_bundle(b).document["lines"]
+
+
+def problems(b: dict) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        from_bundle(b)
+    return list(caught.value.problems)
+
+
+# --- drugs: each resource type, by code and by text ------------------------------------------
+
+def test_administration_matched_by_atc_code_records_system_version_and_code():
+    tec = {"coding": [{"system": ATC, "version": "2024 DE", "code": "L01FX24"}]}
+    imported = from_bundle(bundle(administration("a1", tec, "2025-03-01")))
+    assert imported.document["lines"] == [
+        {"agents": ["teclistamab"], "start": "2025-03-01", "end": "2025-03-01", "comment": imported.lines[0].reason}
+    ]
+    assert imported.lines[0].agents[0] == {
+        "name": "teclistamab", "resource": "MedicationAdministration/a1",
+        "matched_by": {"code": {"system": ATC, "version": "2024 DE", "code": "L01FX24"}},
+    }
+
+
+def test_rxnorm_code_from_a_referenced_medication_resource():
+    medication = {"resourceType": "Medication", "id": "m1",
+                  "code": {"coding": [{"system": RXNORM, "code": "1721947", "display": "daratumumab"}]}}
+    use = administration("a1", "x", "2024-01-10")
+    del use["medicationCodeableConcept"]
+    use["medicationReference"] = {"reference": "Medication/m1"}
+    imported = from_bundle(bundle(medication, use))
+    assert imported.document["lines"][0]["agents"] == ["daratumumab"]
+    assert imported.warnings == ()
+
+
+def test_contained_medication_is_resolved():
+    use = statement("s1", "x", "2024-01-10", "2024-05-01")
+    del use["medicationCodeableConcept"]
+    use["medicationReference"] = {"reference": "#med"}
+    use["contained"] = [{"resourceType": "Medication", "id": "med", "code": {"text": "Talvey 2 mg/mL"}}]
+    assert lines(bundle(use))[0]["agents"] == ["talquetamab"]
+
+
+@pytest.mark.parametrize("text, agent", [
+    ("Tecvayli 10 mg/mL solution for injection", "teclistamab"),
+    ("teclistamab-cqyv 90 MG in 1 ML Injection [Tecvayli]", "teclistamab"),
+    ("Darzalex Faspro 1800 mg", "daratumumab"),
+    ("Infusion of cilta-cel", "ciltacabtagene autoleucel"),
+    ("ELREXFIO 44 mg", "elranatamab"),
+])
+def test_text_only_drugs_match_through_catalog_synonyms(text, agent):
+    assert lines(bundle(statement("s1", text, "2024-01-10", "2024-05-01")))[0]["agents"] == [agent]
+
+
+def test_medication_request_active_is_ongoing_and_draft_is_not_counted():
+    active = {"resourceType": "MedicationRequest", "id": "r1", "status": "active", "intent": "order",
+              "medicationCodeableConcept": {"text": "talquetamab"}, **subject(), "authoredOn": "2026-04-02"}
+    draft = {**active, "id": "r2", "status": "draft", "medicationCodeableConcept": {"text": "elranatamab"}}
+    imported = from_bundle(bundle(active, draft))
+    assert imported.document["lines"] == [
+        {"agents": ["talquetamab"], "start": "2026-04-02", "comment": imported.lines[0].reason}
+    ]
+    assert imported.warnings == ("MedicationRequest/r2: not counted as given (status 'draft')",)
+
+
+def test_active_statement_is_ongoing_and_a_completed_one_without_end_counts_as_ongoing_with_a_warning():
+    imported = from_bundle(bundle(statement("s1", "teclistamab", "2025-01-10")))
+    assert "end" not in imported.document["lines"][0]
+    assert imported.warnings == (
+        "MedicationStatement/s1: teclistamab: no end date recorded; counted as ongoing (the latest possible last dose)",
+    )
+
+
+@pytest.mark.parametrize("status", ["not-done", "entered-in-error"])
+def test_administration_not_given_is_listed_not_counted(status):
+    imported = from_bundle(bundle(administration("a1", "teclistamab", "2025-03-01", status=status)))
+    assert imported.document["lines"] == []
+    assert imported.warnings == (f"MedicationAdministration/a1: not counted as given (status {status!r})",)
+
+
+def test_unknown_drug_is_kept_so_the_safety_rule_fires():
+    b = bundle(statement("s1", "Mystery-mab 5 mg", "2025-01-10", "2025-02-10"))
+    assessment = evaluate_bundle(b)
+    assert "MedicationStatement/s1: 'Mystery-mab 5 mg' is not in the agent catalog; kept as an unknown agent" in assessment.warnings
+    assert {c.verdict for c in assessment.candidates} == {"indeterminate"}
+    assert all("safety.unknown-agent" in [f.rule for f in c.findings] for c in assessment.candidates)
+
+
+def test_supportive_care_is_not_a_line():
+    imported = from_bundle(bundle(administration("z1", "Zometa 4 mg", "2025-01-10")))
+    assert imported.document["lines"] == []
+    assert imported.warnings == (
+        "MedicationAdministration/z1: zoledronic acid is supportive care, not anti-myeloma therapy; not counted in a line",
+    )
+
+
+# --- procedures, requests, care plans, conditions ----------------------------------------------
+
+def test_car_t_infusion_procedure_is_a_line_with_its_product_from_used_code():
+    infusion = procedure("c1", "CAR-T cell infusion", "2024-05-02", usedCode=[{"text": "Abecma"}])
+    assert lines(bundle(infusion))[0] | {"comment": ""} == {
+        "agents": ["idecabtagene vicleucel"], "start": "2024-05-02", "end": "2024-05-02", "comment": ""
+    }
+
+
+def test_car_t_infusion_of_an_unknown_product_is_kept_as_unknown():
+    imported = from_bundle(bundle(procedure("c1", "CAR-T cell infusion", "2024-05-02")))
+    assert imported.document["lines"][0]["agents"] == ["CAR-T cell infusion"]
+    assert "Procedure/c1: CAR-T product 'CAR-T cell infusion' is not in the agent catalog; kept as an unknown agent" in imported.warnings
+
+
+@pytest.mark.parametrize("status, outcome, expected", [
+    ("completed", None, "done"),
+    ("completed", {"text": "Unsuccessful: insufficient CD3+ cells"}, "failed"),
+    ("not-done", None, "cancelled"),
+    ("preparation", None, "planned"),
+])
+def test_leukapheresis_procedure(status, outcome, expected):
+    extra = {"outcome": outcome} if outcome else {}
+    document = from_bundle(bundle(procedure("ap", "Leukapheresis", "2025-02-03", status=status, **extra))).document
+    assert document["apheresis"] == [{"status": expected, "date": "2025-02-03", "comment": "Procedure/ap"}]
+
+
+def test_plasmapheresis_is_not_a_leukapheresis():
+    imported = from_bundle(bundle(procedure("pe", "Plasmapheresis", "2025-02-03")))
+    assert "apheresis" not in imported.document
+    assert imported.warnings == ("Procedure/pe: not used (neither a CAR-T infusion nor a leukapheresis)",)
+
+
+def test_planned_apheresis_from_a_service_request_keeps_a_partial_date():
+    request = {"resourceType": "ServiceRequest", "id": "sr", "status": "active", "intent": "order",
+               "code": {"text": "Leukapheresis for CAR-T"}, **subject(), "occurrenceDateTime": "2026-07"}
+    assert from_bundle(bundle(request)).document["apheresis"] == [
+        {"status": "planned", "date": "2026-07", "comment": "ServiceRequest/sr"}
+    ]
+
+
+def test_planned_apheresis_from_a_care_plan_activity():
+    plan = {"resourceType": "CarePlan", "id": "cp", "status": "active", "intent": "plan", **subject(),
+            "activity": [{"detail": {"status": "scheduled", "code": {"text": "Leukapheresis"},
+                                     "scheduledTiming": {"event": ["2026-08-04T08:00:00Z"]}}},
+                         {"detail": {"status": "scheduled", "code": {"text": "Echocardiogram"}}}]}
+    assert from_bundle(bundle(plan)).document["apheresis"] == [
+        {"status": "planned", "date": "2026-08-04", "comment": "CarePlan/cp activity[0]"}
+    ]
+
+
+def test_apheresis_records_are_put_in_date_order():
+    done = procedure("ap1", "Leukapheresis", "2025-02-03", outcome={"text": "failed"})
+    again = {"resourceType": "ServiceRequest", "id": "sr", "status": "active", "intent": "order",
+             "code": {"text": "Leukapheresis"}, **subject(), "occurrenceDateTime": "2026-07-01"}
+    document = from_bundle(bundle(again, done)).document
+    assert [a["status"] for a in document["apheresis"]] == ["failed", "planned"]
+
+
+def test_no_myeloma_diagnosis_is_evaluated_with_a_warning():
+    assessment = evaluate_bundle(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), diagnosis=False))
+    assert assessment.warnings[0] == "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present"
+    assert assessment.candidates
+
+
+def test_myeloma_by_text_and_other_conditions_listed():
+    text_dx = {"resourceType": "Condition", "id": "dx2", **subject(), "code": {"text": "Plasma cell myeloma"}}
+    other = {"resourceType": "Condition", "id": "htn", **subject(), "code": {"text": "Hypertension"}}
+    imported = from_bundle(bundle(text_dx, other, diagnosis=False))
+    assert imported.warnings == ("Condition/htn: not used (not a multiple myeloma diagnosis)",)
+
+
+def test_refuted_myeloma_does_not_count():
+    refuted = myeloma("dx9")
+    refuted["verificationStatus"] = {"coding": [{"code": "refuted"}]}
+    assert from_bundle(bundle(refuted, diagnosis=False)).warnings[0].startswith("bundle: no multiple myeloma diagnosis")
+
+
+def test_unmapped_resources_are_listed_with_their_id():
+    observation = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "M-protein"}}
+    unused_medication = {"resourceType": "Medication", "id": "m9", "code": {"text": "ondansetron"}}
+    assert from_bundle(bundle(observation, unused_medication)).warnings == (
+        "Observation/o1: not used (mmsequence does not read Observation resources)",
+        "Medication/m9: not used (no administration, statement or request refers to it)",
+    )
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+dates = st.dates(min_value=__import__("datetime").date(1990, 1, 1), max_value=__import__("datetime").date(2025, 12, 31))
+
+
+@settings(max_examples=60, deadline=None)
+@given(day=dates, precision=st.sampled_from(["year", "month", "day", "dateTime"]))
+def test_partial_dates_keep_their_precision(day, precision):
+    text = {"year": day.isoformat()[:4], "month": day.isoformat()[:7], "day": day.isoformat(),
+            "dateTime": f"{day.isoformat()}T23:30:00-05:00"}[precision]
+    [line] = lines(bundle(statement("s1", "lenalidomide", text, text)))
+    assert line["start"] == line["end"] == text[:10]
+
+
+def test_as_of_is_the_bundle_timestamp_date_in_its_own_time_zone():
+    assert from_bundle(bundle(timestamp="2026-01-10T23:30:00-05:00")).document["as_of"] == "2026-01-10"
+    assert "as_of" not in from_bundle(bundle(timestamp=None)).document
+
+
+# --- lines of therapy ---------------------------------------------------------------------------
+
+def test_regimen_new_agent_and_restart_after_a_pause():
+    b = bundle(
+        statement("v", "bortezomib", "2020-01-01", "2020-06-30"),
+        statement("r", "lenalidomide", "2020-01-20", "2020-12-31"),
+        statement("d", "dexamethasone", "2020-01-01", "2020-12-31"),
+        statement("r2", "lenalidomide", "2021-02-15", "2021-08-01"),   # continues (< 90 days pause)
+        statement("dex2", "dexamethasone", "2021-09-01", "2021-09-30"),  # a steroid joins the line
+        statement("p", "pomalidomide", "2022-01-10", "2022-06-01"),   # new agent: new line
+        statement("p2", "pomalidomide", "2023-01-10", "2023-03-01"),  # restart after > 90 days: new line
+    )
+    imported = from_bundle(b)
+    assert [(l["agents"], l["start"], l["end"]) for l in imported.document["lines"]] == [
+        (["bortezomib", "dexamethasone", "lenalidomide"], "2020-01-01", "2021-09-30"),
+        (["pomalidomide"], "2022-01-10", "2022-06-01"),
+        (["pomalidomide"], "2023-01-10", "2023-03-01"),
+    ]
+    assert [s.reason.split(";")[0] for s in imported.lines] == [
+        "derived: the first therapy in the bundle (bortezomib, 2020-01-01)",
+        "derived: pomalidomide started 2022-01-10, not part of the previous line's regimen",
+        "derived: pomalidomide restarted 2023-01-10, more than 90 days after the previous line",
+    ]
+    assert {s.method for s in imported.lines} == {"derived"}
+
+
+def test_car_t_is_a_line_of_its_own_and_starts_a_new_one_after_it():
+    b = bundle(
+        statement("d", "daratumumab", "2022-01-01", "2023-06-01"),
+        procedure("c", "Carvykti infusion", "2023-06-10"),
+        statement("d2", "daratumumab", "2023-07-01", "2023-09-01"),
+    )
+    assert [l["agents"] for l in lines(b)] == [["daratumumab"], ["ciltacabtagene autoleucel"], ["daratumumab"]]
+
+
+def test_corticosteroid_outside_any_line_is_not_counted():
+    imported = from_bundle(bundle(procedure("c", "Carvykti infusion", "2023-06-10"),
+                                  administration("dex", "dexamethasone", "2023-06-12")))
+    assert [l["agents"] for l in imported.document["lines"]] == [["ciltacabtagene autoleucel"]]
+    assert imported.warnings == ("MedicationAdministration/dex: dexamethasone given outside any line of therapy; not counted",)
+
+
+def test_explicit_line_numbers_from_the_extension():
+    b = bundle(
+        statement("v", "bortezomib", "2019-03-01", "2019-08-30", **line_number(1)),
+        statement("m", "melphalan", "2019-10-15", "2019-10-15", **line_number(1)),
+        statement("t", "talquetamab", "2024-06-03", "2025-11-20", **line_number(3)),
+    )
+    imported = from_bundle(b)
+    assert [l["agents"] for l in imported.document["lines"]] == [["bortezomib", "melphalan"], ["talquetamab"]]
+    assert [(s.method, s.reason) for s in imported.lines] == [
+        ("extension", "extension: the site recorded line 1"), ("extension", "extension: the site recorded line 3"),
+    ]
+    assert imported.warnings == (
+        "line-of-therapy extension: no resource in the bundle for line 2; the history holds only the lines present",
+    )
+
+
+def test_explicit_lines_out_of_order_are_an_error():
+    b = bundle(statement("a", "bortezomib", "2022-01-01", "2022-05-01", **line_number(1)),
+               statement("b", "talquetamab", "2021-01-01", "2021-05-01", **line_number(2)))
+    assert problems(b) == [
+        "line 2 (MedicationStatement/b) starts 2021-01-01, before line 1 (MedicationStatement/a) starts 2022-01-01"
+    ]
+
+
+def test_explicit_line_mixing_car_t_with_other_drugs_is_an_error():
+    b = bundle(statement("a", "bortezomib", "2022-01-01", "2022-05-01", **line_number(2)),
+               procedure("c", "Abecma infusion", "2022-06-01", **line_number(2)))
+    assert problems(b)[0].startswith("line 2 (MedicationStatement/a, Procedure/c): a CAR-T infusion must be a line of its own")
+
+
+def test_bad_line_number_extension_names_the_field():
+    b = bundle(statement("a", "bortezomib", "2022-01-01", "2022-05-01",
+                         extension=[{"url": "urn:mmsequence:fhir:line-of-therapy", "valueString": "2"}]))
+    assert problems(b) == ["entry[2].resource.extension[0]: a line-of-therapy number must be valueInteger"
+                           " or valuePositiveInt of at least 1"]
+
+
+# --- invalid and contradictory input ------------------------------------------------------------
+
+def test_code_and_text_naming_different_drugs_is_an_error():
+    tec_code_tal_text = {"coding": [{"system": ATC, "code": "L01FX24"}], "text": "Talvey"}
+    assert problems(bundle(administration("a1", tec_code_tal_text, "2025-03-01"))) == [
+        "entry[2].resource.medicationCodeableConcept: names more than one drug"
+        " (code L01FX24 means teclistamab; text 'Talvey' means talquetamab)"
+    ]
+
+
+def test_a_resource_about_another_patient_is_an_error():
+    other = statement("s1", "lenalidomide", "2024-01-01", "2024-06-01")
+    other["subject"] = {"reference": "Patient/p2"}
+    assert problems(bundle(other)) == [
+        "entry[2].resource.subject.reference: 'Patient/p2' is not the bundle's patient (Patient/p1)"
+    ]
+
+
+def test_patient_in_context_must_be_the_bundle_patient():
+    with pytest.raises(InputError, match="'p1' is not the patient in context"):
+        from_bundle(bundle(), patient_id="p7")
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda b: b["entry"][2]["resource"].update(effectiveDateTime="2025-13"),
+     "entry[2].resource.effectiveDateTime: DateTime value string does not match spec regex."),
+    (lambda b: b["entry"][2]["resource"].update(dose="1 mg"), "entry[2].resource.dose: Extra inputs are not permitted"),
+    (lambda b: b["entry"][2]["resource"].update(resourceType="Mystery"),
+     "entry[2].resource.resourceType: 'Mystery' is not a FHIR R4B resource type"),
+    (lambda b: b["entry"][2]["resource"].pop("effectiveDateTime"),
+     "entry[2].resource: Expect any of field value from this list ['effectiveDateTime', 'effectivePeriod']."),
+    (lambda b: b.update(resourceType="Patient"), "resourceType: expected 'Bundle', got 'Patient'"),
+    (lambda b: b["entry"][2]["resource"].update(effectiveDateTime="1850-01-01"),
+     "entry[2].resource.effectiveDateTime: '1850-01-01' is not a date"),
+])
+def test_invalid_input_names_the_field(mutate, expected):
+    b = bundle(administration("a1", "teclistamab", "2025-03-01"))
+    mutate(b)
+    assert expected in problems(b)
+
+
+def test_statement_without_a_date_is_an_error():
+    undated = statement("s1", "teclistamab", "2025-01-01")
+    del undated["effectivePeriod"]
+    assert problems(bundle(undated)) == ["entry[2].resource.effective[x]: is required to place the drug in time"]
+
+
+def test_drug_after_as_of_is_reported_by_the_core():
+    with pytest.raises(InputError, match=r"lines\[0\]\.start: '2026-07-01' is after as_of 2026-06-01"):
+        evaluate_bundle(bundle(administration("a1", "teclistamab", "2026-07-01")))
+
+
+# --- examples and the command line ---------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_examples_evaluate_and_say_how_each_line_was_formed(path):
+    assessment = evaluate_file(path)
+    sources = assessment.derived["fhir"]["lines"]
+    assert len(sources) == assessment.derived["prior_lines"] > 0
+    assert all(s["method"] in ("derived", "extension") and s["reason"] for s in sources)
+
+
+def test_coded_example_gives_the_same_verdicts_as_the_json_worked_example():
+    fhir = evaluate_file(EXAMPLES / "coded-drugs.json")
+    assert fhir.warnings[0] == "Observation/m-protein: not used (mmsequence does not read Observation resources)"
+    talquetamab = fhir.candidate("talquetamab")
+    assert talquetamab.verdict == "avoid"
+    assert {"review.no-bsab-before-apheresis", "review.interval"} <= {f.rule for f in talquetamab.findings}
+
+
+def test_partial_date_example_waits_for_the_worst_case_day():
+    wait = evaluate_file(EXAMPLES / "partial-dates.json").candidate("talquetamab")
+    assert (wait.verdict, wait.earliest_date.isoformat()) == ("wait", "2026-03-30")
+    assert "review.interval-uncertain" in [f.rule for f in wait.findings]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mmsequence.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_evaluates_a_bundle_the_same_way_twice():
+    first, second = _cli("evaluate", str(EXAMPLES / "text-only.json")), _cli("evaluate", str(EXAMPLES / "text-only.json"))
+    assert first.returncode == 0 and first.stdout == second.stdout
+    assert json.loads(first.stdout)["derived"]["fhir"]["lines"][1]["method"] == "derived"
+
+
+def test_cli_bad_bundle_exits_2_with_the_field_and_no_stdout(tmp_path):
+    bad = bundle(administration("a1", "teclistamab", "2025-03-01"))
+    del bad["entry"][2]["resource"]["subject"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = _cli("evaluate", str(path))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "mmsequence: entry[2].resource.subject: Field required\n"
+
+
+def test_cli_fhir_import_prints_the_document_lines_and_warnings():
+    result = _cli("fhir-import", str(EXAMPLES / "coded-drugs.json"))
+    imported = json.loads(result.stdout)
+    assert result.returncode == 0 and set(imported) == {"document", "lines", "warnings"}
+    assert imported["document"]["apheresis"] == [
+        {"status": "planned", "date": "2026-07-01", "comment": "ServiceRequest/apheresis-plan"}
+    ]
