@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime
 import functools
 import hashlib
@@ -161,12 +160,17 @@ def evaluate(
     return Assessment(
         patient_id=history.patient_id,
         as_of=when,
-        ruleset=copy.deepcopy(knowledge.ruleset),
-        policy=copy.deepcopy(knowledge.policy),
+        ruleset=_copy(knowledge.ruleset),
+        policy=_copy(knowledge.policy),
         derived=facts.derived,
         candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
         warnings=facts.warnings,
     )
+
+
+def _copy(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy the caller may change: the settings hold one level of nested dicts and lists."""
+    return {k: v.copy() if isinstance(v, (dict, list)) else v for k, v in settings.items()}
 
 
 def _as_of(value: datetime.date | str | None, history: PatientHistory) -> datetime.date:

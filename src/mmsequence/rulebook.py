@@ -43,7 +43,7 @@ class Rule:
     citation: str
     source: dict[str, str]
     message: str
-    facts: tuple[str, ...]
+    facts: tuple[tuple[str, str], ...]
     when: dict[str, Any]
     earliest_date: str | None = None
     action: str = "finding"
@@ -55,7 +55,8 @@ class Rule:
         return _PLACEHOLDER.sub(lambda m: str(bound[m[1]][m[2]]), self.message)
 
     def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return {ref.split(".", 1)[1]: bound[ref.split(".", 1)[0]][ref.split(".", 1)[1]] for ref in self.facts}
+        """The facts the rule quotes, by field name."""
+        return {field: bound[binding][field] for binding, field in self.facts}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,7 +229,7 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
         id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=effect,
         evidence=data["evidence"], citation=str(data["citation"]).strip(),
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
-        facts=tuple(data["facts"]), when=when, earliest_date=data.get("earliest_date"),
+        facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, earliest_date=data.get("earliest_date"),
         action=action, policy_effect=policy_effect, path=where,
     )
 
