@@ -403,3 +403,18 @@ def test_cli_fhir_import_prints_the_document_lines_and_warnings():
     assert imported["document"]["apheresis"] == [
         {"status": "planned", "date": "2026-07-01", "comment": "ServiceRequest/apheresis-plan"}
     ]
+
+
+def test_a_site_policy_synonym_maps_a_local_drug_name(tmp_path):
+    bundle = json.loads((EXAMPLES / "text-only.json").read_text(encoding="utf-8"))
+    texts = [e for e in bundle["entry"] if e["resource"]["resourceType"] in ("MedicationAdministration", "MedicationStatement")]
+    assert texts, "the example bundle has medication resources"
+    policy = tmp_path / "site.yaml"
+    policy.write_text("synonyms: {LOCALDRUG-7: teclistamab}\n")
+    resource = texts[0]["resource"]
+    resource.pop("medicationReference", None)
+    resource["medicationCodeableConcept"] = {"text": "LOCALDRUG-7"}
+    without = evaluate_bundle(bundle)
+    with_site = evaluate_bundle(bundle, policy=str(policy))
+    assert any("LOCALDRUG-7" in w for w in without.warnings)
+    assert not any("LOCALDRUG-7" in w for w in with_site.warnings)

@@ -14,7 +14,7 @@ from ..catalog import Catalog, load_catalog
 from ..errors import InputError
 from ..evaluation import evaluate
 from ..history import Override, parse_document
-from ..policy import Policy
+from ..policy import Policy, check_catalog, load_policy
 from .lines import TherapyLine, build_lines
 from .model import validate_bundle
 from .records import LINE_EXTENSION, Records, ResourceReader, medication_index, relative_reference
@@ -172,8 +172,10 @@ def evaluate_bundle(
 ) -> Assessment:
     """Evaluate a FHIR Bundle: the assessment says in ``derived.fhir`` how each line was formed,
     and its warnings start with the Bundle's resources that were not used."""
+    active = policy if isinstance(policy, Policy) else load_policy(policy)
+    options.setdefault("catalog", check_catalog(active, load_catalog()))  # a site's own names and codes
     imported = from_bundle(bundle, **options)
-    assessment = evaluate(imported.document, as_of=as_of, policy=policy, overrides=overrides)
+    assessment = evaluate(imported.document, as_of=as_of, policy=active, overrides=overrides)
     return attrs.evolve(
         assessment,
         derived={**assessment.derived, "fhir": {"lines": [s.to_dict() for s in imported.lines]}},
