@@ -209,8 +209,8 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
             (binding, pattern), = item.items()
             names.append(binding)
             _check_pattern(pattern, binding, f"{where}: when.all[{i}]", problems)
-        if sorted(names) != ["candidate", "patient"]:
-            problems.append(f"{where}: when.all: must bind exactly one 'patient' and one 'candidate'")
+        if sorted(names) not in (["candidate"], ["candidate", "patient"]):
+            problems.append(f"{where}: when.all: must bind one 'candidate' and at most one 'patient'")
     for ref in _PLACEHOLDER.findall(str(data["message"])):
         _check_ref(".".join(ref), f"{where}: message", problems)
     if not isinstance(data["facts"], list):
