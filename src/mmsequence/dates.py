@@ -107,26 +107,28 @@ class PartialDate:
 
     def before(self, other: PartialDate | datetime.date) -> bool | None:
         """self < other, three-valued."""
-        other = _as_partial(other)
-        return _verdict(self.latest < other.earliest, self.earliest >= other.latest)
+        first, last = _bounds(other)
+        return _verdict(self.latest < first, self.earliest >= last)
 
     def on_or_before(self, other: PartialDate | datetime.date) -> bool | None:
         """self <= other, three-valued."""
-        other = _as_partial(other)
-        return _verdict(self.latest <= other.earliest, self.earliest > other.latest)
+        first, last = _bounds(other)
+        return _verdict(self.latest <= first, self.earliest > last)
 
     def after(self, other: PartialDate | datetime.date) -> bool | None:
         """self > other, three-valued."""
-        return _as_partial(other).before(self)
+        first, last = _bounds(other)
+        return _verdict(self.earliest > last, self.latest <= first)
 
     def on_or_after(self, other: PartialDate | datetime.date) -> bool | None:
         """self >= other, three-valued."""
-        return _as_partial(other).on_or_before(self)
+        first, last = _bounds(other)
+        return _verdict(self.earliest >= last, self.latest < first)
 
     def __str__(self) -> str:
         return self.text
 
 
-def _as_partial(value: PartialDate | datetime.date) -> PartialDate:
-    """Accept a plain date wherever a PartialDate is expected."""
-    return value if isinstance(value, PartialDate) else PartialDate.of(value)
+def _bounds(value: PartialDate | datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The first and last possible day of a PartialDate, or of a plain date."""
+    return (value.earliest, value.latest) if isinstance(value, PartialDate) else (value, value)
