@@ -19,13 +19,23 @@ INTERVAL_EFFECTS = ("wait", "caution")
 ALWAYS_ON_PACK = "safety"
 
 
+def _with_safety(packs: tuple[str, ...]) -> tuple[str, ...]:
+    """The safety pack first, always, then each other pack once."""
+    return tuple(dict.fromkeys([ALWAYS_ON_PACK, *packs]))
+
+
+def _rule_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """Sorted and unique, so that equal settings give the same digest."""
+    return tuple(sorted(set(ids)))
+
+
 @attrs.frozen
 class Policy:
-    packs: tuple[str, ...] = ("safety", "review")
+    packs: tuple[str, ...] = attrs.field(default=("safety", "review"), converter=_with_safety)
     interval_months: int = 6
     interval_scope: str = "after-bsab"
     interval_effect: str = "wait"
-    disabled_rules: tuple[str, ...] = ()
+    disabled_rules: tuple[str, ...] = attrs.field(default=(), converter=_rule_ids)
     jurisdiction: str | None = None
     source: str = "default"
 
