@@ -18,3 +18,19 @@ def test_a_policy_built_in_code_cannot_switch_the_safety_pack_off():
 def test_equal_policies_give_equal_digests():
     assert Policy(disabled_rules=("review.reserve", "review.switch-target")).digest == \
         Policy(disabled_rules=("review.switch-target", "review.reserve", "review.reserve")).digest
+
+
+def test_a_bsab_first_given_on_the_evaluation_day_starts_the_interval():
+    # A teclistamab dose given today was ignored: talquetamab came out 'acceptable' the same
+    # day instead of waiting 6 months (invariants 2 and 4, and the oracle).
+    doc = document(line("teclistamab", "2026-06-01", "2026-06-01"), as_of="2026-06-01")
+    assert evaluate(doc).candidate("talquetamab").verdict == "wait"
+    assert evaluate(doc).candidate("talquetamab").earliest_date == datetime.date(2026, 12, 1)
+    ongoing = document(line("teclistamab", "2026-06-01"), as_of="2026-06-01")
+    assert evaluate(ongoing).candidate("talquetamab").earliest_date == datetime.date(2026, 12, 1)
+
+
+def test_a_bsab_started_on_the_collection_day_may_have_preceded_it():
+    doc = document(line("teclistamab", "2026-02-01", "2026-03-01"), as_of="2026-03-10", car_t_eligible=True,
+                   candidates=["cilta-cel"], apheresis=[{"status": "done", "date": "2026-02-01"}])
+    assert {f.rule for f in evaluate(doc).candidate("cilta-cel").findings} == {"review.car-t-first", "review.interval-collected"}

@@ -122,7 +122,7 @@ def _interval(
 ) -> dict[str, Any]:
     """The T-cell recovery interval between the last earlier TCRT and the candidate's anchor."""
     starts_clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
-    earlier = [e for e in exposures if e.agent.modality in starts_clock and e.start.before(anchor) is not False]
+    earlier = [e for e in exposures if e.agent.modality in starts_clock and e.start.after(anchor) is not True]
     if not earlier:
         return {"interval": "none"}
     ends = [(e.last_dose(as_of).plus_months(policy.interval_months), e) for e in earlier]
