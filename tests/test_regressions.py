@@ -34,3 +34,15 @@ def test_a_bsab_started_on_the_collection_day_may_have_preceded_it():
     doc = document(line("teclistamab", "2026-02-01", "2026-03-01"), as_of="2026-03-10", car_t_eligible=True,
                    candidates=["cilta-cel"], apheresis=[{"status": "done", "date": "2026-02-01"}])
     assert {f.rule for f in evaluate(doc).candidate("cilta-cel").findings} == {"review.car-t-first", "review.interval-collected"}
+
+
+def test_a_car_t_line_without_an_end_is_one_infusion_not_an_ongoing_therapy():
+    # With interval scope 'any-tcrt', a CAR-T line written without 'end' (documented as one
+    # infusion) counted as ongoing: every TCRT waited until as_of + 6 months, years after the
+    # infusion (oracle disagreement).
+    doc = document(line("cilta-cel", "2024-03-01"), as_of="2026-06-01", candidates=["talquetamab"])
+    any_tcrt = Policy(interval_scope="any-tcrt")
+    assert evaluate(doc, policy=any_tcrt).candidate("talquetamab").verdict == "acceptable"
+    recent = document(line("cilta-cel", "2026-03-01"), as_of="2026-06-01", candidates=["talquetamab"])
+    finding = evaluate(recent, policy=any_tcrt).candidate("talquetamab").findings[0]
+    assert (finding.earliest_date, finding.facts["interval_last_dose"]) == (datetime.date(2026, 9, 1), "2026-03-01")

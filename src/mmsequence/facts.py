@@ -36,7 +36,7 @@ CANDIDATE_FIELDS = (
 
 @attrs.frozen
 class Exposure:
-    """One agent given in one line (``end`` None: still ongoing at ``as_of``)."""
+    """One agent given in one line (``end`` None: still ongoing at ``as_of``, or a CAR-T infusion)."""
 
     agent: Agent
     line: int
@@ -47,9 +47,16 @@ class Exposure:
     def label(self) -> str:
         return f"{self.agent.name} (lines[{self.line}])"
 
+    @property
+    def ongoing(self) -> bool:
+        """A line without an end is ongoing, unless it is a CAR-T: one infusion, on its start."""
+        return self.end is None and self.agent.modality != "car-t"
+
     def last_dose(self, as_of: datetime.date) -> PartialDate:
         """The last dose; for an ongoing line, ``as_of`` (the earliest it can be)."""
-        return self.end if self.end is not None else PartialDate.of(as_of)
+        if self.ongoing:
+            return PartialDate.of(as_of)
+        return self.end or self.start
 
 
 @attrs.frozen
@@ -134,7 +141,7 @@ def _interval(
         "interval": {True: "met", False: "unmet", None: "uncertain"}[met],
         "interval_from": last.label,
         "interval_from_modality": last.agent.modality,
-        "interval_last_dose": "ongoing" if last.end is None else str(last.end),
+        "interval_last_dose": "ongoing" if last.ongoing else str(last.last_dose(as_of)),
         "interval_end": window.latest.isoformat(),
         "interval_end_earliest": window.earliest.isoformat(),
         "interval_months": policy.interval_months,
