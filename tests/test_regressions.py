@@ -46,3 +46,16 @@ def test_a_car_t_line_without_an_end_is_one_infusion_not_an_ongoing_therapy():
     recent = document(line("cilta-cel", "2026-03-01"), as_of="2026-06-01", candidates=["talquetamab"])
     finding = evaluate(recent, policy=any_tcrt).candidate("talquetamab").findings[0]
     assert (finding.earliest_date, finding.facts["interval_last_dose"]) == (datetime.date(2026, 9, 1), "2026-03-01")
+
+
+def test_a_plan_known_to_the_month_cannot_happen_before_the_evaluation_day():
+    # On 2026-07-10, with apheresis still planned for '2026-07', cilta-cel was told to wait
+    # until 2026-07-03, a date already past (invariant 3, oracle): the plan can only happen
+    # from today on, after the interval ended.
+    doc = document(line("teclistamab", "2025-06-01", "2026-01-03"), as_of="2026-07-10", car_t_eligible=True,
+                   candidates=["cilta-cel"], apheresis=[{"status": "planned", "date": "2026-07"}])
+    assert evaluate(doc).candidate("cilta-cel").verdict == "preferred"
+    doc["lines"][1]["end"] = "2026-01-20"
+    cilta = evaluate(doc).candidate("cilta-cel")
+    assert (cilta.verdict, cilta.earliest_date) == ("wait", datetime.date(2026, 7, 20))
+    assert cilta.findings[0].facts["anchor"] == "2026-07-10..2026-07-31"

@@ -156,8 +156,14 @@ _ANCHOR_EVENTS = {
 
 
 def _anchor(agent: Agent, aph_state: str, aph_date: PartialDate | None, as_of: datetime.date):
-    """When the candidate would take effect: the first bsAb dose, or the T-cell collection for a CAR-T."""
+    """When the candidate would take effect: the first bsAb dose, or the T-cell collection for a CAR-T.
+
+    A pending plan cannot happen before ``as_of``: of a plan known to the month, only the days from
+    ``as_of`` on remain.
+    """
     if agent.modality == "car-t" and aph_date is not None and aph_state in ("pending", "collected"):
+        if aph_state == "pending" and aph_date.earliest < as_of:
+            aph_date = PartialDate(as_of, aph_date.latest, f"{as_of.isoformat()}..{aph_date.latest.isoformat()}")
         return aph_date, f"{'planned' if aph_state == 'pending' else 'collected'}-apheresis"
     return PartialDate.of(as_of), "as-of"
 
