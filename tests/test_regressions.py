@@ -2,7 +2,10 @@
 
 import datetime
 
-from mmsequence import Policy, evaluate
+import pytest
+
+from mmsequence import InputError, Policy, evaluate
+from mmsequence.history import read_document
 
 from .builders import document, line
 
@@ -59,3 +62,45 @@ def test_a_plan_known_to_the_month_cannot_happen_before_the_evaluation_day():
     cilta = evaluate(doc).candidate("cilta-cel")
     assert (cilta.verdict, cilta.earliest_date) == ("wait", datetime.date(2026, 7, 20))
     assert cilta.findings[0].facts["anchor"] == "2026-07-10..2026-07-31"
+
+
+def test_a_line_whose_start_is_null_is_an_error_not_a_line_left_out():
+    # {"start": null} dropped the whole line without a word: a teclistamab line vanished and
+    # talquetamab came out 'acceptable' three weeks after the last dose (fuzzing).
+    doc = document({"agents": ["teclistamab"], "start": None, "end": "2026-05-10"})
+    with pytest.raises(InputError) as caught:
+        evaluate(doc)
+    assert caught.value.problems == ("lines[1].start: is required (a date, not null)",)
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("patient_id", "\udcff", "patient_id: is not valid Unicode text"),
+    ("candidates", ["tal\ud800"], "candidates[0]: is not valid Unicode text"),
+    ("biomarkers", {"soluble_bcma_ng_ml": 10**400}, "biomarkers.soluble_bcma_ng_ml: expected a non-negative number"),
+    ("biomarkers", {"soluble_bcma_ng_ml": float("inf")}, "biomarkers.soluble_bcma_ng_ml: expected a non-negative number"),
+])
+def test_input_that_crashed_the_parser_or_the_engine_is_an_input_error(field, value, problem):
+    # A lone surrogate reached durable_rules ('pyAssertFact Invalid argument') or stdout (invalid
+    # UTF-8); a deep or self-containing value raised RecursionError or ValueError; a huge number
+    # raised OverflowError (fuzzing).
+    with pytest.raises(InputError) as caught:
+        evaluate(document(**{field: value}))
+    assert caught.value.problems[0].startswith(problem)
+
+
+def test_values_nested_beyond_the_recursion_limit_or_containing_themselves():
+    deep, loop = [], []
+    for _ in range(5000):
+        deep = [deep]
+    loop.append(loop)
+    for value in (deep, loop):
+        with pytest.raises(InputError, match="patient_id: expected a non-empty string, got a list"):
+            evaluate(document(patient_id=value))
+
+
+def test_a_file_with_an_integer_too_long_to_read(tmp_path):
+    path = tmp_path / "doc.json"
+    path.write_text('{"patient_id": "x", "lines": [], "biomarkers": {"soluble_bcma_ng_ml": ' + "9" * 5000 + "}}")
+    with pytest.raises(InputError, match="invalid JSON"):
+        read_document(path)
+
