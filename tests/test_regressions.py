@@ -104,3 +104,8 @@ def test_a_file_with_an_integer_too_long_to_read(tmp_path):
     with pytest.raises(InputError, match="invalid JSON"):
         read_document(path)
 
+
+
+def test_as_of_given_as_a_datetime_is_its_date():
+    doc = document(line("teclistamab", "2025-01-01", "2025-12-15"))
+    assert evaluate(doc, as_of=datetime.datetime(2026, 1, 10, 9, 30)).as_of == datetime.date(2026, 1, 10)

@@ -164,6 +164,8 @@ def evaluate(
 
 
 def _as_of(value: datetime.date | str | None, history: PatientHistory) -> datetime.date:
+    if isinstance(value, datetime.datetime):  # a date too, but it cannot be compared with one
+        return value.date()
     if isinstance(value, datetime.date):
         return value
     if value is not None:
