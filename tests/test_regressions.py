@@ -109,3 +109,20 @@ def test_a_file_with_an_integer_too_long_to_read(tmp_path):
 def test_as_of_given_as_a_datetime_is_its_date():
     doc = document(line("teclistamab", "2025-01-01", "2025-12-15"))
     assert evaluate(doc, as_of=datetime.datetime(2026, 1, 10, 9, 30)).as_of == datetime.date(2026, 1, 10)
+
+
+def test_a_collection_done_on_a_null_date_is_an_error():
+    # {"status": "done", "date": null} passed validation, then raised AttributeError as soon as
+    # the history held a CAR-T (fuzzing).
+    doc = document(line("cilta-cel", "2025-01-01"), car_t_eligible=True, candidates=["cilta-cel"],
+                   apheresis=[{"status": "done", "date": None}])
+    with pytest.raises(InputError) as caught:
+        evaluate(doc)
+    assert caught.value.problems == ("apheresis[0].date: is required when status is 'done'",)
+
+
+def test_comments_inside_lines_and_records_must_be_text():
+    doc = document(line("teclistamab", "2025-01-01", "2025-03-01", comment=0), apheresis=[{"status": "cancelled", "comment": []}])
+    with pytest.raises(InputError) as caught:
+        evaluate(doc)
+    assert [p.split(":")[0] for p in caught.value.problems] == ["lines[1].comment", "apheresis[0].comment"]

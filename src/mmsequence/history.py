@@ -215,6 +215,7 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
     agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
     start = r.date(data.get("start"), f"{path}.start", optional=False) if "start" in data else None
     end = r.date(data.get("end"), f"{path}.end")
+    r.text(data.get("comment"), f"{path}.comment")
     if start is not None and end is not None and end.before(start):
         r.fail(f"{path}.end", f"'{end}' is before start '{start}'")
     line = Line(
@@ -232,7 +233,8 @@ def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
     data = r.obj(raw, path, _APHERESIS_FIELDS, required=("status",))
     status = r.text(data.get("status"), f"{path}.status", APHERESIS_STATUSES, optional=False)
     date = r.date(data.get("date"), f"{path}.date")
-    if status in ("done", "failed") and date is None and "date" not in data:
+    r.text(data.get("comment"), f"{path}.comment")
+    if status in ("done", "failed") and data.get("date") is None:
         r.fail(f"{path}.date", f"is required when status is {status!r}")
     if status is None:
         return None
