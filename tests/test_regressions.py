@@ -126,3 +126,11 @@ def test_comments_inside_lines_and_records_must_be_text():
     with pytest.raises(InputError) as caught:
         evaluate(doc)
     assert [p.split(":")[0] for p in caught.value.problems] == ["lines[1].comment", "apheresis[0].comment"]
+
+
+def test_a_date_nested_beyond_the_recursion_limit():
+    deep = []
+    for _ in range(3000):
+        deep = [deep]
+    with pytest.raises(InputError, match=r"lines\[1\].end: a list is not a date"):
+        evaluate(document(line("teclistamab", "2025-01-01", deep)))

@@ -135,6 +135,9 @@ class _Reader:
             if not optional:
                 self.fail(path, "is required (a date, not null)")
             return None
+        if not isinstance(value, str):
+            self.fail(path, f"{_show(value)} is not a date")
+            return None
         try:
             return PartialDate.parse(value)
         except ValueError as error:
