@@ -5,6 +5,7 @@ import datetime
 import pytest
 
 from mmsequence import InputError, Policy, evaluate
+from mmsequence.cli import main
 from mmsequence.history import read_document
 
 from .builders import document, line
@@ -134,3 +135,12 @@ def test_a_date_nested_beyond_the_recursion_limit():
         deep = [deep]
     with pytest.raises(InputError, match=r"lines\[1\].end: a list is not a date"):
         evaluate(document(line("teclistamab", "2025-01-01", deep)))
+
+
+def test_the_command_line_prints_one_line_per_problem_whatever_the_field_names(tmp_path, capsys):
+    # A field name holding a newline or a terminal escape split a problem over several lines
+    # of stderr, or reached the terminal as a control sequence (fuzzing).
+    path = tmp_path / "doc.json"
+    path.write_text('{"patient_id": "x", "lines": [], "a\\nb": 1, "\\u001b[31m": 2}', encoding="utf-8")
+    assert main(["evaluate", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == ["mmsequence: a\\nb: unknown field", "mmsequence: \\x1b[31m: unknown field"]

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    """Control characters quoted from the input (a newline in a field name, a terminal escape) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -54,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MmsequenceError as error:
         problems = getattr(error, "problems", None) or (str(error),)
         for problem in problems:
-            print(f"mmsequence: {problem}", file=sys.stderr)
+            print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
     sys.stdout.write(output)
     return 0
