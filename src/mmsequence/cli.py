@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +33,41 @@ def _rules(args: argparse.Namespace) -> str:
     return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5][:80] + "\n" for row in rows)
 
 
+# --- mmsequence validate: the safety invariants on generated histories (mmsequence.testing) ---
+
+def _validate(args: argparse.Namespace) -> str:
+    try:
+        from .testing import validation
+    except ImportError as error:
+        raise MmsequenceError(f"validate needs {error.name}: pip install 'mmsequence[testing]'") from None
+    policy = load_policy(args.policy)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+    bar = validation.ProgressBar(args.examples)
+    try:
+        report = validation.validate(args.examples, seed, policy, progress=bar)
+    finally:
+        bar.close()
+    print(validation.summary(report, policy), file=sys.stderr)
+    args.exit_code = 0 if report.document is None else 1
+    return "" if report.document is None else validation.vignette(report, policy)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
+    va = commands.add_parser("validate", help="run every safety invariant on generated histories")
+    va.add_argument("--examples", type=_count, default=1000, metavar="N", help="histories to generate (default 1000)")
+    va.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
+    va.add_argument("--policy", help="site policy file (YAML or JSON) to evaluate under (default: the shipped one)")
+    va.set_defaults(run=_validate)
+
+# --- end of mmsequence validate ---
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.set_defaults(run=_rules)
+    _add_validate(commands)
     return parser
 
 
@@ -62,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
     sys.stdout.write(output)
-    return 0
+    return getattr(args, "exit_code", 0)
 
 
 if __name__ == "__main__":
