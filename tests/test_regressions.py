@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from mmsequence import InputError, Policy, evaluate
+from mmsequence import InputError, Policy, evaluate, load_policy
 from mmsequence.cli import main
 from mmsequence.history import read_document
 
@@ -144,3 +144,13 @@ def test_the_command_line_prints_one_line_per_problem_whatever_the_field_names(t
     path.write_text('{"patient_id": "x", "lines": [], "a\\nb": 1, "\\u001b[31m": 2}', encoding="utf-8")
     assert main(["evaluate", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == ["mmsequence: a\\nb: unknown field", "mmsequence: \\x1b[31m: unknown field"]
+
+
+def test_a_misspelt_pack_in_a_site_policy_is_an_error(tmp_path):
+    # 'packs: [safety, reveiw]' was accepted and ran no review rule: a CAR-T for a patient
+    # recorded as ineligible, and bsAbs inside the interval, all came out 'acceptable'.
+    site = tmp_path / "site.yaml"
+    site.write_text("packs: [safety, reveiw, extended]\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_policy(site)
+    assert caught.value.problems == (f"{site}: packs: 'reveiw' is not a rule pack (safety, review, extended, labels)",)

@@ -73,6 +73,9 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
             problems.append(f"{source}: packs: expected a list of pack names")
         else:
+            from .rulebook import PACKS  # here, not above: the rulebook imports this module
+
+            problems += [f"{source}: packs: {p!r} is not a rule pack ({', '.join(PACKS)})" for p in packs if p not in PACKS]
             values["packs"] = tuple(dict.fromkeys([ALWAYS_ON_PACK, *packs]))
     interval = data.get("interval", {})
     if not isinstance(interval, Mapping):
