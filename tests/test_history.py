@@ -130,3 +130,10 @@ def test_documents_round_trip_through_json_files(tmp_path):
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(document(line("Tecvayli", "2025-01-01", "2025-03-01"))), encoding="utf-8")
     assert evaluate(path).to_dict() == evaluate(json.loads(path.read_text())).to_dict()
+
+
+def test_a_car_t_infusion_that_cannot_be_ordered_against_the_last_collection():
+    doc = document(line("cilta-cel", "2026-03"), apheresis=[{"status": "done", "date": "2026-03-02"}])
+    assert problems(doc) == [
+        "lines[1].start: '2026-03' cannot be ordered against apheresis[0].date '2026-03-02': give the day of the infusion or of the collection"
+    ]

@@ -10,6 +10,7 @@ from mmsequence import InputError, evaluate, load_policy
 from .builders import document, line
 
 TEC = line("teclistamab", "2025-01-01", "2025-12-15")
+EXAMPLES_POLICIES = __import__("pathlib").Path(__file__).parents[1] / "examples" / "policies"
 
 
 def policy(tmp_path, text: str):
@@ -118,7 +119,7 @@ def test_colliding_site_synonym_is_an_error(tmp_path):
         ("interval: {effect: avoid}", "interval.effect: 'avoid' is not one of wait, caution"),
         ("interval: {anchor: x}", "interval.anchor: unknown policy key"),
         ("washout: {days: -1}", "washout.days: -1 is not a whole number of days"),
-        ("packs: [review, bonus]", "packs: ['review', 'bonus'] is not a list of packs"),
+        ("packs: [review, bonus]", "packs: 'bonus' is not a rule pack (safety, review, extended, labels)"),
         ("jurisdiction: UK", "jurisdiction: 'UK' is not one of US, EU, null"),
         ("agents: [{name: x}]", "agents[0].targets: missing"),
         ("[1, 2]", "expected a mapping of policy keys"),
@@ -139,3 +140,12 @@ def test_assessment_records_the_policy_and_a_digest_of_rules_and_policy(tmp_path
     assert other.policy["source"].endswith("policy.yaml")
     assert default.ruleset["digest"] != other.ruleset["digest"]
     assert default.ruleset["digest"] == evaluate(doc).ruleset["digest"]
+
+
+def test_the_recorded_policy_reads_back_as_the_same_policy(tmp_path):
+    from mmsequence.policy import policy_from_mapping
+
+    pol = load_policy(EXAMPLES_POLICIES / "site-example.yaml")
+    recorded = evaluate(document(), policy=pol).policy
+    again = policy_from_mapping({k: v for k, v in recorded.items() if k not in ("source", "digest")}, recorded["source"])
+    assert again == pol and again.digest == recorded["digest"]

@@ -19,6 +19,7 @@ from .rulebook import check_references, load_rulebook
 from .vignettes import run_vignettes
 from ._paths import vignettes_dir
 from .service.command import add_serve_command
+from .testing.command import add_validate_command
 
 
 def _overrides(specs: list[str]) -> tuple:
@@ -117,7 +118,13 @@ def _parser() -> argparse.ArgumentParser:
     board.set_defaults(run=_board)
     add_fhir_command(commands)
     add_serve_command(commands)
+    add_validate_command(commands)
     return parser
+
+
+def _one_line(text: str) -> str:
+    """Control characters quoted from the input (a newline in a field name, a terminal escape) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MmsequenceError as error:
         problems = getattr(error, "problems", None) or (str(error),)
         for problem in problems:
-            print(f"mmsequence: {problem}", file=sys.stderr)
+            print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
     sys.stdout.write(output)
     return getattr(args, "exit_code", 0)

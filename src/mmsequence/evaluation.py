@@ -174,6 +174,8 @@ def _copy(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _as_of(value: datetime.date | str | None, history: PatientHistory) -> datetime.date:
+    if isinstance(value, datetime.datetime):  # a date too, but it cannot be compared with one
+        return value.date()
     if isinstance(value, datetime.date):
         return value
     if value is not None:

@@ -48,7 +48,7 @@ CANDIDATE_FIELDS = (
 
 @attrs.frozen
 class Exposure:
-    """One agent given in one line (``end`` None: still ongoing at ``as_of``)."""
+    """One agent given in one line (``end`` None: still ongoing at ``as_of``, or a CAR-T infusion)."""
 
     agent: Agent
     line: int
@@ -60,9 +60,16 @@ class Exposure:
     def label(self) -> str:
         return f"{self.agent.name} (lines[{self.line}])"
 
+    @property
+    def ongoing(self) -> bool:
+        """A line without an end is ongoing, unless it is a CAR-T: one infusion, on its start."""
+        return self.end is None and self.agent.modality != "car-t"
+
     def last_dose(self, as_of: datetime.date) -> PartialDate:
         """The last dose; for an ongoing line, ``as_of`` (the earliest it can be)."""
-        return self.end if self.end is not None else PartialDate.of(as_of)
+        if self.ongoing:
+            return PartialDate.of(as_of)
+        return self.end or self.start
 
 
 @attrs.frozen
@@ -145,8 +152,14 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], as_of: 
             return "pending", None
         return "pending", last.date
     if last.status == "done":
-        infused = [e for e in exposures if e.agent.modality == "car-t" and e.start.on_or_after(last.date) is not False]
-        return ("used" if infused else "collected"), last.date
+        car_t = [e for e in exposures if e.agent.modality == "car-t"]
+        unordered = [e for e in car_t if e.start.on_or_after(last.date) is None]
+        if unordered:
+            raise InputError([
+                f"lines[{e.line}].start: '{e.start}' cannot be ordered against apheresis[{len(history.apheresis) - 1}]"
+                f".date '{last.date}': give the day of the infusion or of the collection" for e in unordered
+            ])
+        return ("used" if any(e.start.on_or_after(last.date) for e in car_t) else "collected"), last.date
     return last.status, last.date
 
 
@@ -173,7 +186,7 @@ def _clock(name: str, earlier: list[Exposure], anchor: PartialDate, as_of: datet
     return {
         name: {True: "met", False: "unmet", None: "uncertain"}[anchor.on_or_after(window)],
         f"{name}_from": last.label,
-        f"{name}_last_dose": "ongoing" if last.end is None else str(last.end),
+        f"{name}_last_dose": "ongoing" if last.ongoing else str(last.last_dose(as_of)),
         f"{name}_end": window.latest.isoformat(),
         f"{name}_end_earliest": window.earliest.isoformat(),
     }
@@ -182,7 +195,7 @@ def _clock(name: str, earlier: list[Exposure], anchor: PartialDate, as_of: datet
 def _interval(anchor: PartialDate, exposures: list[Exposure], policy: Policy, as_of: datetime.date) -> dict[str, Any]:
     """The T-cell recovery interval between the last earlier TCRT and the candidate's anchor."""
     starts_clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
-    earlier = [e for e in exposures if e.agent.modality in starts_clock and e.start.before(anchor) is not False]
+    earlier = [e for e in exposures if e.agent.modality in starts_clock and e.start.after(anchor) is not True]
     fact = _clock("interval", earlier, anchor, as_of, lambda d: d.plus_months(policy.interval_months))
     return fact | ({"interval_months": policy.interval_months} if earlier else {})
 
@@ -192,7 +205,7 @@ def _washout(anchor: PartialDate, exposures: list[Exposure], policy: Policy, as_
     earlier = [
         e for e in exposures
         if e.agent.modality == "conventional" and e.agent.drug_class not in NO_WASHOUT_CLASSES
-        and e.start.before(anchor) is not False
+        and e.start.after(anchor) is not True
     ]
     fact = _clock("washout", earlier, anchor, as_of, lambda d: d.plus_days(policy.washout_days))
     return fact | ({"washout_days": policy.washout_days} if earlier else {})
@@ -206,11 +219,17 @@ _ANCHOR_EVENTS = {
 
 
 def _anchor(agent: Agent, aph_state: str, aph_date: PartialDate | None, policy: Policy, as_of: datetime.date):
-    """When the candidate would take effect: the first bsAb dose, or the T-cell collection for a CAR-T."""
+    """When the candidate would take effect: the first bsAb dose, or the T-cell collection for a CAR-T.
+
+    A pending plan cannot happen before ``as_of``: of a plan known to the month, only the days from
+    ``as_of`` on remain.
+    """
     if agent.modality == "car-t" and aph_date is not None:
         if aph_state == "collected":
             return aph_date, "collected-apheresis"
         if aph_state == "pending" and policy.car_t_anchor == "planned-apheresis":
+            if aph_date.earliest < as_of:
+                aph_date = PartialDate.between(as_of, aph_date.latest)
             return aph_date, "planned-apheresis"
     return PartialDate.of(as_of), "as-of"
 
@@ -390,4 +409,4 @@ def _last_tcrt_dose(tcrt: list[Exposure], as_of: datetime.date) -> str | None:
     if not tcrt:
         return None
     window, last = _window(tcrt, as_of, lambda d: d)
-    return f"{window.text} ({last.label}{', ongoing' if last.end is None else ''})"
+    return f"{window.text} ({last.label}{', ongoing' if last.ongoing else ''})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,9 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             self.fail(path, f"expected a non-empty string, got {_show(value)}")
             return None
+        if not _is_unicode(value):
+            self.fail(path, "is not valid Unicode text (it holds a lone surrogate)")
+            return None
         if choices and value not in choices:
             self.fail(path, f"{value!r} is not one of {', '.join(choices)}")
             return None
@@ -121,18 +125,23 @@ class _Reader:
     def number(self, value: Any, path: str) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value < 0:
             self.fail(path, f"expected a non-negative number, got {_show(value)}")
             return None
         return float(value)
 
-    def date(self, value: Any, path: str) -> PartialDate | None:
+    def date(self, value: Any, path: str, optional: bool = True) -> PartialDate | None:
         if value is None:
+            if not optional:
+                self.fail(path, "is required (a date, not null)")
+            return None
+        if not isinstance(value, str):
+            self.fail(path, f"{_show(value)} is not a date")
             return None
         try:
             return PartialDate.parse(value)
         except ValueError as error:
-            self.fail(path, str(error))
+            self.fail(path, str(error) if len(str(error)) <= 80 else f"{_show(value)} is not a date")
             return None
 
     def day(self, value: Any, path: str) -> datetime.date | None:
@@ -169,8 +178,27 @@ def _type(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # a value that contains itself, nests too deep, or an int too long
+        return _type(value)
     return text if len(text) <= 40 else _type(value)
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a lone surrogate, which JSON's \\udcff escape decodes to and UTF-8 cannot encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 _DOCUMENT_FIELDS = (
@@ -188,8 +216,9 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
     if not data:
         return None
     agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
-    start = r.date(data.get("start"), f"{path}.start") if "start" in data else None
+    start = r.date(data.get("start"), f"{path}.start", optional=False) if "start" in data else None
     end = r.date(data.get("end"), f"{path}.end")
+    r.text(data.get("comment"), f"{path}.comment")
     if start is not None and end is not None and end.before(start):
         r.fail(f"{path}.end", f"'{end}' is before start '{start}'")
     line = Line(
@@ -207,7 +236,8 @@ def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
     data = r.obj(raw, path, _APHERESIS_FIELDS, required=("status",))
     status = r.text(data.get("status"), f"{path}.status", APHERESIS_STATUSES, optional=False)
     date = r.date(data.get("date"), f"{path}.date")
-    if status in ("done", "failed") and date is None and "date" not in data:
+    r.text(data.get("comment"), f"{path}.comment")
+    if status in ("done", "failed") and data.get("date") is None:
         r.fail(f"{path}.date", f"is required when status is {status!r}")
     if status is None:
         return None
@@ -259,7 +289,7 @@ def parse_document(document: Any) -> PatientHistory:
     if not data:
         raise InputError(r.problems or ["document: is empty"])
     if data.get("version", 1) != 1:
-        r.fail("version", f"{data['version']!r} is not a supported version (1)")
+        r.fail("version", f"{_show(data['version'])} is not a supported version (1)")
     lines = [_line(r, raw, f"lines[{i}]") for i, raw in enumerate(r.items(data.get("lines"), "lines"))]
     records = [(i, _apheresis(r, raw, f"apheresis[{i}]")) for i, raw in enumerate(r.items(data.get("apheresis"), "apheresis"))]
     records = [(i, a) for i, a in records if a is not None]
@@ -307,5 +337,7 @@ def read_document(source: Any) -> Any:
         raise InputError([f"{path}: is not UTF-8 (byte {error.start})"]) from None
     except json.JSONDecodeError as error:
         raise InputError([f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]) from None
+    except ValueError as error:  # an integer too long to read
+        raise InputError([f"{path}: invalid JSON ({error})"]) from None
     except RecursionError:
         raise InputError([f"{path}: JSON nested too deeply"]) from None

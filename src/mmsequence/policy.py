@@ -22,17 +22,27 @@ INTERVAL_EFFECTS = ("wait", "caution")
 CAR_T_ANCHORS = ("planned-apheresis", "evaluation-date")
 
 
+def _with_safety(packs: tuple[str, ...]) -> tuple[str, ...]:
+    """The safety pack always, then each other pack once, in the order of PACK_NAMES."""
+    return tuple(p for p in PACK_NAMES if p == ALWAYS_ON_PACK or p in packs)
+
+
+def _rule_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """Sorted and unique, so that equal settings give the same digest."""
+    return tuple(sorted(set(ids)))
+
+
 @attrs.frozen
 class Policy:
     """The settings in effect; ``source`` says where they came from (``default`` or a file)."""
 
-    packs: tuple[str, ...] = ("safety", "review", "extended", "labels")
+    packs: tuple[str, ...] = attrs.field(default=PACK_NAMES, converter=_with_safety)
     interval_months: int = 6
     interval_scope: str = "after-bsab"
     interval_effect: str = "wait"
     car_t_anchor: str = "planned-apheresis"
     washout_days: int = 14
-    disabled_rules: tuple[str, ...] = ()
+    disabled_rules: tuple[str, ...] = attrs.field(default=(), converter=_rule_ids)
     jurisdiction: str | None = None
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
@@ -49,7 +59,7 @@ class Policy:
             "washout": {"days": self.washout_days},
             "disabled_rules": list(self.disabled_rules),
             "jurisdiction": self.jurisdiction,
-            "agents": [agent.name for agent in self.agents],
+            "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
             "digest": self.digest,
         }
@@ -62,6 +72,17 @@ class Policy:
     def catalog(self, base: Catalog) -> Catalog:
         """The shipped catalog with this site's agents and synonyms added."""
         return base.extended(self.agents, dict(self.synonyms)) if self.agents or self.synonyms else base
+
+
+def _agent_entry(agent: Agent) -> dict[str, Any]:
+    """An agent in the catalog's own format, so that a policy's dict reads back as the same policy."""
+    entry = {"name": agent.name, "targets": list(agent.targets), "modality": agent.modality,
+             "class": agent.drug_class, "status": agent.status}
+    if agent.synonyms:
+        entry["synonyms"] = list(agent.synonyms)
+    if agent.codes:
+        entry["codes"] = [attrs.asdict(code) for code in agent.codes]
+    return entry
 
 
 _SCHEMA = {
@@ -104,8 +125,10 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
     washout = data.get("washout") if isinstance(data.get("washout"), Mapping) else {}
     if "packs" in data:
         packs = data["packs"]
-        if not isinstance(packs, list) or not all(p in PACK_NAMES for p in packs):
-            fail("packs", f"{packs!r} is not a list of packs from {', '.join(PACK_NAMES)}")
+        if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
+            fail("packs", f"expected a list of rule packs ({', '.join(PACK_NAMES)})")
+        elif unknown := [p for p in packs if p not in PACK_NAMES]:
+            problems.extend(f"{source}: packs: {p!r} is not a rule pack ({', '.join(PACK_NAMES)})" for p in unknown)
         else:
             values["packs"] = tuple(p for p in PACK_NAMES if p == ALWAYS_ON_PACK or p in packs)
     if "months" in interval:
@@ -131,7 +154,7 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
     if "disabled_rules" in data:
         disabled = data["disabled_rules"]
         if isinstance(disabled, list) and all(isinstance(d, str) for d in disabled):
-            values["disabled_rules"] = tuple(sorted(set(disabled)))
+            values["disabled_rules"] = tuple(disabled)
         else:
             fail("disabled_rules", "expected a list of rule ids")
     if "jurisdiction" in data:

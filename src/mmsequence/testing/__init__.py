@@ -1,0 +1,31 @@
+"""Tools to try to break a rule set: Hypothesis strategies and named safety invariants.
+
+    from mmsequence.testing import check, patient_histories, policies
+
+- strategies (``patient_histories``, ``partial_dates``, ``policies``, ``invalid_documents``,
+  ``invalid_files``) need Hypothesis: ``pip install 'mmsequence[testing]'``; they are imported
+  on first use, so the invariants work without it;
+- :mod:`~mmsequence.testing.invariants`: the safety invariants, each
+  ``(document, assessment) -> list of violations``, and :func:`check`, which runs them all;
+- :mod:`~mmsequence.testing.timeline`: an independent reading of a patient document.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .invariants import INVARIANTS, check
+
+_LAZY = {
+    "patient_histories": "strategies", "partial_dates": "strategies", "policies": "strategies",
+    "invalid_documents": "invalid", "invalid_files": "invalid",
+}
+
+__all__ = ["INVARIANTS", "check", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

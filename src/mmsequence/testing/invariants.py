@@ -1,0 +1,354 @@
+"""Named safety invariants: each is ``(document, assessment) -> list of violations``.
+
+A violation is one sentence naming the candidate and what is wrong; an empty list means the
+property holds. Each invariant follows the policy in effect, read back from
+``assessment.policy``, and reads the document through :mod:`mmsequence.testing.timeline`, never
+through the engine's facts. Invariants that re-evaluate the document freeze its history first:
+an ongoing line stops on the original ``as_of``, as if nothing were given after it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from ..assessment import Assessment, CandidateAssessment
+from ..catalog import load_catalog
+from ..errors import InputError
+from ..evaluation import evaluate
+from ..policy import Policy, policy_from_mapping
+from ..render import to_json
+from ..verdicts import SEVERITY
+from . import timeline
+
+Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
+
+CONFIDENT = ("preferred", "acceptable", "caution")
+INTERVAL_RULES = ("review.interval", "review.interval-uncertain")
+#: How far invariant 4 moves as_of: the next day, and past a 6-month interval.
+LATER_DAYS = (1, 183)
+
+
+def policy_of(assessment: Assessment) -> Policy:
+    """The policy an assessment was made under, rebuilt from its ``policy`` section."""
+    settings = {k: v for k, v in assessment.policy.items() if k not in ("source", "digest")}
+    return policy_from_mapping(settings, assessment.policy["source"])
+
+
+def rule_runs(assessment: Assessment, rule: str) -> bool:
+    """Whether the policy in effect runs a rule: safety always, others if their pack is on and they are not disabled."""
+    pack = rule.split(".")[0]
+    policy = assessment.policy
+    return pack == "safety" or (pack in policy["packs"] and rule not in policy["disabled_rules"])
+
+
+def _overridden(candidate: CandidateAssessment, rule: str) -> bool:
+    return any(f.rule == rule and f.overridden is not None for f in candidate.findings)
+
+
+def _controls(assessment: Assessment, candidate: CandidateAssessment, rule: str) -> bool:
+    """Whether ``rule`` is in force for this candidate: the policy runs it and no clinician overrode it."""
+    return rule_runs(assessment, rule) and not _overridden(candidate, rule)
+
+
+def _shown(candidate: CandidateAssessment) -> str:
+    return candidate.verdict + (f" until {candidate.earliest_date}" if candidate.earliest_date else "")
+
+
+def _is_car_t(line: Mapping[str, Any]) -> bool:
+    catalog = load_catalog()
+    return any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line["agents"])
+
+
+def frozen(document: Mapping[str, Any], as_of: datetime.date) -> dict[str, Any]:
+    """The document with every ongoing line stopped on ``as_of`` (a CAR-T infusion ends on its start)."""
+    copied = copy.deepcopy(dict(document))
+    for line in copied["lines"]:
+        if not line.get("end"):
+            line["end"] = line["start"] if _is_car_t(line) else as_of.isoformat()
+    return copied
+
+
+def _again(document: Mapping[str, Any], assessment: Assessment, as_of: datetime.date | None = None) -> Assessment:
+    """Re-evaluate under the same policy; on a later day, with the history frozen at the original as_of."""
+    if as_of is not None:
+        document = frozen(document, assessment.as_of)
+    return evaluate(copy.deepcopy(dict(document)), as_of=as_of or assessment.as_of, policy=policy_of(assessment))
+
+
+def no_bsab_while_apheresis_pending(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """1. No bsAb is preferred, acceptable or caution while a CAR-T apheresis is pending.
+
+    Review: avoid bsAbs before apheresis, so as not to compromise CAR-T manufacturing. Pending:
+    the last apheresis record is 'planned'. In force while review.no-bsab-before-apheresis runs.
+    """
+    rule = "review.no-bsab-before-apheresis"
+    records = document.get("apheresis") or ()
+    if not records or records[-1].get("status") != "planned":
+        return []
+    return [f"{c.query}: {c.verdict} while an apheresis is pending" for c in assessment.candidates
+            if c.modality == "bsab" and c.verdict in CONFIDENT and _controls(assessment, c, rule)]
+
+
+def no_tcrt_inside_interval(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """2. No TCRT is preferred or acceptable inside the interval after a bsAb; with interval effect
+    'wait' (the default) none is 'caution' either, and its wait lasts to the interval's end.
+
+    Review: at least 6 months between the two treatments for T-cell recovery. By the policy's
+    months and scope, from the last bsAb dose (an ongoing one: as_of) to the next bsAb's first
+    dose (at the earliest as_of), or to a CAR-T's apheresis (planned, else as_of); imprecise
+    dates count by their worst case. T cells already collected inside the interval give at
+    least 'caution' (review.interval-collected).
+    """
+    policy = policy_of(assessment)
+    gifts = timeline.given(document)
+    state = timeline.apheresis(document, gifts, assessment.as_of)
+    violations = []
+    for c in assessment.candidates:
+        if c.modality not in timeline.TCRT:
+            continue
+        kind, anchor = timeline.anchor(c.modality, state, assessment.as_of, policy.car_t_anchor)
+        window = timeline.interval_window(gifts, assessment.as_of, policy.interval_months, policy.interval_scope, anchor)
+        if window is None or anchor.first >= window.last:
+            continue
+        if kind == "collected":
+            rule, hold = "review.interval-collected", False
+        else:
+            rule = "review.interval" if anchor.last < window.first else "review.interval-uncertain"
+            hold = policy.interval_effect == "wait"
+        if not _controls(assessment, c, rule):
+            continue
+        if c.verdict in ("preferred", "acceptable") or (hold and c.verdict == "caution"):
+            violations.append(f"{c.query}: {c.verdict}, but the interval after the last dose ends {window.last} "
+                              f"and {kind} ({anchor.first}..{anchor.last}) may fall inside it")
+        elif hold and c.verdict == "wait" and c.earliest_date < window.last:
+            violations.append(f"{c.query}: waits until {c.earliest_date}, but the interval ends {window.last}")
+    return violations
+
+
+def every_wait_ends(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """3. Every 'wait' ends after as_of, and on its earliest_date the same rules no longer wait.
+
+    A wait is a promise: on that date, with nothing given in between, the reason is gone.
+    """
+    violations, by_day = [], {}
+    for c in assessment.candidates:
+        if c.verdict != "wait":
+            continue
+        if c.earliest_date is None or c.earliest_date <= assessment.as_of:
+            violations.append(f"{c.query}: wait until {c.earliest_date}, not after as_of {assessment.as_of}")
+        else:
+            by_day.setdefault(c.earliest_date, []).append(c)
+    for day, waiting in sorted(by_day.items()):
+        later = _again(document, assessment, day)
+        for c in waiting:
+            rules = {f.rule for f in c.findings if f.effect == "wait" and f.overridden is None}
+            still = sorted(f.rule for f in later.candidate(c.query).findings if f.effect == "wait" and f.rule in rules)
+            if still:
+                violations.append(f"{c.query}: wait until {day}, but on {day} {', '.join(still)} still waits")
+    return violations
+
+
+def interval_monotone_in_time(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """4. Moving as_of later never makes a satisfied interval unsatisfied.
+
+    Time only lengthens the interval since the last dose (the history frozen at as_of). Judged
+    where both interval rules are in force: otherwise no finding does not mean the interval is met.
+    """
+    met = [c for c in assessment.candidates if c.modality in timeline.TCRT
+           and all(_controls(assessment, c, rule) for rule in INTERVAL_RULES)
+           and not any(f.rule in INTERVAL_RULES for f in c.findings)]
+    violations = []
+    for days in LATER_DAYS if met else ():
+        day = assessment.as_of + datetime.timedelta(days=days)
+        later = _again(document, assessment, day)
+        for c in met:
+            fired = sorted(f.rule for f in later.candidate(c.query).findings if f.rule in INTERVAL_RULES)
+            if fired:
+                violations.append(f"{c.query}: interval met on {assessment.as_of}, not on {day} ({', '.join(fired)})")
+    return violations
+
+
+def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """5. A candidate re-using a target of an earlier TCRT never ranks above an otherwise equal one
+    (same verdict, same modality, equally preferred by a rule such as CAR-T first) that switches
+    to an untouched target.
+
+    Review: when bsAbs must be sequenced, rotating targets beats re-using one; CAR-T first comes
+    before the target switch in the review's order of preferences.
+    """
+    used = timeline.used_targets(timeline.given(document))
+    tcrts = [c for c in assessment.candidates if c.modality in timeline.TCRT]
+    same = [c for c in tcrts if used & set(c.target)]
+    switch = [c for c in tcrts if not used & set(c.target)]
+    return [f"{a.query} (re-uses {', '.join(sorted(used & set(a.target)))}) ranks {a.rank}, above {b.query} (switches) at {b.rank}"
+            for a in same for b in switch if _standing(a) == _standing(b) and a.rank < b.rank]
+
+
+def _standing(candidate: CandidateAssessment) -> tuple[str, str, bool]:
+    """What ranks before the target switch: verdict, modality, and whether a live rule prefers it."""
+    preferred = any(f.effect == "preferred" and f.overridden is None for f in candidate.findings)
+    return candidate.verdict, candidate.modality, preferred
+
+
+def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """6. The verdict for an imprecise date is never less restrictive than for an exact date inside it.
+
+    An EHR date known to the month or year counts as its worst case. Tried: each end of the range
+    and the days around the interval boundaries; a day that would make the history impossible is
+    skipped.
+    """
+    violations = []
+    for where, written, days in _imprecise_dates(document, assessment):
+        for day in days:
+            try:
+                exact = _again(_with_date(document, where, written, day), assessment)
+            except InputError:
+                continue
+            for c in assessment.candidates:
+                other = exact.candidate(c.query)
+                if _less_restrictive(c, other):
+                    violations.append(f"{c.query}: {_shown(c)} with {where} '{written}', "
+                                      f"but {_shown(other)} with {day}")
+    return violations
+
+
+def _less_restrictive(a: CandidateAssessment, b: CandidateAssessment) -> bool:
+    if a.verdict == b.verdict == "wait":
+        return a.earliest_date < b.earliest_date
+    return SEVERITY.index(a.verdict) < SEVERITY.index(b.verdict)
+
+
+def _imprecise_dates(document: Mapping[str, Any], assessment: Assessment) -> Iterator[tuple[str, str, list[datetime.date]]]:
+    """(where, the date as written, exact days inside it to try) for each imprecise date."""
+    months = policy_of(assessment).interval_months
+    exact = [timeline.Days.of(t).first for t in _written_dates(document) if len(t) == 10]
+    anchors = [assessment.as_of, *exact]
+    boundaries = {d for a in anchors for d in (a, timeline.add_months(a, -months), timeline.add_months(a, months))}
+    for i, line in enumerate(document["lines"]):
+        for key in ("start", "end"):
+            if key == "end" and line.get("end") == line["start"]:
+                continue  # one date written twice (a CAR-T infusion): tried with the start
+            if line.get(key) and len(line[key]) < 10:
+                yield f"lines[{i}].{key}", line[key], _inside(timeline.Days.of(line[key]), boundaries)
+    for i, record in enumerate(document.get("apheresis") or ()):
+        if record.get("date") and len(record["date"]) < 10:
+            yield f"apheresis[{i}].date", record["date"], _inside(timeline.Days.of(record["date"]), boundaries)
+
+
+def _written_dates(document: Mapping[str, Any]) -> list[str]:
+    lines = [line.get(k) for line in document["lines"] for k in ("start", "end")]
+    return [t for t in lines + [r.get("date") for r in document.get("apheresis") or ()] if t]
+
+
+def _inside(days: timeline.Days, boundaries: set[datetime.date]) -> list[datetime.date]:
+    one = datetime.timedelta(days=1)
+    near = {b + k * one for b in boundaries for k in (-1, 0, 1)}
+    return sorted({days.first, days.last} | {d for d in near if days.first <= d <= days.last})
+
+
+def _with_date(document: Mapping[str, Any], where: str, written: str, day: datetime.date) -> dict[str, Any]:
+    """The document with one imprecise date made exact (a line's end written the same way too)."""
+    changed = copy.deepcopy(dict(document))
+    head, key = where.rsplit(".", 1)
+    name, index = head.rstrip("]").split("[")
+    item = changed[name][int(index)]
+    item[key] = day.isoformat()
+    if name == "lines" and item.get("end") == written:
+        item["end"] = day.isoformat()
+    return changed
+
+
+def deterministic_and_order_independent(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """7. The same document gives the same assessment, byte for byte; reversing the order of the
+    lines, of the agents in each line and of the candidates changes no verdict, date, rank or rule.
+    """
+    violations = []
+    if to_json(_again(document, assessment)) != to_json(assessment):
+        violations.append("evaluating the same document again gave a different assessment")
+    reordered = copy.deepcopy(dict(document))
+    reordered["lines"] = [{**line, "agents": line["agents"][::-1]} for line in reordered["lines"][::-1]]
+    if reordered.get("candidates"):
+        reordered["candidates"] = reordered["candidates"][::-1]
+    before, after = _outcome(assessment), _outcome(_again(reordered, assessment))
+    violations += [f"{b[0]}: {b[1:]} becomes {a[1:]} when lines, agents and candidates are reversed"
+                   for b, a in zip(before, after) if a != b]
+    return violations
+
+
+def _outcome(assessment: Assessment) -> list[tuple]:
+    return [(c.query, c.verdict, c.earliest_date, c.rank, tuple(sorted(f.rule for f in c.findings)))
+            for c in assessment.candidates]
+
+
+def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """8. Every verdict other than 'acceptable' is explained by a finding with that effect, a rule
+    id and a citation; a wait's date is its latest wait finding's; every finding's rule is one
+    the policy in effect runs.
+    """
+    violations = []
+    for c in assessment.candidates:
+        live = [f for f in c.findings if f.overridden is None]
+        reasons = [f for f in live if f.effect == c.verdict and f.rule and f.citation.strip()]
+        if c.verdict != "acceptable" and not reasons:
+            violations.append(f"{c.query}: {c.verdict} without a finding that gives it, with rule id and citation")
+        if c.verdict == "wait" and c.earliest_date != max((f.earliest_date for f in reasons if f.earliest_date), default=None):
+            violations.append(f"{c.query}: wait until {c.earliest_date}, not its findings' latest date")
+        violations += [f"{c.query}: {f.rule} fired, but the policy does not run it"
+                       for f in c.findings if not rule_runs(assessment, f.rule)]
+    return violations
+
+
+def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """9. An agent the catalog does not know never yields a confident verdict for a rule it could change.
+
+    An unidentified drug in the history could be a recent or same-target TCRT, or a CAR-T, so no
+    TCRT candidate is preferred, acceptable or caution; an unidentified candidate never is.
+    """
+    unknown = [g.name for g in timeline.given(document) if g.agent is None]
+    catalog = load_catalog()
+    violations = []
+    for c in assessment.candidates:
+        if c.verdict not in CONFIDENT:
+            continue
+        if catalog.lookup(c.query) is None:
+            violations.append(f"{c.query}: {c.verdict}, but the candidate is not in the catalog")
+        elif unknown and c.modality in timeline.TCRT:
+            violations.append(f"{c.query}: {c.verdict}, but the history holds {', '.join(unknown)}, not in the catalog")
+    return violations
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    no_bsab_while_apheresis_pending,
+    no_tcrt_inside_interval,
+    every_wait_ends,
+    interval_monotone_in_time,
+    switch_target_ranks_first,
+    partial_dates_are_worst_case,
+    deterministic_and_order_independent,
+    every_verdict_explained,
+    unknown_agents_never_confident,
+)
+
+
+def check(document: Mapping[str, Any], policy: Policy | None = None,
+          invariants: tuple[Invariant, ...] = INVARIANTS) -> list[str]:
+    """Evaluate a document and run every invariant on it; each violation is prefixed by its invariant.
+
+    An evaluation that raises anything is a violation too (an invalid document, ``InputError``,
+    is reported as such: the document, not the engine, is then at fault).
+    """
+    try:
+        assessment = evaluate(copy.deepcopy(dict(document)), policy=policy)
+    except Exception as error:  # noqa: BLE001 - a crash is what this looks for
+        return [f"evaluate: raised {type(error).__name__}: {error}"]
+    violations = []
+    for invariant in invariants:
+        try:
+            found = invariant(document, assessment)
+        except Exception as error:  # noqa: BLE001
+            found = [f"raised {type(error).__name__}: {error}"]
+        violations += [f"{invariant.__name__}: {v}" for v in found]
+    return violations

@@ -1,0 +1,148 @@
+"""An independent reading of a valid patient document, for checks that must not trust the engine.
+
+Written from the guidance notes and the README's documented defaults; it shares nothing with
+the engine but the agent catalog. A written date is the range of days it may be, month
+arithmetic clips to the month's end, a CAR-T line is one infusion, an ongoing line's last dose
+is ``as_of``, and the last apheresis record gives the apheresis state.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..catalog import Agent, Catalog, load_catalog
+
+TCRT = ("bsab", "car-t")
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """Calendar months, clipped to the last day of a shorter month (08-31 + 6 = 02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return datetime.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+@attrs.frozen
+class Days:
+    """The closed range of days a date written as YYYY, YYYY-MM or YYYY-MM-DD may be."""
+
+    first: datetime.date
+    last: datetime.date
+
+    @classmethod
+    def of(cls, text: str) -> Days:
+        parts = [int(p) for p in text.split("-")]
+        if len(parts) == 3:
+            return cls.exact(datetime.date(*parts))
+        if len(parts) == 2:
+            year, month = parts
+            return cls(datetime.date(year, month, 1), datetime.date(year, month, calendar.monthrange(year, month)[1]))
+        return cls(datetime.date(parts[0], 1, 1), datetime.date(parts[0], 12, 31))
+
+    @classmethod
+    def exact(cls, day: datetime.date) -> Days:
+        return cls(day, day)
+
+    def plus_months(self, months: int) -> Days:
+        return Days(add_months(self.first, months), add_months(self.last, months))
+
+
+@attrs.frozen
+class Given:
+    """One agent of one line (``agent`` None: not in the catalog; ``end`` None: ongoing)."""
+
+    name: str
+    agent: Agent | None
+    line: int
+    start: Days
+    end: Days | None
+
+    @property
+    def modality(self) -> str | None:
+        return self.agent.modality if self.agent else None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.agent.targets if self.agent else ()
+
+    def last_dose(self, as_of: datetime.date) -> Days:
+        """A CAR-T is one infusion (its start); an ongoing line's last dose is ``as_of``."""
+        if self.modality == "car-t":
+            return self.start
+        return self.end if self.end is not None else Days.exact(as_of)
+
+
+def given(document: Mapping[str, Any], catalog: Catalog | None = None) -> list[Given]:
+    """Every agent of every line, looked up in the catalog."""
+    catalog = catalog or load_catalog()
+    result = []
+    for i, line in enumerate(document.get("lines") or ()):
+        start = Days.of(line["start"])
+        end = Days.of(line["end"]) if line.get("end") else None
+        result += [Given(name.strip(), catalog.lookup(name), i, start, end) for name in line["agents"]]
+    return result
+
+
+@attrs.frozen
+class Apheresis:
+    """The state of CAR-T apheresis: none, pending, collected, used, failed or cancelled."""
+
+    state: str
+    day: Days | None = None
+
+
+def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.date) -> Apheresis:
+    """The last record decides. A plan still pending cannot happen before ``as_of``; collected
+    T cells count as used once a CAR-T infusion may have followed the collection."""
+    records = document.get("apheresis") or ()
+    if not records:
+        return Apheresis("none")
+    last = records[-1]
+    day = Days.of(last["date"]) if last.get("date") else None
+    if last["status"] == "planned":
+        if day is None or day.last < as_of:
+            return Apheresis("pending")
+        return Apheresis("pending", Days(max(day.first, as_of), day.last))
+    if last["status"] == "done":
+        infused = any(g.modality == "car-t" and g.start.last >= day.first for g in gifts)
+        return Apheresis("used" if infused else "collected", day)
+    return Apheresis(last["status"], day)
+
+
+def anchor(
+    modality: str, state: Apheresis, as_of: datetime.date, car_t_anchor: str = "planned-apheresis"
+) -> tuple[str, Days]:
+    """The event the interval runs to: a bsAb's first dose (at the earliest ``as_of``); for a
+    CAR-T the T-cell collection, done (``collected``) or planned (``pending``, unless the policy
+    counts to the evaluation date), else ``as_of``."""
+    if modality == "car-t" and state.day is not None:
+        if state.state == "collected" or (state.state == "pending" and car_t_anchor == "planned-apheresis"):
+            return state.state, state.day
+    return "as-of", Days.exact(as_of)
+
+
+def interval_window(
+    gifts: list[Given], as_of: datetime.date, months: int, scope: str, anchor: Days
+) -> Days | None:
+    """When the T-cell recovery interval ends, as a range of days (None: nothing starts the clock).
+
+    A bsAb starts the clock (scope ``any-tcrt``: a CAR-T infusion too) at its last dose, if it
+    may have started on or before ``anchor``, the event the interval runs to. Each earlier
+    therapy's interval ends ``months`` after its last dose; the window spans the latest end
+    over every possible day of imprecise dates.
+    """
+    clock = TCRT if scope == "any-tcrt" else ("bsab",)
+    ends = [g.last_dose(as_of).plus_months(months) for g in gifts if g.modality in clock and g.start.first <= anchor.last]
+    if not ends:
+        return None
+    return Days(max(e.first for e in ends), max(e.last for e in ends))
+
+
+def used_targets(gifts: list[Given]) -> set[str]:
+    """Targets an earlier T-cell redirecting therapy already used."""
+    return {t for g in gifts if g.modality in TCRT for t in g.targets}

@@ -1,0 +1,119 @@
+"""Differential oracle: the review and safety packs, and extended.antigen-loss, in plain Python.
+
+Written from the guidance notes (section "The review's guidance") and the README's documented
+defaults, not from the engine: no durable_rules, no facts.py, no rule files. It shares only the
+agent catalog, and reads the document through :mod:`mmsequence.testing.timeline`. The
+informational ``review.reserve`` rule never changes a verdict, so it is left out.
+
+Importable without hypothesis: the performance benchmark uses :func:`assess` as its baseline.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from mmsequence import Policy
+from mmsequence.catalog import Agent, load_catalog
+from mmsequence.testing import timeline
+
+#: From least to most restrictive (README, "How a verdict is made").
+VERDICTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
+
+Finding = tuple[str, str, "datetime.date | None"]
+"""(rule id, effect, date the wait ends)."""
+
+
+def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> dict[str, tuple[str, datetime.date | None]]:
+    """The verdict and wait date of every candidate of a valid document, by the name it was asked as."""
+    catalog = load_catalog()
+    gifts = timeline.given(document, catalog)
+    patient = _Patient(document, gifts, timeline.apheresis(document, gifts, as_of), as_of, policy)
+    names = document.get("candidates")
+    candidates = [(a.name, a) for a in catalog.approved_tcrts()] if names is None else [
+        (name.strip(), catalog.lookup(name)) for name in names
+    ]
+    return {query: _combine([f for f in patient.findings(agent) if patient.runs(f[0])]) for query, agent in candidates}
+
+
+class _Patient:
+    """What the rules read about one patient on one day, under one policy."""
+
+    def __init__(self, document: Mapping[str, Any], gifts: list[timeline.Given], state: timeline.Apheresis,
+                 as_of: datetime.date, policy: Policy) -> None:
+        self.gifts, self.state, self.as_of, self.policy = gifts, state, as_of, policy
+        self.eligible = document.get("car_t_eligible")
+        self.had_car_t = any(g.modality == "car-t" for g in gifts)
+        self.unknown = any(g.agent is None for g in gifts)
+        self.used = timeline.used_targets(gifts)
+        markers = document.get("biomarkers") or {}
+        self.lost = {t for t, key in (("BCMA", "bcma_loss"), ("GPRC5D", "gprc5d_loss"), ("FcRH5", "fcrh5_loss")) if markers.get(key) is True}
+
+    def runs(self, rule: str) -> bool:
+        """Safety rules always run; others when their pack is on and the rule is not disabled."""
+        pack = rule.split(".")[0]
+        return pack == "safety" or (pack in self.policy.packs and rule not in self.policy.disabled_rules)
+
+    def findings(self, agent: Agent | None) -> list[Finding]:
+        if agent is None:
+            return [("safety.unknown-candidate", "indeterminate", None)]
+        found: list[Finding] = []
+        if agent.modality not in timeline.TCRT:
+            # An antibody-drug conjugate is judged by the extended pack; anything else is out of scope.
+            if agent.modality != "adc":
+                return [("safety.out-of-scope", "indeterminate", None)]
+            return [("extended.antigen-loss", "avoid", None)] if self.lost & set(agent.targets) else []
+        if self.unknown:  # an unidentified drug could be a recent TCRT: no confident verdict
+            found.append(("safety.unknown-agent", "indeterminate", None))
+        if self.lost & set(agent.targets):  # a lost antigen rules out agents against it
+            found.append(("extended.antigen-loss", "avoid", None))
+        if agent.modality == "bsab":
+            found += self._bsab(agent)
+        else:
+            found += self._car_t(agent)
+        return found + self._interval(agent)
+
+    def _bsab(self, agent: Agent) -> list[Finding]:
+        found: list[Finding] = []
+        if self.state.state == "pending":  # no bsAb before CAR-T apheresis
+            found.append(("review.no-bsab-before-apheresis", "avoid", None))
+        # CAR-T first, where it is (or may be) an option and no T cells are collected yet
+        if self.eligible is not False and not self.had_car_t and self.state.state != "collected":
+            found.append(("review.car-t-first-bsab", "caution", None))
+        if self.used & set(agent.targets):  # switch targets rather than re-use one
+            found.append(("review.switch-target", "caution", None))
+        return found
+
+    def _car_t(self, agent: Agent) -> list[Finding]:
+        if self.eligible is False:
+            return [("review.car-t-ineligible", "avoid", None)]
+        if self.eligible is None:
+            return [("review.car-t-eligibility-unknown", "indeterminate", None)]
+        # CAR-T first prefers an approved product; an investigational one only within a trial.
+        return [] if self.had_car_t or agent.status != "approved" else [("review.car-t-first", "preferred", None)]
+
+    def _interval(self, agent: Agent) -> list[Finding]:
+        """At least the interval between a bsAb's last dose and the next TCRT's start event."""
+        kind, anchor = timeline.anchor(agent.modality, self.state, self.as_of, self.policy.car_t_anchor)
+        p = self.policy
+        window = timeline.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor)
+        if window is None or anchor.first >= window.last:
+            return []
+        if kind == "collected":  # the T cells are already collected: waiting changes nothing
+            return [("review.interval-collected", "caution", None)]
+        rule = "review.interval" if anchor.last < window.first else "review.interval-uncertain"
+        return [(rule, p.interval_effect, window.last if p.interval_effect == "wait" else None)]
+
+
+def _combine(found: list[Finding]) -> tuple[str, datetime.date | None]:
+    """The most restrictive effect; ``preferred`` only when nothing restricts; a wait's latest date."""
+    effects = [effect for _, effect, _ in found]
+    restrictive = [e for e in effects if VERDICTS.index(e) >= VERDICTS.index("caution")]
+    if restrictive:
+        verdict = max(restrictive, key=VERDICTS.index)
+    else:
+        verdict = "preferred" if "preferred" in effects else "acceptable"
+    if verdict != "wait":
+        return verdict, None
+    return verdict, max(day for _, effect, day in found if effect == "wait")

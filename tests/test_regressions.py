@@ -1,0 +1,159 @@
+"""Regressions found by the validation kit (invariants, oracle, fuzzing), each as a small vignette."""
+
+import datetime
+
+import pytest
+
+from mmsequence import InputError, Policy, evaluate, load_policy
+from mmsequence.cli import main
+from mmsequence.history import read_document
+
+from .builders import document, line
+
+
+def test_a_policy_built_in_code_cannot_switch_the_safety_pack_off():
+    # Policy(packs=("review",)) ran no safety rule: an unidentified drug given last month left
+    # cilta-cel 'preferred' (invariant 9).
+    doc = document(line("ZX-9001", "2026-04-01", "2026-05-01"), car_t_eligible=True, candidates=["cilta-cel"])
+    assert Policy(packs=("review",)).packs == ("safety", "review")
+    assert evaluate(doc, policy=Policy(packs=("review",))).candidate("cilta-cel").verdict == "indeterminate"
+
+
+def test_equal_policies_give_equal_digests():
+    assert Policy(disabled_rules=("review.reserve", "review.switch-target")).digest == \
+        Policy(disabled_rules=("review.switch-target", "review.reserve", "review.reserve")).digest
+
+
+def test_a_bsab_first_given_on_the_evaluation_day_starts_the_interval():
+    # A teclistamab dose given today was ignored: talquetamab came out 'acceptable' the same
+    # day instead of waiting 6 months (invariants 2 and 4, and the oracle).
+    doc = document(line("teclistamab", "2026-06-01", "2026-06-01"), as_of="2026-06-01")
+    assert evaluate(doc).candidate("talquetamab").verdict == "wait"
+    assert evaluate(doc).candidate("talquetamab").earliest_date == datetime.date(2026, 12, 1)
+    ongoing = document(line("teclistamab", "2026-06-01"), as_of="2026-06-01")
+    assert evaluate(ongoing).candidate("talquetamab").earliest_date == datetime.date(2026, 12, 1)
+
+
+def test_a_bsab_started_on_the_collection_day_may_have_preceded_it():
+    doc = document(line("teclistamab", "2026-02-01", "2026-03-01"), as_of="2026-03-10", car_t_eligible=True,
+                   candidates=["cilta-cel"], apheresis=[{"status": "done", "date": "2026-02-01"}])
+    review = Policy(packs=("review",))
+    assert {f.rule for f in evaluate(doc, policy=review).candidate("cilta-cel").findings} == {
+        "review.car-t-first", "review.interval-collected"}
+
+
+def test_a_car_t_line_without_an_end_is_one_infusion_not_an_ongoing_therapy():
+    # With interval scope 'any-tcrt', a CAR-T line written without 'end' (documented as one
+    # infusion) counted as ongoing: every TCRT waited until as_of + 6 months, years after the
+    # infusion (oracle disagreement).
+    doc = document(line("cilta-cel", "2024-03-01"), as_of="2026-06-01", candidates=["talquetamab"])
+    any_tcrt = Policy(interval_scope="any-tcrt")
+    assert evaluate(doc, policy=any_tcrt).candidate("talquetamab").verdict == "acceptable"
+    recent = document(line("cilta-cel", "2026-03-01"), as_of="2026-06-01", candidates=["talquetamab"])
+    finding = evaluate(recent, policy=any_tcrt).candidate("talquetamab").findings[0]
+    assert (finding.earliest_date, finding.facts["interval_last_dose"]) == (datetime.date(2026, 9, 1), "2026-03-01")
+
+
+def test_a_plan_known_to_the_month_cannot_happen_before_the_evaluation_day():
+    # On 2026-07-10, with apheresis still planned for '2026-07', cilta-cel was told to wait
+    # until 2026-07-03, a date already past (invariant 3, oracle): the plan can only happen
+    # from today on, after the interval ended.
+    doc = document(line("teclistamab", "2025-06-01", "2026-01-03"), as_of="2026-07-10", car_t_eligible=True,
+                   candidates=["cilta-cel"], apheresis=[{"status": "planned", "date": "2026-07"}])
+    review = Policy(packs=("review",))
+    assert evaluate(doc, policy=review).candidate("cilta-cel").verdict == "preferred"
+    doc["lines"][1]["end"] = "2026-01-20"
+    cilta = evaluate(doc, policy=review).candidate("cilta-cel")
+    assert (cilta.verdict, cilta.earliest_date) == ("wait", datetime.date(2026, 7, 20))
+    assert cilta.findings[0].facts["anchor"] == "2026-07-10..2026-07-31"
+
+
+def test_a_line_whose_start_is_null_is_an_error_not_a_line_left_out():
+    # {"start": null} dropped the whole line without a word: a teclistamab line vanished and
+    # talquetamab came out 'acceptable' three weeks after the last dose (fuzzing).
+    doc = document({"agents": ["teclistamab"], "start": None, "end": "2026-05-10"})
+    with pytest.raises(InputError) as caught:
+        evaluate(doc)
+    assert caught.value.problems == ("lines[1].start: is required (a date, not null)",)
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("patient_id", "\udcff", "patient_id: is not valid Unicode text"),
+    ("candidates", ["tal\ud800"], "candidates[0]: is not valid Unicode text"),
+    ("biomarkers", {"soluble_bcma_ng_ml": 10**400}, "biomarkers.soluble_bcma_ng_ml: expected a non-negative number"),
+    ("biomarkers", {"soluble_bcma_ng_ml": float("inf")}, "biomarkers.soluble_bcma_ng_ml: expected a non-negative number"),
+])
+def test_input_that_crashed_the_parser_or_the_engine_is_an_input_error(field, value, problem):
+    # A lone surrogate reached durable_rules ('pyAssertFact Invalid argument') or stdout (invalid
+    # UTF-8); a deep or self-containing value raised RecursionError or ValueError; a huge number
+    # raised OverflowError (fuzzing).
+    with pytest.raises(InputError) as caught:
+        evaluate(document(**{field: value}))
+    assert caught.value.problems[0].startswith(problem)
+
+
+def test_values_nested_beyond_the_recursion_limit_or_containing_themselves():
+    deep, loop = [], []
+    for _ in range(5000):
+        deep = [deep]
+    loop.append(loop)
+    for value in (deep, loop):
+        with pytest.raises(InputError, match="patient_id: expected a non-empty string, got a list"):
+            evaluate(document(patient_id=value))
+
+
+def test_a_file_with_an_integer_too_long_to_read(tmp_path):
+    path = tmp_path / "doc.json"
+    path.write_text('{"patient_id": "x", "lines": [], "biomarkers": {"soluble_bcma_ng_ml": ' + "9" * 5000 + "}}")
+    with pytest.raises(InputError, match="invalid JSON"):
+        read_document(path)
+
+
+
+def test_as_of_given_as_a_datetime_is_its_date():
+    doc = document(line("teclistamab", "2025-01-01", "2025-12-15"))
+    assert evaluate(doc, as_of=datetime.datetime(2026, 1, 10, 9, 30)).as_of == datetime.date(2026, 1, 10)
+
+
+def test_a_collection_done_on_a_null_date_is_an_error():
+    # {"status": "done", "date": null} passed validation, then raised AttributeError as soon as
+    # the history held a CAR-T (fuzzing).
+    doc = document(line("cilta-cel", "2025-01-01"), car_t_eligible=True, candidates=["cilta-cel"],
+                   apheresis=[{"status": "done", "date": None}])
+    with pytest.raises(InputError) as caught:
+        evaluate(doc)
+    assert caught.value.problems == ("apheresis[0].date: is required when status is 'done'",)
+
+
+def test_comments_inside_lines_and_records_must_be_text():
+    doc = document(line("teclistamab", "2025-01-01", "2025-03-01", comment=0), apheresis=[{"status": "cancelled", "comment": []}])
+    with pytest.raises(InputError) as caught:
+        evaluate(doc)
+    assert [p.split(":")[0] for p in caught.value.problems] == ["lines[1].comment", "apheresis[0].comment"]
+
+
+def test_a_date_nested_beyond_the_recursion_limit():
+    deep = []
+    for _ in range(3000):
+        deep = [deep]
+    with pytest.raises(InputError, match=r"lines\[1\].end: a list is not a date"):
+        evaluate(document(line("teclistamab", "2025-01-01", deep)))
+
+
+def test_the_command_line_prints_one_line_per_problem_whatever_the_field_names(tmp_path, capsys):
+    # A field name holding a newline or a terminal escape split a problem over several lines
+    # of stderr, or reached the terminal as a control sequence (fuzzing).
+    path = tmp_path / "doc.json"
+    path.write_text('{"patient_id": "x", "lines": [], "a\\nb": 1, "\\u001b[31m": 2}', encoding="utf-8")
+    assert main(["evaluate", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == ["mmsequence: a\\nb: unknown field", "mmsequence: \\x1b[31m: unknown field"]
+
+
+def test_a_misspelt_pack_in_a_site_policy_is_an_error(tmp_path):
+    # 'packs: [safety, reveiw]' was accepted and ran no review rule: a CAR-T for a patient
+    # recorded as ineligible, and bsAbs inside the interval, all came out 'acceptable'.
+    site = tmp_path / "site.yaml"
+    site.write_text("packs: [safety, reveiw, extended]\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_policy(site)
+    assert caught.value.problems == (f"{site}: packs: 'reveiw' is not a rule pack (safety, review, extended, labels)",)

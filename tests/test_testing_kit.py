@@ -1,0 +1,155 @@
+"""mmsequence.testing itself: each invariant catches a planted fault, and the strategies keep their knobs."""
+
+import datetime
+import random
+import subprocess
+import sys
+
+import attrs
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from mmsequence import Policy, PartialDate, evaluate, parse_document
+from mmsequence.testing import invariants, timeline
+from mmsequence.testing.strategies import partial_dates, patient_histories, policies
+
+from .builders import document, line
+
+TEC = line("teclistamab", "2025-01-01", "2025-12-15")
+PLAN = [{"status": "planned", "date": "2026-09-01"}]
+
+
+def planted(doc, candidate: str, policy: Policy | None = None, **changes):
+    """The real assessment of ``doc`` with one candidate's outcome changed."""
+    assessment = evaluate(doc, policy=policy)
+    changed = [attrs.evolve(c, **changes) if c.query == candidate else c for c in assessment.candidates]
+    return attrs.evolve(assessment, candidates=tuple(changed))
+
+
+CASES = [  # (invariant, document, candidate, planted change): the true assessment passes, the planted one fails
+    (invariants.no_bsab_while_apheresis_pending, document(apheresis=PLAN, car_t_eligible=True), "talquetamab",
+     {"verdict": "caution", "findings": ()}),
+    (invariants.no_tcrt_inside_interval, document(TEC, as_of="2026-01-10"), "talquetamab",
+     {"verdict": "caution", "earliest_date": None}),
+    (invariants.no_tcrt_inside_interval, document(TEC, as_of="2026-01-10"), "talquetamab",
+     {"earliest_date": datetime.date(2026, 6, 14)}),
+    (invariants.every_wait_ends, document(TEC, as_of="2026-01-10"), "talquetamab",
+     {"earliest_date": datetime.date(2026, 3, 1)}),
+    (invariants.every_wait_ends, document(TEC, as_of="2026-01-10"), "talquetamab",
+     {"earliest_date": datetime.date(2026, 1, 10)}),
+    (invariants.interval_monotone_in_time, document(TEC, as_of="2026-01-10"), "talquetamab",
+     {"verdict": "acceptable", "earliest_date": None, "findings": ()}),
+    (invariants.switch_target_ranks_first, document(line("elranatamab", "2024-01-01", "2024-06-01"),
+     candidates=["teclistamab", "cevostamab"], biomarkers={"bcma_loss": True, "fcrh5_loss": True}), "teclistamab",
+     {"rank": 0}),
+    (invariants.partial_dates_are_worst_case, document(line("teclistamab", "2025-01", "2025-09"), as_of="2026-03-10"),
+     "talquetamab", {"earliest_date": datetime.date(2026, 3, 15)}),
+    (invariants.deterministic_and_order_independent, document(TEC, as_of="2026-01-10"), "talquetamab",
+     {"verdict": "avoid", "earliest_date": None}),
+    (invariants.every_verdict_explained, document(TEC, as_of="2026-01-10"), "talquetamab", {"verdict": "avoid"}),
+    (invariants.unknown_agents_never_confident, document(line("ZX-9001", "2026-01-01", "2026-02-01")), "talquetamab",
+     {"verdict": "acceptable", "findings": ()}),
+]
+
+
+@pytest.mark.parametrize("invariant, doc, candidate, change", CASES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
+def test_each_invariant_passes_the_engine_and_catches_a_planted_fault(invariant, doc, candidate, change):
+    assert invariant(doc, evaluate(doc)) == []
+    violations = invariant(doc, planted(doc, candidate, **change))
+    assert violations and all(candidate in v or "again" in v for v in violations)
+
+
+def test_the_interval_invariant_follows_the_policy():
+    doc = document(TEC, as_of="2026-01-10")
+    warn_only = Policy(interval_effect="caution")
+    assert invariants.no_tcrt_inside_interval(doc, evaluate(doc, policy=warn_only)) == []
+    assert invariants.no_tcrt_inside_interval(doc, planted(doc, "talquetamab", warn_only, verdict="acceptable"))
+    disabled = Policy(disabled_rules=("review.interval",))
+    assert invariants.no_tcrt_inside_interval(doc, planted(doc, "talquetamab", disabled, verdict="acceptable")) == []
+
+
+def test_a_finding_of_a_rule_the_policy_does_not_run_is_a_violation():
+    doc = document(TEC, as_of="2026-01-10")
+    assessment = evaluate(doc, policy=Policy(disabled_rules=("review.switch-target",)))
+    rogue = attrs.evolve(evaluate(doc).candidate("talquetamab").findings[0], rule="review.switch-target")
+    changed = planted(doc, "talquetamab", Policy(disabled_rules=("review.switch-target",)),
+                      findings=(*assessment.candidate("talquetamab").findings, rogue))
+    assert invariants.every_verdict_explained(doc, changed) == [
+        "talquetamab: review.switch-target fired, but the policy does not run it"]
+
+
+def test_check_reports_crashes_and_names_the_invariant(monkeypatch):
+    def broken(document, assessment):
+        raise RuntimeError("boom")
+
+    assert invariants.check(document(), invariants=(broken,)) == ["broken: raised RuntimeError: boom"]
+    assert invariants.check({"lines": []})[0].startswith("evaluate: raised InputError")
+
+
+def test_frozen_stops_ongoing_lines_on_as_of_and_car_t_on_its_infusion():
+    doc = document(line("cilta-cel", "2025-03-01"), line("talquetamab", "2025-06-01"))
+    lines = invariants.frozen(doc, datetime.date(2026, 1, 10))["lines"]
+    assert [l.get("end") for l in lines] == ["2022-12-31", "2025-03-01", "2026-01-10"]
+    assert "end" not in doc["lines"][2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(policies())
+def test_a_policy_is_read_back_from_its_assessment(policy):
+    assert invariants.policy_of(evaluate(document(), policy=policy)) == policy
+
+
+@settings(max_examples=60, deadline=None)
+@given(patient_histories(lines=(2, 2), tcrt_lines=(1, 1), modalities=("car-t",), targets=("GPRC5D",),
+                         apheresis=("pending",), partial_dates=1.0, car_t_eligible=(False,), jurisdictions=("EU",),
+                         candidates=["talquetamab"], synonyms=False, unknown_agents=0.0))
+def test_the_knobs_bound_what_is_drawn(doc):
+    assert len(doc["lines"]) == 2 and sum(l["agents"] == ["arlocabtagene autoleucel"] for l in doc["lines"]) == 1
+    car_t = [l for l in doc["lines"] if l["agents"] == ["arlocabtagene autoleucel"]]
+    others = [l for l in doc["lines"] if l not in car_t]
+    assert all(len(l["start"]) < 10 for l in others) and len(doc["apheresis"][-1]["date"]) < 10
+    assert all(len(l["start"]) == 10 for l in car_t)  # an infusion is one known day
+    assert doc["apheresis"][-1]["status"] == "planned"
+    assert (doc["car_t_eligible"], doc["jurisdiction"], doc["candidates"]) == (False, "EU", ["talquetamab"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(patient_histories(partial_dates=0.0))
+def test_histories_are_ones_a_clinic_could_have(doc):
+    history = parse_document(doc)
+    as_of = datetime.date.fromisoformat(doc["as_of"])
+    days = [d for l in history.lines for d in (l.start, l.end) if d is not None]
+    assert all(a.earliest <= b.earliest for a, b in zip(days, days[1:])) and all(d.earliest <= as_of for d in days)
+    for l, raw in zip(history.lines, doc["lines"]):
+        if timeline.given({"lines": [raw]})[0].modality == "car-t":
+            assert len(l.agents) == 1 and l.end in (None, l.start)
+    done = [a.date for a in history.apheresis if a.status in ("done", "failed")]
+    assert all(d.earliest <= as_of for d in done)
+    assert all(a.date.earliest <= b.date.earliest for a, b in zip(history.apheresis, history.apheresis[1:]) if a.date and b.date)
+
+
+@settings(max_examples=100, deadline=None)
+@given(partial_dates(precisions=("month", "year")))
+def test_partial_dates_are_imprecise_dates_the_parser_reads(text):
+    assert PartialDate.parse(text).precision in ("month", "year")
+
+
+def test_shrinking_gives_a_small_readable_history():
+    found = find(patient_histories(synonyms=False), lambda d: any("teclistamab" in l["agents"] for l in d["lines"]),
+                 settings=settings(max_examples=300, database=None, deadline=None), random=random.Random(1))
+    assert found["lines"] == [{"agents": ["teclistamab"], "start": "2016-01-01", "end": "2016-01-01"}]
+
+
+def test_the_package_imports_without_hypothesis():
+    script = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import mmsequence.cli, mmsequence.testing\n"
+        "from mmsequence.testing import check, INVARIANTS\n"
+        "print(len(INVARIANTS), check({'patient_id': 'x', 'lines': [], 'as_of': '2026-01-01'}))\n"
+        "try:\n    mmsequence.testing.patient_histories\nexcept ImportError:\n    print('strategies need hypothesis')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert done.stdout.splitlines() == ["9 []", "strategies need hypothesis"], done.stderr[-2000:]
