@@ -154,3 +154,18 @@ def test_a_misspelt_pack_in_a_site_policy_is_an_error(tmp_path):
     with pytest.raises(InputError) as caught:
         load_policy(site)
     assert caught.value.problems == (f"{site}: packs: 'reveiw' is not a rule pack (safety, review, extended, labels)",)
+
+
+def test_stored_t_cells_that_may_come_from_inside_the_interval_get_the_caution():
+    # Collected in '2017-01', the month of a cilta-cel infusion: the cells were read as used by
+    # it, so cilta-cel came out 'acceptable', although on 2017-01-31 they would be stored cells
+    # collected the day teclistamab was given ('caution'). The worst case of both readings
+    # counts (invariant 6, 10,000 generated histories).
+    doc = document(line("cilta-cel", "2027-01-15"), line("teclistamab", "2027-01-31", "2027-01-31"),
+                   as_of="2027-07-31", car_t_eligible=True, candidates=["cilta-cel"],
+                   apheresis=[{"status": "done", "date": "2027-01"}])
+    cilta = evaluate(doc).candidate("cilta-cel")
+    assert (cilta.verdict, [f.rule for f in cilta.findings]) == ("caution", ["review.interval-collected"])
+    assert evaluate(doc).derived["apheresis"] == "possibly-used"
+    doc["as_of"] = "2027-07-30"  # not met even if the cells were used: the wait is the worst case
+    assert evaluate(doc).candidate("cilta-cel").verdict == "wait"

@@ -108,7 +108,11 @@ def _check_consistency(history: PatientHistory, exposures: list[Exposure], as_of
 
 
 def _apheresis_state(history: PatientHistory, exposures: list[Exposure], as_of: datetime.date, warnings: list[str]):
-    """(state, date): pending, collected, failed, cancelled, used or none, with the record's date."""
+    """(state, date): pending, collected, possibly-used, used, failed, cancelled or none, with the record's date.
+
+    Collected T cells are used once a CAR-T infusion followed the collection; possibly used when
+    an imprecise date leaves that open.
+    """
     if not history.apheresis:
         return "none", None
     last = history.apheresis[-1]
@@ -119,8 +123,8 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], as_of: 
             return "pending", None
         return "pending", last.date
     if last.status == "done":
-        infused = [e for e in exposures if e.agent.modality == "car-t" and e.start.on_or_after(last.date) is not False]
-        return ("used" if infused else "collected"), last.date
+        after = {e.start.on_or_after(last.date) for e in exposures if e.agent.modality == "car-t"}
+        return ("used" if True in after else "possibly-used" if None in after else "collected"), last.date
     return last.status, last.date
 
 
@@ -188,6 +192,11 @@ def _candidate_fact(
     exposed = {t for e in exposures if e.agent.is_tcrt for t in e.agent.targets}
     reserve = [t for t in TCRT_TARGETS if t not in exposed and t not in targets and lost[t] is not True]
     anchor, anchor_kind = _anchor(agent, aph_state, aph_date, as_of)
+    interval = _interval(agent, anchor, exposures, policy, as_of) if agent.is_tcrt else {"interval": "none"}
+    if agent.modality == "car-t" and aph_state == "possibly-used" and interval["interval"] == "met":
+        # Met if the T cells were used; if they are still stored, they may come from inside the interval.
+        anchor, anchor_kind = aph_date, "collected-apheresis"
+        interval = _interval(agent, anchor, exposures, policy, as_of)
     fact.update(
         known=True,
         name=agent.name,
@@ -206,11 +215,8 @@ def _candidate_fact(
         anchor=str(anchor),
         anchor_kind=anchor_kind,
         anchor_event=_ANCHOR_EVENTS[anchor_kind],
+        **interval,
     )
-    if agent.is_tcrt:
-        fact.update(_interval(agent, anchor, exposures, policy, as_of))
-    else:
-        fact["interval"] = "none"
     return fact
 
 
