@@ -90,7 +90,7 @@ def given(document: Mapping[str, Any], catalog: Catalog | None = None) -> list[G
 
 @attrs.frozen
 class Apheresis:
-    """The state of CAR-T apheresis: none, pending, collected, used, failed or cancelled."""
+    """The state of CAR-T apheresis: none, pending, collected, possibly-used, used, failed or cancelled."""
 
     state: str
     day: Days | None = None
@@ -98,7 +98,8 @@ class Apheresis:
 
 def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.date) -> Apheresis:
     """The last record decides. A plan still pending cannot happen before ``as_of``; collected
-    T cells count as used once a CAR-T infusion may have followed the collection."""
+    T cells are used once a CAR-T infusion followed the collection, possibly used when an
+    imprecise date leaves that open."""
     records = document.get("apheresis") or ()
     if not records:
         return Apheresis("none")
@@ -109,8 +110,10 @@ def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.d
             return Apheresis("pending")
         return Apheresis("pending", Days(max(day.first, as_of), day.last))
     if last["status"] == "done":
-        infused = any(g.modality == "car-t" and g.start.last >= day.first for g in gifts)
-        return Apheresis("used" if infused else "collected", day)
+        infusions = [g.start for g in gifts if g.modality == "car-t"]
+        if any(start.first >= day.last for start in infusions):
+            return Apheresis("used", day)
+        return Apheresis("possibly-used" if any(start.last >= day.first for start in infusions) else "collected", day)
     return Apheresis(last["status"], day)
 
 
