@@ -96,14 +96,22 @@ class _Patient:
     def _interval(self, agent: Agent) -> list[Finding]:
         """At least the interval between a bsAb's last dose and the next TCRT's start event."""
         kind, anchor = timeline.anchor(agent.modality, self.state, self.as_of, self.policy.car_t_anchor)
-        p = self.policy
-        window = timeline.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor)
-        if window is None or anchor.first >= window.last:
+        window = self._window(anchor)
+        if _met(window, anchor):
             return []
         if kind == "collected":  # the T cells are already collected: waiting changes nothing
             return [("review.interval-collected", "caution", None)]
         rule = "review.interval" if anchor.last < window.first else "review.interval-uncertain"
-        return [(rule, p.interval_effect, window.last if p.interval_effect == "wait" else None)]
+        effect = self.policy.interval_effect
+        return [(rule, effect, window.last if effect == "wait" else None)]
+
+    def _window(self, anchor: timeline.Days) -> timeline.Days | None:
+        p = self.policy
+        return timeline.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor)
+
+
+def _met(window: timeline.Days | None, anchor: timeline.Days) -> bool:
+    return window is None or anchor.first >= window.last
 
 
 def _combine(found: list[Finding]) -> tuple[str, datetime.date | None]:

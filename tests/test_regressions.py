@@ -157,3 +157,15 @@ def test_a_misspelt_pack_in_a_site_policy_is_an_error(tmp_path):
     with pytest.raises(InputError) as caught:
         load_policy(site)
     assert caught.value.problems == (f"{site}: packs: 'reveiw' is not a rule pack (safety, review, extended, labels)",)
+
+
+def test_a_collection_that_cannot_be_ordered_against_an_infusion_is_an_error():
+    # Collected in '2027-01', the month of a cilta-cel infusion: read as used by it, cilta-cel
+    # came out 'acceptable', although on 2027-01-31 they would be stored cells collected the day
+    # teclistamab was given ('caution'; invariant 6, 10,000 generated histories). Which reading
+    # holds changes the verdict either way, so the exact day is asked for.
+    doc = document(line("cilta-cel", "2027-01-15"), line("teclistamab", "2027-01-31", "2027-01-31"),
+                   as_of="2027-07-31", car_t_eligible=True, candidates=["cilta-cel"],
+                   apheresis=[{"status": "done", "date": "2027-01"}])
+    with pytest.raises(InputError, match=r"lines\[1\].start: '2027-01-15' cannot be ordered against apheresis\[0\].date '2027-01'"):
+        evaluate(doc)

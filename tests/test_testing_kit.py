@@ -70,6 +70,14 @@ def test_the_interval_invariant_follows_the_policy():
     assert invariants.no_tcrt_inside_interval(doc, planted(doc, "talquetamab", disabled, verdict="acceptable")) == []
 
 
+def test_the_partial_date_invariant_is_off_where_the_policy_gives_up_the_worst_case():
+    doc = document(line("teclistamab", "2025-01", "2025-09"), as_of="2026-03-10")
+    exact_only = Policy(disabled_rules=("review.interval-uncertain",))
+    assert evaluate(doc, policy=exact_only).candidate("talquetamab").verdict == "acceptable"
+    assert invariants.partial_dates_are_worst_case(doc, evaluate(doc, policy=exact_only)) == []
+    assert invariants.partial_dates_are_worst_case(doc, planted(doc, "talquetamab", verdict="acceptable", earliest_date=None))
+
+
 def test_a_finding_of_a_rule_the_policy_does_not_run_is_a_violation():
     doc = document(TEC, as_of="2026-01-10")
     assessment = evaluate(doc, policy=Policy(disabled_rules=("review.switch-target",)))

@@ -198,8 +198,11 @@ def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assess
 
     An EHR date known to the month or year counts as its worst case. Tried: each end of the range
     and the days around the interval boundaries; a day that would make the history impossible is
-    skipped.
+    skipped. Not in force under a policy that runs review.interval but not review.interval-uncertain
+    (the site gave up the worst case for imprecise dates).
     """
+    if rule_runs(assessment, INTERVAL_RULES[0]) and not rule_runs(assessment, INTERVAL_RULES[1]):
+        return []
     violations = []
     for where, written, days in _imprecise_dates(document, assessment):
         for day in days:

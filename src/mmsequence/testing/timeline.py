@@ -98,7 +98,8 @@ class Apheresis:
 
 def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.date) -> Apheresis:
     """The last record decides. A plan still pending cannot happen before ``as_of``; collected
-    T cells count as used once a CAR-T infusion may have followed the collection."""
+    T cells are used once a CAR-T infusion followed the collection (a valid document dates the
+    two so that the order is certain)."""
     records = document.get("apheresis") or ()
     if not records:
         return Apheresis("none")
@@ -109,8 +110,8 @@ def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.d
             return Apheresis("pending")
         return Apheresis("pending", Days(max(day.first, as_of), day.last))
     if last["status"] == "done":
-        infused = any(g.modality == "car-t" and g.start.last >= day.first for g in gifts)
-        return Apheresis("used" if infused else "collected", day)
+        infusions = [g.start for g in gifts if g.modality == "car-t"]
+        return Apheresis("used" if any(start.first >= day.last for start in infusions) else "collected", day)
     return Apheresis(last["status"], day)
 
 
