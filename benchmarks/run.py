@@ -182,6 +182,8 @@ def threads(docs) -> dict:
 
 def _table(results: dict) -> str:
     lat, trip = results["latency"]["api"], results["latency"]["round_trip"]
+    cohort = results["throughput"]
+    many = cohort["processes"]
     rows = [
         ("warm evaluation p50 / p99 (ms)", f"{lat['p50_ms']:.3f} / {lat['p99_ms']:.3f}", f"{results['latency']['api_ratio_p50']:.1f}x oracle"),
         ("JSON round trip p50 / p99 (ms)", f"{trip['p50_ms']:.3f} / {trip['p99_ms']:.3f}",
@@ -189,9 +191,8 @@ def _table(results: dict) -> str:
         ("cold start, CLI (ms)", f"{results['cold_start']['cli_ms']:.0f}", f"{results['cold_start']['ratio']:.1f}x oracle"),
         ("throughput, 1 process (histories/s)", f"{results['throughput']['engine_1p_per_s']:.0f}",
          f"oracle {results['throughput']['per_core_ratio']:.1f}x faster"),
-        (f"throughput, {results['throughput']['processes']} processes (histories/s)",
-         f"{results['throughput'][f'engine_{results['throughput']['processes']}p_per_s']:.0f}",
-         f"scaling {results['throughput']['scaling']:.2f}x"),
+        (f"throughput, {many} processes (histories/s)", f"{cohort[f'engine_{many}p_per_s']:.0f}",
+         f"scaling {cohort['scaling']:.2f}x"),
         ("RSS growth (MB)", f"{results['memory']['growth_mb']:.1f}", ", ".join(f"{k} {v:.1f}" for k, v in results["memory"].items() if k != "growth_mb")),
         ("8 threads (histories/s)", f"{results['threads']['threads_8_per_s']:.0f}",
          f"identical to serial: {results['threads']['identical_to_serial']}; oracle {results['threads']['ratio']:.1f}x"),

@@ -14,10 +14,10 @@ from types import MappingProxyType
 from typing import Any
 
 import attrs
-import yaml
 
-from mmsequence._paths import rules_dir
-from mmsequence.errors import RuleFileError
+from . import _yaml as yaml
+from ._paths import rules_dir
+from .errors import RuleFileError
 
 MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional")
 TCRT_MODALITIES = ("bsab", "car-t")

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
+from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, parse_agents
 from .errors import InputError

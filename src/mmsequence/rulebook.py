@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
+from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
