@@ -78,3 +78,23 @@ def test_an_override_needs_a_listed_reason_and_a_note_for_other():
                    overrides=[{"rule": "review.interval", "candidate": "talquetamab", "reason": "other"}])
     with pytest.raises(InputError, match=r"overrides\[0\].note: is required when reason is 'other'"):
         evaluate(doc)
+
+
+def test_every_test_the_hazard_log_cites_exists():
+    """A control whose verifying test was renamed or removed must not look verified."""
+    import re
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    log = (tests.parent / "docs" / "hazard-log.md").read_text(encoding="utf-8")
+    missing, current = [], None
+    for match in re.finditer(r"`(test_\w+\.py)?::([\w:]+)`|`(test_\w+\.py)`", log):
+        file = match[1] or match[3]
+        current = file or current
+        if match[2] is None:
+            continue
+        source = (tests / current).read_text(encoding="utf-8")
+        for name in match[2].split("::"):
+            if not re.search(rf"^\s*(def|class) {name}\b", source, re.M):
+                missing.append(f"{current}::{match[2]}")
+    assert missing == []
