@@ -31,6 +31,7 @@ from histories import histories  # noqa: E402
 
 from mmsequence import evaluate  # noqa: E402
 from mmsequence.batch import run_batch  # noqa: E402
+from mmsequence.history import parse_document  # noqa: E402
 from mmsequence.policy import load_policy  # noqa: E402
 from tests.oracle import assess  # noqa: E402
 
@@ -68,7 +69,9 @@ def _engine_round_trip(text: str) -> str:
 
 
 def _oracle_round_trip(text: str) -> str:
+    """The same parsing and validation as the engine's pipeline, the oracle instead of the engine."""
     doc = json.loads(text)
+    parse_document(doc)
     result = assess(doc, datetime.date.fromisoformat(doc["as_of"]), POLICY)
     return json.dumps({k: [v, d.isoformat() if d else None] for k, (v, d) in result.items()})
 
@@ -106,10 +109,6 @@ def cold_start(runs: int) -> dict:
         result[f"{name}_ms"] = statistics.median(samples) * 1e3
     result["ratio"] = result["cli_ms"] / result["oracle_ms"]
     return result
-
-
-def _oracle_lines(path: Path) -> int:
-    return sum(len(_oracle_round_trip(line)) > 0 for line in path.read_text(encoding="utf-8").splitlines())
 
 
 def _oracle_chunk(lines: list[str]) -> int:
