@@ -57,21 +57,10 @@ class PartialDate:
     @classmethod
     def parse(cls, text: str) -> PartialDate:
         """Read 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' (year 1900..2199); anything else is a ValueError."""
-        error = ValueError(f"{text!r} is not a date")
-        match = _ISO.fullmatch(text) if isinstance(text, str) else None
-        if match is None or not 1900 <= int(match[1]) <= 2199:
-            raise error
-        try:
-            earliest = datetime.date(int(match[1]), int(match[2] or 1), int(match[3] or 1))
-        except ValueError:
-            raise error from None
-        if match[3]:
-            latest = earliest
-        elif match[2]:
-            latest = add_months(earliest, 1) - _ONE_DAY
-        else:
-            latest = earliest.replace(month=12, day=31)
-        return cls(earliest, latest, text)
+        parsed = _parse(text) if isinstance(text, str) else None
+        if parsed is None:
+            raise ValueError(f"{text!r} is not a date")
+        return parsed
 
     @classmethod
     def of(cls, day: datetime.date) -> PartialDate:
@@ -132,3 +121,22 @@ class PartialDate:
 def _bounds(value: PartialDate | datetime.date) -> tuple[datetime.date, datetime.date]:
     """The first and last possible day of a PartialDate, or of a plain date."""
     return (value.earliest, value.latest) if isinstance(value, PartialDate) else (value, value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(text: str) -> PartialDate | None:
+    """The PartialDate a text denotes, or None; cached, since histories repeat their dates."""
+    match = _ISO.fullmatch(text)
+    if match is None or not 1900 <= int(match[1]) <= 2199:
+        return None
+    try:
+        earliest = datetime.date(int(match[1]), int(match[2] or 1), int(match[3] or 1))
+    except ValueError:
+        return None
+    if match[3]:
+        latest = earliest
+    elif match[2]:
+        latest = add_months(earliest, 1) - _ONE_DAY
+    else:
+        latest = earliest.replace(month=12, day=31)
+    return PartialDate(earliest, latest, text)
