@@ -8,7 +8,6 @@ import sys
 import attrs
 import pytest
 from hypothesis import find, given, settings
-from hypothesis import strategies as st
 
 from mmsequence import Policy, PartialDate, evaluate, parse_document
 from mmsequence.testing import invariants, timeline
