@@ -254,10 +254,14 @@ class _Context:
     apheresis: tuple[str, PartialDate | None]
     product: Agent | None
     tcrt: list[Exposure] = attrs.field(init=False)
+    exposed: set[str] = attrs.field(init=False)
+    lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], dict[str, Any]] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self.tcrt = [e for e in self.exposures if e.agent.is_tcrt]
+        self.exposed = {t for e in self.tcrt for t in e.agent.targets}
+        self.lost = _lost(self.history)
 
     def clock(self, kind: str, anchor: PartialDate) -> dict[str, Any]:
         """The interval or washout facts for a candidate that takes effect at ``anchor``."""
@@ -274,9 +278,8 @@ def _candidate_fact(cid: int, candidate: Candidate, ctx: _Context) -> dict[str, 
         return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
     targets = set(agent.targets)
     same = [e for e in ctx.tcrt if targets & set(e.agent.targets)]
-    lost = _lost(ctx.history)
-    exposed = {t for e in ctx.tcrt for t in e.agent.targets}
-    reserve = [t for t in TCRT_TARGETS if t not in exposed and t not in targets and lost[t] is not True]
+    lost = ctx.lost
+    reserve = [t for t in TCRT_TARGETS if t not in ctx.exposed and t not in targets and lost[t] is not True]
     anchor, anchor_kind = _anchor(agent, *ctx.apheresis, ctx.policy, ctx.as_of)
     product_targets = set(ctx.product.targets) if ctx.product is not None else {"BCMA"}
     fact.update(

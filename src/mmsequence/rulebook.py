@@ -58,12 +58,6 @@ class Rule:
         """The facts the rule quotes, by field name."""
         return {field: bound[binding][field] for binding, field in self.facts}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "pack": self.pack, "version": self.version, "title": self.title,
-            "effect": self.effect, "evidence": self.evidence, "citation": self.citation,
-        }
-
 
 @attrs.frozen
 class Rulebook:
