@@ -1,6 +1,6 @@
 """mmsequence benchmarks: latency, round trip, cold start, throughput, memory, threads.
 
-Every figure is measured beside the plain-Python oracle (tests/oracle.py) on the same
+Every figure is measured beside the plain-Python oracle (mmsequence.testing.oracle) on the same
 histories in the same run, and reported as a ratio. Run from the repository root:
 
     python benchmarks/run.py                 # full sizes (about 10 minutes on 2 cores)
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from histories import histories  # noqa: E402
 
@@ -33,7 +33,7 @@ from mmsequence import evaluate  # noqa: E402
 from mmsequence.batch import run_batch  # noqa: E402
 from mmsequence.history import parse_document  # noqa: E402
 from mmsequence.policy import load_policy  # noqa: E402
-from tests.oracle import assess  # noqa: E402
+from mmsequence.testing.oracle import assess  # noqa: E402
 
 SIZES = {
     "full": {"latency": 5000, "cohort": 100_000, "rss": (10_000, 200_000), "threads": 4000, "cold": 15},
@@ -95,7 +95,7 @@ def cold_start(runs: int) -> dict:
     commands = {
         "cli": [sys.executable, "-m", "mmsequence.cli", "evaluate", str(example)],
         "oracle": [sys.executable, "-c",
-                   "import json,sys,datetime; sys.path.insert(0, sys.argv[2]); from tests.oracle import assess; "
+                   "import json,sys,datetime; sys.path.insert(0, sys.argv[2]); from mmsequence.testing.oracle import assess; "
                    "from mmsequence.policy import load_policy; d=json.load(open(sys.argv[1])); "
                    "print(assess(d, datetime.date.fromisoformat(d['as_of']), load_policy()))", str(example), str(ROOT)],
     }

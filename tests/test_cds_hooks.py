@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mmsequence import evaluate
-from mmsequence.cds_hooks import OVERRIDE_SYSTEM, markdown_text, problems_response, response
+from mmsequence.service.cards import OVERRIDE_SYSTEM, markdown_text, problems_response, response
 from mmsequence.history import OVERRIDE_REASONS
 
 from .builders import document, line

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from mmsequence import EngineError, evaluate
-from mmsequence import engine as engine_module
-from mmsequence.engine import Engine, fnv1a_32
-from mmsequence.evaluation import _rulebook
+from mmsequence import _engine as engine_module
+from mmsequence._engine import Engine, fnv1a_32
+from mmsequence.evaluator import _rulebook
 
 from .builders import document, line
 
@@ -137,8 +137,8 @@ def test_engine_crash_modes_in_a_subprocess():
 def test_sessions_where_no_rule_fires_are_cleaned_up_safely():
     """delete_state on a session where no action ran freed uninitialised memory; the bootstrap action prevents it."""
     script = textwrap.dedent("""
-        from mmsequence.engine import Engine
-        from mmsequence.evaluation import _rulebook
+        from mmsequence._engine import Engine
+        from mmsequence.evaluator import _rulebook
         engine = Engine(_rulebook().rules, "test-empty-sessions")
         for _ in range(2000):
             assert engine.run({"t": "patient", "car_t_eligible": "no"}, []) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mmsequence import InputError, evaluate
-from mmsequence.evaluation import _rulebook
+from mmsequence.evaluator import _rulebook
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

@@ -1,4 +1,4 @@
-"""The engine agrees with the differential oracle (tests/oracle.py) on every verdict and wait date."""
+"""The engine agrees with the differential oracle (mmsequence.testing.oracle) on every verdict and wait date."""
 
 import datetime
 import json
@@ -14,7 +14,7 @@ from mmsequence import Policy, evaluate, load_policy
 from mmsequence.rulebook import load_rulebook
 from mmsequence.testing.strategies import patient_histories, policies
 
-from . import oracle
+from mmsequence.testing import oracle
 from .profiles import SEEDS, run
 
 #: Extended rules the oracle does not implement (added by later packs), switched off for the comparison.
@@ -65,7 +65,7 @@ def test_the_oracle_reads_the_worked_example_as_the_guidance_does():
 
 def test_the_oracle_imports_without_hypothesis():
     # The performance benchmark imports it as its baseline, outside the test run.
-    script = "import sys; sys.modules['hypothesis'] = None\nimport tests.oracle\nprint('ok')"
+    script = "import sys; sys.modules['hypothesis'] = None\nimport mmsequence.testing.oracle\nprint('ok')"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           cwd=str(Path(__file__).parents[1]))
     assert done.stdout == "ok\n", done.stderr[-2000:]

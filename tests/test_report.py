@@ -10,7 +10,7 @@ import pytest
 from mmsequence.board import build_board
 from mmsequence.cli import main
 from mmsequence.policy import load_policy
-from mmsequence.report import render_html, render_markdown
+from mmsequence.board.report import render_html, render_markdown
 
 from .batch import BOARD_DAY, EXAMPLES, example_board, write
 from .builders import document, line

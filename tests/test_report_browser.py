@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmsequence.report import write_report
+from mmsequence.board.report import write_report
 
 from .batch import example_board
 from .chromium import Chromium, find_chromium

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import find, given, settings
 
 from mmsequence import Policy, PartialDate, evaluate, parse_document
-from mmsequence.testing import invariants, timeline
+from mmsequence.testing import invariants, reference
 from mmsequence.testing.strategies import partial_dates, patient_histories, policies
 
 from .builders import document, line
@@ -130,7 +130,7 @@ def test_histories_are_ones_a_clinic_could_have(doc):
     days = [d for l in history.lines for d in (l.start, l.end) if d is not None]
     assert all(a.earliest <= b.earliest for a, b in zip(days, days[1:])) and all(d.earliest <= as_of for d in days)
     for l, raw in zip(history.lines, doc["lines"]):
-        if timeline.given({"lines": [raw]})[0].modality == "car-t":
+        if reference.given({"lines": [raw]})[0].modality == "car-t":
             assert len(l.agents) == 1 and l.end in (None, l.start)
     done = [a.date for a in history.apheresis if a.status in ("done", "failed")]
     assert all(d.earliest <= as_of for d in done)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mmsequence import evaluate, parse_document
 from mmsequence.dates import add_months
 from mmsequence.policy import Policy
-from mmsequence.timeline import Scale, build_timeline
+from mmsequence.board.geometry import Scale, build_timeline
 
 from .builders import document, line
 

@@ -7,8 +7,8 @@ import pytest
 from mmsequence import load_policy
 from mmsequence._paths import vignettes_dir
 from mmsequence.cli import main
-from mmsequence.evaluation import _rulebook
-from mmsequence.vignettes import run_vignette
+from mmsequence.evaluator import _rulebook
+from mmsequence.testing.vignettes import run_vignette
 
 PATHS = sorted(vignettes_dir().glob("*.json"))
 

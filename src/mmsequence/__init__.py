@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from .assessment import Assessment, CandidateAssessment, Finding
 from .dates import PartialDate
 from .errors import EngineError, InputError, MmsequenceError, RuleFileError
-from .evaluation import evaluate
+from .evaluator import evaluate
 from .history import Override, PatientHistory, parse_document
 from .policy import Policy, load_policy
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 
 from .errors import InputError, MmsequenceError
-from .evaluation import evaluate
+from .evaluator import evaluate
 from .render import to_json_line
 
 

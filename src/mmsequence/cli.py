@@ -16,7 +16,7 @@ from .batch import default_processes, run_batch
 from .catalog import load_catalog
 from .policy import load_policy
 from .rulebook import check_references, load_rulebook
-from .vignettes import run_vignettes
+from .testing.vignettes import run_vignettes
 from ._paths import vignettes_dir
 from .service.command import add_serve_command
 from .testing.command import add_validate_command
@@ -77,7 +77,7 @@ def _batch(args: argparse.Namespace) -> str:
 
 def _board(args: argparse.Namespace) -> str:
     try:
-        from .board import run_board
+        from .board.command import run_board
     except ModuleNotFoundError as error:
         raise MmsequenceError(f"the board command needs the 'board' extra: pip install 'mmsequence[board]' ({error.name} is missing)") from None
     return run_board(args.inputs, args.as_of, args.out, args.format, args.policy)

@@ -19,7 +19,7 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
-from .facts import CANDIDATE_FIELDS, PATIENT_FIELDS
+from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
 from .policy import PACK_NAMES, Policy
 
 EFFECTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")

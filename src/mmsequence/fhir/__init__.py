@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..assessment import Assessment
-from ..evaluation import evaluate
+from ..evaluator import evaluate
 from ..history import Override, read_document
 from ..policy import Policy
 from .importer import FhirImport, LineSource, evaluate_bundle, from_bundle

@@ -12,7 +12,7 @@ import attrs
 from ..assessment import Assessment
 from ..catalog import Catalog, load_catalog
 from ..errors import InputError
-from ..evaluation import evaluate
+from ..evaluator import evaluate
 from ..history import Override, parse_document
 from ..policy import Policy, check_catalog, load_policy
 from .lines import TherapyLine, build_lines

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import cds_hooks
+from . import cards
 from ..catalog import load_catalog
 from ..errors import InputError
 from ..fhir import evaluate_bundle
@@ -135,8 +135,8 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
             assessment = evaluate_bundle(bundle, policy=settings.policy, patient_id=hook.patient_id,
                                          candidates=candidates, catalog=catalog)
         except InputError as error:
-            return cds_hooks.problems_response(error.problems, hook.hook_instance)
-        return cds_hooks.response(assessment, hook.hook_instance)
+            return cards.problems_response(error.problems, hook.hook_instance)
+        return cards.response(assessment, hook.hook_instance)
 
     async def read(request: Request, parse: Callable[[Any, Service], T], what: str) -> T:
         """The authenticated request's body for its service, parsed; 400 naming each bad field."""

@@ -7,7 +7,7 @@
   on first use, so the invariants work without it;
 - :mod:`~mmsequence.testing.invariants`: the safety invariants, each
   ``(document, assessment) -> list of violations``, and :func:`check`, which runs them all;
-- :mod:`~mmsequence.testing.timeline`: an independent reading of a patient document.
+- :mod:`~mmsequence.testing.reference`: an independent reading of a patient document.
 """
 
 from __future__ import annotations

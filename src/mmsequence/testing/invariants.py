@@ -2,7 +2,7 @@
 
 A violation is one sentence naming the candidate and what is wrong; an empty list means the
 property holds. Each invariant follows the policy in effect, read back from
-``assessment.policy``, and reads the document through :mod:`mmsequence.testing.timeline`, never
+``assessment.policy``, and reads the document through :mod:`mmsequence.testing.reference`, never
 through the engine's facts. Invariants that re-evaluate the document freeze its history first:
 an ongoing line stops on the original ``as_of``, as if nothing were given after it.
 """
@@ -17,11 +17,11 @@ from typing import Any
 from ..assessment import Assessment, CandidateAssessment
 from ..catalog import load_catalog
 from ..errors import InputError
-from ..evaluation import evaluate
+from ..evaluator import evaluate
 from ..policy import Policy, policy_from_mapping
 from ..render import to_json
 from ..verdicts import SEVERITY
-from . import timeline
+from . import reference
 
 Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
 
@@ -103,14 +103,14 @@ def no_tcrt_inside_interval(document: Mapping[str, Any], assessment: Assessment)
     least 'caution' (review.interval-collected).
     """
     policy = policy_of(assessment)
-    gifts = timeline.given(document)
-    state = timeline.apheresis(document, gifts, assessment.as_of)
+    gifts = reference.given(document)
+    state = reference.apheresis(document, gifts, assessment.as_of)
     violations = []
     for c in assessment.candidates:
-        if c.modality not in timeline.TCRT:
+        if c.modality not in reference.TCRT:
             continue
-        kind, anchor = timeline.anchor(c.modality, state, assessment.as_of, policy.car_t_anchor)
-        window = timeline.interval_window(gifts, assessment.as_of, policy.interval_months, policy.interval_scope, anchor)
+        kind, anchor = reference.anchor(c.modality, state, assessment.as_of, policy.car_t_anchor)
+        window = reference.interval_window(gifts, assessment.as_of, policy.interval_months, policy.interval_scope, anchor)
         if window is None or anchor.first >= window.last:
             continue
         if kind == "collected":
@@ -157,7 +157,7 @@ def interval_monotone_in_time(document: Mapping[str, Any], assessment: Assessmen
     Time only lengthens the interval since the last dose (the history frozen at as_of). Judged
     where both interval rules are in force: otherwise no finding does not mean the interval is met.
     """
-    met = [c for c in assessment.candidates if c.modality in timeline.TCRT
+    met = [c for c in assessment.candidates if c.modality in reference.TCRT
            and all(_controls(assessment, c, rule) for rule in INTERVAL_RULES)
            and not any(f.rule in INTERVAL_RULES for f in c.findings)]
     violations = []
@@ -179,8 +179,8 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
     Review: when bsAbs must be sequenced, rotating targets beats re-using one; CAR-T first comes
     before the target switch in the review's order of preferences.
     """
-    used = timeline.used_targets(timeline.given(document))
-    tcrts = [c for c in assessment.candidates if c.modality in timeline.TCRT]
+    used = reference.used_targets(reference.given(document))
+    tcrts = [c for c in assessment.candidates if c.modality in reference.TCRT]
     same = [c for c in tcrts if used & set(c.target)]
     switch = [c for c in tcrts if not used & set(c.target)]
     return [f"{a.query} (re-uses {', '.join(sorted(used & set(a.target)))}) ranks {a.rank}, above {b.query} (switches) at {b.rank}"
@@ -227,18 +227,18 @@ def _less_restrictive(a: CandidateAssessment, b: CandidateAssessment) -> bool:
 def _imprecise_dates(document: Mapping[str, Any], assessment: Assessment) -> Iterator[tuple[str, str, list[datetime.date]]]:
     """(where, the date as written, exact days inside it to try) for each imprecise date."""
     months = policy_of(assessment).interval_months
-    exact = [timeline.Days.of(t).first for t in _written_dates(document) if len(t) == 10]
+    exact = [reference.Days.of(t).first for t in _written_dates(document) if len(t) == 10]
     anchors = [assessment.as_of, *exact]
-    boundaries = {d for a in anchors for d in (a, timeline.add_months(a, -months), timeline.add_months(a, months))}
+    boundaries = {d for a in anchors for d in (a, reference.add_months(a, -months), reference.add_months(a, months))}
     for i, line in enumerate(document["lines"]):
         for key in ("start", "end"):
             if key == "end" and line.get("end") == line["start"]:
                 continue  # one date written twice (a CAR-T infusion): tried with the start
             if line.get(key) and len(line[key]) < 10:
-                yield f"lines[{i}].{key}", line[key], _inside(timeline.Days.of(line[key]), boundaries)
+                yield f"lines[{i}].{key}", line[key], _inside(reference.Days.of(line[key]), boundaries)
     for i, record in enumerate(document.get("apheresis") or ()):
         if record.get("date") and len(record["date"]) < 10:
-            yield f"apheresis[{i}].date", record["date"], _inside(timeline.Days.of(record["date"]), boundaries)
+            yield f"apheresis[{i}].date", record["date"], _inside(reference.Days.of(record["date"]), boundaries)
 
 
 def _written_dates(document: Mapping[str, Any]) -> list[str]:
@@ -246,7 +246,7 @@ def _written_dates(document: Mapping[str, Any]) -> list[str]:
     return [t for t in lines + [r.get("date") for r in document.get("apheresis") or ()] if t]
 
 
-def _inside(days: timeline.Days, boundaries: set[datetime.date]) -> list[datetime.date]:
+def _inside(days: reference.Days, boundaries: set[datetime.date]) -> list[datetime.date]:
     one = datetime.timedelta(days=1)
     near = {b + k * one for b in boundaries for k in (-1, 0, 1)}
     return sorted({days.first, days.last} | {d for d in near if days.first <= d <= days.last})
@@ -310,7 +310,7 @@ def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Asse
     An unidentified drug in the history could be a recent or same-target TCRT, or a CAR-T, so no
     TCRT candidate is preferred, acceptable or caution; an unidentified candidate never is.
     """
-    unknown = [g.name for g in timeline.given(document) if g.agent is None]
+    unknown = [g.name for g in reference.given(document) if g.agent is None]
     catalog = load_catalog()
     violations = []
     for c in assessment.candidates:
@@ -318,7 +318,7 @@ def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Asse
             continue
         if catalog.lookup(c.query) is None:
             violations.append(f"{c.query}: {c.verdict}, but the candidate is not in the catalog")
-        elif unknown and c.modality in timeline.TCRT:
+        elif unknown and c.modality in reference.TCRT:
             violations.append(f"{c.query}: {c.verdict}, but the history holds {', '.join(unknown)}, not in the catalog")
     return violations
 

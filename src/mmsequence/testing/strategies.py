@@ -19,7 +19,7 @@ import hypothesis.strategies as st
 from ..catalog import load_catalog
 from ..policy import CAR_T_ANCHORS, INTERVAL_EFFECTS, INTERVAL_SCOPES, Policy
 from ..rulebook import load_rulebook
-from .timeline import add_months
+from .reference import add_months
 
 TARGETS = ("BCMA", "GPRC5D", "FcRH5")
 MODALITIES = ("bsab", "car-t")

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup
 
-from . import __version__
-from .verdicts import SEVERITY
+from .. import __version__
+from ..verdicts import SEVERITY
 
 if TYPE_CHECKING:
-    from .board import Board, PatientReport
+    from .build import Board, PatientReport
 
 FORMATS = ("html", "md")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
@@ -39,7 +39,7 @@ def _markdown(value: object) -> str:
 @functools.lru_cache(maxsize=None)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mmsequence", "templates"),
+        loader=jinja2.PackageLoader("mmsequence.board", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg"), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
-from .assessment import Assessment, CandidateAssessment
-from .history import OVERRIDE_REASONS
+from ..assessment import Assessment, CandidateAssessment
+from ..history import OVERRIDE_REASONS
 
 SUMMARY_LIMIT = 139
 SOURCE_LABEL = "mmsequence: TCRT sequencing in myeloma"

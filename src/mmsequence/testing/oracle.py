@@ -2,7 +2,7 @@
 
 Written from the guidance notes (section "The review's guidance") and the README's documented
 defaults, not from the engine: no durable_rules, no facts.py, no rule files. It shares only the
-agent catalog, and reads the document through :mod:`mmsequence.testing.timeline`. The
+agent catalog, and reads the document through :mod:`mmsequence.testing.reference`. The
 informational ``review.reserve`` rule never changes a verdict, so it is left out.
 
 Importable without hypothesis: the performance benchmark uses :func:`assess` as its baseline.
@@ -14,9 +14,9 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from mmsequence import Policy
-from mmsequence.catalog import Agent, load_catalog
-from mmsequence.testing import timeline
+from ..policy import Policy
+from ..catalog import Agent, load_catalog
+from . import reference
 
 #: From least to most restrictive (README, "How a verdict is made").
 VERDICTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
@@ -28,8 +28,8 @@ Finding = tuple[str, str, "datetime.date | None"]
 def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> dict[str, tuple[str, datetime.date | None]]:
     """The verdict and wait date of every candidate of a valid document, by the name it was asked as."""
     catalog = load_catalog()
-    gifts = timeline.given(document, catalog)
-    patient = _Patient(document, gifts, timeline.apheresis(document, gifts, as_of), as_of, policy)
+    gifts = reference.given(document, catalog)
+    patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")
     candidates = [(a.name, a) for a in catalog.approved_tcrts()] if names is None else [
         (name.strip(), catalog.lookup(name)) for name in names
@@ -40,13 +40,13 @@ def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) ->
 class _Patient:
     """What the rules read about one patient on one day, under one policy."""
 
-    def __init__(self, document: Mapping[str, Any], gifts: list[timeline.Given], state: timeline.Apheresis,
+    def __init__(self, document: Mapping[str, Any], gifts: list[reference.Given], state: reference.Apheresis,
                  as_of: datetime.date, policy: Policy) -> None:
         self.gifts, self.state, self.as_of, self.policy = gifts, state, as_of, policy
         self.eligible = document.get("car_t_eligible")
         self.had_car_t = any(g.modality == "car-t" for g in gifts)
         self.unknown = any(g.agent is None for g in gifts)
-        self.used = timeline.used_targets(gifts)
+        self.used = reference.used_targets(gifts)
         markers = document.get("biomarkers") or {}
         self.lost = {t for t, key in (("BCMA", "bcma_loss"), ("GPRC5D", "gprc5d_loss"), ("FcRH5", "fcrh5_loss")) if markers.get(key) is True}
 
@@ -59,7 +59,7 @@ class _Patient:
         if agent is None:
             return [("safety.unknown-candidate", "indeterminate", None)]
         found: list[Finding] = []
-        if agent.modality not in timeline.TCRT:
+        if agent.modality not in reference.TCRT:
             # An antibody-drug conjugate is judged by the extended pack; anything else is out of scope.
             if agent.modality != "adc":
                 return [("safety.out-of-scope", "indeterminate", None)]
@@ -95,7 +95,7 @@ class _Patient:
 
     def _interval(self, agent: Agent) -> list[Finding]:
         """At least the interval between a bsAb's last dose and the next TCRT's start event."""
-        kind, anchor = timeline.anchor(agent.modality, self.state, self.as_of, self.policy.car_t_anchor)
+        kind, anchor = reference.anchor(agent.modality, self.state, self.as_of, self.policy.car_t_anchor)
         window = self._window(anchor)
         if _met(window, anchor):
             return []
@@ -105,12 +105,12 @@ class _Patient:
         effect = self.policy.interval_effect
         return [(rule, effect, window.last if effect == "wait" else None)]
 
-    def _window(self, anchor: timeline.Days) -> timeline.Days | None:
+    def _window(self, anchor: reference.Days) -> reference.Days | None:
         p = self.policy
-        return timeline.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor)
+        return reference.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor)
 
 
-def _met(window: timeline.Days | None, anchor: timeline.Days) -> bool:
+def _met(window: reference.Days | None, anchor: reference.Days) -> bool:
     return window is None or anchor.first >= window.last
 
 

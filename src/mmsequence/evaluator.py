@@ -16,9 +16,9 @@ from ._paths import rules_dir
 from .assessment import Assessment, CandidateAssessment, Finding
 from .catalog import Catalog, load_catalog
 from .dates import PartialDate
-from .engine import Engine
+from ._engine import Engine
 from .errors import InputError
-from .facts import Facts, derive
+from ._facts import Facts, derive
 from .history import Override, PatientHistory, parse_document, read_document
 from .policy import Policy, check_catalog, load_policy
 from .rulebook import Rule, Rulebook, load_rulebook

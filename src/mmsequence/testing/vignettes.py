@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
-from .errors import InputError
-from .evaluation import evaluate
-from .policy import Policy, load_policy, policy_from_mapping
+from ..errors import InputError
+from ..evaluator import evaluate
+from ..policy import Policy, load_policy, policy_from_mapping
 
 _KEYS = ("rationale", "document", "policy", "expected")
 _EXPECTED_KEYS = ("verdict", "earliest_date", "rules")

@@ -16,16 +16,15 @@ from pathlib import Path
 import attrs
 from tqdm import tqdm
 
-from .assessment import Assessment, CandidateAssessment
-from .catalog import Catalog, load_catalog
-from .dates import PartialDate
-from .errors import InputError, MmsequenceError
-from .evaluation import evaluate
-from .history import PatientHistory, parse_document, read_document
-from .policy import Policy, load_policy
-from .report import write_report
-from .timeline import Timeline, build_timeline
-from .verdicts import SEVERITY
+from ..assessment import Assessment, CandidateAssessment
+from ..catalog import Catalog, load_catalog
+from ..dates import PartialDate
+from ..errors import InputError, MmsequenceError
+from ..evaluator import evaluate
+from ..history import PatientHistory, parse_document, read_document
+from ..policy import Policy
+from .geometry import Timeline, build_timeline
+from ..verdicts import SEVERITY
 
 #: Effects that keep an option from being given now.
 BLOCKING = ("wait", "avoid", "indeterminate")
@@ -197,24 +196,3 @@ def build_board(
         for source, history, assessment in evaluated
     )
     return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)))
-
-
-def run_board(inputs: Sequence[str], as_of: str, out: str, fmt: str | None = None, policy: str | None = None) -> str:
-    """The ``mmsequence board`` command: evaluate, write the report, and say what was written.
-
-    The report is written even when some files fail; those failures are then raised as one
-    :class:`InputError` (one problem per file and field) so that the exit code says so.
-    """
-    board = build_board(inputs, parse_board_date(as_of), load_policy(policy), progress=True)
-    target = Path(out)
-    fmt = fmt or ("md" if target.suffix.lower() == ".md" else "html")
-    try:
-        written = write_report(board, target, fmt)
-    except OSError as error:
-        raise InputError([f"{target}: cannot be written ({error.strerror})"]) from None
-    count = len(board.patients)
-    done = f"{target}: {count} patient{'' if count == 1 else 's'}" + (f", {len(written) - 1} timelines beside it" if fmt == "md" else "")
-    if board.failures:
-        problems = [f"{f.source}: {problem}" for f in board.failures for problem in f.problems]
-        raise InputError([*problems, f"{done}; {len(board.failures)} file(s) could not be evaluated"])
-    return done + "\n"

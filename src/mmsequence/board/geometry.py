@@ -12,11 +12,11 @@ import datetime
 
 import attrs
 
-from .assessment import Assessment
-from .catalog import Agent, Catalog, load_catalog
-from .dates import PartialDate, add_months
-from .facts import TCRT_TARGETS
-from .history import Line, PatientHistory
+from ..assessment import Assessment
+from ..catalog import Agent, Catalog, load_catalog
+from ..dates import PartialDate, add_months
+from .._facts import TCRT_TARGETS
+from ..history import Line, PatientHistory
 
 WIDTH = 1000.0
 LABEL_WIDTH = 250.0  # the column of row labels left of the plot
