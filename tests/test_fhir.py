@@ -115,6 +115,25 @@ def test_supportive_care_is_not_a_line():
     )
 
 
+def test_an_uncatalogued_drug_with_a_supportive_atc_code_is_supportive_care_with_a_note():
+    ranitidine = {"coding": [{"system": ATC, "code": "A02BA02", "display": "ranitidine"}]}
+    imported = from_bundle(bundle(administration("r1", ranitidine, "2025-01-10")))
+    assert imported.document["lines"] == []
+    assert imported.warnings == (
+        "MedicationAdministration/r1: ranitidine is supportive care by its ATC code A02BA02, not anti-myeloma therapy;"
+        " not counted in a line",
+    )
+
+
+def test_an_uncatalogued_antineoplastic_atc_code_stays_an_unknown_drug():
+    arsenic = {"coding": [{"system": ATC, "code": "L01XX27", "display": "arsenic trioxide"}]}
+    imported = from_bundle(bundle(administration("x1", arsenic, "2025-01-10")))
+    assert imported.document["lines"][0]["agents"] == ["arsenic trioxide"]
+    assert "MedicationAdministration/x1: 'arsenic trioxide' is not in the agent catalog; kept as an unknown agent" in (
+        imported.warnings
+    )
+
+
 # --- procedures, requests, care plans, conditions ----------------------------------------------
 
 def test_car_t_infusion_procedure_is_a_line_with_its_product_from_used_code():

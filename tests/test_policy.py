@@ -94,7 +94,8 @@ def test_jurisdiction(tmp_path):
 
 def test_site_agents_and_synonyms(tmp_path):
     pol = policy(tmp_path, json.dumps({
-        "agents": [{"name": "examplimab", "targets": ["GPRC5D"], "modality": "bsab", "class": "t-cell-engager", "status": "investigational"}],
+        "agents": [{"name": "examplimab", "targets": ["GPRC5D"], "modality": "bsab", "class": "t-cell-engager", "status": "investigational",
+                    "role": "anti-myeloma"}],
         "synonyms": {"HOSP-TEC-01": "teclistamab"},
     }))
     doc = document(line("HOSP-TEC-01", "2025-01-01", "2025-12-15"), line("examplimab", "2026-01-01", "2026-02-01"),

@@ -77,7 +77,9 @@ class Policy:
 def _agent_entry(agent: Agent) -> dict[str, Any]:
     """An agent in the catalog's own format, so that a policy's dict reads back as the same policy."""
     entry = {"name": agent.name, "targets": list(agent.targets), "modality": agent.modality,
-             "class": agent.drug_class, "status": agent.status}
+             "class": agent.drug_class, "status": agent.status, "role": agent.role}
+    if agent.contexts:
+        entry["contexts"] = list(agent.contexts)
     if agent.synonyms:
         entry["synonyms"] = list(agent.synonyms)
     if agent.codes:

@@ -2,7 +2,9 @@
 
 Drugs are matched by code where the catalog holds that code (RxNorm, ATC; the system is read
 from the Coding, never assumed), else by text through the catalog's names and synonyms. A code
-and a text that name two different agents are a contradiction and an error. Procedures and
+and a text that name two different agents are a contradiction and an error. A drug the catalog
+does not know but whose ATC code lies outside the groups that hold anti-myeloma therapy is
+supportive care (``catalog.atc_fallback_role``). Procedures and
 diagnoses are recognised by their words, and myeloma also by its ICD-10 code C90.0.
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ..catalog import Agent, Catalog
+from ..catalog import Agent, Catalog, atc_fallback_role
 from ..errors import InputError
 
 #: FHIR code system URIs and the catalog's name for each.
@@ -34,11 +36,20 @@ _HEAD = re.compile(r"[^\d(\[,;/:]+")
 
 @attrs.frozen
 class DrugMatch:
-    """The agent a concept names (None: not in the catalog), the name to record, and how it was found."""
+    """The agent a concept names (None: not in the catalog), the name to record, and how it was found.
+
+    ``fallback_role`` is the role an uncatalogued drug has by its ATC code ('supportive'), else None.
+    """
 
     agent: Agent | None
     name: str
     matched_by: dict[str, Any]
+    fallback_role: str | None = None
+
+    @property
+    def role(self) -> str | None:
+        """The drug's role: the catalog agent's own, else the ATC fallback; None for an unknown drug."""
+        return self.agent.role if self.agent is not None else self.fallback_role
 
 
 def _texts(concept: Any) -> list[str]:
@@ -90,6 +101,9 @@ def match_drug(concept: Any, catalog: Catalog, path: str) -> DrugMatch:
     )
     if label is None:
         raise InputError([f"{path}: has neither a text nor a code that names the drug"])
+    atc = next((c for c in concept.coding or () if CATALOG_SYSTEMS.get(c.system or "") == "ATC" and c.code), None)
+    if atc is not None and atc_fallback_role(atc.code) is not None:
+        return DrugMatch(None, label, {"atc": _code(atc)}, atc_fallback_role(atc.code))
     return DrugMatch(None, label, {"unmatched": label})
 
 

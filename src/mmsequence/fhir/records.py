@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from ..catalog import Catalog
+from ..catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Catalog
 from ..dates import PartialDate
 from ..errors import InputError
 from .coding import DrugMatch, is_myeloma, match_drug, mentions_apheresis, mentions_car_t
@@ -148,8 +148,10 @@ class ResourceReader:
         if not self._counts(kind, resource.status, label):
             return
         drug = self.drug(resource, path)
-        if drug.agent is not None and drug.agent.drug_class == "supportive":
-            self.warn(label, f"{drug.name} is supportive care, not anti-myeloma therapy; not counted in a line")
+        if drug.role in NOT_DIRECTED_AT_MYELOMA:
+            how = "" if drug.agent is not None else f" by its ATC code {drug.matched_by['atc']['code']}"
+            self.warn(label, f"{drug.name} is {ROLE_WORDS[drug.role]}{how}, not anti-myeloma therapy;"
+                             " not counted in a line")
             return
         start, end, field = self._period(resource, kind, path)
         if start is None:
