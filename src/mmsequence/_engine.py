@@ -18,7 +18,9 @@ caller's thread. The remaining measured failure modes are each guarded here:
 - patient facts are asserted before candidate facts, and rule files use no negation (``none``
   is right only when the negated facts arrive first);
 - a rule reports once per candidate (a rule with ``$or`` fires once per true branch);
-- facts carry only the fields some rule reads (less JSON to copy, match and return).
+- facts carry only the fields some rule reads (less JSON to copy, match and return);
+- numbers are written in a form the core's JSON parser reads (it refuses an exponent without a
+  decimal point, such as ``1e-05``), and any refusal of the core is an :class:`EngineError`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,23 @@ class _Sessions:
 
     def close(self, sid: str) -> None:
         self._live.discard(fnv1a_32(sid))
+
+
+def _number(value: float) -> str:
+    """A float as JSON the core reads: ``repr``, with ``.0`` before an exponent that lacks a point."""
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
+
+
+def _dumps(facts: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """Flat facts (or a list of them) as JSON for the core; floats through :func:`_number`."""
+    if isinstance(facts, list):
+        return "[" + ",".join(map(_dumps, facts)) + "]"
+    if not any(isinstance(v, float) for v in facts.values()):
+        return json.dumps(facts)
+    return "{" + ",".join(f"{json.dumps(k)}:{_number(v) if isinstance(v, float) else json.dumps(v)}"
+                          for k, v in facts.items()) + "}"
 
 
 def _finding(firings: set[Firing], rule_id: str, bound: dict[str, dict[str, Any]]) -> None:
@@ -123,7 +142,10 @@ class Engine:
 
     def _assert(self, call, facts: Any, sid: str, firings: set[Firing]) -> bool:
         """Assert, then run every action the core queued; True if the bootstrap rule fired."""
-        code, state = call(self._handle, json.dumps(facts))
+        try:
+            code, state = call(self._handle, _dumps(facts))
+        except Exception as error:  # the core raises a bare Exception naming its error code
+            raise EngineError(f"the rule engine refused the facts ({error})") from None
         if code not in (_HANDLED, _OBSERVED):
             raise EngineError(f"no rule accepted the facts (code {code})")
         booted = False
