@@ -123,8 +123,8 @@ def test_supportive_care_is_not_a_line():
 
 def test_an_uncatalogued_drug_with_a_supportive_atc_code_is_supportive_care_with_a_note():
     ranitidine = {"coding": [{"system": ATC, "code": "A02BA02", "display": "ranitidine"}]}
-    imported = from_bundle(bundle(administration("r1", ranitidine, "2025-01-10")))
-    assert imported.document["lines"] == []
+    imported = read(bundle(administration("r1", ranitidine, "2025-01-10")))
+    assert imported.lines == ()
     assert imported.warnings == (
         "MedicationAdministration/r1: ranitidine is supportive care by its ATC code A02BA02, not anti-myeloma therapy;"
         " not counted in a line",
@@ -133,8 +133,8 @@ def test_an_uncatalogued_drug_with_a_supportive_atc_code_is_supportive_care_with
 
 def test_an_uncatalogued_antineoplastic_atc_code_stays_an_unknown_drug():
     arsenic = {"coding": [{"system": ATC, "code": "L01XX27", "display": "arsenic trioxide"}]}
-    imported = from_bundle(bundle(administration("x1", arsenic, "2025-01-10")))
-    assert imported.document["lines"][0]["agents"] == ["arsenic trioxide"]
+    imported = read(bundle(administration("x1", arsenic, "2025-01-10")))
+    assert imported.lines[0].agents == ("arsenic trioxide",)
     assert "MedicationAdministration/x1: 'arsenic trioxide' is not in the agent catalog; kept as an unknown agent" in (
         imported.warnings
     )
@@ -163,7 +163,7 @@ def test_car_t_infusion_of_an_unknown_product_is_kept_as_unknown():
 ])
 def test_leukapheresis_procedure(status, outcome, expected):
     extra = {"outcome": outcome} if outcome else {}
-    document = read(bundle(procedure("ap", "Leukapheresis", "2025-02-03", status=status, **extra))).to_document()
+    document = read(bundle(procedure("ap", "Leukapheresis for CAR-T", "2025-02-03", status=status, **extra))).to_document()
     assert document["apheresis"] == [{"status": expected, "date": "2025-02-03", "comment": "Procedure/ap"}]
 
 
@@ -192,7 +192,7 @@ def test_planned_apheresis_from_a_care_plan_activity():
 
 
 def test_apheresis_records_are_put_in_date_order():
-    done = procedure("ap1", "Leukapheresis", "2025-02-03", outcome={"text": "failed"})
+    done = procedure("ap1", "T-cell leukapheresis", "2025-02-03", outcome={"text": "failed"})
     again = {"resourceType": "ServiceRequest", "id": "sr", "status": "active", "intent": "order",
              "code": {"text": "Leukapheresis"}, **subject(), "occurrenceDateTime": "2026-07-01"}
     document = read(bundle(again, done)).to_document()
@@ -265,9 +265,10 @@ def test_regimen_new_agent_and_restart_after_a_pause():
         (["pomalidomide"], "2023-01-10", "2023-03-01"),
     ]
     assert [s.reason.split(";")[0] for s in (line.origin for line in imported.lines)] == [
-        "derived: the first therapy in the bundle (bortezomib, 2020-01-01)",
-        "derived: pomalidomide started 2022-01-10, not part of the previous line's regimen",
-        "derived: pomalidomide restarted 2023-01-10, more than 90 days after the previous line",
+        "derived: line 1: the first anti-myeloma therapy recorded (bortezomib, 2020-01-01)",
+        "derived: line 2: the plan changed: pomalidomide started 2022-01-10, after the regimen of line 1 was set",
+        "derived: line 3: treatment resumed: pomalidomide restarted 2023-01-10, 223 days after the last dose"
+        " (a planned pause ended)",
     ]
     assert {line.origin.method for line in imported.lines} == {"derived"}
 
@@ -281,11 +282,22 @@ def test_car_t_is_a_line_of_its_own_and_starts_a_new_one_after_it():
     assert [l["agents"] for l in lines(b)] == [["daratumumab"], ["ciltacabtagene autoleucel"], ["daratumumab"]]
 
 
-def test_corticosteroid_outside_any_line_is_not_counted():
+def test_dexamethasone_after_a_car_t_infusion_is_crs_management_not_a_line():
     imported = read(bundle(procedure("c", "Carvykti infusion", "2023-06-10"),
                                   administration("dex", "dexamethasone", "2023-06-12")))
     assert [l["agents"] for l in imported.to_document()["lines"]] == [["ciltacabtagene autoleucel"]]
-    assert imported.warnings == ("MedicationAdministration/dex: dexamethasone given outside any line of therapy; not counted",)
+    assert imported.warnings == ("MedicationAdministration/dex: dexamethasone is CRS or ICANS management,"
+                                 " not anti-myeloma therapy; not counted in a line",)
+
+
+def test_corticosteroid_alone_outside_any_line_is_not_counted():
+    imported = read(bundle(statement("v", "bortezomib", "2020-01-01", "2020-06-30"),
+                           administration("dex", "dexamethasone", "2022-03-12")))
+    assert [l["agents"] for l in imported.to_document()["lines"]] == [["bortezomib"]]
+    assert imported.warnings == (
+        "MedicationAdministration/dex: dexamethasone is a corticosteroid alone, outside any line of therapy,"
+        " not counted as a line",
+    )
 
 
 def test_explicit_line_numbers_from_the_extension():

@@ -44,6 +44,7 @@ class LineOrigin:
     method: str
     reason: str
     records: tuple[SourceRecord, ...] = ()
+    number: int | None = None  # the line of therapy it belongs to (a CAR-T and its bridging share one)
 
 
 @attrs.frozen
@@ -132,6 +133,8 @@ class PatientHistory:
     comment: str | None = None
     warnings: tuple[str, ...] = ()
     format: str = attrs.field(default="document", validator=attrs.validators.in_(FORMATS))
+    #: Drugs the reader found that are not anti-myeloma therapy: (name, role in words, record).
+    not_therapy: tuple[tuple[str, str, str], ...] = ()
 
     def to_document(self) -> dict[str, Any]:
         """The history as a patient-history document (JSON, version 1) that reads back to it."""

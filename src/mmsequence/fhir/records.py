@@ -14,10 +14,21 @@ from typing import Any
 
 import attrs
 
-from ..catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Catalog
+from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
-from .coding import DrugMatch, is_myeloma, match_drug, mentions_apheresis, mentions_car_t
+from ..lines import Event
+from .coding import (
+    DrugMatch,
+    is_myeloma,
+    match_drug,
+    mentions_apheresis,
+    mentions_car_t,
+    mentions_stem_cells,
+    mentions_stem_cell_infusion,
+    mentions_t_cells,
+    stop_reason,
+)
 from .dates import partial_date
 
 #: Default URL of the extension that carries a site's explicit line-of-therapy number.
@@ -41,17 +52,25 @@ _FAILED_OUTCOME = ("unsuccessful", "failed", "failure", "insufficient")
 
 @attrs.frozen
 class Exposure:
-    """A drug given to the patient, as one resource records it (``end`` None: ongoing)."""
+    """A drug given to the patient, or a CAR-T or stem-cell infusion, as one resource records it
+    (``end`` None: ongoing)."""
 
     drug: DrugMatch
     start: PartialDate
     end: PartialDate | None
     resource: str
     line_number: int | None = None
+    kind: str = "drug"
+    stop_reason: str | None = None
 
     @property
     def is_car_t(self) -> bool:
-        return self.drug.agent is not None and self.drug.agent.modality == "car-t"
+        return self.kind == "car-t-infusion"
+
+    def event(self) -> Event:
+        """The record as the line derivation reads it."""
+        return Event(self.kind, self.start, self.resource, self.drug.name, self.end, self.drug.agent,
+                     self.drug.fallback_role, self.stop_reason, matched_by=self.drug.matched_by)
 
 
 @attrs.frozen
@@ -66,6 +85,7 @@ class Records:
     """Everything read from one Bundle."""
 
     exposures: list[Exposure] = attrs.Factory(list)
+    events: list[Event] = attrs.Factory(list)  # collections, harvests, progressions
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
     warnings: list[str] = attrs.Factory(list)
@@ -80,6 +100,7 @@ class ResourceReader:
         self.line_extension = line_extension
         self.records = Records()
         self.used_medications: set[str] = set()
+        self.car_t_orders: set[str] = set()  # 'Type/id' of orders for a CAR-T product
 
     def warn(self, label: str, message: str) -> None:
         self.records.warnings.append(f"{label}: {message}")
@@ -148,19 +169,17 @@ class ResourceReader:
         if not self._counts(kind, resource.status, label):
             return
         drug = self.drug(resource, path)
-        if drug.role in NOT_DIRECTED_AT_MYELOMA:
-            how = "" if drug.agent is not None else f" by its ATC code {drug.matched_by['atc']['code']}"
-            self.warn(label, f"{drug.name} is {ROLE_WORDS[drug.role]}{how}, not anti-myeloma therapy;"
-                             " not counted in a line")
-            return
         start, end, field = self._period(resource, kind, path)
         if start is None:
             raise InputError([f"{path}.{field}: is required to place the drug in time"])
-        if end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
+        anti_myeloma = drug.role is None or drug.agent is not None and drug.agent.is_anti_myeloma
+        if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
             self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
-        if drug.agent is None:
+        if drug.role is None:
             self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent")
-        self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path)))
+        reason = stop_reason(resource)
+        self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path),
+                                               stop_reason=reason))
 
     def _period(self, resource: Any, kind: str, path: str) -> tuple[PartialDate | None, PartialDate | None, str]:
         """(start, end, the field that should hold the start); end None means ongoing."""
@@ -208,6 +227,24 @@ class ResourceReader:
         return None
 
     def _procedure(self, resource: Any, label: str, path: str) -> None:
+        if mentions_apheresis(resource.code) and not self._collects_t_cells(resource):
+            if mentions_stem_cells(resource.code):
+                date = self._performed(resource, path)
+                self.warn(label, "stem-cell harvest (for a transplant), not a T-cell collection; starts nothing")
+                if date is not None and resource.status in ("completed", "in-progress"):
+                    self.records.events.append(Event("stem-cell-harvest", date, label, "stem-cell harvest"))
+            else:
+                self.warn(label, "leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not"
+                                 " linked to a CAR-T order; not read as a T-cell collection")
+            return
+        if mentions_stem_cell_infusion(resource.code):
+            if not self._counts("Procedure", resource.status, label):
+                return
+            day = self._performed(resource, path)
+            if day is None:
+                raise InputError([f"{path}.performed[x]: a stem-cell infusion needs its date"])
+            self.records.events.append(Event("stem-cell-infusion", day, label, "autologous stem-cell transplant"))
+            return
         if mentions_apheresis(resource.code):
             status = _PROCEDURE_APHERESIS.get(resource.status)
             if status is None:
@@ -221,6 +258,8 @@ class ResourceReader:
             if status in ("done", "failed") and date is None:
                 raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
             self.records.apheresis.append(ApheresisRecord(status, date, label))
+            if status == "done":
+                self.records.events.append(Event("t-cell-collection", date, label, "T-cell collection"))
             return
         product = self._car_t_product(resource, path)
         if product is None:
@@ -233,9 +272,25 @@ class ResourceReader:
             raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
         if product.agent is None:
             self.warn(label, f"CAR-T product {product.name!r} is not in the agent catalog; kept as an unknown agent")
-        self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path)))
+        self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path),
+                                               kind="car-t-infusion"))
+
+    def _collects_t_cells(self, resource: Any) -> bool:
+        """A leukapheresis collects T cells when it names CAR-T, T cells or a CAR-T product, or is
+        based on a CAR-T order."""
+        concepts = [resource.code, *(resource.usedCode or ())]
+        if any(mentions_car_t(c) or mentions_t_cells(c) for c in concepts):
+            return True
+        if any(c is not None and (m := match_drug(c, self.catalog, "")).agent is not None
+               and m.agent.modality == "car-t" for c in concepts if c is not None and (c.text or c.coding)):
+            return True
+        return any(ref.reference in self.car_t_orders or relative_reference(ref.reference or "") in self.car_t_orders
+                   for ref in resource.basedOn or ())
 
     def _service_request(self, resource: Any, label: str, path: str) -> None:
+        if mentions_apheresis(resource.code) and mentions_stem_cells(resource.code):
+            self.warn(label, "not used (a stem-cell harvest for a transplant, not a T-cell collection)")
+            return
         if not mentions_apheresis(resource.code):
             self.warn(label, "not used (not a leukapheresis request)")
             return
