@@ -25,8 +25,9 @@ Records are read in order of their start (each date on its earliest possible day
    the drug restarts within ``PAUSE_DAYS``); a corticosteroid joins the current line.
 6. Anything else starts a new line, saying why: a progression or toxicity recorded before it, a
    new drug after the regimen was set (a changed plan), or treatment resumed after a pause.
-   A corticosteroid alone outside any line is premedication or CRS management next to a TCRT
-   dose, else it is listed and not counted.
+   Dexamethasone or methylprednisolone within a day of a TCRT dose is premedication, in the
+   ``CRS_DAYS`` after one CRS or ICANS management; any other corticosteroid alone outside a line
+   is listed and not counted.
 
 A drug whose end is not recorded is ongoing until the next line starts without it; its last dose
 is then taken to be no later than that start, with a warning. Each step is constant work per
@@ -35,7 +36,9 @@ record, so a chart of any size is read in one pass after sorting.
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -186,14 +189,34 @@ def _within_before(e: Event, anchors: list[Event], days: int) -> Event | None:
     return None
 
 
-def _near_tcrt(e: Event, tcrt_days: list[datetime.date]) -> str | None:
-    """'premedication' within a day of a TCRT dose, 'crs-management' in the weeks after one."""
-    day = e.start.earliest
-    if any(abs((d - day).days) <= PREMEDICATION_DAYS for d in tcrt_days):
-        return "premedication"
-    if any(0 < (day - d).days <= CRS_DAYS for d in tcrt_days):
-        return "crs-management"
-    return None
+class _TcrtDays:
+    """The days a TCRT may have been given (bsAb courses as spans, CAR-T infusions as days), merged,
+    for looking a day up in logarithmic time."""
+
+    def __init__(self, events: list[Event]) -> None:
+        spans = []
+        for e in events:
+            if e.agent is None or not e.agent.is_tcrt:
+                continue
+            last = e.start if e.kind == "car-t-infusion" else e.end
+            spans.append((e.start.earliest, (last.latest if last is not None else datetime.date.max),
+                          e.kind == "car-t-infusion"))
+        spans.sort()
+        self.starts = [first for first, _, _ in spans]
+        self.spans = spans
+        self.infusions = sorted(first for first, _, infusion in spans if infusion)
+        self.reach = list(itertools.accumulate((last for _, last, _ in spans), max))
+
+    def role(self, e: Event) -> str | None:
+        """'premedication' on (or a day from) a TCRT dose, 'crs-management' in the weeks after an infusion."""
+        day = e.start.earliest
+        i = bisect.bisect_right(self.starts, day + _days(PREMEDICATION_DAYS)) - 1
+        if i >= 0 and self.reach[i] >= day - _days(PREMEDICATION_DAYS):
+            return "premedication"
+        j = bisect.bisect_left(self.infusions, day) - 1
+        if j >= 0 and 0 < (day - self.infusions[j]).days <= CRS_DAYS:
+            return "crs-management"
+        return None
 
 
 @attrs.define
@@ -225,8 +248,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
     ordered = sorted(events, key=_sort_key)
     car_t = [e for e in ordered if e.kind == "car-t-infusion"]
     stem_cell = [e for e in ordered if e.kind == "stem-cell-infusion"]
-    tcrt_days = sorted({e.start.earliest for e in ordered
-                        if e.agent is not None and e.agent.is_tcrt and e.kind in ("drug", "car-t-infusion")})
+    tcrt_days = _TcrtDays([e for e in ordered if e.kind in ("drug", "car-t-infusion")])
     collections = [e for e in ordered if e.kind == "t-cell-collection"]
     bridging_windows = _bridging_windows(collections, car_t)
 
@@ -302,15 +324,15 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             bridging.append(Member(e, "bridging", e.end))
             continue
         steroid = e.agent is not None and e.agent.drug_class == _CORTICOSTEROID
+        near = tcrt_days.role(e) if steroid and e.agent.contexts else None
+        if near is not None:
+            set_aside.append(SetAside(e, near))
+            continue
         if current is not None and progression is None and _joins(current, e, steroid):
             current.add(Member(e, "therapy", e.end))
             continue
         if steroid:
-            near = _near_tcrt(e, tcrt_days) if e.agent.contexts else None
-            if near is not None:
-                set_aside.append(SetAside(e, near))
-            else:
-                set_aside.append(SetAside(e, "anti-myeloma", "a corticosteroid alone, outside any line of therapy"))
+            set_aside.append(SetAside(e, "anti-myeloma", "a corticosteroid alone, outside any line of therapy"))
             continue
         start_line(_new_line_reason(current, e, progression), Member(e, "therapy", e.end))
 
@@ -369,7 +391,7 @@ def _new_line_reason(previous: _Open | None, e: Event, progression: Event | None
         return f"progression recorded {progression.start} ({progression.source}); {e.name} started {e.start}"
     stopped = [m.event for m in previous.members if m.event.stop_reason in ("progression", "toxicity")]
     if stopped:
-        last = stopped[-1]
+        last = next((s for s in stopped if s.agent is None or s.agent.drug_class != _CORTICOSTEROID), stopped[-1])
         return f"{last.name} stopped for {last.stop_reason} ({last.source}); {e.name} started {e.start}"
     if previous.car_t:
         return f"the first therapy after a CAR-T infusion ({e.name}, {e.start})"

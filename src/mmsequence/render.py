@@ -31,6 +31,8 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
         f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
         "",
     ]
+    for notice in assessment.notices:
+        lines += textwrap.wrap(f"! {notice}", width, subsequent_indent="  ") + [""]
     for row in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
@@ -41,6 +43,10 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
             mark = f" [overridden: {f.overridden['reason']}]" if f.overridden else ""
             lines += textwrap.wrap(f"- {f.effect}{mark} {f.rule}: {f.message}", width, initial_indent="   ", subsequent_indent="     ")
             lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
+    others = assessment.course.not_therapy
+    if others:
+        lines += ["", "Not anti-myeloma therapy (not counted in any line):"]
+        lines += [f"  - {n.name}: {n.role} ({n.where})" for n in others]
     if assessment.warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in assessment.warnings]
     return "\n".join(lines) + "\n"
