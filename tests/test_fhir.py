@@ -29,9 +29,9 @@ def lines(b: dict) -> list[dict]:
     return read(b).to_document()["lines"]
 
 
-def problems(b: dict) -> list[str]:
+def problems(b: dict, **options) -> list[str]:
     with pytest.raises(InputError) as caught:
-        read(b)
+        read(b, **options)
     return list(caught.value.problems)
 
 
@@ -222,7 +222,7 @@ def test_unmapped_resources_are_listed_with_their_id():
     observation = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "M-protein"}}
     unused_medication = {"resourceType": "Medication", "id": "m9", "code": {"text": "ondansetron"}}
     assert read(bundle(observation, unused_medication)).warnings == (
-        "Observation/o1: not used (mmsequence does not read Observation resources)",
+        "Observation/o1: not used (its code is not one the site policy maps under observations)",
         "Medication/m9: not used (no administration, statement or request refers to it)",
     )
 
@@ -401,7 +401,7 @@ def test_examples_evaluate_and_say_how_each_line_was_formed(path):
 
 def test_coded_example_gives_the_same_verdicts_as_the_json_worked_example():
     fhir = evaluate(EXAMPLES / "coded-drugs.json")
-    assert fhir.warnings[0] == "Observation/m-protein: not used (mmsequence does not read Observation resources)"
+    assert fhir.warnings[0] == "Observation/m-protein: not used (its code is not one the site policy maps under observations)"
     talquetamab = fhir.candidate("talquetamab")
     assert talquetamab.verdict == "avoid"
     assert {"review.no-bsab-before-apheresis", "review.interval"} <= {f.rule for f in talquetamab.findings}
@@ -455,3 +455,80 @@ def test_a_site_policy_synonym_maps_a_local_drug_name(tmp_path):
     with_site = evaluate(bundle, policy=str(policy))
     assert any("LOCALDRUG-7" in w for w in without.warnings)
     assert not any("LOCALDRUG-7" in w for w in with_site.warnings)
+
+
+# --- observations the site maps, stop reasons, completeness ----------------------------------------
+
+def _observation(rid: str, code: str, when: str, **value) -> dict:
+    system, _, code = code.partition("|")
+    return {"resourceType": "Observation", "id": rid, "status": "final", **subject(),
+            "code": {"coding": [{"system": system, "code": code}]}, "effectiveDateTime": when, **value}
+
+
+SITE_CODES = {"disease_status": ("http://loinc.org|97509-4",), "car_t_eligible": ("urn:site|CART-ELIG",),
+              "soluble_bcma": ("urn:site|SBCMA",), "bcma_loss": ("urn:site|BCMA-DEL",)}
+
+
+def test_mcode_disease_status_progression_makes_the_line_refractory():
+    worsened = {"valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "271299001"}]}}
+    history = read(bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01"),
+                          _observation("ds", "http://loinc.org|97509-4", "2024-08-20", **worsened),
+                          statement("t", "teclistamab", "2024-10-01", "2025-03-01")), observations=SITE_CODES)
+    assert [(line.agents, line.stop_reason, line.refractory) for line in history.lines] == [
+        (("carfilzomib",), "progression", True), (("teclistamab",), None, None)]
+    assert history.lines[1].origin.reason.startswith("derived: line 2: progression recorded 2024-08-20 (Observation/ds)")
+
+
+def test_site_mapped_observations_carry_eligibility_and_biomarkers():
+    history = read(bundle(
+        _observation("e1", "urn:site|CART-ELIG", "2025-01-01", valueBoolean=True),
+        _observation("e2", "urn:site|CART-ELIG", "2025-06-01", valueCodeableConcept={"text": "Not eligible (frailty)"}),
+        _observation("s", "urn:site|SBCMA", "2025-06-01", valueQuantity={"value": 512, "unit": "ng/mL"}),
+        _observation("b", "urn:site|BCMA-DEL", "2025-06-01", valueCodeableConcept={"text": "Detected"}),
+    ), observations=SITE_CODES)
+    assert history.car_t_eligible is False
+    assert (history.biomarkers.soluble_bcma_ng_ml, history.biomarkers.bcma_loss) == (512.0, True)
+
+
+def test_a_soluble_bcma_without_its_unit_is_an_error_naming_the_field():
+    bad = _observation("s", "urn:site|SBCMA", "2025-06-01", valueQuantity={"value": 512, "unit": "mg"})
+    assert problems(bundle(bad), observations=SITE_CODES) == [
+        "entry[2].resource.valueQuantity: soluble BCMA needs a value in ng/mL (got 'mg')"]
+
+
+def test_status_reason_gives_the_stop_reason():
+    stopped = statement("k", "carfilzomib", "2024-01-10", "2024-09-01", status="stopped",
+                        statusReason=[{"text": "Disease progression"}])
+    assert read(bundle(stopped)).lines[0].stop_reason == "progression"
+
+
+def test_a_searchset_with_a_next_page_is_incomplete_and_an_error():
+    b = bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01")) | {
+        "type": "searchset", "link": [{"relation": "next", "url": "https://ehr/fhir/MedicationStatement?page=2"}]}
+    assert problems(b) == ["bundle.link[0]: a next page (https://ehr/fhir/MedicationStatement?page=2) was not read;"
+                           " the record is incomplete (read every page and pass them as one Bundle)"]
+
+
+@pytest.mark.parametrize("entry", [{"resourceType": "Patient"}, "not a list"])
+def test_an_entry_that_is_not_a_list_of_entries_is_an_error(entry):
+    b = {"resourceType": "Bundle", "type": "collection", "entry": entry}
+    assert problems(b)[0].startswith("bundle.entry: expected a list of entries")
+
+
+def test_a_stem_cell_harvest_starts_nothing_and_a_plain_leukapheresis_is_not_a_t_cell_collection():
+    history = read(bundle(procedure("h", "Peripheral blood stem cell collection (apheresis)", "2021-06-05"),
+                          procedure("l", "Leukapheresis", "2025-02-03")))
+    assert history.apheresis == () and history.lines == ()
+    assert history.warnings == (
+        "Procedure/h: stem-cell harvest (for a transplant), not a T-cell collection; starts nothing",
+        "Procedure/l: leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not linked to a"
+        " CAR-T order; not read as a T-cell collection",
+    )
+
+
+def test_a_leukapheresis_linked_to_a_car_t_order_is_a_t_cell_collection():
+    order = {"resourceType": "ServiceRequest", "id": "order", "status": "active", "intent": "order", **subject(),
+             "code": {"text": "Carvykti manufacturing"}}
+    collection = procedure("l", "Leukapheresis", "2025-02-03", basedOn=[{"reference": "ServiceRequest/order"}])
+    history = read(bundle(order, collection))
+    assert [(a.status, str(a.date)) for a in history.apheresis] == [("done", "2025-02-03")]

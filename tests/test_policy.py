@@ -150,3 +150,21 @@ def test_the_recorded_policy_reads_back_as_the_same_policy(tmp_path):
     recorded = evaluate(document(), policy=pol).to_dict()["policy"]
     again = policy_from_mapping({k: v for k, v in recorded.items() if k not in ("source", "digest")}, recorded["source"])
     assert again == pol and again.digest == recorded["digest"]
+
+
+def test_observation_codes_a_site_maps_are_validated_and_layered(tmp_path):
+    pol = policy(tmp_path, json.dumps({"observations": {"soluble_bcma": ["urn:site|SBCMA"]}}))
+    codes = pol.observation_codes()
+    assert codes["soluble_bcma"] == ("urn:site|SBCMA",)
+    assert codes["disease_status"] == ("http://loinc.org|97509-4", "http://loinc.org|88040-1")
+
+
+@pytest.mark.parametrize(
+    ("observations", "expected"),
+    [({"soluble_bcma": ["SBCMA"]}, "observations.soluble_bcma: expected a list of 'system|code' strings"),
+     ({"m_protein": []}, "observations.m_protein: unknown policy key")],
+)
+def test_bad_observation_codes_name_the_key(tmp_path, observations, expected):
+    with pytest.raises(InputError) as raised:
+        policy(tmp_path, json.dumps({"observations": observations}))
+    assert any(expected in p for p in raised.value.problems)

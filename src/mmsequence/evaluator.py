@@ -60,7 +60,8 @@ class Evaluator:
     def read(self, source: Any, *, patient_id: str | None = None, candidates: list[str] | None = None) -> PatientHistory:
         """The history in a JSON document or a FHIR Bundle (a mapping, or a path to a file), its
         drugs named through this policy's catalog; see :func:`mmsequence.documents.read_document`."""
-        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates)
+        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates,
+                             observations=self.policy.observation_codes())
 
     def evaluate(
         self,

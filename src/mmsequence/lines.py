@@ -54,6 +54,7 @@ CONDITIONING_DAYS = 10
 LYMPHODEPLETION_DAYS = 14
 PREMEDICATION_DAYS = 1
 CRS_DAYS = 30
+REFRACTORY_DAYS = 60  # IMWG: progression on therapy or within 60 days of the last dose
 
 #: What a chart record is: a drug given, an infusion of cells, a collection, or a progression.
 KINDS = ("drug", "car-t-infusion", "stem-cell-infusion", "t-cell-collection", "stem-cell-harvest", "progression")
@@ -108,6 +109,7 @@ class TherapyLine:
     number: int
     reason: str
     members: tuple[Member, ...]
+    progression: Event | None = None  # a progression recorded on it or within REFRACTORY_DAYS (refractory)
 
     @property
     def start(self) -> PartialDate:
@@ -232,6 +234,7 @@ class _Open:
     ongoing: bool
     transplant_day: datetime.date | None = None
     car_t: bool = False
+    progression: Event | None = None
 
     def add(self, member: Member) -> None:
         self.members.append(member)
@@ -274,6 +277,9 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
         current = lines[-1] if lines else None
         if e.kind == "progression":
             progression = e
+            if current is not None and (current.ongoing or current.last_dose is None
+                                        or e.start.earliest <= current.last_dose + _days(REFRACTORY_DAYS)):
+                current.progression = current.progression or e
             continue
         if e.kind == "stem-cell-harvest":
             harvests.append(e)
@@ -341,7 +347,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             start_line(f"{m.event.name} started {m.event.start} after the T-cell collection; no CAR-T infusion"
                        " recorded yet", m)
     return LineReading(
-        lines=tuple(TherapyLine(o.number, o.reason, tuple(o.members)) for o in lines),
+        lines=tuple(TherapyLine(o.number, o.reason, tuple(o.members), o.progression) for o in lines),
         set_aside=tuple(set_aside), harvests=tuple(harvests), warnings=tuple(warnings),
     )
 

@@ -28,17 +28,21 @@ def _records(events: Iterable[Event]) -> tuple[SourceRecord, ...]:
     return tuple(SourceRecord(e.name, e.source, e.matched_by) for e in events)
 
 
-def _line(members: list[Member], method: str, reason: str, number: int, notes: list[Member]) -> Line:
+def _line(members: list[Member], method: str, reason: str, number: int, notes: list[Member],
+          progression: Event | None = None) -> Line:
     starts = [m.event.start for m in members]
     ends = [m.end for m in members]
     stopped = [m for m in members if m.event.stop_reason]
     last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
     extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
+    if progression is not None:
+        extra += f"; progression recorded {progression.start} ({progression.source}): refractory"
     return Line(
         agents=tuple(dict.fromkeys(m.event.name for m in members)),
         start=min(starts, key=_day),
         end=None if any(e is None for e in ends) else max(ends, key=lambda d: (d.latest, d.earliest)),
-        stop_reason=last_stop,
+        stop_reason=last_stop or ("progression" if progression is not None else None),
+        refractory=True if progression is not None else None,
         comment=reason + extra,
         origin=LineOrigin(method, reason + extra, _records(m.event for m in members + notes), number),
     )
@@ -53,9 +57,10 @@ def _from_reading(reading: LineReading) -> list[tuple[int, Line]]:
         reason = f"derived: line {line.number}: {line.reason}"
         if therapy:
             out.append((line.number, _line(therapy, "derived", reason + (" (bridging)" if infusion else ""),
-                                           line.number, [] if infusion else notes)))
+                                           line.number, [] if infusion else notes,
+                                           None if infusion else line.progression)))
         if infusion:
-            out.append((line.number, _line(infusion, "derived", reason, line.number, notes)))
+            out.append((line.number, _line(infusion, "derived", reason, line.number, notes, line.progression)))
     return out
 
 

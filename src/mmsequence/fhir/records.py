@@ -9,7 +9,8 @@ was given is counted as given with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+import re
 from typing import Any
 
 import attrs
@@ -89,13 +90,17 @@ class Records:
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
     warnings: list[str] = attrs.Factory(list)
+    #: Observations the rules read, by kind: (date, value, record), in the order read.
+    observed: dict[str, list[tuple[PartialDate, Any, str]]] = attrs.Factory(dict)
 
 
 class ResourceReader:
     """Reads the therapy resources of one Bundle; ``medication(ref)`` resolves Medication references."""
 
-    def __init__(self, catalog: Catalog, medications: dict[str, Any], line_extension: str) -> None:
+    def __init__(self, catalog: Catalog, medications: dict[str, Any], line_extension: str,
+                 observations: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.catalog = catalog
+        self.observation_kinds = {code: kind for kind, codes in (observations or {}).items() for code in codes}
         self.medications = medications
         self.line_extension = line_extension
         self.records = Records()
@@ -116,6 +121,7 @@ class ResourceReader:
             "ServiceRequest": self._service_request,
             "CarePlan": self._care_plan,
             "Condition": self._condition,
+            "Observation": self._observation,
         }.get(kind)
         if handler is None:
             self.warn(label, f"not used (mmsequence does not read {kind} resources)")
@@ -333,6 +339,63 @@ class ResourceReader:
             self.warn(label, f"multiple myeloma diagnosis not used (verification {', '.join(sorted(codes))})")
             return
         self.records.myeloma.append(label)
+
+    def _observation(self, resource: Any, label: str, path: str) -> None:
+        codes = [f"{c.system}|{c.code}" for c in (resource.code.coding or ()) if c.system and c.code]
+        kind = next((self.observation_kinds[c] for c in codes if c in self.observation_kinds), None)
+        if kind is None:
+            self.warn(label, "not used (its code is not one the site policy maps under observations)")
+            return
+        if resource.status not in ("final", "amended", "corrected"):
+            self.warn(label, f"not used (status {resource.status!r})")
+            return
+        when = resource.effectiveDateTime or (resource.effectivePeriod.start if resource.effectivePeriod else None) \
+            or resource.issued
+        date = partial_date(when, f"{path}.effective[x]")
+        if date is None:
+            raise InputError([f"{path}.effective[x]: a {kind.replace('_', ' ')} observation needs its date"])
+        if kind == "disease_status":
+            concept = resource.valueCodeableConcept
+            coded = {c.code for c in (concept.coding or ())} if concept else set()
+            words = " ".join(filter(None, [concept.text, *(c.display for c in concept.coding or ())])) if concept else ""
+            if coded & set(_WORSENED) or re.search(r"worse|progress|relapse", words, re.IGNORECASE):
+                self.records.events.append(Event("progression", date, label, "progression"))
+            else:
+                self.warn(label, "disease status is not progression; not used")
+            return
+        if kind == "soluble_bcma":
+            quantity = resource.valueQuantity
+            unit = (quantity.unit or quantity.code or "").casefold() if quantity else ""
+            if quantity is None or quantity.value is None or unit not in _NG_PER_ML:
+                raise InputError([f"{path}.valueQuantity: soluble BCMA needs a value in ng/mL (got {unit or 'none'!r})"])
+            value: Any = float(quantity.value)
+        else:
+            value = _flag(resource)
+            if value is None:
+                raise InputError([f"{path}.value[x]: a {kind.replace('_', ' ')} observation needs a yes or no value"])
+        self.records.observed.setdefault(kind, []).append((date, value, label))
+
+
+_WORSENED = ("271299001",)  # SNOMED CT: patient's condition worsened (mCODE ConditionStatusTrendVS)
+_YES = re.compile(r"^(yes|true|eligible|detected|present|positive|lost|loss)\b", re.IGNORECASE)
+_NO = re.compile(r"^(no|false|not|ineligible|absent|negative|retained)\b", re.IGNORECASE)
+_NG_PER_ML = ("ng/ml", "ug/l", "µg/l", "mcg/l")
+
+
+def _flag(resource: Any) -> bool | None:
+    """A yes/no Observation value: valueBoolean, or a concept whose words say yes or no."""
+    if resource.valueBoolean is not None:
+        return resource.valueBoolean
+    concept = resource.valueCodeableConcept
+    texts = [t for t in ([concept.text] + [c.display for c in concept.coding or ()]) if t] if concept else []
+    if resource.valueString:
+        texts.append(resource.valueString)
+    for text in texts:
+        if _NO.search(text.strip()):
+            return False
+        if _YES.search(text.strip()):
+            return True
+    return None
 
 
 def medication_index(entries: Iterable[tuple[str | None, Any]]) -> dict[str, Any]:
