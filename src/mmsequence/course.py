@@ -305,6 +305,27 @@ class PatientCourse:
         latest = max(parts, key=lambda line: (line.start.earliest, line.start.latest))
         return "yes" if latest.stop_reason == "progression" else line_refractory(latest)
 
+    def not_therapy_by_drug(self) -> list[dict[str, Any]]:
+        """The drugs that are not anti-myeloma therapy, one entry per drug and role, with their records."""
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for n in self.not_therapy:
+            grouped.setdefault((n.name, n.role), []).append(n.where)
+        return [{"drug": name, "role": role, "records": records} for (name, role), records in grouped.items()]
+
+    def line_summaries(self) -> list[str]:
+        """Each line of therapy in words: number, dates, drugs, and how it was formed or why it ended."""
+        out = []
+        for line in self.therapy_lines:
+            parts = [self.history.lines[i] for i in line.indices]
+            agents = list(dict.fromkeys(a for part in parts for a in part.agents))
+            ends = [part.end for part in parts]
+            end = "ongoing" if any(e is None for e in ends) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
+            last = max(parts, key=lambda part: (part.start.earliest, part.start.latest))
+            stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
+            why = parts[0].origin.reason if parts[0].origin is not None else None
+            out.append(f"{line.number}. {line.start} to {end}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
+        return out
+
     def last_tcrt_dose(self) -> str | None:
         """The latest last dose of any TCRT, as text with its line (None: no TCRT so far)."""
         if not self.tcrt:
@@ -338,7 +359,7 @@ class PatientCourse:
             "apheresis": self.apheresis.state,
             "apheresis_date": None if self.apheresis.date is None else str(self.apheresis.date),
             "unknown_agents": list(self.unknown),
-            "not_anti_myeloma_therapy": [n.to_dict() for n in self.not_therapy],
+            "not_anti_myeloma_therapy": self.not_therapy_by_drug(),
         }
 
 

@@ -158,7 +158,7 @@ def import_report(history: PatientHistory) -> dict[str, Any]:
 def line_sources(history: PatientHistory) -> list[dict[str, Any]]:
     """How each line of a history read from records was formed, line by line."""
     return [
-        {"line": i, "method": line.origin.method, "reason": line.origin.reason,
+        {"line": i, "line_of_therapy": line.origin.number, "method": line.origin.method, "reason": line.origin.reason,
          "agents": [record.to_dict() for record in line.origin.records]}
         for i, line in enumerate(history.lines) if line.origin is not None
     ]

@@ -51,7 +51,7 @@ def _line(members: list[Member], method: str, reason: str, number: int, notes: l
 def _from_reading(reading: LineReading) -> list[tuple[int, Line]]:
     out = []
     for line in reading.lines:
-        notes = [m for m in line.members if not m.counts]
+        notes = [m for m in line.members if not m.counts and m.part != "transplant"]
         therapy = [m for m in line.members if m.part in ("therapy", "bridging")]
         infusion = [m for m in line.members if m.part == "infusion"]
         reason = f"derived: line {line.number}: {line.reason}"
@@ -97,8 +97,7 @@ def build_lines(exposures: list[Exposure], events: list[Event],
     explicit = _explicit([e for e in exposures if e.line_number is not None], warnings)
     reading = derive_lines([*(e.event() for e in exposures if e.line_number is None), *events])
     warnings.extend(reading.warnings)
-    warnings.extend(aside.message() if aside.note else f"{aside.message()}; not counted in a line"
-                    for aside in reading.set_aside)
+    # drugs set aside are listed on the history (not_therapy), not repeated as warnings
     keyed = [(("extension", n), line) for n, line in explicit] + [(("derived", n), line) for n, line in _from_reading(reading)]
     keyed.sort(key=lambda pair: (*_day(pair[1].start), pair[1].origin.number or 0))
     numbers: dict[tuple[str, int], int] = {}
@@ -107,8 +106,14 @@ def build_lines(exposures: list[Exposure], events: list[Event],
         number = numbers.setdefault(key, len(numbers) + 1)
         lines.append(line if line.origin.number == number else
                      _renumbered(line, number))
-    aside = tuple((a.event.name, a.words, a.event.source) for a in reading.set_aside)
+    aside = tuple((a.event.name, _words(a), a.event.source) for a in reading.set_aside)
     return lines, aside
+
+
+def _words(aside) -> str:
+    """The role in words, saying when an ATC code decided it."""
+    atc = aside.event.matched_by.get("atc", {}).get("code") if aside.event.agent is None else None
+    return f"{aside.words} (by its ATC code {atc})" if atc else aside.words
 
 
 def _renumbered(line: Line, number: int) -> Line:

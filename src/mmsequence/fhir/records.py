@@ -39,7 +39,7 @@ LINE_EXTENSION = "urn:mmsequence:fhir:line-of-therapy"
 _GIVEN = {
     "MedicationAdministration": ({"completed", "in-progress", "on-hold", "stopped"}, {"unknown"}),
     "MedicationStatement": ({"active", "completed", "on-hold", "stopped"}, {"unknown"}),
-    "MedicationRequest": ({"active", "completed"}, set()),
+    "MedicationRequest": ({"active", "completed", "stopped"}, set()),
     "Procedure": ({"completed", "in-progress", "stopped"}, {"on-hold", "unknown"}),
 }
 #: Apheresis status in the history for each procedure, request and care-plan activity status.
@@ -175,6 +175,10 @@ class ResourceReader:
         if not self._counts(kind, resource.status, label):
             return
         drug = self.drug(resource, path)
+        if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
+            self.warn(label, f"an order for {drug.name}, not its infusion (read from the infusion's Procedure or"
+                             " MedicationAdministration); links a leukapheresis to CAR-T")
+            return
         start, end, field = self._period(resource, kind, path)
         if start is None:
             raise InputError([f"{path}.{field}: is required to place the drug in time"])
