@@ -55,17 +55,29 @@ class Code:
     code: str
 
 
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _codes(values: Iterable[Code]) -> tuple[Code, ...]:
+    return tuple(values)
+
+
+def _agents(values: Iterable[Agent]) -> tuple[Agent, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Agent:
     """One drug: canonical name, other names, targets on the myeloma cell, modality, class and status."""
 
     name: str
-    targets: tuple[str, ...] = attrs.field(converter=tuple)
+    targets: tuple[str, ...] = attrs.field(converter=_names)
     modality: str = attrs.field(validator=attrs.validators.in_(MODALITIES))
     drug_class: str
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
-    synonyms: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    codes: tuple[Code, ...] = attrs.field(default=(), converter=tuple)
+    synonyms: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    codes: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
 
     @property
     def is_tcrt(self) -> bool:
@@ -77,7 +89,7 @@ class Agent:
 class Catalog:
     """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two agents."""
 
-    agents: tuple[Agent, ...] = attrs.field(converter=tuple)
+    agents: tuple[Agent, ...] = attrs.field(converter=_agents)
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
 

@@ -68,7 +68,7 @@ def _origin(line: TherapyLine) -> LineOrigin:
 
 def _history(patient_id: str, lines: list[TherapyLine], records: Records, as_of: datetime.date | None,
              candidates: list[str] | None) -> PatientHistory:
-    dated = sorted((a for a in records.apheresis if a.date), key=lambda a: (a.date.earliest, a.date.latest))
+    dated = sorted((a for a in records.apheresis if a.date), key=lambda a: a.date.sort_key if a.date else (datetime.date.min, datetime.date.min))
     undated = [a for a in records.apheresis if a.date is None]
     return PatientHistory(
         patient_id=patient_id,
