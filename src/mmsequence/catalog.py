@@ -132,18 +132,23 @@ class Catalog:
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
         """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
 
-        Raises ValueError naming the synonym if its agent is unknown or it already names another agent.
+        Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
+        a synonym whose agent is unknown.
         """
         base = Catalog((*self.agents, *agents))
         added: dict[str, list[str]] = {}
+        problems = []
         for synonym, target in synonyms.items():
             agent = base.lookup(target)
-            if agent is None:
-                raise ValueError(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
             existing = base.lookup(synonym)
-            if existing is not None and existing is not agent:
-                raise ValueError(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
-            added.setdefault(agent.name, []).append(synonym)
+            if agent is None:
+                problems.append(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
+            elif existing is not None and existing is not agent:
+                problems.append(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
+            else:
+                added.setdefault(agent.name, []).append(synonym)
+        if problems:
+            raise CatalogError(problems)
         return Catalog(
             attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents
         )

@@ -12,7 +12,7 @@ import attrs
 
 from . import _yaml as yaml
 from ._paths import rules_dir
-from .catalog import Agent, Catalog, parse_agents
+from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
@@ -183,8 +183,8 @@ def check_catalog(policy: Policy, base: Catalog) -> Catalog:
     """The policy's catalog; a synonym or agent that clashes with the catalog is an error naming the key."""
     try:
         return policy.catalog(base)
-    except ValueError as error:
-        raise InputError([f"{policy.source}: agents/synonyms: {error}"]) from None
+    except CatalogError as error:
+        raise InputError([f"{policy.source}: agents/synonyms: {problem}" for problem in error.problems]) from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
