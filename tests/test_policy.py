@@ -108,6 +108,15 @@ def test_colliding_site_synonym_is_an_error(tmp_path):
         evaluate(document(), policy=policy(tmp_path, "synonyms: {Tecvayli: talquetamab}"))
 
 
+def test_every_clash_of_a_site_catalog_is_reported_at_once(tmp_path):
+    with pytest.raises(InputError) as caught:
+        evaluate(document(), policy=policy(tmp_path, "synonyms: {Tecvayli: talquetamab, LOCAL-1: nosuchmab}"))
+    assert sorted(p.split(": agents/synonyms: ")[1] for p in caught.value.problems) == [
+        "synonym 'LOCAL-1': 'nosuchmab' is not an agent in the catalog",
+        "synonym 'Tecvayli' for 'talquetamab' is already a name of 'teclistamab'",
+    ]
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
