@@ -132,9 +132,7 @@ def evaluate(
 def _derived(course: PatientCourse) -> dict[str, Any]:
     derived = course.summary()
     if course.history.format == "fhir":
-        from .fhir.importer import line_sources
-
-        derived["fhir"] = {"lines": line_sources(course.history)}
+        derived["fhir"] = {"lines": course.history.line_sources()}
     return derived
 
 

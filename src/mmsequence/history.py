@@ -133,6 +133,14 @@ class PatientHistory:
     warnings: tuple[str, ...] = ()
     format: str = attrs.field(default="document", validator=attrs.validators.in_(FORMATS))
 
+    def line_sources(self) -> list[dict[str, Any]]:
+        """How each line read from records (a FHIR Bundle) was formed: method, reason, the records."""
+        return [
+            {"line": i, "method": line.origin.method, "reason": line.origin.reason,
+             "agents": [record.to_dict() for record in line.origin.records]}
+            for i, line in enumerate(self.lines) if line.origin is not None
+        ]
+
     def to_document(self) -> dict[str, Any]:
         """The history as a patient-history document (JSON, version 1) that reads back to it."""
         out: dict[str, Any] = {"patient_id": self.patient_id}

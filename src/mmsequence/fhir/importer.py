@@ -141,13 +141,4 @@ def read_bundle(
 def import_report(history: PatientHistory) -> dict[str, Any]:
     """What a Bundle reads as: the patient-history document, how each line was formed, and the
     records that were not used (``mmsequence fhir-import``)."""
-    return {"document": history.to_document(), "lines": line_sources(history), "warnings": list(history.warnings)}
-
-
-def line_sources(history: PatientHistory) -> list[dict[str, Any]]:
-    """How each line of a history read from records was formed, line by line."""
-    return [
-        {"line": i, "method": line.origin.method, "reason": line.origin.reason,
-         "agents": [record.to_dict() for record in line.origin.records]}
-        for i, line in enumerate(history.lines) if line.origin is not None
-    ]
+    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings)}
