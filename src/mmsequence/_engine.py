@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import durable_rules_engine
@@ -140,7 +141,7 @@ class Engine:
         """Only the fields some rule reads: less for the core to copy, match and return."""
         return {"sid": sid, **{k: fact[k] for k in self._fields[binding] if k in fact}}
 
-    def _assert(self, call, facts: Any, sid: str, firings: set[Firing]) -> bool:
+    def _assert(self, call: Callable[[int, str], tuple[int, int]], facts: Any, sid: str, firings: set[Firing]) -> bool:
         """Assert, then run every action the core queued; True if the bootstrap rule fired."""
         try:
             code, state = call(self._handle, _dumps(facts))

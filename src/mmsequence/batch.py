@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -117,7 +117,7 @@ def run_batch(
     job = _Job(as_of, policy)
     written = failed = 0
     with out.open("a", encoding="utf-8") as sink, _ordered_map(processes) as imap:
-        results = imap(job, items)
+        results: Iterable[tuple[str, bool]] = imap(job, items)
         if progress:
             from tqdm import tqdm
 
@@ -130,7 +130,7 @@ def run_batch(
 
 
 @contextlib.contextmanager
-def _ordered_map(processes: int) -> Iterator[Callable]:
+def _ordered_map(processes: int) -> Iterator[Callable[[_Job, list[Item]], Iterator[tuple[str, bool]]]]:
     """An ordered map in this process, or over a pool of worker processes (each builds its own engine)."""
     if processes <= 1:
         yield map

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import Any
 
 from .assessment import Assessment
 
@@ -13,7 +14,7 @@ def to_json(assessment: Assessment) -> str:
     return json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def to_json_line(data: dict) -> str:
+def to_json_line(data: dict[str, Any]) -> str:
     """One compact JSON line (JSONL), deterministic for the same data."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
