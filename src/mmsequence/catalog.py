@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -284,36 +284,35 @@ def _check_text(path: str, value: Any, problems: list[str]) -> None:
         problems.append(f"{path}: {value!r} is not a non-empty string")
 
 
-def _check_texts(path: str, value: Any, problems: list[str]) -> None:
-    if not isinstance(value, list):
-        problems.append(f"{path}: expected a list")
-        return
-    for k, item in enumerate(value):
-        _check_text(f"{path}[{k}]", item, problems)
+def _list_of(check: Callable[[str, Any, list[str]], None]) -> Callable[[str, Any, list[str]], None]:
+    """A check of a list whose items each pass ``check``."""
+    def check_list(path: str, value: Any, problems: list[str]) -> None:
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list")
+            return
+        for k, item in enumerate(value):
+            check(f"{path}[{k}]", item, problems)
+    return check_list
 
 
-def _check_modality(path: str, value: Any, problems: list[str]) -> None:
-    if value not in MODALITIES:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(MODALITIES)}")
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any, list[str]], None]:
+    """A check that a value is one of ``choices``."""
+    def check_choice(path: str, value: Any, problems: list[str]) -> None:
+        if value not in choices:
+            problems.append(f"{path}: {value!r} is not one of {', '.join(choices)}")
+    return check_choice
 
 
-def _check_status(path: str, value: Any, problems: list[str]) -> None:
-    if value not in STATUSES:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(STATUSES)}")
-
-
-def _check_role(path: str, value: Any, problems: list[str]) -> None:
-    if value not in ROLES:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(ROLES)}")
+_check_texts = _list_of(_check_text)
+_check_modality = _one_of(MODALITIES)
+_check_status = _one_of(STATUSES)
+_check_role = _one_of(ROLES)
+_check_roles = _list_of(_check_role)
 
 
 def _check_contexts(path: str, value: Any, problems: list[str]) -> None:
-    if not isinstance(value, list):
-        problems.append(f"{path}: expected a list")
-        return
-    for k, item in enumerate(value):
-        _check_role(f"{path}[{k}]", item, problems)
-    if len(set(map(str, value))) < len(value):
+    _check_roles(path, value, problems)
+    if isinstance(value, list) and len(set(map(str, value))) < len(value):
         problems.append(f"{path}: names a role twice")
 
 

@@ -318,8 +318,8 @@ class PatientCourse:
         for line in self.therapy_lines:
             parts = [self.history.lines[i] for i in line.indices]
             agents = list(dict.fromkeys(a for part in parts for a in part.agents))
-            ends = [part.end for part in parts]
-            end = "ongoing" if any(e is None for e in ends) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
+            ends = [part.end for part in parts if part.end is not None]
+            end = "ongoing" if len(ends) < len(parts) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
             last = max(parts, key=lambda part: (part.start.earliest, part.start.latest))
             stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
             why = parts[0].origin.reason if parts[0].origin is not None else None

@@ -179,7 +179,7 @@ _ORDER = {"progression": 0, "t-cell-collection": 1, "stem-cell-harvest": 1, "car
           "stem-cell-infusion": 2, "drug": 3}
 
 
-def _sort_key(e: Event) -> tuple:
+def _sort_key(e: Event) -> tuple[datetime.date, int, bool, datetime.date, str, str]:
     steroid = e.agent is not None and e.agent.drug_class == _CORTICOSTEROID
     return (e.start.earliest, _ORDER[e.kind], steroid, e.start.latest, e.name, e.source)
 
@@ -295,10 +295,9 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             reason = f"CAR-T infusion of {e.name} ({e.start}, {e.source})"
             line = start_line(reason, Member(e, "infusion", e.start))
             line.car_t = True
-            for m in _collection_of(e, collections):
-                line.members.insert(0, Member(m, "collection", m.start))
-            for m in bridging + pending["lymphodepletion"]:
-                line.members.append(m)
+            for collection in _collection_of(e, collections):
+                line.members.insert(0, Member(collection, "collection", collection.start))
+            line.members.extend(bridging + pending["lymphodepletion"])
             bridging, pending["lymphodepletion"] = [], []
             continue
         if e.kind == "stem-cell-infusion":
@@ -335,7 +334,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             bridging.append(Member(e, "bridging", e.end))
             continue
         steroid = e.agent is not None and e.agent.drug_class == _CORTICOSTEROID
-        near = tcrt_days.role(e) if steroid and e.agent.contexts else None
+        near = tcrt_days.role(e) if e.agent is not None and steroid and e.agent.contexts else None
         if near is not None:
             set_aside.append(SetAside(e, near))
             continue
@@ -348,9 +347,9 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
         start_line(_new_line_reason(current, e, progression), Member(e, "therapy", e.end))
 
     if bridging or pending["lymphodepletion"] or pending["conditioning"]:
-        for m in bridging:  # a collection with no infusion yet: the bridging is its own line, so far
-            start_line(f"{m.event.name} started {m.event.start} after the T-cell collection; no CAR-T infusion"
-                       " recorded yet", m)
+        for waiting in bridging:  # a collection with no infusion yet: the bridging is its own line, so far
+            start_line(f"{waiting.event.name} started {waiting.event.start} after the T-cell collection; no CAR-T"
+                       " infusion recorded yet", waiting)
     return LineReading(
         lines=tuple(TherapyLine(o.number, o.reason, tuple(o.members), o.progression) for o in lines),
         set_aside=tuple(set_aside), harvests=tuple(harvests), warnings=tuple(warnings),

@@ -9,6 +9,7 @@ infusion (which the history keeps as one infusion on its day).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
 import attrs
@@ -16,11 +17,11 @@ import attrs
 from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Line, LineOrigin, SourceRecord
-from ..lines import Event, LineReading, Member, derive_lines
+from ..lines import Event, LineReading, Member, SetAside, derive_lines
 from .records import Exposure
 
 
-def _day(date: PartialDate) -> tuple:
+def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
     return date.earliest, date.latest
 
 
@@ -34,13 +35,14 @@ def _line(members: list[Member], method: str, reason: str, number: int, notes: l
     ends = [m.end for m in members]
     stopped = [m for m in members if m.event.stop_reason]
     last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
+    known_ends = [e for e in ends if e is not None]
     extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
     if progression is not None:
         extra += f"; progression recorded {progression.start} ({progression.source}): refractory"
     return Line(
         agents=tuple(dict.fromkeys(m.event.name for m in members)),
         start=min(starts, key=_day),
-        end=None if any(e is None for e in ends) else max(ends, key=lambda d: (d.latest, d.earliest)),
+        end=None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest)),
         stop_reason=last_stop or ("progression" if progression is not None else None),
         refractory=True if progression is not None else None,
         comment=reason + extra,
@@ -79,8 +81,8 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int,
         lines.append((n, _line(members, "extension", reason, n, [])))
     for (n1, earlier), (n2, later) in zip(lines, lines[1:]):
         if later.start.before(earlier.start):
-            problems.append(f"line {n2} ({later.origin.records[0].resource}) starts {later.start},"
-                            f" before line {n1} ({earlier.origin.records[0].resource}) starts {earlier.start}")
+            problems.append(f"line {n2} ({_origin(later).records[0].resource}) starts {later.start},"
+                            f" before line {n1} ({_origin(earlier).records[0].resource}) starts {earlier.start}")
     if problems:
         raise InputError(problems)
     missing = [str(n) for n in range(1, numbers[-1]) if n not in numbers] if numbers else []
@@ -99,22 +101,27 @@ def build_lines(exposures: list[Exposure], events: list[Event],
     warnings.extend(reading.warnings)
     # drugs set aside are listed on the history (not_therapy), not repeated as warnings
     keyed = [(("extension", n), line) for n, line in explicit] + [(("derived", n), line) for n, line in _from_reading(reading)]
-    keyed.sort(key=lambda pair: (*_day(pair[1].start), pair[1].origin.number or 0))
+    keyed.sort(key=lambda pair: (*_day(pair[1].start), _origin(pair[1]).number or 0))
     numbers: dict[tuple[str, int], int] = {}
     lines = []
     for key, line in keyed:
         number = numbers.setdefault(key, len(numbers) + 1)
-        lines.append(line if line.origin.number == number else
-                     _renumbered(line, number))
+        lines.append(line if _origin(line).number == number else _renumbered(line, number))
     aside = tuple((a.event.name, _words(a), a.event.source) for a in reading.set_aside)
     return lines, aside
 
 
-def _words(aside) -> str:
+def _words(aside: SetAside) -> str:
     """The role in words, saying when an ATC code decided it."""
     atc = aside.event.matched_by.get("atc", {}).get("code") if aside.event.agent is None else None
     return f"{aside.words} (by its ATC code {atc})" if atc else aside.words
 
 
+def _origin(line: Line) -> LineOrigin:
+    """The origin every line built here has."""
+    assert line.origin is not None
+    return line.origin
+
+
 def _renumbered(line: Line, number: int) -> Line:
-    return attrs.evolve(line, origin=attrs.evolve(line.origin, number=number))
+    return attrs.evolve(line, origin=attrs.evolve(_origin(line), number=number))

@@ -268,7 +268,7 @@ class ResourceReader:
             if status in ("done", "failed") and date is None:
                 raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
             self.records.apheresis.append(ApheresisRecord(status, date, label))
-            if status == "done":
+            if status == "done" and date is not None:
                 self.records.events.append(Event("t-cell-collection", date, label, "T-cell collection"))
             return
         product = self._car_t_product(resource, path)
@@ -389,7 +389,7 @@ _NG_PER_ML = ("ng/ml", "ug/l", "µg/l", "mcg/l")
 def _flag(resource: Any) -> bool | None:
     """A yes/no Observation value: valueBoolean, or a concept whose words say yes or no."""
     if resource.valueBoolean is not None:
-        return resource.valueBoolean
+        return bool(resource.valueBoolean)
     concept = resource.valueCodeableConcept
     texts = [t for t in ([concept.text] + [c.display for c in concept.coding or ()]) if t] if concept else []
     if resource.valueString:
