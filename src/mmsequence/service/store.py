@@ -1,7 +1,9 @@
-"""Feedback on cards, and the ids of tokens already seen, in an embedded SQLite database.
+"""Feedback on cards, the cards issued, and the ids of tokens already seen, in an embedded SQLite database.
 
 Every write is committed before the request is answered, so nothing is lost when the service
-restarts; several service processes may share one database file.
+process is killed (WAL journal, synchronous=NORMAL: a power cut may lose the last commits);
+several service processes (``serve --workers N``) share one database file, so a token id used
+in one is refused by every other.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import attrs
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,
+    issuer TEXT,
     service TEXT NOT NULL,
     card TEXT NOT NULL,
     outcome TEXT NOT NULL,
@@ -36,9 +39,25 @@ CREATE TABLE IF NOT EXISTS seen_token (
     expires INTEGER NOT NULL,
     PRIMARY KEY (issuer, jti)
 );
+CREATE TABLE IF NOT EXISTS issued_card (
+    issuer TEXT NOT NULL,
+    service TEXT NOT NULL,
+    card TEXT NOT NULL,
+    suggestions TEXT NOT NULL,
+    issued INTEGER NOT NULL,
+    PRIMARY KEY (issuer, service, card)
+);
 """
+#: Databases written before cards were recorded lack the feedback's issuer and its uniqueness.
+_UPGRADES = {
+    "feedback.issuer": "ALTER TABLE feedback ADD COLUMN issuer TEXT",
+}
+_FEEDBACK_ONCE = ("CREATE UNIQUE INDEX IF NOT EXISTS feedback_once ON feedback"
+                  " (issuer, service, card, outcome, outcome_timestamp, accepted_suggestions)")
 #: Token ids are kept this long after they expire, well beyond any clock leeway.
 _KEEP_EXPIRED_SECONDS = 3600
+#: Issued cards are kept this long for their feedback.
+KEEP_CARDS_SECONDS = 90 * 24 * 3600
 
 
 @attrs.frozen
@@ -65,26 +84,53 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {f"feedback.{row[1]}" for row in db.execute("PRAGMA table_info(feedback)")}
+            for column, statement in _UPGRADES.items():
+                if column not in columns:
+                    db.execute(statement)
+            db.execute(_FEEDBACK_ONCE)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=10)
+        db.execute("PRAGMA synchronous=NORMAL")
         try:
             with db:
                 yield db
         finally:
             db.close()
 
-    def add_feedback(self, items: list[Feedback]) -> None:
-        """Store feedback entries in one transaction."""
+    def add_cards(self, issuer: str, service: str, cards: dict[str, tuple[str, ...]]) -> None:
+        """Record cards issued to ``issuer`` (card uuid -> its suggestion uuids), for their feedback."""
+        now = int(time.time())
+        with self._connect() as db:
+            db.execute("DELETE FROM issued_card WHERE issued < ?", (now - KEEP_CARDS_SECONDS,))
+            db.executemany("INSERT OR REPLACE INTO issued_card (issuer, service, card, suggestions, issued)"
+                           " VALUES (?,?,?,?,?)",
+                           [(issuer, service, card, json.dumps(list(s)), now) for card, s in cards.items()])
+
+    def issued_cards(self, issuer: str, service: str, cards: list[str]) -> dict[str, tuple[str, ...]]:
+        """Of ``cards``, those issued to ``issuer`` by ``service``, with their suggestion uuids."""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT card, suggestions FROM issued_card WHERE issuer = ? AND service = ?"
+                f" AND card IN ({','.join('?' * len(cards))})", (issuer, service, *cards)).fetchall()
+        return {card: tuple(json.loads(suggestions)) for card, suggestions in rows}
+
+    def add_feedback(self, issuer: str, items: list[Feedback]) -> int:
+        """Store feedback entries in one transaction; an entry already stored (a retry) is not stored
+        again. Returns how many were new."""
         received = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         with self._connect() as db:
+            before = db.total_changes
             db.executemany(
-                "INSERT INTO feedback (service, card, outcome, accepted_suggestions, reason_system, reason_code,"
-                " reason_display, user_comment, outcome_timestamp, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(f.service, f.card, f.outcome, json.dumps(list(f.accepted_suggestions)), f.reason_system,
+                "INSERT OR IGNORE INTO feedback (issuer, service, card, outcome, accepted_suggestions, reason_system,"
+                " reason_code, reason_display, user_comment, outcome_timestamp, received_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(issuer, f.service, f.card, f.outcome, json.dumps(sorted(f.accepted_suggestions)), f.reason_system,
                   f.reason_code, f.reason_display, f.user_comment, f.outcome_timestamp, received) for f in items],
             )
+            return db.total_changes - before
 
     def feedback(self, service: str | None = None) -> list[Feedback]:
         """Stored feedback in the order it arrived, for one service or all."""
