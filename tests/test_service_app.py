@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from mmsequence.errors import InputError
-from mmsequence.service.app import Settings, create_app
+from mmsequence.service.app import Settings, create_app, logged_path
 from mmsequence.service.fhir_client import Limits
 from mmsequence.service.hooks import PREFETCH
 from mmsequence.service.trust import Issuer, Trust
@@ -353,6 +353,12 @@ def test_authentication_needs_an_audience_never_taken_from_the_request(tmp_path)
     here = call_app(app, "GET", "/cds-services", headers=ehr.auth("http://test/cds-services"))
     there = call_app(app, "GET", "/cds-services", headers=ehr.auth("https://cds.example.org/cds-services"))
     assert (here.status_code, there.status_code) == (401, 200)
+
+
+def test_the_log_shows_only_known_service_paths():
+    assert logged_path("/cds-services/mmsequence-order-sign/feedback") == "/cds-services/mmsequence-order-sign/feedback"
+    assert logged_path("/cds-services/tb-014") == "/cds-services/(unknown service)"
+    assert logged_path("/Patient/tb-014") == "(another path)"
 
 
 def test_logs_carry_no_patient_data(tmp_path, caplog):

@@ -19,11 +19,12 @@ from mmsequence.service.auth import AuthError, Verifier
 from mmsequence.service.keys import KeyRing
 from mmsequence.service.trust import Issuer, Trust, load_trust, parse_shorthand, parse_trust
 
-from .service_support import ISSUER, KID, Ehr
+from .service_support import EXAMPLES, ISSUER, KID, Ehr
 
 BASE = "https://cds.example.org"
 PATH = "/cds-services/mmsequence-patient-view"
 AUDIENCE = BASE + PATH
+EXAMPLE_TRUST = EXAMPLES / "trust.yaml"
 
 
 def verifier_for(ehr: Ehr, jwks: str | None = None, **options) -> Verifier:
@@ -267,6 +268,11 @@ def test_trust_file_reads_issuers_their_fhir_servers_and_audiences(ehr, tmp_path
     assert issuer.fhir_base("https://fhir.example.org.evil.example/r4") is None
     assert issuer.fhir_base("https://user@fhir.example.org/r4") is None
     assert [str(n) for n in issuer.allowed_networks()] == ["10.20.0.0/16", "127.0.0.1/32"]
+
+
+def test_the_example_trust_file_reads():
+    issuer = load_trust(EXAMPLE_TRUST).issuer("https://ehr.example.org/")
+    assert issuer.fhir_servers == ("https://fhir.example.org/r4",) and issuer.audiences == ("https://cds.example.org",)
 
 
 @pytest.mark.parametrize("entry, problem", [

@@ -58,7 +58,7 @@ for _chatty in ("httpx", "httpcore"):  # their INFO lines carry FHIR URLs, and s
     logging.getLogger(_chatty).setLevel(logging.WARNING)
 T = TypeVar("T")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_LOGGED_PATH = re.compile(r"/cds-services(/[A-Za-z0-9._-]{1,64}(/feedback)?)?/?")
+_SERVICE_PATH = re.compile(r"/cds-services(?:/(?P<id>[^/]+)(?P<feedback>/feedback)?)?/?")
 
 
 @attrs.frozen
@@ -110,6 +110,18 @@ class _AsciiJSON(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def logged_path(path: str) -> str:
+    """A request path as the log may show it: a known service's path, else a placeholder (a path
+    is the caller's text and could hold anything)."""
+    match = _SERVICE_PATH.fullmatch(path)
+    if match is None:
+        return "(another path)"
+    if match["id"] is None:
+        return "/cds-services"
+    service = match["id"] if match["id"] in SERVICES else "(unknown service)"
+    return f"/cds-services/{service}{match['feedback'] or ''}"
 
 
 def _fail(status: int, message: str, **extra: Any) -> HTTPException:
@@ -165,7 +177,7 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         started, status = time.perf_counter(), [0]
-        path = scope["path"] if _LOGGED_PATH.fullmatch(scope["path"]) else "(another path)"
+        path = logged_path(scope["path"])
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -208,7 +220,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             if not await run_in_threadpool(store.first_use_of_token, token.issuer.iss, token.jti, token.exp):
                 raise AuthError("token replayed (its jti was used before)")
         except AuthError as error:
-            log.warning("%s %s: authentication failed: %s", request.method, request.url.path, error)
+            log.warning("%s %s: authentication failed: %s", request.method, logged_path(request.url.path), error)
             raise _fail(401, f"authentication failed: {error}") from None
         return token.issuer
 
@@ -275,7 +287,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         try:
             bundle = await bundle_of(hook, issuer)
         except Cut as cut:
-            log.warning("%s: FHIR read cut short: %s", request.url.path, cut)
+            log.warning("%s: FHIR read cut short: %s", logged_path(request.url.path), cut)
             issued = [cards.cut_card(str(cut), hook.hook_instance)]
         else:
             issued = await asyncio.get_running_loop().run_in_executor(state["evaluator"], assess, hook, bundle)
@@ -296,7 +308,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         if problems:
             raise _fail(400, "invalid feedback", problems=problems)
         new = await run_in_threadpool(store.add_feedback, issuer, items)
-        log.info("%s: %d feedback entries, %d new", request.url.path, len(items), new)
+        log.info("%s: %d feedback entries, %d new", logged_path(request.url.path), len(items), new)
         return _AsciiJSON({"stored": len(items)})
 
     async def http_error(request: Request, error: Exception) -> Response:
