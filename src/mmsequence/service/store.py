@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,6 +82,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
@@ -92,13 +94,14 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+        """One transaction on this thread's connection. Connections stay open: closing the last one
+        checkpoints the WAL with an fsync, which made every request wait on the disk."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=10)
+            db.execute("PRAGMA synchronous=NORMAL")
+        with db:
+            yield db
 
     def add_cards(self, issuer: str, service: str, cards: dict[str, tuple[str, ...]]) -> None:
         """Record cards issued to ``issuer`` (card uuid -> its suggestion uuids), for their feedback."""
