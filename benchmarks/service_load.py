@@ -1,9 +1,10 @@
 """Load on the CDS Hooks service: patient-view calls with signed tokens on loopback.
 
-Starts ``mmsequence serve`` on 127.0.0.1 (one worker process, then two), and drives it with 1, 8,
-32 and 64 concurrent clients, each on one keep-alive connection, each request with a fresh
-ES256 token and hook instance. Reports throughput and latency percentiles per level, and the two
-targets, each met or missed:
+Starts ``mmsequence serve`` on 127.0.0.1 twice (one worker process; two), and drives each with 1,
+8, 32 and 64 concurrent clients, each on one keep-alive connection, each request with a fresh
+ES256 token and hook instance. The machine may be shared, so each level runs in rounds that
+alternate between the two services, and the figures of a level pool its rounds. Reports
+throughput and latency percentiles per level, and the two targets, each met or missed:
 
 - throughput with 2 workers >= 1.7x one worker (at 32 clients);
 - p99 <= 10x p50 at 32 clients (for each worker count).
@@ -11,7 +12,7 @@ targets, each met or missed:
 Run from the repository root (every request goes to 127.0.0.1 only; each level is bounded in
 time, and the server is stopped at the end):
 
-    python benchmarks/service_load.py                 # 10 s a level (about 2 minutes)
+    python benchmarks/service_load.py                 # 12 s a level and service (about 2 minutes)
     python benchmarks/service_load.py --smoke         # 1 s a level, for CI: checks that it runs
     python benchmarks/service_load.py --json out.json # also write the figures as JSON
     python benchmarks/service_load.py --workers 1     # one worker only (e.g. another version's code
@@ -129,13 +130,14 @@ def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def _level(port: int, body: bytes, token: Callable[[], str], clients: int, warmup: float,
-                 duration: float) -> dict[str, Any]:
-    samples: list[tuple[float, float]] = []
-    errors: list[int] = []
+async def _round(port: int, body: bytes, token: Callable[[], str], clients: int, warmup: float, duration: float,
+                 samples: list[tuple[float, float]], errors: list[int]) -> None:
     start = time.perf_counter() + warmup
     stop = start + duration
     await asyncio.gather(*(_client(port, body, token, start, stop, samples, errors) for _ in range(clients)))
+
+
+def _figures(clients: int, samples: list[tuple[float, float]], errors: list[int], duration: float) -> dict[str, Any]:
     latencies = sorted(latency for _, latency in samples)
     if not latencies:
         raise SystemExit(f"no request succeeded at {clients} clients (errors: {errors[:5]})")
@@ -157,25 +159,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure (default: %(default)s)")
     parser.add_argument("--clients", default="1,8,32,64", help="concurrent clients per level (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, help="rounds per level, alternating the services (default: 4; smoke 1)")
     args = parser.parse_args(argv)
-    duration, warmup = (1.0, 0.3) if args.smoke else (10.0, 2.0)
+    duration, warmup = (1.0, 0.3) if args.smoke else (12.0, 1.0)
+    rounds = args.rounds or (1 if args.smoke else 4)
     worker_counts = [int(w) for w in args.workers.split(",")]
     client_counts = [int(c) for c in args.clients.split(",")]
     body = _body()
     results: dict[str, Any] = {
         "date": datetime.date.today().isoformat(), "python": platform.python_version(), "cpus": os.cpu_count(),
-        "mode": "smoke" if args.smoke else "full", "seconds_per_level": duration, "levels": {},
+        "mode": "smoke" if args.smoke else "full", "seconds_per_level": duration, "rounds": rounds,
+        "levels": {str(w): [] for w in worker_counts},
     }
-    with tempfile.TemporaryDirectory() as folder:
-        for workers in worker_counts:
-            with _service(Path(folder), workers) as (port, token):
-                levels = results["levels"][str(workers)] = []
-                for clients in client_counts:
-                    level = asyncio.run(_level(port, body, token, clients, warmup, duration))
-                    levels.append(level)
-                    print(f"workers {workers}  clients {clients:3d}  {level['throughput_per_s']:7.1f}/s  "
-                          f"p50 {level['p50_ms']:7.1f} ms  p99 {level['p99_ms']:7.1f} ms  "
-                          f"p99/p50 {level['p99_over_p50']:5.2f}  errors {level['errors']}", flush=True)
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as services:
+        running = {w: services.enter_context(_service(Path(folder), w)) for w in worker_counts}
+        for clients in client_counts:
+            pooled: dict[int, tuple[list[tuple[float, float]], list[int]]] = {w: ([], []) for w in worker_counts}
+            for _ in range(rounds):
+                for workers, (port, token) in running.items():
+                    asyncio.run(_round(port, body, token, clients, warmup, duration / rounds, *pooled[workers]))
+            for workers in worker_counts:
+                level = _figures(clients, *pooled[workers], duration)
+                results["levels"][str(workers)].append(level)
+                print(f"workers {workers}  clients {clients:3d}  {level['throughput_per_s']:7.1f}/s  "
+                      f"p50 {level['p50_ms']:7.1f} ms  p99 {level['p99_ms']:7.1f} ms  "
+                      f"p99/p50 {level['p99_over_p50']:5.2f}  errors {level['errors']}", flush=True)
     results["targets"] = _targets(results["levels"])
     for line in results["targets"]:
         print(f"{line['target']}: {line['measured']} -> {'met' if line['met'] else 'MISSED'}")

@@ -163,3 +163,32 @@ def test_serve_refuses_authentication_without_public_url(ehr, tmp_path):
                "--trust", f"https://ehr.example.org/={ehr.jwks}", "--database", str(tmp_path / "db")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--public-url: required" in done.stderr
+
+
+def test_served_connections_send_each_write_at_once():
+    """With --workers, asyncio leaves TCP_NODELAY off (the shared socket's proto is 0), and each
+    response then waits ~40 ms for the client's delayed ACK; the served protocol sets it."""
+    import asyncio
+    import socket
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from mmsequence.service.server import NoDelayH11Protocol
+
+    class Transport(asyncio.Transport):
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__()
+            self.sock = sock
+
+        def get_extra_info(self, name, default=None):
+            return {"socket": self.sock, "peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
+
+    async def app(scope, receive, send):
+        raise AssertionError("not called")
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0) as sock:  # proto 0, as the workers' sockets
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        protocol = NoDelayH11Protocol(config=Config(app=app), server_state=ServerState(), app_state={})
+        protocol.connection_made(Transport(sock))
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

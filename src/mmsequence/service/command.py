@@ -97,13 +97,15 @@ def _serve(args: argparse.Namespace) -> str:
         import uvicorn
 
         from .app import create_app
+        from .server import NoDelayH11Protocol
         from .store import Store
     except ImportError:
         raise MmsequenceError("the service needs the service extra: pip install 'mmsequence[service]'") from None
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
-    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False,
+               "http": NoDelayH11Protocol}
     if args.workers == 1:
         uvicorn.run(create_app(settings), **options)
         return ""
