@@ -139,20 +139,21 @@ def test_feedback_survives_a_restart_is_idempotent_and_used_token_ids_stay_used(
     assert "tb-014" not in log.read_text()
 
 
-def test_two_worker_processes_share_the_used_token_ids(ehr, tmp_path):
+def test_two_worker_processes_share_the_connections_and_the_used_token_ids(ehr, tmp_path):
     log = tmp_path / "service.log"
     with running_service(ehr, tmp_path / "db.sqlite3", log, "--workers", "2") as base:
-        tokens = [ehr.token(base + PATIENT_VIEW) for _ in range(12)]
+        tokens = [ehr.token(base + PATIENT_VIEW) for _ in range(24)]
 
         def send(token: str) -> int:
             return httpx.post(base + PATIENT_VIEW, json=example("patient-view"), timeout=60,
                               headers={"Authorization": f"Bearer {token}"}).status_code
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            first = list(pool.map(send, tokens))
+            first = list(pool.map(send, tokens))  # a connection each, spread over the workers
             again = list(pool.map(send, tokens))  # each token replayed, to whichever worker takes it
-    assert first == [200] * 12 and again == [401] * 12
-    assert len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) == 2
+    assert first == [200] * 24 and again == [401] * 24
+    served = re.findall(r"\[(\d+)\] mmsequence.service: POST /cds-services/mmsequence-patient-view 200", log.read_text())
+    assert len(served) == 24 and len(set(served)) == 2
 
 
 def test_serve_refuses_authentication_without_public_url(ehr, tmp_path):
@@ -163,32 +164,3 @@ def test_serve_refuses_authentication_without_public_url(ehr, tmp_path):
                "--trust", f"https://ehr.example.org/={ehr.jwks}", "--database", str(tmp_path / "db")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--public-url: required" in done.stderr
-
-
-def test_served_connections_send_each_write_at_once():
-    """With --workers, asyncio leaves TCP_NODELAY off (the shared socket's proto is 0), and each
-    response then waits ~40 ms for the client's delayed ACK; the served protocol sets it."""
-    import asyncio
-    import socket
-
-    from uvicorn.config import Config
-    from uvicorn.server import ServerState
-
-    from mmsequence.service.server import NoDelayH11Protocol
-
-    class Transport(asyncio.Transport):
-        def __init__(self, sock: socket.socket) -> None:
-            super().__init__()
-            self.sock = sock
-
-        def get_extra_info(self, name, default=None):
-            return {"socket": self.sock, "peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
-
-    async def app(scope, receive, send):
-        raise AssertionError("not called")
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0) as sock:  # proto 0, as the workers' sockets
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
-        protocol = NoDelayH11Protocol(config=Config(app=app), server_state=ServerState(), app_state={})
-        protocol.connection_made(Transport(sock))
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

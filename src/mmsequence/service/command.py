@@ -13,7 +13,7 @@ from ..errors import InputError, MmsequenceError
 
 #: With ``--workers N`` each worker process rebuilds its settings from the same arguments.
 _ARGS_VARIABLE = "MMSEQUENCE_SERVE_ARGS"
-_LOG_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
+_LOG_FORMAT = "%(levelname)s:     [%(process)d] %(name)s: %(message)s"
 
 
 def _add_options(serve: argparse.ArgumentParser) -> None:
@@ -97,19 +97,18 @@ def _serve(args: argparse.Namespace) -> str:
         import uvicorn
 
         from .app import create_app
-        from .server import NoDelayH11Protocol
+        from .server import run_workers
         from .store import Store
     except ImportError:
         raise MmsequenceError("the service needs the service extra: pip install 'mmsequence[service]'") from None
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
-    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False,
-               "http": NoDelayH11Protocol}
+    options = {"log_level": "info", "access_log": False}
     if args.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
         return ""
     Store(settings.database)  # created (and upgraded) once, before the workers share it
     os.environ[_ARGS_VARIABLE] = json.dumps(_options(args))
-    uvicorn.run("mmsequence.service.command:worker_app", factory=True, workers=args.workers, **options)
+    run_workers("mmsequence.service.command:worker_app", args.host, args.port, args.workers, options)
     return ""
