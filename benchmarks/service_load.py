@@ -9,6 +9,10 @@ throughput and latency percentiles per level, and the two targets, each met or m
 - throughput with 2 workers >= 1.7x one worker (at 32 clients);
 - p99 <= 10x p50 at 32 clients (for each worker count).
 
+Beside them, the same assessment without the service (parse the request, evaluate, make the
+cards) in 1 and 2 plain processes, before and after the levels: what two processes can gain on
+this machine at the time, the baseline the workers' ratio is read against.
+
 Run from the repository root (every request goes to 127.0.0.1 only; each level is bounded in
 time, and the server is stopped at the end):
 
@@ -26,6 +30,7 @@ import asyncio
 import contextlib
 import datetime
 import json
+import multiprocessing
 import os
 import platform
 import socket
@@ -147,6 +152,35 @@ def _figures(clients: int, samples: list[tuple[float, float]], errors: list[int]
             "p99_ms": p99 * 1e3, "max_ms": latencies[-1] * 1e3, "p99_over_p50": p99 / p50}
 
 
+def _assess_for(seconds: float, results: Any) -> None:
+    """Assess the patient-view request over and over for ``seconds``; put the count in ``results``."""
+    from mmsequence.service import cards
+    from mmsequence.service.app import Evaluation
+    from mmsequence.service.hooks import SERVICES, merged_bundle, parse_request, prefetch_entries
+
+    evaluation, body, service = Evaluation.load(None), _body(), SERVICES["mmsequence-patient-view"]
+    count, stop = 0, time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        hook = parse_request(json.loads(body), service)
+        assessment = evaluation.assess(merged_bundle(prefetch_entries(hook.prefetch)[0]), hook.patient_id, None)
+        json.dumps(cards.response(cards.patient_view_cards(assessment, hook.hook_instance)))
+        count += 1
+    results.put(count)
+
+
+def _reference(processes: int, seconds: float) -> float:
+    """Assessments per second of ``processes`` plain processes, each warmed up first."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    workers = [context.Process(target=_assess_for, args=(seconds + 1.0, results)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    counts = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (seconds + 1.0)
+
+
 def _body() -> bytes:
     request = json.loads((ROOT / "examples" / "cds-hooks" / "patient-view.json").read_text())
     request["hookInstance"] = "HOOK-INSTANCE"
@@ -171,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "smoke" if args.smoke else "full", "seconds_per_level": duration, "rounds": rounds,
         "levels": {str(w): [] for w in worker_counts},
     }
+    reference = {w: [] for w in worker_counts}
+    for w in worker_counts:
+        reference[w].append(_reference(w, duration / 2))
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as services:
         running = {w: services.enter_context(_service(Path(folder), w)) for w in worker_counts}
         for clients in client_counts:
@@ -184,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"workers {workers}  clients {clients:3d}  {level['throughput_per_s']:7.1f}/s  "
                       f"p50 {level['p50_ms']:7.1f} ms  p99 {level['p99_ms']:7.1f} ms  "
                       f"p99/p50 {level['p99_over_p50']:5.2f}  errors {level['errors']}", flush=True)
+    for w in worker_counts:
+        reference[w].append(_reference(w, duration / 2))
+    results["reference_per_s"] = {str(w): sum(r) / len(r) for w, r in reference.items()}
+    if 1 in reference and 2 in reference:
+        gain = results["reference_per_s"]["2"] / results["reference_per_s"]["1"]
+        results["reference_gain_2_over_1"] = gain
+        print(f"without the service: 1 process {results['reference_per_s']['1']:.0f}/s, 2 processes"
+              f" {results['reference_per_s']['2']:.0f}/s: {gain:.2f}x (what 2 processes can gain here now)")
     results["targets"] = _targets(results["levels"])
     for line in results["targets"]:
         print(f"{line['target']}: {line['measured']} -> {'met' if line['met'] else 'MISSED'}")

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS issued_card (
     issued INTEGER NOT NULL,
     PRIMARY KEY (issuer, service, card)
 );
+CREATE INDEX IF NOT EXISTS seen_token_expires ON seen_token (expires);
+CREATE INDEX IF NOT EXISTS issued_card_issued ON issued_card (issued);
 """
 #: Databases written before cards were recorded lack the feedback's issuer and its uniqueness.
 _UPGRADES = {
@@ -59,6 +61,8 @@ _FEEDBACK_ONCE = ("CREATE UNIQUE INDEX IF NOT EXISTS feedback_once ON feedback"
 _KEEP_EXPIRED_SECONDS = 3600
 #: Issued cards are kept this long for their feedback.
 KEEP_CARDS_SECONDS = 90 * 24 * 3600
+#: Expired token ids and old cards are deleted at most this often (by each process).
+_PURGE_EVERY_SECONDS = 60
 
 
 @attrs.frozen
@@ -83,9 +87,14 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._next_purge = 0.0
+        setup = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.executescript(_SCHEMA)
+        finally:
+            setup.close()
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
             columns = {f"feedback.{row[1]}" for row in db.execute("PRAGMA table_info(feedback)")}
             for column, statement in _UPGRADES.items():
                 if column not in columns:
@@ -94,20 +103,36 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on this thread's connection. Connections stay open: closing the last one
-        checkpoints the WAL with an fsync, which made every request wait on the disk."""
+        """One transaction on this thread's connection, holding the write lock from its start
+        (BEGIN IMMEDIATE: a deferred one may fail to upgrade while another process writes).
+        Connections stay open: closing the last one checkpoints the WAL with an fsync, which made
+        every request wait on the disk."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = sqlite3.connect(self.path, timeout=10)
+            db = self._local.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             db.execute("PRAGMA synchronous=NORMAL")
-        with db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
             yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _purge(self, db: sqlite3.Connection) -> None:
+        """Delete expired token ids and cards past their keeping time, at most once a minute."""
+        now = time.time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + _PURGE_EVERY_SECONDS
+        db.execute("DELETE FROM seen_token WHERE expires < ?", (int(now) - _KEEP_EXPIRED_SECONDS,))
+        db.execute("DELETE FROM issued_card WHERE issued < ?", (int(now) - KEEP_CARDS_SECONDS,))
 
     def add_cards(self, issuer: str, service: str, cards: dict[str, tuple[str, ...]]) -> None:
         """Record cards issued to ``issuer`` (card uuid -> its suggestion uuids), for their feedback."""
         now = int(time.time())
         with self._connect() as db:
-            db.execute("DELETE FROM issued_card WHERE issued < ?", (now - KEEP_CARDS_SECONDS,))
+            self._purge(db)
             db.executemany("INSERT OR REPLACE INTO issued_card (issuer, service, card, suggestions, issued)"
                            " VALUES (?,?,?,?,?)",
                            [(issuer, service, card, json.dumps(list(s)), now) for card, s in cards.items()])
@@ -147,7 +172,7 @@ class Store:
     def first_use_of_token(self, issuer: str, jti: str, expires: int) -> bool:
         """Record a token id until it expires; False if it was already seen (a replay)."""
         with self._connect() as db:
-            db.execute("DELETE FROM seen_token WHERE expires < ?", (int(time.time()) - _KEEP_EXPIRED_SECONDS,))
+            self._purge(db)
             try:
                 db.execute("INSERT INTO seen_token (issuer, jti, expires) VALUES (?,?,?)", (issuer, jti, expires))
             except sqlite3.IntegrityError:
