@@ -66,8 +66,8 @@ def test_car_t_anchor(tmp_path):
 
 def test_washout_days(tmp_path):
     doc = document(line(["pomalidomide", "dexamethasone"], "2026-01-01", "2026-05-25"))
-    assert outcome(doc, None)[:2] == ("wait", datetime.date(2026, 6, 8))
-    assert outcome(doc, policy(tmp_path, "washout: {days: 3}"))[0] == "acceptable"
+    assert outcome(doc, None)[:2] == ("acceptable", datetime.date(2026, 6, 8))
+    assert outcome(doc, policy(tmp_path, "washout: {days: 3}"))[:2] == ("acceptable", None)
 
 
 def test_disabled_rules(tmp_path):

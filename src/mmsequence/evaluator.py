@@ -1,6 +1,7 @@
 """The evaluator: built once from a policy, it reads histories and assesses their candidates.
 
-history → course (derived once) → engine facts → findings → verdicts, ranks → :class:`Assessment`.
+history → course (derived once) → engine facts → findings → verdicts, not-before dates, ranks,
+actions → :class:`Assessment`.
 
 >>> evaluator = Evaluator(load_policy("site.yaml"))   # policy, its catalog, the active rules, the engine
 >>> assessment = evaluator.evaluate(evaluator.read("patient.json"))
@@ -21,6 +22,7 @@ from . import __version__
 from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
+from .actions import collect
 from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from .catalog import Catalog, load_catalog
 from .course import Candidate, PatientCourse, derive_course
@@ -30,7 +32,7 @@ from .errors import InputError
 from .history import Override, PatientHistory
 from .policy import Policy, check_catalog, load_policy
 from .rulebook import Rule, Rulebook, shipped_rulebook
-from .verdicts import SEVERITY, combine, rank_key
+from .verdicts import EFFECTS, combine, rank_key
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,16 +89,18 @@ class Evaluator:
             (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
             key=lambda pair: pair[0],
         )
+        ranked = tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed))
         return Assessment(
             patient_id=history.patient_id,
             as_of=when,
             ruleset=self.ruleset,
             policy=self.policy,
             derived=_derived(course),
-            candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
+            candidates=ranked,
             warnings=(*history.warnings, *course.warnings),
             catalog=self.catalog,
             course=course,
+            actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course),
         )
 
 
@@ -140,28 +144,34 @@ def _derived(course: PatientCourse) -> dict[str, Any]:
 
 def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], CandidateAssessment]:
     """The candidate's rank key and its assessment (ranked later)."""
-    ordered = tuple(sorted(found, key=lambda f: (-SEVERITY.index(f.effect), f.rule)))
-    verdict, earliest = combine(ordered)
+    ordered = tuple(sorted(found, key=lambda f: (-EFFECTS.index(f.effect), f.rule)))
+    outcome = combine(ordered)
     agent = candidate.agent
-    key = rank_key(verdict, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
+    key = rank_key(outcome, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
     return key, CandidateAssessment(
         query=candidate.query,
         therapy=agent.name if agent else candidate.query,
         target=agent.targets if agent else (),
         modality=agent.modality if agent else "unknown",
-        verdict=verdict,
-        earliest_date=earliest,
+        verdict=outcome.verdict,
+        earliest_date=outcome.earliest_date,
         rank=0,
         findings=ordered,
+        then=outcome.then,
+        earliest_date_set_by=outcome.set_by,
     )
+
+
+def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
+    if ref is None:
+        return None
+    binding, field = ref.split(".", 1)
+    return bound[binding][field]
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:
     bound = {"patient": patient, "candidate": candidate}
-    end = None
-    if rule.earliest_date:
-        binding, field = rule.earliest_date.split(".", 1)
-        end = datetime.date.fromisoformat(bound[binding][field])
+    timing = rule.timing
     return Finding(
         rule=rule.id,
         effect=rule.effect,
@@ -169,7 +179,10 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         evidence=rule.evidence,
         citation=rule.citation,
         facts=rule.quoted_facts(bound),
-        earliest_date=end,
+        earliest_date=None if timing is None else datetime.date.fromisoformat(_fact(bound, timing.date)),
+        timing=None if timing is None else timing.role,
+        anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
+        missing=rule.missing(bound),
     )
 
 
