@@ -148,3 +148,15 @@ def test_the_recorded_policy_reads_back_as_the_same_policy(tmp_path):
     recorded = evaluate(document(), policy=pol).to_dict()["policy"]
     again = policy_from_mapping({k: v for k, v in recorded.items() if k not in ("source", "digest")}, recorded["source"])
     assert again == pol and again.digest == recorded["digest"]
+
+
+def test_interval_consecutive(tmp_path):
+    # talquetamab bridged to cilta-cel: by default the CAR-T ended talquetamab's clock
+    doc = document(line("talquetamab", "2025-11-10", "2025-12-20"), line("cilta-cel", "2026-01-05", "2026-01-05"),
+                   as_of="2026-04-01", car_t_eligible=True, candidates=["teclistamab"],
+                   apheresis=[{"status": "done", "date": "2025-11-01"}])
+    assert "review.interval" not in outcome(doc, None, "teclistamab")[2]
+    assert outcome(doc, policy(tmp_path, "interval: {consecutive: false}"), "teclistamab")[:2] == (
+        "wait", datetime.date(2026, 6, 20))
+    with pytest.raises(InputError, match="interval.consecutive: 'yes' is not true or false"):
+        policy(tmp_path, "interval: {consecutive: 'yes'}")
