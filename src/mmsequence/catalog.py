@@ -114,6 +114,7 @@ class Catalog:
     regimens: tuple[Regimen, ...] = attrs.field(default=(), converter=_regimens)
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
+    _by_agents: dict[frozenset[str], Regimen] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, Agent] = {}
@@ -138,6 +139,7 @@ class Catalog:
             raise CatalogError(problems)
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_code", by_code)
+        object.__setattr__(self, "_by_agents", {r.agents: r for r in self.regimens})
 
     def lookup(self, name: str) -> Agent | None:
         """The agent with this canonical name or synonym (compared normalised), else None."""
@@ -149,8 +151,7 @@ class Catalog:
 
     def regimen(self, agents: Iterable[Agent]) -> Regimen | None:
         """The regimen made of exactly these agents, if the catalog names one."""
-        names = frozenset(agent.name for agent in agents)
-        return next((r for r in self.regimens if r.agents == names), None)
+        return self._by_agents.get(frozenset(agent.name for agent in agents))
 
     def approved_tcrts(self) -> tuple[Agent, ...]:
         """Approved bispecific T-cell engagers and CAR-Ts, in catalog order."""

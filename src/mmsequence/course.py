@@ -25,7 +25,7 @@ from .catalog import Agent, Catalog, Regimen
 from .dates import PartialDate
 from .errors import InputError
 from .history import Line, PatientHistory
-from .messages import displayed
+from .messages import with_display
 from .policy import Policy
 
 TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
@@ -201,8 +201,14 @@ class PatientCourse:
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
+    _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._line_refs = tuple(
+            {"kind": "line", "number": info.number, "regimen": info.regimen.abbreviation if info.regimen else None,
+             "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)], "field": f"lines[{i}]"}
+            for i, info in enumerate(self.lines)
+        )
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
         self.exposed_targets = frozenset(t for e in self.tcrt for t in e.agent.targets)
         b = self.history.biomarkers
@@ -307,10 +313,9 @@ class PatientCourse:
     # --- references: what messages and the derived summary quote, as data with its field path
 
     def line_ref(self, index: int) -> dict[str, Any]:
-        """A line as a clinician names it: its number, its regimen (if the catalog names one) and agents."""
-        info = self.lines[index]
-        return {"kind": "line", "number": info.number, "regimen": info.regimen.abbreviation if info.regimen else None,
-                "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)], "field": f"lines[{index}]"}
+        """A line as a clinician names it: its number, its regimen (if the catalog names one) and agents
+        (built once per course; treat it as read-only)."""
+        return self._line_refs[index]
 
     def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
         """One agent given in one line."""
@@ -338,20 +343,21 @@ class PatientCourse:
         """The ``derived`` section of the output: what the rules read, as data, each reference with the
         form a reader sees beside it (``display``)."""
         classes = self.class_facts()
+        refs = {id(e): with_display(self.exposure_ref(e)) for e in self.exposures}
         by_target = {
-            t: [self.exposure_ref(e) for e in self.exposures if e.agent.modality in ("bsab", "car-t", "adc") and t in e.agent.targets]
+            t: [refs[id(e)] for e in self.exposures if e.agent.modality in ("bsab", "car-t", "adc") and t in e.agent.targets]
             for t in TCRT_TARGETS
         }
-        apheresis = None if self.apheresis.date is None else date_ref(self.apheresis.date)
-        return displayed({
+        last = self.last_tcrt_dose()
+        return {
             "prior_lines": len(self.history.lines),
-            "lines": [self.line_ref(i) for i in range(len(self.lines))],
+            "lines": [with_display(ref) for ref in self._line_refs],
             "jurisdiction": self.jurisdiction or "none",
             "car_t_eligible": tri(self.history.car_t_eligible),
             "tcrt_count": len(self.tcrt),
-            "tcrt_exposures": [self.exposure_ref(e) for e in self.tcrt],
-            "last_tcrt_dose": self.last_tcrt_dose(),
-            "exposures_by_target": {t: refs for t, refs in by_target.items() if refs},
+            "tcrt_exposures": [refs[id(e)] for e in self.tcrt],
+            "last_tcrt_dose": None if last is None else with_display(last),
+            "exposures_by_target": {t: found for t, found in by_target.items() if found},
             "triple_class_exposed": classes["triple_class_exposed"],
             "triple_class_refractory": all_of(
                 any_of(e.refractory for e in self.exposures if e.agent.drug_class == c)
@@ -361,9 +367,9 @@ class PatientCourse:
             "lenalidomide_refractory": classes["lenalidomide_refractory"],
             "progression_on_last": classes["progression_on_last"],
             "apheresis": self.apheresis.state,
-            "apheresis_date": apheresis,
-            "unknown_agents": self.unknown_refs(),
-        })
+            "apheresis_date": None if self.apheresis.date is None else with_display(date_ref(self.apheresis.date)),
+            "unknown_agents": [with_display(ref) for ref in self.unknown_refs()],
+        }
 
 
 def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:

@@ -77,16 +77,9 @@ def anchor_words(anchors: Mapping[str, Any]) -> str:
     return " ".join(w for w in words if w)
 
 
-def displayed(data: Any) -> Any:
-    """``data`` with a ``display`` form beside every reference in it (for the ``derived`` summary)."""
-    if isinstance(data, list):
-        return [displayed(item) for item in data]
-    if isinstance(data, Mapping):
-        out = {key: displayed(value) for key, value in data.items()}
-        if "kind" in data:
-            out["display"] = say(data)
-        return out
-    return data
+def with_display(ref: Mapping[str, Any]) -> dict[str, Any]:
+    """A reference with the words a reader sees beside it (``display``), for the ``derived`` summary."""
+    return {**ref, "display": say(ref)}
 
 
 def _join(items: list[str]) -> str:
