@@ -103,8 +103,8 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),
         reserve_left=len(reserve),
         reserve_targets=", ".join(reserve) or "none",
-        anchor=event_ref(("apheresis" if agent.modality == "car-t" else "first-dose") if anchor_kind == "as-of"
-                         else anchor_kind, anchor),
+        anchor=(event_ref("apheresis" if agent.modality == "car-t" else "first-dose", anchor) if anchor_kind == "as-of"
+                else event_ref(anchor_kind, anchor, course.apheresis_field)),
         anchor_kind=anchor_kind,
     )
     policy = course.policy
@@ -138,7 +138,7 @@ def engine_facts(course: PatientCourse) -> Facts:
         "prior_car_t_agents": _exposures(course, car_t),
         "apheresis": apheresis.state,
         "apheresis_date": None if apheresis.date is None else date_ref(apheresis.date),
-        "apheresis_event": (event_ref(_CAR_T_UNDER_WAY[apheresis.state], apheresis.date)
+        "apheresis_event": (event_ref(_CAR_T_UNDER_WAY[apheresis.state], apheresis.date, course.apheresis_field)
                             if apheresis.state in _CAR_T_UNDER_WAY else None),
         "unknown_agents": len(course.unknown),
         "unknown_agent_names": course.unknown_refs(),

@@ -60,7 +60,7 @@ def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> 
         return [_action(code, name=candidate.query)]
     state = course.apheresis.state
     kind = "planned-apheresis" if state == "pending" else "collected-apheresis"
-    return [_action(code, apheresis=event_ref(kind, course.apheresis.date))]
+    return [_action(code, apheresis=event_ref(kind, course.apheresis.date, course.apheresis_field))]
 
 
 def _timed(finding: Finding) -> list[Action]:
@@ -73,7 +73,8 @@ def _timed(finding: Finding) -> list[Action]:
         found.append(_action("record-dose-date", dose=dose, recorded=dose["date"]["recorded"], field=dose["field"]))
     if event and event["event"] == "planned-apheresis" and event["date"] is not None:
         if datetime.date.fromisoformat(event["date"]["earliest"]) < finding.earliest_date:
-            found.append(_action("move-apheresis", planned=event["date"], date=finding.earliest_date.isoformat()))
+            found.append(_action("move-apheresis", planned=event["date"], date=finding.earliest_date.isoformat(),
+                                 field=event["field"]))
     return found
 
 

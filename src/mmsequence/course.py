@@ -138,11 +138,11 @@ def date_ref(date: PartialDate) -> dict[str, Any]:
     return {"kind": "date", "recorded": date.text, "earliest": date.earliest.isoformat(), "latest": date.latest.isoformat()}
 
 
-def event_ref(kind: str, date: PartialDate | None) -> dict[str, Any]:
+def event_ref(kind: str, date: PartialDate | None, field: str | None = None) -> dict[str, Any]:
     """An event as data: ``first-dose`` (of a bsAb, at the earliest on that day), ``apheresis`` (a
     CAR-T's T-cell collection, at the earliest on that day), ``planned-apheresis`` or
-    ``collected-apheresis``."""
-    return {"kind": "event", "event": kind, "date": None if date is None else date_ref(date)}
+    ``collected-apheresis``; ``field`` is the record's path."""
+    return {"kind": "event", "event": kind, "date": None if date is None else date_ref(date), "field": field}
 
 Anchor = tuple[PartialDate, str]
 """When a candidate would take effect, and which event that is: ``as-of`` (the first dose, at the
@@ -217,6 +217,11 @@ class PatientCourse:
     @property
     def car_t(self) -> tuple[Exposure, ...]:
         return tuple(e for e in self.exposures if e.agent.modality == "car-t")
+
+    @property
+    def apheresis_field(self) -> str | None:
+        """The path of the apheresis record that gives the state (None: no record)."""
+        return f"apheresis[{len(self.history.apheresis) - 1}].date" if self.history.apheresis else None
 
     @property
     def jurisdiction(self) -> str | None:
