@@ -58,7 +58,7 @@ def test_shipped_rules_pass_every_check():
         ("extended/washout.yaml", "timing: {role: schedule,", "timing: {role: later,", "timing.role: 'later' is not one of wait, schedule"),
         ("review/car-t-first-bsab.yaml", "depends_on: [patient.car_t_eligible]", "depends_on: [patient.prior_lines]",
          "depends_on: patient.prior_lines is not a fact the assessment can ask for"),
-        ("safety/unknown-agent.yaml", "asks: [classify-agent]", "asks: [phone-the-ehr]", "asks: expected a list of action codes"),
+        ("safety/unknown-candidate.yaml", "asks: [classify-candidate]", "asks: [phone-the-ehr]", "asks: expected a list of action codes"),
         ("review/interval.yaml", "{candidate.interval_from:date}", "{candidate.interval_from:colour}", "':colour' is not a part of a reference"),
         ("review/reserve.yaml", "version: 2", "version: 2\nauthor: x", "author: unknown key"),
         ("safety/out-of-scope.yaml", "mmsequence interpretation", "our reading", "an interpretation rule must say so"),

@@ -14,8 +14,16 @@ from mmsequence.render import to_json, to_text
 from .builders import document, line
 
 ROOT = Path(__file__).parents[1]
-DOCUMENTS = [json.loads(p.read_text(encoding="utf-8"))["document"] for p in sorted(vignettes_dir().glob("*.json"))]
-DOCUMENTS += [json.loads(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "examples").glob("*.json")) if p.stem != "invalid"]
+
+
+def _vignette_document(path: Path):
+    """A vignette's document: inline, or the path of a document or FHIR Bundle beside it."""
+    document = json.loads(path.read_text(encoding="utf-8"))["document"]
+    return path.parent / document if isinstance(document, str) else document
+
+
+DOCUMENTS = {p.stem: _vignette_document(p) for p in sorted(vignettes_dir().glob("*.json"))}
+DOCUMENTS |= {p.name: p for p in sorted((ROOT / "examples").glob("*.json")) if p.stem != "invalid"}
 #: What a clinician should never read in a message: field paths, fact names, tri-state values quoted.
 RAW = re.compile(r"lines\[|apheresis\[|\b[a-z]+_[a-z_]+\b|'(yes|no|unknown)'|\{|\}|\bNone\b|\bnull\b")
 KPD = line(["carfilzomib", "pomalidomide", "dexamethasone"], "2023-02-01", "2026-02-19", stop_reason="progression")
@@ -26,7 +34,7 @@ def findings(doc):
     return [(c, f) for c in assessment.candidates for f in c.findings]
 
 
-@pytest.mark.parametrize("doc", DOCUMENTS, ids=[d["patient_id"] for d in DOCUMENTS])
+@pytest.mark.parametrize("doc", list(DOCUMENTS.values()), ids=list(DOCUMENTS))
 def test_messages_quote_no_field_path_and_no_raw_fact(doc):
     for candidate, finding in findings(doc):
         assert not RAW.search(finding.message), (finding.rule, finding.message)

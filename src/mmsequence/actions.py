@@ -1,10 +1,11 @@
 """What the team should record or do to get a firmer answer: the assessment's actions.
 
-Actions come from the live findings, in three ways, none of which names a rule:
+Every drug in the history that the catalog does not know is to be identified (whatever the
+candidates). The other actions come from the live findings, in three ways, none of which names a rule:
 
 - a rule that depends on a fact (``depends_on`` in its file) asks for that fact when the record
   leaves it unknown (:data:`MISSING_FACTS`): "record whether the patient is eligible for CAR-T";
-- a rule asks for an action by code (``asks``): "identify ZX-9001 (line 2)";
+- a rule asks for an action by code (``asks``): "identify the candidate 'fooximab'";
 - a timing finding (a wait or a scheduling constraint) whose clock runs from a last dose the record
   gives only to the month or year asks for the exact date, and one whose date falls after a
   planned apheresis asks to move the plan.
@@ -33,7 +34,7 @@ CODES = ("resolve-car-t-eligibility", "record-car-t-eligibility", "classify-agen
 #: Patient facts a rule may depend on, and the action that asks for each when it is unknown.
 MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}
 #: Codes a rule file may give under ``asks``.
-ASKABLE = ("resolve-car-t-eligibility", "classify-agent", "classify-candidate")
+ASKABLE = ("resolve-car-t-eligibility", "classify-candidate")
 TIMING_EFFECTS = ("wait", "schedule")
 
 
@@ -54,8 +55,6 @@ def _action(code: str, **facts: Any) -> Action:
 
 
 def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> list[Action]:
-    if code == "classify-agent":
-        return [_action(code, agent=ref) for ref in course.unknown_refs()]
     if code == "classify-candidate":
         return [_action(code, name=candidate.query)]
     state = course.apheresis.state
@@ -85,6 +84,9 @@ def collect(candidates: Iterable[CandidateAssessment], asks: dict[str, tuple[str
     ``asks`` gives the action codes each rule asks for (by rule id).
     """
     found: dict[tuple[str, str], Action] = {}
+    for ref in course.unknown_refs():
+        action = _action("classify-agent", agent=ref)
+        found.setdefault((action.code, action.text), action)
     for candidate in candidates:
         for finding in candidate.findings:
             if finding.overridden is not None:

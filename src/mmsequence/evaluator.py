@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
-from . import __version__
 from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
+from ._version import __version__
 from .actions import collect
 from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from .catalog import Catalog, load_catalog
@@ -31,7 +31,8 @@ from .documents import read_document
 from .errors import InputError
 from .history import Override, PatientHistory
 from .policy import Policy, check_catalog, load_policy
-from .rulebook import Rule, Rulebook, shipped_rulebook
+from .messages import not_confident_words
+from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
 from .verdicts import EFFECTS, combine, rank_key
 
 
@@ -62,7 +63,8 @@ class Evaluator:
     def read(self, source: Any, *, patient_id: str | None = None, candidates: list[str] | None = None) -> PatientHistory:
         """The history in a JSON document or a FHIR Bundle (a mapping, or a path to a file), its
         drugs named through this policy's catalog; see :func:`mmsequence.documents.read_document`."""
-        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates)
+        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates,
+                             observations=self.policy.observation_codes())
 
     def evaluate(
         self,
@@ -83,7 +85,8 @@ class Evaluator:
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
-            findings[cid].append(_finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1]))
+            finding = _finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1])
+            findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
         assessed = sorted(
             (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
@@ -136,9 +139,7 @@ def evaluate(
 def _derived(course: PatientCourse) -> dict[str, Any]:
     derived = course.summary()
     if course.history.format == "fhir":
-        from .fhir.importer import line_sources
-
-        derived["fhir"] = {"lines": line_sources(course.history)}
+        derived["fhir"] = {"lines": course.history.line_sources()}
     return derived
 
 
@@ -167,6 +168,23 @@ def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
         return None
     binding, field = ref.split(".", 1)
     return bound[binding][field]
+
+
+#: Facts that line counting or the interval and washout clocks decide, which an unknown drug could change.
+LINE_AND_CLOCK_FIELDS = frozenset({
+    "prior_lines", "tcrt_count", "prior_car_t", "same_target_tcrt", "same_target_count", "same_target_bsab",
+    "same_target_car_t", "same_target_refractory", "interval", "washout", "progression_on_last",
+})
+
+
+def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
+    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown."""
+    if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
+        return finding
+    return attrs.evolve(
+        finding, effect="indeterminate", earliest_date=None,
+        message=not_confident_words(finding.message, finding.effect, course.unknown_refs()),
+    )
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:

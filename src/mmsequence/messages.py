@@ -24,7 +24,8 @@ ACTION_TEXTS = {
     "resolve-car-t-eligibility": "Confirm CAR-T eligibility: the patient is recorded as not eligible, yet the record "
                                  "holds {apheresis}.",
     "record-car-t-eligibility": "Record whether the patient is eligible for CAR-T.",
-    "classify-agent": "Identify {agent}: correct the name, or add the drug to the site's agent catalog.",
+    "classify-agent": "Identify {agent}: no verdict that rests on it is confident. Add it to the site policy, as a "
+                      "synonym of the catalog name it is known under, or as an agent with its role.",
     "classify-candidate": "Identify the candidate '{name}': correct the name, or add it to the site's agent catalog.",
     "record-dose-date": "Record the exact date of the last dose of {dose}, now recorded as {recorded}.",
     "move-apheresis": "Move the apheresis planned for {planned} to {date} or later.",
@@ -63,6 +64,12 @@ def say(value: Any, part: str | None = None) -> str:
     return str(value)
 
 
+def not_confident_words(message: str, effect: str, unknown: list[Any]) -> str:
+    """A finding's message with why its avoid or wait is not confident while drugs are unknown."""
+    return (f"{message.rstrip('.')}; not a confident {effect} while the agent catalog does not know {say(unknown)}, "
+            "which could change the lines of therapy or the clocks it rests on.")
+
+
 def timing_words(verdict: str, then: str | None, earliest_date: Any) -> str:
     """A verdict with its timing: 'wait until 2026-06-15, then preferred', 'preferred, not before 2026-03-05'."""
     if verdict == "wait":
@@ -88,9 +95,10 @@ def _join(items: list[str]) -> str:
 
 
 def _line(ref: Mapping[str, Any], part: str | None = None) -> str:
-    if part == "number":
-        return f"line {ref['number']}"
-    return f"line {ref['number']} ({ref['regimen'] or ' + '.join(ref['agents'])})"
+    what = ref["regimen"] or " + ".join(ref["agents"])
+    if ref["number"] is None:
+        return f"a record not counted as a line ({what})"
+    return f"line {ref['number']}" if part == "number" else f"line {ref['number']} ({what})"
 
 
 def _exposure(ref: Mapping[str, Any], part: str | None) -> str:
@@ -98,7 +106,7 @@ def _exposure(ref: Mapping[str, Any], part: str | None) -> str:
         return _line(ref, part)
     if part == "line" or ref.get("agent") is None:
         return _line(ref)
-    return ref["agent"] if part == "agent" else f"{ref['agent']} (line {ref['number']})"
+    return ref["agent"] if part == "agent" else f"{ref['agent']} ({_line(ref, 'number')})"
 
 
 def _dose(ref: Mapping[str, Any], part: str | None) -> str:

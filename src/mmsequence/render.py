@@ -53,6 +53,17 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
                 lines += textwrap.wrap(f"timing: {f.timing}, {anchor_words(f.anchors)}", width,
                                        initial_indent="     ", subsequent_indent="     ")
             lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
+    course = assessment.course
+    lines += ["", f"Lines of therapy ({course.prior_lines}):"]
+    for summary in course.line_summaries():
+        lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
+    others = course.not_therapy_by_drug()
+    if others:
+        lines += ["", "Not anti-myeloma therapy (never a line, never a washout):"]
+        for n in others:
+            records = n["records"]
+            where = records[0] if len(records) == 1 else f"{len(records)} records"
+            lines.append(f"  - {n['drug']}: {n['role']} ({where})")
     if assessment.warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in assessment.warnings]
     return "\n".join(lines) + "\n"

@@ -74,7 +74,9 @@ def frozen(document: Mapping[str, Any], as_of: datetime.date, catalog: Catalog) 
     for line in copied["lines"]:
         if not line.get("end"):
             line["end"] = line["start"] if _is_car_t(line, catalog) else day
-        line["start"], line["end"] = known(line["start"]), known(line["end"])
+        if line["end"] == line["start"]:  # one date written twice (a CAR-T infusion, a one-day line)
+            line["start"] = known(line["start"])
+        line["end"] = known(line["end"])  # a start is bounded by its end
     for record in copied.get("apheresis") or ():
         if record.get("date") and record["status"] in ("done", "failed"):
             record["date"] = known(record["date"])

@@ -118,6 +118,8 @@ class _Patient:
         # the imprecise-date rule whenever the day the interval ends is open
         rule = "review.interval" if window.first == window.last else "review.interval-uncertain"
         effect = self.policy.interval_effect
+        if effect == "wait" and self.unknown:  # an unidentified drug could move the clock: no confident wait
+            return [(rule, "indeterminate", None)]
         return [(rule, effect, window.last if effect == "wait" else None)]
 
     def _window(self, anchor: reference.Days) -> reference.Days | None:

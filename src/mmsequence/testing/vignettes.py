@@ -1,11 +1,11 @@
 """Vignettes: patient histories with a pinned date and the verdicts a clinician expects.
 
 A vignette file (JSON) holds ``rationale``, ``document`` (a patient-history document with
-``as_of``), optional ``policy`` (policy keys layered over the policy in use), ``expected``: for
-each candidate as the document names it, the ``verdict`` and its ``earliest_date`` (the not-before
-date, null when nothing holds it back), optionally what a wait becomes (``then``), its ``rank`` and
-the exact set of ``rules`` that fire for it; and, optionally, ``actions``: the codes of every action
-the assessment asks for.
+``as_of``, a FHIR Bundle, or the path of either relative to the vignette), optional ``policy``
+(policy keys layered over the policy in use), ``expected``: for each candidate as the document
+names it, the ``verdict`` and its ``earliest_date`` (the not-before date, null when nothing holds
+it back), optionally what a wait becomes (``then``), its ``rank`` and the exact set of ``rules``
+that fire for it; and, optionally, ``actions``: the codes of every action the assessment asks for.
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ def run_vignette(path: Path, base: Policy) -> VignetteResult:
     """Evaluate one vignette and compare every expected value with the assessment."""
     data = _load(path)
     policy = policy_from_mapping(data["policy"], f"{path.name}: policy", base) if "policy" in data else base
-    assessment = evaluate(data["document"], policy=policy)
+    document = data["document"]
+    if isinstance(document, str):
+        document = load_json(path.parent / document)
+    assessment = evaluate(document, policy=policy)
     mismatches = []
     if "actions" in data and sorted(a.code for a in assessment.actions) != sorted(data["actions"]):
         mismatches.append(f"actions {sorted(a.code for a in assessment.actions)!r}, expected {sorted(data['actions'])!r}")
