@@ -7,6 +7,7 @@ import textwrap
 from typing import Any
 
 from .assessment import Assessment
+from .messages import anchor_words, timing_words
 
 
 def to_json(assessment: Assessment) -> str:
@@ -20,11 +21,12 @@ def to_json_line(data: dict[str, Any]) -> str:
 
 
 def to_text(assessment: Assessment, width: int = 100) -> str:
-    """A table a person reads in a terminal, then each candidate's findings."""
-    rows = [("#", "therapy", "target", "verdict", "from", "rules")]
+    """What to do first, a table a person reads in a terminal, then each candidate's findings."""
+    rows = [("#", "therapy", "target", "verdict", "not before", "rules")]
     for c in assessment.candidates:
-        rules = ", ".join(f.rule for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
-        rows.append((str(c.rank), c.therapy, "/".join(c.target) or "?", c.verdict,
+        rules = ", ".join(f.rule + (" (overridden)" if f.overridden else "")
+                          for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
+        rows.append((str(c.rank), c.therapy, "/".join(c.target) or "?", c.verdict + (f" (then {c.then})" if c.then else ""),
                      c.earliest_date.isoformat() if c.earliest_date else "", rules))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [
@@ -32,17 +34,24 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
         f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
         "",
     ]
-    for notice in assessment.notices:
-        lines += textwrap.wrap(f"! {notice}", width, subsequent_indent="  ") + [""]
+    if assessment.actions:
+        lines.append("To do first:")
+        for action in assessment.actions:
+            lines += textwrap.wrap(f"- {action.text}", width, initial_indent="  ", subsequent_indent="    ")
+        lines.append("")
     for row in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
-        lines += ["", f"{c.rank}. {c.therapy} ({c.query}): {c.verdict}" + (f" until {c.earliest_date}" if c.earliest_date else "")]
+        setters = f" (set by {', '.join(c.earliest_date_set_by)})" if c.earliest_date_set_by else ""
+        lines += ["", f"{c.rank}. {c.therapy} ({c.query}): {timing_words(c.verdict, c.then, c.earliest_date)}{setters}"]
         if not c.findings:
             lines.append("   no rule fired")
         for f in c.findings:
             mark = f" [overridden: {f.overridden['reason']}]" if f.overridden else ""
             lines += textwrap.wrap(f"- {f.effect}{mark} {f.rule}: {f.message}", width, initial_indent="   ", subsequent_indent="     ")
+            if f.anchors:
+                lines += textwrap.wrap(f"timing: {f.timing}, {anchor_words(f.anchors)}", width,
+                                       initial_indent="     ", subsequent_indent="     ")
             lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
     course = assessment.course
     lines += ["", f"Lines of therapy ({course.prior_lines}):"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 from tqdm import tqdm
 
+from ..actions import Action
 from ..assessment import Assessment, CandidateAssessment, Ruleset
 from ..dates import PartialDate
 from ..errors import InputError, MmsequenceError
@@ -41,6 +42,7 @@ class SummaryRow:
     waits: tuple[CandidateAssessment, ...]
     blocking_rules: tuple[str, ...]
     warnings: tuple[str, ...]
+    actions: tuple[Action, ...] = ()
 
     @property
     def best_order(self) -> int:
@@ -134,6 +136,7 @@ def summarise(assessment: Assessment) -> SummaryRow:
         waits=tuple(sorted((c for c in assessment.candidates if c.verdict == "wait"), key=lambda c: (c.earliest_date, c.rank))),
         blocking_rules=tuple(sorted({f.rule for f in findings if f.effect in BLOCKING})),
         warnings=assessment.warnings,
+        actions=assessment.actions,
     )
 
 

@@ -298,7 +298,7 @@ def build_timeline(assessment: Assessment) -> Timeline:
                 if (closes := info.interval_end) is not None]
     labels = [f"{months} mo → {'≥' if info.ongoing else ''}{end}" for _, info, _, end in windowed]
     dated = [(a, date) for a in history.apheresis if (date := a.date) is not None]
-    days = [as_of, *(d for _, info, last in timed for d in (info.line.start.earliest, last.latest))]
+    days = [as_of, *(d for _, info, last in timed for d in (info.start.earliest, last.latest))]
     days += [end.latest for *_, end in windowed] + [d for _, date in dated for d in date.sort_key]
     start, end = _domain(days)
     right = max([24.0, *(_text_width(label, 10) + 12 for label in labels)])
@@ -307,10 +307,10 @@ def build_timeline(assessment: Assessment) -> Timeline:
     bars, markers = [], []
     for row, info, last in timed:
         if info.one_infusion:
-            markers.append(Marker(row, scale.span(info.line.start), "infusion", "given", info.targets,
+            markers.append(Marker(row, scale.span(info.start), "infusion", "given", info.targets,
                                   f"CAR-T infusion {info.line.start}: {_names(info)}"))
         else:
-            bars.append(Bar(row, Stretch(scale.span(info.line.start), scale.span(last)), info.targets, _kind(info),
+            bars.append(Bar(row, Stretch(scale.span(info.start), scale.span(last)), info.targets, _kind(info),
                             info.ongoing, _describe(info)))
     windows = [
         Window(row, Stretch(scale.span(last), scale.span(end)), months, label,

@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from .._version import __version__
+from ..messages import anchor_words, timing_words
 from ..verdicts import SEVERITY
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(n=_number, md=_markdown)
-    env.globals.update(version=__version__, severity=SEVERITY)
+    env.globals.update(version=__version__, severity=SEVERITY, timing_words=timing_words, anchor_words=anchor_words)
     return env
 
 
