@@ -79,7 +79,8 @@ def test_verdict_line_says_when_and_why_in_clinical_words():
     assessment = evaluate(document(line("talquetamab", "2025-06-01", "2026-03-01"), candidates=["teclistamab"]))
     teclistamab = assessment.candidate("teclistamab")
     assert teclistamab.verdict == "wait"
-    assert verdict_line(teclistamab) == f"Teclistamab: wait until {teclistamab.earliest_date} (T-cell recovery after talquetamab)"
+    assert verdict_line(teclistamab) == (
+        f"Teclistamab: wait until {teclistamab.earliest_date} (T-cell recovery after talquetamab), then acceptable")
 
 
 def test_a_reason_falls_back_to_the_rule_title_when_its_facts_change(tb014):

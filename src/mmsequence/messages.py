@@ -117,9 +117,9 @@ def _dose(ref: Mapping[str, Any], part: str | None) -> str:
 
 def _date(ref: Mapping[str, Any], part: str | None) -> str:
     if part == "recorded":
-        return ref["recorded"]
+        return str(ref["recorded"])
     if ref["earliest"] == ref["latest"]:
-        return ref["earliest"]
+        return str(ref["earliest"])
     return f"{ref['recorded']} (day not recorded)"
 
 

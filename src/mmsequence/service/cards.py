@@ -34,7 +34,8 @@ from ..assessment import Assessment, CandidateAssessment, Finding
 from ..catalog import Catalog
 from ..fhir.coding import CATALOG_SYSTEMS
 from ..history import OVERRIDE_REASONS
-from ..rulebook import load_rulebook
+from ..messages import say
+from ..rulebook import shipped_rulebook
 from ..verdicts import SEVERITY
 from .hooks import Order
 
@@ -132,29 +133,34 @@ _KIND = {"bsab": "bispecific antibody", "car-t": "CAR-T", "adc": "antibody-drug 
 #: A short clinical reason for each rule, from the facts it quotes; a rule not named here is
 #: described by its title.
 _REASONS = {
-    "review.interval": "T-cell recovery after {interval_from}",
-    "review.interval-uncertain": "T-cell recovery after {interval_from}; dates imprecise",
-    "review.interval-collected": "T cells collected within {interval_months} months of {interval_from}",
+    "review.interval": "T-cell recovery after {interval_from:agent}",
+    "review.interval-uncertain": "T-cell recovery after {interval_from:agent}; dates imprecise",
+    "review.interval-collected": "T cells collected within {interval_months} months of {interval_from:agent}",
     "review.no-bsab-before-apheresis": "no bispecific antibody before CAR-T apheresis",
     "review.car-t-eligibility-unknown": "CAR-T eligibility not recorded",
     "review.car-t-first-bsab": "CAR-T first while it is an option",
     "review.car-t-first": "CAR-T first",
+    "review.car-t-before-another-bsab": "CAR-T before another bispecific antibody",
     "review.car-t-ineligible": "recorded as not eligible for CAR-T",
     "review.reserve": "leaves no untouched target in reserve",
-    "review.switch-target": "same target as {same_target_agents}",
-    "extended.adc-after-car-t": "after {same_target_car_t_agents}",
+    "review.switch-target": "same target as {same_target_agents:agent}",
+    "extended.adc-after-car-t": "after {same_target_car_t_agents:agent}",
     "extended.antigen-loss": "loss of {lost_targets} known",
     "extended.bridging-after-apheresis": "bridging after T-cell collection",
     "extended.bridging-same-target": "bridging against the collected CAR-T's target",
-    "extended.car-t-after-bsab": "{targets} already targeted by {same_target_bsab_agents}",
+    "extended.car-t-after-bsab": "{targets} already targeted by {same_target_bsab_agents:agent}",
+    "extended.car-t-after-car-t": "a second CAR-T against {targets}",
+    "extended.refractory-retreatment": "the disease was refractory to this agent",
     "extended.investigational": "investigational",
-    "extended.same-target-refractory": "refractory to {same_target_refractory_agents}",
+    "extended.same-target-refractory": "refractory to {same_target_refractory_agents:agent}",
     "extended.soluble-bcma": "soluble BCMA {soluble_bcma_ng_ml} ng/mL",
     "extended.tcrt-before-adc": "a T-cell redirecting therapy first",
     "extended.third-same-target": "third therapy against {targets}",
-    "extended.washout": "washout after {washout_from}",
+    "extended.washout": "washout after {washout_from:agent}",
+    "extended.washout-apheresis": "the planned apheresis falls inside the washout",
+    "safety.eligibility-conflict": "recorded as not eligible, yet CAR-T apheresis is recorded",
     "safety.out-of-scope": "not a T-cell redirecting therapy",
-    "safety.unknown-agent": "unrecognised drug in the history ({unknown_agent_names})",
+    "safety.unknown-agent": "unrecognised drug in the history",
     "safety.unknown-candidate": "not in the drug catalog",
 }
 _LABEL_REASON = "outside its {jurisdiction} label"
@@ -178,15 +184,17 @@ def clinical(text: str) -> str:
     return _RAW_FACT.sub("", _DOCUMENT_PATH.sub(words, text)).replace("as_of", "the evaluation date")
 
 
-def _fact(value: Any) -> str:
-    """A quoted fact in words, without where in the document it came from."""
-    text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-    return _QUOTED_PATH.sub("", clinical(text))
+_REASON_FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")
+
+
+def _fill(template: str, facts: Mapping[str, Any]) -> str:
+    """A reason template with each ``{fact}`` or ``{fact:part}`` in words (see :func:`messages.say`)."""
+    return _REASON_FIELD.sub(lambda m: _QUOTED_PATH.sub("", say(facts[m[1]], m[2])), template)
 
 
 @functools.cache
 def _titles() -> dict[str, str]:
-    return {rule.id: rule.title for rule in load_rulebook().rules}
+    return {rule.id: rule.title for rule in shipped_rulebook().rules}
 
 
 def reason(finding: Finding) -> str:
@@ -194,7 +202,7 @@ def reason(finding: Finding) -> str:
     template = _LABEL_REASON if finding.rule.startswith("labels.") else _REASONS.get(finding.rule)
     if template is not None:
         try:
-            return template.format_map({k: _fact(v) for k, v in finding.facts.items()})
+            return _fill(template, finding.facts)
         except (KeyError, ValueError, IndexError):
             pass  # the rule file quotes other facts now: its title still says it
     title = _titles().get(finding.rule, finding.rule)
@@ -215,12 +223,23 @@ def _deciding(candidate: CandidateAssessment) -> list[Finding]:
     return [f for f in candidate.findings if f.effect == candidate.verdict and f.overridden is None]
 
 
+def _timing(candidate: CandidateAssessment) -> str:
+    """What follows the verdict: what it becomes after a wait, or the date it may start from."""
+    if candidate.verdict == "wait":
+        return f", then {_VERDICT_WORDS[candidate.then]}" if candidate.then and candidate.then != "wait" else ""
+    if candidate.earliest_date is None:
+        return ""
+    why = [reason(f) for f in candidate.findings if f.rule in candidate.earliest_date_set_by and f.overridden is None]
+    return f", not before {candidate.earliest_date}" + (f" ({'; '.join(dict.fromkeys(why))})" if why else "")
+
+
 def verdict_line(candidate: CandidateAssessment) -> str:
-    """``Teclistamab: wait until 2026-07-01 (T-cell recovery after talquetamab)``: the verdict and
-    the reasons that decided it."""
+    """``Teclistamab: wait until 2026-07-01 (T-cell recovery after talquetamab), then acceptable``:
+    the verdict, the reasons that decided it, and its timing."""
     words = _VERDICT_WORDS[candidate.verdict].format(date=candidate.earliest_date)
     reasons = list(dict.fromkeys(reason(f) for f in _deciding(candidate)))
-    return f"{_therapy(candidate)}: {words}" + (f" ({'; '.join(reasons)})" if reasons else "")
+    return (f"{_therapy(candidate)}: {words}" + (f" ({'; '.join(reasons)})" if reasons else "")
+            + _timing(candidate))
 
 
 def finding_text(finding: Finding) -> str:
@@ -296,9 +315,12 @@ def _summary_card(assessment: Assessment, hook_instance: str) -> Card:
         return _card({"summary": "TCRT sequencing: no candidate therapy to assess", "indicator": "info",
                       "source": _source("summary", "Ranking of candidate therapies"), "links": _LINKS}, hook_instance)
     sources = _Sources()
+    actions = [f"**To do first**\n\n" + "\n".join(f"- {markdown_text(a.text)}" for a in assessment.actions)
+               ] if assessment.actions else []
     options = [f"{c.rank}. {markdown_text(verdict_line(c))} — {markdown_text(_kind(c))}" for c in ranked]
     why = [f"*{markdown_text(_therapy(c))}*\n\n" + "\n".join(_why(c, sources)) for c in ranked]
-    detail = "\n\n".join([f"**Ranked options**\n\n" + "\n".join(options), "**Why**", *why, _footer(assessment, sources)])
+    detail = "\n\n".join([*actions, "**Ranked options**\n\n" + "\n".join(options), "**Why**", *why,
+                           _footer(assessment, sources)])
     best = ranked[0]
     return _card({
         "summary": _summary(f"Best TCRT option: {verdict_line(best)}"),

@@ -315,7 +315,7 @@ def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment)
         if c.verdict != "acceptable" and not reasons:
             violations.append(f"{c.query}: {c.verdict} without a finding that gives it, with rule id and citation")
         timed = [f for f in live if f.effect in TIMING_EFFECTS and f.earliest_date]
-        latest = max((f.earliest_date for f in timed), default=None)
+        latest = max((f.earliest_date for f in timed if f.earliest_date), default=None)
         if c.earliest_date != latest or set(c.earliest_date_set_by) != {f.rule for f in timed if f.earliest_date == latest}:
             violations.append(f"{c.query}: not before {c.earliest_date} (set by {', '.join(c.earliest_date_set_by)}), "
                               f"not the latest date of its timing findings ({latest})")
