@@ -146,3 +146,52 @@ def test_sessions_where_no_rule_fires_are_cleaned_up_safely():
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+
+
+def test_the_core_door_refuses_every_function_that_registers_a_callback():
+    for name in engine_module.Core.CALLBACKS:
+        with pytest.raises(EngineError, match=f"{name} would register a Python callback"):
+            getattr(engine_module.CORE, name)(0, lambda *args: 0)
+    with pytest.raises(EngineError, match="get_state: mmsequence does not call this function"):
+        engine_module.CORE.get_state(0, "e1")
+
+
+def test_the_refused_functions_are_every_callback_registration_the_core_has():
+    core = sys.modules["durable_rules_engine"]
+    registrations = {name for name in dir(core) if name.startswith("set_") and name.endswith("_callback")}
+    assert registrations == set(engine_module.Core.CALLBACKS)
+    assert not set(engine_module.Core.CALLS) & registrations
+
+
+_CALLBACK_SCRIPT = """
+import os, sys
+flags = sys.getdlopenflags()
+if sys.argv[1] == "guarded":
+    import mmsequence._engine
+    assert sys.getdlopenflags() == flags, "the loader's flags were not restored"
+else:
+    sys.setdlopenflags(os.RTLD_LAZY)
+import durable_rules_engine as core
+handle = core.create_ruleset("callback-probe", '{"r": {"all": [{"m": {"t": "x"}}]}}')
+try:
+    core.set_get_idle_state_callback(handle, lambda *args: print("called", flush=True) or 0)
+except Exception as error:
+    print("refused", type(error).__name__, flush=True)
+core.start_action(handle)  # runs the idle-state callback, if one was registered
+print("alive", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["guarded", "bare"])
+def test_a_registered_callback_kills_the_process_on_313_unless_refused(mode):
+    """On 3.13+ the core's callback trampoline calls the removed PyEval_CallObject: the process
+    dies (the bare control run shows it); loaded by mmsequence, registering one is refused instead."""
+    done = subprocess.run([sys.executable, "-c", _CALLBACK_SCRIPT, mode], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    if sys.version_info < (3, 13):
+        assert (done.returncode, done.stdout.split()) == (0, ["called", "alive"]), done.stderr[-2000:]
+    elif mode == "guarded":
+        assert (done.returncode, done.stdout.split()) == (0, ["refused", "EngineError", "alive"]), done.stderr[-2000:]
+    else:
+        assert done.returncode != 0 and "alive" not in done.stdout
+        assert "PyEval_CallObject" in done.stderr

@@ -18,20 +18,82 @@ caller's thread. The remaining measured failure modes are each guarded here:
 - patient facts are asserted before candidate facts, and rule files use no negation (``none``
   is right only when the negated facts arrive first);
 - a rule reports once per candidate (a rule with ``$or`` fires once per true branch);
-- facts carry only the fields some rule reads (less JSON to copy, match and return).
+- facts carry only the fields some rule reads (less JSON to copy, match and return);
+- the C extension is loaded with lazy symbol binding and reached only through :data:`CORE`,
+  which refuses every function that registers a Python callback (see :class:`Core`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import sys
 import threading
+from types import ModuleType
 from typing import Any
-
-import durable_rules_engine
 
 from .errors import EngineError
 from .rulebook import Rule, fields_used
+
+
+def _load_core() -> ModuleType:
+    """Import durable_rules' C extension with lazy symbol binding, then restore the loader's flags.
+
+    durable-rules 2.0.28 calls ``PyEval_CallObject``, which Python 3.13 removed, but only inside
+    the trampolines that call a registered Python callback. Bound lazily, that symbol is looked
+    up only if such a trampoline runs, and :class:`Core` makes sure none ever does.
+    """
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags((flags & ~os.RTLD_NOW) | os.RTLD_LAZY)
+    try:
+        import durable_rules_engine
+    except ImportError as error:
+        raise ImportError(f"{error} (durable_rules' core needs lazy binding here: unset LD_BIND_NOW)") from error
+    finally:
+        sys.setdlopenflags(flags)
+    return durable_rules_engine
+
+
+class Core:
+    """The only door to durable_rules' C core: the functions mmsequence calls, and nothing else.
+
+    The core calls Python back only through callbacks registered with the ``set_*_callback``
+    functions below; their trampolines are the only code that uses ``PyEval_CallObject``, which
+    is missing on Python 3.13 and later (calling it kills the process). Those functions are
+    refused here on every Python, and on 3.13+ they are also replaced in the extension module
+    itself, so that no other code in the process (durable_rules' own ``Host``) can reach them.
+    """
+
+    CALLS = ("create_ruleset", "assert_fact", "assert_facts", "start_action_for_state",
+             "complete_and_start_action", "delete_state")
+    #: The core functions that register a Python callback (durable-rules 2.0.28, src/rulespy/rules.c).
+    CALLBACKS = ("set_store_message_callback", "set_delete_message_callback", "set_queue_message_callback",
+                 "set_get_queued_messages_callback", "set_get_idle_state_callback")
+    __slots__ = CALLS
+
+    def __init__(self, module: ModuleType) -> None:
+        for name in self.CALLS:
+            setattr(self, name, getattr(module, name))
+        if sys.version_info >= (3, 13):
+            for name in self.CALLBACKS:
+                setattr(module, name, _refusal(name))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.CALLBACKS:
+            _refusal(name)()
+        raise EngineError(f"{name}: mmsequence does not call this function of the rule core")
+
+
+def _refusal(name: str):
+    def refuse(*_args: Any) -> None:
+        raise EngineError(f"{name} would register a Python callback with the rule core; refused: "
+                          "the core would call it through PyEval_CallObject, which Python 3.13 removed")
+    refuse.__name__ = name
+    return refuse
+
+
+CORE = Core(_load_core())
 
 Firing = tuple[str, int]
 """A rule that fired for a candidate: (rule id, candidate id)."""
@@ -95,7 +157,7 @@ class Engine:
         }
         with _LOCK:
             if self.name not in _HANDLES:
-                _HANDLES[self.name] = durable_rules_engine.create_ruleset(self.name, json.dumps(definition))
+                _HANDLES[self.name] = CORE.create_ruleset(self.name, json.dumps(definition))
         self._handle = _HANDLES[self.name]
 
     def run(self, patient: dict[str, Any], candidates: list[dict[str, Any]]) -> list[Firing]:
@@ -105,15 +167,15 @@ class Engine:
             firings: set[Firing] = set()
             booted = False
             try:
-                booted = self._assert(durable_rules_engine.assert_fact, self._lean("patient", patient, sid), sid, firings)
+                booted = self._assert(CORE.assert_fact, self._lean("patient", patient, sid), sid, firings)
                 if not booted:
                     raise EngineError("the bootstrap rule did not fire")
                 if candidates:
                     lean = [self._lean("candidate", c, sid) for c in candidates]
-                    self._assert(durable_rules_engine.assert_facts, lean, sid, firings)
+                    self._assert(CORE.assert_facts, lean, sid, firings)
             finally:
                 if booted:
-                    durable_rules_engine.delete_state(self._handle, sid)
+                    CORE.delete_state(self._handle, sid)
                 _SESSIONS.close(sid)
         return sorted(firings)
 
@@ -127,7 +189,7 @@ class Engine:
         if code not in (_HANDLED, _OBSERVED):
             raise EngineError(f"no rule accepted the facts (code {code})")
         booted = False
-        started = durable_rules_engine.start_action_for_state(self._handle, state)
+        started = CORE.start_action_for_state(self._handle, state)
         message = started[1] if started else None
         while message:
             ((rule_id, bound),) = json.loads(message).items()
@@ -140,5 +202,5 @@ class Engine:
                     self._actions[rule_id](firings, rule_id, bound)
                 except Exception as error:
                     raise EngineError(f"{rule_id}: action failed: {error!r}") from error
-            message = durable_rules_engine.complete_and_start_action(self._handle, state)
+            message = CORE.complete_and_start_action(self._handle, state)
         return booted
