@@ -40,6 +40,7 @@ SIZES = {
     "smoke": {"latency": 300, "cohort": 1000, "rss": (500, 2000), "threads": 400, "cold": 3},
 }
 POLICY = load_policy()
+SECTIONS = ("latency", "cold_start", "throughput", "memory", "threads")
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -179,23 +180,37 @@ def threads(docs) -> dict:
     }
 
 
+def _rows(results: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    if "latency" in results:
+        lat = results["latency"]
+        api, trip = lat["api"], lat["round_trip"]
+        rows += [
+            ("warm evaluation p50 / p99 (ms)", f"{api['p50_ms']:.3f} / {api['p99_ms']:.3f}", f"{lat['api_ratio_p50']:.1f}x oracle"),
+            ("JSON round trip p50 / p99 (ms)", f"{trip['p50_ms']:.3f} / {trip['p99_ms']:.3f}",
+             f"{lat['round_trip_ratio_p50']:.1f}x oracle; {lat['round_trip_over_api_p50']:.2f}x API"),
+        ]
+    if "cold_start" in results:
+        rows.append(("cold start, CLI (ms)", f"{results['cold_start']['cli_ms']:.0f}", f"{results['cold_start']['ratio']:.1f}x oracle"))
+    if "throughput" in results:
+        cohort = results["throughput"]
+        many = cohort["processes"]
+        rows += [
+            ("throughput, 1 process (histories/s)", f"{cohort['engine_1p_per_s']:.0f}", f"oracle {cohort['per_core_ratio']:.1f}x faster"),
+            (f"throughput, {many} processes (histories/s)", f"{cohort[f'engine_{many}p_per_s']:.0f}", f"scaling {cohort['scaling']:.2f}x"),
+        ]
+    if "memory" in results:
+        memory = results["memory"]
+        rows.append(("RSS growth (MB)", f"{memory['growth_mb']:.1f}", ", ".join(f"{k} {v:.1f}" for k, v in memory.items() if k != "growth_mb")))
+    if "threads" in results:
+        th = results["threads"]
+        rows.append(("8 threads (histories/s)", f"{th['threads_8_per_s']:.0f}",
+                     f"identical to serial: {th['identical_to_serial']}; oracle {th['ratio']:.1f}x"))
+    return rows
+
+
 def _table(results: dict) -> str:
-    lat, trip = results["latency"]["api"], results["latency"]["round_trip"]
-    cohort = results["throughput"]
-    many = cohort["processes"]
-    rows = [
-        ("warm evaluation p50 / p99 (ms)", f"{lat['p50_ms']:.3f} / {lat['p99_ms']:.3f}", f"{results['latency']['api_ratio_p50']:.1f}x oracle"),
-        ("JSON round trip p50 / p99 (ms)", f"{trip['p50_ms']:.3f} / {trip['p99_ms']:.3f}",
-         f"{results['latency']['round_trip_ratio_p50']:.1f}x oracle; {results['latency']['round_trip_over_api_p50']:.2f}x API"),
-        ("cold start, CLI (ms)", f"{results['cold_start']['cli_ms']:.0f}", f"{results['cold_start']['ratio']:.1f}x oracle"),
-        ("throughput, 1 process (histories/s)", f"{results['throughput']['engine_1p_per_s']:.0f}",
-         f"oracle {results['throughput']['per_core_ratio']:.1f}x faster"),
-        (f"throughput, {many} processes (histories/s)", f"{cohort[f'engine_{many}p_per_s']:.0f}",
-         f"scaling {cohort['scaling']:.2f}x"),
-        ("RSS growth (MB)", f"{results['memory']['growth_mb']:.1f}", ", ".join(f"{k} {v:.1f}" for k, v in results["memory"].items() if k != "growth_mb")),
-        ("8 threads (histories/s)", f"{results['threads']['threads_8_per_s']:.0f}",
-         f"identical to serial: {results['threads']['identical_to_serial']}; oracle {results['threads']['ratio']:.1f}x"),
-    ]
+    rows = _rows(results)
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{a.ljust(width)}  {b.rjust(16)}  {c}" for a, b, c in rows)
 
@@ -204,23 +219,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes: checks the benchmark runs")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     args = parser.parse_args()
     size = SIZES["smoke" if args.smoke else "full"]
     processes = len(os.sched_getaffinity(0))
     docs = histories(max(size["latency"], size["threads"], 2000))
+    sections = {
+        "latency": lambda: latency(docs[: size["latency"]]),
+        "cold_start": lambda: cold_start(size["cold"]),
+        "throughput": lambda: throughput(histories(size["cohort"], seed=7), processes),
+        "memory": lambda: memory(docs, size["rss"]),
+        "threads": lambda: threads(docs[: size["threads"]]),
+    }
     results = {
         "machine": {"python": platform.python_version(), "cpus": processes, "platform": platform.platform()},
         "mode": "smoke" if args.smoke else "full",
-        "latency": latency(docs[: size["latency"]]),
-        "cold_start": cold_start(size["cold"]),
-        "throughput": throughput(histories(size["cohort"], seed=7), processes),
-        "memory": memory(docs, size["rss"]),
-        "threads": threads(docs[: size["threads"]]),
+        **{name: run() for name, run in sections.items() if not args.only or name in args.only},
     }
     print(_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return 0 if results["threads"]["identical_to_serial"] else 1
+    return 0 if results.get("threads", {}).get("identical_to_serial", True) else 1
 
 
 if __name__ == "__main__":
