@@ -82,7 +82,7 @@ def test_an_exception_inside_an_action_is_raised_and_the_session_cleaned_up(monk
     doc = document(line("teclistamab", "2025-01-01", "2025-12-15"), as_of="2026-01-10")
     expected = evaluate(doc).to_dict()
 
-    def broken(firings, rule_id, bound):
+    def broken(firings, rule_id, cid):
         raise RuntimeError("boom")
 
     monkeypatch.setitem(engine_module.ACTIONS, "finding", broken)
