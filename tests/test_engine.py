@@ -195,3 +195,12 @@ def test_a_registered_callback_kills_the_process_on_313_unless_refused(mode):
     else:
         assert done.returncode != 0 and "alive" not in done.stdout
         assert "PyEval_CallObject" in done.stderr
+
+
+@pytest.mark.parametrize("value, fires", [(1e20, True), (4.5e16, True), (1e-7, False), (5e-5, False), (401, True)])
+def test_a_float_written_with_an_exponent_reaches_the_core(value, fires):
+    """The core's JSON parser reads '1.0e+20' but not '1e+20' (refused, or a crash in a batch)."""
+    doc = document(line("teclistamab", "2025-01-01", "2025-06-01"), as_of="2026-01-10",
+                   candidates=["elranatamab"], biomarkers={"soluble_bcma_ng_ml": value})
+    findings = evaluate(doc).candidate("elranatamab").findings
+    assert ("extended.soluble-bcma" in {f.rule for f in findings}) is fires

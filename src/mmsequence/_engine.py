@@ -110,6 +110,16 @@ _CID = re.compile(r'"cid":(\d+)')
 _KEPT = ("sid", "t", "cid")  # the keys the core and this module read keep their names
 
 
+def _for_core(value: Any) -> Any:
+    """A value as the core can read it: its JSON parser takes an exponent only after a fraction
+    (``1.0e+20``, not ``1e+20``: one fact is refused with error 204, a batch of them crashes)."""
+    if type(value) is float:
+        text = repr(value)
+        if "e" in text and "." not in text:
+            return orjson.Fragment(text.replace("e", ".0e"))
+    return value
+
+
 def _short_keys(fields: list[str]) -> dict[str, str]:
     """A short key per field (``a`` ... ``z``, ``ba`` ...): facts and firings the core copies shrink."""
     keys = {}
@@ -231,7 +241,7 @@ class Engine:
         lean = {"sid": sid, "t": fact["t"]}
         if "cid" in fact:
             lean["cid"] = fact["cid"]
-        lean.update((key, fact[field]) for field, key in self._fields[binding] if field in fact)
+        lean.update((key, _for_core(fact[field])) for field, key in self._fields[binding] if field in fact)
         return lean
 
     def _assert(self, facts: list[dict[str, Any]], sid: str, firings: set[Firing]) -> bool:
