@@ -10,7 +10,7 @@ import pytest
 from mmsequence import EngineError, evaluate
 from mmsequence import _engine as engine_module
 from mmsequence._engine import Engine, fnv1a_32
-from mmsequence.evaluator import _rulebook
+from mmsequence.rulebook import shipped_rulebook
 
 from .builders import document, line
 
@@ -86,7 +86,7 @@ def test_an_exception_inside_an_action_is_raised_and_the_session_cleaned_up(monk
         raise RuntimeError("boom")
 
     monkeypatch.setitem(engine_module.ACTIONS, "finding", broken)
-    engine = Engine(_rulebook().rules, "test-action-error")
+    engine = Engine(shipped_rulebook().rules, "test-action-error")
     with pytest.raises(EngineError, match="review.interval: action failed: RuntimeError..boom"):
         engine.run({"t": "patient", "car_t_eligible": "no", "prior_car_t": 0, "apheresis": "none", "unknown_agents": 0},
                    [{"t": "candidate", "cid": 0, "known": True, "modality": "bsab", "tcrt": True, "interval": "unmet",
@@ -102,11 +102,11 @@ def test_every_named_action_exists():
     from mmsequence.rulebook import ACTIONS
 
     assert set(ACTIONS) == set(engine_module.ACTIONS)
-    assert {r.action for r in _rulebook().rules} <= set(ACTIONS)
+    assert {r.action for r in shipped_rulebook().rules} <= set(ACTIONS)
 
 
 def test_a_fact_no_rule_matches_is_handled():
-    engine = Engine(_rulebook().rules, "test-unmatched")
+    engine = Engine(shipped_rulebook().rules, "test-unmatched")
     assert engine.run({"t": "patient", "car_t_eligible": "no"}, [{"t": "candidate", "cid": 0, "modality": "nothing"}]) == []
 
 
@@ -138,8 +138,8 @@ def test_sessions_where_no_rule_fires_are_cleaned_up_safely():
     """delete_state on a session where no action ran freed uninitialised memory; the bootstrap action prevents it."""
     script = textwrap.dedent("""
         from mmsequence._engine import Engine
-        from mmsequence.evaluator import _rulebook
-        engine = Engine(_rulebook().rules, "test-empty-sessions")
+        from mmsequence.rulebook import shipped_rulebook
+        engine = Engine(shipped_rulebook().rules, "test-empty-sessions")
         for _ in range(2000):
             assert engine.run({"t": "patient", "car_t_eligible": "no"}, []) == []
         print("ok")

@@ -11,21 +11,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmsequence import InputError
-from mmsequence.fhir import evaluate_bundle, evaluate_file, from_bundle
+from mmsequence import InputError, evaluate
+from mmsequence.catalog import load_catalog
+from mmsequence.fhir import read_bundle
 
 from .fhir_builders import ATC, RXNORM, administration, bundle, line_number, myeloma, procedure, statement, subject
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
 
 
+def read(b: dict, **options):
+    """The history a Bundle reads as, drugs named through the shipped catalog."""
+    return read_bundle(b, load_catalog(), **options)
+
+
 def lines(b: dict) -> list[dict]:
-    return from_bundle(b).document["lines"]
+    return read(b).to_document()["lines"]
 
 
 def problems(b: dict) -> list[str]:
     with pytest.raises(InputError) as caught:
-        from_bundle(b)
+        read(b)
     return list(caught.value.problems)
 
 
@@ -33,11 +39,11 @@ def problems(b: dict) -> list[str]:
 
 def test_administration_matched_by_atc_code_records_system_version_and_code():
     tec = {"coding": [{"system": ATC, "version": "2024 DE", "code": "L01FX24"}]}
-    imported = from_bundle(bundle(administration("a1", tec, "2025-03-01")))
-    assert imported.document["lines"] == [
-        {"agents": ["teclistamab"], "start": "2025-03-01", "end": "2025-03-01", "comment": imported.lines[0].reason}
+    imported = read(bundle(administration("a1", tec, "2025-03-01")))
+    assert imported.to_document()["lines"] == [
+        {"agents": ["teclistamab"], "start": "2025-03-01", "end": "2025-03-01", "comment": imported.lines[0].origin.reason}
     ]
-    assert imported.lines[0].agents[0] == {
+    assert imported.lines[0].origin.records[0].to_dict() == {
         "name": "teclistamab", "resource": "MedicationAdministration/a1",
         "matched_by": {"code": {"system": ATC, "version": "2024 DE", "code": "L01FX24"}},
     }
@@ -49,8 +55,8 @@ def test_rxnorm_code_from_a_referenced_medication_resource():
     use = administration("a1", "x", "2024-01-10")
     del use["medicationCodeableConcept"]
     use["medicationReference"] = {"reference": "Medication/m1"}
-    imported = from_bundle(bundle(medication, use))
-    assert imported.document["lines"][0]["agents"] == ["daratumumab"]
+    imported = read(bundle(medication, use))
+    assert imported.to_document()["lines"][0]["agents"] == ["daratumumab"]
     assert imported.warnings == ()
 
 
@@ -77,16 +83,16 @@ def test_medication_request_active_is_ongoing_and_draft_is_not_counted():
     active = {"resourceType": "MedicationRequest", "id": "r1", "status": "active", "intent": "order",
               "medicationCodeableConcept": {"text": "talquetamab"}, **subject(), "authoredOn": "2026-04-02"}
     draft = {**active, "id": "r2", "status": "draft", "medicationCodeableConcept": {"text": "elranatamab"}}
-    imported = from_bundle(bundle(active, draft))
-    assert imported.document["lines"] == [
-        {"agents": ["talquetamab"], "start": "2026-04-02", "comment": imported.lines[0].reason}
+    imported = read(bundle(active, draft))
+    assert imported.to_document()["lines"] == [
+        {"agents": ["talquetamab"], "start": "2026-04-02", "comment": imported.lines[0].origin.reason}
     ]
     assert imported.warnings == ("MedicationRequest/r2: not counted as given (status 'draft')",)
 
 
 def test_active_statement_is_ongoing_and_a_completed_one_without_end_counts_as_ongoing_with_a_warning():
-    imported = from_bundle(bundle(statement("s1", "teclistamab", "2025-01-10")))
-    assert "end" not in imported.document["lines"][0]
+    imported = read(bundle(statement("s1", "teclistamab", "2025-01-10")))
+    assert "end" not in imported.to_document()["lines"][0]
     assert imported.warnings == (
         "MedicationStatement/s1: teclistamab: no end date recorded; counted as ongoing (the latest possible last dose)",
     )
@@ -94,22 +100,22 @@ def test_active_statement_is_ongoing_and_a_completed_one_without_end_counts_as_o
 
 @pytest.mark.parametrize("status", ["not-done", "entered-in-error"])
 def test_administration_not_given_is_listed_not_counted(status):
-    imported = from_bundle(bundle(administration("a1", "teclistamab", "2025-03-01", status=status)))
-    assert imported.document["lines"] == []
+    imported = read(bundle(administration("a1", "teclistamab", "2025-03-01", status=status)))
+    assert imported.to_document()["lines"] == []
     assert imported.warnings == (f"MedicationAdministration/a1: not counted as given (status {status!r})",)
 
 
 def test_unknown_drug_is_kept_so_the_safety_rule_fires():
     b = bundle(statement("s1", "Mystery-mab 5 mg", "2025-01-10", "2025-02-10"))
-    assessment = evaluate_bundle(b)
+    assessment = evaluate(b)
     assert "MedicationStatement/s1: 'Mystery-mab 5 mg' is not in the agent catalog; kept as an unknown agent" in assessment.warnings
     assert {c.verdict for c in assessment.candidates} == {"indeterminate"}
     assert all("safety.unknown-agent" in [f.rule for f in c.findings] for c in assessment.candidates)
 
 
 def test_supportive_care_is_not_a_line():
-    imported = from_bundle(bundle(administration("z1", "Zometa 4 mg", "2025-01-10")))
-    assert imported.document["lines"] == []
+    imported = read(bundle(administration("z1", "Zometa 4 mg", "2025-01-10")))
+    assert imported.to_document()["lines"] == []
     assert imported.warnings == (
         "MedicationAdministration/z1: zoledronic acid is supportive care, not anti-myeloma therapy; not counted in a line",
     )
@@ -125,8 +131,8 @@ def test_car_t_infusion_procedure_is_a_line_with_its_product_from_used_code():
 
 
 def test_car_t_infusion_of_an_unknown_product_is_kept_as_unknown():
-    imported = from_bundle(bundle(procedure("c1", "CAR-T cell infusion", "2024-05-02")))
-    assert imported.document["lines"][0]["agents"] == ["CAR-T cell infusion"]
+    imported = read(bundle(procedure("c1", "CAR-T cell infusion", "2024-05-02")))
+    assert imported.to_document()["lines"][0]["agents"] == ["CAR-T cell infusion"]
     assert "Procedure/c1: CAR-T product 'CAR-T cell infusion' is not in the agent catalog; kept as an unknown agent" in imported.warnings
 
 
@@ -138,20 +144,20 @@ def test_car_t_infusion_of_an_unknown_product_is_kept_as_unknown():
 ])
 def test_leukapheresis_procedure(status, outcome, expected):
     extra = {"outcome": outcome} if outcome else {}
-    document = from_bundle(bundle(procedure("ap", "Leukapheresis", "2025-02-03", status=status, **extra))).document
+    document = read(bundle(procedure("ap", "Leukapheresis", "2025-02-03", status=status, **extra))).to_document()
     assert document["apheresis"] == [{"status": expected, "date": "2025-02-03", "comment": "Procedure/ap"}]
 
 
 def test_plasmapheresis_is_not_a_leukapheresis():
-    imported = from_bundle(bundle(procedure("pe", "Plasmapheresis", "2025-02-03")))
-    assert "apheresis" not in imported.document
+    imported = read(bundle(procedure("pe", "Plasmapheresis", "2025-02-03")))
+    assert "apheresis" not in imported.to_document()
     assert imported.warnings == ("Procedure/pe: not used (neither a CAR-T infusion nor a leukapheresis)",)
 
 
 def test_planned_apheresis_from_a_service_request_keeps_a_partial_date():
     request = {"resourceType": "ServiceRequest", "id": "sr", "status": "active", "intent": "order",
                "code": {"text": "Leukapheresis for CAR-T"}, **subject(), "occurrenceDateTime": "2026-07"}
-    assert from_bundle(bundle(request)).document["apheresis"] == [
+    assert read(bundle(request)).to_document()["apheresis"] == [
         {"status": "planned", "date": "2026-07", "comment": "ServiceRequest/sr"}
     ]
 
@@ -161,7 +167,7 @@ def test_planned_apheresis_from_a_care_plan_activity():
             "activity": [{"detail": {"status": "scheduled", "code": {"text": "Leukapheresis"},
                                      "scheduledTiming": {"event": ["2026-08-04T08:00:00Z"]}}},
                          {"detail": {"status": "scheduled", "code": {"text": "Echocardiogram"}}}]}
-    assert from_bundle(bundle(plan)).document["apheresis"] == [
+    assert read(bundle(plan)).to_document()["apheresis"] == [
         {"status": "planned", "date": "2026-08-04", "comment": "CarePlan/cp activity[0]"}
     ]
 
@@ -170,12 +176,12 @@ def test_apheresis_records_are_put_in_date_order():
     done = procedure("ap1", "Leukapheresis", "2025-02-03", outcome={"text": "failed"})
     again = {"resourceType": "ServiceRequest", "id": "sr", "status": "active", "intent": "order",
              "code": {"text": "Leukapheresis"}, **subject(), "occurrenceDateTime": "2026-07-01"}
-    document = from_bundle(bundle(again, done)).document
+    document = read(bundle(again, done)).to_document()
     assert [a["status"] for a in document["apheresis"]] == ["failed", "planned"]
 
 
 def test_no_myeloma_diagnosis_is_evaluated_with_a_warning():
-    assessment = evaluate_bundle(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), diagnosis=False))
+    assessment = evaluate(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), diagnosis=False))
     assert assessment.warnings[0] == "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present"
     assert assessment.candidates
 
@@ -183,20 +189,20 @@ def test_no_myeloma_diagnosis_is_evaluated_with_a_warning():
 def test_myeloma_by_text_and_other_conditions_listed():
     text_dx = {"resourceType": "Condition", "id": "dx2", **subject(), "code": {"text": "Plasma cell myeloma"}}
     other = {"resourceType": "Condition", "id": "htn", **subject(), "code": {"text": "Hypertension"}}
-    imported = from_bundle(bundle(text_dx, other, diagnosis=False))
+    imported = read(bundle(text_dx, other, diagnosis=False))
     assert imported.warnings == ("Condition/htn: not used (not a multiple myeloma diagnosis)",)
 
 
 def test_refuted_myeloma_does_not_count():
     refuted = myeloma("dx9")
     refuted["verificationStatus"] = {"coding": [{"code": "refuted"}]}
-    assert from_bundle(bundle(refuted, diagnosis=False)).warnings[0].startswith("bundle: no multiple myeloma diagnosis")
+    assert read(bundle(refuted, diagnosis=False)).warnings[0].startswith("bundle: no multiple myeloma diagnosis")
 
 
 def test_unmapped_resources_are_listed_with_their_id():
     observation = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "M-protein"}}
     unused_medication = {"resourceType": "Medication", "id": "m9", "code": {"text": "ondansetron"}}
-    assert from_bundle(bundle(observation, unused_medication)).warnings == (
+    assert read(bundle(observation, unused_medication)).warnings == (
         "Observation/o1: not used (mmsequence does not read Observation resources)",
         "Medication/m9: not used (no administration, statement or request refers to it)",
     )
@@ -217,8 +223,8 @@ def test_partial_dates_keep_their_precision(day, precision):
 
 
 def test_as_of_is_the_bundle_timestamp_date_in_its_own_time_zone():
-    assert from_bundle(bundle(timestamp="2026-01-10T23:30:00-05:00")).document["as_of"] == "2026-01-10"
-    assert "as_of" not in from_bundle(bundle(timestamp=None)).document
+    assert read(bundle(timestamp="2026-01-10T23:30:00-05:00")).to_document()["as_of"] == "2026-01-10"
+    assert "as_of" not in read(bundle(timestamp=None)).to_document()
 
 
 # --- lines of therapy ---------------------------------------------------------------------------
@@ -233,18 +239,18 @@ def test_regimen_new_agent_and_restart_after_a_pause():
         statement("p", "pomalidomide", "2022-01-10", "2022-06-01"),   # new agent: new line
         statement("p2", "pomalidomide", "2023-01-10", "2023-03-01"),  # restart after > 90 days: new line
     )
-    imported = from_bundle(b)
-    assert [(l["agents"], l["start"], l["end"]) for l in imported.document["lines"]] == [
+    imported = read(b)
+    assert [(l["agents"], l["start"], l["end"]) for l in imported.to_document()["lines"]] == [
         (["bortezomib", "dexamethasone", "lenalidomide"], "2020-01-01", "2021-09-30"),
         (["pomalidomide"], "2022-01-10", "2022-06-01"),
         (["pomalidomide"], "2023-01-10", "2023-03-01"),
     ]
-    assert [s.reason.split(";")[0] for s in imported.lines] == [
+    assert [s.reason.split(";")[0] for s in (line.origin for line in imported.lines)] == [
         "derived: the first therapy in the bundle (bortezomib, 2020-01-01)",
         "derived: pomalidomide started 2022-01-10, not part of the previous line's regimen",
         "derived: pomalidomide restarted 2023-01-10, more than 90 days after the previous line",
     ]
-    assert {s.method for s in imported.lines} == {"derived"}
+    assert {line.origin.method for line in imported.lines} == {"derived"}
 
 
 def test_car_t_is_a_line_of_its_own_and_starts_a_new_one_after_it():
@@ -257,9 +263,9 @@ def test_car_t_is_a_line_of_its_own_and_starts_a_new_one_after_it():
 
 
 def test_corticosteroid_outside_any_line_is_not_counted():
-    imported = from_bundle(bundle(procedure("c", "Carvykti infusion", "2023-06-10"),
+    imported = read(bundle(procedure("c", "Carvykti infusion", "2023-06-10"),
                                   administration("dex", "dexamethasone", "2023-06-12")))
-    assert [l["agents"] for l in imported.document["lines"]] == [["ciltacabtagene autoleucel"]]
+    assert [l["agents"] for l in imported.to_document()["lines"]] == [["ciltacabtagene autoleucel"]]
     assert imported.warnings == ("MedicationAdministration/dex: dexamethasone given outside any line of therapy; not counted",)
 
 
@@ -269,9 +275,9 @@ def test_explicit_line_numbers_from_the_extension():
         statement("m", "melphalan", "2019-10-15", "2019-10-15", **line_number(1)),
         statement("t", "talquetamab", "2024-06-03", "2025-11-20", **line_number(3)),
     )
-    imported = from_bundle(b)
-    assert [l["agents"] for l in imported.document["lines"]] == [["bortezomib", "melphalan"], ["talquetamab"]]
-    assert [(s.method, s.reason) for s in imported.lines] == [
+    imported = read(b)
+    assert [l["agents"] for l in imported.to_document()["lines"]] == [["bortezomib", "melphalan"], ["talquetamab"]]
+    assert [(s.method, s.reason) for s in (line.origin for line in imported.lines)] == [
         ("extension", "extension: the site recorded line 1"), ("extension", "extension: the site recorded line 3"),
     ]
     assert imported.warnings == (
@@ -320,7 +326,7 @@ def test_a_resource_about_another_patient_is_an_error():
 
 def test_patient_in_context_must_be_the_bundle_patient():
     with pytest.raises(InputError, match="'p1' is not the patient in context"):
-        from_bundle(bundle(), patient_id="p7")
+        read(bundle(), patient_id="p7")
 
 
 @pytest.mark.parametrize("mutate, expected", [
@@ -349,21 +355,21 @@ def test_statement_without_a_date_is_an_error():
 
 def test_drug_after_as_of_is_reported_by_the_core():
     with pytest.raises(InputError, match=r"lines\[0\]\.start: '2026-07-01' is after as_of 2026-06-01"):
-        evaluate_bundle(bundle(administration("a1", "teclistamab", "2026-07-01")))
+        evaluate(bundle(administration("a1", "teclistamab", "2026-07-01")))
 
 
 # --- examples and the command line ---------------------------------------------------------------
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
 def test_examples_evaluate_and_say_how_each_line_was_formed(path):
-    assessment = evaluate_file(path)
+    assessment = evaluate(path)
     sources = assessment.derived["fhir"]["lines"]
     assert len(sources) == assessment.derived["prior_lines"] > 0
     assert all(s["method"] in ("derived", "extension") and s["reason"] for s in sources)
 
 
 def test_coded_example_gives_the_same_verdicts_as_the_json_worked_example():
-    fhir = evaluate_file(EXAMPLES / "coded-drugs.json")
+    fhir = evaluate(EXAMPLES / "coded-drugs.json")
     assert fhir.warnings[0] == "Observation/m-protein: not used (mmsequence does not read Observation resources)"
     talquetamab = fhir.candidate("talquetamab")
     assert talquetamab.verdict == "avoid"
@@ -371,7 +377,7 @@ def test_coded_example_gives_the_same_verdicts_as_the_json_worked_example():
 
 
 def test_partial_date_example_waits_for_the_worst_case_day():
-    wait = evaluate_file(EXAMPLES / "partial-dates.json").candidate("talquetamab")
+    wait = evaluate(EXAMPLES / "partial-dates.json").candidate("talquetamab")
     assert (wait.verdict, wait.earliest_date.isoformat()) == ("wait", "2026-03-30")
     assert "review.interval-uncertain" in [f.rule for f in wait.findings]
 
@@ -414,7 +420,7 @@ def test_a_site_policy_synonym_maps_a_local_drug_name(tmp_path):
     resource = texts[0]["resource"]
     resource.pop("medicationReference", None)
     resource["medicationCodeableConcept"] = {"text": "LOCALDRUG-7"}
-    without = evaluate_bundle(bundle)
-    with_site = evaluate_bundle(bundle, policy=str(policy))
+    without = evaluate(bundle)
+    with_site = evaluate(bundle, policy=str(policy))
     assert any("LOCALDRUG-7" in w for w in without.warnings)
     assert not any("LOCALDRUG-7" in w for w in with_site.warnings)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mmsequence import InputError, evaluate, parse_document
-from mmsequence.history import read_document
+from mmsequence.documents import load_json
 
 from .builders import document, line
 
@@ -93,13 +93,13 @@ def test_unreadable_files(tmp_path, content, expected):
     path = tmp_path / "doc.json"
     path.write_bytes(content)
     with pytest.raises(InputError) as caught:
-        read_document(path)
+        load_json(path)
     assert expected in caught.value.problems[0]
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="cannot be read"):
-        read_document(tmp_path / "absent.json")
+        load_json(tmp_path / "absent.json")
 
 
 def test_history_inconsistent_with_as_of():

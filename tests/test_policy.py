@@ -37,7 +37,7 @@ def test_packs_strict_mode(tmp_path):
     strict = policy(tmp_path, "packs: [review]")
     assert strict.packs == ("safety", "review")
     assert outcome(doc, strict)[0] == "acceptable"
-    assert evaluate(doc, policy=strict).ruleset["packs"] == ["safety", "review"]
+    assert evaluate(doc, policy=strict).to_dict()["ruleset"]["packs"] == ["safety", "review"]
 
 
 def test_interval_months(tmp_path):
@@ -136,16 +136,16 @@ def test_assessment_records_the_policy_and_a_digest_of_rules_and_policy(tmp_path
     doc = document()
     default = evaluate(doc)
     other = evaluate(doc, policy=policy(tmp_path, "washout: {days: 15}"))
-    assert default.policy["washout"] == {"days": 14} and other.policy["washout"] == {"days": 15}
-    assert other.policy["source"].endswith("policy.yaml")
-    assert default.ruleset["digest"] != other.ruleset["digest"]
-    assert default.ruleset["digest"] == evaluate(doc).ruleset["digest"]
+    assert default.to_dict()["policy"]["washout"] == {"days": 14} and other.to_dict()["policy"]["washout"] == {"days": 15}
+    assert other.policy.source.endswith("policy.yaml")
+    assert default.ruleset.digest != other.ruleset.digest
+    assert default.ruleset.digest == evaluate(doc).ruleset.digest
 
 
 def test_the_recorded_policy_reads_back_as_the_same_policy(tmp_path):
     from mmsequence.policy import policy_from_mapping
 
     pol = load_policy(EXAMPLES_POLICIES / "site-example.yaml")
-    recorded = evaluate(document(), policy=pol).policy
+    recorded = evaluate(document(), policy=pol).to_dict()["policy"]
     again = policy_from_mapping({k: v for k, v in recorded.items() if k not in ("source", "digest")}, recorded["source"])
     assert again == pol and again.digest == recorded["digest"]

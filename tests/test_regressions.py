@@ -6,7 +6,7 @@ import pytest
 
 from mmsequence import InputError, Policy, evaluate, load_policy
 from mmsequence.cli import main
-from mmsequence.history import read_document
+from mmsequence.documents import load_json
 
 from .builders import document, line
 
@@ -106,7 +106,7 @@ def test_a_file_with_an_integer_too_long_to_read(tmp_path):
     path = tmp_path / "doc.json"
     path.write_text('{"patient_id": "x", "lines": [], "biomarkers": {"soluble_bcma_ng_ml": ' + "9" * 5000 + "}}")
     with pytest.raises(InputError, match="invalid JSON"):
-        read_document(path)
+        load_json(path)
 
 
 

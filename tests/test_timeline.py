@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmsequence import evaluate, parse_document
+from mmsequence import evaluate
 from mmsequence.dates import add_months
 from mmsequence.policy import Policy
 from mmsequence.board.geometry import Scale, build_timeline
@@ -19,8 +19,7 @@ AS_OF = datetime.date(2026, 3, 12)
 
 
 def timeline_of(doc: dict, policy: Policy | None = None):
-    history = parse_document(doc)
-    return build_timeline(history, evaluate(history, as_of=AS_OF, policy=policy))
+    return build_timeline(evaluate(doc, as_of=AS_OF, policy=policy))
 
 
 def days(a: datetime.date, b: datetime.date) -> int:

@@ -21,6 +21,8 @@ caller's thread. The remaining measured failure modes are each guarded here:
 - facts carry only the fields some rule reads, under short keys, and go to the core in one
   call (less JSON to copy, match and return); of each firing only the rule id, the session
   ids and the candidate id are read, never the whole message;
+- numbers are written in a form the core's JSON parser reads (it refuses an exponent without a
+  decimal point, such as ``1e-05``), and any refusal of the core is an :class:`EngineError`;
 - the C extension is loaded with lazy symbol binding and reached only through :data:`CORE`,
   which refuses every function that registers a Python callback (see :class:`Core`).
 """
@@ -247,7 +249,10 @@ class Engine:
     def _assert(self, facts: list[dict[str, Any]], sid: str, firings: set[Firing]) -> bool:
         """Assert the patient fact, then the candidate facts, in one call; then run every action
         the core queued. True if the bootstrap rule fired."""
-        code, state = CORE.assert_facts(self._handle, orjson.dumps(facts).decode())
+        try:
+            code, state = CORE.assert_facts(self._handle, orjson.dumps(facts).decode())
+        except Exception as error:  # the core raises a bare Exception naming its error code
+            raise EngineError(f"the rule engine refused the facts ({error})") from None
         if code not in (_HANDLED, _OBSERVED):
             raise EngineError(f"no rule accepted the facts (code {code})")
         booted = False

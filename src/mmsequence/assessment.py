@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from .catalog import Catalog
+from .policy import Policy
+
+if TYPE_CHECKING:
+    from .course import PatientCourse
 
 
 @attrs.frozen
@@ -54,21 +60,40 @@ class CandidateAssessment:
 
 
 @attrs.frozen
+class Ruleset:
+    """The knowledge an assessment was made with: library version, digest of the rule files, the
+    agent catalog and the policy together, and the packs that ran."""
+
+    version: str
+    digest: str
+    packs: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "digest": self.digest, "packs": list(self.packs)}
+
+
+@attrs.frozen
 class Assessment:
+    """Every candidate of one patient assessed on one day, with what the verdicts were made from:
+    the typed ``policy``, its ``catalog`` and the patient's ``course`` (for adapters to read, never
+    to rebuild)."""
+
     patient_id: str
     as_of: datetime.date
-    ruleset: dict[str, Any]
-    policy: dict[str, Any]
+    ruleset: Ruleset
+    policy: Policy
     derived: dict[str, Any]
     candidates: tuple[CandidateAssessment, ...]
     warnings: tuple[str, ...]
+    catalog: Catalog = attrs.field(eq=False, repr=False)
+    course: PatientCourse = attrs.field(eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "patient_id": self.patient_id,
             "as_of": self.as_of.isoformat(),
-            "ruleset": self.ruleset,
-            "policy": self.policy,
+            "ruleset": self.ruleset.to_dict(),
+            "policy": self.policy.to_dict(),
             "derived": self.derived,
             "candidates": [c.to_dict() for c in self.candidates],
             "warnings": list(self.warnings),

@@ -1,24 +1,31 @@
 """Cohort evaluation: stream patient documents, write one assessment per line, resumably.
 
-Input is a JSONL file (one document per line) or a folder of ``*.json`` documents. Output is
-JSONL in input order. Each output line carries ``source`` (``file:line`` or the file name):
-a rerun after an interruption skips every source already written, so a night's run can be
-resumed. A document that cannot be assessed gets a line with ``errors`` instead of failing
-the batch.
+Input is a JSONL file (one document per line) or a folder of ``*.json`` files; each document is
+a patient-history document or a FHIR Bundle, read as :func:`mmsequence.documents.read_document`
+reads it. Output is JSONL in input order. Each output line carries ``source`` (``file:line`` or
+the file name): a rerun after an interruption skips every source already written, so a night's
+run can be resumed. A document that cannot be assessed gets a line with ``errors`` instead of
+failing the batch; an output line that cannot be read back (a write cut short) is reported and
+dropped, so that its document is assessed again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
 import attrs
 
+from .documents import decode_json
 from .errors import InputError, MmsequenceError
-from .evaluator import evaluate
+from .evaluator import Evaluator, evaluator_for
+from .policy import load_policy
 from .render import to_json_line
 
 
@@ -46,16 +53,38 @@ def read_items(path: Path) -> Iterator[Item]:
                 yield Item(f"{path.name}:{number}", line)
 
 
+def _source(line: bytes) -> str | None:
+    """The ``source`` of one output line, or None if the line cannot be read back."""
+    try:
+        record = json.loads(line)
+    except ValueError:  # not JSON, not UTF-8, or an integer too long
+        return None
+    source = record.get("source") if isinstance(record, dict) else None
+    return source if isinstance(source, str) else None
+
+
 def done_sources(out: Path) -> set[str]:
-    """Sources already written to ``out``; an incomplete last line (interrupted write) is cut off."""
+    """Sources already written to ``out``. An incomplete last line (interrupted write) is cut off; a
+    complete line that cannot be read back is reported on stderr and dropped, so it is done again."""
     if not out.exists():
         return set()
     data = out.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
-        with out.open("r+b") as handle:
-            handle.truncate(len(complete))
-    return {json.loads(line)["source"] for line in complete.splitlines() if line.strip()}
+    lines = [line for line in complete.splitlines(keepends=True) if line.strip()]
+    kept = [(line, source) for line in lines if (source := _source(line)) is not None]
+    if len(kept) != len(lines) or len(complete) != len(data):
+        for number, line in enumerate(lines, 1):
+            if _source(line) is None:
+                print(f"mmsequence: {out}:{number}: unreadable output line dropped; its document is assessed again",
+                      file=sys.stderr)
+        out.write_bytes(b"".join(line for line, _ in kept))
+    return {source for _, source in kept}
+
+
+@functools.lru_cache(maxsize=4)
+def _evaluator(policy: str | None) -> Evaluator:
+    """The evaluator of a policy file, built once per process."""
+    return evaluator_for(load_policy(policy))
 
 
 @attrs.frozen
@@ -68,13 +97,11 @@ class _Job:
     def __call__(self, item: Item) -> tuple[str, bool]:
         """The output line for one item, and whether it was assessed."""
         try:
-            assessment = evaluate(json.loads(item.text), as_of=self.as_of, policy=self.policy)
-        except json.JSONDecodeError as error:
-            problems = [f"invalid JSON at column {error.colno}: {error.msg}"]
-        except RecursionError:
-            problems = ["JSON nested too deeply"]
+            evaluator = _evaluator(self.policy)
+            history = evaluator.read(decode_json(item.text, "document"))
+            assessment = evaluator.evaluate(history, as_of=self.as_of)
         except MmsequenceError as error:
-            problems = list(getattr(error, "problems", None) or [str(error)])
+            problems = [p.removeprefix("document: ") for p in error.problems]
         else:
             return to_json_line({"source": item.source, **assessment.to_dict()}), True
         return to_json_line({"source": item.source, "errors": problems}), False

@@ -7,22 +7,22 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
-from .errors import InputError, MmsequenceError
-from .fhir import evaluate_file
-from .fhir.command import add_fhir_command
-from .history import OVERRIDE_REASONS, parse_overrides
-from .render import to_json, to_text
+from ._paths import vignettes_dir
 from .batch import default_processes, run_batch
 from .catalog import load_catalog
+from .errors import InputError, MmsequenceError
+from .evaluator import evaluator_for
+from .fhir.command import add_fhir_command
+from .history import OVERRIDE_REASONS, Override, parse_overrides
 from .policy import load_policy
+from .render import to_json, to_text
 from .rulebook import check_references, load_rulebook
-from .testing.vignettes import run_vignettes
-from ._paths import vignettes_dir
 from .service.command import add_serve_command
 from .testing.command import add_validate_command
+from .testing.vignettes import run_vignettes
 
 
-def _overrides(specs: list[str]) -> tuple:
+def _overrides(specs: list[str]) -> tuple[Override, ...]:
     """``RULE:CANDIDATE:REASON[:NOTE]`` strings as validated overrides."""
     items = []
     for spec in specs:
@@ -34,7 +34,8 @@ def _overrides(specs: list[str]) -> tuple:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    assessment = evaluate_file(args.file, as_of=args.as_of, policy=args.policy, overrides=_overrides(args.override))
+    evaluator = evaluator_for(load_policy(args.policy))
+    assessment = evaluator.evaluate(evaluator.read(args.file), as_of=args.as_of, overrides=_overrides(args.override))
     return to_json(assessment) if args.format == "json" else to_text(assessment)
 
 
@@ -132,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         output = args.run(args)
     except MmsequenceError as error:
-        problems = getattr(error, "problems", None) or (str(error),)
-        for problem in problems:
+        for problem in error.problems:
             print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
     sys.stdout.write(output)

@@ -1,31 +1,31 @@
-"""The library's documented error types."""
+"""The library's documented error types: each carries every problem found, not just the first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class MmsequenceError(Exception):
-    """Base class of every error mmsequence raises on purpose."""
+    """Base class of every error mmsequence raises on purpose.
+
+    ``problems`` holds one message per problem, each starting with where it was found (a field
+    path such as ``lines[2].end``, a file, or a rule id); ``str(error)`` joins them.
+    """
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems: tuple[str, ...] = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("; ".join(self.problems))
 
 
 class InputError(MmsequenceError, ValueError):
-    """A patient document, policy or override is invalid.
-
-    ``problems`` holds one message per problem, each starting with the field path
-    (``lines[2].end: '2025-13-01' is not a date``).
-    """
-
-    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(self.problems))
+    """A patient document, FHIR Bundle, policy or override is invalid or inconsistent
+    (``lines[2].end: '2025-13-01' is not a date``)."""
 
 
 class RuleFileError(MmsequenceError):
-    """A file under ``rules/`` is malformed; ``problems`` name file and key."""
-
-    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(self.problems))
+    """A file under ``rules/`` is malformed; each problem names the file and key."""
 
 
 class EngineError(MmsequenceError):
-    """The rule engine failed during an evaluation (an action raised, or a session leaked)."""
+    """The rule engine failed during an evaluation (it refused the facts, an action raised, or a
+    session leaked)."""

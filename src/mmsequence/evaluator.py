@@ -1,4 +1,10 @@
-"""One evaluation, end to end: document → history → facts → engine → findings → assessment."""
+"""The evaluator: built once from a policy, it reads histories and assesses their candidates.
+
+history → course (derived once) → engine facts → findings → verdicts, ranks → :class:`Assessment`.
+
+>>> evaluator = Evaluator(load_policy("site.yaml"))   # policy, its catalog, the active rules, the engine
+>>> assessment = evaluator.evaluate(evaluator.read("patient.json"))
+"""
 
 from __future__ import annotations
 
@@ -12,27 +18,19 @@ from typing import Any
 import attrs
 
 from . import __version__
-from ._paths import rules_dir
-from .assessment import Assessment, CandidateAssessment, Finding
-from .catalog import Catalog, load_catalog
-from .dates import PartialDate
 from ._engine import Engine
+from ._facts import engine_facts
+from ._paths import rules_dir
+from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
+from .catalog import Catalog, load_catalog
+from .course import Candidate, PatientCourse, derive_course
+from .dates import PartialDate
+from .documents import read_document
 from .errors import InputError
-from ._facts import Facts, derive
-from .history import Override, PatientHistory, parse_document, read_document
+from .history import Override, PatientHistory
 from .policy import Policy, check_catalog, load_policy
-from .rulebook import Rule, Rulebook, load_rulebook
+from .rulebook import Rule, Rulebook, shipped_rulebook
 from .verdicts import SEVERITY, combine, rank_key
-
-
-@functools.lru_cache(maxsize=None)
-def _rulebook() -> Rulebook:
-    return load_rulebook()
-
-
-@functools.lru_cache(maxsize=None)
-def _default_policy() -> Policy:
-    return load_policy()
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,32 +38,121 @@ def _agents_digest() -> str:
     return hashlib.sha256((rules_dir() / "agents.yaml").read_bytes()).hexdigest()
 
 
-@attrs.frozen
-class _Knowledge:
-    """Everything an evaluation needs from the rules and one policy, prepared once per policy."""
+class Evaluator:
+    """Everything an evaluation needs from one policy, prepared once: the policy, its catalog (the
+    shipped agents plus the site's), the rules it runs and their engine.
 
-    rules: dict[str, Rule]
-    engine: Engine
-    catalog: Catalog
-    ruleset: dict[str, Any]
-    policy: dict[str, Any]
+    Build one per policy and reuse it (:func:`evaluator_for` keeps one per policy); it is safe to
+    share between threads.
+    """
+
+    def __init__(self, policy: Policy | None = None, rulebook: Rulebook | None = None) -> None:
+        self.policy = policy if policy is not None else load_policy()
+        self.rulebook = rulebook if rulebook is not None else shipped_rulebook()
+        active = self.rulebook.active(self.policy)
+        self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
+        self.catalog: Catalog = check_catalog(self.policy, load_catalog())
+        chosen = ",".join(f"{r.id}={r.effect}" for r in active)
+        self._engine = Engine(active, hashlib.sha256(f"{self.rulebook.digest}\n{chosen}".encode()).hexdigest())
+        digest = hashlib.sha256("\n".join((self.rulebook.digest, _agents_digest(), self.policy.digest)).encode())
+        self.ruleset = Ruleset(__version__, f"sha256:{digest.hexdigest()}", self.policy.packs)
+
+    def read(self, source: Any, *, patient_id: str | None = None, candidates: list[str] | None = None) -> PatientHistory:
+        """The history in a JSON document or a FHIR Bundle (a mapping, or a path to a file), its
+        drugs named through this policy's catalog; see :func:`mmsequence.documents.read_document`."""
+        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates)
+
+    def evaluate(
+        self,
+        history: PatientHistory | Mapping[str, Any] | str | Path,
+        as_of: datetime.date | str | None = None,
+        overrides: Iterable[Override] = (),
+    ) -> Assessment:
+        """Assess every candidate therapy of one patient.
+
+        ``history`` is a :class:`PatientHistory` or anything :meth:`read` takes. ``as_of`` defaults to
+        the history's ``as_of``, else today; ``overrides`` add to the history's own. Raises
+        :class:`~mmsequence.errors.InputError` for invalid or inconsistent input.
+        """
+        history = self.read(history)
+        when = _as_of(as_of, history)
+        course = derive_course(history, self.catalog, self.policy, when)
+        facts = engine_facts(course)
+        firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
+        findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
+        for rule_id, cid in firings:
+            findings[cid].append(_finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1]))
+        _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
+        assessed = sorted(
+            (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
+            key=lambda pair: pair[0],
+        )
+        return Assessment(
+            patient_id=history.patient_id,
+            as_of=when,
+            ruleset=self.ruleset,
+            policy=self.policy,
+            derived=_derived(course),
+            candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
+            warnings=(*history.warnings, *course.warnings),
+            catalog=self.catalog,
+            course=course,
+        )
 
 
 @functools.lru_cache(maxsize=32)
-def _knowledge(policy: Policy) -> _Knowledge:
-    """The active rules and their engine, the policy's catalog, and the digest of rules, catalog
-    and policy together."""
-    rulebook = _rulebook()
-    rules = rulebook.active(policy)
-    chosen = ",".join(f"{r.id}={r.effect}" for r in rules)
-    key = hashlib.sha256(f"{rulebook.digest}\n{chosen}".encode()).hexdigest()
-    digest = hashlib.sha256("\n".join((rulebook.digest, _agents_digest(), policy.digest)).encode()).hexdigest()
-    return _Knowledge(
-        rules={rule.id: rule for rule in rules},
-        engine=Engine(rules, key),
-        catalog=check_catalog(policy, load_catalog()),
-        ruleset={"version": __version__, "digest": f"sha256:{digest}", "packs": list(policy.packs)},
-        policy=policy.to_dict(),
+def evaluator_for(policy: Policy) -> Evaluator:
+    """The evaluator of ``policy`` with the shipped rules, built on first use and kept."""
+    return Evaluator(policy)
+
+
+@functools.lru_cache(maxsize=None)
+def _default_policy() -> Policy:
+    return load_policy()
+
+
+def evaluate(
+    document: Mapping[str, Any] | str | Path | PatientHistory,
+    as_of: datetime.date | str | None = None,
+    policy: Policy | str | Path | None = None,
+    overrides: Iterable[Override] = (),
+) -> Assessment:
+    """Assess every candidate therapy of one patient: the one-line convenience over :class:`Evaluator`.
+
+    ``document`` is a patient-history document or a FHIR Bundle (a mapping, or a path to a JSON
+    file), or a parsed :class:`PatientHistory`. ``as_of`` defaults to the document's ``as_of``, else
+    today. ``policy`` is a :class:`Policy` or a policy file; ``overrides`` add to the document's own.
+    Raises :class:`~mmsequence.errors.InputError` for invalid or inconsistent input.
+    """
+    if not isinstance(policy, Policy):
+        policy = _default_policy() if policy is None else load_policy(policy)
+    return evaluator_for(policy).evaluate(document, as_of, overrides)
+
+
+def _derived(course: PatientCourse) -> dict[str, Any]:
+    derived = course.summary()
+    if course.history.format == "fhir":
+        from .fhir.importer import line_sources
+
+        derived["fhir"] = {"lines": line_sources(course.history)}
+    return derived
+
+
+def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], CandidateAssessment]:
+    """The candidate's rank key and its assessment (ranked later)."""
+    ordered = tuple(sorted(found, key=lambda f: (-SEVERITY.index(f.effect), f.rule)))
+    verdict, earliest = combine(ordered)
+    agent = candidate.agent
+    key = rank_key(verdict, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
+    return key, CandidateAssessment(
+        query=candidate.query,
+        therapy=agent.name if agent else candidate.query,
+        target=agent.targets if agent else (),
+        modality=agent.modality if agent else "unknown",
+        verdict=verdict,
+        earliest_date=earliest,
+        rank=0,
+        findings=ordered,
     )
 
 
@@ -87,12 +174,13 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
 
 
 def _apply_overrides(
-    findings: dict[int, list[Finding]], facts: Facts, overrides: Iterable[Override], rulebook: Rulebook
+    findings: dict[int, list[Finding]], candidates: tuple[tuple[Candidate, dict[str, Any]], ...],
+    overrides: Iterable[Override], rulebook: Rulebook,
 ) -> None:
     problems = []
     for i, override in enumerate(overrides):
         path = f"overrides[{i}]"
-        cids = [cid for cid, (c, fact) in enumerate(facts.candidates) if override.candidate in (c.query, fact["name"])]
+        cids = [cid for cid, (c, fact) in enumerate(candidates) if override.candidate in (c.query, fact["name"])]
         rule = rulebook.get(override.rule)
         if rule is None:
             problems.append(f"{path}.rule: {override.rule!r} is not a rule id")
@@ -109,68 +197,6 @@ def _apply_overrides(
                 findings[cids[0]][j] = attrs.evolve(findings[cids[0]][j], overridden=reason)
     if problems:
         raise InputError(problems)
-
-
-def evaluate(
-    document: Mapping[str, Any] | str | Path | PatientHistory,
-    as_of: datetime.date | str | None = None,
-    policy: Policy | str | Path | None = None,
-    overrides: Iterable[Override] = (),
-) -> Assessment:
-    """Assess every candidate therapy of one patient.
-
-    ``document`` is a patient-history document (a mapping, or a path to a JSON file) or a
-    parsed :class:`PatientHistory`. ``as_of`` defaults to the document's ``as_of``, else today.
-    ``policy`` is a :class:`Policy` or a policy file; ``overrides`` add to the document's own.
-    Raises :class:`~mmsequence.errors.InputError` for invalid or inconsistent input.
-    """
-    history = document if isinstance(document, PatientHistory) else parse_document(read_document(document))
-    if isinstance(policy, Policy):
-        active_policy = policy
-    else:
-        active_policy = _default_policy() if policy is None else load_policy(policy)
-    when = _as_of(as_of, history)
-    knowledge = _knowledge(active_policy)
-    facts = derive(history, knowledge.catalog, active_policy, when)
-    firings = knowledge.engine.run(facts.patient, [fact for _, fact in facts.candidates])
-    findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
-    for rule_id, cid in firings:
-        findings[cid].append(_finding(knowledge.rules[rule_id], facts.patient, facts.candidates[cid][1]))
-    _apply_overrides(findings, facts, (*history.overrides, *overrides), _rulebook())
-    assessed = []
-    for cid, (candidate, fact) in enumerate(facts.candidates):
-        ordered = tuple(sorted(findings[cid], key=lambda f: (-SEVERITY.index(f.effect), f.rule)))
-        verdict, earliest = combine(ordered)
-        agent = candidate.agent
-        assessed.append((
-            rank_key(verdict, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"]),
-            CandidateAssessment(
-                query=candidate.query,
-                therapy=agent.name if agent else candidate.query,
-                target=agent.targets if agent else (),
-                modality=agent.modality if agent else "unknown",
-                verdict=verdict,
-                earliest_date=earliest,
-                rank=0,
-                findings=ordered,
-            ),
-        ))
-    assessed.sort(key=lambda pair: pair[0])
-
-    return Assessment(
-        patient_id=history.patient_id,
-        as_of=when,
-        ruleset=_copy(knowledge.ruleset),
-        policy=_copy(knowledge.policy),
-        derived=facts.derived,
-        candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
-        warnings=facts.warnings,
-    )
-
-
-def _copy(settings: dict[str, Any]) -> dict[str, Any]:
-    """A copy the caller may change: the settings hold one level of nested dicts and lists."""
-    return {k: v.copy() if isinstance(v, (dict, list)) else v for k, v in settings.items()}
 
 
 def _as_of(value: datetime.date | str | None, history: PatientHistory) -> datetime.date:

@@ -1,7 +1,8 @@
-"""The patient-history document (JSON, version 1): attrs model, parsing and validation.
+"""The patient history: attrs model, and the validation of the JSON document (version 1).
 
-Everything downstream trusts a :class:`PatientHistory`; all checks of the document happen
-here, and every problem is reported with its field path (``lines[2].end``).
+Everything downstream trusts a :class:`PatientHistory`. A JSON document is checked field by
+field here, every problem reported with its field path (``lines[2].end``); a history built by
+another reader (FHIR) passes the same consistency checks (:func:`consistency_problems`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -25,8 +26,29 @@ OVERRIDE_REASONS = ("rapid-progression", "no-alternative", "trial-enrolment", "p
 
 
 @attrs.frozen
+class SourceRecord:
+    """One record a line was read from: the agent it names, the record, and how the name matched."""
+
+    name: str
+    resource: str
+    matched_by: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "resource": self.resource, "matched_by": dict(self.matched_by)}
+
+
+@attrs.frozen
+class LineOrigin:
+    """How a line was formed from records: ``method`` (extension or derived), why, and from what."""
+
+    method: str
+    reason: str
+    records: tuple[SourceRecord, ...] = ()
+
+
+@attrs.frozen
 class Line:
-    """One line of therapy: agents given together, first and last dose (``end`` None: ongoing)."""
+    """One line of therapy: agents given together, first and last dose (``end`` None: no end recorded)."""
 
     agents: tuple[str, ...]
     start: PartialDate
@@ -34,10 +56,18 @@ class Line:
     best_response: str | None = None
     stop_reason: str | None = None
     refractory: bool | None = None
+    comment: str | None = None
+    origin: LineOrigin | None = None
 
-    @property
-    def ongoing(self) -> bool:
-        return self.end is None
+    def to_dict(self) -> dict[str, Any]:
+        """The line as the document writes it."""
+        out: dict[str, Any] = {"agents": list(self.agents), "start": str(self.start)}
+        if self.end is not None:
+            out["end"] = str(self.end)
+        for key in ("best_response", "stop_reason", "refractory", "comment"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
 
 @attrs.frozen
@@ -47,6 +77,14 @@ class Apheresis:
     status: str
     date: PartialDate | None = None
     product: str | None = None
+    comment: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        for key in ("date", "product", "comment"):
+            if getattr(self, key) is not None:
+                out[key] = str(getattr(self, key))
+        return out
 
 
 @attrs.frozen
@@ -55,6 +93,9 @@ class Biomarkers:
     gprc5d_loss: bool | None = None
     fcrh5_loss: bool | None = None
     soluble_bcma_ng_ml: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
 
 
 @attrs.frozen
@@ -66,9 +107,19 @@ class Override:
     reason: str
     note: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+
+
+#: What a history was read from.
+FORMATS = ("document", "fhir")
+
 
 @attrs.frozen
 class PatientHistory:
+    """One patient's therapy so far and the candidates to assess; ``warnings`` are the reader's
+    (records it could not use), ``format`` what it was read from."""
+
     patient_id: str
     lines: tuple[Line, ...] = ()
     apheresis: tuple[Apheresis, ...] = ()
@@ -79,6 +130,29 @@ class PatientHistory:
     as_of: datetime.date | None = None
     overrides: tuple[Override, ...] = ()
     comment: str | None = None
+    warnings: tuple[str, ...] = ()
+    format: str = attrs.field(default="document", validator=attrs.validators.in_(FORMATS))
+
+    def to_document(self) -> dict[str, Any]:
+        """The history as a patient-history document (JSON, version 1) that reads back to it."""
+        out: dict[str, Any] = {"patient_id": self.patient_id}
+        if self.comment is not None:
+            out["comment"] = self.comment
+        out["lines"] = [line.to_dict() for line in self.lines]
+        if self.apheresis:
+            out["apheresis"] = [a.to_dict() for a in self.apheresis]
+        if biomarkers := self.biomarkers.to_dict():
+            out["biomarkers"] = biomarkers
+        for key in ("car_t_eligible", "jurisdiction"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.as_of is not None:
+            out["as_of"] = self.as_of.isoformat()
+        if self.candidates is not None:
+            out["candidates"] = list(self.candidates)
+        if self.overrides:
+            out["overrides"] = [o.to_dict() for o in self.overrides]
+        return out
 
 
 class _Reader:
@@ -218,38 +292,54 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
     agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
     start = r.date(data.get("start"), f"{path}.start", optional=False) if "start" in data else None
     end = r.date(data.get("end"), f"{path}.end")
-    r.text(data.get("comment"), f"{path}.comment")
-    if start is not None and end is not None and end.before(start):
-        r.fail(f"{path}.end", f"'{end}' is before start '{start}'")
-    line = Line(
+    comment = r.text(data.get("comment"), f"{path}.comment")
+    if start is None:
+        return None
+    r.problems += _line_problems(start, end, path)
+    return Line(
         agents=agents,
         start=start,
         end=end,
         best_response=r.text(data.get("best_response"), f"{path}.best_response", RESPONSES),
         stop_reason=r.text(data.get("stop_reason"), f"{path}.stop_reason", STOP_REASONS),
         refractory=r.flag(data.get("refractory"), f"{path}.refractory"),
-    ) if start is not None else None
-    return line
+        comment=comment,
+    )
+
+
+def _line_problems(start: PartialDate, end: PartialDate | None, path: str) -> list[str]:
+    if end is not None and end.before(start):
+        return [f"{path}.end: '{end}' is before start '{start}'"]
+    return []
 
 
 def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
     data = r.obj(raw, path, _APHERESIS_FIELDS, required=("status",))
     status = r.text(data.get("status"), f"{path}.status", APHERESIS_STATUSES, optional=False)
     date = r.date(data.get("date"), f"{path}.date")
-    r.text(data.get("comment"), f"{path}.comment")
+    comment = r.text(data.get("comment"), f"{path}.comment")
     if status in ("done", "failed") and data.get("date") is None:
         r.fail(f"{path}.date", f"is required when status is {status!r}")
     if status is None:
         return None
-    return Apheresis(status=status, date=date, product=r.text(data.get("product"), f"{path}.product"))
+    return Apheresis(status=status, date=date, product=r.text(data.get("product"), f"{path}.product"), comment=comment)
 
 
-def _check_apheresis_order(r: _Reader, records: list[tuple[int, Apheresis]]) -> None:
+def _apheresis_order_problems(records: list[tuple[int, Apheresis]]) -> list[str]:
     dated = [(i, a) for i, a in records if a.date is not None]
-    for (i, earlier), (j, later) in zip(dated, dated[1:]):
-        if later.date.before(earlier.date):
-            r.fail(f"apheresis[{j}].date", f"'{later.date}' is before apheresis[{i}].date '{earlier.date}'"
-                   " (records are listed in the order they happened)")
+    return [
+        f"apheresis[{j}].date: '{later.date}' is before apheresis[{i}].date '{earlier.date}'"
+        " (records are listed in the order they happened)"
+        for (i, earlier), (j, later) in zip(dated, dated[1:])
+        if later.date is not None and earlier.date is not None and later.date.before(earlier.date)
+    ]
+
+
+def consistency_problems(history: PatientHistory) -> list[str]:
+    """What makes a history built by a reader other than :func:`parse_document` impossible: a line
+    that ends before it starts, apheresis records out of order."""
+    problems = [p for i, line in enumerate(history.lines) for p in _line_problems(line.start, line.end, f"lines[{i}]")]
+    return problems + _apheresis_order_problems(list(enumerate(history.apheresis)))
 
 
 def _overrides(r: _Reader, raw: Any, where: str) -> tuple[Override, ...]:
@@ -293,7 +383,7 @@ def parse_document(document: Any) -> PatientHistory:
     lines = [_line(r, raw, f"lines[{i}]") for i, raw in enumerate(r.items(data.get("lines"), "lines"))]
     records = [(i, _apheresis(r, raw, f"apheresis[{i}]")) for i, raw in enumerate(r.items(data.get("apheresis"), "apheresis"))]
     records = [(i, a) for i, a in records if a is not None]
-    _check_apheresis_order(r, records)
+    r.problems += _apheresis_order_problems(records)
     bio = r.obj(data.get("biomarkers") or {}, "biomarkers", _BIOMARKER_FIELDS)
     biomarkers = Biomarkers(
         bcma_loss=r.flag(bio.get("bcma_loss"), "biomarkers.bcma_loss"),
@@ -320,24 +410,3 @@ def parse_document(document: Any) -> PatientHistory:
     if r.problems:
         raise InputError(r.problems)
     return history
-
-
-def read_document(source: Any) -> Any:
-    """Decode a document given as a path to a UTF-8 JSON file; any other value is returned as is."""
-    if not isinstance(source, (str, Path)):
-        return source
-    path = Path(source)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise InputError([f"{path}: is not UTF-8 (byte {error.start})"]) from None
-    except json.JSONDecodeError as error:
-        raise InputError([f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]) from None
-    except ValueError as error:  # an integer too long to read
-        raise InputError([f"{path}: invalid JSON ({error})"]) from None
-    except RecursionError:
-        raise InputError([f"{path}: JSON nested too deeply"]) from None

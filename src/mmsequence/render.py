@@ -45,7 +45,7 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [
         f"Patient {assessment.patient_id}, as of {assessment.as_of} "
-        f"(packs: {', '.join(assessment.ruleset['packs'])}; rules {assessment.ruleset['digest'][:19]})",
+        f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
         "",
     ]
     for row in rows:

@@ -7,6 +7,7 @@ durable_rules' own JSON pattern syntax. Nothing in a rule file is executed as Py
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -232,6 +233,12 @@ def _rule_files(root: Path) -> Iterable[tuple[str, Path]]:
     for pack_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         for path in sorted(pack_dir.glob("*.yaml")):
             yield pack_dir.name, path
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_rulebook() -> Rulebook:
+    """The rule files shipped with mmsequence, read once."""
+    return load_rulebook()
 
 
 def load_rulebook(root: Path | None = None) -> Rulebook:

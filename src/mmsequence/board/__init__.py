@@ -6,6 +6,6 @@
 - :mod:`.command`: the ``mmsequence board`` subcommand.
 """
 
-from .build import Board, FailedInput, PatientReport, SummaryRow, build_board, collect_inputs, load_patient
+from .build import Board, FailedInput, PatientReport, SummaryRow, build_board, collect_inputs
 
-__all__ = ["Board", "FailedInput", "PatientReport", "SummaryRow", "build_board", "collect_inputs", "load_patient"]
+__all__ = ["Board", "FailedInput", "PatientReport", "SummaryRow", "build_board", "collect_inputs"]

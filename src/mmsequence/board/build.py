@@ -16,15 +16,14 @@ from pathlib import Path
 import attrs
 from tqdm import tqdm
 
-from ..assessment import Assessment, CandidateAssessment
-from ..catalog import Catalog, load_catalog
+from ..assessment import Assessment, CandidateAssessment, Ruleset
 from ..dates import PartialDate
 from ..errors import InputError, MmsequenceError
-from ..evaluator import evaluate
-from ..history import PatientHistory, parse_document, read_document
+from ..evaluator import Evaluator, evaluator_for
+from ..history import PatientHistory
 from ..policy import Policy
-from .geometry import Timeline, build_timeline
 from ..verdicts import SEVERITY
+from .geometry import Timeline, build_timeline
 
 #: Effects that keep an option from being given now.
 BLOCKING = ("wait", "avoid", "indeterminate")
@@ -55,10 +54,13 @@ class PatientReport:
 
     source: str
     slug: str
-    history: PatientHistory
     assessment: Assessment
     timeline: Timeline
     summary: SummaryRow
+
+    @property
+    def history(self) -> PatientHistory:
+        return self.assessment.course.history
 
     @property
     def citations(self) -> tuple[str, ...]:
@@ -92,7 +94,7 @@ class Board:
         return tuple((pid, tuple(files)) for pid, files in sources.items() if len(files) > 1)
 
     @property
-    def ruleset(self) -> dict | None:
+    def ruleset(self) -> Ruleset | None:
         """The rule set every patient was evaluated with (None when no patient was)."""
         return self.patients[0].assessment.ruleset if self.patients else None
 
@@ -118,18 +120,14 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return list(found.values())
 
 
-def load_patient(path: Path) -> PatientHistory:
-    """Read one patient document from a file: every input format is dispatched here."""
-    return parse_document(read_document(path))
-
-
-def summarise(history: PatientHistory, assessment: Assessment, catalog: Catalog) -> SummaryRow:
+def summarise(assessment: Assessment) -> SummaryRow:
     """The overview row: TCRTs given in line order, waits soonest first, blocking rules not overridden."""
-    agents = (catalog.lookup(name) for line in history.lines for name in line.agents)
+    course = assessment.course
+    agents = (agent for line in course.lines for agent in line.agents)
     findings = (f for c in assessment.candidates for f in c.findings if f.overridden is None)
     return SummaryRow(
         patient_id=assessment.patient_id,
-        prior_lines=len(history.lines),
+        prior_lines=len(course.lines),
         tcrts=tuple(a.name for a in agents if a is not None and a.is_tcrt),
         car_t_eligible=assessment.derived["car_t_eligible"],
         best=assessment.candidates[0],
@@ -150,14 +148,13 @@ def _slug(patient_id: str, taken: set[str]) -> str:
     return slug
 
 
-def _evaluate_file(path: Path, as_of: datetime.date, policy: Policy) -> tuple[PatientHistory, Assessment] | FailedInput:
-    """(history, assessment) for one file, or a FailedInput whose problems name the field."""
+def _evaluate_file(path: Path, as_of: datetime.date, evaluator: Evaluator) -> Assessment | FailedInput:
+    """The assessment of one file (a patient document or a FHIR Bundle), or a FailedInput whose
+    problems name the field."""
     try:
-        history = load_patient(path)
-        return history, evaluate(history, as_of=as_of, policy=policy)
+        return evaluator.evaluate(evaluator.read(path), as_of=as_of)
     except MmsequenceError as error:
-        problems = getattr(error, "problems", None) or (str(error),)
-        return FailedInput(str(path), tuple(p.removeprefix(f"{path}: ") for p in problems))
+        return FailedInput(str(path), tuple(p.removeprefix(f"{path}: ") for p in error.problems))
 
 
 def build_board(
@@ -173,26 +170,25 @@ def build_board(
         raise InputError([f"no patient documents (*.json) in {', '.join(map(str, inputs))}"])
     bar = tqdm(paths, desc="evaluating", unit="patient", file=sys.stderr, disable=None if progress else True,
                delay=0.5, leave=False)
-    evaluated: list[tuple[str, PatientHistory, Assessment]] = []
+    evaluator = evaluator_for(policy)
+    evaluated: list[tuple[str, Assessment]] = []
     failures: list[FailedInput] = []
     for path in bar:
-        result = _evaluate_file(path, as_of, policy)
+        result = _evaluate_file(path, as_of, evaluator)
         if isinstance(result, FailedInput):
             failures.append(result)
         else:
-            evaluated.append((str(path), *result))
+            evaluated.append((str(path), result))
     evaluated.sort(key=lambda item: (item[1].patient_id, item[0]))
-    catalog = load_catalog()
     taken: set[str] = set()
     patients = tuple(
         PatientReport(
             source=source,
-            slug=_slug(history.patient_id, taken),
-            history=history,
+            slug=_slug(assessment.patient_id, taken),
             assessment=assessment,
-            timeline=build_timeline(history, assessment, catalog),
-            summary=summarise(history, assessment, catalog),
+            timeline=build_timeline(assessment),
+            summary=summarise(assessment),
         )
-        for source, history, assessment in evaluated
+        for source, assessment in evaluated
     )
     return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)))

@@ -13,10 +13,8 @@ import datetime
 import attrs
 
 from ..assessment import Assessment
-from ..catalog import Agent, Catalog, load_catalog
+from ..course import TCRT_TARGETS, LineCourse
 from ..dates import PartialDate, add_months
-from .._facts import TCRT_TARGETS
-from ..history import Line, PatientHistory
 
 WIDTH = 1000.0
 LABEL_WIDTH = 250.0  # the column of row labels left of the plot
@@ -221,52 +219,21 @@ class Timeline:
     title: str
 
 
-@attrs.frozen
-class _LineInfo:
-    """A line of therapy with its agents looked up in the catalog (None: not in the catalog)."""
-
-    number: int
-    line: Line
-    agents: tuple[Agent | None, ...]
-
-    @property
-    def names(self) -> str:
-        return " + ".join(a.name if a else f"{raw} (unknown)" for a, raw in zip(self.agents, self.line.agents))
-
-    def has(self, modality: str) -> bool:
-        return any(a is not None and a.modality == modality for a in self.agents)
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """Targets of the line's TCRTs, the known ones in their usual order."""
-        return _in_usual_order({t for a in self.agents if a is not None and a.is_tcrt for t in a.targets})
-
-    @property
-    def kind(self) -> str:
-        return "tcrt" if self.targets else "unknown" if None in self.agents else "other"
-
-    @property
-    def ongoing(self) -> bool:
-        """No last dose yet; a CAR-T line is one infusion, never ongoing."""
-        return self.line.end is None and not self.has("car-t")
-
-    def last_dose(self, as_of: datetime.date) -> PartialDate:
-        """The last dose (a CAR-T's infusion); for an ongoing line ``as_of``, the earliest it can be."""
-        if self.has("car-t"):
-            return self.line.start
-        return PartialDate.of(as_of) if self.line.end is None else self.line.end
-
-    def describe(self) -> str:
-        if self.has("car-t"):
-            when = f"infused {self.line.start}"
-        else:
-            when = f"{self.line.start}, ongoing" if self.ongoing else f"{self.line.start} to {self.line.end}"
-        return f"Line {self.number}: {self.names} ({when})"
+def _names(info: LineCourse) -> str:
+    return " + ".join(a.name if a else f"{raw} (unknown)" for a, raw in zip(info.agents, info.line.agents))
 
 
-def _in_usual_order(targets: set[str]) -> tuple[str, ...]:
-    """BCMA, GPRC5D, FcRH5 first, then any other target alphabetically."""
-    return tuple(t for t in dict.fromkeys((*TCRT_TARGETS, *sorted(targets))) if t in targets)
+def _kind(info: LineCourse) -> str:
+    """tcrt (coloured by target), unknown (an agent not in the catalog and no known TCRT), or other."""
+    return "tcrt" if info.targets else "unknown" if None in info.agents else "other"
+
+
+def _describe(info: LineCourse) -> str:
+    if info.one_infusion:
+        when = f"infused {info.line.start}"
+    else:
+        when = f"{info.line.start}, ongoing" if info.ongoing else f"{info.line.start} to {info.line.end}"
+    return f"Line {info.number}: {_names(info)} ({when})"
 
 
 def _truncate(text: str, width: float) -> str:
@@ -301,7 +268,8 @@ def _legend(bars: list[Bar], markers: list[Marker], windows: list[Window], month
     kinds = {b.kind for b in bars} | {m.kind for m in markers}
     uncertain = any(s.uncertain for s in (*(b.stretch for b in bars), *(w.stretch for w in windows))) or any(
         m.span.uncertain for m in markers)
-    entries = [("target", t, f"{t} TCRT") for t in _in_usual_order(targets)]
+    entries = [("target", t, f"{t} TCRT") for t in (*(t for t in TCRT_TARGETS if t in targets),
+                                                    *sorted(targets - set(TCRT_TARGETS)))]
     entries += [("target", "other", "other therapy")] if "other" in kinds else []
     entries += [("unknown", "unknown", "agent not in catalog")] if "unknown" in kinds else []
     entries += [("infusion", "infusion", "CAR-T infusion")] if "infusion" in kinds else []
@@ -316,19 +284,18 @@ def _legend(bars: list[Bar], markers: list[Marker], windows: list[Window], month
     return tuple(items)
 
 
-def build_timeline(history: PatientHistory, assessment: Assessment, catalog: Catalog | None = None) -> Timeline:
+def build_timeline(assessment: Assessment) -> Timeline:
     """The drawing of one patient's course as of ``assessment.as_of`` under its policy's interval."""
-    catalog = catalog or load_catalog()
+    course = assessment.course
+    history = course.history
     as_of = assessment.as_of
-    interval = assessment.policy["interval"]
-    months: int = interval["months"]
-    clock = ("bsab", "car-t") if interval.get("scope") == "any-tcrt" else ("bsab",)
-    infos = [_LineInfo(i + 1, line, tuple(map(catalog.lookup, line.agents))) for i, line in enumerate(history.lines)]
-    rows = [Row(TOP + i * ROW_HEIGHT, _truncate(f"{info.number} · {info.names}", LABEL_WIDTH - 16), info.describe())
+    months = assessment.policy.interval_months
+    infos = course.lines
+    rows = [Row(TOP + i * ROW_HEIGHT, _truncate(f"{info.number} · {_names(info)}", LABEL_WIDTH - 16), _describe(info))
             for i, info in enumerate(infos)]
-    timed = [(row, info, info.last_dose(as_of)) for row, info in zip(rows, infos)]
-    windowed = [(row, info, last, last.plus_months(months)) for row, info, last in timed
-                if any(info.has(modality) for modality in clock)]
+    timed = [(row, info, info.last_dose) for row, info in zip(rows, infos)]
+    windowed = [(row, info, info.last_dose, info.interval_end) for row, info in zip(rows, infos)
+                if info.interval_end is not None]
     labels = [f"{months} mo → {'≥' if info.ongoing else ''}{end}" for _, info, _, end in windowed]
     dated = [a for a in history.apheresis if a.date is not None]
     days = [as_of, *(d for _, info, last in timed for d in (info.line.start.earliest, last.latest))]
@@ -339,12 +306,12 @@ def build_timeline(history: PatientHistory, assessment: Assessment, catalog: Cat
 
     bars, markers = [], []
     for row, info, last in timed:
-        if info.has("car-t"):
+        if info.one_infusion:
             markers.append(Marker(row, scale.span(info.line.start), "infusion", "given", info.targets,
-                                  f"CAR-T infusion {info.line.start}: {info.names}"))
+                                  f"CAR-T infusion {info.line.start}: {_names(info)}"))
         else:
-            bars.append(Bar(row, Stretch(scale.span(info.line.start), scale.span(last)), info.targets, info.kind,
-                            info.ongoing, info.describe()))
+            bars.append(Bar(row, Stretch(scale.span(info.line.start), scale.span(last)), info.targets, _kind(info),
+                            info.ongoing, _describe(info)))
     windows = [
         Window(row, Stretch(scale.span(last), scale.span(end)), months, label,
                f"{months}-month interval after line {info.number}: from the last dose "

@@ -1,41 +1,18 @@
-"""FHIR R4 (R4B) input: a Bundle becomes a patient-history document (needs the ``fhir`` extra).
+"""FHIR R4 (R4B) input (needs the ``fhir`` extra): a Bundle becomes a patient history.
 
->>> from mmsequence.fhir import evaluate_bundle, from_bundle
->>> imported = from_bundle(bundle)          # .document, .lines (how each was formed), .warnings
->>> assessment = evaluate_bundle(bundle)    # the assessment, with derived["fhir"] and the warnings
+Every reader of mmsequence accepts a Bundle wherever it accepts a patient-history document
+(:func:`mmsequence.documents.read_document` tells them apart); this package does the reading.
+
+>>> from mmsequence import Evaluator
+>>> evaluator = Evaluator()
+>>> history = evaluator.read(bundle)      # lines carry .origin: how each was formed
+>>> assessment = evaluator.evaluate(history)   # derived["fhir"]["lines"], and the import's warnings
 """
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
-
-from ..assessment import Assessment
-from ..evaluator import evaluate
-from ..history import Override, read_document
-from ..policy import Policy
-from .importer import FhirImport, LineSource, evaluate_bundle, from_bundle
+from .importer import import_report, line_sources, read_bundle
 from .lines import PAUSE_DAYS, REGIMEN_DAYS
-from .model import is_bundle
 from .records import LINE_EXTENSION
 
-
-def evaluate_file(
-    source: Any,
-    as_of: datetime.date | str | None = None,
-    policy: Policy | str | Path | None = None,
-    overrides: Iterable[Override] = (),
-) -> Assessment:
-    """Evaluate a patient-history document or a FHIR Bundle (told apart by ``resourceType``)."""
-    document = read_document(source)
-    if is_bundle(document):
-        return evaluate_bundle(document, as_of=as_of, policy=policy, overrides=overrides)
-    return evaluate(document, as_of=as_of, policy=policy, overrides=overrides)
-
-
-__all__ = [
-    "FhirImport", "LINE_EXTENSION", "LineSource", "PAUSE_DAYS", "REGIMEN_DAYS", "evaluate_bundle", "evaluate_file",
-    "from_bundle", "is_bundle",
-]
+__all__ = ["LINE_EXTENSION", "PAUSE_DAYS", "REGIMEN_DAYS", "import_report", "line_sources", "read_bundle"]

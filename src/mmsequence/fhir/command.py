@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from ..history import read_document
-from .importer import from_bundle
+from ..documents import load_json
+from ..policy import load_policy
 
 
 def add_fhir_command(commands: Any) -> None:
@@ -15,8 +15,13 @@ def add_fhir_command(commands: Any) -> None:
     command = commands.add_parser(
         "fhir-import", help="print the history read from a FHIR Bundle, how each line was formed, and what was not used")
     command.add_argument("file", help="FHIR R4 Bundle (JSON)")
+    command.add_argument("--policy", help="site policy file (YAML or JSON): its own drug names and codes")
     command.set_defaults(run=_import)
 
 
 def _import(args: argparse.Namespace) -> str:
-    return json.dumps(from_bundle(read_document(args.file)).to_dict(), indent=2, ensure_ascii=False) + "\n"
+    from ..evaluator import evaluator_for
+    from .importer import import_report, read_bundle
+
+    history = read_bundle(load_json(args.file), evaluator_for(load_policy(args.policy)).catalog)
+    return json.dumps(import_report(history), indent=2, ensure_ascii=False) + "\n"

@@ -1,48 +1,22 @@
-"""A FHIR R4B Bundle to a patient-history document, with where each line came from."""
+"""A FHIR R4B Bundle to a patient history, with where each line came from."""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
-from ..assessment import Assessment
-from ..catalog import Catalog, load_catalog
+from ..catalog import Catalog
 from ..errors import InputError
-from ..evaluator import evaluate
-from ..history import Override, parse_document
-from ..policy import Policy, check_catalog, load_policy
+from ..history import Apheresis, Line, LineOrigin, PatientHistory, SourceRecord, consistency_problems
 from .lines import TherapyLine, build_lines
 from .model import validate_bundle
 from .records import LINE_EXTENSION, Records, ResourceReader, medication_index, relative_reference
 
 
-@attrs.frozen
-class LineSource:
-    """How one line of the history was made from the Bundle."""
-
-    line: int
-    method: str
-    reason: str
-    agents: tuple[dict[str, Any], ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "method": self.method, "reason": self.reason, "agents": list(self.agents)}
-
-
-@attrs.frozen
-class FhirImport:
-    """The patient-history document read from a Bundle, the source of each line, and what was not used."""
-
-    document: dict[str, Any]
-    lines: tuple[LineSource, ...]
-    warnings: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"document": self.document, "lines": [s.to_dict() for s in self.lines], "warnings": list(self.warnings)}
+#: Resources that must be about the Bundle's patient.
+_SUBJECT_TYPES = ("MedicationAdministration", "MedicationStatement", "MedicationRequest", "Procedure",
+                  "ServiceRequest", "CarePlan", "Condition")
 
 
 def _label(resource: Any, index: int) -> str:
@@ -82,54 +56,49 @@ def _check_subject(resource: Any, path: str, patient: set[str]) -> None:
                           f" ({sorted(patient)[0]})"])
 
 
-def _as_of(bundle: Any) -> str | None:
+def _as_of(bundle: Any) -> datetime.date | None:
     timestamp = bundle.timestamp
-    return timestamp.date().isoformat() if isinstance(timestamp, datetime.datetime) else None
+    return timestamp.date() if isinstance(timestamp, datetime.datetime) else None
 
 
-def _line_source(index: int, line: TherapyLine) -> LineSource:
-    agents = tuple({"name": e.drug.name, "resource": e.resource, "matched_by": e.drug.matched_by} for e in line.exposures)
-    return LineSource(index, line.method, line.reason, agents)
+def _origin(line: TherapyLine) -> LineOrigin:
+    records = tuple(SourceRecord(e.drug.name, e.resource, e.drug.matched_by) for e in line.exposures)
+    return LineOrigin(line.method, line.reason, records)
 
 
-def _document(patient_id: str, lines: list[TherapyLine], records: Records, as_of: str | None,
-              candidates: list[str] | None) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "patient_id": patient_id,
-        "comment": "Read from a FHIR Bundle; each line's comment says how it was formed.",
-        "lines": [
-            {"agents": list(line.agents), "start": str(line.start),
-             **({"end": str(line.end)} if line.end is not None else {}), "comment": line.reason}
-            for line in lines
-        ],
-    }
+def _history(patient_id: str, lines: list[TherapyLine], records: Records, as_of: datetime.date | None,
+             candidates: list[str] | None) -> PatientHistory:
     dated = sorted((a for a in records.apheresis if a.date), key=lambda a: (a.date.earliest, a.date.latest))
     undated = [a for a in records.apheresis if a.date is None]
-    if records.apheresis:
-        document["apheresis"] = [
-            {"status": a.status, **({"date": str(a.date)} if a.date else {}), "comment": a.resource}
-            for a in dated + undated
-        ]
-    if as_of is not None:
-        document["as_of"] = as_of
-    if candidates is not None:
-        document["candidates"] = list(candidates)
-    return document
+    return PatientHistory(
+        patient_id=patient_id,
+        comment="Read from a FHIR Bundle; each line's comment says how it was formed.",
+        lines=tuple(
+            Line(agents=line.agents, start=line.start, end=line.end, comment=line.reason, origin=_origin(line))
+            for line in lines
+        ),
+        apheresis=tuple(Apheresis(a.status, a.date, comment=a.resource) for a in dated + undated),
+        as_of=as_of,
+        candidates=None if candidates is None else tuple(candidates),
+        warnings=tuple(records.warnings),
+        format="fhir",
+    )
 
 
-def from_bundle(
+def read_bundle(
     bundle: Mapping[str, Any],
+    catalog: Catalog,
     *,
     patient_id: str | None = None,
     candidates: list[str] | None = None,
-    catalog: Catalog | None = None,
     line_extension: str = LINE_EXTENSION,
-) -> FhirImport:
-    """Read a FHIR R4 (R4B) Bundle into a patient-history document.
+) -> PatientHistory:
+    """The patient history a FHIR R4 (R4B) Bundle records, drugs named through ``catalog``.
 
     ``patient_id``, when given, must be the Bundle's patient. ``candidates`` default to every
-    approved TCRT. The document's ``as_of`` is the Bundle's ``timestamp`` date, if any. Raises
-    :class:`~mmsequence.errors.InputError` naming the field for invalid or contradictory data.
+    approved TCRT. ``as_of`` is the Bundle's ``timestamp`` date, if any. How each line was formed
+    is on ``Line.origin``; records not used are in ``warnings``. Raises
+    :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
     """
     model = validate_bundle(bundle)
     missing = [f"entry[{i}].resource: is required" for i, entry in enumerate(model.entry or ()) if not entry.resource]
@@ -138,17 +107,21 @@ def from_bundle(
     entries = [(i, entry.fullUrl, entry.resource) for i, entry in enumerate(model.entry or ())]
     patient_id, patient_refs = _patient_id(entries, patient_id)
     medications = medication_index((url, resource) for _, url, resource in entries)
-    reader = ResourceReader(catalog or load_catalog(), medications, line_extension)
+    reader = ResourceReader(catalog, medications, line_extension)
+    problems: list[str] = []
     for i, url, resource in entries:
         kind = resource.get_resource_type()
         if kind in ("Patient", "Medication"):
             continue
         path = f"entry[{i}].resource"
-        label = _label(resource, i)
-        if kind in ("MedicationAdministration", "MedicationStatement", "MedicationRequest", "Procedure",
-                    "ServiceRequest", "CarePlan", "Condition"):
-            _check_subject(resource, path, patient_refs)
-        reader.read(resource, label, path)
+        try:
+            if kind in _SUBJECT_TYPES:
+                _check_subject(resource, path, patient_refs)
+            reader.read(resource, _label(resource, i), path)
+        except InputError as error:  # every resource is read, so that every problem is reported
+            problems += error.problems
+    if problems:
+        raise InputError(problems)
     records = reader.records
     for i, url, resource in entries:
         if resource.get_resource_type() == "Medication" and not (
@@ -158,26 +131,23 @@ def from_bundle(
     if not records.myeloma:
         records.warnings.insert(0, "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present")
     lines = build_lines(records.exposures, records.warnings)
-    document = _document(patient_id, lines, records, _as_of(model), candidates)
-    parse_document(document)
-    return FhirImport(document, tuple(_line_source(i, line) for i, line in enumerate(lines)), tuple(records.warnings))
+    history = _history(patient_id, lines, records, _as_of(model), candidates)
+    problems = consistency_problems(history)
+    if problems:
+        raise InputError(problems)
+    return history
 
 
-def evaluate_bundle(
-    bundle: Mapping[str, Any],
-    as_of: datetime.date | str | None = None,
-    policy: Policy | str | Path | None = None,
-    overrides: Iterable[Override] = (),
-    **options: Any,
-) -> Assessment:
-    """Evaluate a FHIR Bundle: the assessment says in ``derived.fhir`` how each line was formed,
-    and its warnings start with the Bundle's resources that were not used."""
-    active = policy if isinstance(policy, Policy) else load_policy(policy)
-    options.setdefault("catalog", check_catalog(active, load_catalog()))  # a site's own names and codes
-    imported = from_bundle(bundle, **options)
-    assessment = evaluate(imported.document, as_of=as_of, policy=active, overrides=overrides)
-    return attrs.evolve(
-        assessment,
-        derived={**assessment.derived, "fhir": {"lines": [s.to_dict() for s in imported.lines]}},
-        warnings=(*imported.warnings, *assessment.warnings),
-    )
+def import_report(history: PatientHistory) -> dict[str, Any]:
+    """What a Bundle reads as: the patient-history document, how each line was formed, and the
+    records that were not used (``mmsequence fhir-import``)."""
+    return {"document": history.to_document(), "lines": line_sources(history), "warnings": list(history.warnings)}
+
+
+def line_sources(history: PatientHistory) -> list[dict[str, Any]]:
+    """How each line of a history read from records was formed, line by line."""
+    return [
+        {"line": i, "method": line.origin.method, "reason": line.origin.reason,
+         "agents": [record.to_dict() for record in line.origin.records]}
+        for i, line in enumerate(history.lines) if line.origin is not None
+    ]

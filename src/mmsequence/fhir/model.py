@@ -8,11 +8,6 @@ from typing import Any
 from ..errors import InputError, MmsequenceError
 
 
-def is_bundle(document: Any) -> bool:
-    """Whether a decoded JSON document is a FHIR resource (told by ``resourceType``) rather than our own."""
-    return isinstance(document, Mapping) and "resourceType" in document
-
-
 def _path(location: tuple[Any, ...]) -> str:
     text = ""
     for part in location:
@@ -28,7 +23,7 @@ def validate_bundle(document: Any) -> Any:
         from pydantic import ValidationError
     except ImportError:
         raise MmsequenceError("reading FHIR needs the fhir extra: pip install 'mmsequence[fhir]'") from None
-    if not is_bundle(document) or document["resourceType"] != "Bundle":
+    if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
         found = document.get("resourceType") if isinstance(document, Mapping) else None
         raise InputError([f"resourceType: expected 'Bundle', got {found!r}"])
     problems = []

@@ -27,10 +27,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import cards
-from ..catalog import load_catalog
 from ..errors import InputError
-from ..fhir import evaluate_bundle
+from ..evaluator import evaluator_for
+from ..policy import load_policy
+from . import cards
 from .auth import AuthError, Verifier
 from .fhir_client import FhirUnavailable, fetch
 from .hooks import (
@@ -87,7 +87,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
     """The service; ``http_client`` reads the EHR's FHIR server (one is made if not given)."""
     store = Store(settings.database)
     verifier = Verifier(settings.issuers, store)
-    catalog = load_catalog()
+    evaluator = evaluator_for(load_policy(settings.policy))
     clients = {"http": http_client} if http_client is not None else {}
     if not settings.authenticate:
         log.warning("AUTHENTICATION IS OFF: any caller is accepted without a JWT. "
@@ -129,11 +129,11 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
         try:
             candidates = None
             if hook.draft_orders is not None:
-                candidates = ordered_candidates(hook, catalog)
+                candidates = ordered_candidates(hook, evaluator.catalog)
                 if not candidates:
                     return {"cards": []}
-            assessment = evaluate_bundle(bundle, policy=settings.policy, patient_id=hook.patient_id,
-                                         candidates=candidates, catalog=catalog)
+            history = evaluator.read(bundle, patient_id=hook.patient_id, candidates=candidates)
+            assessment = evaluator.evaluate(history)
         except InputError as error:
             return cards.problems_response(error.problems, hook.hook_instance)
         return cards.response(assessment, hook.hook_instance)

@@ -137,7 +137,7 @@ def _summary_card(assessment: Assessment) -> dict[str, Any]:
     rows = ["| # | therapy | target | verdict | from |", "|---|---|---|---|---|"]
     rows += [f"| {c.rank} | {markdown_text(c.therapy)} | {markdown_text('/'.join(c.target) or '?')} | {c.verdict} |"
              f" {c.earliest_date or ''} |" for c in ranked]
-    detail = f"As of {assessment.as_of}, ruleset {assessment.ruleset['digest'][:19]}.\n\n" + "\n".join(rows)
+    detail = f"As of {assessment.as_of}, ruleset {assessment.ruleset.digest[:19]}.\n\n" + "\n".join(rows)
     if assessment.warnings:
         detail += "\n\n**Data warnings**\n\n" + "\n".join(f"- {markdown_text(w)}" for w in assessment.warnings)
     return {

@@ -1,9 +1,9 @@
 """Named safety invariants: each is ``(document, assessment) -> list of violations``.
 
 A violation is one sentence naming the candidate and what is wrong; an empty list means the
-property holds. Each invariant follows the policy in effect, read back from
-``assessment.policy``, and reads the document through :mod:`mmsequence.testing.reference`, never
-through the engine's facts. Invariants that re-evaluate the document freeze its history first:
+property holds. Each invariant follows the policy in effect (``assessment.policy``) and reads the
+document through :mod:`mmsequence.testing.reference` with the policy's catalog, never through the
+engine's facts. Invariants that re-evaluate the document freeze its history first:
 an ongoing line stops on the original ``as_of``, as if nothing were given after it.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..assessment import Assessment, CandidateAssessment
-from ..catalog import load_catalog
+from ..catalog import Catalog
 from ..errors import InputError
 from ..evaluator import evaluate
-from ..policy import Policy, policy_from_mapping
+from ..policy import Policy
 from ..render import to_json
 from ..verdicts import SEVERITY
 from . import reference
@@ -31,17 +31,11 @@ INTERVAL_RULES = ("review.interval", "review.interval-uncertain")
 LATER_DAYS = (1, 183)
 
 
-def policy_of(assessment: Assessment) -> Policy:
-    """The policy an assessment was made under, rebuilt from its ``policy`` section."""
-    settings = {k: v for k, v in assessment.policy.items() if k not in ("source", "digest")}
-    return policy_from_mapping(settings, assessment.policy["source"])
-
-
 def rule_runs(assessment: Assessment, rule: str) -> bool:
     """Whether the policy in effect runs a rule: safety always, others if their pack is on and they are not disabled."""
     pack = rule.split(".")[0]
     policy = assessment.policy
-    return pack == "safety" or (pack in policy["packs"] and rule not in policy["disabled_rules"])
+    return pack == "safety" or (pack in policy.packs and rule not in policy.disabled_rules)
 
 
 def _overridden(candidate: CandidateAssessment, rule: str) -> bool:
@@ -57,25 +51,24 @@ def _shown(candidate: CandidateAssessment) -> str:
     return candidate.verdict + (f" until {candidate.earliest_date}" if candidate.earliest_date else "")
 
 
-def _is_car_t(line: Mapping[str, Any]) -> bool:
-    catalog = load_catalog()
+def _is_car_t(line: Mapping[str, Any], catalog: Catalog) -> bool:
     return any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line["agents"])
 
 
-def frozen(document: Mapping[str, Any], as_of: datetime.date) -> dict[str, Any]:
+def frozen(document: Mapping[str, Any], as_of: datetime.date, catalog: Catalog) -> dict[str, Any]:
     """The document with every ongoing line stopped on ``as_of`` (a CAR-T infusion ends on its start)."""
     copied = copy.deepcopy(dict(document))
     for line in copied["lines"]:
         if not line.get("end"):
-            line["end"] = line["start"] if _is_car_t(line) else as_of.isoformat()
+            line["end"] = line["start"] if _is_car_t(line, catalog) else as_of.isoformat()
     return copied
 
 
 def _again(document: Mapping[str, Any], assessment: Assessment, as_of: datetime.date | None = None) -> Assessment:
     """Re-evaluate under the same policy; on a later day, with the history frozen at the original as_of."""
     if as_of is not None:
-        document = frozen(document, assessment.as_of)
-    return evaluate(copy.deepcopy(dict(document)), as_of=as_of or assessment.as_of, policy=policy_of(assessment))
+        document = frozen(document, assessment.as_of, assessment.catalog)
+    return evaluate(copy.deepcopy(dict(document)), as_of=as_of or assessment.as_of, policy=assessment.policy)
 
 
 def no_bsab_while_apheresis_pending(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
@@ -102,8 +95,8 @@ def no_tcrt_inside_interval(document: Mapping[str, Any], assessment: Assessment)
     dates count by their worst case. T cells already collected inside the interval give at
     least 'caution' (review.interval-collected).
     """
-    policy = policy_of(assessment)
-    gifts = reference.given(document)
+    policy = assessment.policy
+    gifts = reference.given(document, assessment.catalog)
     state = reference.apheresis(document, gifts, assessment.as_of)
     violations = []
     for c in assessment.candidates:
@@ -179,7 +172,7 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
     Review: when bsAbs must be sequenced, rotating targets beats re-using one; CAR-T first comes
     before the target switch in the review's order of preferences.
     """
-    used = reference.used_targets(reference.given(document))
+    used = reference.used_targets(reference.given(document, assessment.catalog))
     tcrts = [c for c in assessment.candidates if c.modality in reference.TCRT]
     same = [c for c in tcrts if used & set(c.target)]
     switch = [c for c in tcrts if not used & set(c.target)]
@@ -226,7 +219,7 @@ def _less_restrictive(a: CandidateAssessment, b: CandidateAssessment) -> bool:
 
 def _imprecise_dates(document: Mapping[str, Any], assessment: Assessment) -> Iterator[tuple[str, str, list[datetime.date]]]:
     """(where, the date as written, exact days inside it to try) for each imprecise date."""
-    months = policy_of(assessment).interval_months
+    months = assessment.policy.interval_months
     exact = [reference.Days.of(t).first for t in _written_dates(document) if len(t) == 10]
     anchors = [assessment.as_of, *exact]
     boundaries = {d for a in anchors for d in (a, reference.add_months(a, -months), reference.add_months(a, months))}
@@ -310,13 +303,12 @@ def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Asse
     An unidentified drug in the history could be a recent or same-target TCRT, or a CAR-T, so no
     TCRT candidate is preferred, acceptable or caution; an unidentified candidate never is.
     """
-    unknown = [g.name for g in reference.given(document) if g.agent is None]
-    catalog = load_catalog()
+    unknown = [g.name for g in reference.given(document, assessment.catalog) if g.agent is None]
     violations = []
     for c in assessment.candidates:
         if c.verdict not in CONFIDENT:
             continue
-        if catalog.lookup(c.query) is None:
+        if assessment.catalog.lookup(c.query) is None:
             violations.append(f"{c.query}: {c.verdict}, but the candidate is not in the catalog")
         elif unknown and c.modality in reference.TCRT:
             violations.append(f"{c.query}: {c.verdict}, but the history holds {', '.join(unknown)}, not in the catalog")

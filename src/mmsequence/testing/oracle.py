@@ -14,8 +14,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..policy import Policy
 from ..catalog import Agent, load_catalog
+from ..policy import Policy
 from . import reference
 
 #: From least to most restrictive (README, "How a verdict is made").
@@ -26,8 +26,9 @@ Finding = tuple[str, str, "datetime.date | None"]
 
 
 def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> dict[str, tuple[str, datetime.date | None]]:
-    """The verdict and wait date of every candidate of a valid document, by the name it was asked as."""
-    catalog = load_catalog()
+    """The verdict and wait date of every candidate of a valid document, by the name it was asked as
+    (drugs named through the policy's catalog: the shipped agents and the site's)."""
+    catalog = policy.catalog(load_catalog())
     gifts = reference.given(document, catalog)
     patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")

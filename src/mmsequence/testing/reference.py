@@ -1,5 +1,8 @@
 """An independent reading of a valid patient document, for checks that must not trust the engine.
 
+Kept apart from :mod:`mmsequence.course` on purpose: the invariants and the oracle compare the
+engine against this reading, so the two must not share code.
+
 Written from the guidance notes and the README's documented defaults; it shares nothing with
 the engine but the agent catalog. A written date is the range of days it may be, month
 arithmetic clips to the month's end, a CAR-T line is one infusion, an ongoing line's last dose
@@ -15,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ..catalog import Agent, Catalog, load_catalog
+from ..catalog import Agent, Catalog
 
 TCRT = ("bsab", "car-t")
 
@@ -77,9 +80,8 @@ class Given:
         return self.end if self.end is not None else Days.exact(as_of)
 
 
-def given(document: Mapping[str, Any], catalog: Catalog | None = None) -> list[Given]:
-    """Every agent of every line, looked up in the catalog."""
-    catalog = catalog or load_catalog()
+def given(document: Mapping[str, Any], catalog: Catalog) -> list[Given]:
+    """Every agent of every line, looked up in ``catalog`` (the policy's: shipped and site agents)."""
     result = []
     for i, line in enumerate(document.get("lines") or ()):
         start = Days.of(line["start"])

@@ -8,12 +8,12 @@ and, optionally, the exact set of ``rules`` that fire for it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..documents import load_json
 from ..errors import InputError
 from ..evaluator import evaluate
 from ..policy import Policy, load_policy, policy_from_mapping
@@ -34,10 +34,9 @@ class VignetteResult:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError([f"{path}: cannot be read as JSON ({error})"]) from None
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise InputError([f"{path}: expected a JSON object"])
     problems = [f"{path}: {key}: unknown field" for key in data if key not in _KEYS]
     problems += [f"{path}: {key}: is required" for key in ("rationale", "document", "expected") if key not in data]
     for name, expected in data.get("expected", {}).items():
