@@ -12,7 +12,8 @@ from typing import Any
 
 import attrs
 
-from .course import Candidate, Clock, Exposure, PatientCourse, any_of, tri
+from .catalog import Agent
+from .course import TCRT_TARGETS, Anchor, Candidate, Clock, Exposure, PatientCourse, any_of, tri
 
 #: The fields of the facts the engine matches; rule files may name only these.
 PATIENT_FIELDS = (
@@ -66,50 +67,81 @@ def _clock(name: str, clock: Clock, length: tuple[str, int]) -> dict[str, Any]:
     }
 
 
-def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> dict[str, Any]:
-    agent = candidate.agent
-    fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
-    if agent is None:
-        return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
-    targets = set(agent.targets)
-    same = course.same_target(agent)
+def _agent_fact(agent: Agent) -> dict[str, Any]:
+    """What a candidate fact says of the agent itself: the same for every patient."""
+    return {
+        "known": True,
+        "name": agent.name,
+        "modality": agent.modality,
+        "tcrt": agent.is_tcrt,
+        "status": agent.status,
+        "targets": ", ".join(agent.targets),
+        "bcma": "BCMA" in agent.targets,
+    }
+
+
+def _target_fact(targets: tuple[str, ...], course: PatientCourse) -> dict[str, Any]:
+    """What a candidate fact says of the patient's course against the candidate's targets."""
+    wanted = set(targets)
+    same = tuple(e for e in course.tcrt if wanted & set(e.agent.targets))
     lost = course.lost
-    reserve = course.reserve(agent)
-    anchor, anchor_kind = course.anchor(agent)
     product = course.apheresis.product
     product_targets = set(product.targets) if product is not None else {"BCMA"}
-    fact.update(
-        known=True,
-        name=agent.name,
-        modality=agent.modality,
-        tcrt=agent.is_tcrt,
-        status=agent.status,
-        targets=", ".join(agent.targets),
-        bcma="BCMA" in targets,
-        same_target_tcrt=bool(same),
-        same_target_agents=_labels(same),
-        same_target_count=len({e.line for e in same}),
-        same_target_bsab=any(e.agent.modality == "bsab" for e in same),
-        same_target_bsab_agents=_labels(e for e in same if e.agent.modality == "bsab"),
-        same_target_refractory=any_of(e.refractory for e in same) if same else "no",
-        same_target_refractory_agents=_labels(e for e in same if e.refractory == "yes"),
-        same_target_car_t=any(e.agent.modality == "car-t" for e in same),
-        same_target_car_t_agents=_labels(e for e in same if e.agent.modality == "car-t"),
-        bridging_same_target=bool(targets & product_targets),
-        antigen_lost=any(lost.get(t) is True for t in targets),
-        lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),
-        reserve_left=len(reserve),
-        reserve_targets=", ".join(reserve) or "none",
-        anchor=str(anchor),
-        anchor_kind=anchor_kind,
-        anchor_event=_ANCHOR_EVENTS[anchor_kind],
-    )
+    reserve = [t for t in TCRT_TARGETS if t not in course.exposed_targets and t not in wanted and lost[t] is not True]
+    return {
+        "same_target_tcrt": bool(same),
+        "same_target_agents": _labels(same),
+        "same_target_count": len({e.line for e in same}),
+        "same_target_bsab": any(e.agent.modality == "bsab" for e in same),
+        "same_target_bsab_agents": _labels(e for e in same if e.agent.modality == "bsab"),
+        "same_target_refractory": any_of(e.refractory for e in same) if same else "no",
+        "same_target_refractory_agents": _labels(e for e in same if e.refractory == "yes"),
+        "same_target_car_t": any(e.agent.modality == "car-t" for e in same),
+        "same_target_car_t_agents": _labels(e for e in same if e.agent.modality == "car-t"),
+        "bridging_same_target": bool(wanted & product_targets),
+        "antigen_lost": any(lost.get(t) is True for t in targets),
+        "lost_targets": ", ".join(t for t in targets if lost.get(t) is True),
+        "reserve_left": len(reserve),
+        "reserve_targets": ", ".join(reserve) or "none",
+    }
+
+
+def _anchor_fact(anchor: Anchor, interval: bool, washout: bool, course: PatientCourse) -> dict[str, Any]:
+    """When the candidate would take effect, and the interval and washout clocks at that day."""
+    day, kind = anchor
     policy = course.policy
-    fact.update(_clock("interval", course.interval(anchor), ("interval_months", policy.interval_months))
-                if agent.is_tcrt else {"interval": "none"})
-    fact.update(_clock("washout", course.washout(anchor), ("washout_days", policy.washout_days))
-                if agent.modality != "conventional" else {"washout": "none"})
-    return fact
+    return {
+        "anchor": str(day),
+        "anchor_kind": kind,
+        "anchor_event": _ANCHOR_EVENTS[kind],
+        **(_clock("interval", course.interval(day), ("interval_months", policy.interval_months))
+           if interval else {"interval": "none"}),
+        **(_clock("washout", course.washout(day), ("washout_days", policy.washout_days))
+           if washout else {"washout": "none"}),
+    }
+
+
+class _Blocks:
+    """The parts of candidate facts, each computed once per course for all candidates that share
+    its inputs (candidates against one target, or taking effect on one day, share theirs)."""
+
+    def __init__(self, course: PatientCourse) -> None:
+        self.course = course
+        self._targets: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._anchors: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def candidate(self, cid: int, candidate: Candidate) -> dict[str, Any]:
+        agent = candidate.agent
+        fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
+        if agent is None:
+            return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
+        if agent.targets not in self._targets:
+            self._targets[agent.targets] = _target_fact(agent.targets, self.course)
+        anchor = self.course.anchor(agent)
+        key = (anchor, agent.is_tcrt, agent.modality != "conventional")
+        if key not in self._anchors:
+            self._anchors[key] = _anchor_fact(anchor, *key[1:], self.course)
+        return {**fact, **_agent_fact(agent), **self._targets[agent.targets], **self._anchors[key]}
 
 
 def engine_facts(course: PatientCourse) -> Facts:
@@ -133,5 +165,6 @@ def engine_facts(course: PatientCourse) -> Facts:
         "soluble_bcma_ng_ml": soluble if soluble is not None else 0,
         **course.class_facts(),
     }
-    candidates = tuple((c, _candidate_fact(i, c, course)) for i, c in enumerate(course.candidates))
+    blocks = _Blocks(course)
+    candidates = tuple((c, blocks.candidate(i, c)) for i, c in enumerate(course.candidates))
     return Facts(patient=patient, candidates=candidates)
