@@ -1,11 +1,16 @@
 """The durable_rules guard: each measured failure mode has a test that catches it coming back."""
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
 import threading
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmsequence import EngineError, evaluate
 from mmsequence import _engine as engine_module
@@ -204,3 +209,12 @@ def test_a_float_written_with_an_exponent_reaches_the_core(value, fires):
                    candidates=["elranatamab"], biomarkers={"soluble_bcma_ng_ml": value})
     findings = evaluate(doc).candidate("elranatamab").findings
     assert ("extended.soluble-bcma" in {f.rule for f in findings}) is fires
+
+
+@given(st.one_of(st.text(), st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False)))
+@settings(max_examples=500, deadline=None)
+def test_a_value_for_the_core_is_kept_and_written_with_no_bare_exponent(value):
+    text = orjson.dumps({"a": engine_module._for_core(value)}).decode()
+    assert json.loads(text) == {"a": value}
+    number = text[len('{"a":'):-1]
+    assert isinstance(value, str) or "e" not in number or "." in number.split("e")[0]
