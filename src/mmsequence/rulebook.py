@@ -30,6 +30,17 @@ BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
 _REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
 _OPTIONAL = ("earliest_date", "action", "notes")
 _PLACEHOLDER = re.compile(r"\{(\w+)\.(\w+)\}")
+
+
+@functools.lru_cache(maxsize=None)
+def _template(message: str) -> tuple[tuple[tuple[str, str, str], ...], str]:
+    """A message split once into (text, binding, field) pieces, each text before its placeholder,
+    and the text after the last one."""
+    parts, at = [], 0
+    for match in _PLACEHOLDER.finditer(message):
+        parts.append((message[at:match.start()], match[1], match[2]))
+        at = match.end()
+    return tuple(parts), message[at:]
 _OPERATORS = ("$and", "$or", "$lt", "$lte", "$gt", "$gte", "$eq", "$neq", "$ex", "$nex", "$mt", "$imt", "$iall", "$iany")
 
 
@@ -53,7 +64,8 @@ class Rule:
 
     def render(self, bound: dict[str, dict[str, Any]]) -> str:
         """The message with ``{binding.field}`` placeholders filled from the bound facts."""
-        return _PLACEHOLDER.sub(lambda m: str(bound[m[1]][m[2]]), self.message)
+        parts, tail = _template(self.message)
+        return "".join([text + str(bound[binding][field]) for text, binding, field in parts]) + tail
 
     def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
