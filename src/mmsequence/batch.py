@@ -37,7 +37,7 @@ from typing import Any
 import attrs
 import orjson
 
-from .documents import decode_json
+from .documents import read_json
 from .errors import InputError, MmsequenceError
 from .evaluator import Evaluator, evaluator_for
 from .policy import load_policy
@@ -182,7 +182,7 @@ class _Job:
         """The output line for one item, and whether it was assessed."""
         try:
             evaluator = _evaluator(self.policy)
-            history = evaluator.read(decode_json(item.text, "document"))
+            history = read_json(item.text, "document", evaluator.catalog)
             assessment = evaluator.evaluate(history, as_of=self.as_of)
         except MmsequenceError as error:
             problems = [p.removeprefix("document: ") for p in error.problems]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._fast_read import fast_history
 from .catalog import Catalog, load_catalog
 from .errors import InputError
 from .history import PatientHistory, parse_document
@@ -32,14 +33,23 @@ def decode_json(text: str | bytes, where: str) -> Any:
         raise InputError([f"{where}: JSON nested too deeply"]) from None
 
 
-def load_json(path: str | Path) -> Any:
-    """A UTF-8 JSON file, decoded; problems name the file."""
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
-    return decode_json(raw, str(path))
+
+
+def load_json(path: str | Path) -> Any:
+    """A UTF-8 JSON file, decoded; problems name the file."""
+    return decode_json(_read_bytes(Path(path)), str(path))
+
+
+def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> PatientHistory:
+    """The history in JSON text: a valid patient-history document through the typed fast path,
+    anything else (a FHIR Bundle, a document with problems) as :func:`read_document` reads it,
+    problems naming ``where``."""
+    return fast_history(text) or read_document(decode_json(text, where), catalog)
 
 
 def is_fhir(data: Any) -> bool:
@@ -63,7 +73,12 @@ def read_document(
     """
     if isinstance(source, PatientHistory):
         return source
-    data = load_json(source) if isinstance(source, (str, Path)) else source
+    data = source
+    if isinstance(source, (str, Path)):
+        raw = _read_bytes(Path(source))
+        if (history := fast_history(raw)) is not None:
+            return history
+        data = decode_json(raw, str(source))
     if is_fhir(data):
         from .fhir.importer import read_bundle
 
