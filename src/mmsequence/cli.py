@@ -8,7 +8,6 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from ._paths import vignettes_dir
-from .batch import default_processes, run_batch
 from .catalog import load_catalog
 from .errors import InputError, MmsequenceError
 from .evaluator import evaluator_for
@@ -67,6 +66,8 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 
 def _batch(args: argparse.Namespace) -> str:
+    from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
         processes=args.processes or default_processes(), progress=True, full=args.full_records,

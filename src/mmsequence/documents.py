@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._fast_read import fast_history
 from .catalog import Catalog, load_catalog
 from .errors import InputError
 from .history import PatientHistory, parse_document
@@ -33,22 +32,23 @@ def decode_json(text: str | bytes, where: str) -> Any:
         raise InputError([f"{where}: JSON nested too deeply"]) from None
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
-
-
 def load_json(path: str | Path) -> Any:
     """A UTF-8 JSON file, decoded; problems name the file."""
-    return decode_json(_read_bytes(Path(path)), str(path))
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
+    return decode_json(raw, str(path))
 
 
 def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> PatientHistory:
     """The history in JSON text: a valid patient-history document through the typed fast path,
     anything else (a FHIR Bundle, a document with problems) as :func:`read_document` reads it,
-    problems naming ``where``."""
+    problems naming ``where``. For many documents (a batch): the fast path's library is loaded on
+    first use, which one document alone does not pay back."""
+    from ._fast_read import fast_history
+
     return fast_history(text) or read_document(decode_json(text, where), catalog)
 
 
@@ -73,12 +73,7 @@ def read_document(
     """
     if isinstance(source, PatientHistory):
         return source
-    data = source
-    if isinstance(source, (str, Path)):
-        raw = _read_bytes(Path(source))
-        if (history := fast_history(raw)) is not None:
-            return history
-        data = decode_json(raw, str(source))
+    data = load_json(source) if isinstance(source, (str, Path)) else source
     if is_fhir(data):
         from .fhir.importer import read_bundle
 
