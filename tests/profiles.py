@@ -1,9 +1,10 @@
 """Hypothesis profiles and seeds for the property tests, chosen by ``MMSEQUENCE_PROFILE``.
 
-``ci`` (default): 2,000 examples per validation property, run twice: under a fixed seed, so a
-failure reproduces, and under a random seed printed at the end of the run (replay it with
-``MMSEQUENCE_SEED=<seed>``). ``deep``: 100,000 examples. ``dev``: 100, while editing. The profile
-applies to the properties run through :func:`run` only; other Hypothesis tests keep their settings.
+``dev`` (default, for local runs): 100 examples per validation property. ``ci`` (``.ci/run``):
+2,000. ``deep``: 100,000, for a run before a release. Each property runs twice: under a fixed seed,
+so a failure reproduces, and under a random seed printed at the end of the run (replay it with
+``MMSEQUENCE_SEED=<seed>``). The profile applies to the properties run through :func:`run` only;
+other Hypothesis tests keep their settings.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.strategies import SearchStrategy
 
-PROFILE = os.environ.get("MMSEQUENCE_PROFILE", "ci")
+PROFILE = os.environ.get("MMSEQUENCE_PROFILE", "dev")
 FIXED_SEED = 20260601
 RANDOM_SEED = int(os.environ.get("MMSEQUENCE_SEED") or secrets.randbelow(2**32))
 

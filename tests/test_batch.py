@@ -130,7 +130,7 @@ def test_a_complete_but_corrupt_line_is_reported_and_written_again(tmp_path, cap
     lines[3] = lines[3][:20] + b"\x00garbage\n"
     out.write_bytes(b"".join(lines))
     assert run_batch(source, out) == (1, 0)
-    assert f"{out}:4: unreadable output line removed" in capsys.readouterr().err
+    assert f"{out}:4: unreadable output line dropped" in capsys.readouterr().err
     got = out.read_bytes().splitlines(keepends=True)
     assert sorted(got) == sorted(good.splitlines(keepends=True)) and got[-1] == good.splitlines(keepends=True)[3]
 

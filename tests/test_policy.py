@@ -2,6 +2,7 @@
 
 import datetime
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from mmsequence import InputError, evaluate, load_policy
 from .builders import document, line
 
 TEC = line("teclistamab", "2025-01-01", "2025-12-15")
-EXAMPLES_POLICIES = __import__("pathlib").Path(__file__).parents[1] / "examples" / "policies"
+EXAMPLES_POLICIES = Path(__file__).parents[1] / "examples" / "policies"
 
 
 def policy(tmp_path, text: str):
@@ -24,11 +25,9 @@ def outcome(doc, pol, candidate="talquetamab"):
     return c.verdict, c.earliest_date, {f.rule for f in c.findings}
 
 
-def test_shipped_example_policies_load():
-    from mmsequence._paths import rules_dir
-
-    for path in sorted((rules_dir().parent / "examples" / "policies").glob("*.yaml")):
-        load_policy(path)
+@pytest.mark.parametrize("path", sorted(EXAMPLES_POLICIES.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_example_policies_load(path):
+    assert load_policy(path).source == str(path)
 
 
 def test_packs_strict_mode(tmp_path):
@@ -107,6 +106,15 @@ def test_site_agents_and_synonyms(tmp_path):
 def test_colliding_site_synonym_is_an_error(tmp_path):
     with pytest.raises(InputError, match="already a name of 'teclistamab'"):
         evaluate(document(), policy=policy(tmp_path, "synonyms: {Tecvayli: talquetamab}"))
+
+
+def test_every_clash_of_a_site_catalog_is_reported_at_once(tmp_path):
+    with pytest.raises(InputError) as caught:
+        evaluate(document(), policy=policy(tmp_path, "synonyms: {Tecvayli: talquetamab, LOCAL-1: nosuchmab}"))
+    assert sorted(p.split(": agents/synonyms: ")[1] for p in caught.value.problems) == [
+        "synonym 'LOCAL-1': 'nosuchmab' is not an agent in the catalog",
+        "synonym 'Tecvayli' for 'talquetamab' is already a name of 'teclistamab'",
+    ]
 
 
 @pytest.mark.parametrize(

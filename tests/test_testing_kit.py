@@ -115,7 +115,7 @@ def test_a_policy_is_read_back_from_its_recorded_output(policy):
 @settings(max_examples=60, deadline=None)
 @given(patient_histories(lines=(2, 2), tcrt_lines=(1, 1), modalities=("car-t",), targets=("GPRC5D",),
                          apheresis=("pending",), partial_dates=1.0, car_t_eligible=(False,), jurisdictions=("EU",),
-                         candidates=["talquetamab"], synonyms=False, unknown_agents=0.0))
+                         candidates=["talquetamab"], synonyms=False, unknown_agents=0.0, site_agents=False))
 def test_the_knobs_bound_what_is_drawn(doc):
     assert len(doc["lines"]) == 2 and sum(l["agents"] == ["arlocabtagene autoleucel"] for l in doc["lines"]) == 1
     car_t = [l for l in doc["lines"] if l["agents"] == ["arlocabtagene autoleucel"]]

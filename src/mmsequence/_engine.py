@@ -35,6 +35,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -59,7 +60,8 @@ def _load_core() -> ModuleType:
         raise ImportError(f"{error} (durable_rules' core needs lazy binding here: unset LD_BIND_NOW)") from error
     finally:
         sys.setdlopenflags(flags)
-    return durable_rules_engine
+    module: ModuleType = durable_rules_engine
+    return module
 
 
 class Core:
@@ -91,7 +93,7 @@ class Core:
         raise EngineError(f"{name}: mmsequence does not call this function of the rule core")
 
 
-def _refusal(name: str):
+def _refusal(name: str) -> Callable[..., None]:
     def refuse(*_args: Any) -> None:
         raise EngineError(f"{name} would register a Python callback with the rule core; refused: "
                           "the core would call it through PyEval_CallObject, which Python 3.13 removed")
@@ -269,7 +271,10 @@ class Engine:
             if rule_id == _BOOTSTRAP:
                 booted = True
             else:
-                cid = int(_CID.search(message)[1])
+                found = _CID.search(message)
+                if found is None:
+                    raise EngineError(f"{rule_id}: fired with no candidate")
+                cid = int(found[1])
                 try:
                     self._actions[rule_id](firings, rule_id, cid)
                 except Exception as error:

@@ -91,8 +91,10 @@ def _names(values: list[str]) -> tuple[str, ...]:
 
 
 def _date(text: str | None) -> PartialDate | None:
-    if text is None:
-        return None
+    return None if text is None else _day_range(text)
+
+
+def _day_range(text: str) -> PartialDate:
     try:
         return PartialDate.parse(text)
     except ValueError:
@@ -100,7 +102,7 @@ def _date(text: str | None) -> PartialDate | None:
 
 
 def _line(raw: _Line, path: str) -> Line:
-    start = _date(raw.start)
+    start = _day_range(raw.start)
     end = _date(raw.end)
     if _line_problems(start, end, path):
         raise _Doubt

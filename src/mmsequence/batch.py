@@ -126,7 +126,7 @@ def read_done(out: Path) -> _Done:
             record = _record(line)
             if record is None:
                 bad.append(number)
-                print(f"mmsequence: {out}:{number}: unreadable output line removed; its document is assessed again",
+                print(f"mmsequence: {out}:{number}: unreadable output line dropped; its document is assessed again",
                       file=sys.stderr)
             elif "header" in record:
                 header = record["header"]
@@ -249,7 +249,7 @@ class _Window:
 
 
 @contextlib.contextmanager
-def _ordered_map(processes: int) -> Iterator[Callable]:
+def _ordered_map(processes: int) -> Iterator[Callable[[_Job, Iterable[Item]], Iterator[tuple[str, bool]]]]:
     """An ordered, lazy map in this process, or over a pool of worker processes (each builds its
     own engine) with a bounded window of documents in flight."""
     if processes <= 1:

@@ -55,17 +55,29 @@ class Code:
     code: str
 
 
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _codes(values: Iterable[Code]) -> tuple[Code, ...]:
+    return tuple(values)
+
+
+def _agents(values: Iterable[Agent]) -> tuple[Agent, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Agent:
     """One drug: canonical name, other names, targets on the myeloma cell, modality, class and status."""
 
     name: str
-    targets: tuple[str, ...] = attrs.field(converter=tuple)
+    targets: tuple[str, ...] = attrs.field(converter=_names)
     modality: str = attrs.field(validator=attrs.validators.in_(MODALITIES))
     drug_class: str
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
-    synonyms: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    codes: tuple[Code, ...] = attrs.field(default=(), converter=tuple)
+    synonyms: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    codes: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
 
     @property
     def is_tcrt(self) -> bool:
@@ -77,7 +89,7 @@ class Agent:
 class Catalog:
     """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two agents."""
 
-    agents: tuple[Agent, ...] = attrs.field(converter=tuple)
+    agents: tuple[Agent, ...] = attrs.field(converter=_agents)
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
 
@@ -120,18 +132,23 @@ class Catalog:
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
         """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
 
-        Raises ValueError naming the synonym if its agent is unknown or it already names another agent.
+        Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
+        a synonym whose agent is unknown.
         """
         base = Catalog((*self.agents, *agents))
         added: dict[str, list[str]] = {}
+        problems = []
         for synonym, target in synonyms.items():
             agent = base.lookup(target)
-            if agent is None:
-                raise ValueError(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
             existing = base.lookup(synonym)
-            if existing is not None and existing is not agent:
-                raise ValueError(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
-            added.setdefault(agent.name, []).append(synonym)
+            if agent is None:
+                problems.append(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
+            elif existing is not None and existing is not agent:
+                problems.append(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
+            else:
+                added.setdefault(agent.name, []).append(synonym)
+        if problems:
+            raise CatalogError(problems)
         return Catalog(
             attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents
         )

@@ -264,7 +264,7 @@ class PatientCourse:
         facts["triple_class_exposed"] = all_of(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
         lenalidomide = [e.refractory for e in self.exposures if e.agent.name == "lenalidomide"]
         facts["lenalidomide_refractory"] = any_of(lenalidomide) if lenalidomide else "unknown" if self.unknown else "no"
-        last = max(self.history.lines, key=lambda line: (line.start.earliest, line.start.latest), default=None)
+        last = max(self.history.lines, key=lambda line: line.start.sort_key, default=None)
         facts["progression_on_last"] = (
             "no" if last is None else "yes" if last.stop_reason == "progression" else line_refractory(last)
         )

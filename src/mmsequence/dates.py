@@ -73,6 +73,11 @@ class PartialDate:
         return _precision(self.earliest, self.latest)
 
     @property
+    def sort_key(self) -> tuple[datetime.date, datetime.date]:
+        """Chronological order: by the earliest possible day, then the latest."""
+        return self.earliest, self.latest
+
+    @property
     def is_exact(self) -> bool:
         """Whether the day is known."""
         return self.earliest == self.latest

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from . import __version__
 from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
+from ._version import __version__
 from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from .catalog import Catalog, load_catalog
 from .course import Candidate, PatientCourse, derive_course
@@ -132,9 +132,7 @@ def evaluate(
 def _derived(course: PatientCourse) -> dict[str, Any]:
     derived = course.summary()
     if course.history.format == "fhir":
-        from .fhir.importer import line_sources
-
-        derived["fhir"] = {"lines": line_sources(course.history)}
+        derived["fhir"] = {"lines": course.history.line_sources()}
     return derived
 
 

@@ -133,6 +133,14 @@ class PatientHistory:
     warnings: tuple[str, ...] = ()
     format: str = attrs.field(default="document", validator=attrs.validators.in_(FORMATS))
 
+    def line_sources(self) -> list[dict[str, Any]]:
+        """How each line read from records (a FHIR Bundle) was formed: method, reason, the records."""
+        return [
+            {"line": i, "method": line.origin.method, "reason": line.origin.reason,
+             "agents": [record.to_dict() for record in line.origin.records]}
+            for i, line in enumerate(self.lines) if line.origin is not None
+        ]
+
     def to_document(self) -> dict[str, Any]:
         """The history as a patient-history document (JSON, version 1) that reads back to it."""
         out: dict[str, Any] = {"patient_id": self.patient_id}
@@ -164,7 +172,7 @@ class _Reader:
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{path or 'document'}: {message}")
 
-    def obj(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+    def obj(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(path, f"expected an object, got {_type(value)}")
             return {}
@@ -232,7 +240,7 @@ class _Reader:
         names = [self.text(item, f"{path}[{i}]", optional=False) for i, item in enumerate(value)]
         return tuple(name.strip() for name in names if name)
 
-    def items(self, value: Any, path: str) -> list:
+    def items(self, value: Any, path: str) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
@@ -381,8 +389,8 @@ def parse_document(document: Any) -> PatientHistory:
     if data.get("version", 1) != 1:
         r.fail("version", f"{_show(data['version'])} is not a supported version (1)")
     lines = [_line(r, raw, f"lines[{i}]") for i, raw in enumerate(r.items(data.get("lines"), "lines"))]
-    records = [(i, _apheresis(r, raw, f"apheresis[{i}]")) for i, raw in enumerate(r.items(data.get("apheresis"), "apheresis"))]
-    records = [(i, a) for i, a in records if a is not None]
+    read = [(i, _apheresis(r, raw, f"apheresis[{i}]")) for i, raw in enumerate(r.items(data.get("apheresis"), "apheresis"))]
+    records = [(i, a) for i, a in read if a is not None]
     r.problems += _apheresis_order_problems(records)
     bio = r.obj(data.get("biomarkers") or {}, "biomarkers", _BIOMARKER_FIELDS)
     biomarkers = Biomarkers(

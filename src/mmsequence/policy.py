@@ -13,7 +13,7 @@ import attrs
 
 from . import _yaml as yaml
 from ._paths import rules_dir
-from .catalog import Agent, Catalog, parse_agents
+from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
@@ -76,7 +76,7 @@ class Policy:
 
 def _agent_entry(agent: Agent) -> dict[str, Any]:
     """An agent in the catalog's own format, so that a policy's dict reads back as the same policy."""
-    entry = {"name": agent.name, "targets": list(agent.targets), "modality": agent.modality,
+    entry: dict[str, Any] = {"name": agent.name, "targets": list(agent.targets), "modality": agent.modality,
              "class": agent.drug_class, "status": agent.status}
     if agent.synonyms:
         entry["synonyms"] = list(agent.synonyms)
@@ -85,7 +85,8 @@ def _agent_entry(agent: Agent) -> dict[str, Any]:
     return entry
 
 
-_SCHEMA = {
+#: Policy keys, with the keys of each nested mapping (None: not a mapping).
+_SCHEMA: dict[str, tuple[str, ...] | None] = {
     "packs": None,
     "interval": ("months", "scope", "effect", "car_t_anchor"),
     "washout": ("days",),
@@ -114,15 +115,15 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
     for key, value in data.items():
         if key not in _SCHEMA:
             fail(key, f"unknown policy key (known: {', '.join(_SCHEMA)})")
-        elif _SCHEMA[key] is not None:
+        elif (subkeys := _SCHEMA[key]) is not None:
             if not isinstance(value, Mapping):
                 fail(key, "expected a mapping")
                 continue
             for sub in value:
-                if sub not in _SCHEMA[key]:
-                    fail(f"{key}.{sub}", f"unknown policy key (known: {', '.join(_SCHEMA[key])})")
-    interval = data.get("interval") if isinstance(data.get("interval"), Mapping) else {}
-    washout = data.get("washout") if isinstance(data.get("washout"), Mapping) else {}
+                if sub not in subkeys:
+                    fail(f"{key}.{sub}", f"unknown policy key (known: {', '.join(subkeys)})")
+    interval: Mapping[str, Any] = data["interval"] if isinstance(data.get("interval"), Mapping) else {}
+    washout: Mapping[str, Any] = data["washout"] if isinstance(data.get("washout"), Mapping) else {}
     if "packs" in data:
         packs = data["packs"]
         if not isinstance(packs, list) or not all(isinstance(p, str) for p in packs):
@@ -182,8 +183,8 @@ def check_catalog(policy: Policy, base: Catalog) -> Catalog:
     """The policy's catalog; a synonym or agent that clashes with the catalog is an error naming the key."""
     try:
         return policy.catalog(base)
-    except ValueError as error:
-        raise InputError([f"{policy.source}: agents/synonyms: {error}"]) from None
+    except CatalogError as error:
+        raise InputError([f"{policy.source}: agents/synonyms: {problem}" for problem in error.problems]) from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -16,7 +16,7 @@ def to_json(assessment: Assessment) -> str:
     return _dumps(assessment.to_dict(), orjson.OPT_INDENT_2, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_json_line(data: dict) -> str:
+def to_json_line(data: dict[str, Any]) -> str:
     """One compact JSON line (JSONL), deterministic for the same data."""
     return _dumps(data, 0, ensure_ascii=False, separators=(",", ":")) + "\n"
 

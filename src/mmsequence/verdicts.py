@@ -29,7 +29,7 @@ def combine(findings: tuple[Finding, ...]) -> tuple[str, datetime.date | None]:
     return verdict, max(d for d in dates if d is not None)
 
 
-def rank_key(verdict: str, same_target: bool, findings: tuple[Finding, ...], reserve_left: int, name: str) -> tuple:
+def rank_key(verdict: str, same_target: bool, findings: tuple[Finding, ...], reserve_left: int, name: str) -> tuple[int, bool, bool, int, int, str]:
     """Order of candidates: verdict first, then the review's preferences.
 
     A candidate a rule prefers (CAR-T first) before one no rule prefers, even when another

@@ -264,7 +264,7 @@ def _ticks(scale: Scale) -> tuple[Tick, ...]:
 
 def _legend(bars: list[Bar], markers: list[Marker], windows: list[Window], months: int) -> tuple[LegendItem, ...]:
     """One entry for each kind of mark the drawing holds, laid out left to right."""
-    targets = {t for mark in (*bars, *markers) for t in mark.targets}
+    targets = {t for bar in bars for t in bar.targets} | {t for marker in markers for t in marker.targets}
     kinds = {b.kind for b in bars} | {m.kind for m in markers}
     uncertain = any(s.uncertain for s in (*(b.stretch for b in bars), *(w.stretch for w in windows))) or any(
         m.span.uncertain for m in markers)
@@ -294,12 +294,12 @@ def build_timeline(assessment: Assessment) -> Timeline:
     rows = [Row(TOP + i * ROW_HEIGHT, _truncate(f"{info.number} · {_names(info)}", LABEL_WIDTH - 16), _describe(info))
             for i, info in enumerate(infos)]
     timed = [(row, info, info.last_dose) for row, info in zip(rows, infos)]
-    windowed = [(row, info, info.last_dose, info.interval_end) for row, info in zip(rows, infos)
-                if info.interval_end is not None]
+    windowed = [(row, info, info.last_dose, closes) for row, info in zip(rows, infos)
+                if (closes := info.interval_end) is not None]
     labels = [f"{months} mo → {'≥' if info.ongoing else ''}{end}" for _, info, _, end in windowed]
-    dated = [a for a in history.apheresis if a.date is not None]
+    dated = [(a, date) for a in history.apheresis if (date := a.date) is not None]
     days = [as_of, *(d for _, info, last in timed for d in (info.line.start.earliest, last.latest))]
-    days += [end.latest for *_, end in windowed] + [d for a in dated for d in (a.date.earliest, a.date.latest)]
+    days += [end.latest for *_, end in windowed] + [d for _, date in dated for d in date.sort_key]
     start, end = _domain(days)
     right = max([24.0, *(_text_width(label, 10) + 12 for label in labels)])
     scale = Scale(start, end, LABEL_WIDTH, WIDTH - LABEL_WIDTH - right)
@@ -323,8 +323,8 @@ def build_timeline(assessment: Assessment) -> Timeline:
         row = Row(TOP + len(rows) * ROW_HEIGHT, "Apheresis" + (f" ({undated} undated)" if undated else ""),
                   "Apheresis records")
         rows.append(row)
-        markers += [Marker(row, scale.span(a.date), "apheresis", a.status, (),
-                           f"Apheresis {a.status}{' for ' + a.product if a.product else ''}: {a.date}") for a in dated]
+        markers += [Marker(row, scale.span(date), "apheresis", a.status, (),
+                           f"Apheresis {a.status}{' for ' + a.product if a.product else ''}: {date}") for a, date in dated]
 
     plot_bottom = TOP + len(rows) * ROW_HEIGHT
     as_of_label = f"as of {as_of.isoformat()}"

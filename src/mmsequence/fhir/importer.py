@@ -68,7 +68,7 @@ def _origin(line: TherapyLine) -> LineOrigin:
 
 def _history(patient_id: str, lines: list[TherapyLine], records: Records, as_of: datetime.date | None,
              candidates: list[str] | None) -> PatientHistory:
-    dated = sorted((a for a in records.apheresis if a.date), key=lambda a: (a.date.earliest, a.date.latest))
+    dated = sorted((a for a in records.apheresis if a.date), key=lambda a: a.date.sort_key if a.date else (datetime.date.min, datetime.date.min))
     undated = [a for a in records.apheresis if a.date is None]
     return PatientHistory(
         patient_id=patient_id,
@@ -141,13 +141,4 @@ def read_bundle(
 def import_report(history: PatientHistory) -> dict[str, Any]:
     """What a Bundle reads as: the patient-history document, how each line was formed, and the
     records that were not used (``mmsequence fhir-import``)."""
-    return {"document": history.to_document(), "lines": line_sources(history), "warnings": list(history.warnings)}
-
-
-def line_sources(history: PatientHistory) -> list[dict[str, Any]]:
-    """How each line of a history read from records was formed, line by line."""
-    return [
-        {"line": i, "method": line.origin.method, "reason": line.origin.reason,
-         "agents": [record.to_dict() for record in line.origin.records]}
-        for i, line in enumerate(history.lines) if line.origin is not None
-    ]
+    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings)}

@@ -48,7 +48,7 @@ class TherapyLine:
 
     @property
     def start(self) -> PartialDate:
-        return min((e.start for e in self.exposures), key=lambda d: (d.earliest, d.latest))
+        return min((e.start for e in self.exposures), key=lambda d: d.sort_key)
 
     @property
     def end(self) -> PartialDate | None:
@@ -58,7 +58,7 @@ class TherapyLine:
         return max((e.end for e in self.exposures if e.end), key=lambda d: (d.latest, d.earliest))
 
 
-def _order(e: Exposure) -> tuple:
+def _order(e: Exposure) -> tuple[datetime.date, datetime.date, str, str]:
     return e.start.earliest, e.start.latest, e.drug.name, e.resource
 
 
@@ -131,4 +131,4 @@ def build_lines(exposures: list[Exposure], warnings: list[str]) -> list[TherapyL
     """All lines, explicit and derived, in order of their start; problems raise InputError."""
     explicit = _explicit([e for e in exposures if e.line_number is not None], warnings)
     derived = _derive((e for e in exposures if e.line_number is None), warnings)
-    return sorted(explicit + derived, key=lambda line: (line.start.earliest, line.start.latest, line.number or 0))
+    return sorted(explicit + derived, key=lambda line: (*line.start.sort_key, line.number or 0))

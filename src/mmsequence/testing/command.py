@@ -33,7 +33,7 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def add_validate_command(commands: argparse._SubParsersAction) -> None:
+def add_validate_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``validate`` to the CLI's subcommands (Hypothesis is imported only when it runs)."""
     va = commands.add_parser("validate", help="run every safety invariant on generated histories")
     va.add_argument("--examples", type=_count, default=1000, metavar="N", help="histories to generate (default 1000)")

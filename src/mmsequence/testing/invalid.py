@@ -21,7 +21,7 @@ Path = tuple[Any, ...]
 """Keys from the document down to a field: ("lines", 0, "start")."""
 
 #: Values each kind of field must reject (None only where the field is required).
-WRONG = {
+WRONG: dict[str, list[Any]] = {
     "text": [None, 0, 1.5, True, [], {}, "", "   "],
     "text?": [0, True, [], {"a": 1}, "", " "],
     "list": ["lines", 0, {}, True],
@@ -63,7 +63,7 @@ def _put(document: dict[str, Any], path: Path, value: Any) -> None:
 
 def _fields(document: dict[str, Any]) -> list[tuple[Path, str]]:
     """(path, kind) of every field this document could hold, its list items included."""
-    fields = [((key,), kind) for key, kind in DOCUMENT_FIELDS.items()]
+    fields: list[tuple[Path, str]] = [((key,), kind) for key, kind in DOCUMENT_FIELDS.items()]
     for i in range(len(document["lines"])):
         fields += [(("lines", i, key), kind) for key, kind in LINE_FIELDS.items()]
     for i in range(len(document.get("apheresis") or ())):
@@ -154,12 +154,12 @@ def huge(draw: st.DrawFn, document: dict[str, Any]) -> Any:
     return document
 
 
-class _Nested(list):
+class _Nested(list[Any]):
     """A list nested ``depth`` deep (or holding itself), shown briefly: Hypothesis's report of a
     failing example would otherwise overflow the stack printing it."""
 
     def __init__(self, depth: int) -> None:
-        inner: list = []
+        inner: list[Any] = []
         for _ in range(depth - 1):
             inner = [inner]
         super().__init__([inner] if depth else [self])

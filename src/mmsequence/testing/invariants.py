@@ -116,7 +116,7 @@ def no_tcrt_inside_interval(document: Mapping[str, Any], assessment: Assessment)
         if c.verdict in ("preferred", "acceptable") or (hold and c.verdict == "caution"):
             violations.append(f"{c.query}: {c.verdict}, but the interval after the last dose ends {window.last} "
                               f"and {kind} ({anchor.first}..{anchor.last}) may fall inside it")
-        elif hold and c.verdict == "wait" and c.earliest_date < window.last:
+        elif hold and c.verdict == "wait" and c.earliest_date is not None and c.earliest_date < window.last:
             violations.append(f"{c.query}: waits until {c.earliest_date}, but the interval ends {window.last}")
     return violations
 
@@ -126,7 +126,8 @@ def every_wait_ends(document: Mapping[str, Any], assessment: Assessment) -> list
 
     A wait is a promise: on that date, with nothing given in between, the reason is gone.
     """
-    violations, by_day = [], {}
+    violations: list[str] = []
+    by_day: dict[datetime.date, list[CandidateAssessment]] = {}
     for c in assessment.candidates:
         if c.verdict != "wait":
             continue
@@ -212,7 +213,7 @@ def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assess
 
 
 def _less_restrictive(a: CandidateAssessment, b: CandidateAssessment) -> bool:
-    if a.verdict == b.verdict == "wait":
+    if a.verdict == b.verdict == "wait" and a.earliest_date is not None and b.earliest_date is not None:
         return a.earliest_date < b.earliest_date
     return SEVERITY.index(a.verdict) < SEVERITY.index(b.verdict)
 
@@ -274,7 +275,7 @@ def deterministic_and_order_independent(document: Mapping[str, Any], assessment:
     return violations
 
 
-def _outcome(assessment: Assessment) -> list[tuple]:
+def _outcome(assessment: Assessment) -> list[tuple[Any, ...]]:
     return [(c.query, c.verdict, c.earliest_date, c.rank, tuple(sorted(f.rule for f in c.findings)))
             for c in assessment.candidates]
 

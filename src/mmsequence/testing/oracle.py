@@ -1,7 +1,7 @@
 """Differential oracle: the review and safety packs, and extended.antigen-loss, in plain Python.
 
 Written from the guidance notes (section "The review's guidance") and the README's documented
-defaults, not from the engine: no durable_rules, no facts.py, no rule files. It shares only the
+defaults, not from the engine: no durable_rules, no course or facts modules, no rule files. It shares only the
 agent catalog, and reads the document through :mod:`mmsequence.testing.reference`. The
 informational ``review.reserve`` rule never changes a verdict, so it is left out.
 
@@ -98,7 +98,7 @@ class _Patient:
         """At least the interval between a bsAb's last dose and the next TCRT's start event."""
         kind, anchor = reference.anchor(agent.modality, self.state, self.as_of, self.policy.car_t_anchor)
         window = self._window(anchor)
-        if _met(window, anchor):
+        if window is None or _met(window, anchor):
             return []
         if kind == "collected":  # the T cells are already collected: waiting changes nothing
             return [("review.interval-collected", "caution", None)]
@@ -125,4 +125,4 @@ def _combine(found: list[Finding]) -> tuple[str, datetime.date | None]:
         verdict = "preferred" if "preferred" in effects else "acceptable"
     if verdict != "wait":
         return verdict, None
-    return verdict, max(day for _, effect, day in found if effect == "wait")
+    return verdict, max(day for _, effect, day in found if effect == "wait" and day is not None)

@@ -111,7 +111,7 @@ def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.d
         if day is None or day.last < as_of:
             return Apheresis("pending")
         return Apheresis("pending", Days(max(day.first, as_of), day.last))
-    if last["status"] == "done":
+    if last["status"] == "done" and day is not None:
         infusions = [g.start for g in gifts if g.modality == "car-t"]
         return Apheresis("used" if any(start.first >= day.last for start in infusions) else "collected", day)
     return Apheresis(last["status"], day)

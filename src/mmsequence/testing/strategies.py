@@ -9,6 +9,7 @@ first agent of each list and exact dates. ``partial_dates``, ``unknown_agents``,
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import attrs
 import hypothesis.strategies as st
 
-from ..catalog import load_catalog
+from ..catalog import Agent, Catalog, load_catalog
 from ..policy import CAR_T_ANCHORS, INTERVAL_EFFECTS, INTERVAL_SCOPES, Policy
 from ..rulebook import load_rulebook
 from .reference import add_months
@@ -30,7 +31,21 @@ OTHER_AGENTS = ("dexamethasone", "lenalidomide", "bortezomib", "daratumumab", "p
                 "cyclophosphamide", "belantamab mafodotin")
 #: Names no catalog knows, for histories with an unidentified drug and for unknown candidates.
 UNKNOWN_NAMES = ("ZX-9001", "fooximab")
+#: A site's own agents, as a policy adds them (``policies(site_agents=True)``); histories name them
+#: now and then, so that a reader that ignores the policy's catalog is caught.
+SITE_AGENTS = (
+    Agent("sitamab", ("BCMA",), "bsab", "t-cell-engager", "approved", ("SITE-BCMA-1",)),
+    Agent("gprc5d site car-t", ("GPRC5D",), "car-t", "car-t", "investigational", ("SITE-CART-7",)),
+)
+#: A site's own name for a catalog agent.
+SITE_SYNONYMS = (("HOSP-TAL-2", "talquetamab"),)
 _ONE_DAY = datetime.timedelta(days=1)
+
+
+@functools.lru_cache(maxsize=1)
+def _catalog() -> Catalog:
+    """The shipped catalog with the site's agents and names: every name a history may be drawn with."""
+    return load_catalog().extended(SITE_AGENTS, dict(SITE_SYNONYMS))
 
 
 def partial_dates(
@@ -53,10 +68,12 @@ def policies(
     effects: Sequence[str] = INTERVAL_EFFECTS,
     disabled_rules: Sequence[str] | None = None,
     jurisdictions: Sequence[str | None] = JURISDICTIONS,
+    site_agents: bool = True,
 ) -> st.SearchStrategy[Policy]:
     """Site policies: any subset of ``packs`` (all first), interval and washout settings (the
     defaults first), up to three of ``disabled_rules`` (default: every rule a site may switch
-    off, i.e. all but the safety rules)."""
+    off, i.e. all but the safety rules), and, with ``site_agents``, now and then the site's own
+    agents and names (:data:`SITE_AGENTS`, :data:`SITE_SYNONYMS`)."""
     rule_ids = (sorted(r.id for r in load_rulebook().rules if r.pack != "safety")
                 if disabled_rules is None else list(disabled_rules))
     subsets = [c for n in range(len(packs), -1, -1) for c in itertools.combinations(packs, n)]
@@ -72,6 +89,8 @@ def policies(
         disabled_rules=st.lists(st.sampled_from(rule_ids), unique=True, max_size=3).map(lambda ids: tuple(sorted(ids)))
         if rule_ids else st.just(()),
         jurisdiction=st.sampled_from(list(jurisdictions)),
+        agents=st.sampled_from([(), SITE_AGENTS] if site_agents else [()]),
+        synonyms=st.sampled_from([(), SITE_SYNONYMS] if site_agents else [()]),
         source=st.just("generated"),
     )
 
@@ -99,7 +118,7 @@ def _chance(draw: st.DrawFn, p: float) -> bool:
 
 def _spellings(name: str, synonyms: bool) -> st.SearchStrategy[str]:
     """The canonical name or, sometimes, a brand, code or other synonym."""
-    agent = load_catalog().lookup(name)
+    agent = _catalog().lookup(name)
     return st.sampled_from([agent.name, *agent.synonyms]) if synonyms and agent else st.just(name)
 
 
@@ -118,7 +137,7 @@ class _Plan:
 
     def __init__(self, knobs: dict[str, Any]) -> None:
         self.knobs = knobs
-        catalog = load_catalog()
+        catalog = _catalog() if knobs["site_agents"] else load_catalog()
         tcrts = sorted((a for a in catalog.agents if a.is_tcrt), key=lambda a: a.status != "approved")
         chosen = [a for a in tcrts if a.modality in knobs["modalities"] and set(a.targets) & set(knobs["targets"])]
         self.modality = st.sampled_from(sorted({a.modality for a in chosen})) if chosen else None
@@ -142,7 +161,7 @@ class _Plan:
 
 
 def _therapy(name: str) -> str:
-    agent = load_catalog().lookup(name)
+    agent = _catalog().lookup(name)
     return agent.name if agent else name.casefold()
 
 
@@ -161,6 +180,7 @@ def patient_histories(
     ongoing: float = 0.2,
     antigen_loss: float = 0.1,
     synonyms: bool = True,
+    site_agents: bool = True,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Valid patient-history documents with ``as_of`` set.
 
@@ -171,7 +191,9 @@ def patient_histories(
     written to the month or year only; candidates: names drawn from (default: catalog TCRTs,
     belantamab, daratumumab and an unknown name), absent now and then; unknown_agents: chance of
     a line with an unidentified drug; ongoing: chance the last line is ongoing; antigen_loss:
-    chance of recorded antigen-loss biomarkers; synonyms: write brands and codes sometimes.
+    chance of recorded antigen-loss biomarkers; synonyms: write brands and codes sometimes;
+    site_agents: name a site's own agents (:data:`SITE_AGENTS`) now and then, which are unknown
+    unless the policy adds them.
     """
     knobs = dict(locals())
     return _histories(_Plan(knobs))
@@ -238,7 +260,7 @@ def _lines(draw: st.DrawFn, plan: _Plan) -> list[_Drawn]:
     """Lines in time order, each starting a gap after the previous one ended."""
     raws = draw(plan.lines)
     kinds = _kinds([r.tcrt for r in raws], *plan.knobs["tcrt_lines"]) if plan.modality is not None else [False] * len(raws)
-    lines = [(r.modality, r.agents) if tcrt else ("other", r.other) for r, tcrt in zip(raws, kinds)]
+    lines = [(r.modality or "other", r.agents) if tcrt else ("other", r.other) for r, tcrt in zip(raws, kinds)]
     if plan.chance(draw, "unknown_agents"):  # an unidentified drug, as a line of its own
         where = draw(st.integers(0, len(raws)))
         raws.insert(where, draw(plan.line))
