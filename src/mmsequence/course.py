@@ -180,6 +180,7 @@ class PatientCourse:
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
+    _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
@@ -257,6 +258,11 @@ class PatientCourse:
 
     def class_facts(self) -> dict[str, Tri]:
         """Prior-therapy facts the labels read: class exposure, lenalidomide refractoriness, last-line progression."""
+        if self._class_facts is None:
+            self._class_facts = self._classes()
+        return dict(self._class_facts)
+
+    def _classes(self) -> dict[str, Tri]:
         facts = {}
         for key, drug_class in LABEL_CLASSES.items():
             hit = any(e.agent.drug_class == drug_class for e in self.exposures)

@@ -93,7 +93,7 @@ class Evaluator:
             ruleset=self.ruleset,
             policy=self.policy,
             derived=_derived(course),
-            candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
+            candidates=tuple(CandidateAssessment(**fields, rank=i + 1) for i, (_, fields) in enumerate(assessed)),
             warnings=(*history.warnings, *course.warnings),
             catalog=self.catalog,
             course=course,
@@ -136,22 +136,21 @@ def _derived(course: PatientCourse) -> dict[str, Any]:
     return derived
 
 
-def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], CandidateAssessment]:
-    """The candidate's rank key and its assessment (ranked later)."""
+def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The candidate's rank key and its assessment's fields but the rank (given once all are sorted)."""
     ordered = tuple(sorted(found, key=lambda f: (-SEVERITY.index(f.effect), f.rule)))
     verdict, earliest = combine(ordered)
     agent = candidate.agent
     key = rank_key(verdict, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
-    return key, CandidateAssessment(
-        query=candidate.query,
-        therapy=agent.name if agent else candidate.query,
-        target=agent.targets if agent else (),
-        modality=agent.modality if agent else "unknown",
-        verdict=verdict,
-        earliest_date=earliest,
-        rank=0,
-        findings=ordered,
-    )
+    return key, {
+        "query": candidate.query,
+        "therapy": agent.name if agent else candidate.query,
+        "target": agent.targets if agent else (),
+        "modality": agent.modality if agent else "unknown",
+        "verdict": verdict,
+        "earliest_date": earliest,
+        "findings": ordered,
+    }
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:
