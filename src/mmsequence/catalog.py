@@ -18,13 +18,16 @@ import attrs
 from . import _yaml as yaml
 from ._paths import rules_dir
 from .errors import RuleFileError
+from .history import JURISDICTIONS
 
 MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional")
 TCRT_MODALITIES = ("bsab", "car-t")
 STATUSES = ("approved", "investigational", "discontinued", "preclinical")
 
 _AGENT_KEYS = ("name", "targets", "modality", "class", "status")
-_OPTIONAL_AGENT_KEYS = ("synonyms", "codes")
+_OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "approved_in", "display")
+#: Languages an agent may have a display name in (besides its canonical English name).
+DISPLAY_LANGUAGES = ("zh-CN",)
 _CODE_KEYS = ("system", "version", "code")
 _KEBAB_CASE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _MARKS = str.maketrans("", "", "®™")
@@ -67,6 +70,10 @@ def _agents(values: Iterable[Agent]) -> tuple[Agent, ...]:
     return tuple(values)
 
 
+def _display(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(dict(values).items()))
+
+
 @attrs.frozen
 class Agent:
     """One drug: canonical name, other names, targets on the myeloma cell, modality, class and status."""
@@ -78,11 +85,23 @@ class Agent:
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
     synonyms: tuple[str, ...] = attrs.field(default=(), converter=_names)
     codes: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
+    #: Where an approved agent is on the market when that is not the US and the EU (e.g. ``("CN",)``).
+    approved_in: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: The name shown to a reader of each language, by language tag; each is also a synonym.
+    display: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_display)
 
     @property
     def is_tcrt(self) -> bool:
         """Whether the agent is a T-cell redirecting therapy (bispecific T-cell engager or CAR-T)."""
         return self.modality in TCRT_MODALITIES
+
+    def display_name(self, language: str | None = None) -> str:
+        """The name a reader of ``language`` knows it by; the canonical name where none is given."""
+        return dict(self.display).get(language or "", self.name)
+
+    def available_in(self, jurisdiction: str | None) -> bool:
+        """Whether an approved agent is on the market in ``jurisdiction`` (None: the US or the EU)."""
+        return not self.approved_in or jurisdiction in self.approved_in
 
 
 @attrs.frozen
@@ -125,9 +144,13 @@ class Catalog:
         """The agent carrying this code of this system (any edition; case-insensitive), else None."""
         return self._by_code.get(_code_key(system, code))
 
-    def approved_tcrts(self) -> tuple[Agent, ...]:
-        """Approved bispecific T-cell engagers and CAR-Ts, in catalog order."""
-        return tuple(agent for agent in self.agents if agent.status == "approved" and agent.is_tcrt)
+    def approved_tcrts(self, jurisdiction: str | None = None) -> tuple[Agent, ...]:
+        """Approved bispecific T-cell engagers and CAR-Ts on the market in ``jurisdiction``, in catalog order.
+
+        Without a jurisdiction: those approved in the US or the EU.
+        """
+        return tuple(agent for agent in self.agents
+                     if agent.status == "approved" and agent.is_tcrt and agent.available_in(jurisdiction))
 
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
         """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
@@ -207,6 +230,11 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
     for key, value in entry.items():
         if key in _AGENT_CHECKS:
             _AGENT_CHECKS[key](f"{path}.{key}", value, problems)
+    if isinstance(entry.get("display"), dict) and isinstance(entry.get("name"), str):
+        names = {normalise(n) for n in (entry["name"], *(entry.get("synonyms") or ()) ) if isinstance(n, str)}
+        problems.extend(f"{path}.display.{language}: {name!r} is not the name or one of the synonyms"
+                        for language, name in entry["display"].items()
+                        if isinstance(name, str) and normalise(name) not in names)
     if len(problems) > before:
         return None
     return Agent(
@@ -217,6 +245,8 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
         status=entry["status"],
         synonyms=entry.get("synonyms", ()),
         codes=(Code(**code) for code in entry.get("codes", ())),
+        approved_in=entry.get("approved_in", ()),
+        display=entry.get("display", {}),
     )
 
 
@@ -272,6 +302,24 @@ def _check_codes(path: str, value: Any, problems: list[str]) -> None:
                 _check_text(f"{path}[{j}].{key}", code[key], problems)
 
 
+def _check_approved_in(path: str, value: Any, problems: list[str]) -> None:
+    if not (isinstance(value, list) and value):
+        problems.append(f"{path}: expected a list of jurisdictions ({', '.join(JURISDICTIONS)})")
+        return
+    problems.extend(f"{path}[{k}]: {item!r} is not one of {', '.join(JURISDICTIONS)}"
+                    for k, item in enumerate(value) if item not in JURISDICTIONS)
+
+
+def _check_display(path: str, value: Any, problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a mapping of language ({', '.join(DISPLAY_LANGUAGES)}) to name")
+        return
+    for language, name in value.items():
+        if language not in DISPLAY_LANGUAGES:
+            problems.append(f"{path}: {language!r} is not one of {', '.join(DISPLAY_LANGUAGES)}")
+        _check_text(f"{path}.{language}", name, problems)
+
+
 _AGENT_CHECKS = {
     "name": _check_text,
     "targets": _check_texts,
@@ -280,4 +328,6 @@ _AGENT_CHECKS = {
     "status": _check_status,
     "class": _check_class,
     "codes": _check_codes,
+    "approved_in": _check_approved_in,
+    "display": _check_display,
 }
