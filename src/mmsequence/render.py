@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+import unicodedata
 from typing import Any
 
 from .assessment import Assessment
+from .i18n import ENGLISH, drug_name, format_date, translations
 
 
 def to_json(assessment: Assessment) -> str:
@@ -19,29 +21,66 @@ def to_json_line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def to_text(assessment: Assessment, width: int = 100) -> str:
-    """A table a person reads in a terminal, then each candidate's findings."""
-    rows = [("#", "therapy", "target", "verdict", "from", "rules")]
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))
+
+
+def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
+    """Wrap on spaces; text without spaces (Chinese) is broken by display width."""
+    if " " in text.strip() or display_width(text) == len(text):
+        return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=subsequent)
+    lines, line = [], indent
+    for char in text:
+        if display_width(line + char) > width:
+            lines.append(line)
+            line = subsequent
+        line += char
+    return [*lines, line]
+
+
+def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
+    """A table a person reads in a terminal, then each candidate's findings, in ``language``."""
+    tr = translations(language)
+    _, word = tr.gettext, lambda w: tr.pgettext("verdict", w)
+
+    def name(therapy: str) -> str:
+        return drug_name(therapy, assessment.catalog, language)
+
+    def day(value: Any) -> str:
+        return format_date(value, language)
+
+    rows = [("#", _("therapy"), _("target"), _("verdict"), _("from"), _("rules"))]
     for c in assessment.candidates:
         rules = ", ".join(f.rule for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
-        rows.append((str(c.rank), c.therapy, "/".join(c.target) or "?", c.verdict,
-                     c.earliest_date.isoformat() if c.earliest_date else "", rules))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        rows.append((str(c.rank), name(c.therapy), "/".join(c.target) or "?", word(c.verdict), day(c.earliest_date), rules))
+    widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
     lines = [
-        f"Patient {assessment.patient_id}, as of {assessment.as_of} "
-        f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
+        _("Patient {patient}, as of {date} (packs: {packs}; rules {digest})").format(
+            patient=assessment.patient_id, date=day(assessment.as_of), packs=", ".join(assessment.ruleset.packs),
+            digest=assessment.ruleset.digest[:19]),
         "",
     ]
     for row in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
+        lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
-        lines += ["", f"{c.rank}. {c.therapy} ({c.query}): {c.verdict}" + (f" until {c.earliest_date}" if c.earliest_date else "")]
+        head = _("{rank}. {therapy} ({query}): {verdict}").format(
+            rank=c.rank, therapy=name(c.therapy), query=c.query, verdict=word(c.verdict))
+        if c.earliest_date:
+            head += _(" until {date}").format(date=day(c.earliest_date))
+        lines += ["", head]
         if not c.findings:
-            lines.append("   no rule fired")
+            lines.append("   " + _("no rule fired"))
         for f in c.findings:
-            mark = f" [overridden: {f.overridden['reason']}]" if f.overridden else ""
-            lines += textwrap.wrap(f"- {f.effect}{mark} {f.rule}: {f.message}", width, initial_indent="   ", subsequent_indent="     ")
-            lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
+            mark = _(" [overridden: {reason}]").format(reason=f.overridden["reason"]) if f.overridden else ""
+            lines += _wrap(f"- {word(f.effect)}{mark} {f.rule}: {f.message}", width, "   ", "     ")
+            evidence = _("evidence: {evidence}; {citation}").format(
+                evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
+            lines += _wrap(evidence, width, "     ", "     ")
     if assessment.warnings:
-        lines += ["", "Warnings:"] + [f"  - {w}" for w in assessment.warnings]
+        lines += ["", _("Warnings:")] + [f"  - {w}" for w in assessment.warnings]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,83 @@
+"""The reader's language for the outputs a person reads: the text table, the board report, the cards.
+
+Fixed words (headings, table headers, verdict words) are gettext messages: their sources are the
+``.po`` files under ``locale/`` (one per language, kept with ``pybabel``, see ``babel.cfg``),
+read at run time through Babel, so the installed package needs no compiled ``.mo`` files.
+English is the messages' own text and needs no catalog (and no Babel). Dates are written as a
+reader of the language writes them (CLDR, through Babel); drug names come from the agent
+catalog's display names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import gettext
+import io
+from pathlib import Path
+
+from .catalog import Catalog
+from .errors import InputError, MmsequenceError
+
+ENGLISH = "en"
+#: The languages an output can be written in, as command-line ``--lang`` values (BCP 47 tags).
+LANGUAGES = (ENGLISH, "zh-CN")
+_LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "mmsequence"
+
+
+def check_language(language: str, field: str = "--lang") -> str:
+    """``language`` if it is one of :data:`LANGUAGES`, else an :class:`InputError` naming ``field``."""
+    if language not in LANGUAGES:
+        raise InputError([f"{field}: {language!r} is not one of {', '.join(LANGUAGES)}"])
+    return language
+
+
+def po_file(language: str) -> Path:
+    """The message catalog source of a language (``zh-CN`` -> ``locale/zh_CN/LC_MESSAGES/mmsequence.po``)."""
+    return _LOCALE_DIR / language.replace("-", "_") / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _babel(language: str):  # type: ignore[no-untyped-def]
+    try:
+        import babel  # noqa: F401  (only the check; the caller imports what it needs)
+    except ModuleNotFoundError:
+        raise MmsequenceError(
+            f"output in {language} needs the 'i18n' extra: pip install 'mmsequence[i18n]' (babel is missing)"
+        ) from None
+
+
+@functools.lru_cache(maxsize=None)
+def translations(language: str = ENGLISH) -> gettext.NullTranslations:
+    """The gettext translations of ``language``; English is the messages themselves."""
+    check_language(language)
+    if language == ENGLISH:
+        return gettext.NullTranslations()
+    _babel(language)
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po_file(language).open("rb") as source:
+        catalog = read_po(source, locale=language.replace("-", "_"), domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def format_date(day: datetime.date | None, language: str = ENGLISH) -> str:
+    """A calendar day as the reader writes it: ``2026-12-01`` in English, ``2026年12月1日`` in Chinese."""
+    if day is None:
+        return ""
+    if language == ENGLISH:
+        return day.isoformat()
+    _babel(language)
+    from babel.dates import format_date as cldr_date
+
+    return str(cldr_date(day, "long", locale=language.replace("-", "_")))
+
+
+def drug_name(name: str, catalog: Catalog, language: str = ENGLISH) -> str:
+    """A drug's name in the reader's language: the catalog's display name, else ``name`` as given."""
+    agent = catalog.lookup(name)
+    return agent.display_name(language) if agent is not None and language != ENGLISH else name
