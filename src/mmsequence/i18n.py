@@ -17,6 +17,7 @@ import io
 from pathlib import Path
 
 from .catalog import Catalog
+from .dates import PartialDate
 from .errors import InputError, MmsequenceError
 
 ENGLISH = "en"
@@ -24,6 +25,26 @@ ENGLISH = "en"
 LANGUAGES = (ENGLISH, "zh-CN")
 _LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "mmsequence"
+
+
+def N_(context: str, message: str) -> str:
+    """Marks a word that is translated at run time with ``pgettext(context, word)``, for extraction."""
+    return message
+
+
+#: Words that reach the outputs as data (verdicts, evidence levels, states), so that the catalog
+#: extraction (``babel.cfg``) sees them.
+DATA_WORDS = (
+    N_("verdict", "preferred"), N_("verdict", "acceptable"), N_("verdict", "caution"),
+    N_("verdict", "indeterminate"), N_("verdict", "wait"), N_("verdict", "avoid"),
+    N_("evidence", "review"), N_("evidence", "guideline"), N_("evidence", "guideline-secondary"),
+    N_("evidence", "trial-data"), N_("evidence", "label"), N_("evidence", "interpretation"),
+    N_("apheresis", "none"), N_("apheresis", "pending"), N_("apheresis", "collected"), N_("apheresis", "used"),
+    N_("apheresis", "failed"), N_("apheresis", "cancelled"), N_("apheresis", "planned"), N_("apheresis", "done"),
+    N_("stop", "progression"), N_("stop", "toxicity"), N_("stop", "completed"), N_("stop", "patient-choice"),
+    N_("stop", "other"),
+    N_("answer", "yes"), N_("answer", "no"), N_("answer", "unknown"),
+)
 
 
 def check_language(language: str, field: str = "--lang") -> str:
@@ -75,6 +96,29 @@ def format_date(day: datetime.date | None, language: str = ENGLISH) -> str:
     from babel.dates import format_date as cldr_date
 
     return str(cldr_date(day, "long", locale=language.replace("-", "_")))
+
+
+_PRECISION_FORMATS = {"year": "y", "month": "yMMM"}
+
+
+def format_when(value: PartialDate | datetime.date | str | None, language: str = ENGLISH) -> str:
+    """A day, a month or a year as the reader writes it (``2025-09`` is ``2025年9月``); a span of
+    days, or any date in English, as its ISO text."""
+    if value is None or value == "":
+        return ""
+    if language == ENGLISH:
+        return str(value)
+    when = value if isinstance(value, PartialDate) else PartialDate.of(value) if isinstance(
+        value, datetime.date) else PartialDate.parse(value)
+    if when.is_exact:
+        return format_date(when.earliest, language)
+    if when.precision not in _PRECISION_FORMATS:
+        return str(when)
+    _babel(language)
+    from babel.dates import format_skeleton
+
+    return str(format_skeleton(_PRECISION_FORMATS[when.precision], datetime.datetime.combine(when.earliest, datetime.time()),
+                               locale=language.replace("-", "_")))
 
 
 def drug_name(name: str, catalog: Catalog, language: str = ENGLISH) -> str:

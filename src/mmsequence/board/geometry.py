@@ -23,7 +23,7 @@ from ..assessment import Assessment
 from ..catalog import Agent
 from ..course import TCRT_TARGETS, LineCourse
 from ..dates import PartialDate, add_months
-from ..i18n import ENGLISH, drug_name, format_date, translations
+from ..i18n import ENGLISH, drug_name, format_date, format_when, translations
 
 WIDTH = 1000.0
 LABEL_WIDTH = 250.0  # the column of row labels left of the plot
@@ -350,12 +350,13 @@ def _kind(info: LineCourse) -> str:
 
 def _describe(info: LineCourse, tr: gettext.NullTranslations, language: str) -> str:
     _ = tr.gettext
+    start = format_when(info.line.start, language)
     if info.one_infusion:
-        when = _("infused {date}").format(date=info.line.start)
+        when = _("infused {date}").format(date=start)
     elif info.ongoing:
-        when = _("{start}, ongoing").format(start=info.line.start)
+        when = _("{start}, ongoing").format(start=start)
     else:
-        when = _("{start} to {end}").format(start=info.line.start, end=info.line.end)
+        when = _("{start} to {end}").format(start=start, end=format_when(info.line.end, language))
     return _("Line {number}: {agents} ({when})").format(number=info.number, agents=_names(info, tr, language), when=when)
 
 
@@ -489,7 +490,7 @@ def build_timeline(assessment: Assessment, language: str = ENGLISH) -> Timeline:
     timed = [(row, info, info.last_dose) for row, info in zip(rows, infos)]
     windowed = [(row, info, info.last_dose, closes) for row, info in zip(rows, infos)
                 if (closes := info.interval_end) is not None]
-    labels = [_("{months} mo → {date}").format(months=months, date=("≥" if info.ongoing else "") + str(end))
+    labels = [_("{months} mo → {date}").format(months=months, date=("≥" if info.ongoing else "") + format_when(end, language))
               for _row, info, _last, end in windowed]
     dated = [(a, date) for a in history.apheresis if (date := a.date) is not None]
     days = [as_of, *(d for _, info, last in timed for d in (info.line.start.earliest, last.latest))]
@@ -502,7 +503,7 @@ def build_timeline(assessment: Assessment, language: str = ENGLISH) -> Timeline:
     for row, info, last in timed:
         if info.one_infusion:
             markers.append(Marker(row, scale.span(info.line.start), "infusion", "given", info.targets,
-                                  _("CAR-T infusion {date}: {agents}").format(date=info.line.start,
+                                  _("CAR-T infusion {date}: {agents}").format(date=format_when(info.line.start, language),
                                                                              agents=_names(info, tr, language))))
         else:
             bars.append(Bar(row, Stretch(scale.span(info.line.start), scale.span(last)), info.targets, _kind(info),
@@ -510,8 +511,9 @@ def build_timeline(assessment: Assessment, language: str = ENGLISH) -> Timeline:
     windows = [
         Window(row, Stretch(scale.span(last), scale.span(end)), months, label,
                _("{months}-month interval after line {number}: from the last dose {last} to {end}").format(
-                   months=months, number=info.number, end=end,
-                   last=_("(ongoing: at the earliest {date})").format(date=as_of) if info.ongoing else str(last)))
+                   months=months, number=info.number, end=format_when(end, language),
+                   last=_("(ongoing: at the earliest {date})").format(date=format_when(as_of, language))
+                   if info.ongoing else format_when(last, language)))
         for (row, info, last, end), label in zip(windowed, labels)
     ]
     if history.apheresis:
@@ -523,7 +525,7 @@ def build_timeline(assessment: Assessment, language: str = ENGLISH) -> Timeline:
             product = _(" for {product}").format(product=drug_name(a.product, assessment.catalog, language)) if a.product else ""
             markers.append(Marker(row, scale.span(date), "apheresis", a.status, (),
                                   _("Apheresis {status}{product}: {date}").format(
-                                      status=tr.pgettext("apheresis", a.status), product=product, date=date)))
+                                      status=tr.pgettext("apheresis", a.status), product=product, date=format_when(date, language))))
     markers = _spread(markers)
 
     plot_bottom = TOP + len(rows) * ROW_HEIGHT

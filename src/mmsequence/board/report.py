@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from .. import __version__
-from ..i18n import drug_name, format_date, translations
+from ..i18n import drug_name, format_date, format_when, translations
 from ..verdicts import SEVERITY
 from .pdf import print_pdf
 
@@ -58,6 +58,7 @@ def _environment(language: str = "en") -> jinja2.Environment:
     env.filters.update(
         n=_number, md=_markdown,
         date=lambda day: format_date(day, language) if day else "",
+        when=lambda value: format_when(value, language),
         verdict=lambda word: tr.pgettext("verdict", word),
         evidence=lambda level: tr.pgettext("evidence", level),
         zip=zip,
