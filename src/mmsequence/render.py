@@ -46,7 +46,10 @@ def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
 def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
     """A table a person reads in a terminal, then each candidate's findings, in ``language``."""
     tr = translations(language)
-    _, word = tr.gettext, lambda w: tr.pgettext("verdict", w)
+    _ = tr.gettext
+
+    def word(verdict: str) -> str:
+        return tr.pgettext("verdict", verdict)
 
     def name(therapy: str) -> str:
         return drug_name(therapy, assessment.catalog, language)
