@@ -21,6 +21,8 @@ ALWAYS_ON_PACK = "safety"
 INTERVAL_SCOPES = ("after-bsab", "any-tcrt")
 INTERVAL_EFFECTS = ("wait", "caution")
 CAR_T_ANCHORS = ("planned-apheresis", "evaluation-date")
+#: The Observations a FHIR record may carry for the rules, each coded as the site maps it.
+OBSERVATION_KINDS = ("disease_status", "car_t_eligible", "soluble_bcma", "bcma_loss", "gprc5d_loss", "fcrh5_loss")
 
 
 def _with_safety(packs: tuple[str, ...]) -> tuple[str, ...]:
@@ -47,7 +49,12 @@ class Policy:
     jurisdiction: str | None = None
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
+    observations: tuple[tuple[str, tuple[str, ...]], ...] = ()
     source: str = "default"
+
+    def observation_codes(self) -> dict[str, tuple[str, ...]]:
+        """What each kind of FHIR Observation is coded as at this site: kind -> ('system|code', ...)."""
+        return dict(self.observations)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +69,7 @@ class Policy:
             "jurisdiction": self.jurisdiction,
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
+            "observations": {kind: list(codes) for kind, codes in self.observations},
             "digest": self.digest,
         }
 
@@ -78,7 +86,9 @@ class Policy:
 def _agent_entry(agent: Agent) -> dict[str, Any]:
     """An agent in the catalog's own format, so that a policy's dict reads back as the same policy."""
     entry: dict[str, Any] = {"name": agent.name, "targets": list(agent.targets), "modality": agent.modality,
-             "class": agent.drug_class, "status": agent.status}
+                             "class": agent.drug_class, "status": agent.status, "role": agent.role}
+    if agent.contexts:
+        entry["contexts"] = list(agent.contexts)
     if agent.synonyms:
         entry["synonyms"] = list(agent.synonyms)
     if agent.codes:
@@ -99,6 +109,7 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "jurisdiction": None,
     "agents": None,
     "synonyms": None,
+    "observations": OBSERVATION_KINDS,
 }
 
 
@@ -178,6 +189,18 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["synonyms"] = tuple(sorted(synonyms.items()))
         else:
             fail("synonyms", "expected a mapping of site name to catalog agent name")
+    observations = data.get("observations") if isinstance(data.get("observations"), Mapping) else {}
+    if observations:
+        merged = dict(base.observations)
+        for kind, codes in observations.items():
+            if kind not in OBSERVATION_KINDS:
+                continue  # reported above as an unknown key
+            if not (isinstance(codes, list) and all(isinstance(c, str) and c.count("|") == 1 and all(c.split("|"))
+                                                    for c in codes)):
+                fail(f"observations.{kind}", "expected a list of 'system|code' strings")
+            else:
+                merged[kind] = tuple(codes)
+        values["observations"] = tuple(sorted(merged.items()))
     if problems:
         raise InputError(problems)
     policy = attrs.evolve(base, source=source, **values)

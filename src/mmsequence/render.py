@@ -68,6 +68,8 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
             digest=assessment.ruleset.digest[:19]),
         "",
     ]
+    for notice in assessment.notices:
+        lines += textwrap.wrap(f"! {notice}", width, subsequent_indent="  ") + [""]
     for row in rows:
         lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
@@ -84,6 +86,17 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
             evidence = _("evidence: {evidence}; {citation}").format(
                 evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
             lines += _wrap(evidence, width, "     ", "     ")
+    course = assessment.course
+    lines += ["", _("Lines of therapy ({count}):").format(count=course.prior_lines)]
+    for summary in course.line_summaries():
+        lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
+    others = course.not_therapy_by_drug()
+    if others:
+        lines += ["", _("Not anti-myeloma therapy (never a line, never a washout):")]
+        for n in others:
+            records = n["records"]
+            where = records[0] if len(records) == 1 else _("{count} records").format(count=len(records))
+            lines.append(f"  - {n['drug']}: {n['role']} ({where})")
     if assessment.warnings:
         lines += ["", _("Warnings:")] + [f"  - {w}" for w in assessment.warnings]
     return "\n".join(lines) + "\n"

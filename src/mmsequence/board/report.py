@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup
 
-from .. import __version__
+from .._version import __version__
 from ..i18n import drug_name, format_date, format_when, translations
 from ..verdicts import SEVERITY
 from .pdf import print_pdf
