@@ -396,12 +396,9 @@ def test_a_valid_temporary_file_loads(tmp_path: Path) -> None:
         (_entry(synonyms="[yes]"), "agents[1].synonyms[0]: True is not a non-empty string"),
         (_entry(synonyms="[Tec-Vayli]"), "agents[1].synonyms[0]: 'Tec-Vayli' is also a name of 'teclistamab'"),
         (_entry(name="TECLISTAMAB"), "agents[1].name: 'TECLISTAMAB' is also a name of 'teclistamab'"),
-        (_entry(extra="    approved_in: [JP]
-"), "agents[1].approved_in[0]: 'JP' is not one of US, EU, CN"),
-        (_entry(extra="    display: {fr: X}
-"), "agents[1].display: 'fr' is not one of zh-CN"),
-        (_entry(extra="    display: {zh-CN: 某药}
-"), "agents[1].display.zh-CN: '某药' is not the name or one of the synonyms"),
+        (_entry(extra="    approved_in: [JP]\n"), "agents[1].approved_in[0]: 'JP' is not one of US, EU, CN"),
+        (_entry(extra="    display: {fr: X}\n"), "agents[1].display: 'fr' is not one of zh-CN"),
+        (_entry(extra="    display: {zh-CN: 某药}\n"), "agents[1].display.zh-CN: '某药' is not the name or one of the synonyms"),
         (
             _entry(extra="    codes:\n      - {system: ATC, code: L01FX24, source: here}\n"),
             "agents[1].codes[0].version: missing",
