@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,16 @@ from babel.messages.pofile import read_po
 
 from mmsequence import evaluate
 from mmsequence.cli import main
-from mmsequence.i18n import LANGUAGES, format_date, po_file, translations
+from mmsequence.errors import RuleFileError
+from mmsequence.i18n import LANGUAGES, finding_message, format_date, po_file, translations
+from mmsequence.rulebook import load_rulebook
 from mmsequence.render import display_width, to_text
 
 from .builders import document, line
 
 ROOT = Path(__file__).resolve().parents[1]
 _PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)[sd]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +81,39 @@ def test_lang_on_the_command_line(tmp_path, capsys):
     assert "--lang: zh-CN is for --format text" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate", str(path), "--format", "text", "--lang", "fr"])
+
+
+def test_every_rule_message_reads_in_chinese_for_every_example():
+    examples = sorted((ROOT / "examples").glob("*.json")) + sorted((ROOT / "examples" / "board").glob("*.json"))
+    seen = 0
+    for path in examples:
+        if path.stem == "invalid":
+            continue
+        assessment = evaluate(path)
+        for finding in (f for c in assessment.candidates for f in c.findings):
+            message = finding_message(finding, "zh-CN", assessment.catalog)
+            assert _CJK.search(message) and "{" not in message, (path.name, finding.rule, message)
+            assert finding_message(finding, "en", assessment.catalog) == finding.message
+            seen += 1
+    assert seen > 50
+
+
+def test_rules_check_fails_for_a_rule_without_its_chinese(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "review" / "switch-target.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("zh-CN:")
+    path.write_text(text[:start] + text[text.index("facts:"):], encoding="utf-8")
+    assert main(["rules", "--check", "--rules-dir", str(rules)]) == 1
+    assert "review/switch-target.yaml: zh-CN: missing" in capsys.readouterr().err
+
+
+def test_a_translation_must_quote_the_facts_its_english_quotes(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "review" / "switch-target.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("{candidate.same_target_agents} 使用", "既往药物使用"),
+                    encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"review/switch-target.yaml: zh-CN: message: quotes"):
+        load_rulebook(rules)

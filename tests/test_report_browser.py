@@ -152,6 +152,8 @@ def test_a_chinese_report_is_drawn_and_its_fixed_words_are_chinese(tmp_path):
         words = browser.evaluate("Array.from(document.querySelectorAll('h1, h2, h3, th, .badge, .effect, .chip:not(.mono), "
                                  "figure.timeline text')).map(e => e.textContent.trim())")
         lang = browser.evaluate("document.documentElement.lang")
+        messages = browser.evaluate("Array.from(document.querySelectorAll('.findings .message, .reasons li'))"
+                                    ".map(e => e.textContent.trim())")
     image = Image.open(shot).convert("RGB")
     width, height = image.size
     colours = {colour: count for count, colour in image.getcolors(width * height)}
@@ -162,3 +164,5 @@ def test_a_chinese_report_is_drawn_and_its_fixed_words_are_chinese(tmp_path):
     untranslated = [w for w in words if w and not _CJK.search(w) and w not in patient_ids
                     and not re.fullmatch(r"[#\d\s·.,:+→≥–-]*|[\d -]*|BCMA|GPRC5D|FcRH5|\d+ · [a-z -]+( \+ [a-z -]+)*", w)]
     assert untranslated == []
+    # every rule message and every reason an option is not first, from the rules' own zh-CN text
+    assert len(messages) > 40 and [m for m in messages if not _CJK.search(m)] == []

@@ -26,6 +26,10 @@ class Finding:
     facts: dict[str, Any]
     earliest_date: datetime.date | None = None
     overridden: dict[str, str] | None = None
+    #: The message template in each language the rule is translated into, and the value of each of
+    #: its placeholders, for outputs in another language (not part of the JSON).
+    templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+    values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = {

@@ -17,7 +17,7 @@ from .history import OVERRIDE_REASONS, Override, parse_overrides
 from .i18n import ENGLISH, LANGUAGES
 from .policy import load_policy
 from .render import to_json, to_text
-from .rulebook import check_references, load_rulebook
+from .rulebook import check_references, check_translations, load_rulebook
 from .service.command import add_serve_command
 from .testing.command import add_validate_command
 from .testing.vignettes import run_vignettes
@@ -49,6 +49,7 @@ def _rules(args: argparse.Namespace) -> str:
     if args.check:
         catalog = load_catalog(args.rules_dir / "agents.yaml" if args.rules_dir else None)
         check_references(rulebook, catalog)
+        check_translations(rulebook)
         load_policy()
         return f"{len(rulebook.rules)} rules, {len(catalog.agents)} agents, default policy: OK ({rulebook.digest})\n"
     rows = [("id", "pack", "effect", "evidence", "version", "citation")]

@@ -203,6 +203,8 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         citation=rule.citation,
         facts=rule.quoted_facts(bound),
         earliest_date=end,
+        templates=tuple((language, message) for language, _, message in rule.translations),
+        values=rule.placeholder_values(bound),
     )
 
 

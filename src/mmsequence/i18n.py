@@ -14,11 +14,16 @@ import datetime
 import functools
 import gettext
 import io
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog
 from .dates import PartialDate
 from .errors import InputError, MmsequenceError
+
+if TYPE_CHECKING:
+    from .assessment import Finding
 
 ENGLISH = "en"
 #: The languages an output can be written in, as command-line ``--lang`` values (BCP 47 tags).
@@ -44,6 +49,12 @@ DATA_WORDS = (
     N_("stop", "progression"), N_("stop", "toxicity"), N_("stop", "completed"), N_("stop", "patient-choice"),
     N_("stop", "other"),
     N_("answer", "yes"), N_("answer", "no"), N_("answer", "unknown"),
+    # values that rule messages quote
+    N_("fact", "yes"), N_("fact", "no"), N_("fact", "unknown"), N_("fact", "none"), N_("fact", "US"), N_("fact", "EU"),
+    N_("fact", "CN"), N_("fact", "investigational"), N_("fact", "discontinued"), N_("fact", "preclinical"),
+    N_("fact", "conventional"), N_("fact", "adc"), N_("fact", "nk-engager"), N_("fact", "unknown modality"),
+    N_("fact", "the first dose, at the earliest on the evaluation date"), N_("fact", "the planned apheresis"),
+    N_("fact", "the apheresis that collected the T cells"), N_("fact", "apheresis"), N_("fact", "the first dose"),
 )
 
 
@@ -125,3 +136,33 @@ def drug_name(name: str, catalog: Catalog, language: str = ENGLISH) -> str:
     """A drug's name in the reader's language: the catalog's display name, else ``name`` as given."""
     agent = catalog.lookup(name)
     return agent.display_name(language) if agent is not None and language != ENGLISH else name
+
+
+_LINE_LABEL = re.compile(r"lines\[(\d+)\]")
+_ISO_DAY = re.compile(r"\d{4}(?:-\d{2}){0,2}")
+
+
+def _localise(value: Any, language: str, catalog: Catalog, tr: gettext.NullTranslations) -> str:
+    """A fact quoted in a message, for a reader of ``language``: known words translated, dates as
+    the reader writes them, drugs by their display names, ``lines[i]`` as the line's number."""
+    text = str(value)
+    word = tr.pgettext("fact", text)
+    if word != text:
+        return word
+    if _ISO_DAY.fullmatch(text):
+        return format_when(text, language)
+    text = _LINE_LABEL.sub(lambda m: tr.gettext("line {number}").format(number=int(m[1]) + 1), text)
+    for agent in catalog.agents:
+        if agent.display and agent.name in text:
+            text = re.sub(rf"(?<![\w-]){re.escape(agent.name)}(?![\w-])", agent.display_name(language), text)
+    return text
+
+
+def finding_message(finding: Finding, language: str, catalog: Catalog) -> str:
+    """The finding's message in ``language`` from its rule's translated template; the English
+    message when the rule has no translation into it."""
+    template = dict(finding.templates).get(language)
+    if language == ENGLISH or template is None:
+        return finding.message
+    tr = translations(language)
+    return re.sub(r"\{(\w+\.\w+)\}", lambda m: _localise(finding.values[m[1]], language, catalog, tr), template)

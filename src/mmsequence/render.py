@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import unicodedata
 from typing import Any
 
 from .assessment import Assessment
-from .i18n import ENGLISH, drug_name, format_date, translations
+from .i18n import ENGLISH, drug_name, finding_message, format_date, translations
 
 
 def to_json(assessment: Assessment) -> str:
@@ -30,17 +31,25 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - display_width(text))
 
 
+_UNITS = re.compile(r"[\u2e80-\uffef]|[^\s\u2e80-\uffef]+|\s+")
+#: Chinese punctuation that never starts a line (it stays at the end of the line before).
+_NO_LINE_START = set("。，、；：）」』】！？”’")
+
+
 def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
-    """Wrap on spaces; text without spaces (Chinese) is broken by display width."""
-    if " " in text.strip() or display_width(text) == len(text):
+    """Wrap to ``width`` terminal columns: on spaces (textwrap) for text without wide characters;
+    text with Chinese in it breaks between any two Chinese characters or at a space, and never
+    before closing punctuation."""
+    if display_width(text) == len(text):
         return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=subsequent)
     lines, line = [], indent
-    for char in text:
-        if display_width(line + char) > width:
-            lines.append(line)
+    for unit in _UNITS.findall(" ".join(text.split())):
+        if display_width(line + unit.rstrip()) > width and line.strip() and unit not in _NO_LINE_START:
+            lines.append(line.rstrip())
             line = subsequent
-        line += char
-    return [*lines, line]
+            unit = unit.lstrip()
+        line += unit
+    return [*lines, line.rstrip()]
 
 
 def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
@@ -82,7 +91,8 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
             lines.append("   " + _("no rule fired"))
         for f in c.findings:
             mark = _(" [overridden: {reason}]").format(reason=f.overridden["reason"]) if f.overridden else ""
-            lines += _wrap(f"- {word(f.effect)}{mark} {f.rule}: {f.message}", width, "   ", "     ")
+            message = finding_message(f, language, assessment.catalog)
+            lines += _wrap(f"- {word(f.effect)}{mark} {f.rule}: {message}", width, "   ", "     ")
             evidence = _("evidence: {evidence}; {citation}").format(
                 evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
             lines += _wrap(evidence, width, "     ", "     ")

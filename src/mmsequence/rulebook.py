@@ -28,7 +28,9 @@ EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "
 ACTIONS = ("finding",)
 BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
 _REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
-_OPTIONAL = ("earliest_date", "action", "notes")
+_OPTIONAL = ("earliest_date", "action", "notes", "zh-CN")
+#: Languages every rule carries a translation of its title and message in (``rules --check``).
+TRANSLATED = ("zh-CN",)
 _PLACEHOLDER = re.compile(r"\{(\w+)\.(\w+)\}")
 _OPERATORS = ("$and", "$or", "$lt", "$lte", "$gt", "$gte", "$eq", "$neq", "$ex", "$nex", "$mt", "$imt", "$iall", "$iany")
 
@@ -50,10 +52,20 @@ class Rule:
     action: str = "finding"
     policy_effect: str | None = None
     path: str = ""
+    #: (language, title, message template) of each translation the rule file holds.
+    translations: tuple[tuple[str, str, str], ...] = ()
 
     def render(self, bound: dict[str, dict[str, Any]]) -> str:
         """The message with ``{binding.field}`` placeholders filled from the bound facts."""
         return _PLACEHOLDER.sub(lambda m: str(bound[m[1]][m[2]]), self.message)
+
+    def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
+        return {f"{b}.{f}": bound[b][f] for b, f in _PLACEHOLDER.findall(self.message)}
+
+    def title_in(self, language: str) -> str:
+        """The rule's title in ``language``, else in English."""
+        return next((title for lang, title, _ in self.translations if lang == language), self.title)
 
     def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
@@ -218,6 +230,12 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
             problems.append(f"{where}: earliest_date: a wait rule must name the fact that gives its end date")
         else:
             _check_ref(data["earliest_date"], f"{where}: earliest_date", problems)
+    translations = []
+    for language in TRANSLATED:
+        if language in data:
+            translated = _parse_translation(data[language], str(data["message"]), f"{where}: {language}", problems)
+            if translated is not None:
+                translations.append((language, *translated))
     if len(problems) > start:
         return None
     return Rule(
@@ -225,8 +243,31 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
         evidence=data["evidence"], citation=str(data["citation"]).strip(),
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
         facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, earliest_date=data.get("earliest_date"),
-        action=action, policy_effect=policy_effect, path=where,
+        action=action, policy_effect=policy_effect, path=where, translations=tuple(translations),
     )
+
+
+def _parse_translation(data: Any, english: str, where: str, problems: list[str]) -> tuple[str, str] | None:
+    """(title, message) of one translation; its message quotes exactly the English message's facts."""
+    if not isinstance(data, dict) or set(data) != {"title", "message"} or not all(
+            isinstance(data[k], str) and data[k].strip() for k in ("title", "message")):
+        problems.append(f"{where}: expected a mapping with a non-empty title and message")
+        return None
+    wanted, got = sorted(set(_PLACEHOLDER.findall(english))), sorted(set(_PLACEHOLDER.findall(data["message"])))
+    if wanted != got:
+        problems.append(f"{where}: message: quotes {['.'.join(r) for r in got]}, the English message "
+                        f"{['.'.join(r) for r in wanted]}")
+        return None
+    return " ".join(data["title"].split()), str(data["message"]).strip()
+
+
+def check_translations(rulebook: Rulebook) -> None:
+    """Every rule carries each language of :data:`TRANSLATED`; raises :class:`RuleFileError` naming each gap."""
+    problems = [f"{rule.path}: {language}: missing (the rule's title and message in {language})"
+                for rule in rulebook.rules for language in TRANSLATED
+                if language not in {lang for lang, _, _ in rule.translations}]
+    if problems:
+        raise RuleFileError(problems)
 
 
 def _rule_files(root: Path) -> Iterable[tuple[str, Path]]:

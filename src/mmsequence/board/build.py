@@ -123,9 +123,10 @@ class Board:
     rulebook: Rulebook = attrs.field(factory=shipped_rulebook, eq=False, repr=False)
 
     def title(self, rule_id: str) -> str:
-        """A rule's title (its clinical name), or the id of a rule the rule book does not hold."""
+        """A rule's title (its clinical name) in the board's language, or the id of a rule the rule
+        book does not hold."""
         rule = self.rulebook.get(rule_id)
-        return rule.title if rule is not None else rule_id
+        return rule.title_in(self.language) if rule is not None else rule_id
 
     @property
     def duplicate_ids(self) -> tuple[tuple[str, tuple[str, ...]], ...]:

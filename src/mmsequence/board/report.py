@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from .._version import __version__
-from ..i18n import drug_name, format_date, format_when, translations
+from ..i18n import drug_name, finding_message, format_date, format_when, translations
 from ..verdicts import SEVERITY
 from .pdf import print_pdf
 
@@ -64,7 +64,8 @@ def _environment(language: str = "en") -> jinja2.Environment:
         zip=zip,
     )
     env.globals.update(version=__version__, severity=SEVERITY, lang=language,
-                       drug=lambda name, catalog: drug_name(name, catalog, language))
+                       drug=lambda name, catalog: drug_name(name, catalog, language),
+                       message=lambda finding, catalog: finding_message(finding, language, catalog))
     return env
 
 
