@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from mmsequence import evaluate
 from mmsequence.cli import main
 from mmsequence.errors import RuleFileError
-from mmsequence.i18n import LANGUAGES, finding_message, format_date, po_file, translations
+from mmsequence.i18n import LANGUAGES, finding_message, format_date, negotiate, po_file, translations
 from mmsequence.rulebook import load_rulebook
 from mmsequence.render import display_width, to_text
 
@@ -30,7 +30,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 def extracted(tmp_path_factory):
     """The messages the code and templates use, as pybabel extracts them with babel.cfg."""
     pot = tmp_path_factory.mktemp("pot") / "mmsequence.pot"
-    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "N_:1c,2",
+    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "NP_:1c,2",
                                 "-k", "pgettext:1c,2", "-o", str(pot), str(ROOT)])
     with pot.open("rb") as source:
         return read_po(source)
@@ -117,3 +117,12 @@ def test_a_translation_must_quote_the_facts_its_english_quotes(tmp_path):
                     encoding="utf-8")
     with pytest.raises(RuleFileError, match=r"review/switch-target.yaml: zh-CN: message: quotes"):
         load_rulebook(rules)
+
+
+@pytest.mark.parametrize(("header", "language"), [
+    (None, "en"), ("", "en"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("zh-Hans-CN;q=0.9, en;q=0.8", "zh-CN"),
+    ("en-US,en;q=0.9,zh-CN;q=0.8", "en"), ("fr, zh-CN;q=0.2", "zh-CN"), ("zh-CN;q=0, en", "en"), ("de, *;q=0.1", "en"),
+    ("zh-TW", "en"), ("zh-CN;q=x", "en"),
+])
+def test_accept_language_picks_chinese_or_english(header, language):
+    assert negotiate(header) == language

@@ -142,3 +142,24 @@ def test_turning_authentication_off_is_logged_loudly(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mmsequence.service"):
         app_with(tmp_path)
     assert "AUTHENTICATION IS OFF" in caplog.text
+
+
+def test_cards_follow_the_accept_language_header_and_fall_back_to_english(tmp_path):
+    app = app_with(tmp_path)
+
+    def cards(language: str | None) -> list[dict]:
+        async def run() -> httpx.Response:
+            headers = {"accept-language": language} if language else {}
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+                return await client.post("/cds-services/mmsequence-patient-view", json=example("patient-view"),
+                                         headers=headers)
+        return asyncio.run(run()).json()["cards"]
+
+    english = cards(None)
+    assert cards("fr-FR, de;q=0.8") == english == cards("en-GB,zh-CN;q=0.5")
+    chinese = cards("zh-CN,zh;q=0.9,en;q=0.8")
+    assert len(chinese) == len(english) and chinese != english
+    assert chinese[0]["summary"].startswith("TCRT 排序：")
+    assert all("证据：" in card["detail"] for card in chinese[1:])
+    assert {c["indicator"] for c in chinese} == {c["indicator"] for c in english}
+    assert [c["display"] for c in chinese[1]["overrideReasons"]][0] == "疾病快速进展：患者无法等待"

@@ -32,7 +32,34 @@ _LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "mmsequence"
 
 
-def N_(context: str, message: str) -> str:
+def negotiate(accept_language: str | None) -> str:
+    """The language to answer an HTTP ``Accept-Language`` header in: the first of :data:`LANGUAGES`
+    the header accepts, by its q-values (``zh``, ``zh-CN`` and ``zh-Hans`` read as zh-CN); English
+    when it accepts none of them, or when the Chinese catalog cannot be read (Babel missing)."""
+    wanted: list[tuple[float, int, str]] = []
+    for i, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            wanted.append((-q, i, tag.strip().casefold()))
+    for _, _, tag in sorted(wanted):
+        if tag in ("zh", "zh-cn", "zh-hans", "zh-hans-cn"):
+            try:
+                translations("zh-CN")
+            except MmsequenceError:
+                return ENGLISH
+            return "zh-CN"
+        if tag in ("en", "*") or tag.startswith("en-"):
+            return ENGLISH
+    return ENGLISH
+
+
+def NP_(context: str, message: str) -> str:
     """Marks a word that is translated at run time with ``pgettext(context, word)``, for extraction."""
     return message
 
@@ -40,21 +67,21 @@ def N_(context: str, message: str) -> str:
 #: Words that reach the outputs as data (verdicts, evidence levels, states), so that the catalog
 #: extraction (``babel.cfg``) sees them.
 DATA_WORDS = (
-    N_("verdict", "preferred"), N_("verdict", "acceptable"), N_("verdict", "caution"),
-    N_("verdict", "indeterminate"), N_("verdict", "wait"), N_("verdict", "avoid"),
-    N_("evidence", "review"), N_("evidence", "guideline"), N_("evidence", "guideline-secondary"),
-    N_("evidence", "trial-data"), N_("evidence", "label"), N_("evidence", "interpretation"),
-    N_("apheresis", "none"), N_("apheresis", "pending"), N_("apheresis", "collected"), N_("apheresis", "used"),
-    N_("apheresis", "failed"), N_("apheresis", "cancelled"), N_("apheresis", "planned"), N_("apheresis", "done"),
-    N_("stop", "progression"), N_("stop", "toxicity"), N_("stop", "completed"), N_("stop", "patient-choice"),
-    N_("stop", "other"),
-    N_("answer", "yes"), N_("answer", "no"), N_("answer", "unknown"),
+    NP_("verdict", "preferred"), NP_("verdict", "acceptable"), NP_("verdict", "caution"),
+    NP_("verdict", "indeterminate"), NP_("verdict", "wait"), NP_("verdict", "avoid"),
+    NP_("evidence", "review"), NP_("evidence", "guideline"), NP_("evidence", "guideline-secondary"),
+    NP_("evidence", "trial-data"), NP_("evidence", "label"), NP_("evidence", "interpretation"),
+    NP_("apheresis", "none"), NP_("apheresis", "pending"), NP_("apheresis", "collected"), NP_("apheresis", "used"),
+    NP_("apheresis", "failed"), NP_("apheresis", "cancelled"), NP_("apheresis", "planned"), NP_("apheresis", "done"),
+    NP_("stop", "progression"), NP_("stop", "toxicity"), NP_("stop", "completed"), NP_("stop", "patient-choice"),
+    NP_("stop", "other"),
+    NP_("answer", "yes"), NP_("answer", "no"), NP_("answer", "unknown"),
     # values that rule messages quote
-    N_("fact", "yes"), N_("fact", "no"), N_("fact", "unknown"), N_("fact", "none"), N_("fact", "US"), N_("fact", "EU"),
-    N_("fact", "CN"), N_("fact", "investigational"), N_("fact", "discontinued"), N_("fact", "preclinical"),
-    N_("fact", "conventional"), N_("fact", "adc"), N_("fact", "nk-engager"), N_("fact", "unknown modality"),
-    N_("fact", "the first dose, at the earliest on the evaluation date"), N_("fact", "the planned apheresis"),
-    N_("fact", "the apheresis that collected the T cells"), N_("fact", "apheresis"), N_("fact", "the first dose"),
+    NP_("fact", "yes"), NP_("fact", "no"), NP_("fact", "unknown"), NP_("fact", "none"), NP_("fact", "US"), NP_("fact", "EU"),
+    NP_("fact", "CN"), NP_("fact", "investigational"), NP_("fact", "discontinued"), NP_("fact", "preclinical"),
+    NP_("fact", "conventional"), NP_("fact", "adc"), NP_("fact", "nk-engager"), NP_("fact", "unknown modality"),
+    NP_("fact", "the first dose, at the earliest on the evaluation date"), NP_("fact", "the planned apheresis"),
+    NP_("fact", "the apheresis that collected the T cells"), NP_("fact", "apheresis"), NP_("fact", "the first dose"),
 )
 
 

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from ..errors import InputError
 from ..evaluator import evaluator_for
+from ..i18n import ENGLISH, negotiate
 from ..policy import load_policy
 from . import cards
 from .auth import AuthError, Verifier
@@ -125,7 +126,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
                 raise _fail(412, f"cannot read the FHIR server: {error}") from None
         return merged_bundle(entries)
 
-    def assess(hook: HookRequest, bundle: dict[str, Any]) -> dict[str, Any]:
+    def assess(hook: HookRequest, bundle: dict[str, Any], language: str = ENGLISH) -> dict[str, Any]:
         try:
             candidates = None
             if hook.draft_orders is not None:
@@ -135,8 +136,8 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
             history = evaluator.read(bundle, patient_id=hook.patient_id, candidates=candidates)
             assessment = evaluator.evaluate(history)
         except InputError as error:
-            return cards.problems_response(error.problems, hook.hook_instance)
-        return cards.response(assessment, hook.hook_instance)
+            return cards.problems_response(error.problems, hook.hook_instance, language)
+        return cards.response(assessment, hook.hook_instance, language)
 
     async def read(request: Request, parse: Callable[[Any, Service], T], what: str) -> T:
         """The authenticated request's body for its service, parsed; 400 naming each bad field."""
@@ -150,7 +151,8 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
     async def call(request: Request) -> Response:
         hook = await read(request, parse_request, "hook request")
         bundle = await bundle_of(hook)
-        return JSONResponse(await run_in_threadpool(assess, hook, bundle))
+        language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
+        return JSONResponse(await run_in_threadpool(assess, hook, bundle, language))
 
     async def feedback(request: Request) -> Response:
         items = await read(request, parse_feedback, "feedback")

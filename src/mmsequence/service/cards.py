@@ -9,6 +9,10 @@ only ``avoid`` is ``critical``.
 
 Card uuids are uuid5 values of the card's content and the hook instance: the same request gives
 the same cards, byte for byte, and two hook calls never share a uuid.
+
+Cards are written in the language the request's ``Accept-Language`` asks for
+(:func:`mmsequence.i18n.negotiate`: zh-CN or English): fixed words from the gettext catalog,
+rule messages from the rules' own translations, drugs and dates as the reader writes them.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from typing import Any
 import attrs
 
 from ..assessment import Assessment, CandidateAssessment
+from ..catalog import Catalog
 from ..history import OVERRIDE_REASONS
+from ..i18n import ENGLISH, drug_name, finding_message, format_date, translations
+
+def N_(message: str) -> str:
+    """Marks a message translated later (at card time, in the request's language), for extraction."""
+    return message
+
 
 SUMMARY_LIMIT = 139
 SOURCE_LABEL = "mmsequence: TCRT sequencing in myeloma"
@@ -32,17 +43,17 @@ _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mmsequence:cds-hooks:card"
 
 INDICATORS = {"avoid": "critical", "wait": "warning", "caution": "warning", "indeterminate": "warning"}
 _OVERRIDE_DISPLAY = {
-    "rapid-progression": "Rapid progression: the patient cannot wait",
-    "no-alternative": "No alternative therapy is available",
-    "trial-enrolment": "Enrolment in a clinical trial",
-    "patient-preference": "The patient's informed preference",
-    "other": "Other reason (please comment)",
+    "rapid-progression": N_("Rapid progression: the patient cannot wait"),
+    "no-alternative": N_("No alternative therapy is available"),
+    "trial-enrolment": N_("Enrolment in a clinical trial"),
+    "patient-preference": N_("The patient's informed preference"),
+    "other": N_("Other reason (please comment)"),
 }
 _VERDICT_PHRASE = {
-    "avoid": "Avoid {therapy} now",
-    "wait": "Wait with {therapy} until {date}",
-    "caution": "Use {therapy} with caution",
-    "indeterminate": "{therapy} cannot be assessed",
+    "avoid": N_("Avoid {therapy} now"),
+    "wait": N_("Wait with {therapy} until {date}"),
+    "caution": N_("Use {therapy} with caution"),
+    "indeterminate": N_("{therapy} cannot be assessed"),
 }
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~&])")
 
@@ -85,7 +96,35 @@ class Card:
 
 
 OVERRIDE_REASON_CODINGS = tuple(Coding(OVERRIDE_SYSTEM, code, _OVERRIDE_DISPLAY[code]) for code in OVERRIDE_REASONS)
-_LINKS = (Link("The review behind the rules (Li, Wang, Wen 2026)", SOURCE_URL),)
+_LINKS = (Link(N_("The review behind the rules (Li, Wang, Wen 2026)"), SOURCE_URL),)
+
+
+@attrs.frozen
+class _Words:
+    """What a card needs to be written in one language."""
+
+    language: str
+    catalog: Catalog
+
+    def __call__(self, message: str) -> str:
+        return translations(self.language).gettext(message)
+
+    def verdict(self, word: str) -> str:
+        return translations(self.language).pgettext("verdict", word)
+
+    def drug(self, name: str) -> str:
+        return drug_name(name, self.catalog, self.language)
+
+    def date(self, day: object) -> str:
+        return format_date(day, self.language) if day else ""  # type: ignore[arg-type]
+
+    def override_codings(self) -> tuple[Coding, ...]:
+        if self.language == ENGLISH:
+            return OVERRIDE_REASON_CODINGS
+        return tuple(attrs.evolve(c, display=self(c.display)) for c in OVERRIDE_REASON_CODINGS)
+
+    def links(self) -> tuple[Link, ...]:
+        return tuple(attrs.evolve(link, label=self(link.label)) for link in _LINKS)
 
 
 def markdown_text(text: str) -> str:
@@ -101,51 +140,58 @@ def _source(code: str, display: str) -> Source:
     return Source(SOURCE_LABEL, SOURCE_URL, Coding(TOPIC_SYSTEM, code, display))
 
 
-def _findings_markdown(candidate: CandidateAssessment) -> str:
+def _findings_markdown(candidate: CandidateAssessment, _: _Words) -> str:
     lines = []
     for f in candidate.findings:
-        overridden = f" (overridden: {markdown_text(f.overridden['reason'])})" if f.overridden else ""
-        lines.append(f"- **{f.effect}**{overridden} `{f.rule}`: {markdown_text(f.message)}  \n"
-                     f"  *Evidence: {markdown_text(f.evidence)}; {markdown_text(f.citation)}*")
-    return "\n".join(lines) or "No rule fired."
+        overridden = _(" (overridden: {reason})").format(reason=markdown_text(f.overridden["reason"])) if f.overridden else ""
+        message = markdown_text(finding_message(f, _.language, _.catalog))
+        evidence = translations(_.language).pgettext("evidence", f.evidence)
+        lines.append(f"- **{_.verdict(f.effect)}**{overridden} `{f.rule}`: {message}  \n"
+                     + "  *" + _("Evidence: {evidence}; {citation}").format(
+                         evidence=markdown_text(evidence), citation=markdown_text(f.citation)) + "*")
+    return "\n".join(lines) or _("No rule fired.")
 
 
-def _candidate_card(candidate: CandidateAssessment) -> dict[str, Any]:
-    phrase = _VERDICT_PHRASE[candidate.verdict].format(therapy=candidate.therapy, date=candidate.earliest_date)
+def _candidate_card(candidate: CandidateAssessment, _: _Words) -> dict[str, Any]:
+    therapy = _.drug(candidate.therapy)
+    phrase = _(_VERDICT_PHRASE[candidate.verdict]).format(therapy=therapy, date=_.date(candidate.earliest_date))
     rules = ", ".join(f.rule for f in candidate.findings if f.effect == candidate.verdict and not f.overridden)
-    detail = (f"**{markdown_text(candidate.therapy)}** ({markdown_text('/'.join(candidate.target) or 'target unknown')},"
-              f" {markdown_text(candidate.modality)}): verdict **{candidate.verdict}**, rank {candidate.rank}.\n\n"
-              + _findings_markdown(candidate))
+    detail = (_("**{therapy}** ({target}, {modality}): verdict **{verdict}**, rank {rank}.").format(
+                  therapy=markdown_text(therapy), target=markdown_text("/".join(candidate.target) or _("target unknown")),
+                  modality=markdown_text(candidate.modality), verdict=_.verdict(candidate.verdict), rank=candidate.rank)
+              + "\n\n" + _findings_markdown(candidate, _))
     return {
         "summary": _summary(f"{phrase}: {rules}" if rules else phrase),
         "indicator": INDICATORS[candidate.verdict],
-        "source": _source("candidate", "One candidate therapy"),
+        "source": _source("candidate", _("One candidate therapy")),
         "detail": detail,
-        "overrideReasons": OVERRIDE_REASON_CODINGS,
-        "links": _LINKS,
+        "overrideReasons": _.override_codings(),
+        "links": _.links(),
     }
 
 
-def _summary_card(assessment: Assessment) -> dict[str, Any]:
+def _summary_card(assessment: Assessment, _: _Words) -> dict[str, Any]:
     ranked = assessment.candidates
     attention = [c for c in ranked if c.verdict in INDICATORS]
     if ranked:
         first = ranked[0]
-        text = f"TCRT sequencing: {first.therapy} ranks first ({first.verdict}); {len(attention)} of {len(ranked)} need attention"
+        text = _("TCRT sequencing: {therapy} ranks first ({verdict}); {count} of {total} need attention").format(
+            therapy=_.drug(first.therapy), verdict=_.verdict(first.verdict), count=len(attention), total=len(ranked))
     else:
-        text = "TCRT sequencing: no candidate therapy to assess"
-    rows = ["| # | therapy | target | verdict | from |", "|---|---|---|---|---|"]
-    rows += [f"| {c.rank} | {markdown_text(c.therapy)} | {markdown_text('/'.join(c.target) or '?')} | {c.verdict} |"
-             f" {c.earliest_date or ''} |" for c in ranked]
-    detail = f"As of {assessment.as_of}, ruleset {assessment.ruleset.digest[:19]}.\n\n" + "\n".join(rows)
+        text = _("TCRT sequencing: no candidate therapy to assess")
+    rows = ["| # | " + " | ".join((_("therapy"), _("target"), _("verdict"), _("from"))) + " |", "|---|---|---|---|---|"]
+    rows += [f"| {c.rank} | {markdown_text(_.drug(c.therapy))} | {markdown_text('/'.join(c.target) or '?')} | {_.verdict(c.verdict)} |"
+             f" {_.date(c.earliest_date)} |" for c in ranked]
+    detail = _("As of {date}, ruleset {digest}.").format(date=_.date(assessment.as_of), digest=assessment.ruleset.digest[:19])
+    detail += "\n\n" + "\n".join(rows)
     if assessment.warnings:
-        detail += "\n\n**Data warnings**\n\n" + "\n".join(f"- {markdown_text(w)}" for w in assessment.warnings)
+        detail += "\n\n**" + _("Data warnings") + "**\n\n" + "\n".join(f"- {markdown_text(w)}" for w in assessment.warnings)
     return {
         "summary": _summary(text),
         "indicator": "warning" if assessment.warnings else "info",
-        "source": _source("summary", "Ranking of candidate therapies"),
+        "source": _source("summary", _("Ranking of candidate therapies")),
         "detail": detail,
-        "links": _LINKS,
+        "links": _.links(),
     }
 
 
@@ -155,25 +201,29 @@ def _card(fields: dict[str, Any], hook_instance: str) -> Card:
     return Card(uuid=str(uuid.uuid5(_UUID_NAMESPACE, identity)), **fields)
 
 
-def cards(assessment: Assessment, hook_instance: str = "") -> list[Card]:
-    """The summary card, then a card for each candidate whose verdict is not preferred or acceptable."""
-    fields = [_summary_card(assessment)]
-    fields += [_candidate_card(c) for c in assessment.candidates if c.verdict in INDICATORS]
+def cards(assessment: Assessment, hook_instance: str = "", language: str = ENGLISH) -> list[Card]:
+    """The summary card, then a card for each candidate whose verdict is not preferred or acceptable,
+    written in ``language``."""
+    words = _Words(language, assessment.catalog)
+    fields = [_summary_card(assessment, words)]
+    fields += [_candidate_card(c, words) for c in assessment.candidates if c.verdict in INDICATORS]
     return [_card(f, hook_instance) for f in fields]
 
 
-def problems_response(problems: tuple[str, ...] | list[str], hook_instance: str = "") -> dict[str, Any]:
+def problems_response(problems: tuple[str, ...] | list[str], hook_instance: str = "", language: str = ENGLISH) -> dict[str, Any]:
     """A response whose one warning card says the record could not be assessed, and why."""
+    _ = translations(language).gettext
     fields = {
-        "summary": _summary(f"TCRT sequencing not assessed: the patient record has {len(problems)} data problem(s)"),
+        "summary": _summary(_("TCRT sequencing not assessed: the patient record has {count} data problem(s)").format(
+            count=len(problems))),
         "indicator": "warning",
-        "source": _source("data-problem", "The record could not be assessed"),
-        "detail": "Correct the record and reopen it:\n\n" + "\n".join(f"- {markdown_text(p)}" for p in problems),
-        "links": _LINKS,
+        "source": _source("data-problem", _("The record could not be assessed")),
+        "detail": _("Correct the record and reopen it:") + "\n\n" + "\n".join(f"- {markdown_text(p)}" for p in problems),
+        "links": tuple(attrs.evolve(link, label=_(link.label)) for link in _LINKS),
     }
     return {"cards": [_card(fields, hook_instance).to_dict()]}
 
 
-def response(assessment: Assessment, hook_instance: str = "") -> dict[str, Any]:
-    """The body of a CDS Service response: ``{"cards": [...]}``."""
-    return {"cards": [card.to_dict() for card in cards(assessment, hook_instance)]}
+def response(assessment: Assessment, hook_instance: str = "", language: str = ENGLISH) -> dict[str, Any]:
+    """The body of a CDS Service response: ``{"cards": [...]}``, in ``language``."""
+    return {"cards": [card.to_dict() for card in cards(assessment, hook_instance, language)]}
