@@ -73,7 +73,7 @@ def _oracle_round_trip(text: str) -> str:
     doc = json.loads(text)
     parse_document(doc)
     result = assess(doc, datetime.date.fromisoformat(doc["as_of"]), POLICY)
-    return json.dumps({k: [v, d.isoformat() if d else None] for k, (v, d) in result.items()})
+    return json.dumps({k: [v, then, d.isoformat() if d else None] for k, (v, then, d) in result.items()})
 
 
 def latency(docs) -> dict:

@@ -480,3 +480,31 @@ def test_agents_validate_modality_and_status() -> None:
         Agent(name="x", targets=[], modality="bispecific", drug_class="t-cell-engager", status="approved")
     with pytest.raises(ValueError):
         Catalog([Agent(name="-", targets=[], modality="adc", drug_class="adc", status="approved")])
+
+
+def test_a_line_is_shown_by_the_regimen_its_agents_make() -> None:
+    kpd = CATALOG.regimen(CATALOG.lookup(n) for n in ("Kyprolis", "pomalidomide", "dexamethasone"))
+    assert kpd is not None and (kpd.abbreviation, kpd.name) == ("KPd", "carfilzomib, pomalidomide and dexamethasone")
+    assert CATALOG.regimen(CATALOG.lookup(n) for n in ("carfilzomib", "pomalidomide")) is None  # exactly its agents
+    assert CATALOG.extended([], {"SITE-KYP": "carfilzomib"}).regimens == CATALOG.regimens
+
+
+def test_every_regimen_names_catalog_agents_and_no_two_name_the_same_combination() -> None:
+    assert len(CATALOG.regimens) >= 25
+    names = {agent.name for agent in CATALOG.agents}
+    assert all(r.agents <= names and len(r.agents) >= 2 and r.abbreviations for r in CATALOG.regimens)
+    assert len({r.agents for r in CATALOG.regimens}) == len(CATALOG.regimens)
+
+
+@pytest.mark.parametrize("regimen, expected", [
+    ('{name: "x", agents: [teclistamab, dexamethas], abbreviations: [X]}', "regimens[0].agents: 'dexamethas' is not a canonical agent name"),
+    ('{name: "x", agents: [teclistamab], abbreviations: [X]}', "regimens[0].agents: expected at least two agents"),
+    ('{name: "x", agents: [teclistamab, teclistamab], abbreviations: []}', "regimens[0].abbreviations: expected at least one"),
+    ('{name: "x", agents: [teclistamab, elranatamab], abbreviations: [X], colour: red}', "regimens[0].colour: unknown key"),
+])
+def test_a_bad_regimen_is_an_error_naming_its_path(tmp_path: Path, regimen: str, expected: str) -> None:
+    path = _write(tmp_path, TECLISTAMAB, _entry(name="elranatamab"))
+    path.write_text(path.read_text(encoding="utf-8") + f"regimens:\n  - {regimen}\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    assert any(expected in p for p in caught.value.problems), caught.value.problems

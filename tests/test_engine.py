@@ -89,7 +89,7 @@ def test_an_exception_inside_an_action_is_raised_and_the_session_cleaned_up(monk
     engine = Engine(shipped_rulebook().rules, "test-action-error")
     with pytest.raises(EngineError, match="review.interval: action failed: RuntimeError..boom"):
         engine.run({"t": "patient", "car_t_eligible": "no", "prior_car_t": 0, "apheresis": "none", "unknown_agents": 0},
-                   [{"t": "candidate", "cid": 0, "known": True, "modality": "bsab", "tcrt": True, "interval": "unmet",
+                   [{"t": "candidate", "cid": 0, "known": True, "modality": "bsab", "tcrt": True, "interval": "unmet", "interval_exact": True,
                      "anchor_kind": "as-of", "same_target_tcrt": False, "antigen_lost": False, "reserve_left": 2,
                      "status": "approved", "name": "talquetamab", "bcma": False, "washout": "none",
                      "same_target_count": 0, "same_target_refractory": "no"}])

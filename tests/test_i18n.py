@@ -16,6 +16,8 @@ from mmsequence import evaluate
 from mmsequence.cli import main
 from mmsequence.errors import RuleFileError
 from mmsequence.i18n import LANGUAGES, finding_message, format_date, negotiate, po_file, translations
+from mmsequence.messages import _EVENTS as EVENTS
+from mmsequence.messages import ACTION_TEXTS
 from mmsequence.rulebook import load_rulebook
 from mmsequence.render import display_width, to_text
 
@@ -44,8 +46,11 @@ def test_every_message_is_translated_and_keeps_its_placeholders(extracted, langu
     have = {(m.context, m.id): m for m in catalog if m.id}
     assert sorted(map(str, wanted - have.keys())) == []  # nothing untranslated
     assert sorted(map(str, have.keys() - wanted)) == []  # nothing obsolete
+    english_of = {("action", code): text for code, text in ACTION_TEXTS.items()}
+    english_of.update((("event", code), text) for code, text in EVENTS.items())
     for key, message in have.items():
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        ids = (english_of[key],) if key in english_of else ids  # translated by code: the English is in messages.py
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert all(strings) and not message.fuzzy, key
         assert all(sorted(_PLACEHOLDER.findall(s)) == sorted(_PLACEHOLDER.findall(ids[-1])) for s in strings), key
@@ -61,14 +66,14 @@ def test_a_chinese_reader_gets_chinese_words_dates_and_drug_names():
                                    as_of="2026-03-01", car_t_eligible=True))
     text = to_text(assessment, language="zh-CN")
     assert text.startswith("患者 T-1，评估日期 2026年3月1日")
-    assert "特立妥单抗（tec）：需等待，至 2026年6月1日" in text
+    assert "特立妥单抗（tec）：需等待至 2026年6月1日，之后慎用" in text
     assert "ciltacabtagene autoleucel" in text  # no Chinese display name in the catalog: the canonical name
     header, *rows = text.splitlines()[2:5]
     # columns line up by display width (a Chinese character takes two columns)
     starts = [display_width(row[:row.index("BCMA")]) for row in (*rows,)]
     assert len(set(starts)) == 1 and "靶点" in header
     english = to_text(assessment)
-    assert "teclistamab (tec): wait until 2026-06-01" in english and "特立妥单抗" not in english
+    assert "teclistamab (tec): wait until 2026-06-01, then caution" in english and "特立妥单抗" not in english
 
 
 def test_lang_on_the_command_line(tmp_path, capsys):
@@ -113,7 +118,7 @@ def test_a_translation_must_quote_the_facts_its_english_quotes(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
     path = rules / "review" / "switch-target.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("{candidate.same_target_agents} 使用", "既往药物使用"),
+    path.write_text(path.read_text(encoding="utf-8").replace("已被 {candidate.same_target_agents} 作为靶点", "已被既往药物作为靶点"),
                     encoding="utf-8")
     with pytest.raises(RuleFileError, match=r"review/switch-target.yaml: zh-CN: message: quotes"):
         load_rulebook(rules)

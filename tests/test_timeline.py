@@ -142,9 +142,11 @@ def test_apheresis_weeks_apart_and_a_window_ending_at_the_evaluation_date_do_not
     assert window.text == "6 mo → 2026-03-12" and not window.box.overlaps(t.as_of_line)
 
 
-def test_lane_labels_show_the_regimen_in_short_names_and_are_kept_whole():
-    t = timeline_of(document(line(["daratumumab", "bortezomib", "lenalidomide", "dexamethasone"], "2024-01-01", "2025-01-01")))
-    assert [row.label for row in t.rows] == ["1 · dara + btz + len + dex", "2 · dara + btz + len + dex"]
+def test_lane_labels_show_the_regimen_and_are_kept_whole():
+    t = timeline_of(document(line(["daratumumab", "bortezomib", "lenalidomide", "dexamethasone"], "2024-01-01", "2025-01-01"),
+                             line(["carfilzomib", "teclistamab"], "2025-02-01", "2025-06-01")))
+    # a named regimen by its abbreviation from the catalog, any other line in short names
+    assert [row.label for row in t.rows][1:] == ["2 · D-VRd", "3 · cfz + tec"]
     assert "daratumumab + bortezomib + lenalidomide + dexamethasone" in t.rows[1].title
 
 

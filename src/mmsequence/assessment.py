@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .actions import Action
 from .catalog import Catalog
 from .policy import Policy
 
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class Finding:
-    """One rule that fired for one candidate, with everything needed to explain it."""
+    """One rule that fired for one candidate, with everything needed to explain it.
+
+    A timing finding (``timing`` ``wait``: the T-cell recovery interval; ``schedule``: a scheduling
+    constraint such as the washout) carries the day its reason ends (``earliest_date``) and what
+    its clock runs from and to (``anchors``). ``missing`` names the facts the record leaves unknown
+    that the finding depends on.
+    """
 
     rule: str
     effect: str
@@ -25,6 +32,9 @@ class Finding:
     citation: str
     facts: dict[str, Any]
     earliest_date: datetime.date | None = None
+    timing: str | None = None
+    anchors: dict[str, Any] | None = None
+    missing: tuple[str, ...] = ()
     overridden: dict[str, str] | None = None
     #: The message template in each language the rule is translated into, and the value of each of
     #: its placeholders, for outputs in another language (not part of the JSON).
@@ -36,8 +46,11 @@ class Finding:
             "rule": self.rule, "effect": self.effect, "message": self.message,
             "evidence": self.evidence, "citation": self.citation, "facts": self.facts,
         }
-        if self.earliest_date is not None:
-            out["earliest_date"] = self.earliest_date.isoformat()
+        if self.timing is not None:
+            out["timing"] = {"role": self.timing, "earliest_date": self.earliest_date.isoformat() if self.earliest_date else None,
+                             "anchors": self.anchors}
+        if self.missing:
+            out["missing"] = list(self.missing)
         if self.overridden is not None:
             out["overridden"] = self.overridden
         return out
@@ -45,6 +58,13 @@ class Finding:
 
 @attrs.frozen
 class CandidateAssessment:
+    """One candidate: what the sequencing guidance says of it (``verdict``), and when it can start.
+
+    ``earliest_date`` is the not-before date (None: nothing holds it back), set by the live timing
+    findings named in ``earliest_date_set_by``, whatever the verdict; ``then`` is what a ``wait``
+    becomes when the wait ends.
+    """
+
     query: str
     therapy: str
     target: tuple[str, ...]
@@ -53,12 +73,15 @@ class CandidateAssessment:
     earliest_date: datetime.date | None
     rank: int
     findings: tuple[Finding, ...]
+    then: str | None = None
+    earliest_date_set_by: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query, "therapy": self.therapy, "target": list(self.target),
-            "modality": self.modality, "verdict": self.verdict,
+            "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "earliest_date": None if self.earliest_date is None else self.earliest_date.isoformat(),
+            "earliest_date_set_by": list(self.earliest_date_set_by),
             "rank": self.rank, "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -78,9 +101,9 @@ class Ruleset:
 
 @attrs.frozen
 class Assessment:
-    """Every candidate of one patient assessed on one day, with what the verdicts were made from:
-    the typed ``policy``, its ``catalog`` and the patient's ``course`` (for adapters to read, never
-    to rebuild)."""
+    """Every candidate of one patient assessed on one day, what the team should record or do first
+    (``actions``), and what the verdicts were made from: the typed ``policy``, its ``catalog`` and
+    the patient's ``course`` (for adapters to read, never to rebuild)."""
 
     patient_id: str
     as_of: datetime.date
@@ -91,14 +114,13 @@ class Assessment:
     warnings: tuple[str, ...]
     catalog: Catalog = attrs.field(eq=False, repr=False)
     course: PatientCourse = attrs.field(eq=False, repr=False)
-    #: What a reader must see first: drugs the catalog does not know, and what to add to the policy.
-    notices: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "patient_id": self.patient_id,
             "as_of": self.as_of.isoformat(),
-            **({"notices": list(self.notices)} if self.notices else {}),
+            "actions": [a.to_dict() for a in self.actions],
             "ruleset": self.ruleset.to_dict(),
             "policy": self.policy.to_dict(),
             "derived": self.derived,

@@ -3,7 +3,9 @@
 The data lives in ``rules/agents.yaml``; this module validates, indexes and looks it up. Each
 agent has a role (anti-myeloma therapy, transplant conditioning, CAR-T lymphodepletion, CRS
 management, premedication, supportive care) that decides how a history treats it; a coded drug
-the catalog does not hold is classified by its ATC code (``atc_fallback_role``).
+the catalog does not hold is classified by its ATC code (``atc_fallback_role``). The
+``regimens`` section names the usual combinations (KPd: carfilzomib, pomalidomide, dexamethasone),
+so that a line reads as a clinician writes it.
 """
 
 from __future__ import annotations
@@ -108,6 +110,10 @@ def _display(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tup
     return tuple(sorted(dict(values).items()))
 
 
+def _regimens(values: Iterable[Regimen]) -> tuple[Regimen, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Agent:
     """One drug: canonical name, other names, targets on the myeloma cell, modality, class and status."""
@@ -150,12 +156,29 @@ class Agent:
 
 
 @attrs.frozen
+class Regimen:
+    """A usual combination: its name, the canonical names of its agents and its abbreviations
+    (the first is how it is shown: ``line 3 (KPd)``)."""
+
+    name: str
+    agents: frozenset[str] = attrs.field(converter=frozenset)
+    abbreviations: tuple[str, ...] = attrs.field(converter=_names)
+
+    @property
+    def abbreviation(self) -> str:
+        return self.abbreviations[0]
+
+
+@attrs.frozen
 class Catalog:
-    """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two agents."""
+    """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two
+    agents. ``regimens`` are the usual combinations of catalog agents, each set of agents once."""
 
     agents: tuple[Agent, ...] = attrs.field(converter=_agents)
+    regimens: tuple[Regimen, ...] = attrs.field(default=(), converter=_regimens)
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
+    _by_agents: dict[frozenset[str], Regimen] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, Agent] = {}
@@ -180,6 +203,7 @@ class Catalog:
             raise CatalogError(problems)
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_code", by_code)
+        object.__setattr__(self, "_by_agents", {r.agents: r for r in self.regimens})
 
     def lookup(self, name: str) -> Agent | None:
         """The agent with this canonical name or synonym (compared normalised), else None."""
@@ -188,6 +212,10 @@ class Catalog:
     def by_code(self, system: str, code: str) -> Agent | None:
         """The agent carrying this code of this system (any edition; case-insensitive), else None."""
         return self._by_code.get(_code_key(system, code))
+
+    def regimen(self, agents: Iterable[Agent]) -> Regimen | None:
+        """The regimen made of exactly these agents, if the catalog names one."""
+        return self._by_agents.get(frozenset(agent.name for agent in agents))
 
     def approved_tcrts(self, jurisdiction: str | None = None) -> tuple[Agent, ...]:
         """Approved bispecific T-cell engagers and CAR-Ts on the market in ``jurisdiction``, in catalog order.
@@ -203,7 +231,7 @@ class Catalog:
         Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
         a synonym whose agent is unknown.
         """
-        base = Catalog((*self.agents, *agents))
+        base = Catalog((*self.agents, *agents), self.regimens)
         added: dict[str, list[str]] = {}
         problems = []
         for synonym, target in synonyms.items():
@@ -218,7 +246,8 @@ class Catalog:
         if problems:
             raise CatalogError(problems)
         return Catalog(
-            attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents
+            (attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents),
+            self.regimens,
         )
 
 
@@ -239,9 +268,10 @@ def _read_catalog(path: Path) -> Catalog:
         raise CatalogError([f"{path}: not valid YAML: {error}"]) from None
     problems: list[str] = []
     agents = _parse_catalog(data, problems)
+    regimens = _parse_regimens(data.get("regimens", []) if isinstance(data, dict) else [], agents, problems)
     if not problems:
         try:
-            return Catalog(agents)
+            return Catalog(agents, regimens)
         except CatalogError as error:
             problems = list(error.problems)
     raise CatalogError([f"{path}: {problem}" for problem in problems])
@@ -251,7 +281,7 @@ def _parse_catalog(data: Any, problems: list[str]) -> list[Agent]:
     if not isinstance(data, dict):
         problems.append("expected a mapping with the keys version and agents")
         return []
-    _check_keys("", data, ("version", "agents"), (), problems)
+    _check_keys("", data, ("version", "agents"), ("regimens",), problems)
     if "version" in data and data["version"] != 1:
         problems.append(f"version: {data['version']!r} is not 1")
     return parse_agents(data.get("agents", []), "agents", problems)
@@ -297,6 +327,42 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
         approved_in=entry.get("approved_in", ()),
         display=entry.get("display", {}),
     )
+
+
+_REGIMEN_KEYS = ("name", "agents", "abbreviations")
+
+
+def _parse_regimens(entries: Any, agents: list[Agent], problems: list[str]) -> list[Regimen]:
+    """Regimens from the catalog's ``regimens`` section: agents by canonical name, each combination once."""
+    if not isinstance(entries, list):
+        problems.append("regimens: expected a list")
+        return []
+    known = {agent.name for agent in agents}
+    regimens: list[Regimen] = []
+    seen: dict[frozenset[str], str] = {}
+    for i, entry in enumerate(entries):
+        path = f"regimens[{i}]"
+        before = len(problems)
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: expected a mapping")
+            continue
+        _check_keys(f"{path}.", entry, _REGIMEN_KEYS, (), problems)
+        _check_text(f"{path}.name", entry.get("name"), problems)
+        for key in ("agents", "abbreviations"):
+            _check_texts(f"{path}.{key}", entry.get(key), problems)
+            if isinstance(entry.get(key), list) and len(entry[key]) < (2 if key == "agents" else 1):
+                problems.append(f"{path}.{key}: expected at least {'two agents' if key == 'agents' else 'one abbreviation'}")
+        if len(problems) > before:
+            continue
+        problems.extend(f"{path}.agents: {name!r} is not a canonical agent name in the catalog"
+                        for name in entry["agents"] if name not in known)
+        combination = frozenset(entry["agents"])
+        if combination in seen:
+            problems.append(f"{path}.agents: the same agents as {seen[combination]}")
+        seen[combination] = path
+        if len(problems) == before:
+            regimens.append(Regimen(entry["name"], combination, entry["abbreviations"]))
+    return regimens
 
 
 def _check_keys(

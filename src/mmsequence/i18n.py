@@ -82,6 +82,13 @@ DATA_WORDS = (
     NP_("fact", "conventional"), NP_("fact", "adc"), NP_("fact", "nk-engager"), NP_("fact", "unknown modality"),
     NP_("fact", "the first dose, at the earliest on the evaluation date"), NP_("fact", "the planned apheresis"),
     NP_("fact", "the apheresis that collected the T cells"), NP_("fact", "apheresis"), NP_("fact", "the first dose"),
+    # timing roles, events and actions (by code: their English is mmsequence.messages')
+    NP_("timing", "wait"), NP_("timing", "schedule"),
+    NP_("event", "first-dose"), NP_("event", "apheresis"), NP_("event", "planned-apheresis"),
+    NP_("event", "collected-apheresis"),
+    NP_("action", "resolve-car-t-eligibility"), NP_("action", "record-car-t-eligibility"),
+    NP_("action", "classify-agent"), NP_("action", "classify-candidate"), NP_("action", "record-dose-date"),
+    NP_("action", "move-apheresis"),
 )
 
 
@@ -139,11 +146,13 @@ def format_date(day: datetime.date | None, language: str = ENGLISH) -> str:
 _PRECISION_FORMATS = {"year": "y", "month": "yMMM"}
 
 
-def format_when(value: PartialDate | datetime.date | str | None, language: str = ENGLISH) -> str:
+def format_when(value: PartialDate | datetime.date | str | dict[str, Any] | None, language: str = ENGLISH) -> str:
     """A day, a month or a year as the reader writes it (``2025-09`` is ``2025年9月``); a span of
     days, or any date in English, as its ISO text."""
     if value is None or value == "":
         return ""
+    if isinstance(value, dict):  # a date reference of the derived summary: its recorded text
+        return str(value["display"]) if language == ENGLISH else format_when(str(value["recorded"]), language)
     if language == ENGLISH:
         return str(value)
     when = value if isinstance(value, PartialDate) else PartialDate.of(value) if isinstance(
@@ -165,24 +174,82 @@ def drug_name(name: str, catalog: Catalog, language: str = ENGLISH) -> str:
     return agent.display_name(language) if agent is not None and language != ENGLISH else name
 
 
-_LINE_LABEL = re.compile(r"lines\[(\d+)\]")
 _ISO_DAY = re.compile(r"\d{4}(?:-\d{2}){0,2}")
+#: The message templates (``messages.PLACEHOLDER``) and the action templates' ``{name}``.
+_PLACEHOLDER = re.compile(r"\{(\w+)\.(\w+)(?::(\w+))?\}")
+_ACTION_FIELD = re.compile(r"\{(\w+)\}")
 
 
-def _localise(value: Any, language: str, catalog: Catalog, tr: gettext.NullTranslations) -> str:
-    """A fact quoted in a message, for a reader of ``language``: known words translated, dates as
-    the reader writes them, drugs by their display names, ``lines[i]`` as the line's number."""
-    text = str(value)
-    word = tr.pgettext("fact", text)
-    if word != text:
-        return word
-    if _ISO_DAY.fullmatch(text):
-        return format_when(text, language)
-    text = _LINE_LABEL.sub(lambda m: tr.gettext("line {number}").format(number=int(m[1]) + 1), text)
-    for agent in catalog.agents:
-        if agent.display and agent.name in text:
-            text = re.sub(rf"(?<![\w-]){re.escape(agent.name)}(?![\w-])", agent.display_name(language), text)
-    return text
+class _Words:
+    """The words for facts and references (see :mod:`mmsequence.messages`) in one language."""
+
+    def __init__(self, language: str, catalog: Catalog) -> None:
+        self.language, self.catalog = language, catalog
+        self.tr = translations(language)
+
+    def _(self, message: str) -> str:
+        return self.tr.gettext(message)
+
+    def drug(self, name: str) -> str:
+        agent = self.catalog.lookup(name)
+        return agent.display_name(self.language) if agent is not None else name
+
+    def say(self, value: Any, part: str | None = None) -> str:
+        _ = self._
+        if value is None:
+            return _("not recorded")
+        if isinstance(value, bool):
+            return self.say("yes" if value else "no")
+        if isinstance(value, float):
+            return f"{value:g}"
+        if isinstance(value, list):
+            return self.join([self.say(item, part) for item in value]) or self.tr.pgettext("fact", "none")
+        if isinstance(value, dict) and "kind" in value:
+            return getattr(self, f"_{value['kind']}")(value, part)  # type: ignore[no-any-return]
+        text = str(value)
+        word = self.tr.pgettext("fact", text)
+        if word != text:
+            return word
+        if _ISO_DAY.fullmatch(text):
+            return format_when(text, self.language)
+        return self.drug(text) if self.catalog.lookup(text) is not None else text
+
+    def join(self, items: list[str]) -> str:
+        return "、".join(items)
+
+    def _line(self, ref: dict[str, Any], part: str | None = None) -> str:
+        _ = self._
+        what = ref["regimen"] or " + ".join(self.drug(a) for a in ref["agents"])
+        if ref["number"] is None:
+            return _("a record not counted as a line ({what})").format(what=what)
+        number = _("line {number}").format(number=ref["number"])
+        return number if part == "number" else f"{number}（{what}）"
+
+    def _exposure(self, ref: dict[str, Any], part: str | None) -> str:
+        if part == "number":
+            return self._line(ref, part)
+        if part == "line" or ref.get("agent") is None:
+            return self._line(ref)
+        agent = self.drug(ref["agent"])
+        return agent if part == "agent" else f"{agent}（{self._line(ref, 'number')}）"
+
+    def _dose(self, ref: dict[str, Any], part: str | None) -> str:
+        if part in ("date", "recorded"):
+            return self._("ongoing") if ref["ongoing"] else self.say(ref["date"], part)
+        return self._exposure(ref, part)
+
+    def _date(self, ref: dict[str, Any], part: str | None) -> str:
+        if part == "recorded" or ref["earliest"] != ref["latest"]:
+            recorded = format_when(str(ref["recorded"]), self.language)
+            return recorded if part == "recorded" else self._("{date} (day not recorded)").format(date=recorded)
+        return format_when(str(ref["earliest"]), self.language)
+
+    def _event(self, ref: dict[str, Any], part: str | None) -> str:
+        if part == "date":
+            return self.say(ref["date"])
+        if ref["date"] is None:
+            return self._("a planned apheresis with no date set")
+        return self.tr.pgettext("event", ref["event"]).format(date=self.say(ref["date"]))
 
 
 def finding_message(finding: Finding, language: str, catalog: Catalog) -> str:
@@ -191,5 +258,49 @@ def finding_message(finding: Finding, language: str, catalog: Catalog) -> str:
     template = dict(finding.templates).get(language)
     if language == ENGLISH or template is None:
         return finding.message
+    words = _Words(language, catalog)
+    text = _PLACEHOLDER.sub(lambda m: words.say(finding.values[f"{m[1]}.{m[2]}"], m[3]), template)
+    unconfident = finding.values.get("not_confident")
+    if unconfident is not None:
+        effect, unknown = unconfident
+        text = words._("{message} Not a confident {effect} while the agent catalog does not know {unknown}, which "
+                       "could change the lines of therapy or the clocks it rests on.").format(
+            message=text, effect=words.tr.pgettext("verdict", effect), unknown=words.say(unknown))
+    return text
+
+
+def action_message(action: Any, language: str, catalog: Catalog) -> str:
+    """An assessment action's sentence in ``language`` (the catalog's ``action`` context, by code)."""
+    if language == ENGLISH:
+        return str(action.text)
+    words = _Words(language, catalog)
+    template = words.tr.pgettext("action", action.code)
+    return _ACTION_FIELD.sub(lambda m: words.say(action.facts[m[1]]), template)
+
+
+def anchor_message(anchors: dict[str, Any], language: str, catalog: Catalog) -> str:
+    """What a timing finding's clock runs from and to, in ``language``."""
+    from .messages import anchor_words
+
+    if language == ENGLISH:
+        return anchor_words(anchors)
+    words = _Words(language, catalog)
+    dose, event = anchors.get("from"), anchors.get("to")
+    parts = [words._("from the last dose of {dose} on {date}").format(dose=words.say(dose), date=words.say(dose, "date"))
+             if dose else "", words._("to {event}").format(event=words.say(event)) if event else ""]
+    return "，".join(p for p in parts if p)
+
+
+def timing_message(verdict: str, then: str | None, earliest_date: Any, language: str) -> str:
+    """A verdict with its timing: 'wait until 2026-06-15, then preferred', in ``language``."""
+    from .messages import timing_words
+
+    if language == ENGLISH:
+        return timing_words(verdict, then, earliest_date)
     tr = translations(language)
-    return re.sub(r"\{(\w+\.\w+)\}", lambda m: _localise(finding.values[m[1]], language, catalog, tr), template)
+    word = tr.pgettext("verdict", verdict)
+    if verdict == "wait":
+        return tr.gettext("wait until {date}, then {verdict}").format(
+            date=format_when(earliest_date, language), verdict=tr.pgettext("verdict", then) if then else "")
+    return word + (tr.gettext(", not before {date}").format(date=format_when(earliest_date, language))
+                   if earliest_date else "")

@@ -44,6 +44,7 @@ class Policy:
     interval_scope: str = "after-bsab"
     interval_effect: str = "wait"
     car_t_anchor: str = "planned-apheresis"
+    interval_consecutive: bool = True
     washout_days: int = 14
     disabled_rules: tuple[str, ...] = attrs.field(default=(), converter=_rule_ids)
     jurisdiction: str | None = None
@@ -63,6 +64,7 @@ class Policy:
             "interval": {
                 "months": self.interval_months, "scope": self.interval_scope,
                 "effect": self.interval_effect, "car_t_anchor": self.car_t_anchor,
+                "consecutive": self.interval_consecutive,
             },
             "washout": {"days": self.washout_days},
             "disabled_rules": list(self.disabled_rules),
@@ -103,7 +105,7 @@ def _agent_entry(agent: Agent) -> dict[str, Any]:
 #: Policy keys, with the keys of each nested mapping (None: not a mapping).
 _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "packs": None,
-    "interval": ("months", "scope", "effect", "car_t_anchor"),
+    "interval": ("months", "scope", "effect", "car_t_anchor", "consecutive"),
     "washout": ("days",),
     "disabled_rules": None,
     "jurisdiction": None,
@@ -163,6 +165,11 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
                 values[field] = interval[key]
             else:
                 fail(f"interval.{key}", f"{interval[key]!r} is not one of {', '.join(choices)}")
+    if "consecutive" in interval:
+        if isinstance(interval["consecutive"], bool):
+            values["interval_consecutive"] = interval["consecutive"]
+        else:
+            fail("interval.consecutive", f"{interval['consecutive']!r} is not true or false")
     if "days" in washout:
         if _whole(washout["days"], 0, 90):
             values["washout_days"] = washout["days"]

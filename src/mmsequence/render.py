@@ -9,7 +9,7 @@ import unicodedata
 from typing import Any
 
 from .assessment import Assessment
-from .i18n import ENGLISH, drug_name, finding_message, format_date, translations
+from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 
 
 def to_json(assessment: Assessment) -> str:
@@ -53,7 +53,7 @@ def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
 
 
 def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
-    """A table a person reads in a terminal, then each candidate's findings, in ``language``."""
+    """What to do first, a table a person reads in a terminal, then each candidate's findings, in ``language``."""
     tr = translations(language)
     _ = tr.gettext
 
@@ -66,10 +66,12 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
     def day(value: Any) -> str:
         return format_date(value, language)
 
-    rows = [("#", _("therapy"), _("target"), _("verdict"), _("from"), _("rules"))]
+    rows = [("#", _("therapy"), _("target"), _("verdict"), _("not before"), _("rules"))]
     for c in assessment.candidates:
-        rules = ", ".join(f.rule for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
-        rows.append((str(c.rank), name(c.therapy), "/".join(c.target) or "?", word(c.verdict), day(c.earliest_date), rules))
+        rules = ", ".join(f.rule + (_(" (overridden)") if f.overridden else "")
+                          for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
+        verdict = word(c.verdict) + (_(" (then {verdict})").format(verdict=word(c.then)) if c.then else "")
+        rows.append((str(c.rank), name(c.therapy), "/".join(c.target) or "?", verdict, day(c.earliest_date), rules))
     widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
     lines = [
         _("Patient {patient}, as of {date} (packs: {packs}; rules {digest})").format(
@@ -77,22 +79,29 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
             digest=assessment.ruleset.digest[:19]),
         "",
     ]
-    for notice in assessment.notices:
-        lines += textwrap.wrap(f"! {notice}", width, subsequent_indent="  ") + [""]
+    if assessment.actions:
+        lines.append(_("To do first:"))
+        for action in assessment.actions:
+            lines += _wrap(f"- {action_message(action, language, assessment.catalog)}", width, "  ", "    ")
+        lines.append("")
     for row in rows:
         lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
+        setters = _(" (set by {rules})").format(rules=", ".join(c.earliest_date_set_by)) if c.earliest_date_set_by else ""
         head = _("{rank}. {therapy} ({query}): {verdict}").format(
-            rank=c.rank, therapy=name(c.therapy), query=c.query, verdict=word(c.verdict))
-        if c.earliest_date:
-            head += _(" until {date}").format(date=day(c.earliest_date))
-        lines += ["", head]
+            rank=c.rank, therapy=name(c.therapy), query=c.query,
+            verdict=timing_message(c.verdict, c.then, c.earliest_date, language))
+        lines += ["", head + setters]
         if not c.findings:
             lines.append("   " + _("no rule fired"))
         for f in c.findings:
             mark = _(" [overridden: {reason}]").format(reason=f.overridden["reason"]) if f.overridden else ""
             message = finding_message(f, language, assessment.catalog)
             lines += _wrap(f"- {word(f.effect)}{mark} {f.rule}: {message}", width, "   ", "     ")
+            if f.anchors:
+                timing = _("timing: {role}, {anchors}").format(
+                    role=tr.pgettext("timing", f.timing), anchors=anchor_message(f.anchors, language, assessment.catalog))
+                lines += _wrap(timing, width, "     ", "     ")
             evidence = _("evidence: {evidence}; {citation}").format(
                 evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
             lines += _wrap(evidence, width, "     ", "     ")

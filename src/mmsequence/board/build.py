@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 from tqdm import tqdm
 
+from ..actions import Action
 from ..assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from ..dates import PartialDate
 from ..errors import InputError, MmsequenceError
@@ -52,6 +53,7 @@ class SummaryRow:
     waits: tuple[CandidateAssessment, ...]
     blocking_rules: tuple[str, ...]
     warnings: tuple[str, ...]
+    actions: tuple[Action, ...] = ()
     others: tuple[Alternative, ...] = ()
 
     @property
@@ -184,6 +186,7 @@ def summarise(assessment: Assessment) -> SummaryRow:
         waits=tuple(sorted((c for c in assessment.candidates if c.verdict == "wait"), key=lambda c: (c.earliest_date, c.rank))),
         blocking_rules=tuple(sorted({f.rule for f in findings if f.effect in BLOCKING})),
         warnings=assessment.warnings,
+        actions=assessment.actions,
         others=tuple(Alternative(c, why_not_first(c)) for c in assessment.candidates[1:]),
     )
 

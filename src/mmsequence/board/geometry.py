@@ -325,10 +325,13 @@ def _short(agent: Agent) -> str:
 
 
 def regimen(info: LineCourse, language: str = ENGLISH) -> str:
-    """The line's regimen in short names (``dara + btz + len + dex``); an unknown agent as written.
+    """The line's regimen as clinicians write it: the catalog's abbreviation (``KPd``, ``D-VRd``) when
+    the line's agents make a named regimen, else the agents in short names (``dara + btz``); an
+    unknown agent as written. In a language with display names (zh-CN), an agent that has one is
+    shown by it."""
+    if info.regimen is not None:
+        return info.regimen.abbreviation
 
-    In a language with display names (zh-CN), an agent that has one is shown by it.
-    """
     def one(agent: Agent | None, raw: str) -> str:
         if agent is None:
             return raw
@@ -493,7 +496,7 @@ def build_timeline(assessment: Assessment, language: str = ENGLISH) -> Timeline:
     labels = [_("{months} mo → {date}").format(months=months, date=("≥" if info.ongoing else "") + format_when(end, language))
               for _row, info, _last, end in windowed]
     dated = [(a, date) for a in history.apheresis if (date := a.date) is not None]
-    days = [as_of, *(d for _, info, last in timed for d in (info.line.start.earliest, last.latest))]
+    days = [as_of, *(d for _, info, last in timed for d in (info.start.earliest, last.latest))]
     days += [end.latest for *_, end in windowed] + [d for _, date in dated for d in date.sort_key]
     start, end = _domain(days)
     right = max([24.0, *(_text_width(label, SMALL_SIZE) + 12 for label in labels)])
@@ -502,11 +505,11 @@ def build_timeline(assessment: Assessment, language: str = ENGLISH) -> Timeline:
     bars, markers = [], []
     for row, info, last in timed:
         if info.one_infusion:
-            markers.append(Marker(row, scale.span(info.line.start), "infusion", "given", info.targets,
+            markers.append(Marker(row, scale.span(info.start), "infusion", "given", info.targets,
                                   _("CAR-T infusion {date}: {agents}").format(date=format_when(info.line.start, language),
                                                                              agents=_names(info, tr, language))))
         else:
-            bars.append(Bar(row, Stretch(scale.span(info.line.start), scale.span(last)), info.targets, _kind(info),
+            bars.append(Bar(row, Stretch(scale.span(info.start), scale.span(last)), info.targets, _kind(info),
                             info.ongoing, _describe(info, tr, language)))
     windows = [
         Window(row, Stretch(scale.span(last), scale.span(end)), months, label,

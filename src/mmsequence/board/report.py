@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from .._version import __version__
-from ..i18n import drug_name, finding_message, format_date, format_when, translations
+from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
 from ..verdicts import SEVERITY
 from .pdf import print_pdf
 
@@ -65,7 +65,10 @@ def _environment(language: str = "en") -> jinja2.Environment:
     )
     env.globals.update(version=__version__, severity=SEVERITY, lang=language,
                        drug=lambda name, catalog: drug_name(name, catalog, language),
-                       message=lambda finding, catalog: finding_message(finding, language, catalog))
+                       message=lambda finding, catalog: finding_message(finding, language, catalog),
+                       action=lambda act, catalog: action_message(act, language, catalog),
+                       anchors=lambda anchors, catalog: anchor_message(anchors, language, catalog),
+                       timing=lambda c: timing_message(c.verdict, c.then, c.earliest_date, language))
     return env
 
 

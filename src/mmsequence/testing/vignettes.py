@@ -1,9 +1,11 @@
 """Vignettes: patient histories with a pinned date and the verdicts a clinician expects.
 
 A vignette file (JSON) holds ``rationale``, ``document`` (a patient-history document with
-``as_of``, a FHIR Bundle, or the path of either relative to the vignette), optional ``policy`` (policy keys layered over the policy in use) and ``expected``:
-for each candidate as the document names it, the ``verdict``, the ``earliest_date`` of a wait
-and, optionally, the exact set of ``rules`` that fire for it.
+``as_of``, a FHIR Bundle, or the path of either relative to the vignette), optional ``policy``
+(policy keys layered over the policy in use), ``expected``: for each candidate as the document
+names it, the ``verdict`` and its ``earliest_date`` (the not-before date, null when nothing holds
+it back), optionally what a wait becomes (``then``), its ``rank`` and the exact set of ``rules``
+that fire for it; and, optionally, ``actions``: the codes of every action the assessment asks for.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from ..errors import InputError
 from ..evaluator import evaluate
 from ..policy import Policy, load_policy, policy_from_mapping
 
-_KEYS = ("rationale", "document", "policy", "expected")
-_EXPECTED_KEYS = ("verdict", "earliest_date", "rules")
+_KEYS = ("rationale", "document", "policy", "expected", "actions")
+_EXPECTED_KEYS = ("verdict", "earliest_date", "then", "rank", "rules")
 
 
 @attrs.frozen
@@ -57,6 +59,8 @@ def run_vignette(path: Path, base: Policy) -> VignetteResult:
         document = load_json(path.parent / document)
     assessment = evaluate(document, policy=policy)
     mismatches = []
+    if "actions" in data and sorted(a.code for a in assessment.actions) != sorted(data["actions"]):
+        mismatches.append(f"actions {sorted(a.code for a in assessment.actions)!r}, expected {sorted(data['actions'])!r}")
     for name, expected in data["expected"].items():
         try:
             got = assessment.candidate(name)
@@ -66,6 +70,8 @@ def run_vignette(path: Path, base: Policy) -> VignetteResult:
         actual = {
             "verdict": got.verdict,
             "earliest_date": got.earliest_date.isoformat() if got.earliest_date else None,
+            "then": got.then,
+            "rank": got.rank,
             "rules": sorted({f.rule for f in got.findings}),
         }
         wanted = {"earliest_date": None, **expected}
