@@ -24,7 +24,7 @@ from mmsequence.render import display_width, to_text
 from .builders import document, line
 
 ROOT = Path(__file__).resolve().parents[1]
-_PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)[sd]")
+_PLACEHOLDER = re.compile(r"\{\w+(?::\w+)?\}|%\(\w+\)[sd]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -33,7 +33,7 @@ def extracted(tmp_path_factory):
     """The messages the code and templates use, as pybabel extracts them with babel.cfg."""
     pot = tmp_path_factory.mktemp("pot") / "mmsequence.pot"
     CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "NP_:1c,2",
-                                "-k", "pgettext:1c,2", "-o", str(pot), str(ROOT)])
+                                "-k", "pgettext:1c,2", "-k", "w", "-o", str(pot), str(ROOT)])
     with pot.open("rb") as source:
         return read_po(source)
 

@@ -304,3 +304,12 @@ def timing_message(verdict: str, then: str | None, earliest_date: Any, language:
             date=format_when(earliest_date, language), verdict=tr.pgettext("verdict", then) if then else "")
     return word + (tr.gettext(", not before {date}").format(date=format_when(earliest_date, language))
                    if earliest_date else "")
+
+
+def say_words(value: Any, part: str | None, language: str, catalog: Catalog) -> str:
+    """A fact or a reference in ``language`` (the words of :func:`mmsequence.messages.say`)."""
+    if language == ENGLISH:
+        from .messages import say
+
+        return say(value, part)
+    return _Words(language, catalog).say(value, part)

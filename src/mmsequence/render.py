@@ -100,7 +100,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
             lines += _wrap(f"- {word(f.effect)}{mark} {f.rule}: {message}", width, "   ", "     ")
             if f.anchors:
                 timing = _("timing: {role}, {anchors}").format(
-                    role=tr.pgettext("timing", f.timing or ""), anchors=anchor_message(f.anchors, language, assessment.catalog))
+                    role=tr.pgettext("timing", str(f.timing)), anchors=anchor_message(f.anchors, language, assessment.catalog))
                 lines += _wrap(timing, width, "     ", "     ")
             evidence = _("evidence: {evidence}; {citation}").format(
                 evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
