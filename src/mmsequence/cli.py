@@ -8,7 +8,6 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from ._paths import vignettes_dir
-from .batch import default_processes, run_batch
 from .catalog import load_catalog
 from .errors import InputError, MmsequenceError
 from .evaluator import evaluator_for
@@ -73,9 +72,11 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 
 def _batch(args: argparse.Namespace) -> str:
+    from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
-        processes=args.processes or default_processes(), progress=True,
+        processes=args.processes or default_processes(), progress=True, full=args.full_records,
     )
     args.exit_code = 1 if failed else 0
     print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
@@ -112,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--as-of", help="evaluation date YYYY-MM-DD for every document")
     batch.add_argument("--policy", help="site policy file (YAML or JSON)")
     batch.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    batch.add_argument("--full-records", action="store_true",
+                       help="write the ruleset and policy into every line instead of once, in a header record")
     batch.set_defaults(run=_batch)
     vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")

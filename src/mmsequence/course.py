@@ -226,6 +226,7 @@ class PatientCourse:
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
     _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
+    _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # a line is named by its number as a line of therapy (several records may form one line);
@@ -330,6 +331,11 @@ class PatientCourse:
 
     def class_facts(self) -> dict[str, Tri]:
         """Prior-therapy facts the labels read: class exposure, lenalidomide refractoriness, last-line progression."""
+        if self._class_facts is None:
+            self._class_facts = self._classes()
+        return dict(self._class_facts)
+
+    def _classes(self) -> dict[str, Tri]:
         facts = {}
         for key, drug_class in LABEL_CLASSES.items():
             hit = any(e.agent.drug_class == drug_class for e in self.exposures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -77,8 +78,7 @@ class Policy:
 
     @property
     def digest(self) -> str:
-        settings = attrs.asdict(self, filter=lambda a, _: a.name != "source")
-        return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+        return _digest(self)
 
     def catalog(self, base: Catalog) -> Catalog:
         """The shipped catalog with this site's agents and synonyms added."""
@@ -237,3 +237,10 @@ def _read(path: Path) -> Any:
         raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InputError([f"{path}: not valid YAML or JSON ({error})"]) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(policy: Policy) -> str:
+    """The digest of a policy's settings (its source file left out), computed once per policy."""
+    settings = attrs.asdict(policy, filter=lambda a, _: a.name != "source")
+    return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()

@@ -8,18 +8,34 @@ import textwrap
 import unicodedata
 from typing import Any
 
+import orjson
+
 from .assessment import Assessment
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 
 
 def to_json(assessment: Assessment) -> str:
     """The assessment as JSON text; the same assessment always gives the same bytes."""
-    return json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return _dumps(assessment.to_dict(), orjson.OPT_INDENT_2, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_json_line(data: dict[str, Any]) -> str:
     """One compact JSON line (JSONL), deterministic for the same data."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _dumps(data, 0, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _dumps(data: Any, option: int, **standard: Any) -> str:
+    """orjson's text (about 10x faster), else the standard library's for what orjson refuses.
+
+    The two write the same bytes for everything an assessment holds: strings, integers, and
+    floats of magnitude 1e-4 and above (orjson writes smaller ones without an exponent;
+    tests/test_render.py holds every rule to that). orjson refuses integers beyond 64 bits,
+    keys that are not strings and lone surrogates; json.dumps writes them as before.
+    """
+    try:
+        return orjson.dumps(data, option=option).decode()
+    except TypeError:
+        return json.dumps(data, **standard)
 
 
 def display_width(text: str) -> int:
