@@ -36,6 +36,10 @@ class Finding:
     anchors: dict[str, Any] | None = None
     missing: tuple[str, ...] = ()
     overridden: dict[str, str] | None = None
+    #: The message template in each language the rule is translated into, and the value of each of
+    #: its placeholders, for outputs in another language (not part of the JSON).
+    templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+    values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         """``shared=False`` leaves out the evidence level and citation, the rule's own (a batch

@@ -529,9 +529,9 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
     return ApheresisState(last.status, date, product)
 
 
-def _candidates(history: PatientHistory, catalog: Catalog) -> tuple[Candidate, ...]:
+def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | None) -> tuple[Candidate, ...]:
     if history.candidates is None:
-        return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts())
+        return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts(jurisdiction))
     seen: dict[str, int] = {}
     problems, result = [], []
     for i, query in enumerate(history.candidates):
@@ -572,7 +572,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
     therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
     others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
-    candidates = _candidates(history, catalog)
+    candidates = _candidates(history, catalog, history.jurisdiction or policy.jurisdiction)
     warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),

@@ -15,6 +15,7 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
+from .history import JURISDICTIONS
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
 ALWAYS_ON_PACK = "safety"
@@ -94,6 +95,10 @@ def _agent_entry(agent: Agent) -> dict[str, Any]:
         entry["synonyms"] = list(agent.synonyms)
     if agent.codes:
         entry["codes"] = [attrs.asdict(code) for code in agent.codes]
+    if agent.approved_in:
+        entry["approved_in"] = list(agent.approved_in)
+    if agent.display:
+        entry["display"] = dict(agent.display)
     return entry
 
 
@@ -177,10 +182,10 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         else:
             fail("disabled_rules", "expected a list of rule ids")
     if "jurisdiction" in data:
-        if data["jurisdiction"] in (None, "US", "EU"):
+        if data["jurisdiction"] is None or data["jurisdiction"] in JURISDICTIONS:
             values["jurisdiction"] = data["jurisdiction"]
         else:
-            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of US, EU, null")
+            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of {', '.join(JURISDICTIONS)}, null")
     if "agents" in data:
         found: list[str] = []
         values["agents"] = tuple(parse_agents(data["agents"], "agents", found))

@@ -37,7 +37,7 @@ def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) ->
     gifts = reference.given(document, catalog, as_of)
     patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")
-    candidates = [(a.name, a) for a in catalog.approved_tcrts()] if names is None else [
+    candidates = [(a.name, a) for a in catalog.approved_tcrts(document.get("jurisdiction") or policy.jurisdiction)] if names is None else [
         (name.strip(), catalog.lookup(name)) for name in names
     ]
     return {query: _combine([f for f in patient.findings(agent) if patient.runs(f[0])]) for query, agent in candidates}
