@@ -153,7 +153,7 @@ _REASONS = {
     "review.car-t-before-another-bsab": N_("CAR-T before another bispecific antibody"),
     "review.car-t-ineligible": N_("recorded as not eligible for CAR-T"),
     "review.reserve": N_("leaves no untouched target in reserve"),
-    "review.switch-target": N_("same target as {same_target_agents:agent}"),
+    "review.switch-target": N_("{targets} already targeted by {same_target_agents:agent}"),
     "extended.adc-after-car-t": N_("after {same_target_car_t_agents:agent}"),
     "extended.antigen-loss": N_("loss of {lost_targets} known"),
     "extended.bridging-after-apheresis": N_("bridging after T-cell collection"),
