@@ -112,7 +112,7 @@ class Override:
 
 
 #: What a history was read from.
-FORMATS = ("document", "fhir")
+FORMATS = ("document", "fhir", "omop")
 
 
 @attrs.frozen

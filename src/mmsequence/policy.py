@@ -46,6 +46,9 @@ class Policy:
     jurisdiction: str | None = None
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
+    #: The site's OMOP concept mapping (``mmsequence.omop.mapping`` reads it), as canonical JSON
+    #: text so that the policy stays hashable; None when the policy has no ``omop`` section.
+    omop: str | None = None
     source: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,12 +64,13 @@ class Policy:
             "jurisdiction": self.jurisdiction,
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
+            **({"omop": json.loads(self.omop)} if self.omop is not None else {}),
             "digest": self.digest,
         }
 
     @property
     def digest(self) -> str:
-        settings = attrs.asdict(self, filter=lambda a, _: a.name != "source")
+        settings = attrs.asdict(self, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None))
         return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
     def catalog(self, base: Catalog) -> Catalog:
@@ -94,6 +98,7 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "jurisdiction": None,
     "agents": None,
     "synonyms": None,
+    "omop": None,
 }
 
 
@@ -173,6 +178,13 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["synonyms"] = tuple(sorted(synonyms.items()))
         else:
             fail("synonyms", "expected a mapping of site name to catalog agent name")
+    if "omop" in data:
+        try:
+            if not isinstance(data["omop"], Mapping):
+                raise TypeError
+            values["omop"] = json.dumps(data["omop"], sort_keys=True, default=str)
+        except (TypeError, ValueError):  # not a mapping, or one whose keys mix numbers and names
+            fail("omop", "expected a mapping of OMOP concepts (see mmsequence.omop.mapping)")
     if problems:
         raise InputError(problems)
     policy = attrs.evolve(base, source=source, **values)
