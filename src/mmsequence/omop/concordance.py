@@ -5,8 +5,8 @@ Read from each candidate's rank, verdict and findings alone:
 - ``concordant``: the therapy given was ranked first, or had the best-ranked candidate's verdict
   when that verdict is ``preferred`` or ``acceptable`` (an equal option, ranked second by name);
 - ``discordant``: another candidate was ranked before it;
-- ``indeterminate``: its own verdict is ``indeterminate`` (missing or unknown data never
-  counts as concordant);
+- ``indeterminate``: a finding for it is ``indeterminate`` (an unknown drug, a missing
+  eligibility...), whatever its verdict: missing or unknown data is never counted either way;
 - ``error``: its history could not be evaluated (``errors`` says why).
 
 ``against`` lists the rules whose findings restricted the therapy given (any effect but
@@ -75,7 +75,7 @@ def _evaluate(evaluator: Evaluator, decision: Decision) -> Assessment:
 
 
 def _concordance(given: CandidateAssessment, best: CandidateAssessment) -> str:
-    if given.verdict == "indeterminate":
+    if given.verdict == "indeterminate" or any(f.effect == "indeterminate" and f.overridden is None for f in given.findings):
         return "indeterminate"
     if given.rank == 1 or (given.verdict == best.verdict and given.verdict in _NOT_AGAINST):
         return "concordant"

@@ -122,11 +122,13 @@ def _persons(batches: Iterator[Any]) -> Iterator[PersonRecords]:
 
 
 def local_session(master: str = "local[2]") -> Any:
-    """A Spark session in local mode whose Python workers run this interpreter."""
+    """A Spark session in local mode whose Python workers run this interpreter, on loopback only."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
     return (SparkSession.builder.master(master).appName("mmsequence-audit")
+            .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "8").getOrCreate())
 

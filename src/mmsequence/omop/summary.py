@@ -172,8 +172,8 @@ def _html(tally: Tally, years: list[dict[str, Any]], therapies: list[dict[str, A
         " assessed with the history of the day before, the therapy given and every approved alternative.</p>",
         _table(OUTCOME_COLUMNS, [total]),
         "<p class='note'>concordant: the therapy given was ranked first (or had the verdict of the first, preferred or"
-        " acceptable); discordant: another candidate ranked before it; indeterminate: its verdict was indeterminate"
-        " (data missing or unknown); error: the history could not be evaluated. The rate is concordant over concordant"
+        " acceptable); discordant: another candidate ranked before it; indeterminate: a finding for it was indeterminate"
+        " (data missing or unknown), whatever its verdict; error: the history could not be evaluated. The rate is concordant over concordant"
         " plus discordant.</p>",
     ]
     if years:
