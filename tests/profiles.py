@@ -31,6 +31,8 @@ VALIDATION = settings.get_profile(PROFILE)
 SEEDS = pytest.mark.parametrize("seed_value", [FIXED_SEED, RANDOM_SEED], ids=["fixed-seed", "random-seed"])
 
 
-def run(check: Callable[[Any], None], strategy: SearchStrategy[Any], seed_value: int) -> None:
-    """Call ``check`` on every example ``strategy`` draws under ``seed_value`` (profile settings)."""
-    seed(seed_value)(VALIDATION(given(strategy)(check)))()
+def run(check: Callable[[Any], None], strategy: SearchStrategy[Any], seed_value: int,
+        settings_: settings | None = None) -> None:
+    """Call ``check`` on every example ``strategy`` draws under ``seed_value`` (profile settings,
+    or ``settings_`` derived from them)."""
+    seed(seed_value)((settings_ or VALIDATION)(given(strategy)(check)))()

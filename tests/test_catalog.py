@@ -9,10 +9,12 @@ import pytest
 
 from mmsequence.catalog import (
     MODALITIES,
+    ROLES,
     Agent,
     Catalog,
     CatalogError,
     Code,
+    atc_fallback_role,
     load_catalog,
     normalise,
 )
@@ -96,7 +98,7 @@ def test_every_kind_of_name_resolves(written: str, canonical: str) -> None:
     assert _name(CATALOG, written) == canonical
 
 
-@pytest.mark.parametrize("unknown", ["", "   ", "aspirin", "teclistamabx", "CD3", "BCMA", "cel"])
+@pytest.mark.parametrize("unknown", ["", "   ", "ibuprofen", "teclistamabx", "CD3", "BCMA", "cel"])
 def test_unknown_names_give_none(unknown: str) -> None:
     assert CATALOG.lookup(unknown) is None
 
@@ -162,10 +164,65 @@ def test_targets_and_status(name: str, target: str, status: str) -> None:
     assert agent is not None and agent.targets == (target,) and agent.status == status
 
 
-def test_supportive_care_is_recognised_but_not_anti_myeloma_therapy() -> None:
-    for name in ["zoledronic acid", "Xgeva", "pamidronate"]:
-        agent = CATALOG.lookup(name)
-        assert agent is not None and agent.drug_class == "supportive" and not agent.is_tcrt
+@pytest.mark.parametrize(
+    ("written", "canonical", "role", "drug_class"),
+    [
+        ("zoledronic acid", "zoledronic acid", "supportive", "bisphosphonate"),
+        ("Xgeva", "denosumab", "supportive", "rank-ligand-antibody"),
+        ("Bactrim", "sulfamethoxazole and trimethoprim", "supportive", "antibacterial"),
+        ("IVIG", "immune globulin", "supportive", "immunoglobulin"),
+        ("Neupogen", "filgrastim", "supportive", "g-csf"),
+        ("Mozobil", "plerixafor", "supportive", "cxcr4-antagonist"),
+        ("Eliquis", "apixaban", "supportive", "anticoagulant"),
+        ("PRBC", "red blood cells", "supportive", "blood-product"),
+        ("Actemra", "tocilizumab", "crs-management", "il6-receptor-antibody"),
+        ("Keppra", "levetiracetam", "crs-management", "antiepileptic"),
+        ("paracetamol", "acetaminophen", "premedication", "analgesic-antipyretic"),
+        ("Benadryl", "diphenhydramine", "premedication", "antihistamine"),
+        ("fludarabine", "fludarabine", "lymphodepletion", "purine-analogue"),
+        ("busulfan", "busulfan", "conditioning", "alkylator"),
+    ],
+)
+def test_drugs_that_are_not_anti_myeloma_therapy_are_recognised_with_their_role(
+    written: str, canonical: str, role: str, drug_class: str
+) -> None:
+    agent = CATALOG.lookup(written)
+    assert agent is not None
+    assert (agent.name, agent.role, agent.drug_class, agent.is_anti_myeloma) == (canonical, role, drug_class, False)
+
+
+def test_the_catalog_holds_at_least_80_drugs_that_are_not_anti_myeloma_therapy() -> None:
+    others = [agent for agent in CATALOG.agents if not agent.is_anti_myeloma]
+    assert len(others) >= 80
+    assert {agent.role for agent in others} == set(ROLES) - {"anti-myeloma"}
+    directed_elsewhere = [a for a in others if a.role in ("crs-management", "premedication", "supportive")]
+    assert all(a.modality == "none" and a.targets == () for a in directed_elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("name", "contexts"),
+    [
+        ("melphalan", ("conditioning",)),
+        ("cyclophosphamide", ("lymphodepletion",)),
+        ("bendamustine", ("lymphodepletion",)),
+        ("dexamethasone", ("premedication", "crs-management")),
+        ("methylprednisolone", ("premedication", "crs-management")),
+    ],
+)
+def test_anti_myeloma_drugs_with_other_contexts(name: str, contexts: tuple[str, ...]) -> None:
+    agent = CATALOG.lookup(name)
+    assert agent is not None and agent.is_anti_myeloma and agent.contexts == contexts
+    assert all(agent.may_be(role) for role in contexts) and not agent.may_be("supportive")
+
+
+@pytest.mark.parametrize(
+    ("code", "role"),
+    [("J05AB01", "supportive"), ("B01AC06", "supportive"), ("A04AA01", "supportive"), ("L03AA02", "supportive"),
+     ("N02BE01", "supportive"), ("L01XG01", None), ("L02BB03", None), ("L04AX04", None), ("H02AB02", None),
+     ("l01fx24", None), (" j05ab01 ", "supportive"), ("", None), ("12345", None)],
+)  # fmt: skip
+def test_atc_fallback_role_is_supportive_outside_the_anti_myeloma_groups(code: str, role: str | None) -> None:
+    assert atc_fallback_role(code) == role
 
 
 def test_every_conventional_agent_has_no_tcrt_modality() -> None:
@@ -198,14 +255,45 @@ def test_unknown_codes_and_wrong_systems_give_none() -> None:
     assert CATALOG.by_code("SNOMED", "1721947") is None
 
 
-def test_every_code_carries_system_and_version() -> None:
+def test_every_code_carries_system_version_and_source() -> None:
     codes = [code for agent in CATALOG.agents for code in agent.codes]
-    assert len(codes) == 7
-    assert all(code.system and code.version and code.code for code in codes)
+    assert len(codes) >= 150
+    assert all(code.system and code.version and code.code and code.source for code in codes)
+    assert {code.system for code in codes} == {"ATC", "RxNorm"}
     assert CATALOG.by_code("ATC", "L01FX29") == CATALOG.lookup("talquetamab")
     assert [agent.codes for agent in CATALOG.agents if agent.name == "talquetamab"] == [
-        (Code("ATC", "2024 DE", "L01FX29"),)
+        (Code("ATC", "2024 DE", "L01FX29", "shared/reference/guidance-notes.md (German ATC index, 2024 edition)"),)
     ]
+
+
+def test_every_code_source_names_where_it_was_read() -> None:
+    """A repository and path ('owner/name: path') or the guidance notes; never an empty or vague source."""
+    for agent in CATALOG.agents:
+        for code in agent.codes:
+            owner, _, path = code.source.partition(": ")
+            assert code.source.startswith("shared/reference/guidance-notes.md") or ("/" in owner and path), (
+                f"{agent.name} {code.system} {code.code}: source {code.source!r}"
+            )
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "canonical"),
+    [
+        ("RxNorm", "358258", "bortezomib"),
+        ("RxNorm", "342369", "lenalidomide"),
+        ("RxNorm", "2594775", "ciltacabtagene autoleucel"),
+        ("RxNorm", "2536430", "idecabtagene vicleucel"),
+        ("RxNorm", "2387834", "belantamab mafodotin"),
+        ("RxNorm", "68442", "filgrastim"),
+        ("RxNorm", "1364430", "apixaban"),
+        ("ATC", "L01FX32", "elranatamab"),
+        ("ATC", "J05AB01", "acyclovir"),
+        ("ATC", "J06BA02", "immune globulin"),
+    ],
+)
+def test_codes_from_value_sets_resolve(system: str, code: str, canonical: str) -> None:
+    agent = CATALOG.by_code(system, code)
+    assert agent is not None and agent.name == canonical
 
 
 def test_default_catalog_is_read_once() -> None:
@@ -219,12 +307,14 @@ def _entry(
     modality: str = "bsab",
     drug_class: str = "t-cell-engager",
     status: str = "approved",
+    role: str | None = "anti-myeloma",
     extra: str = "",
 ) -> str:
-    """One agent entry as YAML text; targets=None leaves the key out."""
+    """One agent entry as YAML text; targets=None or role=None leaves the key out."""
     lines = [f"  - name: {name}", f"    synonyms: {synonyms}"]
     lines += [f"    targets: {targets}"] if targets is not None else []
     lines += [f"    modality: {modality}", f"    class: {drug_class}", f"    status: {status}"]
+    lines += [f"    role: {role}"] if role is not None else []
     return "\n".join(lines) + "\n" + extra
 
 
@@ -248,7 +338,35 @@ def test_a_valid_temporary_file_loads(tmp_path: Path) -> None:
     [
         (
             _entry(modality="bispecific"),
-            "agents[1].modality: 'bispecific' is not one of bsab, car-t, adc, nk-engager, conventional",
+            "agents[1].modality: 'bispecific' is not one of bsab, car-t, adc, nk-engager, conventional, none",
+        ),
+        (_entry(role=None), "agents[1].role: missing"),
+        (_entry(role="antiviral"), "agents[1].role: 'antiviral' is not one of anti-myeloma, conditioning"),
+        (_entry(extra="    contexts: [support]\n"), "agents[1].contexts[0]: 'support' is not one of"),
+        (_entry(extra="    contexts: premedication\n"), "agents[1].contexts: expected a list"),
+        (_entry(extra="    contexts: [anti-myeloma]\n"), "agents[1].contexts: names the drug's own role 'anti-myeloma'"),
+        (_entry(extra="    contexts: [conditioning, conditioning]\n"), "agents[1].contexts: names a role twice"),
+        (_entry(role="supportive"), "agents[1].modality: a supportive drug has modality none and targets []"),
+        (
+            _entry(targets="[CD38]", modality="none", role="premedication"),
+            "agents[1].modality: a premedication drug has modality none and targets []",
+        ),
+        (_entry(modality="none"), "agents[1].modality: an anti-myeloma drug needs a modality other than none"),
+        (
+            _entry(extra="    codes:\n      - {system: ATC, version: '2024 DE', code: L01FX24}\n"),
+            "agents[1].codes[0].source: missing",
+        ),
+        (
+            _entry(extra="    codes:\n      - {version: '2024 DE', code: L01FX24, source: here}\n"),
+            "agents[1].codes[0].system: missing",
+        ),
+        (
+            _entry(extra="    codes:\n      - {system: ATC, version: '2024 DE', code: L01FX24, source: ''}\n"),
+            "agents[1].codes[0].source: '' is not a non-empty string",
+        ),
+        (
+            _entry(extra="    codes:\n      - {system: ATC, version: '2024 DE', code: 'L1FX24', source: here}\n"),
+            "agents[1].codes[0].code: 'L1FX24' is not an ATC code",
         ),
         (_entry(extra="    brand: X\n"), "agents[1].brand: unknown key"),
         (_entry(targets=None), "agents[1].targets: missing"),
@@ -258,9 +376,12 @@ def test_a_valid_temporary_file_loads(tmp_path: Path) -> None:
         (_entry(synonyms="[yes]"), "agents[1].synonyms[0]: True is not a non-empty string"),
         (_entry(synonyms="[Tec-Vayli]"), "agents[1].synonyms[0]: 'Tec-Vayli' is also a name of 'teclistamab'"),
         (_entry(name="TECLISTAMAB"), "agents[1].name: 'TECLISTAMAB' is also a name of 'teclistamab'"),
-        (_entry(extra="    codes:\n      - {system: ATC, code: L01FX24}\n"), "agents[1].codes[0].version: missing"),
         (
-            _entry(extra="    codes:\n      - {system: ATC, version: 2024, code: L01FX24}\n"),
+            _entry(extra="    codes:\n      - {system: ATC, code: L01FX24, source: here}\n"),
+            "agents[1].codes[0].version: missing",
+        ),
+        (
+            _entry(extra="    codes:\n      - {system: ATC, version: 2024, code: L01FX24, source: here}\n"),
             "agents[1].codes[0].version: 2024 is not a non-empty string",
         ),
     ],
@@ -286,7 +407,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_two_agents_with_one_code_are_rejected(tmp_path: Path) -> None:
-    code = "    codes:\n      - {system: ATC, version: '2024 DE', code: L01FX24}\n"
+    code = "    codes:\n      - {system: ATC, version: '2024 DE', code: L01FX24, source: here}\n"
     path = _write(tmp_path, TECLISTAMAB + code, _entry(extra=code))
     expected = r"agents\[1\]\.codes\[0\]: ATC L01FX24 is also a code of 'teclistamab'"
     with pytest.raises(CatalogError, match=expected):

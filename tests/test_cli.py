@@ -96,3 +96,28 @@ def test_rules_check_fails_on_a_broken_copy(capsys, tmp_path):
     code, out, err = run(capsys, "rules", "--check", "--rules-dir", str(tmp_path / "rules"))
     assert (code, out) == (1, "")
     assert "review/reserve.yaml: evidence: 'hearsay' is not one of" in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('version: "2024 DE", code: L01FX24,', 'code: L01FX24,', "codes[0].version: missing"),
+        ("source: \"shared/reference/guidance-notes.md (German ATC index, 2024 edition)\"}", "}", "codes[0].source: missing"),
+        ("{system: ATC, version: \"2024 DE\", code: L01FX24", "{version: \"2024 DE\", code: L01FX24", "codes[0].system: missing"),
+        ("    role: crs-management\n", "    role: rescue\n", "role: 'rescue' is not one of"),
+        ("    contexts: [conditioning]\n", "    contexts: [anti-myeloma]\n", "contexts: names the drug's own role"),
+    ],
+)
+def test_rules_check_fails_on_a_broken_agent_catalog(capsys, tmp_path, old, new, expected):
+    import shutil
+
+    from mmsequence._paths import rules_dir
+
+    shutil.copytree(rules_dir(), tmp_path / "rules")
+    agents = tmp_path / "rules" / "agents.yaml"
+    text = agents.read_text(encoding="utf-8")
+    assert old in text
+    agents.write_text(text.replace(old, new, 1), encoding="utf-8")
+    code, out, err = run(capsys, "rules", "--check", "--rules-dir", str(tmp_path / "rules"))
+    assert (code, out) == (1, "")
+    assert expected in err

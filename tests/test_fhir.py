@@ -29,9 +29,9 @@ def lines(b: dict) -> list[dict]:
     return read(b).to_document()["lines"]
 
 
-def problems(b: dict) -> list[str]:
+def problems(b: dict, **options) -> list[str]:
     with pytest.raises(InputError) as caught:
-        read(b)
+        read(b, **options)
     return list(caught.value.problems)
 
 
@@ -116,8 +116,23 @@ def test_unknown_drug_is_kept_so_the_safety_rule_fires():
 def test_supportive_care_is_not_a_line():
     imported = read(bundle(administration("z1", "Zometa 4 mg", "2025-01-10")))
     assert imported.to_document()["lines"] == []
-    assert imported.warnings == (
-        "MedicationAdministration/z1: zoledronic acid is supportive care, not anti-myeloma therapy; not counted in a line",
+    assert imported.not_therapy == (("zoledronic acid", "supportive care", "MedicationAdministration/z1"),)
+    assert imported.warnings == ()
+
+
+def test_an_uncatalogued_drug_with_a_supportive_atc_code_is_supportive_care_with_a_note():
+    ranitidine = {"coding": [{"system": ATC, "code": "A02BA02", "display": "ranitidine"}]}
+    imported = read(bundle(administration("r1", ranitidine, "2025-01-10")))
+    assert imported.lines == ()
+    assert imported.not_therapy == (("ranitidine", "supportive care (by its ATC code A02BA02)", "MedicationAdministration/r1"),)
+
+
+def test_an_uncatalogued_antineoplastic_atc_code_stays_an_unknown_drug():
+    arsenic = {"coding": [{"system": ATC, "code": "L01XX27", "display": "arsenic trioxide"}]}
+    imported = read(bundle(administration("x1", arsenic, "2025-01-10")))
+    assert imported.lines[0].agents == ("arsenic trioxide",)
+    assert "MedicationAdministration/x1: 'arsenic trioxide' is not in the agent catalog; kept as an unknown agent" in (
+        imported.warnings
     )
 
 
@@ -144,7 +159,7 @@ def test_car_t_infusion_of_an_unknown_product_is_kept_as_unknown():
 ])
 def test_leukapheresis_procedure(status, outcome, expected):
     extra = {"outcome": outcome} if outcome else {}
-    document = read(bundle(procedure("ap", "Leukapheresis", "2025-02-03", status=status, **extra))).to_document()
+    document = read(bundle(procedure("ap", "Leukapheresis for CAR-T", "2025-02-03", status=status, **extra))).to_document()
     assert document["apheresis"] == [{"status": expected, "date": "2025-02-03", "comment": "Procedure/ap"}]
 
 
@@ -173,7 +188,7 @@ def test_planned_apheresis_from_a_care_plan_activity():
 
 
 def test_apheresis_records_are_put_in_date_order():
-    done = procedure("ap1", "Leukapheresis", "2025-02-03", outcome={"text": "failed"})
+    done = procedure("ap1", "T-cell leukapheresis", "2025-02-03", outcome={"text": "failed"})
     again = {"resourceType": "ServiceRequest", "id": "sr", "status": "active", "intent": "order",
              "code": {"text": "Leukapheresis"}, **subject(), "occurrenceDateTime": "2026-07-01"}
     document = read(bundle(again, done)).to_document()
@@ -203,7 +218,7 @@ def test_unmapped_resources_are_listed_with_their_id():
     observation = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "M-protein"}}
     unused_medication = {"resourceType": "Medication", "id": "m9", "code": {"text": "ondansetron"}}
     assert read(bundle(observation, unused_medication)).warnings == (
-        "Observation/o1: not used (mmsequence does not read Observation resources)",
+        "Observation/o1: not used (its code is not one the site policy maps under observations)",
         "Medication/m9: not used (no administration, statement or request refers to it)",
     )
 
@@ -246,9 +261,10 @@ def test_regimen_new_agent_and_restart_after_a_pause():
         (["pomalidomide"], "2023-01-10", "2023-03-01"),
     ]
     assert [s.reason.split(";")[0] for s in (line.origin for line in imported.lines)] == [
-        "derived: the first therapy in the bundle (bortezomib, 2020-01-01)",
-        "derived: pomalidomide started 2022-01-10, not part of the previous line's regimen",
-        "derived: pomalidomide restarted 2023-01-10, more than 90 days after the previous line",
+        "derived: line 1: the first anti-myeloma therapy recorded (bortezomib, 2020-01-01)",
+        "derived: line 2: the plan changed: pomalidomide started 2022-01-10, after the regimen of line 1 was set",
+        "derived: line 3: treatment resumed: pomalidomide restarted 2023-01-10, 223 days after the last dose"
+        " (a planned pause ended)",
     ]
     assert {line.origin.method for line in imported.lines} == {"derived"}
 
@@ -262,11 +278,19 @@ def test_car_t_is_a_line_of_its_own_and_starts_a_new_one_after_it():
     assert [l["agents"] for l in lines(b)] == [["daratumumab"], ["ciltacabtagene autoleucel"], ["daratumumab"]]
 
 
-def test_corticosteroid_outside_any_line_is_not_counted():
+def test_dexamethasone_after_a_car_t_infusion_is_crs_management_not_a_line():
     imported = read(bundle(procedure("c", "Carvykti infusion", "2023-06-10"),
                                   administration("dex", "dexamethasone", "2023-06-12")))
     assert [l["agents"] for l in imported.to_document()["lines"]] == [["ciltacabtagene autoleucel"]]
-    assert imported.warnings == ("MedicationAdministration/dex: dexamethasone given outside any line of therapy; not counted",)
+    assert imported.not_therapy == (("dexamethasone", "CRS or ICANS management", "MedicationAdministration/dex"),)
+
+
+def test_corticosteroid_alone_outside_any_line_is_not_counted():
+    imported = read(bundle(statement("v", "bortezomib", "2020-01-01", "2020-06-30"),
+                           administration("dex", "dexamethasone", "2022-03-12")))
+    assert [l["agents"] for l in imported.to_document()["lines"]] == [["bortezomib"]]
+    assert imported.not_therapy == (
+        ("dexamethasone", "a corticosteroid alone, outside any line of therapy", "MedicationAdministration/dex"),)
 
 
 def test_explicit_line_numbers_from_the_extension():
@@ -364,13 +388,14 @@ def test_drug_after_as_of_is_reported_by_the_core():
 def test_examples_evaluate_and_say_how_each_line_was_formed(path):
     assessment = evaluate(path)
     sources = assessment.derived["fhir"]["lines"]
-    assert len(sources) == assessment.derived["prior_lines"] > 0
+    numbers = {s["line_of_therapy"] for s in sources}
+    assert len(numbers) == assessment.derived["prior_lines"] > 0
     assert all(s["method"] in ("derived", "extension") and s["reason"] for s in sources)
 
 
 def test_coded_example_gives_the_same_verdicts_as_the_json_worked_example():
     fhir = evaluate(EXAMPLES / "coded-drugs.json")
-    assert fhir.warnings[0] == "Observation/m-protein: not used (mmsequence does not read Observation resources)"
+    assert fhir.warnings[0] == "Observation/m-protein: not used (its code is not one the site policy maps under observations)"
     talquetamab = fhir.candidate("talquetamab")
     assert talquetamab.verdict == "avoid"
     assert {"review.no-bsab-before-apheresis", "review.interval"} <= {f.rule for f in talquetamab.findings}
@@ -424,3 +449,80 @@ def test_a_site_policy_synonym_maps_a_local_drug_name(tmp_path):
     with_site = evaluate(bundle, policy=str(policy))
     assert any("LOCALDRUG-7" in w for w in without.warnings)
     assert not any("LOCALDRUG-7" in w for w in with_site.warnings)
+
+
+# --- observations the site maps, stop reasons, completeness ----------------------------------------
+
+def _observation(rid: str, code: str, when: str, **value) -> dict:
+    system, _, code = code.partition("|")
+    return {"resourceType": "Observation", "id": rid, "status": "final", **subject(),
+            "code": {"coding": [{"system": system, "code": code}]}, "effectiveDateTime": when, **value}
+
+
+SITE_CODES = {"disease_status": ("http://loinc.org|97509-4",), "car_t_eligible": ("urn:site|CART-ELIG",),
+              "soluble_bcma": ("urn:site|SBCMA",), "bcma_loss": ("urn:site|BCMA-DEL",)}
+
+
+def test_mcode_disease_status_progression_makes_the_line_refractory():
+    worsened = {"valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "271299001"}]}}
+    history = read(bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01"),
+                          _observation("ds", "http://loinc.org|97509-4", "2024-08-20", **worsened),
+                          statement("t", "teclistamab", "2024-10-01", "2025-03-01")), observations=SITE_CODES)
+    assert [(line.agents, line.stop_reason, line.refractory) for line in history.lines] == [
+        (("carfilzomib",), "progression", True), (("teclistamab",), None, None)]
+    assert history.lines[1].origin.reason.startswith("derived: line 2: progression recorded 2024-08-20 (Observation/ds)")
+
+
+def test_site_mapped_observations_carry_eligibility_and_biomarkers():
+    history = read(bundle(
+        _observation("e1", "urn:site|CART-ELIG", "2025-01-01", valueBoolean=True),
+        _observation("e2", "urn:site|CART-ELIG", "2025-06-01", valueCodeableConcept={"text": "Not eligible (frailty)"}),
+        _observation("s", "urn:site|SBCMA", "2025-06-01", valueQuantity={"value": 512, "unit": "ng/mL"}),
+        _observation("b", "urn:site|BCMA-DEL", "2025-06-01", valueCodeableConcept={"text": "Detected"}),
+    ), observations=SITE_CODES)
+    assert history.car_t_eligible is False
+    assert (history.biomarkers.soluble_bcma_ng_ml, history.biomarkers.bcma_loss) == (512.0, True)
+
+
+def test_a_soluble_bcma_without_its_unit_is_an_error_naming_the_field():
+    bad = _observation("s", "urn:site|SBCMA", "2025-06-01", valueQuantity={"value": 512, "unit": "mg"})
+    assert problems(bundle(bad), observations=SITE_CODES) == [
+        "entry[2].resource.valueQuantity: soluble BCMA needs a value in ng/mL (got 'mg')"]
+
+
+def test_status_reason_gives_the_stop_reason():
+    stopped = statement("k", "carfilzomib", "2024-01-10", "2024-09-01", status="stopped",
+                        statusReason=[{"text": "Disease progression"}])
+    assert read(bundle(stopped)).lines[0].stop_reason == "progression"
+
+
+def test_a_searchset_with_a_next_page_is_incomplete_and_an_error():
+    b = bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01")) | {
+        "type": "searchset", "link": [{"relation": "next", "url": "https://ehr/fhir/MedicationStatement?page=2"}]}
+    assert problems(b) == ["bundle.link[0]: a next page (https://ehr/fhir/MedicationStatement?page=2) was not read;"
+                           " the record is incomplete (read every page and pass them as one Bundle)"]
+
+
+@pytest.mark.parametrize("entry", [{"resourceType": "Patient"}, "not a list"])
+def test_an_entry_that_is_not_a_list_of_entries_is_an_error(entry):
+    b = {"resourceType": "Bundle", "type": "collection", "entry": entry}
+    assert problems(b)[0].startswith("bundle.entry: expected a list of entries")
+
+
+def test_a_stem_cell_harvest_starts_nothing_and_a_plain_leukapheresis_is_not_a_t_cell_collection():
+    history = read(bundle(procedure("h", "Peripheral blood stem cell collection (apheresis)", "2021-06-05"),
+                          procedure("l", "Leukapheresis", "2025-02-03")))
+    assert history.apheresis == () and history.lines == ()
+    assert history.warnings == (
+        "Procedure/h: stem-cell harvest (for a transplant), not a T-cell collection; starts nothing",
+        "Procedure/l: leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not linked to a"
+        " CAR-T order; not read as a T-cell collection",
+    )
+
+
+def test_a_leukapheresis_linked_to_a_car_t_order_is_a_t_cell_collection():
+    order = {"resourceType": "ServiceRequest", "id": "order", "status": "active", "intent": "order", **subject(),
+             "code": {"text": "Carvykti manufacturing"}}
+    collection = procedure("l", "Leukapheresis", "2025-02-03", basedOn=[{"reference": "ServiceRequest/order"}])
+    history = read(bundle(order, collection))
+    assert [(a.status, str(a.date)) for a in history.apheresis] == [("done", "2025-02-03")]

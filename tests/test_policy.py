@@ -93,7 +93,8 @@ def test_jurisdiction(tmp_path):
 
 def test_site_agents_and_synonyms(tmp_path):
     pol = policy(tmp_path, json.dumps({
-        "agents": [{"name": "examplimab", "targets": ["GPRC5D"], "modality": "bsab", "class": "t-cell-engager", "status": "investigational"}],
+        "agents": [{"name": "examplimab", "targets": ["GPRC5D"], "modality": "bsab", "class": "t-cell-engager", "status": "investigational",
+                    "role": "anti-myeloma"}],
         "synonyms": {"HOSP-TEC-01": "teclistamab"},
     }))
     doc = document(line("HOSP-TEC-01", "2025-01-01", "2025-12-15"), line("examplimab", "2026-01-01", "2026-02-01"),
@@ -106,6 +107,15 @@ def test_site_agents_and_synonyms(tmp_path):
 def test_colliding_site_synonym_is_an_error(tmp_path):
     with pytest.raises(InputError, match="already a name of 'teclistamab'"):
         evaluate(document(), policy=policy(tmp_path, "synonyms: {Tecvayli: talquetamab}"))
+
+
+def test_every_clash_of_a_site_catalog_is_reported_at_once(tmp_path):
+    with pytest.raises(InputError) as caught:
+        evaluate(document(), policy=policy(tmp_path, "synonyms: {Tecvayli: talquetamab, LOCAL-1: nosuchmab}"))
+    assert sorted(p.split(": agents/synonyms: ")[1] for p in caught.value.problems) == [
+        "synonym 'LOCAL-1': 'nosuchmab' is not an agent in the catalog",
+        "synonym 'Tecvayli' for 'talquetamab' is already a name of 'teclistamab'",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -148,3 +158,21 @@ def test_the_recorded_policy_reads_back_as_the_same_policy(tmp_path):
     recorded = evaluate(document(), policy=pol).to_dict()["policy"]
     again = policy_from_mapping({k: v for k, v in recorded.items() if k not in ("source", "digest")}, recorded["source"])
     assert again == pol and again.digest == recorded["digest"]
+
+
+def test_observation_codes_a_site_maps_are_validated_and_layered(tmp_path):
+    pol = policy(tmp_path, json.dumps({"observations": {"soluble_bcma": ["urn:site|SBCMA"]}}))
+    codes = pol.observation_codes()
+    assert codes["soluble_bcma"] == ("urn:site|SBCMA",)
+    assert codes["disease_status"] == ("http://loinc.org|97509-4", "http://loinc.org|88040-1")
+
+
+@pytest.mark.parametrize(
+    ("observations", "expected"),
+    [({"soluble_bcma": ["SBCMA"]}, "observations.soluble_bcma: expected a list of 'system|code' strings"),
+     ({"m_protein": []}, "observations.m_protein: unknown policy key")],
+)
+def test_bad_observation_codes_name_the_key(tmp_path, observations, expected):
+    with pytest.raises(InputError) as raised:
+        policy(tmp_path, json.dumps({"observations": observations}))
+    assert any(expected in p for p in raised.value.problems)

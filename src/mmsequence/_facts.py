@@ -119,7 +119,7 @@ def engine_facts(course: PatientCourse) -> Facts:
     patient = {
         "t": "patient",
         "car_t_eligible": tri(course.history.car_t_eligible),
-        "prior_lines": len(course.history.lines),
+        "prior_lines": course.prior_lines,
         "tcrt_count": len(course.tcrt),
         "tcrt_agents": _labels(course.tcrt) or "none",
         "prior_car_t": len(car_t),

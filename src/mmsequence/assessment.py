@@ -87,11 +87,14 @@ class Assessment:
     warnings: tuple[str, ...]
     catalog: Catalog = attrs.field(eq=False, repr=False)
     course: PatientCourse = attrs.field(eq=False, repr=False)
+    #: What a reader must see first: drugs the catalog does not know, and what to add to the policy.
+    notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "patient_id": self.patient_id,
             "as_of": self.as_of.isoformat(),
+            **({"notices": list(self.notices)} if self.notices else {}),
             "ruleset": self.ruleset.to_dict(),
             "policy": self.policy.to_dict(),
             "derived": self.derived,

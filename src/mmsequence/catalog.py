@@ -1,6 +1,9 @@
 """The agent catalog: which drug a name or code means, and what kind of drug it is.
 
-The data lives in ``rules/agents.yaml``; this module validates, indexes and looks it up.
+The data lives in ``rules/agents.yaml``; this module validates, indexes and looks it up. Each
+agent has a role (anti-myeloma therapy, transplant conditioning, CAR-T lymphodepletion, CRS
+management, premedication, supportive care) that decides how a history treats it; a coded drug
+the catalog does not hold is classified by its ATC code (``atc_fallback_role``).
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -19,14 +22,33 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .errors import RuleFileError
 
-MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional")
+MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional", "none")
 TCRT_MODALITIES = ("bsab", "car-t")
 STATUSES = ("approved", "investigational", "discontinued", "preclinical")
+#: What a drug is for, which decides how a history treats it:
+#: anti-myeloma counts toward lines, class exposure and the washout; conditioning belongs to the
+#: transplant line and lymphodepletion to the CAR-T line; the last three are never a line.
+ROLES = ("anti-myeloma", "conditioning", "lymphodepletion", "crs-management", "premedication", "supportive")
+#: Each role in words, as messages say it.
+ROLE_WORDS = {
+    "anti-myeloma": "anti-myeloma therapy",
+    "conditioning": "transplant conditioning",
+    "lymphodepletion": "lymphodepletion before a CAR-T infusion",
+    "crs-management": "CRS or ICANS management",
+    "premedication": "premedication",
+    "supportive": "supportive care",
+}
+#: Roles of drugs that are not directed at the myeloma: modality none, no targets.
+NOT_DIRECTED_AT_MYELOMA = ("crs-management", "premedication", "supportive")
+#: ATC groups whose drugs may be anti-myeloma therapy (antineoplastic agents, endocrine therapy,
+#: immunosuppressants, systemic corticosteroids); an uncatalogued drug outside them is supportive.
+ANTI_MYELOMA_ATC_GROUPS = ("L01", "L02", "L04", "H02")
 
-_AGENT_KEYS = ("name", "targets", "modality", "class", "status")
-_OPTIONAL_AGENT_KEYS = ("synonyms", "codes")
-_CODE_KEYS = ("system", "version", "code")
+_AGENT_KEYS = ("name", "targets", "modality", "class", "status", "role")
+_OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "contexts")
+_CODE_KEYS = ("system", "version", "code", "source")
 _KEBAB_CASE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_ATC_CODE = re.compile(r"[A-Z][0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?")
 _MARKS = str.maketrans("", "", "®™")
 _NO_SYNONYMS: Mapping[str, str] = MappingProxyType({})
 
@@ -48,11 +70,23 @@ def _code_key(system: str, code: str) -> tuple[str, str]:
 
 @attrs.frozen
 class Code:
-    """A code in one edition of one coding system, e.g. ATC "2024 DE" L01FX24."""
+    """A code in one edition of one coding system, e.g. ATC "2024 DE" L01FX24, and where it was read."""
 
     system: str
     version: str
     code: str
+    source: str
+
+
+def atc_fallback_role(code: str) -> str | None:
+    """The role of an uncatalogued drug by its ATC code: 'supportive' outside L01, L02, L04 and H02, else None.
+
+    A drug in those groups may be anti-myeloma therapy, so it stays unknown (a safety finding).
+    """
+    text = code.strip().upper()
+    if len(text) < 3 or not text[0].isalpha():
+        return None
+    return None if text.startswith(ANTI_MYELOMA_ATC_GROUPS) else "supportive"
 
 
 def _names(values: Iterable[str]) -> tuple[str, ...]:
@@ -78,11 +112,22 @@ class Agent:
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
     synonyms: tuple[str, ...] = attrs.field(default=(), converter=_names)
     codes: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
+    role: str = attrs.field(default="anti-myeloma", validator=attrs.validators.in_(ROLES))
+    contexts: tuple[str, ...] = attrs.field(default=(), converter=_names)
 
     @property
     def is_tcrt(self) -> bool:
         """Whether the agent is a T-cell redirecting therapy (bispecific T-cell engager or CAR-T)."""
         return self.modality in TCRT_MODALITIES
+
+    @property
+    def is_anti_myeloma(self) -> bool:
+        """Whether the agent, in its own role, is anti-myeloma therapy (counts toward lines, exposure, washout)."""
+        return self.role == "anti-myeloma"
+
+    def may_be(self, role: str) -> bool:
+        """Whether the agent plays this role in its own right or in one of its contexts."""
+        return role == self.role or role in self.contexts
 
 
 @attrs.frozen
@@ -132,18 +177,23 @@ class Catalog:
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
         """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
 
-        Raises ValueError naming the synonym if its agent is unknown or it already names another agent.
+        Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
+        a synonym whose agent is unknown.
         """
         base = Catalog((*self.agents, *agents))
         added: dict[str, list[str]] = {}
+        problems = []
         for synonym, target in synonyms.items():
             agent = base.lookup(target)
-            if agent is None:
-                raise ValueError(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
             existing = base.lookup(synonym)
-            if existing is not None and existing is not agent:
-                raise ValueError(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
-            added.setdefault(agent.name, []).append(synonym)
+            if agent is None:
+                problems.append(f"synonym {synonym!r}: {target!r} is not an agent in the catalog")
+            elif existing is not None and existing is not agent:
+                problems.append(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
+            else:
+                added.setdefault(agent.name, []).append(synonym)
+        if problems:
+            raise CatalogError(problems)
         return Catalog(
             attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents
         )
@@ -202,6 +252,8 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
     for key, value in entry.items():
         if key in _AGENT_CHECKS:
             _AGENT_CHECKS[key](f"{path}.{key}", value, problems)
+    if len(problems) == before:
+        _check_role_fits(path, entry, problems)
     if len(problems) > before:
         return None
     return Agent(
@@ -212,6 +264,8 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
         status=entry["status"],
         synonyms=entry.get("synonyms", ()),
         codes=(Code(**code) for code in entry.get("codes", ())),
+        role=entry["role"],
+        contexts=entry.get("contexts", ()),
     )
 
 
@@ -230,22 +284,47 @@ def _check_text(path: str, value: Any, problems: list[str]) -> None:
         problems.append(f"{path}: {value!r} is not a non-empty string")
 
 
-def _check_texts(path: str, value: Any, problems: list[str]) -> None:
-    if not isinstance(value, list):
-        problems.append(f"{path}: expected a list")
-        return
-    for k, item in enumerate(value):
-        _check_text(f"{path}[{k}]", item, problems)
+def _list_of(check: Callable[[str, Any, list[str]], None]) -> Callable[[str, Any, list[str]], None]:
+    """A check of a list whose items each pass ``check``."""
+    def check_list(path: str, value: Any, problems: list[str]) -> None:
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list")
+            return
+        for k, item in enumerate(value):
+            check(f"{path}[{k}]", item, problems)
+    return check_list
 
 
-def _check_modality(path: str, value: Any, problems: list[str]) -> None:
-    if value not in MODALITIES:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(MODALITIES)}")
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any, list[str]], None]:
+    """A check that a value is one of ``choices``."""
+    def check_choice(path: str, value: Any, problems: list[str]) -> None:
+        if value not in choices:
+            problems.append(f"{path}: {value!r} is not one of {', '.join(choices)}")
+    return check_choice
 
 
-def _check_status(path: str, value: Any, problems: list[str]) -> None:
-    if value not in STATUSES:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(STATUSES)}")
+_check_texts = _list_of(_check_text)
+_check_modality = _one_of(MODALITIES)
+_check_status = _one_of(STATUSES)
+_check_role = _one_of(ROLES)
+_check_roles = _list_of(_check_role)
+
+
+def _check_contexts(path: str, value: Any, problems: list[str]) -> None:
+    _check_roles(path, value, problems)
+    if isinstance(value, list) and len(set(map(str, value))) < len(value):
+        problems.append(f"{path}: names a role twice")
+
+
+def _check_role_fits(path: str, entry: dict[str, Any], problems: list[str]) -> None:
+    """Contexts name other roles; a drug not directed at myeloma has modality none and no targets."""
+    role = entry["role"]
+    if role in entry.get("contexts", ()):
+        problems.append(f"{path}.contexts: names the drug's own role {role!r}")
+    if role in NOT_DIRECTED_AT_MYELOMA and (entry["modality"] != "none" or entry["targets"]):
+        problems.append(f"{path}.modality: a {role} drug has modality none and targets []")
+    if role == "anti-myeloma" and entry["modality"] == "none":
+        problems.append(f"{path}.modality: an anti-myeloma drug needs a modality other than none")
 
 
 def _check_class(path: str, value: Any, problems: list[str]) -> None:
@@ -265,6 +344,8 @@ def _check_codes(path: str, value: Any, problems: list[str]) -> None:
         for key in _CODE_KEYS:
             if key in code:
                 _check_text(f"{path}[{j}].{key}", code[key], problems)
+        if code.get("system") == "ATC" and isinstance(code.get("code"), str) and not _ATC_CODE.fullmatch(code["code"]):
+            problems.append(f"{path}[{j}].code: {code['code']!r} is not an ATC code")
 
 
 _AGENT_CHECKS = {
@@ -275,4 +356,6 @@ _AGENT_CHECKS = {
     "status": _check_status,
     "class": _check_class,
     "codes": _check_codes,
+    "role": _check_role,
+    "contexts": _check_contexts,
 }

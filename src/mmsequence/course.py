@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .catalog import Agent, Catalog
+from .catalog import ROLE_WORDS, Agent, Catalog
 from .dates import PartialDate
 from .errors import InputError
 from .history import Line, PatientHistory
@@ -88,6 +88,28 @@ class Exposure:
         if self.ongoing:
             return PartialDate.of(as_of)
         return self.end or self.start
+
+
+@attrs.frozen
+class NotTherapy:
+    """A drug in the history that is not anti-myeloma therapy: its name, its role in words, where it is."""
+
+    name: str
+    role: str
+    where: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"drug": self.name, "role": self.role, "record": self.where}
+
+
+@attrs.frozen
+class TherapyLineCourse:
+    """A line of therapy as the rules count it: the history lines it is made of (a CAR-T line may be
+    its bridging and its infusion), by index."""
+
+    number: int
+    indices: tuple[int, ...]
+    start: PartialDate
 
 
 @attrs.frozen
@@ -176,6 +198,8 @@ class PatientCourse:
     candidates: tuple[Candidate, ...]
     lines: tuple[LineCourse, ...]
     warnings: tuple[str, ...]
+    not_therapy: tuple[NotTherapy, ...] = ()
+    therapy_lines: tuple[TherapyLineCourse, ...] = ()
     tcrt: tuple[Exposure, ...] = attrs.field(init=False)
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
@@ -264,11 +288,43 @@ class PatientCourse:
         facts["triple_class_exposed"] = all_of(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
         lenalidomide = [e.refractory for e in self.exposures if e.agent.name == "lenalidomide"]
         facts["lenalidomide_refractory"] = any_of(lenalidomide) if lenalidomide else "unknown" if self.unknown else "no"
-        last = max(self.history.lines, key=lambda line: line.start.sort_key, default=None)
-        facts["progression_on_last"] = (
-            "no" if last is None else "yes" if last.stop_reason == "progression" else line_refractory(last)
-        )
+        facts["progression_on_last"] = self.progression_on_last()
         return facts
+
+    @property
+    def prior_lines(self) -> int:
+        """Lines of therapy so far: a line with no anti-myeloma drug counts for nothing."""
+        return len(self.therapy_lines)
+
+    def progression_on_last(self) -> Tri:
+        """Whether the disease progressed on the last line of therapy (its latest part decides)."""
+        if not self.therapy_lines:
+            return "no"
+        last = self.therapy_lines[-1]
+        parts = [self.history.lines[i] for i in last.indices]
+        latest = max(parts, key=lambda line: (line.start.earliest, line.start.latest))
+        return "yes" if latest.stop_reason == "progression" else line_refractory(latest)
+
+    def not_therapy_by_drug(self) -> list[dict[str, Any]]:
+        """The drugs that are not anti-myeloma therapy, one entry per drug and role, with their records."""
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for n in self.not_therapy:
+            grouped.setdefault((n.name, n.role), []).append(n.where)
+        return [{"drug": name, "role": role, "records": records} for (name, role), records in grouped.items()]
+
+    def line_summaries(self) -> list[str]:
+        """Each line of therapy in words: number, dates, drugs, and how it was formed or why it ended."""
+        out = []
+        for line in self.therapy_lines:
+            parts = [self.history.lines[i] for i in line.indices]
+            agents = list(dict.fromkeys(a for part in parts for a in part.agents))
+            ends = [part.end for part in parts if part.end is not None]
+            end = "ongoing" if len(ends) < len(parts) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
+            last = max(parts, key=lambda part: (part.start.earliest, part.start.latest))
+            stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
+            why = parts[0].origin.reason if parts[0].origin is not None else None
+            out.append(f"{line.number}. {line.start} to {end}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
+        return out
 
     def last_tcrt_dose(self) -> str | None:
         """The latest last dose of any TCRT, as text with its line (None: no TCRT so far)."""
@@ -285,7 +341,7 @@ class PatientCourse:
             for t in TCRT_TARGETS
         }
         return {
-            "prior_lines": len(self.history.lines),
+            "prior_lines": self.prior_lines,
             "jurisdiction": self.jurisdiction or "none",
             "car_t_eligible": tri(self.history.car_t_eligible),
             "tcrt_count": len(self.tcrt),
@@ -303,20 +359,35 @@ class PatientCourse:
             "apheresis": self.apheresis.state,
             "apheresis_date": None if self.apheresis.date is None else str(self.apheresis.date),
             "unknown_agents": list(self.unknown),
+            "not_anti_myeloma_therapy": self.not_therapy_by_drug(),
         }
 
 
-def _exposures(history: PatientHistory, catalog: Catalog) -> tuple[list[Exposure], list[str]]:
-    exposures, unknown = [], []
+def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
+    """The role an agent plays in a document line: its own, or lymphodepletion beside a CAR-T."""
+    if agent.may_be("lymphodepletion") and agent.modality != "car-t" and any(
+        a is not None and a.modality == "car-t" for a in line_agents
+    ):
+        return "lymphodepletion"
+    return agent.role
+
+
+def _exposures(history: PatientHistory, catalog: Catalog) -> tuple[list[Exposure], list[str], list[NotTherapy]]:
+    """Exposures to anti-myeloma therapy, unknown agents, and the other drugs the lines name."""
+    exposures, unknown, others = [], [], []
     for i, line in enumerate(history.lines):
-        for name in line.agents:
-            agent = catalog.lookup(name)
+        agents = [catalog.lookup(name) for name in line.agents]
+        for name, agent in zip(line.agents, agents):
             if agent is None:
                 unknown.append(f"{name} (lines[{i}])")
-            else:
-                refractory = line_refractory(line, one_infusion=agent.modality == "car-t")
-                exposures.append(Exposure(agent, i, line.start, line.end, refractory))
-    return exposures, unknown
+                continue
+            role = line_role(agent, agents)
+            if role != "anti-myeloma":
+                others.append(NotTherapy(agent.name, ROLE_WORDS[role], f"lines[{i}]"))
+                continue
+            refractory = line_refractory(line, one_infusion=agent.modality == "car-t")
+            exposures.append(Exposure(agent, i, line.start, line.end, refractory))
+    return exposures, unknown, others
 
 
 def _check_consistency(history: PatientHistory, exposures: list[Exposure], as_of: datetime.date) -> None:
@@ -396,9 +467,11 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
 
 def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> PatientCourse:
     """The course of ``history`` as of ``as_of``; raises :class:`InputError` for an inconsistent history."""
-    exposures, unknown = _exposures(history, catalog)
+    exposures, unknown, others = _exposures(history, catalog)
     _check_consistency(history, exposures, as_of)
     warnings = [f"{name}: not in the agent catalog" for name in unknown]
+    therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
+    others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
     candidates = _candidates(history, catalog)
     warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
@@ -406,4 +479,27 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),
         unknown=tuple(unknown), apheresis=apheresis, candidates=candidates,
         lines=_lines(history, exposures, catalog, policy, as_of), warnings=tuple(warnings),
+        not_therapy=tuple(others), therapy_lines=therapy_lines,
+    )
+
+
+def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: list[str],
+                   warnings: list[str]) -> tuple[TherapyLineCourse, ...]:
+    """History lines grouped into lines of therapy (by their origin's number, else one each); a line
+    without an anti-myeloma drug, known or not, or with only a corticosteroid (a pulse, premedication)
+    is a warning and counts for nothing."""
+    counting = {e.line for e in exposures if e.agent.drug_class != "corticosteroid"} | {
+        i for i, line in enumerate(history.lines) if any(u.endswith(f"(lines[{i}])") for u in unknown)}
+    groups: dict[object, list[int]] = {}
+    for i, line in enumerate(history.lines):
+        if i not in counting:
+            held = "only a corticosteroid" if any(e.line == i for e in exposures) else "no anti-myeloma drug"
+            warnings.append(f"lines[{i}]: holds {held} ({', '.join(line.agents)}); not counted as a line")
+            continue
+        key = ("origin", line.origin.number) if line.origin is not None and line.origin.number else ("line", i)
+        groups.setdefault(key, []).append(i)
+    ordered = sorted(groups.values(), key=lambda idx: min((history.lines[i].start.earliest for i in idx)))
+    return tuple(
+        TherapyLineCourse(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
+        for n, idx in enumerate(ordered, 1)
     )

@@ -53,13 +53,14 @@ def read_document(
     *,
     patient_id: str | None = None,
     candidates: list[str] | None = None,
+    observations: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PatientHistory:
     """The history in ``source``: a :class:`PatientHistory` (returned as is), a path to a JSON
     file, or decoded JSON; a patient-history document or a FHIR R4 Bundle (``fhir`` extra).
 
     ``catalog`` names the drugs of a FHIR Bundle (default: the shipped catalog; pass the policy's,
     as :meth:`mmsequence.Evaluator.read` does). ``patient_id`` and ``candidates`` apply to FHIR
-    Bundles, which carry neither. Raises :class:`InputError` naming each problem's field.
+    Bundles, which carry neither; ``observations`` are the site's Observation codes (the policy's). Raises :class:`InputError` naming each problem's field.
     """
     if isinstance(source, PatientHistory):
         return source
@@ -67,5 +68,6 @@ def read_document(
     if is_fhir(data):
         from .fhir.importer import read_bundle
 
-        return read_bundle(data, catalog or load_catalog(), patient_id=patient_id, candidates=candidates)
+        return read_bundle(data, catalog or load_catalog(), patient_id=patient_id, candidates=candidates,
+                           observations=observations)
     return parse_document(data)

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from . import __version__
 from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
+from ._version import __version__
 from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from .catalog import Catalog, load_catalog
 from .course import Candidate, PatientCourse, derive_course
@@ -29,7 +29,7 @@ from .documents import read_document
 from .errors import InputError
 from .history import Override, PatientHistory
 from .policy import Policy, check_catalog, load_policy
-from .rulebook import Rule, Rulebook, shipped_rulebook
+from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
 from .verdicts import SEVERITY, combine, rank_key
 
 
@@ -60,7 +60,8 @@ class Evaluator:
     def read(self, source: Any, *, patient_id: str | None = None, candidates: list[str] | None = None) -> PatientHistory:
         """The history in a JSON document or a FHIR Bundle (a mapping, or a path to a file), its
         drugs named through this policy's catalog; see :func:`mmsequence.documents.read_document`."""
-        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates)
+        return read_document(source, self.catalog, patient_id=patient_id, candidates=candidates,
+                             observations=self.policy.observation_codes())
 
     def evaluate(
         self,
@@ -81,7 +82,8 @@ class Evaluator:
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
-            findings[cid].append(_finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1]))
+            finding = _finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1])
+            findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
         assessed = sorted(
             (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
@@ -95,6 +97,7 @@ class Evaluator:
             derived=_derived(course),
             candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
             warnings=(*history.warnings, *course.warnings),
+            notices=_unknown_notice(course),
             catalog=self.catalog,
             course=course,
         )
@@ -132,9 +135,7 @@ def evaluate(
 def _derived(course: PatientCourse) -> dict[str, Any]:
     derived = course.summary()
     if course.history.format == "fhir":
-        from .fhir.importer import line_sources
-
-        derived["fhir"] = {"lines": line_sources(course.history)}
+        derived["fhir"] = {"lines": course.history.line_sources()}
     return derived
 
 
@@ -153,6 +154,38 @@ def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) ->
         earliest_date=earliest,
         rank=0,
         findings=ordered,
+    )
+
+
+#: Facts that line counting or the interval and washout clocks decide, which an unknown drug could change.
+LINE_AND_CLOCK_FIELDS = frozenset({
+    "prior_lines", "tcrt_count", "prior_car_t", "same_target_tcrt", "same_target_count", "same_target_bsab",
+    "same_target_car_t", "same_target_refractory", "interval", "washout", "progression_on_last",
+})
+
+
+def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
+    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown."""
+    if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
+        return finding
+    return attrs.evolve(
+        finding, effect="indeterminate", earliest_date=None,
+        message=f"{finding.message} Not a confident {finding.effect}: {', '.join(course.unknown)} is not in the"
+                " agent catalog and could change the lines of therapy or the clocks this rests on.",
+    )
+
+
+def _unknown_notice(course: PatientCourse) -> tuple[str, ...]:
+    """What the assessment says first when the history holds drugs the catalog does not know."""
+    if not course.unknown:
+        return ()
+    names = sorted({u.rsplit(" (", 1)[0] for u in course.unknown})
+    return (
+        f"Unknown drugs: {', '.join(course.unknown)}. No verdict that rests on them is confident. Add each to the"
+        " site policy: a name the catalog knows under another name as a synonym"
+        f" (synonyms: {{{names[0]!r}: <catalog name>}}), any other drug as an agent with its role"
+        " (agents: [{name, targets, modality, class, status, role}]; supportive care has role supportive,"
+        " modality none, targets []).",
     )
 
 

@@ -44,6 +44,7 @@ class LineOrigin:
     method: str
     reason: str
     records: tuple[SourceRecord, ...] = ()
+    number: int | None = None  # the line of therapy it belongs to (a CAR-T and its bridging share one)
 
 
 @attrs.frozen
@@ -132,6 +133,16 @@ class PatientHistory:
     comment: str | None = None
     warnings: tuple[str, ...] = ()
     format: str = attrs.field(default="document", validator=attrs.validators.in_(FORMATS))
+    #: Drugs the reader found that are not anti-myeloma therapy: (name, role in words, record).
+    not_therapy: tuple[tuple[str, str, str], ...] = ()
+
+    def line_sources(self) -> list[dict[str, Any]]:
+        """How each line read from records (a FHIR Bundle) was formed: method, reason, the records."""
+        return [
+            {"line": i, "line_of_therapy": line.origin.number, "method": line.origin.method,
+             "reason": line.origin.reason, "agents": [record.to_dict() for record in line.origin.records]}
+            for i, line in enumerate(self.lines) if line.origin is not None
+        ]
 
     def to_document(self) -> dict[str, Any]:
         """The history as a patient-history document (JSON, version 1) that reads back to it."""

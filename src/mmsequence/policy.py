@@ -12,7 +12,7 @@ import attrs
 
 from . import _yaml as yaml
 from ._paths import rules_dir
-from .catalog import Agent, Catalog, parse_agents
+from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
@@ -20,6 +20,8 @@ ALWAYS_ON_PACK = "safety"
 INTERVAL_SCOPES = ("after-bsab", "any-tcrt")
 INTERVAL_EFFECTS = ("wait", "caution")
 CAR_T_ANCHORS = ("planned-apheresis", "evaluation-date")
+#: The Observations a FHIR record may carry for the rules, each coded as the site maps it.
+OBSERVATION_KINDS = ("disease_status", "car_t_eligible", "soluble_bcma", "bcma_loss", "gprc5d_loss", "fcrh5_loss")
 
 
 def _with_safety(packs: tuple[str, ...]) -> tuple[str, ...]:
@@ -49,7 +51,12 @@ class Policy:
     #: The site's OMOP concept mapping (``mmsequence.omop.mapping`` reads it), as canonical JSON
     #: text so that the policy stays hashable; None when the policy has no ``omop`` section.
     omop: str | None = None
+    observations: tuple[tuple[str, tuple[str, ...]], ...] = ()
     source: str = "default"
+
+    def observation_codes(self) -> dict[str, tuple[str, ...]]:
+        """What each kind of FHIR Observation is coded as at this site: kind -> ('system|code', ...)."""
+        return dict(self.observations)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +71,7 @@ class Policy:
             "jurisdiction": self.jurisdiction,
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
+            "observations": {kind: list(codes) for kind, codes in self.observations},
             **({"omop": json.loads(self.omop)} if self.omop is not None else {}),
             "digest": self.digest,
         }
@@ -81,7 +89,9 @@ class Policy:
 def _agent_entry(agent: Agent) -> dict[str, Any]:
     """An agent in the catalog's own format, so that a policy's dict reads back as the same policy."""
     entry: dict[str, Any] = {"name": agent.name, "targets": list(agent.targets), "modality": agent.modality,
-             "class": agent.drug_class, "status": agent.status}
+                             "class": agent.drug_class, "status": agent.status, "role": agent.role}
+    if agent.contexts:
+        entry["contexts"] = list(agent.contexts)
     if agent.synonyms:
         entry["synonyms"] = list(agent.synonyms)
     if agent.codes:
@@ -99,6 +109,7 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "agents": None,
     "synonyms": None,
     "omop": None,
+    "observations": OBSERVATION_KINDS,
 }
 
 
@@ -185,6 +196,18 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["omop"] = json.dumps(data["omop"], sort_keys=True, default=str)
         except (TypeError, ValueError):  # not a mapping, or one whose keys mix numbers and names
             fail("omop", "expected a mapping of OMOP concepts (see mmsequence.omop.mapping)")
+    observations = data.get("observations") if isinstance(data.get("observations"), Mapping) else {}
+    if observations:
+        merged = dict(base.observations)
+        for kind, codes in observations.items():
+            if kind not in OBSERVATION_KINDS:
+                continue  # reported above as an unknown key
+            if not (isinstance(codes, list) and all(isinstance(c, str) and c.count("|") == 1 and all(c.split("|"))
+                                                    for c in codes)):
+                fail(f"observations.{kind}", "expected a list of 'system|code' strings")
+            else:
+                merged[kind] = tuple(codes)
+        values["observations"] = tuple(sorted(merged.items()))
     if problems:
         raise InputError(problems)
     policy = attrs.evolve(base, source=source, **values)
@@ -195,8 +218,8 @@ def check_catalog(policy: Policy, base: Catalog) -> Catalog:
     """The policy's catalog; a synonym or agent that clashes with the catalog is an error naming the key."""
     try:
         return policy.catalog(base)
-    except ValueError as error:
-        raise InputError([f"{policy.source}: agents/synonyms: {error}"]) from None
+    except CatalogError as error:
+        raise InputError([f"{policy.source}: agents/synonyms: {problem}" for problem in error.problems]) from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

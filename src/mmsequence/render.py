@@ -32,6 +32,8 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
         f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
         "",
     ]
+    for notice in assessment.notices:
+        lines += textwrap.wrap(f"! {notice}", width, subsequent_indent="  ") + [""]
     for row in rows:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
@@ -42,6 +44,17 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
             mark = f" [overridden: {f.overridden['reason']}]" if f.overridden else ""
             lines += textwrap.wrap(f"- {f.effect}{mark} {f.rule}: {f.message}", width, initial_indent="   ", subsequent_indent="     ")
             lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
+    course = assessment.course
+    lines += ["", f"Lines of therapy ({course.prior_lines}):"]
+    for summary in course.line_summaries():
+        lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
+    others = course.not_therapy_by_drug()
+    if others:
+        lines += ["", "Not anti-myeloma therapy (never a line, never a washout):"]
+        for n in others:
+            records = n["records"]
+            where = records[0] if len(records) == 1 else f"{len(records)} records"
+            lines.append(f"  - {n['drug']}: {n['role']} ({where})")
     if assessment.warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in assessment.warnings]
     return "\n".join(lines) + "\n"

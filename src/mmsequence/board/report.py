@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup
 
-from .. import __version__
+from .._version import __version__
 from ..verdicts import SEVERITY
 
 if TYPE_CHECKING:

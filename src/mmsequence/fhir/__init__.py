@@ -11,8 +11,8 @@ Every reader of mmsequence accepts a Bundle wherever it accepts a patient-histor
 
 from __future__ import annotations
 
-from .importer import import_report, line_sources, read_bundle
-from .lines import PAUSE_DAYS, REGIMEN_DAYS
+from ..lines import PAUSE_DAYS, REGIMEN_DAYS
+from .importer import import_report, read_bundle
 from .records import LINE_EXTENSION
 
-__all__ = ["LINE_EXTENSION", "PAUSE_DAYS", "REGIMEN_DAYS", "import_report", "line_sources", "read_bundle"]
+__all__ = ["LINE_EXTENSION", "PAUSE_DAYS", "REGIMEN_DAYS", "import_report", "read_bundle"]

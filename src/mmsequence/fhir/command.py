@@ -23,5 +23,6 @@ def _import(args: argparse.Namespace) -> str:
     from ..evaluator import evaluator_for
     from .importer import import_report, read_bundle
 
-    history = read_bundle(load_json(args.file), evaluator_for(load_policy(args.policy)).catalog)
+    evaluator = evaluator_for(load_policy(args.policy))
+    history = read_bundle(load_json(args.file), evaluator.catalog, observations=evaluator.policy.observation_codes())
     return json.dumps(import_report(history), indent=2, ensure_ascii=False) + "\n"

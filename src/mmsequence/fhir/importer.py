@@ -8,8 +8,9 @@ from typing import Any
 
 from ..catalog import Catalog
 from ..errors import InputError
-from ..history import Apheresis, Line, LineOrigin, PatientHistory, SourceRecord, consistency_problems
-from .lines import TherapyLine, build_lines
+from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
+from .coding import names_car_t_order
+from .lines import build_lines
 from .model import validate_bundle
 from .records import LINE_EXTENSION, Records, ResourceReader, medication_index, relative_reference
 
@@ -61,23 +62,25 @@ def _as_of(bundle: Any) -> datetime.date | None:
     return timestamp.date() if isinstance(timestamp, datetime.datetime) else None
 
 
-def _origin(line: TherapyLine) -> LineOrigin:
-    records = tuple(SourceRecord(e.drug.name, e.resource, e.drug.matched_by) for e in line.exposures)
-    return LineOrigin(line.method, line.reason, records)
+def _latest(records: Records, kind: str) -> Any:
+    """The value of the latest Observation of ``kind`` (None: none recorded)."""
+    found = records.observed.get(kind, [])
+    return max(found, key=lambda item: (item[0].latest, item[0].earliest))[1] if found else None
 
 
-def _history(patient_id: str, lines: list[TherapyLine], records: Records, as_of: datetime.date | None,
-             candidates: list[str] | None) -> PatientHistory:
+def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, str, str], ...], records: Records,
+             as_of: datetime.date | None, candidates: list[str] | None) -> PatientHistory:
     dated = sorted((a for a in records.apheresis if a.date), key=lambda a: a.date.sort_key if a.date else (datetime.date.min, datetime.date.min))
     undated = [a for a in records.apheresis if a.date is None]
     return PatientHistory(
         patient_id=patient_id,
         comment="Read from a FHIR Bundle; each line's comment says how it was formed.",
-        lines=tuple(
-            Line(agents=line.agents, start=line.start, end=line.end, comment=line.reason, origin=_origin(line))
-            for line in lines
-        ),
+        lines=tuple(lines),
+        not_therapy=not_therapy,
         apheresis=tuple(Apheresis(a.status, a.date, comment=a.resource) for a in dated + undated),
+        car_t_eligible=_latest(records, "car_t_eligible"),
+        biomarkers=Biomarkers(**{kind.replace("soluble_bcma", "soluble_bcma_ng_ml"): _latest(records, kind)
+                                 for kind in ("bcma_loss", "gprc5d_loss", "fcrh5_loss", "soluble_bcma")}),
         as_of=as_of,
         candidates=None if candidates is None else tuple(candidates),
         warnings=tuple(records.warnings),
@@ -92,10 +95,13 @@ def read_bundle(
     patient_id: str | None = None,
     candidates: list[str] | None = None,
     line_extension: str = LINE_EXTENSION,
+    observations: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PatientHistory:
     """The patient history a FHIR R4 (R4B) Bundle records, drugs named through ``catalog``.
 
-    ``patient_id``, when given, must be the Bundle's patient. ``candidates`` default to every
+    ``observations`` maps each kind of Observation the rules read to the site's codes (the
+    policy's ``observations``; default: the shipped policy's). ``patient_id``, when given, must be
+    the Bundle's patient. ``candidates`` default to every
     approved TCRT. ``as_of`` is the Bundle's ``timestamp`` date, if any. How each line was formed
     is on ``Line.origin``; records not used are in ``warnings``. Raises
     :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
@@ -107,7 +113,12 @@ def read_bundle(
     entries = [(i, entry.fullUrl, entry.resource) for i, entry in enumerate(model.entry or ())]
     patient_id, patient_refs = _patient_id(entries, patient_id)
     medications = medication_index((url, resource) for _, url, resource in entries)
-    reader = ResourceReader(catalog, medications, line_extension)
+    if observations is None:
+        from ..policy import load_policy
+
+        observations = load_policy().observation_codes()
+    reader = ResourceReader(catalog, medications, line_extension, observations)
+    reader.car_t_orders = {f"{r.get_resource_type()}/{r.id}" for _, _, r in entries if names_car_t_order(r, catalog)}
     problems: list[str] = []
     for i, url, resource in entries:
         kind = resource.get_resource_type()
@@ -130,8 +141,8 @@ def read_bundle(
             records.warnings.append(f"{_label(resource, i)}: not used (no administration, statement or request refers to it)")
     if not records.myeloma:
         records.warnings.insert(0, "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present")
-    lines = build_lines(records.exposures, records.warnings)
-    history = _history(patient_id, lines, records, _as_of(model), candidates)
+    lines, not_therapy = build_lines(records.exposures, records.events, records.warnings)
+    history = _history(patient_id, lines, not_therapy, records, _as_of(model), candidates)
     problems = consistency_problems(history)
     if problems:
         raise InputError(problems)
@@ -141,13 +152,4 @@ def read_bundle(
 def import_report(history: PatientHistory) -> dict[str, Any]:
     """What a Bundle reads as: the patient-history document, how each line was formed, and the
     records that were not used (``mmsequence fhir-import``)."""
-    return {"document": history.to_document(), "lines": line_sources(history), "warnings": list(history.warnings)}
-
-
-def line_sources(history: PatientHistory) -> list[dict[str, Any]]:
-    """How each line of a history read from records was formed, line by line."""
-    return [
-        {"line": i, "method": line.origin.method, "reason": line.origin.reason,
-         "agents": [record.to_dict() for record in line.origin.records]}
-        for i, line in enumerate(history.lines) if line.origin is not None
-    ]
+    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings)}

@@ -1,20 +1,10 @@
-"""Lines of therapy from drug exposures: FHIR and mCODE have no line-of-therapy element.
+"""The lines of a FHIR Bundle: a site's own line numbers where it records them, else IMWG lines.
 
-A resource that carries the site's line-number extension is put in that line. The others are
-derived, in order of their start (each date compared on its earliest possible day):
-
-1. A CAR-T infusion is a line of its own.
-2. A drug started within ``REGIMEN_DAYS`` of the current line's first start joins it: drugs
-   started together form the line's regimen.
-3. A drug already in the current line joins it while it continues, that is while the line is
-   ongoing or the drug restarts within ``PAUSE_DAYS`` of the line's last dose.
-4. A corticosteroid joins the current line (it is part of most regimens, never a line alone);
-   outside any line, or after a CAR-T infusion, it is not counted, with a warning.
-5. Anything else starts a new line: a new drug after the regimen was set (as after
-   progression), or the same drug restarted after a longer pause.
-
-The rules cannot tell a planned change (induction, transplant, maintenance) from a change for
-progression; a site that records lines uses the extension. Each line says how it was made.
+FHIR and mCODE have no line-of-therapy element. A resource carrying the site's extension
+(``urn:mmsequence:fhir:line-of-therapy``) goes into that line (``method: extension``); the other
+records are read into lines by :func:`mmsequence.lines.derive_lines` (``method: derived``). Each
+line of therapy becomes one history line, and a CAR-T line two: its bridging therapy, and the
+infusion (which the history keeps as one infusion on its day).
 """
 
 from __future__ import annotations
@@ -26,98 +16,73 @@ import attrs
 
 from ..dates import PartialDate
 from ..errors import InputError
+from ..history import Line, LineOrigin, SourceRecord
+from ..lines import Event, LineReading, Member, SetAside, derive_lines
 from .records import Exposure
 
-REGIMEN_DAYS = 28
-PAUSE_DAYS = 90
-_JOINS_ANY_LINE = ("corticosteroid",)
+
+def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
+    return date.earliest, date.latest
 
 
-@attrs.frozen
-class TherapyLine:
-    """A line of therapy, the exposures it holds, and how it was formed."""
-
-    exposures: tuple[Exposure, ...]
-    method: str  # "extension" or "derived"
-    reason: str
-    number: int | None = None
-
-    @property
-    def agents(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(e.drug.name for e in self.exposures))
-
-    @property
-    def start(self) -> PartialDate:
-        return min((e.start for e in self.exposures), key=lambda d: d.sort_key)
-
-    @property
-    def end(self) -> PartialDate | None:
-        """The last dose; None while any of its drugs is ongoing."""
-        if any(e.end is None for e in self.exposures):
-            return None
-        return max((e.end for e in self.exposures if e.end), key=lambda d: (d.latest, d.earliest))
+def _records(events: Iterable[Event]) -> tuple[SourceRecord, ...]:
+    return tuple(SourceRecord(e.name, e.source, e.matched_by) for e in events)
 
 
-def _order(e: Exposure) -> tuple[datetime.date, datetime.date, str, str]:
-    return e.start.earliest, e.start.latest, e.drug.name, e.resource
+def _line(members: list[Member], method: str, reason: str, number: int, notes: list[Member],
+          progression: Event | None = None) -> Line:
+    starts = [m.event.start for m in members]
+    ends = [m.end for m in members]
+    stopped = [m for m in members if m.event.stop_reason]
+    last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
+    known_ends = [e for e in ends if e is not None]
+    extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
+    if progression is not None:
+        extra += f"; progression recorded {progression.start} ({progression.source}): refractory"
+    return Line(
+        agents=tuple(dict.fromkeys(m.event.name for m in members)),
+        start=min(starts, key=_day),
+        end=None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest)),
+        stop_reason=last_stop or ("progression" if progression is not None else None),
+        refractory=True if progression is not None else None,
+        comment=reason + extra,
+        origin=LineOrigin(method, reason + extra, _records(m.event for m in members + notes), number),
+    )
 
 
-def _days(n: int) -> datetime.timedelta:
-    return datetime.timedelta(days=n)
+def _from_reading(reading: LineReading) -> list[tuple[int, Line]]:
+    out = []
+    for line in reading.lines:
+        notes = [m for m in line.members if not m.counts and m.part != "transplant"]
+        therapy = [m for m in line.members if m.part in ("therapy", "bridging")]
+        infusion = [m for m in line.members if m.part == "infusion"]
+        reason = f"derived: line {line.number}: {line.reason}"
+        if therapy:
+            out.append((line.number, _line(therapy, "derived", reason + (" (bridging)" if infusion else ""),
+                                           line.number, [] if infusion else notes,
+                                           None if infusion else line.progression)))
+        if infusion:
+            out.append((line.number, _line(infusion, "derived", reason, line.number, notes, line.progression)))
+    return out
 
 
-def _joins(line: TherapyLine, e: Exposure) -> bool:
-    """Whether ``e`` belongs to ``line`` (rules 2 to 4); CAR-T infusions are handled by the caller."""
-    if e.start.earliest <= line.start.earliest + _days(REGIMEN_DAYS):
-        return True
-    if e.drug.agent is not None and e.drug.agent.drug_class in _JOINS_ANY_LINE:
-        return True
-    end = line.end
-    return e.drug.name in line.agents and (end is None or e.start.earliest <= end.latest + _days(PAUSE_DAYS))
-
-
-def _new_line_reason(previous: TherapyLine | None, e: Exposure) -> str:
-    if e.is_car_t:
-        return f"derived: a CAR-T infusion ({e.drug.name}, {e.start}) is a line of its own"
-    if previous is None:
-        return f"derived: the first therapy in the bundle ({e.drug.name}, {e.start})"
-    if previous.exposures[0].is_car_t:
-        return f"derived: the first therapy after a CAR-T infusion ({e.drug.name}, {e.start})"
-    if e.drug.name in previous.agents:
-        return f"derived: {e.drug.name} restarted {e.start}, more than {PAUSE_DAYS} days after the previous line"
-    return f"derived: {e.drug.name} started {e.start}, not part of the previous line's regimen"
-
-
-def _derive(exposures: Iterable[Exposure], warnings: list[str]) -> list[TherapyLine]:
-    lines: list[TherapyLine] = []
-    for e in sorted(exposures, key=_order):
-        current = lines[-1] if lines else None
-        if current is not None and not (e.is_car_t or current.exposures[0].is_car_t) and _joins(current, e):
-            lines[-1] = attrs.evolve(current, exposures=(*current.exposures, e))
-        elif e.drug.agent is not None and e.drug.agent.drug_class in _JOINS_ANY_LINE:
-            warnings.append(f"{e.resource}: {e.drug.name} given outside any line of therapy; not counted")
-        else:
-            regimen = f"; drugs started within {REGIMEN_DAYS} days form its regimen" if not e.is_car_t else ""
-            lines.append(TherapyLine((e,), "derived", _new_line_reason(current, e) + regimen))
-    return lines
-
-
-def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[TherapyLine]:
+def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int, Line]]:
     numbers = sorted({e.line_number for e in exposures if e.line_number is not None})
-    lines = [
-        TherapyLine(tuple(sorted((e for e in exposures if e.line_number == n), key=_order)), "extension",
-                    f"extension: the site recorded line {n}", n)
-        for n in numbers
-    ]
+    lines = []
     problems = []
-    for line in lines:
-        if any(e.is_car_t for e in line.exposures) and len(line.agents) > 1:
-            problems.append(f"line {line.number} ({', '.join(e.resource for e in line.exposures)}): a CAR-T infusion"
+    for n in numbers:
+        mine = sorted((e for e in exposures if e.line_number == n), key=lambda e: _day(e.start))
+        reason = f"extension: the site recorded line {n}"
+        cells = [e for e in mine if e.is_car_t]
+        if cells and len({e.drug.name for e in mine}) > 1:
+            problems.append(f"line {n} ({', '.join(e.resource for e in mine)}): a CAR-T infusion"
                             " must be a line of its own (bridging therapy is a line before it)")
-    for earlier, later in zip(lines, lines[1:]):
+        members = [Member(e.event(), "infusion" if e.is_car_t else "therapy", e.end) for e in mine]
+        lines.append((n, _line(members, "extension", reason, n, [])))
+    for (n1, earlier), (n2, later) in zip(lines, lines[1:]):
         if later.start.before(earlier.start):
-            problems.append(f"line {later.number} ({later.exposures[0].resource}) starts {later.start},"
-                            f" before line {earlier.number} ({earlier.exposures[0].resource}) starts {earlier.start}")
+            problems.append(f"line {n2} ({_origin(later).records[0].resource}) starts {later.start},"
+                            f" before line {n1} ({_origin(earlier).records[0].resource}) starts {earlier.start}")
     if problems:
         raise InputError(problems)
     missing = [str(n) for n in range(1, numbers[-1]) if n not in numbers] if numbers else []
@@ -127,8 +92,36 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[TherapyLin
     return lines
 
 
-def build_lines(exposures: list[Exposure], warnings: list[str]) -> list[TherapyLine]:
-    """All lines, explicit and derived, in order of their start; problems raise InputError."""
+def build_lines(exposures: list[Exposure], events: list[Event],
+                warnings: list[str]) -> tuple[list[Line], tuple[tuple[str, str, str], ...]]:
+    """The history's lines in order of their start, numbered as lines of therapy, and the drugs
+    that are not anti-myeloma therapy (name, role, record); problems raise InputError."""
     explicit = _explicit([e for e in exposures if e.line_number is not None], warnings)
-    derived = _derive((e for e in exposures if e.line_number is None), warnings)
-    return sorted(explicit + derived, key=lambda line: (*line.start.sort_key, line.number or 0))
+    reading = derive_lines([*(e.event() for e in exposures if e.line_number is None), *events])
+    warnings.extend(reading.warnings)
+    # drugs set aside are listed on the history (not_therapy), not repeated as warnings
+    keyed = [(("extension", n), line) for n, line in explicit] + [(("derived", n), line) for n, line in _from_reading(reading)]
+    keyed.sort(key=lambda pair: (*_day(pair[1].start), _origin(pair[1]).number or 0))
+    numbers: dict[tuple[str, int], int] = {}
+    lines = []
+    for key, line in keyed:
+        number = numbers.setdefault(key, len(numbers) + 1)
+        lines.append(line if _origin(line).number == number else _renumbered(line, number))
+    aside = tuple((a.event.name, _words(a), a.event.source) for a in reading.set_aside)
+    return lines, aside
+
+
+def _words(aside: SetAside) -> str:
+    """The role in words, saying when an ATC code decided it."""
+    atc = aside.event.matched_by.get("atc", {}).get("code") if aside.event.agent is None else None
+    return f"{aside.words} (by its ATC code {atc})" if atc else aside.words
+
+
+def _origin(line: Line) -> LineOrigin:
+    """The origin every line built here has."""
+    assert line.origin is not None
+    return line.origin
+
+
+def _renumbered(line: Line, number: int) -> Line:
+    return attrs.evolve(line, origin=attrs.evolve(_origin(line), number=number))

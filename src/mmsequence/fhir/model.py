@@ -15,6 +15,23 @@ def _path(location: tuple[Any, ...]) -> str:
     return text or "bundle"
 
 
+def completeness_problems(document: Mapping[str, Any]) -> list[str]:
+    """Why a Bundle may not hold the whole record: ``entry`` not a list of entries with a resource,
+    or a ``next`` page that was not read (a searchset is paged). Data left out is a data problem,
+    never silently dropped."""
+    entries = document.get("entry", [])
+    if not isinstance(entries, list):
+        return [f"bundle.entry: expected a list of entries, got {type(entries).__name__}; the record cannot be read whole"]
+    problems = [f"entry[{i}]: expected an entry with a resource, got {type(e).__name__}"
+                for i, e in enumerate(entries) if not isinstance(e, Mapping)]
+    links = document.get("link", [])
+    for i, link in enumerate(links if isinstance(links, list) else []):
+        if isinstance(link, Mapping) and link.get("relation") == "next":
+            problems.append(f"bundle.link[{i}]: a next page ({link.get('url')}) was not read; the record is incomplete"
+                            " (read every page and pass them as one Bundle)")
+    return problems
+
+
 def validate_bundle(document: Any) -> Any:
     """The Bundle as a ``fhir.resources.R4B`` model; InputError naming each invalid field."""
     try:
@@ -26,7 +43,9 @@ def validate_bundle(document: Any) -> Any:
     if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
         found = document.get("resourceType") if isinstance(document, Mapping) else None
         raise InputError([f"resourceType: expected 'Bundle', got {found!r}"])
-    problems = []
+    problems = completeness_problems(document)
+    if problems:
+        raise InputError(problems)
     for i, entry in enumerate(document.get("entry") or ()):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         kind = resource.get("resourceType") if isinstance(resource, Mapping) else None

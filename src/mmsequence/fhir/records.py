@@ -9,7 +9,8 @@ was given is counted as given with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+import re
 from typing import Any
 
 import attrs
@@ -17,7 +18,18 @@ import attrs
 from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
-from .coding import DrugMatch, is_myeloma, match_drug, mentions_apheresis, mentions_car_t
+from ..lines import Event
+from .coding import (
+    DrugMatch,
+    is_myeloma,
+    match_drug,
+    mentions_apheresis,
+    mentions_car_t,
+    mentions_stem_cells,
+    mentions_stem_cell_infusion,
+    mentions_t_cells,
+    stop_reason,
+)
 from .dates import partial_date
 
 #: Default URL of the extension that carries a site's explicit line-of-therapy number.
@@ -27,7 +39,7 @@ LINE_EXTENSION = "urn:mmsequence:fhir:line-of-therapy"
 _GIVEN = {
     "MedicationAdministration": ({"completed", "in-progress", "on-hold", "stopped"}, {"unknown"}),
     "MedicationStatement": ({"active", "completed", "on-hold", "stopped"}, {"unknown"}),
-    "MedicationRequest": ({"active", "completed"}, set()),
+    "MedicationRequest": ({"active", "completed", "stopped"}, set()),
     "Procedure": ({"completed", "in-progress", "stopped"}, {"on-hold", "unknown"}),
 }
 #: Apheresis status in the history for each procedure, request and care-plan activity status.
@@ -41,17 +53,25 @@ _FAILED_OUTCOME = ("unsuccessful", "failed", "failure", "insufficient")
 
 @attrs.frozen
 class Exposure:
-    """A drug given to the patient, as one resource records it (``end`` None: ongoing)."""
+    """A drug given to the patient, or a CAR-T or stem-cell infusion, as one resource records it
+    (``end`` None: ongoing)."""
 
     drug: DrugMatch
     start: PartialDate
     end: PartialDate | None
     resource: str
     line_number: int | None = None
+    kind: str = "drug"
+    stop_reason: str | None = None
 
     @property
     def is_car_t(self) -> bool:
-        return self.drug.agent is not None and self.drug.agent.modality == "car-t"
+        return self.kind == "car-t-infusion"
+
+    def event(self) -> Event:
+        """The record as the line derivation reads it."""
+        return Event(self.kind, self.start, self.resource, self.drug.name, self.end, self.drug.agent,
+                     self.drug.fallback_role, self.stop_reason, matched_by=self.drug.matched_by)
 
 
 @attrs.frozen
@@ -66,20 +86,26 @@ class Records:
     """Everything read from one Bundle."""
 
     exposures: list[Exposure] = attrs.Factory(list)
+    events: list[Event] = attrs.Factory(list)  # collections, harvests, progressions
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
     warnings: list[str] = attrs.Factory(list)
+    #: Observations the rules read, by kind: (date, value, record), in the order read.
+    observed: dict[str, list[tuple[PartialDate, Any, str]]] = attrs.Factory(dict)
 
 
 class ResourceReader:
     """Reads the therapy resources of one Bundle; ``medication(ref)`` resolves Medication references."""
 
-    def __init__(self, catalog: Catalog, medications: dict[str, Any], line_extension: str) -> None:
+    def __init__(self, catalog: Catalog, medications: dict[str, Any], line_extension: str,
+                 observations: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.catalog = catalog
+        self.observation_kinds = {code: kind for kind, codes in (observations or {}).items() for code in codes}
         self.medications = medications
         self.line_extension = line_extension
         self.records = Records()
         self.used_medications: set[str] = set()
+        self.car_t_orders: set[str] = set()  # 'Type/id' of orders for a CAR-T product
 
     def warn(self, label: str, message: str) -> None:
         self.records.warnings.append(f"{label}: {message}")
@@ -95,6 +121,7 @@ class ResourceReader:
             "ServiceRequest": self._service_request,
             "CarePlan": self._care_plan,
             "Condition": self._condition,
+            "Observation": self._observation,
         }.get(kind)
         if handler is None:
             self.warn(label, f"not used (mmsequence does not read {kind} resources)")
@@ -148,17 +175,21 @@ class ResourceReader:
         if not self._counts(kind, resource.status, label):
             return
         drug = self.drug(resource, path)
-        if drug.agent is not None and drug.agent.drug_class == "supportive":
-            self.warn(label, f"{drug.name} is supportive care, not anti-myeloma therapy; not counted in a line")
+        if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
+            self.warn(label, f"an order for {drug.name}, not its infusion (read from the infusion's Procedure or"
+                             " MedicationAdministration); links a leukapheresis to CAR-T")
             return
         start, end, field = self._period(resource, kind, path)
         if start is None:
             raise InputError([f"{path}.{field}: is required to place the drug in time"])
-        if end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
+        anti_myeloma = drug.role is None or drug.agent is not None and drug.agent.is_anti_myeloma
+        if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
             self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
-        if drug.agent is None:
+        if drug.role is None:
             self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent")
-        self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path)))
+        reason = stop_reason(resource)
+        self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path),
+                                               stop_reason=reason))
 
     def _period(self, resource: Any, kind: str, path: str) -> tuple[PartialDate | None, PartialDate | None, str]:
         """(start, end, the field that should hold the start); end None means ongoing."""
@@ -206,6 +237,24 @@ class ResourceReader:
         return None
 
     def _procedure(self, resource: Any, label: str, path: str) -> None:
+        if mentions_apheresis(resource.code) and not self._collects_t_cells(resource):
+            if mentions_stem_cells(resource.code):
+                date = self._performed(resource, path)
+                self.warn(label, "stem-cell harvest (for a transplant), not a T-cell collection; starts nothing")
+                if date is not None and resource.status in ("completed", "in-progress"):
+                    self.records.events.append(Event("stem-cell-harvest", date, label, "stem-cell harvest"))
+            else:
+                self.warn(label, "leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not"
+                                 " linked to a CAR-T order; not read as a T-cell collection")
+            return
+        if mentions_stem_cell_infusion(resource.code):
+            if not self._counts("Procedure", resource.status, label):
+                return
+            day = self._performed(resource, path)
+            if day is None:
+                raise InputError([f"{path}.performed[x]: a stem-cell infusion needs its date"])
+            self.records.events.append(Event("stem-cell-infusion", day, label, "autologous stem-cell transplant"))
+            return
         if mentions_apheresis(resource.code):
             status = _PROCEDURE_APHERESIS.get(resource.status)
             if status is None:
@@ -219,6 +268,8 @@ class ResourceReader:
             if status in ("done", "failed") and date is None:
                 raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
             self.records.apheresis.append(ApheresisRecord(status, date, label))
+            if status == "done" and date is not None:
+                self.records.events.append(Event("t-cell-collection", date, label, "T-cell collection"))
             return
         product = self._car_t_product(resource, path)
         if product is None:
@@ -231,9 +282,25 @@ class ResourceReader:
             raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
         if product.agent is None:
             self.warn(label, f"CAR-T product {product.name!r} is not in the agent catalog; kept as an unknown agent")
-        self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path)))
+        self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path),
+                                               kind="car-t-infusion"))
+
+    def _collects_t_cells(self, resource: Any) -> bool:
+        """A leukapheresis collects T cells when it names CAR-T, T cells or a CAR-T product, or is
+        based on a CAR-T order."""
+        concepts = [resource.code, *(resource.usedCode or ())]
+        if any(mentions_car_t(c) or mentions_t_cells(c) for c in concepts):
+            return True
+        if any(c is not None and (m := match_drug(c, self.catalog, "")).agent is not None
+               and m.agent.modality == "car-t" for c in concepts if c is not None and (c.text or c.coding)):
+            return True
+        return any(ref.reference in self.car_t_orders or relative_reference(ref.reference or "") in self.car_t_orders
+                   for ref in resource.basedOn or ())
 
     def _service_request(self, resource: Any, label: str, path: str) -> None:
+        if mentions_apheresis(resource.code) and mentions_stem_cells(resource.code):
+            self.warn(label, "not used (a stem-cell harvest for a transplant, not a T-cell collection)")
+            return
         if not mentions_apheresis(resource.code):
             self.warn(label, "not used (not a leukapheresis request)")
             return
@@ -276,6 +343,63 @@ class ResourceReader:
             self.warn(label, f"multiple myeloma diagnosis not used (verification {', '.join(sorted(codes))})")
             return
         self.records.myeloma.append(label)
+
+    def _observation(self, resource: Any, label: str, path: str) -> None:
+        codes = [f"{c.system}|{c.code}" for c in (resource.code.coding or ()) if c.system and c.code]
+        kind = next((self.observation_kinds[c] for c in codes if c in self.observation_kinds), None)
+        if kind is None:
+            self.warn(label, "not used (its code is not one the site policy maps under observations)")
+            return
+        if resource.status not in ("final", "amended", "corrected"):
+            self.warn(label, f"not used (status {resource.status!r})")
+            return
+        when = resource.effectiveDateTime or (resource.effectivePeriod.start if resource.effectivePeriod else None) \
+            or resource.issued
+        date = partial_date(when, f"{path}.effective[x]")
+        if date is None:
+            raise InputError([f"{path}.effective[x]: a {kind.replace('_', ' ')} observation needs its date"])
+        if kind == "disease_status":
+            concept = resource.valueCodeableConcept
+            coded = {c.code for c in (concept.coding or ())} if concept else set()
+            words = " ".join(filter(None, [concept.text, *(c.display for c in concept.coding or ())])) if concept else ""
+            if coded & set(_WORSENED) or re.search(r"worse|progress|relapse", words, re.IGNORECASE):
+                self.records.events.append(Event("progression", date, label, "progression"))
+            else:
+                self.warn(label, "disease status is not progression; not used")
+            return
+        if kind == "soluble_bcma":
+            quantity = resource.valueQuantity
+            unit = (quantity.unit or quantity.code or "").casefold() if quantity else ""
+            if quantity is None or quantity.value is None or unit not in _NG_PER_ML:
+                raise InputError([f"{path}.valueQuantity: soluble BCMA needs a value in ng/mL (got {unit or 'none'!r})"])
+            value: Any = float(quantity.value)
+        else:
+            value = _flag(resource)
+            if value is None:
+                raise InputError([f"{path}.value[x]: a {kind.replace('_', ' ')} observation needs a yes or no value"])
+        self.records.observed.setdefault(kind, []).append((date, value, label))
+
+
+_WORSENED = ("271299001",)  # SNOMED CT: patient's condition worsened (mCODE ConditionStatusTrendVS)
+_YES = re.compile(r"^(yes|true|eligible|detected|present|positive|lost|loss)\b", re.IGNORECASE)
+_NO = re.compile(r"^(no|false|not|ineligible|absent|negative|retained)\b", re.IGNORECASE)
+_NG_PER_ML = ("ng/ml", "ug/l", "µg/l", "mcg/l")
+
+
+def _flag(resource: Any) -> bool | None:
+    """A yes/no Observation value: valueBoolean, or a concept whose words say yes or no."""
+    if resource.valueBoolean is not None:
+        return bool(resource.valueBoolean)
+    concept = resource.valueCodeableConcept
+    texts = [t for t in ([concept.text] + [c.display for c in concept.coding or ()]) if t] if concept else []
+    if resource.valueString:
+        texts.append(resource.valueString)
+    for text in texts:
+        if _NO.search(text.strip()):
+            return False
+        if _YES.search(text.strip()):
+            return True
+    return None
 
 
 def medication_index(entries: Iterable[tuple[str | None, Any]]) -> dict[str, Any]:

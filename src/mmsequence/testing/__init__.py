@@ -3,7 +3,8 @@
     from mmsequence.testing import check, patient_histories, policies
 
 - strategies (``patient_histories``, ``partial_dates``, ``policies``, ``invalid_documents``,
-  ``invalid_files``) need Hypothesis: ``pip install 'mmsequence[testing]'``; they are imported
+  ``invalid_files``, ``realistic_charts``: a clean document and the noisy FHIR chart of the same
+  care) need Hypothesis: ``pip install 'mmsequence[testing]'``; they are imported
   on first use, so the invariants work without it;
 - :mod:`~mmsequence.testing.invariants`: the safety invariants, each
   ``(document, assessment) -> list of violations``, and :func:`check`, which runs them all;
@@ -19,7 +20,7 @@ from .invariants import INVARIANTS, check
 
 _LAZY = {
     "patient_histories": "strategies", "partial_dates": "strategies", "policies": "strategies",
-    "invalid_documents": "invalid", "invalid_files": "invalid",
+    "invalid_documents": "invalid", "invalid_files": "invalid", "realistic_charts": "charts",
 }
 
 __all__ = ["INVARIANTS", "check", *_LAZY]

@@ -104,6 +104,8 @@ class _Patient:
             return [("review.interval-collected", "caution", None)]
         rule = "review.interval" if anchor.last < window.first else "review.interval-uncertain"
         effect = self.policy.interval_effect
+        if effect == "wait" and self.unknown:  # an unidentified drug could move the clock: no confident wait
+            return [(rule, "indeterminate", None)]
         return [(rule, effect, window.last if effect == "wait" else None)]
 
     def _window(self, anchor: reference.Days) -> reference.Days | None:

@@ -1,7 +1,7 @@
 """Vignettes: patient histories with a pinned date and the verdicts a clinician expects.
 
 A vignette file (JSON) holds ``rationale``, ``document`` (a patient-history document with
-``as_of``), optional ``policy`` (policy keys layered over the policy in use) and ``expected``:
+``as_of``, a FHIR Bundle, or the path of either relative to the vignette), optional ``policy`` (policy keys layered over the policy in use) and ``expected``:
 for each candidate as the document names it, the ``verdict``, the ``earliest_date`` of a wait
 and, optionally, the exact set of ``rules`` that fire for it.
 """
@@ -52,7 +52,10 @@ def run_vignette(path: Path, base: Policy) -> VignetteResult:
     """Evaluate one vignette and compare every expected value with the assessment."""
     data = _load(path)
     policy = policy_from_mapping(data["policy"], f"{path.name}: policy", base) if "policy" in data else base
-    assessment = evaluate(data["document"], policy=policy)
+    document = data["document"]
+    if isinstance(document, str):
+        document = load_json(path.parent / document)
+    assessment = evaluate(document, policy=policy)
     mismatches = []
     for name, expected in data["expected"].items():
         try:

@@ -1,0 +1,425 @@
+"""Lines of therapy by the IMWG definition, from what a chart records (FHIR today, OMOP later).
+
+IMWG (Rajkumar, Richardson, San Miguel, Blood 2015;126(7):921-922): a line is one or more
+complete cycles of a single agent, a combination, or a planned sequence of regimens; induction
+followed by autologous transplant, consolidation and maintenance is one line. A new line starts
+when the planned course is changed because of progression, relapse or toxicity, or when a planned
+pause off therapy is interrupted by the need for further treatment. Supportive care,
+premedication and CRS/ICANS treatment are never a line; conditioning belongs to the transplant,
+lymphodepletion and bridging to the CAR-T.
+
+Records are read in order of their start (each date on its earliest possible day), once:
+
+1. Drugs not directed at myeloma (supportive care, premedication, CRS management, and drugs an
+   ATC code marks as supportive) are set aside and listed; they never start, extend or end a line.
+2. A drug that may be transplant conditioning, given in the ``CONDITIONING_DAYS`` before a
+   stem-cell infusion, is conditioning; one that may be lymphodepletion, in the
+   ``LYMPHODEPLETION_DAYS`` before a CAR-T infusion, is lymphodepletion. Both belong to that line.
+3. A CAR-T infusion starts a line, which also holds its T-cell collection, the bridging therapy
+   started between collection and infusion, and the lymphodepletion.
+4. A stem-cell infusion joins the line it follows (induction and transplant are planned
+   together); drugs started within ``MAINTENANCE_DAYS`` after it are consolidation or maintenance
+   of that line, unless a progression was recorded first.
+5. Otherwise a drug joins the current line when it starts within ``REGIMEN_DAYS`` of the line's
+   start (the regimen), or when it is already in the line and continues (the line is ongoing or
+   the drug restarts within ``PAUSE_DAYS``); a corticosteroid joins the current line.
+6. Anything else starts a new line, saying why: a progression or toxicity recorded before it (a
+   progression, or a drug of the line stopped for progression or toxicity: even the same regimen
+   given again is then a new line), a new drug after the regimen was set (a changed plan), or
+   treatment resumed after a pause.
+   Dexamethasone or methylprednisolone within a day of a TCRT dose is premedication, in the
+   ``CRS_DAYS`` after one CRS or ICANS management; any other corticosteroid alone outside a line
+   is listed and not counted.
+
+A drug whose end is not recorded is ongoing until the next line starts without it; its last dose
+is then taken to be no later than that start, with a warning. Each step is constant work per
+record, so a chart of any size is read in one pass after sorting.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Agent
+from .dates import PartialDate
+
+REGIMEN_DAYS = 28
+PAUSE_DAYS = 90
+MAINTENANCE_DAYS = 180
+CONDITIONING_DAYS = 10
+LYMPHODEPLETION_DAYS = 14
+PREMEDICATION_DAYS = 1
+CRS_DAYS = 30
+REFRACTORY_DAYS = 60  # IMWG: progression on therapy or within 60 days of the last dose
+
+#: What a chart record is: a drug given, an infusion of cells, a collection, or a progression.
+KINDS = ("drug", "car-t-infusion", "stem-cell-infusion", "t-cell-collection", "stem-cell-harvest", "progression")
+#: What a record is within its line.
+PARTS = ("therapy", "bridging", "conditioning", "lymphodepletion", "transplant", "infusion", "collection")
+
+_CORTICOSTEROID = "corticosteroid"
+
+
+@attrs.frozen
+class Event:
+    """One record of a chart, as the line derivation needs it (``end`` None: no end recorded)."""
+
+    kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
+    start: PartialDate
+    source: str
+    name: str = ""
+    end: PartialDate | None = None
+    agent: Agent | None = None
+    fallback_role: str | None = None
+    stop_reason: str | None = None
+    refractory: bool | None = None
+    matched_by: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def role(self) -> str | None:
+        """The drug's own role (the catalog's, else its ATC fallback); None for an unknown drug."""
+        return self.agent.role if self.agent is not None else self.fallback_role
+
+    def last_dose(self) -> PartialDate | None:
+        return self.end if self.kind == "drug" else self.start
+
+
+@attrs.frozen
+class Member:
+    """A record in a line, what it is there (one of PARTS) and its last dose (None: ongoing)."""
+
+    event: Event
+    part: str
+    end: PartialDate | None
+
+    @property
+    def counts(self) -> bool:
+        """Whether it is anti-myeloma therapy of the line (not conditioning, lymphodepletion or a procedure)."""
+        return self.part in ("therapy", "bridging", "infusion")
+
+
+@attrs.frozen
+class TherapyLine:
+    """A line of therapy: its number, why it started, and its records in order."""
+
+    number: int
+    reason: str
+    members: tuple[Member, ...]
+    progression: Event | None = None  # a progression recorded on it or within REFRACTORY_DAYS (refractory)
+
+    @property
+    def start(self) -> PartialDate:
+        return min((m.event.start for m in self.members), key=_day)
+
+    @property
+    def car_t(self) -> bool:
+        return any(m.part == "infusion" for m in self.members)
+
+    @property
+    def transplant(self) -> bool:
+        return any(m.part == "transplant" for m in self.members)
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.event.name for m in self.members if m.counts))
+
+    @property
+    def counts(self) -> bool:
+        """A line counts when it holds anti-myeloma therapy (known or not)."""
+        return any(m.counts for m in self.members)
+
+
+@attrs.frozen
+class SetAside:
+    """A drug that is not anti-myeloma therapy here, and why: its role, or ``note`` when no role says it."""
+
+    event: Event
+    role: str
+    note: str | None = None
+
+    @property
+    def words(self) -> str:
+        return self.note or ROLE_WORDS[self.role]
+
+    def message(self) -> str:
+        if self.note:
+            return f"{self.event.source}: {self.event.name} is {self.note}, not counted as a line"
+        atc = self.event.matched_by.get("atc", {}).get("code") if self.event.agent is None else None
+        how = f" by its ATC code {atc}" if atc else ""
+        return f"{self.event.source}: {self.event.name} is {ROLE_WORDS[self.role]}{how}, not anti-myeloma therapy"
+
+
+@attrs.frozen
+class LineReading:
+    """Lines derived from a chart, the drugs set aside, stem-cell harvests, and warnings."""
+
+    lines: tuple[TherapyLine, ...]
+    set_aside: tuple[SetAside, ...]
+    harvests: tuple[Event, ...]
+    warnings: tuple[str, ...]
+
+
+def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
+    return date.earliest, date.latest
+
+
+def _days(n: int) -> datetime.timedelta:
+    return datetime.timedelta(days=n)
+
+
+#: Same-day order: procedures and progressions before drugs, corticosteroids last (so that
+#: dexamethasone given with a new regimen joins the new regimen, not the old one).
+_ORDER = {"progression": 0, "t-cell-collection": 1, "stem-cell-harvest": 1, "car-t-infusion": 2,
+          "stem-cell-infusion": 2, "drug": 3}
+
+
+def _sort_key(e: Event) -> tuple[datetime.date, int, bool, datetime.date, str, str]:
+    steroid = e.agent is not None and e.agent.drug_class == _CORTICOSTEROID
+    return (e.start.earliest, _ORDER[e.kind], steroid, e.start.latest, e.name, e.source)
+
+
+def _within_before(e: Event, anchors: list[Event], days: int) -> Event | None:
+    """The first anchor on or after ``e`` starts and at most ``days`` later (anchors sorted by day)."""
+    for anchor in anchors:
+        gap = (anchor.start.earliest - e.start.earliest).days
+        if 0 <= gap <= days:
+            return anchor
+    return None
+
+
+class _TcrtDays:
+    """The days a TCRT may have been given (bsAb courses as spans, CAR-T infusions as days), merged,
+    for looking a day up in logarithmic time."""
+
+    def __init__(self, events: list[Event]) -> None:
+        spans = []
+        for e in events:
+            if e.agent is None or not e.agent.is_tcrt:
+                continue
+            last = e.start if e.kind == "car-t-infusion" else e.end
+            spans.append((e.start.earliest, (last.latest if last is not None else datetime.date.max),
+                          e.kind == "car-t-infusion"))
+        spans.sort()
+        self.starts = [first for first, _, _ in spans]
+        self.spans = spans
+        self.infusions = sorted(first for first, _, infusion in spans if infusion)
+        self.reach = list(itertools.accumulate((last for _, last, _ in spans), max))
+
+    def role(self, e: Event) -> str | None:
+        """'premedication' on (or a day from) a TCRT dose, 'crs-management' in the weeks after an infusion."""
+        day = e.start.earliest
+        i = bisect.bisect_right(self.starts, day + _days(PREMEDICATION_DAYS)) - 1
+        if i >= 0 and self.reach[i] >= day - _days(PREMEDICATION_DAYS):
+            return "premedication"
+        j = bisect.bisect_left(self.infusions, day) - 1
+        if j >= 0 and 0 < (day - self.infusions[j]).days <= CRS_DAYS:
+            return "crs-management"
+        return None
+
+
+@attrs.define
+class _Open:
+    """The line being built."""
+
+    number: int
+    reason: str
+    members: list[Member]
+    names: set[str]
+    start: datetime.date
+    last_dose: datetime.date | None  # latest possible last dose of its therapy; None while ongoing
+    ongoing: bool
+    transplant_day: datetime.date | None = None
+    car_t: bool = False
+    progression: Event | None = None
+    stopped: datetime.date | None = None  # the last dose of a drug stopped for progression or toxicity
+
+    def add(self, member: Member) -> None:
+        self.members.append(member)
+        if member.counts or member.part == "transplant":
+            self.names.add(member.event.name)
+            if member.event.kind == "drug" and member.end is None:
+                self.ongoing = True
+            last = member.end if member.end is not None else member.event.start
+            self.last_dose = max(filter(None, (self.last_dose, last.latest)))
+            if member.event.stop_reason in ("progression", "toxicity") and member.end is not None:
+                self.stopped = max(filter(None, (self.stopped, member.end.latest)))
+
+
+def derive_lines(events: Iterable[Event]) -> LineReading:
+    """The lines of therapy a chart's records make, by the IMWG definition (see the module doc)."""
+    ordered = sorted(events, key=_sort_key)
+    car_t = [e for e in ordered if e.kind == "car-t-infusion"]
+    stem_cell = [e for e in ordered if e.kind == "stem-cell-infusion"]
+    tcrt_days = _TcrtDays([e for e in ordered if e.kind in ("drug", "car-t-infusion")])
+    collections = [e for e in ordered if e.kind == "t-cell-collection"]
+    bridging_windows = _bridging_windows(collections, car_t)
+
+    lines: list[_Open] = []
+    set_aside: list[SetAside] = []
+    harvests: list[Event] = []
+    warnings: list[str] = []
+    progression: Event | None = None  # the latest progression seen, while no line started after it
+    pending: dict[str, list[Member]] = {"conditioning": [], "lymphodepletion": []}
+    bridging: list[Member] = []
+
+    def start_line(reason: str, member: Member) -> _Open:
+        nonlocal progression
+        if lines:
+            _close_open_ends(lines[-1], member.event, warnings)
+        line = _Open(len(lines) + 1, reason, [], set(), member.event.start.earliest, None, False)
+        lines.append(line)
+        line.add(member)
+        progression = None
+        return line
+
+    for e in ordered:
+        current = lines[-1] if lines else None
+        if e.kind == "progression":
+            progression = e
+            if current is not None and (current.ongoing or current.last_dose is None
+                                        or e.start.earliest <= current.last_dose + _days(REFRACTORY_DAYS)):
+                current.progression = current.progression or e
+            continue
+        if e.kind == "stem-cell-harvest":
+            harvests.append(e)
+            continue
+        if e.kind == "t-cell-collection":
+            continue  # joins its CAR-T line when the infusion comes
+        if e.kind == "car-t-infusion":
+            reason = f"CAR-T infusion of {e.name} ({e.start}, {e.source})"
+            line = start_line(reason, Member(e, "infusion", e.start))
+            line.car_t = True
+            for collection in _collection_of(e, collections):
+                line.members.insert(0, Member(collection, "collection", collection.start))
+            line.members.extend(bridging + pending["lymphodepletion"])
+            bridging, pending["lymphodepletion"] = [], []
+            continue
+        if e.kind == "stem-cell-infusion":
+            member = Member(e, "transplant", e.start)
+            if current is not None and not current.car_t and progression is None:
+                current.add(member)
+                current.reason += f"; autologous stem-cell transplant {e.start} ({e.source}) planned with it"
+                line = current
+            else:
+                line = start_line(f"autologous stem-cell transplant ({e.start}, {e.source})", member)
+            line.transplant_day = e.start.earliest
+            line.members.extend(pending["conditioning"])
+            pending["conditioning"] = []
+            continue
+
+        role = e.role
+        if e.agent is not None and role in NOT_DIRECTED_AT_MYELOMA or e.agent is None and role is not None:
+            set_aside.append(SetAside(e, role))
+            continue
+        if e.agent is not None and e.agent.may_be("conditioning") and _within_before(e, stem_cell, CONDITIONING_DAYS):
+            pending["conditioning"].append(Member(e, "conditioning", e.end))
+            continue
+        if e.agent is not None and e.agent.may_be("lymphodepletion") and _within_before(e, car_t, LYMPHODEPLETION_DAYS):
+            pending["lymphodepletion"].append(Member(e, "lymphodepletion", e.end))
+            continue
+        if role in ("conditioning", "lymphodepletion"):
+            what = "stem-cell" if role == "conditioning" else "CAR-T"
+            warnings.append(f"{e.source}: {e.name} is {ROLE_WORDS[role]} but no {what} infusion follows within"
+                            f" {CONDITIONING_DAYS if role == 'conditioning' else LYMPHODEPLETION_DAYS} days;"
+                            " not counted in a line")
+            set_aside.append(SetAside(e, role))
+            continue
+        if _in_window(e, bridging_windows) and not (current is not None and _continues(current, e)):
+            bridging.append(Member(e, "bridging", e.end))
+            continue
+        steroid = e.agent is not None and e.agent.drug_class == _CORTICOSTEROID
+        near = tcrt_days.role(e) if e.agent is not None and steroid and e.agent.contexts else None
+        if near is not None:
+            set_aside.append(SetAside(e, near))
+            continue
+        if current is not None and progression is None and _joins(current, e, steroid):
+            current.add(Member(e, "therapy", e.end))
+            continue
+        if steroid:
+            set_aside.append(SetAside(e, "anti-myeloma", "a corticosteroid alone, outside any line of therapy"))
+            continue
+        start_line(_new_line_reason(current, e, progression), Member(e, "therapy", e.end))
+
+    if bridging or pending["lymphodepletion"] or pending["conditioning"]:
+        for waiting in bridging:  # a collection with no infusion yet: the bridging is its own line, so far
+            start_line(f"{waiting.event.name} started {waiting.event.start} after the T-cell collection; no CAR-T"
+                       " infusion recorded yet", waiting)
+    return LineReading(
+        lines=tuple(TherapyLine(o.number, o.reason, tuple(o.members), o.progression) for o in lines),
+        set_aside=tuple(set_aside), harvests=tuple(harvests), warnings=tuple(warnings),
+    )
+
+
+def _bridging_windows(collections: list[Event], infusions: list[Event]) -> list[tuple[datetime.date, datetime.date]]:
+    """(collection day, infusion day) for each CAR-T infusion that follows a T-cell collection."""
+    windows = []
+    for infusion in infusions:
+        before = [c for c in collections if c.start.earliest <= infusion.start.earliest]
+        if before:
+            windows.append((before[-1].start.earliest, infusion.start.earliest))
+    return windows
+
+
+def _collection_of(infusion: Event, collections: list[Event]) -> list[Event]:
+    before = [c for c in collections if c.start.earliest <= infusion.start.earliest]
+    return before[-1:]
+
+
+def _in_window(e: Event, windows: list[tuple[datetime.date, datetime.date]]) -> bool:
+    return any(first <= e.start.earliest < last for first, last in windows)
+
+
+def _continues(line: _Open, e: Event) -> bool:
+    """Whether ``e`` is a drug of ``line`` that goes on (the line ongoing, or restarted within the pause)."""
+    if e.name not in line.names:
+        return False
+    return line.ongoing or line.last_dose is None or e.start.earliest <= line.last_dose + _days(PAUSE_DAYS)
+
+
+def _joins(line: _Open, e: Event, steroid: bool) -> bool:
+    if line.car_t or line.stopped is not None and e.start.earliest > line.stopped:
+        return False
+    if e.start.earliest <= line.start + _days(REGIMEN_DAYS):
+        return True
+    if line.transplant_day is not None and e.start.earliest <= line.transplant_day + _days(MAINTENANCE_DAYS):
+        return True
+    if steroid and (line.ongoing or line.last_dose is not None and e.start.earliest <= line.last_dose):
+        return True
+    return _continues(line, e)
+
+
+def _new_line_reason(previous: _Open | None, e: Event, progression: Event | None) -> str:
+    if previous is None:
+        return f"the first anti-myeloma therapy recorded ({e.name}, {e.start})"
+    if progression is not None:
+        return f"progression recorded {progression.start} ({progression.source}); {e.name} started {e.start}"
+    stopped = [m.event for m in previous.members if m.event.stop_reason in ("progression", "toxicity")]
+    if stopped:
+        last = next((s for s in stopped if s.agent is None or s.agent.drug_class != _CORTICOSTEROID), stopped[-1])
+        return f"{last.name} stopped for {last.stop_reason} ({last.source}); {e.name} started {e.start}"
+    if previous.car_t:
+        return f"the first therapy after a CAR-T infusion ({e.name}, {e.start})"
+    if e.name in previous.names:
+        gap = (e.start.earliest - previous.last_dose).days if previous.last_dose else 0
+        return f"treatment resumed: {e.name} restarted {e.start}, {gap} days after the last dose (a planned pause ended)"
+    return f"the plan changed: {e.name} started {e.start}, after the regimen of line {previous.number} was set"
+
+
+def _close_open_ends(line: _Open, next_event: Event, warnings: list[str]) -> None:
+    """Drugs of ``line`` without an end that the next line does not continue end before it starts."""
+    limit = next_event.start
+    for i, m in enumerate(line.members):
+        if m.event.kind == "drug" and m.end is None and m.counts and m.event.name != next_event.name:
+            end = PartialDate.between(m.event.start.earliest, max(m.event.start.earliest, limit.latest))
+            line.members[i] = attrs.evolve(m, end=end)
+            warnings.append(f"{m.event.source}: {m.event.name} has no end date; its last dose is taken to be no later"
+                            f" than the start of line {line.number + 1} ({limit})")
+    line.ongoing = False
+    ends = [m.end.latest for m in line.members if m.counts and m.end is not None]
+    line.last_dose = max(ends, default=line.last_dose)
