@@ -56,7 +56,7 @@ def test_every_bad_key_of_the_omop_section_is_named():
 def test_an_ingredient_is_named_by_rxnorm_code_then_site_code_then_name():
     # a site agent with an RxNorm code (a made-up one, for the test) and a site synonym for a local code
     site = CATALOG.extended([Agent("examplimab", ("GPRC5D",), "bsab", "t-cell-engager", "investigational",
-                                   codes=(Code("RxNorm", "test", "TEST-RX-1"),))], {"LOCAL-TEC": "teclistamab"})
+                                   codes=(Code("RxNorm", "test", "TEST-RX-1", "made up for this test"),), role="anti-myeloma")], {"LOCAL-TEC": "teclistamab"})
     by_code = ingredient_meaning(Ingredient(1, "some other name", "RxNorm", "TEST-RX-1"), site)
     assert (by_code.name, dict(by_code.matched_by)) == ("examplimab", {"code": "RxNorm TEST-RX-1"})
     by_synonym = ingredient_meaning(Ingredient(2, "unhelpful", "RxNorm Extension", "LOCAL-TEC"), site)
@@ -68,10 +68,11 @@ def test_an_ingredient_is_named_by_rxnorm_code_then_site_code_then_name():
 
 def test_uncatalogued_ingredients_are_set_aside_only_when_atc_says_they_are_not_anti_myeloma():
     supportive = ingredient_meaning(Ingredient(1, "ondansetron-like", "RxNorm", "1", atc=("A04SYN",)), CATALOG)
-    assert supportive.outcome == "not-anti-myeloma" and supportive.agent is None
+    assert (supportive.outcome, supportive.fallback_role, supportive.agent) == ("not-anti-myeloma", "supportive", None)
     for atc in ((), ("L01SYN",), ("A04SYN", "H02SYN")):
         assert ingredient_meaning(Ingredient(1, "new drug", "RxNorm", "1", atc=atc), CATALOG).outcome == "unknown-agent"
-    assert ingredient_meaning(Ingredient(1, "zoledronic acid", "RxNorm", "1"), CATALOG).outcome == "supportive"
+    known = ingredient_meaning(Ingredient(1, "zoledronic acid", "RxNorm", "1"), CATALOG)
+    assert known.outcome == "agent" and known.agent is not None and known.agent.role == "supportive"
 
 
 def test_a_drug_concept_without_an_ingredient_is_kept_as_an_unknown_agent_unless_its_name_is_known():

@@ -127,10 +127,9 @@ class ChartReader:
 
     def _drug(self, chart: Chart, row: Row) -> None:
         for meaning in self.meanings(row.concept_id):
-            if meaning.outcome in ("supportive", "not-anti-myeloma"):
-                chart.unmapped[(row.domain, row.concept_id, f"set aside: {meaning.outcome} ({meaning.name})")] += 1
-                continue
-            if meaning.outcome == "unknown-agent":
+            if meaning.outcome == "not-anti-myeloma":
+                chart.unmapped[(row.domain, row.concept_id, f"set aside by its ATC class ({meaning.name})")] += 1
+            elif meaning.outcome == "unknown-agent":
                 chart.unmapped[(row.domain, row.concept_id, f"kept as an unknown agent ({meaning.name})")] += 1
             car_t = meaning.agent is not None and meaning.agent.modality == "car-t"
             end = row.start if car_t else row.end

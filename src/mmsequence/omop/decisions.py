@@ -1,12 +1,13 @@
 """Decision points: every start of a T-cell redirecting therapy, with the history known the day before.
 
-Lines of therapy are derived from the drugs as for a FHIR Bundle (:func:`derive_lines` is the
-one place that calls the shared derivation). Each line that holds a TCRT (a bsAb, or a CAR-T
-infusion, named or not) is a decision on the day that TCRT was first given in it. Its history is
-derived from the records before that day alone: a drug given until that day or later counts as
-ongoing, the latest eligibility and soluble BCMA before it count, a progression marks the line
-it followed, and overrides recorded in the window before the decision (the day itself included)
-apply to the therapy given. The candidates are the therapy given and every approved TCRT.
+Lines of therapy are derived by the IMWG derivation of :mod:`mmsequence.lines`, as for a FHIR
+Bundle (drugs, CAR-T infusions, T-cell collections and progressions as its events). Each TCRT
+first given in a line (a bsAb, also as bridging, or a CAR-T infusion, named or not) is a decision
+on that day. Its history is derived from the records before that day alone (less the
+lymphodepletion before a CAR-T infusion, which follows from the decision): a drug given until
+that day or later counts as ongoing, the latest eligibility and soluble BCMA before it count, and
+overrides recorded in the window before the decision (the day itself included) apply to the
+therapy given. The candidates are the therapy given and every approved TCRT.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import attrs
 from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
-from ..fhir.coding import DrugMatch
-from ..fhir.lines import TherapyLine, build_lines
-from ..fhir.records import Exposure
-from ..history import Apheresis, Biomarkers, Line, LineOrigin, Override, PatientHistory, SourceRecord, parse_overrides
+from ..history import Apheresis, Biomarkers, Override, PatientHistory, parse_overrides
+from ..lines import Event, LineReading, derive_lines, history_lines, not_therapy
 from .chart import Chart, Dated, Drug
 from .mapping import OmopMapping
 
@@ -29,7 +28,7 @@ from .mapping import OmopMapping
 @attrs.frozen
 class Decision:
     """A TCRT given on ``day`` (``therapy``: the catalog name, or the record's when unknown), the
-    history as of the day before, and the line number it started."""
+    history as of the day before, and the number of the line of therapy it was given in."""
 
     person_id: int
     day: datetime.date
@@ -38,14 +37,21 @@ class Decision:
     history: PatientHistory
 
 
-def derive_lines(drugs: list[Drug], warnings: list[str]) -> list[TherapyLine]:
-    """Lines of therapy from drug records, by the shared derivation of lines."""
-    exposures = [
-        Exposure(DrugMatch(d.meaning.agent, d.meaning.name, dict(d.meaning.matched_by)), PartialDate.of(d.start),
-                 None if d.end is None else PartialDate.of(d.end), d.source)
+def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> list[Event]:
+    """The chart as the line derivation reads it, up to ``as_of`` (None: everything)."""
+    def known(day: datetime.date) -> bool:
+        return as_of is None or day <= as_of
+
+    events = [
+        Event("car-t-infusion" if d.car_t else "drug", PartialDate.of(d.start), d.source, d.meaning.name,
+              None if d.end is None else PartialDate.of(d.end), d.meaning.agent, d.meaning.fallback_role,
+              matched_by=dict(d.meaning.matched_by))
         for d in drugs
     ]
-    return build_lines(exposures, warnings)
+    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, "T-cell collection")
+               for a in chart.apheresis if a.value == "done" and known(a.day)]
+    events += [Event("progression", PartialDate.of(p.day), p.label, "progression") for p in chart.progression if known(p.day)]
+    return events
 
 
 def _is_tcrt(drug: Drug) -> bool:
@@ -57,32 +63,38 @@ def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping) -> list[Deci
     """Every decision point of one person, in order of day and therapy."""
     tcrt = {d.source for d in chart.drugs if _is_tcrt(d)}
     first: dict[tuple[int, str], datetime.date] = {}
-    for number, line in enumerate(derive_lines(chart.drugs, []), 1):
-        for e in line.exposures:
-            if e.resource in tcrt:
-                key = (number, e.drug.name)
-                first[key] = min(first.get(key, e.start.earliest), e.start.earliest)
+    reading = derive_lines(_events(chart, chart.drugs, None))
+    # lymphodepletion follows from the decision to infuse: the history before it leaves it out
+    consequences = frozenset(m.event.source for line in reading.lines for m in line.members if m.part == "lymphodepletion")
+    for line in reading.lines:
+        for m in line.members:
+            if m.event.source in tcrt and m.counts:
+                key = (line.number, m.event.name)
+                first[key] = min(first.get(key, m.event.start.earliest), m.event.start.earliest)
     approved = [agent.name for agent in catalog.approved_tcrts()]
     out = []
     for (number, therapy), day in sorted(first.items(), key=lambda item: (item[1], item[0][1])):
         candidates = tuple(dict.fromkeys([therapy, *approved]))
-        out.append(Decision(chart.person_id, day, therapy, number, history_before(chart, day, candidates, mapping)))
+        out.append(Decision(chart.person_id, day, therapy, number,
+                            history_before(chart, day, candidates, mapping, consequences)))
     return out
 
 
-def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...], mapping: OmopMapping) -> PatientHistory:
-    """The patient history as the records stood the day before ``day``."""
+def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...], mapping: OmopMapping,
+                   leave_out: frozenset[str] = frozenset()) -> PatientHistory:
+    """The patient history as the records stood the day before ``day``, without the drug records
+    ``leave_out`` names (the lymphodepletion of a CAR-T infusion)."""
     as_of = day - datetime.timedelta(days=1)
     warnings = [f"{w.label}: {w.value}" for w in chart.warnings if w.day <= as_of]
-    drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end) for d in chart.drugs if d.start <= as_of]
-    derived = derive_lines(drugs, warnings)
-    progressed = {_followed(derived, p.day) for p in chart.progression if p.day <= as_of}
-    lines = [_line(line, i in progressed) for i, line in enumerate(derived)]
+    drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end)
+             for d in chart.drugs if d.start <= as_of and d.source not in leave_out]
+    reading: LineReading = derive_lines(_events(chart, drugs, as_of))
+    warnings += reading.warnings
     eligible = _latest(chart.eligibility, as_of)
     sbcma = _latest(chart.soluble_bcma, as_of)
     return PatientHistory(
         patient_id=str(chart.person_id),
-        lines=tuple(lines),
+        lines=tuple(line for _, line in history_lines(reading)),
         apheresis=tuple(Apheresis(str(a.value), PartialDate.of(a.day), comment=a.label) for a in chart.apheresis if a.day <= as_of),
         biomarkers=Biomarkers(soluble_bcma_ng_ml=None if sbcma is None else float(str(sbcma.value))),
         candidates=candidates,
@@ -91,22 +103,9 @@ def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...]
         overrides=_overrides(chart.overrides, day, candidates[0], mapping.override_window_days, warnings),
         comment="Read from an OMOP CDM; each line's comment says how it was formed.",
         warnings=tuple(warnings),
+        not_therapy=not_therapy(reading),
         format="omop",
     )
-
-
-def _followed(lines: list[TherapyLine], day: datetime.date) -> int | None:
-    """The index of the last line started on or before ``day`` (the line a progression that day ends)."""
-    started = [i for i, line in enumerate(lines) if line.start.earliest <= day]
-    return started[-1] if started else None
-
-
-def _line(line: TherapyLine, progressed: bool) -> Line:
-    """A derived line as the history holds it, stopped for progression when one was recorded after it."""
-    origin = LineOrigin(line.method, line.reason,
-                        tuple(SourceRecord(e.drug.name, e.resource, e.drug.matched_by) for e in line.exposures))
-    return Line(agents=line.agents, start=line.start, end=line.end, comment=line.reason, origin=origin,
-                stop_reason="progression" if progressed else None)
 
 
 def _latest(facts: list[Dated], as_of: datetime.date) -> Dated | None:

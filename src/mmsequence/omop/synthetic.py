@@ -1,12 +1,14 @@
 """A synthetic OMOP CDM with known answers: generated myeloma patients written as CDM tables.
 
 Every concept is synthetic: concept ids from 2,000,000,001 up (the range OMOP leaves to local
-concepts, so they never clash with the OHDSI vocabularies), codes that start ``SYN-`` (one ATC
-class ``B99SYN``), in the vocabulary ``mmsequence synthetic``, and names that say ``(synthetic
-concept)`` except the ingredients'. None of them is a real RxNorm, ATC or SNOMED code.
-Ingredients are named by the catalog's generic names, so the audit names them as it names real
-RxNorm ingredients; one CAR-T product carries a name that matches nothing, and is named only
-through the synonym the synthetic policy
+concepts, so they never clash with the OHDSI vocabularies), in the vocabulary ``mmsequence
+synthetic``, codes that start ``SYN-`` (one ATC class ``B99SYN``), and names that say
+``(synthetic concept)`` except the ingredients'. No synthetic code is a real RxNorm, ATC or
+SNOMED code. The one exception is deliberate: an ingredient for which the agent catalog holds an
+RxNorm code (read from the source the catalog names) is an ``RxNorm`` concept with that code, so
+the audit names it by its code as it would in a real CDM; the others carry the catalog's
+generic names and are named by them. One CAR-T product carries a name that matches nothing and
+a synthetic code, and is named only through the synonym the synthetic policy
 (``synthetic-policy.yaml`` beside this module) gives its code.
 
 For each decision the writer also gives the patient-history document the records should read as
@@ -15,7 +17,8 @@ expected result is known for every decision: :func:`expected_rows` evaluates tho
 
 The patients follow one plan: 2-5 conventional lines (no two in a row share a drug but
 dexamethasone), then 1-3 TCRT lines (bsAbs given in 28-day rows; a CAR-T infusion after a
-T-cell collection, recorded as a drug exposure, a procedure, or both), gaps of 20-240 days,
+T-cell collection, often after lymphodepletion, recorded as a drug exposure, a procedure, or
+both), gaps of 20-240 days,
 progressions, CAR-T eligibility, soluble BCMA, overrides, and records the audit must list as
 unmapped (other conditions, procedures and labs, supportive care, a combination product's
 second ingredient, an unknown investigational compound).
@@ -41,12 +44,13 @@ PROGRESSION, OVERRIDE = BASE + 501, BASE + 601
 SUPPORTIVE_ATC = BASE + 901
 _INGREDIENT, _DRUG = BASE + 1000, BASE + 2000
 
-#: Ingredients by catalog name (the last three are not anti-myeloma drugs of the catalog).
+#: Ingredients by catalog name (zoledronic acid is supportive care, hyaluronidase and the
+#: investigational compound are not in the catalog, fludarabine is lymphodepletion).
 INGREDIENTS = ("bortezomib", "carfilzomib", "ixazomib", "lenalidomide", "pomalidomide", "daratumumab",
                "isatuximab", "elotuzumab", "cyclophosphamide", "selinexor", "dexamethasone",
                "teclistamab", "elranatamab", "talquetamab", "linvoseltamab",
                "ciltacabtagene autoleucel", "idecabtagene vicleucel",
-               "zoledronic acid", "hyaluronidase", "synthetic investigational compound")
+               "zoledronic acid", "hyaluronidase", "synthetic investigational compound", "fludarabine")
 #: The one ingredient named only through its code (a site synonym in the synthetic policy).
 CODED_ONLY = "idecabtagene vicleucel"
 REGIMENS = (("bortezomib", "lenalidomide", "dexamethasone"), ("daratumumab", "bortezomib", "dexamethasone"),
@@ -107,6 +111,13 @@ def ingredient_code(name: str) -> str:
     return f"SYN-ING-{INGREDIENTS.index(name) + 1:03d}"
 
 
+def _catalog_rxnorm() -> dict[str, str]:
+    """The RxNorm ingredient code the catalog holds for each agent that has one."""
+    from ..catalog import load_catalog
+
+    return {a.name: c.code for a in load_catalog().agents for c in a.codes if c.system == "RxNorm"}
+
+
 def vocabulary() -> dict[str, list[tuple[Any, ...]]]:
     """The synthetic vocabulary subset: concept and concept_ancestor rows."""
     def concept(cid: int, name: str, domain: str, vocab: str, cls: str, code: str, standard: str | None = "S") -> tuple[Any, ...]:
@@ -135,9 +146,13 @@ def vocabulary() -> dict[str, list[tuple[Any, ...]]]:
     ]
     ancestors: list[tuple[Any, ...]] = [(MYELOMA, MYELOMA, 0, 0), (MYELOMA_RELAPSE, MYELOMA_RELAPSE, 0, 0),
                                         (MYELOMA, MYELOMA_RELAPSE, 1, 1), (DARA_COMBINATION, DARA_COMBINATION, 0, 0)]
+    rxnorm = _catalog_rxnorm()
     for name in INGREDIENTS:
         shown = "CAR-T product B" if name == CODED_ONLY else name
-        concepts.append(concept(ingredient_id(name), shown, "Drug", synthetic, "Ingredient", ingredient_code(name)))
+        if name in rxnorm and name != CODED_ONLY:  # the catalog's RxNorm code, with the source it gives
+            concepts.append(concept(ingredient_id(name), shown, "Drug", "RxNorm", "Ingredient", rxnorm[name]))
+        else:
+            concepts.append(concept(ingredient_id(name), shown, "Drug", synthetic, "Ingredient", ingredient_code(name)))
         concepts.append(concept(drug_id(name), f"{shown} injectable product", "Drug", synthetic, "Clinical Drug",
                                 f"SYN-DRUG-{INGREDIENTS.index(name) + 1:03d}"))
         ancestors += [(ingredient_id(name), ingredient_id(name), 0, 0), (drug_id(name), drug_id(name), 0, 0),
@@ -278,6 +293,10 @@ def _conventional(p: Patient, new_id: _Ids, regimen: tuple[str, ...], start: dat
 def _infusion(p: Patient, new_id: _Ids, product: str, day: datetime.date, rng: random.Random) -> str:
     """A CAR-T infusion as a drug exposure, a procedure naming the product, or both; rarely a
     procedure that names no product (an unknown CAR-T). Returns the therapy's name."""
+    if rng.random() < 0.5:  # lymphodepletion: part of the CAR-T line, never a line of its own
+        for name in ("fludarabine", "cyclophosphamide"):
+            first = day - datetime.timedelta(days=5)
+            p.rows["drug_exposure"].append((new_id(), p.person_id, drug_id(name), first, first + datetime.timedelta(days=2), 0))
     roll = rng.random()
     if roll < 0.03:
         p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE, day, 0))
@@ -343,8 +362,9 @@ def _decision(p: Patient, new_id: _Ids, lines: list[dict[str, Any]], facts: _Fac
 
 def _line_document(line: dict[str, Any], progressions: list[datetime.date], next_start: datetime.date) -> dict[str, Any]:
     out: dict[str, Any] = {"agents": line["agents"], "start": line["start"].isoformat(), "end": line["end"].isoformat()}
-    if any(line["start"] <= d < next_start for d in progressions):
+    if any(line["start"] <= d < next_start for d in progressions):  # each within days of the last dose
         out["stop_reason"] = "progression"
+        out["refractory"] = True
     return out
 
 

@@ -12,15 +12,11 @@ is the vocabulary's, never the cohort's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
-from ..catalog import Agent, Catalog
-
-#: ATC groups whose drugs may be anti-myeloma therapy (antineoplastic agents, endocrine therapy,
-#: immunosuppressants, systemic corticosteroids); an uncatalogued ingredient classified only
-#: outside them is not directed at the myeloma.
-ANTI_MYELOMA_ATC_GROUPS = ("L01", "L02", "L04", "H02")
+from ..catalog import Agent, Catalog, atc_fallback_role
 
 
 @attrs.frozen
@@ -44,14 +40,16 @@ class Vocabulary:
 @attrs.frozen
 class DrugMeaning:
     """What one ingredient (or a drug concept without one) is: its agent (None: not in the catalog),
-    the name to record, how it matched, and ``outcome``: ``agent``, ``supportive`` (set aside: not
-    a line), ``not-anti-myeloma`` (uncatalogued, classified by ATC outside the anti-myeloma
-    groups; set aside) or ``unknown-agent`` (kept, so the verdicts are indeterminate)."""
+    the name to record, how it matched, and ``outcome``: ``agent`` (in the catalog, with its
+    role), ``not-anti-myeloma`` (uncatalogued, every ATC class outside the anti-myeloma groups:
+    ``fallback_role`` says so, and the lines set it aside) or ``unknown-agent`` (kept, so the
+    verdicts are indeterminate)."""
 
     agent: Agent | None
     name: str
-    matched_by: Mapping[str, str]
+    matched_by: Mapping[str, Any]
     outcome: str
+    fallback_role: str | None = None
 
 
 def ingredient_meaning(ingredient: Ingredient, catalog: Catalog) -> DrugMeaning:
@@ -63,9 +61,11 @@ def ingredient_meaning(ingredient: Ingredient, catalog: Catalog) -> DrugMeaning:
     if agent is None:
         agent, how = catalog.lookup(ingredient.name), {"name": ingredient.name}
     if agent is not None:
-        return DrugMeaning(agent, agent.name, how, "supportive" if agent.drug_class == "supportive" else "agent")
-    if ingredient.atc and not any(code.upper().startswith(ANTI_MYELOMA_ATC_GROUPS) for code in ingredient.atc):
-        return DrugMeaning(None, ingredient.name, {"atc": ",".join(ingredient.atc)}, "not-anti-myeloma")
+        return DrugMeaning(agent, agent.name, how, "agent")
+    roles = {atc_fallback_role(code) for code in ingredient.atc}
+    if roles == {"supportive"}:
+        atc = {"system": "ATC", "code": ingredient.atc[0]}
+        return DrugMeaning(None, ingredient.name, {"atc": atc}, "not-anti-myeloma", "supportive")
     return DrugMeaning(None, ingredient.name, {"unmatched": ingredient.name}, "unknown-agent")
 
 
@@ -78,5 +78,5 @@ def drug_meanings(concept_id: int, vocabulary: Vocabulary, catalog: Catalog) -> 
     name = vocabulary.drug_names.get(concept_id) or f"drug concept {concept_id}"
     agent = catalog.lookup(name)
     if agent is not None:
-        return (DrugMeaning(agent, agent.name, {"name": name}, "supportive" if agent.drug_class == "supportive" else "agent"),)
+        return (DrugMeaning(agent, agent.name, {"name": name}, "agent"),)
     return (DrugMeaning(None, name, {"unmatched": name}, "unknown-agent"),)
