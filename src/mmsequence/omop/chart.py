@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
+from typing import Any
 
 import attrs
 
@@ -181,15 +182,16 @@ def periods(drugs: list[Drug]) -> list[Drug]:
     """Rows of one drug that overlap or follow each other without a day between (a row per cycle or
     per dispensing) joined into one period, as a FHIR statement records a period; CAR-T infusions
     and rows without an end stay as they are."""
-    merged: list[Drug] = []
-    open_: dict[str, int] = {}  # drug name -> index in merged of its latest period
+    merged: list[list[Any]] = []  # [first row, last day, rows]
+    latest: dict[str, list[Any]] = {}  # drug name -> its latest period
+    day = datetime.timedelta(days=1)
     for drug in sorted(drugs, key=lambda d: (d.start, d.meaning.name, d.label)):
-        i = open_.get(drug.meaning.name)
-        last = merged[i] if i is not None else None
-        if (last is not None and not drug.car_t and last.end is not None and drug.end is not None
-                and drug.start <= last.end + datetime.timedelta(days=1)):
-            merged[i] = attrs.evolve(last, end=max(last.end, drug.end), records=last.records + 1)  # type: ignore[index]
+        last = latest.get(drug.meaning.name)
+        if (last is not None and not drug.car_t and last[1] is not None and drug.end is not None
+                and drug.start <= last[1] + day):
+            last[1] = max(last[1], drug.end)
+            last[2] += 1
         else:
-            open_[drug.meaning.name] = len(merged)
-            merged.append(drug)
-    return merged
+            latest[drug.meaning.name] = period = [drug, drug.end, 1]
+            merged.append(period)
+    return [d if n == 1 else attrs.evolve(d, end=end, records=n) for d, end, n in merged]
