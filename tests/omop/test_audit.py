@@ -118,14 +118,14 @@ class _Interrupted(Exception):
 
 
 class _StopsAfter(DuckDBSource):
-    """A source whose connection fails after ``n`` record queries (a crash mid-run)."""
+    """A source whose connection fails after ``n`` pages of the cohort (a crash mid-run)."""
 
     def __init__(self, path: Path, n: int) -> None:
         super().__init__(path)
         self.left = n
 
     def rows(self, query: str):
-        if query.lstrip().startswith("SELECT person_id, 'drug'"):
+        if query.lstrip().startswith("SELECT DISTINCT person_id"):
             if self.left == 0:
                 raise _Interrupted
             self.left -= 1

@@ -35,7 +35,7 @@ from .chart import ChartReader, PersonRecords
 from .concordance import COLUMNS, assess
 from .decisions import decisions
 from .mapping import omop_mapping
-from .sources import Source, person_batches, read_vocabulary
+from .sources import Source, cohort_pages, open_source, read_persons, read_vocabulary
 from .summary import finish
 from .tables import FORMATS, write_table
 from .vocabulary import Vocabulary
@@ -63,17 +63,19 @@ class Auditor:
         return PersonResult(rows, chart.unmapped)
 
 
-_AUDITOR: Auditor | None = None
+_WORKER: tuple[Auditor, Source] | None = None
 
 
-def _start_worker(policy: Policy, vocabulary: Vocabulary) -> None:
-    global _AUDITOR
-    _AUDITOR = Auditor(policy, vocabulary)
+def _start_worker(policy: Policy, vocabulary: Vocabulary, where: tuple[str | None, str | None]) -> None:
+    """A worker process: its own evaluator, and its own connection to the CDM."""
+    global _WORKER
+    _WORKER = (Auditor(policy, vocabulary), open_source(*where))
 
 
-def _audit_in_worker(records: PersonRecords) -> PersonResult:
-    assert _AUDITOR is not None, "worker started without its auditor"
-    return _AUDITOR.person(records)
+def _audit_in_worker(persons: list[int]) -> list[PersonResult]:
+    assert _WORKER is not None, "worker started without its auditor"
+    auditor, source = _WORKER
+    return [auditor.person(records) for records in read_persons(source, persons)]
 
 
 @attrs.frozen
@@ -98,9 +100,9 @@ def run_audit(source: Source, out: Path, policy_path: str | None = None, fmt: st
     journal = Journal.open(out, _manifest(auditor, source, fmt))
     persons = written = 0
     bar = _progress(progress)
-    with _pool(processes, policy, auditor) as mapper:
-        pending: tuple[list[PersonRecords], Callable[[], list[PersonResult]]] | None = None
-        for records in person_batches(source, auditor.reader.vocabulary, batch, journal.last_person):
+    with _pool(processes, policy, auditor, source) as mapper:
+        pending: tuple[list[int], Callable[[], list[PersonResult]]] | None = None
+        for records in cohort_pages(source, auditor.reader.vocabulary, batch, journal.last_person):
             job = mapper(records)
             if pending is not None:
                 written += journal.write(pending[0], pending[1]())
@@ -133,22 +135,31 @@ def _progress(enabled: bool) -> Callable[[int], None]:
 
 
 class _pool:
-    """Assess a batch here, or over worker processes (spawned; each builds its own evaluator).
+    """Assess a page of persons here, or over worker processes (spawned; each builds its own
+    evaluator, opens its own connection and reads its persons' records itself).
 
-    The pool is given one batch at a time, so at most two batches are in memory: the one being
-    assessed and the next one being read."""
+    The pool is given one page at a time, so at most two pages are in memory: the one being
+    assessed and the next one."""
 
-    def __init__(self, processes: int, policy: Policy, auditor: Auditor) -> None:
-        self.processes, self.policy, self.auditor = processes, policy, auditor
+    def __init__(self, processes: int, policy: Policy, auditor: Auditor, source: Source) -> None:
+        self.processes, self.policy, self.auditor, self.source = processes, policy, auditor, source
         self._pool: Any = None
 
-    def __enter__(self) -> Callable[[list[PersonRecords]], Callable[[], list[PersonResult]]]:
+    def __enter__(self) -> Callable[[list[int]], Callable[[], list[PersonResult]]]:
         if self.processes <= 1:
-            return lambda records: functools.partial(lambda rs: [self.auditor.person(r) for r in rs], records)
+            def here(persons: list[int]) -> list[PersonResult]:
+                return [self.auditor.person(r) for r in read_persons(self.source, persons)]
+            return lambda persons: functools.partial(here, persons)
         context = multiprocessing.get_context("spawn")
-        self._pool = context.Pool(self.processes, _start_worker, (self.policy, self.auditor.reader.vocabulary))
-        pool = self._pool
-        return lambda records: pool.map_async(_audit_in_worker, records, chunksize=max(1, len(records) // (4 * self.processes))).get
+        self._pool = context.Pool(self.processes, _start_worker,
+                                  (self.policy, self.auditor.reader.vocabulary, self.source.where))
+        pool, size = self._pool, 4 * self.processes
+
+        def there(persons: list[int]) -> Callable[[], list[PersonResult]]:
+            step = max(1, -(-len(persons) // size))
+            job = pool.map_async(_audit_in_worker, [persons[i:i + step] for i in range(0, len(persons), step)])
+            return lambda: [result for chunk in job.get() for result in chunk]
+        return there
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
@@ -204,7 +215,7 @@ class Journal:
                 counts[1] += persons
         return total
 
-    def write(self, persons: list[PersonRecords], results: list[PersonResult]) -> int:
+    def write(self, persons: list[int], results: list[PersonResult]) -> int:
         """Write one part and record it; returns the number of decisions written."""
         number = self.parts
         rows = [row for result in results for row in result.rows]
@@ -214,7 +225,7 @@ class Journal:
         for result in results:
             records.update(result.unmapped)
             people.update(result.unmapped.keys())
-        entry = {"part": number, "last_person": persons[-1].person_id, "persons": len(persons), "decisions": len(rows),
+        entry = {"part": number, "last_person": persons[-1], "persons": len(persons), "decisions": len(rows),
                  "unmapped": [[*key, records[key], people[key]] for key in sorted(records)]}
         with (self.out / "progress.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")

@@ -20,10 +20,11 @@ from .vocabulary import Ingredient, Vocabulary
 
 
 class Source(Protocol):
-    """A CDM that answers SQL with rows."""
+    """A CDM that answers SQL with rows; ``where`` reopens it (in a worker process)."""
 
     dialect: sql.Dialect
     label: str
+    where: tuple[str | None, str | None]
 
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]: ...
 
@@ -39,6 +40,7 @@ class DuckDBSource:
         import duckdb
 
         self.label = str(path)
+        self.where: tuple[str | None, str | None] = (str(path), None)
         if path.is_dir():
             self._db = duckdb.connect()
             for table in sql.CDM_TABLES:
@@ -68,6 +70,7 @@ class PostgresSource:
         import psycopg
 
         self.label = url.split("@")[-1]  # no credentials in the output
+        self.where: tuple[str | None, str | None] = (None, url)
         try:
             self._db = psycopg.connect(url, autocommit=True)
         except psycopg.Error as error:
@@ -109,14 +112,19 @@ def read_vocabulary(source: Source, mapping: OmopMapping) -> Vocabulary:
     return Vocabulary({k: tuple(v) for k, v in ingredients.items()}, names, myeloma)
 
 
-def person_batches(source: Source, vocabulary: Vocabulary, batch: int, after: int | None = None) -> Iterator[list[PersonRecords]]:
-    """The cohort's records, ``batch`` persons at a time, in order of person_id, from after ``after``."""
+def cohort_pages(source: Source, vocabulary: Vocabulary, batch: int, after: int | None = None) -> Iterator[list[int]]:
+    """The cohort's person ids, ``batch`` at a time, in order, from after ``after``."""
     while True:
         persons = [int(r[0]) for r in source.rows(sql.cohort_sql(vocabulary.myeloma, after, batch))]
         if not persons:
             return
-        yield group_rows(persons, source.rows(sql.records_sql(source.dialect, sql.ids(persons))))
+        yield persons
         after = persons[-1]
+
+
+def read_persons(source: Source, persons: list[int]) -> list[PersonRecords]:
+    """Every record of these persons, one PersonRecords each, in the order given."""
+    return group_rows(persons, source.rows(sql.records_sql(source.dialect, sql.ids(persons))))
 
 
 def group_rows(persons: list[int], rows: Sequence[tuple[Any, ...]]) -> list[PersonRecords]:

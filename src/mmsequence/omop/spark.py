@@ -53,6 +53,7 @@ class SparkSource:
 
     def __init__(self, spark: Any, label: str) -> None:
         self.spark, self.label = spark, label
+        self.where: tuple[str | None, str | None] = (None, None)  # the session is not reopened elsewhere
 
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]:
         return [tuple(row) for row in self.spark.sql(query).collect()]
