@@ -193,8 +193,8 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         try:
             if not isinstance(data["omop"], Mapping):
                 raise TypeError
-            values["omop"] = json.dumps(data["omop"], sort_keys=True, default=str)
-        except (TypeError, ValueError):  # not a mapping, or one whose keys mix numbers and names
+            values["omop"] = json.dumps(_json_keys(data["omop"]), sort_keys=True, default=str)
+        except (TypeError, ValueError):  # not a mapping, or a value JSON cannot hold
             fail("omop", "expected a mapping of OMOP concepts (see mmsequence.omop.mapping)")
     observations = data.get("observations") if isinstance(data.get("observations"), Mapping) else {}
     if observations:
@@ -212,6 +212,15 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         raise InputError(problems)
     policy = attrs.evolve(base, source=source, **values)
     return policy
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys as JSON writes them (YAML's 12 and yes become "12" and "true"), so they sort."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else json.dumps(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 def check_catalog(policy: Policy, base: Catalog) -> Catalog:

@@ -34,6 +34,14 @@ def test_yaml_and_json_spellings_of_concept_ids_read_the_same():
     assert from_yaml.meaning(11) == "apheresis" and from_yaml.meaning(12) == "car-t-infusion" and from_yaml.meaning(13) is None
 
 
+def test_unquoted_yes_and_no_in_yaml_mean_yes_and_no():
+    from mmsequence import _yaml as yaml
+
+    policy = policy_from_mapping(yaml.safe_load("omop: {myeloma: [1], car_t_eligible: {concepts: [2], yes: [3], no: [4]}}"), "site.yaml")
+    mapping = omop_mapping(policy)
+    assert (mapping.eligible_yes, mapping.eligible_no) == ({3}, {4})
+
+
 def test_every_bad_key_of_the_omop_section_is_named():
     with pytest.raises(InputError) as raised:
         omop_mapping(_policy({

@@ -81,7 +81,10 @@ def omop_mapping(policy: Policy) -> OmopMapping:
                 for cid, v in reader.keyed(data.get("car_t_infusion"), "car_t_infusion").items()}
     apheresis = {cid: reader.choice(v, f"apheresis.{cid}", APHERESIS_STATUSES)
                  for cid, v in reader.keyed(data.get("apheresis"), "apheresis").items()}
-    eligible = reader.section(data.get("car_t_eligible"), "car_t_eligible", ("concepts", "yes", "no"))
+    raw_eligible = data.get("car_t_eligible")
+    if isinstance(raw_eligible, Mapping):  # YAML reads unquoted yes and no as booleans
+        raw_eligible = {{"true": "yes", "false": "no"}.get(k, k): v for k, v in raw_eligible.items()}
+    eligible = reader.section(raw_eligible, "car_t_eligible", ("concepts", "yes", "no"))
     sbcma = reader.section(data.get("soluble_bcma"), "soluble_bcma", ("concepts", "units"))
     units = {cid: reader.factor(v, f"soluble_bcma.units.{cid}")
              for cid, v in reader.keyed(sbcma.get("units"), "soluble_bcma.units").items()}
