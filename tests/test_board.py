@@ -24,7 +24,8 @@ SUMMARIES = {
                ["review.interval"], 0),
     "TB-105": (("talquetamab", "wait", "2026-03-30"), [("talquetamab", "2026-03-30")], ["review.interval-uncertain"], 0),
     "TB-106": (("talquetamab", "acceptable", None), [], ["extended.antigen-loss"], 0),
-    "TB-107": (("talquetamab", "caution", None), [], ["review.car-t-eligibility-unknown"], 0),
+    # eligibility unknown: the CAR-T whose only problem is the missing fact ranks ahead of the bsAbs
+    "TB-107": (("ciltacabtagene autoleucel", "indeterminate", None), [], ["review.car-t-eligibility-unknown"], 0),
     "TB-108": (("cevostamab", "acceptable", None), [], [], 0),
     "TB-109": (("ciltacabtagene autoleucel", "caution", None), [("talquetamab", "2026-05-14")], ["review.interval"], 0),
     "TB-110": (("talquetamab", "indeterminate", None), [], ["safety.unknown-agent"], 1),

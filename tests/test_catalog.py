@@ -144,6 +144,26 @@ def test_nk_cell_engagers_are_bcma_but_not_tcrt(name: str) -> None:
 
 def test_approved_tcrts_are_the_four_bsabs_and_two_car_ts_in_order() -> None:
     assert tuple(agent.name for agent in CATALOG.approved_tcrts()) == APPROVED_TCRTS
+    assert tuple(agent.name for agent in CATALOG.approved_tcrts("EU")) == APPROVED_TCRTS
+
+
+def test_china_adds_its_own_bcma_car_ts_to_the_approved_tcrts() -> None:
+    china_only = ("equecabtagene autoleucel", "zevorcabtagene autoleucel")
+    assert tuple(agent.name for agent in CATALOG.approved_tcrts("CN")) == APPROVED_TCRTS + china_only
+    for name in china_only:
+        agent = CATALOG.lookup(name)
+        assert agent is not None and (agent.targets, agent.modality, agent.approved_in) == (("BCMA",), "car-t", ("CN",))
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [("tec", "特立妥单抗"), ("Elrexfio", "埃纳妥单抗"), ("Fucaso", "伊基奥仑赛"), ("赛恺泽", "泽沃基奥仑赛"),
+     ("cilta-cel", "ciltacabtagene autoleucel")],
+)
+def test_the_zh_cn_display_name_is_marked_and_falls_back_to_the_canonical_name(written: str, shown: str) -> None:
+    agent = CATALOG.lookup(written)
+    assert agent is not None and agent.display_name("zh-CN") == shown
+    assert agent.display_name() == agent.display_name("en") == agent.name
 
 
 @pytest.mark.parametrize(
@@ -376,6 +396,9 @@ def test_a_valid_temporary_file_loads(tmp_path: Path) -> None:
         (_entry(synonyms="[yes]"), "agents[1].synonyms[0]: True is not a non-empty string"),
         (_entry(synonyms="[Tec-Vayli]"), "agents[1].synonyms[0]: 'Tec-Vayli' is also a name of 'teclistamab'"),
         (_entry(name="TECLISTAMAB"), "agents[1].name: 'TECLISTAMAB' is also a name of 'teclistamab'"),
+        (_entry(extra="    approved_in: [JP]\n"), "agents[1].approved_in[0]: 'JP' is not one of US, EU, CN"),
+        (_entry(extra="    display: {fr: X}\n"), "agents[1].display: 'fr' is not one of zh-CN"),
+        (_entry(extra="    display: {zh-CN: 某药}\n"), "agents[1].display.zh-CN: '某药' is not the name or one of the synonyms"),
         (
             _entry(extra="    codes:\n      - {system: ATC, code: L01FX24, source: here}\n"),
             "agents[1].codes[0].version: missing",
@@ -457,3 +480,31 @@ def test_agents_validate_modality_and_status() -> None:
         Agent(name="x", targets=[], modality="bispecific", drug_class="t-cell-engager", status="approved")
     with pytest.raises(ValueError):
         Catalog([Agent(name="-", targets=[], modality="adc", drug_class="adc", status="approved")])
+
+
+def test_a_line_is_shown_by_the_regimen_its_agents_make() -> None:
+    kpd = CATALOG.regimen(CATALOG.lookup(n) for n in ("Kyprolis", "pomalidomide", "dexamethasone"))
+    assert kpd is not None and (kpd.abbreviation, kpd.name) == ("KPd", "carfilzomib, pomalidomide and dexamethasone")
+    assert CATALOG.regimen(CATALOG.lookup(n) for n in ("carfilzomib", "pomalidomide")) is None  # exactly its agents
+    assert CATALOG.extended([], {"SITE-KYP": "carfilzomib"}).regimens == CATALOG.regimens
+
+
+def test_every_regimen_names_catalog_agents_and_no_two_name_the_same_combination() -> None:
+    assert len(CATALOG.regimens) >= 25
+    names = {agent.name for agent in CATALOG.agents}
+    assert all(r.agents <= names and len(r.agents) >= 2 and r.abbreviations for r in CATALOG.regimens)
+    assert len({r.agents for r in CATALOG.regimens}) == len(CATALOG.regimens)
+
+
+@pytest.mark.parametrize("regimen, expected", [
+    ('{name: "x", agents: [teclistamab, dexamethas], abbreviations: [X]}', "regimens[0].agents: 'dexamethas' is not a canonical agent name"),
+    ('{name: "x", agents: [teclistamab], abbreviations: [X]}', "regimens[0].agents: expected at least two agents"),
+    ('{name: "x", agents: [teclistamab, teclistamab], abbreviations: []}', "regimens[0].abbreviations: expected at least one"),
+    ('{name: "x", agents: [teclistamab, elranatamab], abbreviations: [X], colour: red}', "regimens[0].colour: unknown key"),
+])
+def test_a_bad_regimen_is_an_error_naming_its_path(tmp_path: Path, regimen: str, expected: str) -> None:
+    path = _write(tmp_path, TECLISTAMAB, _entry(name="elranatamab"))
+    path.write_text(path.read_text(encoding="utf-8") + f"regimens:\n  - {regimen}\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    assert any(expected in p for p in caught.value.problems), caught.value.problems

@@ -241,3 +241,19 @@ def test_uncertain_when_a_day_lies_strictly_inside(method: str, data: st.DataObj
     span = PartialDate(start, start + timedelta(days=width), "span")
     probe = start + timedelta(days=data.draw(st.integers(1, width - 1)))
     assert getattr(span, method)(probe) is None
+
+
+def test_bounded_keeps_the_text_and_only_the_days_left_possible() -> None:
+    march = PartialDate.parse("2026-03")
+    assert march.bounded(None, date(2026, 3, 20)) == PartialDate(date(2026, 3, 1), date(2026, 3, 20), "2026-03")
+    assert march.bounded(date(2026, 3, 15)).earliest == date(2026, 3, 15)
+    assert march.bounded(date(2026, 2, 1), date(2026, 4, 30)) is march  # bounds outside the range change nothing
+    assert march.bounded(date(2026, 4, 1)) is march  # a bound that would empty the range is ignored
+
+
+@given(st.dates(date(2000, 1, 1), date(2030, 12, 31)), st.sampled_from(["year", "month", "day"]), st.dates(date(2000, 1, 1), date(2030, 12, 31)))
+def test_bounded_never_extends_past_its_bound(day: date, precision: str, bound: date) -> None:
+    written = PartialDate.parse(day.isoformat()[: {"year": 4, "month": 7, "day": 10}[precision]])
+    narrowed = written.bounded(None, bound)
+    assert written.earliest <= narrowed.earliest <= narrowed.latest <= written.latest
+    assert narrowed.latest <= bound or written.earliest > bound

@@ -86,7 +86,8 @@ class TestSolubleBcma:
 class TestWashout:
     def test_two_weeks_after_conventional_therapy(self):
         doc = document(line(["pomalidomide", "dexamethasone"], "2026-01-01", "2026-05-25"), as_of="2026-06-01")
-        assert verdict(doc, "talquetamab") == ("wait", datetime.date(2026, 6, 8))
+        # a scheduling constraint: the verdict stays, the not-before date moves
+        assert verdict(doc, "talquetamab") == ("acceptable", datetime.date(2026, 6, 8))
 
     def test_steroids_alone_do_not_count(self):
         doc = document(line("dexamethasone", "2026-01-01", "2026-05-25"), as_of="2026-06-01")
@@ -135,4 +136,6 @@ class TestAdc:
                        candidates=["teclistamab"], as_of="2026-06-01")
         found = fired(doc, "teclistamab")
         assert "review.interval" not in found and "review.switch-target" not in found
-        assert evaluate(doc).derived["exposures_by_target"] == {"BCMA": ["belantamab mafodotin (lines[1])"]}
+        (exposure,) = evaluate(doc).derived["exposures_by_target"]["BCMA"]
+        assert (exposure["agent"], exposure["field"], exposure["display"]) == (
+            "belantamab mafodotin", "lines[1]", "belantamab mafodotin (line 2)")

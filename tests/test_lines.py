@@ -165,6 +165,8 @@ def test_an_unknown_drug_makes_a_wait_not_confident_and_says_so_first():
     talquetamab = assessment.candidate("talquetamab")
     assert talquetamab.verdict == "indeterminate" and talquetamab.earliest_date is None
     interval = next(f for f in talquetamab.findings if f.rule == "review.interval")
-    assert interval.effect == "indeterminate" and "Not a confident wait: Mystery-mab (lines[1])" in interval.message
-    assert assessment.notices[0].startswith("Unknown drugs: Mystery-mab (lines[1]).")
-    assert list(assessment.to_dict())[:3] == ["patient_id", "as_of", "notices"]
+    assert interval.effect == "indeterminate"
+    assert "not a confident wait while the agent catalog does not know Mystery-mab (line 2)" in interval.message
+    (action,) = assessment.actions  # said first: identify the drug, or add it to the site policy
+    assert action.code == "classify-agent" and action.text.startswith("Identify Mystery-mab (line 2):")
+    assert list(assessment.to_dict())[:3] == ["patient_id", "as_of", "actions"]

@@ -1,4 +1,5 @@
-"""The engine agrees with the differential oracle (mmsequence.testing.oracle) on every verdict and wait date."""
+"""The engine agrees with the differential oracle (mmsequence.testing.oracle) on every verdict, what
+each wait becomes and every not-before date."""
 
 import datetime
 import json
@@ -29,7 +30,7 @@ def comparable(policy: Policy) -> Policy:
 
 
 def engine_verdicts(document, as_of: datetime.date, policy: Policy) -> dict:
-    return {c.query: (c.verdict, c.earliest_date) for c in evaluate(document, as_of=as_of, policy=policy).candidates}
+    return {c.query: (c.verdict, c.then, c.earliest_date) for c in evaluate(document, as_of=as_of, policy=policy).candidates}
 
 
 def _agree(case) -> None:
@@ -52,15 +53,17 @@ def test_engine_and_oracle_agree_on_the_shipped_examples(path):
 
 def test_the_oracle_reads_the_worked_example_as_the_guidance_does():
     # Teclistamab last given 2025-12-15: the interval ends 2026-06-15. Apheresis planned for
-    # 2026-07-01 comes after it, so cilta-cel (CAR-T first) is preferred; bsAbs are avoided
-    # until the T cells are collected. Planned for 2026-05-01, the collection must wait.
+    # 2026-07-01 comes after it, so cilta-cel (CAR-T, the first after the bsAb) is preferred; bsAbs
+    # are avoided until the T cells are collected, and could not start before the interval ends.
+    # Planned for 2026-05-01, the collection must wait, and then cilta-cel is preferred.
     document = json.loads((Path(__file__).parents[1] / "examples" / "tb-014.json").read_text(encoding="utf-8"))
     policy = comparable(load_policy())
+    june = datetime.date(2026, 6, 15)
     assert oracle.assess(document, datetime.date(2026, 1, 10), policy) == {
-        "cilta-cel": ("preferred", None), "talquetamab": ("avoid", None), "teclistamab": ("avoid", None),
+        "cilta-cel": ("preferred", None, None), "talquetamab": ("avoid", None, june), "teclistamab": ("avoid", None, june),
     }
     document["apheresis"][0]["date"] = "2026-05-01"
-    assert oracle.assess(document, datetime.date(2026, 1, 10), policy)["cilta-cel"] == ("wait", datetime.date(2026, 6, 15))
+    assert oracle.assess(document, datetime.date(2026, 1, 10), policy)["cilta-cel"] == ("wait", "preferred", june)
 
 
 def test_the_oracle_imports_without_hypothesis():

@@ -66,8 +66,8 @@ def test_car_t_anchor(tmp_path):
 
 def test_washout_days(tmp_path):
     doc = document(line(["pomalidomide", "dexamethasone"], "2026-01-01", "2026-05-25"))
-    assert outcome(doc, None)[:2] == ("wait", datetime.date(2026, 6, 8))
-    assert outcome(doc, policy(tmp_path, "washout: {days: 3}"))[0] == "acceptable"
+    assert outcome(doc, None)[:2] == ("acceptable", datetime.date(2026, 6, 8))
+    assert outcome(doc, policy(tmp_path, "washout: {days: 3}"))[:2] == ("acceptable", None)
 
 
 def test_disabled_rules(tmp_path):
@@ -129,7 +129,7 @@ def test_every_clash_of_a_site_catalog_is_reported_at_once(tmp_path):
         ("interval: {anchor: x}", "interval.anchor: unknown policy key"),
         ("washout: {days: -1}", "washout.days: -1 is not a whole number of days"),
         ("packs: [review, bonus]", "packs: 'bonus' is not a rule pack (safety, review, extended, labels)"),
-        ("jurisdiction: UK", "jurisdiction: 'UK' is not one of US, EU, null"),
+        ("jurisdiction: UK", "jurisdiction: 'UK' is not one of US, EU, CN, null"),
         ("agents: [{name: x}]", "agents[0].targets: missing"),
         ("[1, 2]", "expected a mapping of policy keys"),
         ("a: [", "not valid YAML or JSON"),
@@ -158,6 +158,18 @@ def test_the_recorded_policy_reads_back_as_the_same_policy(tmp_path):
     recorded = evaluate(document(), policy=pol).to_dict()["policy"]
     again = policy_from_mapping({k: v for k, v in recorded.items() if k not in ("source", "digest")}, recorded["source"])
     assert again == pol and again.digest == recorded["digest"]
+
+
+def test_interval_consecutive(tmp_path):
+    # talquetamab bridged to cilta-cel: by default the CAR-T ended talquetamab's clock
+    doc = document(line("talquetamab", "2025-11-10", "2025-12-20"), line("cilta-cel", "2026-01-05", "2026-01-05"),
+                   as_of="2026-04-01", car_t_eligible=True, candidates=["teclistamab"],
+                   apheresis=[{"status": "done", "date": "2025-11-01"}])
+    assert "review.interval" not in outcome(doc, None, "teclistamab")[2]
+    assert outcome(doc, policy(tmp_path, "interval: {consecutive: false}"), "teclistamab")[:2] == (
+        "wait", datetime.date(2026, 6, 20))
+    with pytest.raises(InputError, match="interval.consecutive: 'yes' is not true or false"):
+        policy(tmp_path, "interval: {consecutive: 'yes'}")
 
 
 def test_observation_codes_a_site_maps_are_validated_and_layered(tmp_path):

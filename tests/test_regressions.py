@@ -39,7 +39,7 @@ def test_a_bsab_started_on_the_collection_day_may_have_preceded_it():
                    candidates=["cilta-cel"], apheresis=[{"status": "done", "date": "2026-02-01"}])
     review = Policy(packs=("review",))
     assert {f.rule for f in evaluate(doc, policy=review).candidate("cilta-cel").findings} == {
-        "review.car-t-first", "review.interval-collected"}
+        "review.car-t-before-another-bsab", "review.interval-collected"}
 
 
 def test_a_car_t_line_without_an_end_is_one_infusion_not_an_ongoing_therapy():
@@ -51,7 +51,7 @@ def test_a_car_t_line_without_an_end_is_one_infusion_not_an_ongoing_therapy():
     assert evaluate(doc, policy=any_tcrt).candidate("talquetamab").verdict == "acceptable"
     recent = document(line("cilta-cel", "2026-03-01"), as_of="2026-06-01", candidates=["talquetamab"])
     finding = evaluate(recent, policy=any_tcrt).candidate("talquetamab").findings[0]
-    assert (finding.earliest_date, finding.facts["interval_last_dose"]) == (datetime.date(2026, 9, 1), "2026-03-01")
+    assert (finding.earliest_date, finding.facts["interval_from"]["date"]["recorded"]) == (datetime.date(2026, 9, 1), "2026-03-01")
 
 
 def test_a_plan_known_to_the_month_cannot_happen_before_the_evaluation_day():
@@ -65,7 +65,8 @@ def test_a_plan_known_to_the_month_cannot_happen_before_the_evaluation_day():
     doc["lines"][1]["end"] = "2026-01-20"
     cilta = evaluate(doc, policy=review).candidate("cilta-cel")
     assert (cilta.verdict, cilta.earliest_date) == ("wait", datetime.date(2026, 7, 20))
-    assert cilta.findings[0].facts["anchor"] == "2026-07-10..2026-07-31"
+    assert cilta.findings[0].facts["anchor"]["date"] == {
+        "kind": "date", "recorded": "2026-07", "earliest": "2026-07-10", "latest": "2026-07-31"}
 
 
 def test_a_line_whose_start_is_null_is_an_error_not_a_line_left_out():

@@ -49,8 +49,18 @@ def test_shipped_rules_pass_every_check():
         ("review/switch-target.yaml", "{same_target_tcrt: true}", "{same_target: true}", "candidate has no field 'same_target'"),
         ("review/switch-target.yaml", "when:\n  all:", "when:\n  none:", "negation and 'any' are not allowed"),
         ("review/switch-target.yaml", "{candidate.same_target_agents}", "{candidate.nothing}", "'candidate.nothing' is not a known fact"),
-        ("review/interval.yaml", "earliest_date: candidate.interval_end\n", "", "a wait rule must name the fact"),
-        ("review/reserve.yaml", "version: 1", "version: 1\nauthor: x", "author: unknown key"),
+        ("review/interval.yaml", "timing: {role: wait, date: candidate.interval_end, from: candidate.interval_from, to: candidate.anchor}\n",
+         "", "a wait rule must name the fact"),
+        ("review/interval.yaml", "timing: {role: wait,", "timing: {role: schedule,", "timing.role: schedule does not fit effect 'wait'"),
+        ("extended/washout.yaml", "timing: {role: schedule, date: candidate.washout_end, from: candidate.washout_from, to: candidate.anchor}\n",
+         "", "a schedule rule must give its timing"),
+        ("extended/washout.yaml", "date: candidate.washout_end,", "date: candidate.washout_ends,", "timing.date: 'candidate.washout_ends' is not a known fact"),
+        ("extended/washout.yaml", "timing: {role: schedule,", "timing: {role: later,", "timing.role: 'later' is not one of wait, schedule"),
+        ("review/car-t-first-bsab.yaml", "depends_on: [patient.car_t_eligible]", "depends_on: [patient.prior_lines]",
+         "depends_on: patient.prior_lines is not a fact the assessment can ask for"),
+        ("safety/unknown-candidate.yaml", "asks: [classify-candidate]", "asks: [phone-the-ehr]", "asks: expected a list of action codes"),
+        ("review/interval.yaml", "{candidate.interval_from:date}", "{candidate.interval_from:colour}", "':colour' is not a part of a reference"),
+        ("review/reserve.yaml", "version: 2", "version: 2\nauthor: x", "author: unknown key"),
         ("safety/out-of-scope.yaml", "mmsequence interpretation", "our reading", "an interpretation rule must say so"),
         ("review/switch-target.yaml", "effect: caution", "effect: maybe", "effect: 'maybe' is not one of"),
         ("review/switch-target.yaml", "id: review.switch-target", "id: [", "not valid YAML"),
@@ -76,5 +86,5 @@ def test_unknown_pack_folder(rules):
 
 def test_digest_changes_with_any_rule_file(rules):
     before = load_rulebook(rules).digest
-    edit(rules, "review/reserve.yaml", "version: 1", "version: 2")
+    edit(rules, "review/reserve.yaml", "version: 2", "version: 3")
     assert load_rulebook(rules).digest != before

@@ -51,7 +51,29 @@ CASES = [  # (invariant, document, candidate, planted change): the true assessme
     (invariants.every_verdict_explained, document(TEC, as_of="2026-01-10"), "talquetamab", {"verdict": "avoid"}),
     (invariants.unknown_agents_never_confident, document(line("ZX-9001", "2026-01-01", "2026-02-01")), "talquetamab",
      {"verdict": "acceptable", "findings": ()}),
+    # the washout as a wait, as before it became a scheduling constraint
+    (invariants.verdict_ignores_scheduling, document(line(["carfilzomib", "pomalidomide", "dexamethasone"], "2025-01-01", "2026-02-19"),
+     as_of="2026-03-01", car_t_eligible=True, candidates=["cilta-cel", "talquetamab"]), "cilta-cel",
+     {"verdict": "wait", "then": "preferred"}),
+    # eligibility unknown: a bsAb with the CAR-T-first caution ranked above the CAR-T
+    (invariants.car_t_ranks_first_when_only_eligibility_is_missing,
+     document(car_t_eligible=None, candidates=["talquetamab", "cilta-cel"]), "talquetamab", {"rank": 0}),
 ]
+
+
+def test_a_wait_past_the_latest_possible_dose_is_caught():
+    # last dose '2026-03', evaluated 2026-03-20: 2026-09-30 (the month's end plus 6 months) overshoots
+    doc = document(line("teclistamab", "2025-09-01", "2026-03"), as_of="2026-03-20")
+    assessment = evaluate(doc)
+    assert invariants.waits_never_overshoot(doc, assessment) == []
+    (finding,) = assessment.candidate("talquetamab").findings
+    assert finding.earliest_date == datetime.date(2026, 9, 20)
+    overshoot = planted(doc, "talquetamab", findings=(attrs.evolve(finding, earliest_date=datetime.date(2026, 9, 30)),))
+    assert invariants.waits_never_overshoot(doc, overshoot) == [
+        "talquetamab: review.interval-uncertain holds until 2026-09-30, later than 2026-09-20"]
+    dose = {**finding.anchors["from"], "date": {**finding.anchors["from"]["date"], "latest": "2026-03-31"}}
+    after = planted(doc, "talquetamab", findings=(attrs.evolve(finding, anchors={**finding.anchors, "from": dose}),))
+    assert any("may lie after as_of" in v for v in invariants.waits_never_overshoot(doc, after))
 
 
 @pytest.mark.parametrize("invariant, doc, candidate, change", CASES,
@@ -82,7 +104,8 @@ def test_the_partial_date_invariant_is_off_where_the_policy_gives_up_the_worst_c
 def test_a_finding_of_a_rule_the_policy_does_not_run_is_a_violation():
     doc = document(TEC, as_of="2026-01-10")
     assessment = evaluate(doc, policy=Policy(disabled_rules=("review.switch-target",)))
-    rogue = attrs.evolve(evaluate(doc).candidate("talquetamab").findings[0], rule="review.switch-target")
+    rogue = attrs.evolve(evaluate(doc).candidate("talquetamab").findings[0], rule="review.switch-target", effect="caution",
+                         earliest_date=None, timing=None, anchors=None)
     changed = planted(doc, "talquetamab", Policy(disabled_rules=("review.switch-target",)),
                       findings=(*assessment.candidate("talquetamab").findings, rogue))
     assert invariants.every_verdict_explained(doc, changed) == [
@@ -102,6 +125,10 @@ def test_frozen_stops_ongoing_lines_on_as_of_and_car_t_on_its_infusion():
     lines = invariants.frozen(doc, datetime.date(2026, 1, 10), load_catalog())["lines"]
     assert [l.get("end") for l in lines] == ["2022-12-31", "2025-03-01", "2026-01-10"]
     assert "end" not in doc["lines"][2]
+    # a date that could lie after as_of is seen later as as_of, the latest day it could be
+    # (a dose '2016-01' on 2016-01-02 waited until 2016-07-02; on that day '2016-01' read up to 01-31)
+    partial = document(line("teclistamab", "2016-01-01", "2016-01"), as_of="2016-01-02")
+    assert invariants.frozen(partial, datetime.date(2016, 1, 2), load_catalog())["lines"][1]["end"] == "2016-01-02"
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,7 +161,7 @@ def test_histories_are_ones_a_clinic_could_have(doc):
     days = [d for l in history.lines for d in (l.start, l.end) if d is not None]
     assert all(a.earliest <= b.earliest for a, b in zip(days, days[1:])) and all(d.earliest <= as_of for d in days)
     for l, raw in zip(history.lines, doc["lines"]):
-        if reference.given({"lines": [raw]}, load_catalog())[0].modality == "car-t":
+        if reference.given({"lines": [raw]}, load_catalog(), as_of)[0].modality == "car-t":
             assert len(l.agents) == 1 and l.end in (None, l.start)
     done = [a.date for a in history.apheresis if a.status in ("done", "failed")]
     assert all(d.earliest <= as_of for d in done)
@@ -163,4 +190,4 @@ def test_the_package_imports_without_hypothesis():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           cwd=str(__import__("pathlib").Path(__file__).parents[1]))
-    assert done.stdout.splitlines() == ["9 []", "strategies need hypothesis"], done.stderr[-2000:]
+    assert done.stdout.splitlines() == [f"{len(invariants.INVARIANTS)} []", "strategies need hypothesis"], done.stderr[-2000:]

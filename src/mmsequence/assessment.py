@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .actions import Action
 from .catalog import Catalog
 from .policy import Policy
 
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class Finding:
-    """One rule that fired for one candidate, with everything needed to explain it."""
+    """One rule that fired for one candidate, with everything needed to explain it.
+
+    A timing finding (``timing`` ``wait``: the T-cell recovery interval; ``schedule``: a scheduling
+    constraint such as the washout) carries the day its reason ends (``earliest_date``) and what
+    its clock runs from and to (``anchors``). ``missing`` names the facts the record leaves unknown
+    that the finding depends on.
+    """
 
     rule: str
     effect: str
@@ -25,15 +32,28 @@ class Finding:
     citation: str
     facts: dict[str, Any]
     earliest_date: datetime.date | None = None
+    timing: str | None = None
+    anchors: dict[str, Any] | None = None
+    missing: tuple[str, ...] = ()
     overridden: dict[str, str] | None = None
+    #: The message template in each language the rule is translated into, and the value of each of
+    #: its placeholders, for outputs in another language (not part of the JSON).
+    templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+    values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "rule": self.rule, "effect": self.effect, "message": self.message,
-            "evidence": self.evidence, "citation": self.citation, "facts": self.facts,
-        }
-        if self.earliest_date is not None:
-            out["earliest_date"] = self.earliest_date.isoformat()
+    def to_dict(self, shared: bool = True) -> dict[str, Any]:
+        """``shared=False`` leaves out the evidence level and citation, the rule's own (a batch
+        writes them once per rule, in its header)."""
+        out: dict[str, Any] = {"rule": self.rule, "effect": self.effect, "message": self.message}
+        if shared:
+            out["evidence"] = self.evidence
+            out["citation"] = self.citation
+        out["facts"] = self.facts
+        if self.timing is not None:
+            out["timing"] = {"role": self.timing, "earliest_date": self.earliest_date.isoformat() if self.earliest_date else None,
+                             "anchors": self.anchors}
+        if self.missing:
+            out["missing"] = list(self.missing)
         if self.overridden is not None:
             out["overridden"] = self.overridden
         return out
@@ -41,6 +61,13 @@ class Finding:
 
 @attrs.frozen
 class CandidateAssessment:
+    """One candidate: what the sequencing guidance says of it (``verdict``), and when it can start.
+
+    ``earliest_date`` is the not-before date (None: nothing holds it back), set by the live timing
+    findings named in ``earliest_date_set_by``, whatever the verdict; ``then`` is what a ``wait``
+    becomes when the wait ends.
+    """
+
     query: str
     therapy: str
     target: tuple[str, ...]
@@ -49,13 +76,16 @@ class CandidateAssessment:
     earliest_date: datetime.date | None
     rank: int
     findings: tuple[Finding, ...]
+    then: str | None = None
+    earliest_date_set_by: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, shared: bool = True) -> dict[str, Any]:
         return {
             "query": self.query, "therapy": self.therapy, "target": list(self.target),
-            "modality": self.modality, "verdict": self.verdict,
+            "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "earliest_date": None if self.earliest_date is None else self.earliest_date.isoformat(),
-            "rank": self.rank, "findings": [f.to_dict() for f in self.findings],
+            "earliest_date_set_by": list(self.earliest_date_set_by),
+            "rank": self.rank, "findings": [f.to_dict(shared) for f in self.findings],
         }
 
 
@@ -74,9 +104,9 @@ class Ruleset:
 
 @attrs.frozen
 class Assessment:
-    """Every candidate of one patient assessed on one day, with what the verdicts were made from:
-    the typed ``policy``, its ``catalog`` and the patient's ``course`` (for adapters to read, never
-    to rebuild)."""
+    """Every candidate of one patient assessed on one day, what the team should record or do first
+    (``actions``), and what the verdicts were made from: the typed ``policy``, its ``catalog`` and
+    the patient's ``course`` (for adapters to read, never to rebuild)."""
 
     patient_id: str
     as_of: datetime.date
@@ -87,20 +117,21 @@ class Assessment:
     warnings: tuple[str, ...]
     catalog: Catalog = attrs.field(eq=False, repr=False)
     course: PatientCourse = attrs.field(eq=False, repr=False)
-    #: What a reader must see first: drugs the catalog does not know, and what to add to the policy.
-    notices: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "patient_id": self.patient_id,
-            "as_of": self.as_of.isoformat(),
-            **({"notices": list(self.notices)} if self.notices else {}),
-            "ruleset": self.ruleset.to_dict(),
-            "policy": self.policy.to_dict(),
-            "derived": self.derived,
-            "candidates": [c.to_dict() for c in self.candidates],
-            "warnings": list(self.warnings),
-        }
+    def to_dict(self, shared: bool = True) -> dict[str, Any]:
+        """The public JSON; ``shared=False`` leaves out what every assessment of one evaluator
+        shares: the ruleset and policy blocks and each rule's evidence level and citation (a batch
+        writes them once, in its header)."""
+        out: dict[str, Any] = {"patient_id": self.patient_id, "as_of": self.as_of.isoformat(),
+                               "actions": [a.to_dict() for a in self.actions]}
+        if shared:
+            out["ruleset"] = self.ruleset.to_dict()
+            out["policy"] = self.policy.to_dict()
+        out["derived"] = self.derived
+        out["candidates"] = [c.to_dict(shared) for c in self.candidates]
+        out["warnings"] = list(self.warnings)
+        return out
 
     def candidate(self, name: str) -> CandidateAssessment:
         """The assessment of a candidate by the name the input used or its canonical name."""

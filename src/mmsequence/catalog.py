@@ -3,7 +3,9 @@
 The data lives in ``rules/agents.yaml``; this module validates, indexes and looks it up. Each
 agent has a role (anti-myeloma therapy, transplant conditioning, CAR-T lymphodepletion, CRS
 management, premedication, supportive care) that decides how a history treats it; a coded drug
-the catalog does not hold is classified by its ATC code (``atc_fallback_role``).
+the catalog does not hold is classified by its ATC code (``atc_fallback_role``). The
+``regimens`` section names the usual combinations (KPd: carfilzomib, pomalidomide, dexamethasone),
+so that a line reads as a clinician writes it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import attrs
 from . import _yaml as yaml
 from ._paths import rules_dir
 from .errors import RuleFileError
+from .history import JURISDICTIONS
 
 MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional", "none")
 TCRT_MODALITIES = ("bsab", "car-t")
@@ -45,7 +48,9 @@ NOT_DIRECTED_AT_MYELOMA = ("crs-management", "premedication", "supportive")
 ANTI_MYELOMA_ATC_GROUPS = ("L01", "L02", "L04", "H02")
 
 _AGENT_KEYS = ("name", "targets", "modality", "class", "status", "role")
-_OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "contexts")
+_OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "contexts", "approved_in", "display")
+#: Languages an agent may have a display name in (besides its canonical English name).
+DISPLAY_LANGUAGES = ("zh-CN",)
 _CODE_KEYS = ("system", "version", "code", "source")
 _KEBAB_CASE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ATC_CODE = re.compile(r"[A-Z][0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?")
@@ -101,6 +106,14 @@ def _agents(values: Iterable[Agent]) -> tuple[Agent, ...]:
     return tuple(values)
 
 
+def _display(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(dict(values).items()))
+
+
+def _regimens(values: Iterable[Regimen]) -> tuple[Regimen, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Agent:
     """One drug: canonical name, other names, targets on the myeloma cell, modality, class and status."""
@@ -114,11 +127,23 @@ class Agent:
     codes: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
     role: str = attrs.field(default="anti-myeloma", validator=attrs.validators.in_(ROLES))
     contexts: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: Where an approved agent is on the market when that is not the US and the EU (e.g. ``("CN",)``).
+    approved_in: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: The name shown to a reader of each language, by language tag; each is also a synonym.
+    display: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_display)
 
     @property
     def is_tcrt(self) -> bool:
         """Whether the agent is a T-cell redirecting therapy (bispecific T-cell engager or CAR-T)."""
         return self.modality in TCRT_MODALITIES
+
+    def display_name(self, language: str | None = None) -> str:
+        """The name a reader of ``language`` knows it by; the canonical name where none is given."""
+        return dict(self.display).get(language or "", self.name)
+
+    def available_in(self, jurisdiction: str | None) -> bool:
+        """Whether an approved agent is on the market in ``jurisdiction`` (None: the US or the EU)."""
+        return not self.approved_in or jurisdiction in self.approved_in
 
     @property
     def is_anti_myeloma(self) -> bool:
@@ -131,12 +156,29 @@ class Agent:
 
 
 @attrs.frozen
+class Regimen:
+    """A usual combination: its name, the canonical names of its agents and its abbreviations
+    (the first is how it is shown: ``line 3 (KPd)``)."""
+
+    name: str
+    agents: frozenset[str] = attrs.field(converter=frozenset)
+    abbreviations: tuple[str, ...] = attrs.field(converter=_names)
+
+    @property
+    def abbreviation(self) -> str:
+        return self.abbreviations[0]
+
+
+@attrs.frozen
 class Catalog:
-    """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two agents."""
+    """Agents in catalog order, indexed by normalised name and by code; no name or code may mean two
+    agents. ``regimens`` are the usual combinations of catalog agents, each set of agents once."""
 
     agents: tuple[Agent, ...] = attrs.field(converter=_agents)
+    regimens: tuple[Regimen, ...] = attrs.field(default=(), converter=_regimens)
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
+    _by_agents: dict[frozenset[str], Regimen] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, Agent] = {}
@@ -161,6 +203,7 @@ class Catalog:
             raise CatalogError(problems)
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_code", by_code)
+        object.__setattr__(self, "_by_agents", {r.agents: r for r in self.regimens})
 
     def lookup(self, name: str) -> Agent | None:
         """The agent with this canonical name or synonym (compared normalised), else None."""
@@ -170,9 +213,17 @@ class Catalog:
         """The agent carrying this code of this system (any edition; case-insensitive), else None."""
         return self._by_code.get(_code_key(system, code))
 
-    def approved_tcrts(self) -> tuple[Agent, ...]:
-        """Approved bispecific T-cell engagers and CAR-Ts, in catalog order."""
-        return tuple(agent for agent in self.agents if agent.status == "approved" and agent.is_tcrt)
+    def regimen(self, agents: Iterable[Agent]) -> Regimen | None:
+        """The regimen made of exactly these agents, if the catalog names one."""
+        return self._by_agents.get(frozenset(agent.name for agent in agents))
+
+    def approved_tcrts(self, jurisdiction: str | None = None) -> tuple[Agent, ...]:
+        """Approved bispecific T-cell engagers and CAR-Ts on the market in ``jurisdiction``, in catalog order.
+
+        Without a jurisdiction: those approved in the US or the EU.
+        """
+        return tuple(agent for agent in self.agents
+                     if agent.status == "approved" and agent.is_tcrt and agent.available_in(jurisdiction))
 
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
         """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
@@ -180,7 +231,7 @@ class Catalog:
         Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
         a synonym whose agent is unknown.
         """
-        base = Catalog((*self.agents, *agents))
+        base = Catalog((*self.agents, *agents), self.regimens)
         added: dict[str, list[str]] = {}
         problems = []
         for synonym, target in synonyms.items():
@@ -195,7 +246,8 @@ class Catalog:
         if problems:
             raise CatalogError(problems)
         return Catalog(
-            attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents
+            (attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents),
+            self.regimens,
         )
 
 
@@ -216,9 +268,10 @@ def _read_catalog(path: Path) -> Catalog:
         raise CatalogError([f"{path}: not valid YAML: {error}"]) from None
     problems: list[str] = []
     agents = _parse_catalog(data, problems)
+    regimens = _parse_regimens(data.get("regimens", []) if isinstance(data, dict) else [], agents, problems)
     if not problems:
         try:
-            return Catalog(agents)
+            return Catalog(agents, regimens)
         except CatalogError as error:
             problems = list(error.problems)
     raise CatalogError([f"{path}: {problem}" for problem in problems])
@@ -228,7 +281,7 @@ def _parse_catalog(data: Any, problems: list[str]) -> list[Agent]:
     if not isinstance(data, dict):
         problems.append("expected a mapping with the keys version and agents")
         return []
-    _check_keys("", data, ("version", "agents"), (), problems)
+    _check_keys("", data, ("version", "agents"), ("regimens",), problems)
     if "version" in data and data["version"] != 1:
         problems.append(f"version: {data['version']!r} is not 1")
     return parse_agents(data.get("agents", []), "agents", problems)
@@ -252,6 +305,11 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
     for key, value in entry.items():
         if key in _AGENT_CHECKS:
             _AGENT_CHECKS[key](f"{path}.{key}", value, problems)
+    if isinstance(entry.get("display"), dict) and isinstance(entry.get("name"), str):
+        names = {normalise(n) for n in (entry["name"], *(entry.get("synonyms") or ()) ) if isinstance(n, str)}
+        problems.extend(f"{path}.display.{language}: {name!r} is not the name or one of the synonyms"
+                        for language, name in entry["display"].items()
+                        if isinstance(name, str) and normalise(name) not in names)
     if len(problems) == before:
         _check_role_fits(path, entry, problems)
     if len(problems) > before:
@@ -266,7 +324,45 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
         codes=(Code(**code) for code in entry.get("codes", ())),
         role=entry["role"],
         contexts=entry.get("contexts", ()),
+        approved_in=entry.get("approved_in", ()),
+        display=entry.get("display", {}),
     )
+
+
+_REGIMEN_KEYS = ("name", "agents", "abbreviations")
+
+
+def _parse_regimens(entries: Any, agents: list[Agent], problems: list[str]) -> list[Regimen]:
+    """Regimens from the catalog's ``regimens`` section: agents by canonical name, each combination once."""
+    if not isinstance(entries, list):
+        problems.append("regimens: expected a list")
+        return []
+    known = {agent.name for agent in agents}
+    regimens: list[Regimen] = []
+    seen: dict[frozenset[str], str] = {}
+    for i, entry in enumerate(entries):
+        path = f"regimens[{i}]"
+        before = len(problems)
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: expected a mapping")
+            continue
+        _check_keys(f"{path}.", entry, _REGIMEN_KEYS, (), problems)
+        _check_text(f"{path}.name", entry.get("name"), problems)
+        for key in ("agents", "abbreviations"):
+            _check_texts(f"{path}.{key}", entry.get(key), problems)
+            if isinstance(entry.get(key), list) and len(entry[key]) < (2 if key == "agents" else 1):
+                problems.append(f"{path}.{key}: expected at least {'two agents' if key == 'agents' else 'one abbreviation'}")
+        if len(problems) > before:
+            continue
+        problems.extend(f"{path}.agents: {name!r} is not a canonical agent name in the catalog"
+                        for name in entry["agents"] if name not in known)
+        combination = frozenset(entry["agents"])
+        if combination in seen:
+            problems.append(f"{path}.agents: the same agents as {seen[combination]}")
+        seen[combination] = path
+        if len(problems) == before:
+            regimens.append(Regimen(entry["name"], combination, entry["abbreviations"]))
+    return regimens
 
 
 def _check_keys(
@@ -348,6 +444,24 @@ def _check_codes(path: str, value: Any, problems: list[str]) -> None:
             problems.append(f"{path}[{j}].code: {code['code']!r} is not an ATC code")
 
 
+def _check_approved_in(path: str, value: Any, problems: list[str]) -> None:
+    if not (isinstance(value, list) and value):
+        problems.append(f"{path}: expected a list of jurisdictions ({', '.join(JURISDICTIONS)})")
+        return
+    problems.extend(f"{path}[{k}]: {item!r} is not one of {', '.join(JURISDICTIONS)}"
+                    for k, item in enumerate(value) if item not in JURISDICTIONS)
+
+
+def _check_display(path: str, value: Any, problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a mapping of language ({', '.join(DISPLAY_LANGUAGES)}) to name")
+        return
+    for language, name in value.items():
+        if language not in DISPLAY_LANGUAGES:
+            problems.append(f"{path}: {language!r} is not one of {', '.join(DISPLAY_LANGUAGES)}")
+        _check_text(f"{path}.{language}", name, problems)
+
+
 _AGENT_CHECKS = {
     "name": _check_text,
     "targets": _check_texts,
@@ -356,6 +470,8 @@ _AGENT_CHECKS = {
     "status": _check_status,
     "class": _check_class,
     "codes": _check_codes,
+    "approved_in": _check_approved_in,
+    "display": _check_display,
     "role": _check_role,
     "contexts": _check_contexts,
 }

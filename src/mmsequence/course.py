@@ -4,8 +4,13 @@ The :class:`PatientCourse` is the one source of what happened: which agents were
 line, which are ongoing, each line's last dose, the apheresis state, and the T-cell recovery
 interval and washout clocks. The engine's facts (:mod:`mmsequence._facts`), the ``derived``
 summary of the output and the board's timeline are all read from it. Uncertain dates are
-answered through :class:`~mmsequence.dates.PartialDate` alone; tri-state values are the strings
-``yes``, ``no`` and ``unknown``.
+answered through :class:`~mmsequence.dates.PartialDate` alone, each narrowed to the days the rest
+of the record leaves possible (nothing recorded as given lies after the evaluation day, a line
+ends on or after its start); tri-state values are the strings ``yes``, ``no`` and ``unknown``.
+
+What a message or the ``derived`` summary quotes is a reference (:meth:`PatientCourse.line_ref`,
+``exposure_ref``, ``dose_ref``, :func:`date_ref`, :func:`event_ref`): structured data with its
+field path, which :mod:`mmsequence.messages` puts into words.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Any
 
 import attrs
 
-from .catalog import ROLE_WORDS, Agent, Catalog
+from .catalog import ROLE_WORDS, Agent, Catalog, Regimen
 from .dates import PartialDate
 from .errors import InputError
 from .history import Line, PatientHistory
+from .messages import with_display
 from .policy import Policy
 
 TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
@@ -73,10 +79,6 @@ class Exposure:
     start: PartialDate
     end: PartialDate | None
     refractory: Tri
-
-    @property
-    def label(self) -> str:
-        return f"{self.agent.name} (lines[{self.line}])"
 
     @property
     def ongoing(self) -> bool:
@@ -144,8 +146,25 @@ class Clock:
     last_dose: PartialDate | None = None
     window: PartialDate | None = None
 
+    @property
+    def exact(self) -> bool:
+        """Whether the day it ends is known (else it depends on a day the record leaves open)."""
+        return self.window is not None and self.window.is_exact
+
 
 _NO_CLOCK = Clock("none")
+
+
+def date_ref(date: PartialDate) -> dict[str, Any]:
+    """A recorded date as data: as written, and the first and last day it can be."""
+    return {"kind": "date", "recorded": date.text, "earliest": date.earliest.isoformat(), "latest": date.latest.isoformat()}
+
+
+def event_ref(kind: str, date: PartialDate | None, field: str | None = None) -> dict[str, Any]:
+    """An event as data: ``first-dose`` (of a bsAb, at the earliest on that day), ``apheresis`` (a
+    CAR-T's T-cell collection, at the earliest on that day), ``planned-apheresis`` or
+    ``collected-apheresis``; ``field`` is the record's path."""
+    return {"kind": "event", "event": kind, "date": None if date is None else date_ref(date), "field": field}
 
 Anchor = tuple[PartialDate, str]
 """When a candidate would take effect, and which event that is: ``as-of`` (the first dose, at the
@@ -159,8 +178,10 @@ class LineCourse:
     number: int  # 1-based, as a clinician counts lines
     line: Line
     agents: tuple[Agent | None, ...]
+    regimen: Regimen | None  # the usual combination the line's agents make, if the catalog names one
     one_infusion: bool  # the line holds a CAR-T: one infusion on its start
     ongoing: bool
+    start: PartialDate  # the first dose, narrowed to the days the record leaves possible
     last_dose: PartialDate
     interval_end: PartialDate | None  # when the T-cell recovery interval after this line ends, if it starts one
 
@@ -193,7 +214,7 @@ class PatientCourse:
     policy: Policy
     as_of: datetime.date
     exposures: tuple[Exposure, ...]
-    unknown: tuple[str, ...]  # "name (lines[i])" of each agent the catalog does not know
+    unknown: tuple[tuple[str, int], ...]  # (name as written, line index) of each agent the catalog does not know
     apheresis: ApheresisState
     candidates: tuple[Candidate, ...]
     lines: tuple[LineCourse, ...]
@@ -204,8 +225,19 @@ class PatientCourse:
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
+    _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
+    _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        # a line is named by its number as a line of therapy (several records may form one line);
+        # a record not counted as a line has no number
+        counted = {i: line.number for line in self.therapy_lines for i in line.indices}
+        self._line_refs = tuple(
+            {"kind": "line", "number": counted.get(i) if counted else info.number,
+             "regimen": info.regimen.abbreviation if info.regimen else None,
+             "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)], "field": f"lines[{i}]"}
+            for i, info in enumerate(self.lines)
+        )
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
         self.exposed_targets = frozenset(t for e in self.tcrt for t in e.agent.targets)
         b = self.history.biomarkers
@@ -214,6 +246,11 @@ class PatientCourse:
     @property
     def car_t(self) -> tuple[Exposure, ...]:
         return tuple(e for e in self.exposures if e.agent.modality == "car-t")
+
+    @property
+    def apheresis_field(self) -> str | None:
+        """The path of the apheresis record that gives the state (None: no record)."""
+        return f"apheresis[{len(self.history.apheresis) - 1}].date" if self.history.apheresis else None
 
     @property
     def jurisdiction(self) -> str | None:
@@ -230,13 +267,17 @@ class PatientCourse:
             if state == "collected":
                 return date, "collected-apheresis"
             if state == "pending" and self.policy.car_t_anchor == "planned-apheresis":
-                if date.earliest < self.as_of:
-                    date = PartialDate.between(self.as_of, date.latest)
                 return date, "planned-apheresis"
         return PartialDate.of(self.as_of), "as-of"
 
     def interval(self, anchor: PartialDate) -> Clock:
-        """The T-cell recovery interval between the last earlier TCRT (by the policy's scope) and ``anchor``."""
+        """The T-cell recovery interval between the last earlier TCRT (by the policy's scope) and ``anchor``.
+
+        With ``interval.consecutive`` (the default) the interval runs between consecutive TCRTs: a
+        TCRT certainly given after the last dose of an earlier one, and certainly before ``anchor``,
+        ends the earlier one's clock (a bsAb bridging to a CAR-T no longer holds back what follows
+        that CAR-T).
+        """
         return self._clock("interval", anchor)
 
     def washout(self, anchor: PartialDate) -> Clock:
@@ -248,7 +289,8 @@ class PatientCourse:
         if key not in self._clocks:
             if kind == "interval":
                 starts = ("bsab", "car-t") if self.policy.interval_scope == "any-tcrt" else ("bsab",)
-                earlier = [e for e in self.exposures if e.agent.modality in starts and e.start.after(anchor) is not True]
+                earlier = [e for e in self.exposures if e.agent.modality in starts and e.start.after(anchor) is not True
+                           and not (self.policy.interval_consecutive and self._followed(e, anchor))]
                 months = self.policy.interval_months
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_months(months))
             else:
@@ -260,6 +302,14 @@ class PatientCourse:
                 days = self.policy.washout_days
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_days(days))
         return self._clocks[key]
+
+    def _followed(self, earlier: Exposure, anchor: PartialDate) -> bool:
+        """Whether a TCRT of another line certainly came after ``earlier``'s last dose and before ``anchor``."""
+        if earlier.ongoing:
+            return False
+        last = earlier.last_dose(self.as_of)
+        return any(t.line != earlier.line and t.start.on_or_after(last) is True and t.start.on_or_before(anchor) is True
+                   for t in self.tcrt)
 
     def _measure(self, earlier: list[Exposure], anchor: PartialDate,
                  shift: Callable[[PartialDate], PartialDate]) -> Clock:
@@ -281,6 +331,11 @@ class PatientCourse:
 
     def class_facts(self) -> dict[str, Tri]:
         """Prior-therapy facts the labels read: class exposure, lenalidomide refractoriness, last-line progression."""
+        if self._class_facts is None:
+            self._class_facts = self._classes()
+        return dict(self._class_facts)
+
+    def _classes(self) -> dict[str, Tri]:
         facts = {}
         for key, drug_class in LABEL_CLASSES.items():
             hit = any(e.agent.drug_class == drug_class for e in self.exposures)
@@ -326,28 +381,54 @@ class PatientCourse:
             out.append(f"{line.number}. {line.start} to {end}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
         return out
 
-    def last_tcrt_dose(self) -> str | None:
-        """The latest last dose of any TCRT, as text with its line (None: no TCRT so far)."""
+    # --- references: what messages and the derived summary quote, as data with its field path
+
+    def line_ref(self, index: int) -> dict[str, Any]:
+        """A line as a clinician names it: its number, its regimen (if the catalog names one) and agents
+        (built once per course; treat it as read-only)."""
+        return self._line_refs[index]
+
+    def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
+        """One agent given in one line."""
+        return {**self.line_ref(exposure.line), "kind": "exposure", "agent": exposure.agent.name}
+
+    def dose_ref(self, exposure: Exposure) -> dict[str, Any]:
+        """The last dose of an exposure: the line's end (or its infusion), ``date`` None while ongoing."""
+        info = self.lines[exposure.line]
+        field = f"lines[{exposure.line}].{'start' if info.one_infusion else 'end'}"
+        return {**self.exposure_ref(exposure), "kind": "dose", "field": field,
+                "date": None if exposure.ongoing else date_ref(exposure.last_dose(self.as_of)), "ongoing": exposure.ongoing}
+
+    def unknown_refs(self) -> list[dict[str, Any]]:
+        """Each agent the catalog does not know, with its line."""
+        return [{**self.line_ref(index), "kind": "exposure", "agent": name} for name, index in self.unknown]
+
+    def last_tcrt_dose(self) -> dict[str, Any] | None:
+        """The latest last dose of any TCRT, with its exposure (None: no TCRT so far)."""
         if not self.tcrt:
             return None
         window, last = _window(list(self.tcrt), self.as_of, lambda d: d)
-        return f"{window.text} ({last.label}{', ongoing' if last.ongoing else ''})"
+        return {**self.dose_ref(last), "latest_possible": window.latest.isoformat()}
 
     def summary(self) -> dict[str, Any]:
-        """The ``derived`` section of the output: what the rules read, for a reader to check."""
+        """The ``derived`` section of the output: what the rules read, as data, each reference with the
+        form a reader sees beside it (``display``)."""
         classes = self.class_facts()
+        refs = {id(e): with_display(self.exposure_ref(e)) for e in self.exposures}
         by_target = {
-            t: [e.label for e in self.exposures if e.agent.modality in ("bsab", "car-t", "adc") and t in e.agent.targets]
+            t: [refs[id(e)] for e in self.exposures if e.agent.modality in ("bsab", "car-t", "adc") and t in e.agent.targets]
             for t in TCRT_TARGETS
         }
+        last = self.last_tcrt_dose()
         return {
             "prior_lines": self.prior_lines,
+            "lines": [with_display(ref) for ref in self._line_refs],
             "jurisdiction": self.jurisdiction or "none",
             "car_t_eligible": tri(self.history.car_t_eligible),
             "tcrt_count": len(self.tcrt),
-            "tcrt_exposures": [e.label for e in self.tcrt],
-            "last_tcrt_dose": self.last_tcrt_dose(),
-            "exposures_by_target": {t: labels for t, labels in by_target.items() if labels},
+            "tcrt_exposures": [refs[id(e)] for e in self.tcrt],
+            "last_tcrt_dose": None if last is None else with_display(last),
+            "exposures_by_target": {t: found for t, found in by_target.items() if found},
             "triple_class_exposed": classes["triple_class_exposed"],
             "triple_class_refractory": all_of(
                 any_of(e.refractory for e in self.exposures if e.agent.drug_class == c)
@@ -357,8 +438,8 @@ class PatientCourse:
             "lenalidomide_refractory": classes["lenalidomide_refractory"],
             "progression_on_last": classes["progression_on_last"],
             "apheresis": self.apheresis.state,
-            "apheresis_date": None if self.apheresis.date is None else str(self.apheresis.date),
-            "unknown_agents": list(self.unknown),
+            "apheresis_date": None if self.apheresis.date is None else with_display(date_ref(self.apheresis.date)),
+            "unknown_agents": [with_display(ref) for ref in self.unknown_refs()],
             "not_anti_myeloma_therapy": self.not_therapy_by_drug(),
         }
 
@@ -372,33 +453,38 @@ def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
     return agent.role
 
 
-def _exposures(history: PatientHistory, catalog: Catalog) -> tuple[list[Exposure], list[str], list[NotTherapy]]:
-    """Exposures to anti-myeloma therapy, unknown agents, and the other drugs the lines name."""
-    exposures, unknown, others = [], [], []
+def _exposures(history: PatientHistory, catalog: Catalog,
+               as_of: datetime.date) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
+    """Exposures to anti-myeloma therapy (dates as the record leaves them possible), unknown agents
+    (name as written, line index), and the other drugs the lines name."""
+    exposures: list[Exposure] = []
+    unknown: list[tuple[str, int]] = []
+    others: list[NotTherapy] = []
     for i, line in enumerate(history.lines):
+        start, end = _dates(line, as_of)
         agents = [catalog.lookup(name) for name in line.agents]
         for name, agent in zip(line.agents, agents):
             if agent is None:
-                unknown.append(f"{name} (lines[{i}])")
+                unknown.append((name, i))
                 continue
             role = line_role(agent, agents)
             if role != "anti-myeloma":
                 others.append(NotTherapy(agent.name, ROLE_WORDS[role], f"lines[{i}]"))
                 continue
             refractory = line_refractory(line, one_infusion=agent.modality == "car-t")
-            exposures.append(Exposure(agent, i, line.start, line.end, refractory))
+            exposures.append(Exposure(agent, i, start, end, refractory))
     return exposures, unknown, others
 
 
-def _check_consistency(history: PatientHistory, exposures: list[Exposure], as_of: datetime.date) -> None:
+def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:
     problems = []
     for i, line in enumerate(history.lines):
         for key, date in (("start", line.start), ("end", line.end)):
             if date is not None and date.after(as_of):
                 problems.append(f"lines[{i}].{key}: '{date}' is after as_of {as_of}")
-    for e in exposures:
-        if e.agent.modality == "car-t" and e.end is not None and e.end != e.start:
-            problems.append(f"lines[{e.line}].end: a CAR-T line is one infusion, so end must equal start '{e.start}'")
+        car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
+        if car_t and line.end is not None and line.end != line.start:
+            problems.append(f"lines[{i}].end: a CAR-T line is one infusion, so end must equal start '{line.start}'")
     for i, record in enumerate(history.apheresis):
         if record.status in ("done", "failed") and record.date is not None and record.date.after(as_of):
             problems.append(f"apheresis[{i}].date: '{record.date}' is after as_of {as_of} but status is {record.status!r}")
@@ -406,9 +492,19 @@ def _check_consistency(history: PatientHistory, exposures: list[Exposure], as_of
         raise InputError(sorted(set(problems)))
 
 
+def _dates(line: Line, as_of: datetime.date) -> tuple[PartialDate, PartialDate | None]:
+    """A line's first and last dose as the record leaves them possible: never after ``as_of``, the
+    end never before the start (nor the start after the end)."""
+    end = line.end.bounded(line.start.earliest, as_of) if line.end is not None else None
+    return line.start.bounded(None, min(as_of, end.latest) if end is not None else as_of), end
+
+
 def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, as_of: datetime.date,
                      warnings: list[str]) -> ApheresisState:
-    """The last record decides: pending, collected, used, failed, cancelled (none without a record)."""
+    """The last record decides: pending, collected, used, failed, cancelled (none without a record).
+
+    A plan cannot happen before ``as_of``, a collection not after it.
+    """
     if not history.apheresis:
         return ApheresisState("none")
     last = history.apheresis[-1]
@@ -418,23 +514,24 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
             warnings.append(f"apheresis[{len(history.apheresis) - 1}].date: planned for '{last.date}', "
                             f"before as_of {as_of}; treated as pending with no date")
             return ApheresisState("pending", None, product)
-        return ApheresisState("pending", last.date, product)
-    if last.status == "done" and last.date is not None:
+        return ApheresisState("pending", None if last.date is None else last.date.bounded(as_of), product)
+    date = None if last.date is None else last.date.bounded(None, as_of)
+    if last.status == "done" and date is not None:
         car_t = [e for e in exposures if e.agent.modality == "car-t"]
-        unordered = [e for e in car_t if e.start.on_or_after(last.date) is None]
+        unordered = [e for e in car_t if e.start.on_or_after(date) is None]
         if unordered:
             raise InputError([
                 f"lines[{e.line}].start: '{e.start}' cannot be ordered against apheresis[{len(history.apheresis) - 1}]"
                 f".date '{last.date}': give the day of the infusion or of the collection" for e in unordered
             ])
-        used = any(e.start.on_or_after(last.date) for e in car_t)
-        return ApheresisState("used" if used else "collected", last.date, product)
-    return ApheresisState(last.status, last.date, product)
+        used = any(e.start.on_or_after(date) for e in car_t)
+        return ApheresisState("used" if used else "collected", date, product)
+    return ApheresisState(last.status, date, product)
 
 
-def _candidates(history: PatientHistory, catalog: Catalog) -> tuple[Candidate, ...]:
+def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | None) -> tuple[Candidate, ...]:
     if history.candidates is None:
-        return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts())
+        return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts(jurisdiction))
     seen: dict[str, int] = {}
     problems, result = [], []
     for i, query in enumerate(history.candidates):
@@ -458,22 +555,24 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
         mine = [e for e in exposures if e.line == i]
         one_infusion = any(e.agent.modality == "car-t" for e in mine)
         ongoing = line.end is None and not one_infusion
-        last = line.start if one_infusion else PartialDate.of(as_of) if line.end is None else line.end
+        start, end = _dates(line, as_of)
+        last = start if one_infusion else PartialDate.of(as_of) if end is None else end
         starts = any(e.agent.modality in clock for e in mine)
-        result.append(LineCourse(i + 1, line, agents, one_infusion, ongoing, last,
+        regimen = catalog.regimen(a for a in agents if a is not None) if all(agents) else None
+        result.append(LineCourse(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
                                  last.plus_months(policy.interval_months) if starts else None))
     return tuple(result)
 
 
 def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> PatientCourse:
     """The course of ``history`` as of ``as_of``; raises :class:`InputError` for an inconsistent history."""
-    exposures, unknown, others = _exposures(history, catalog)
-    _check_consistency(history, exposures, as_of)
-    warnings = [f"{name}: not in the agent catalog" for name in unknown]
+    _check_consistency(history, catalog, as_of)
+    exposures, unknown, others = _exposures(history, catalog, as_of)
+    warnings = [f"{name} (lines[{index}]): not in the agent catalog" for name, index in unknown]
     therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
     others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
-    candidates = _candidates(history, catalog)
+    candidates = _candidates(history, catalog, history.jurisdiction or policy.jurisdiction)
     warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),
@@ -483,13 +582,13 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
     )
 
 
-def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: list[str],
+def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: list[tuple[str, int]],
                    warnings: list[str]) -> tuple[TherapyLineCourse, ...]:
     """History lines grouped into lines of therapy (by their origin's number, else one each); a line
     without an anti-myeloma drug, known or not, or with only a corticosteroid (a pulse, premedication)
     is a warning and counts for nothing."""
     counting = {e.line for e in exposures if e.agent.drug_class != "corticosteroid"} | {
-        i for i, line in enumerate(history.lines) if any(u.endswith(f"(lines[{i}])") for u in unknown)}
+        i for _, i in unknown}
     groups: dict[object, list[int]] = {}
     for i, line in enumerate(history.lines):
         if i not in counting:

@@ -43,7 +43,8 @@ def _verdict(always: bool, never: bool) -> bool | None:
 
 @attrs.frozen(order=False)
 class PartialDate:
-    """The closed range of days a date written as 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' may be."""
+    """The closed range of days a date written as 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' may be; ``text``
+    is how it was written (a range narrowed by :meth:`bounded` keeps it)."""
 
     earliest: datetime.date
     latest: datetime.date = attrs.field()
@@ -89,6 +90,18 @@ class PartialDate:
         if precision == "span":
             return cls(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
         return cls(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
+
+    def bounded(self, not_before: datetime.date | None = None, not_after: datetime.date | None = None) -> PartialDate:
+        """The days of this date that other records leave possible (a dose never after the
+        evaluation day, a line's end never before its start); the text stays as written.
+
+        A bound outside the range leaves it as it is: the caller checks consistency first.
+        """
+        earliest = max(self.earliest, not_before) if not_before is not None else self.earliest
+        latest = min(self.latest, not_after) if not_after is not None else self.latest
+        if (earliest, latest) == (self.earliest, self.latest) or earliest > latest:
+            return self
+        return PartialDate(earliest, latest, self.text)
 
     def plus_months(self, months: int) -> PartialDate:
         """Shift both ends by calendar months (end-of-month clipping)."""

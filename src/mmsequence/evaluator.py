@@ -1,6 +1,7 @@
 """The evaluator: built once from a policy, it reads histories and assesses their candidates.
 
-history → course (derived once) → engine facts → findings → verdicts, ranks → :class:`Assessment`.
+history → course (derived once) → engine facts → findings → verdicts, not-before dates, ranks,
+actions → :class:`Assessment`.
 
 >>> evaluator = Evaluator(load_policy("site.yaml"))   # policy, its catalog, the active rules, the engine
 >>> assessment = evaluator.evaluate(evaluator.read("patient.json"))
@@ -21,6 +22,7 @@ from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
 from ._version import __version__
+from .actions import collect
 from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from .catalog import Catalog, load_catalog
 from .course import Candidate, PatientCourse, derive_course
@@ -29,8 +31,9 @@ from .documents import read_document
 from .errors import InputError
 from .history import Override, PatientHistory
 from .policy import Policy, check_catalog, load_policy
+from .messages import not_confident_words
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
-from .verdicts import SEVERITY, combine, rank_key
+from .verdicts import EFFECTS, combine, rank_key
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,17 +92,18 @@ class Evaluator:
             (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
             key=lambda pair: pair[0],
         )
+        ranked = tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed))
         return Assessment(
             patient_id=history.patient_id,
             as_of=when,
             ruleset=self.ruleset,
             policy=self.policy,
             derived=_derived(course),
-            candidates=tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed)),
+            candidates=ranked,
             warnings=(*history.warnings, *course.warnings),
-            notices=_unknown_notice(course),
             catalog=self.catalog,
             course=course,
+            actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course),
         )
 
 
@@ -141,20 +145,29 @@ def _derived(course: PatientCourse) -> dict[str, Any]:
 
 def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], CandidateAssessment]:
     """The candidate's rank key and its assessment (ranked later)."""
-    ordered = tuple(sorted(found, key=lambda f: (-SEVERITY.index(f.effect), f.rule)))
-    verdict, earliest = combine(ordered)
+    ordered = tuple(sorted(found, key=lambda f: (-EFFECTS.index(f.effect), f.rule)))
+    outcome = combine(ordered)
     agent = candidate.agent
-    key = rank_key(verdict, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
+    key = rank_key(outcome, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
     return key, CandidateAssessment(
         query=candidate.query,
         therapy=agent.name if agent else candidate.query,
         target=agent.targets if agent else (),
         modality=agent.modality if agent else "unknown",
-        verdict=verdict,
-        earliest_date=earliest,
+        verdict=outcome.verdict,
+        earliest_date=outcome.earliest_date,
         rank=0,
         findings=ordered,
+        then=outcome.then,
+        earliest_date_set_by=outcome.set_by,
     )
+
+
+def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
+    if ref is None:
+        return None
+    binding, field = ref.split(".", 1)
+    return bound[binding][field]
 
 
 #: Facts that line counting or the interval and washout clocks decide, which an unknown drug could change.
@@ -168,33 +181,17 @@ def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Findi
     """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown."""
     if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
         return finding
+    unknown = course.unknown_refs()
     return attrs.evolve(
         finding, effect="indeterminate", earliest_date=None,
-        message=f"{finding.message} Not a confident {finding.effect}: {', '.join(course.unknown)} is not in the"
-                " agent catalog and could change the lines of therapy or the clocks this rests on.",
-    )
-
-
-def _unknown_notice(course: PatientCourse) -> tuple[str, ...]:
-    """What the assessment says first when the history holds drugs the catalog does not know."""
-    if not course.unknown:
-        return ()
-    names = sorted({u.rsplit(" (", 1)[0] for u in course.unknown})
-    return (
-        f"Unknown drugs: {', '.join(course.unknown)}. No verdict that rests on them is confident. Add each to the"
-        " site policy: a name the catalog knows under another name as a synonym"
-        f" (synonyms: {{{names[0]!r}: <catalog name>}}), any other drug as an agent with its role"
-        " (agents: [{name, targets, modality, class, status, role}]; supportive care has role supportive,"
-        " modality none, targets []).",
+        message=not_confident_words(finding.message, finding.effect, unknown),
+        values={**finding.values, "not_confident": (finding.effect, unknown)},
     )
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:
     bound = {"patient": patient, "candidate": candidate}
-    end = None
-    if rule.earliest_date:
-        binding, field = rule.earliest_date.split(".", 1)
-        end = datetime.date.fromisoformat(bound[binding][field])
+    timing = rule.timing
     return Finding(
         rule=rule.id,
         effect=rule.effect,
@@ -202,7 +199,12 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         evidence=rule.evidence,
         citation=rule.citation,
         facts=rule.quoted_facts(bound),
-        earliest_date=end,
+        earliest_date=None if timing is None else datetime.date.fromisoformat(_fact(bound, timing.date)),
+        timing=None if timing is None else timing.role,
+        anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
+        missing=rule.missing(bound),
+        templates=tuple((language, message) for language, _, message in rule.translations),
+        values=rule.placeholder_values(bound),
     )
 
 

@@ -21,7 +21,7 @@ from .errors import InputError
 STOP_REASONS = ("progression", "toxicity", "completed", "patient-choice", "other")
 RESPONSES = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
 APHERESIS_STATUSES = ("planned", "done", "failed", "cancelled")
-JURISDICTIONS = ("US", "EU")
+JURISDICTIONS = ("US", "EU", "CN")
 OVERRIDE_REASONS = ("rapid-progression", "no-alternative", "trial-enrolment", "patient-preference", "other")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
+from .history import JURISDICTIONS
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
 ALWAYS_ON_PACK = "safety"
@@ -43,6 +45,7 @@ class Policy:
     interval_scope: str = "after-bsab"
     interval_effect: str = "wait"
     car_t_anchor: str = "planned-apheresis"
+    interval_consecutive: bool = True
     washout_days: int = 14
     disabled_rules: tuple[str, ...] = attrs.field(default=(), converter=_rule_ids)
     jurisdiction: str | None = None
@@ -65,6 +68,7 @@ class Policy:
             "interval": {
                 "months": self.interval_months, "scope": self.interval_scope,
                 "effect": self.interval_effect, "car_t_anchor": self.car_t_anchor,
+                "consecutive": self.interval_consecutive,
             },
             "washout": {"days": self.washout_days},
             "disabled_rules": list(self.disabled_rules),
@@ -78,8 +82,7 @@ class Policy:
 
     @property
     def digest(self) -> str:
-        settings = attrs.asdict(self, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None))
-        return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+        return _digest(self)
 
     def catalog(self, base: Catalog) -> Catalog:
         """The shipped catalog with this site's agents and synonyms added."""
@@ -96,13 +99,17 @@ def _agent_entry(agent: Agent) -> dict[str, Any]:
         entry["synonyms"] = list(agent.synonyms)
     if agent.codes:
         entry["codes"] = [attrs.asdict(code) for code in agent.codes]
+    if agent.approved_in:
+        entry["approved_in"] = list(agent.approved_in)
+    if agent.display:
+        entry["display"] = dict(agent.display)
     return entry
 
 
 #: Policy keys, with the keys of each nested mapping (None: not a mapping).
 _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "packs": None,
-    "interval": ("months", "scope", "effect", "car_t_anchor"),
+    "interval": ("months", "scope", "effect", "car_t_anchor", "consecutive"),
     "washout": ("days",),
     "disabled_rules": None,
     "jurisdiction": None,
@@ -163,6 +170,11 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
                 values[field] = interval[key]
             else:
                 fail(f"interval.{key}", f"{interval[key]!r} is not one of {', '.join(choices)}")
+    if "consecutive" in interval:
+        if isinstance(interval["consecutive"], bool):
+            values["interval_consecutive"] = interval["consecutive"]
+        else:
+            fail("interval.consecutive", f"{interval['consecutive']!r} is not true or false")
     if "days" in washout:
         if _whole(washout["days"], 0, 90):
             values["washout_days"] = washout["days"]
@@ -175,10 +187,10 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         else:
             fail("disabled_rules", "expected a list of rule ids")
     if "jurisdiction" in data:
-        if data["jurisdiction"] in (None, "US", "EU"):
+        if data["jurisdiction"] is None or data["jurisdiction"] in JURISDICTIONS:
             values["jurisdiction"] = data["jurisdiction"]
         else:
-            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of US, EU, null")
+            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of {', '.join(JURISDICTIONS)}, null")
     if "agents" in data:
         found: list[str] = []
         values["agents"] = tuple(parse_agents(data["agents"], "agents", found))
@@ -246,3 +258,10 @@ def _read(path: Path) -> Any:
         raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InputError([f"{path}: not valid YAML or JSON ({error})"]) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(policy: Policy) -> str:
+    """The digest of a policy's settings (its source file left out), computed once per policy."""
+    settings = attrs.asdict(policy, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None))
+    return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()

@@ -2,14 +2,16 @@
 
 A rule file holds one rule: its metadata (id, title, version, evidence, citation, the source
 sentence it encodes, effect, message template, the facts it quotes) and its condition in
-durable_rules' own JSON pattern syntax. Nothing in a rule file is executed as Python.
+durable_rules' own JSON pattern syntax. Optional keys: ``timing`` (the role of a wait or a
+scheduling constraint, the fact that gives the day its reason ends, and what its clock runs from
+and to), ``depends_on`` (facts the finding depends on, asked for when unknown) and ``asks``
+(action codes). Nothing in a rule file is executed as Python.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,19 +20,37 @@ import attrs
 
 from . import _yaml as yaml
 from ._paths import rules_dir
+from .actions import ASKABLE, MISSING_FACTS
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
 from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
+from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
+from .verdicts import EFFECTS, SCHEDULE
 
-EFFECTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
 EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
 ACTIONS = ("finding",)
 BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
+#: Timing roles: ``wait`` holds the verdict until the date (the T-cell recovery interval);
+#: ``schedule`` sets a not-before date and keeps the verdict (the washout).
+TIMING_ROLES = ("wait", SCHEDULE)
+_TIMING_KEYS = ("role", "date", "from", "to")
 _REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
-_OPTIONAL = ("earliest_date", "action", "notes")
-_PLACEHOLDER = re.compile(r"\{(\w+)\.(\w+)\}")
+_OPTIONAL = ("timing", "depends_on", "asks", "action", "notes", "zh-CN")
+#: Languages every rule carries a translation of its title and message in (``rules --check``).
+TRANSLATED = ("zh-CN",)
 _OPERATORS = ("$and", "$or", "$lt", "$lte", "$gt", "$gte", "$eq", "$neq", "$ex", "$nex", "$mt", "$imt", "$iall", "$iany")
+
+
+@attrs.frozen
+class Timing:
+    """A timing rule's role, the fact that gives the day its reason ends, and the facts its clock
+    runs from and to (``binding.field``)."""
+
+    role: str
+    date: str
+    start: str | None = None
+    end: str | None = None
 
 
 @attrs.frozen
@@ -46,18 +66,34 @@ class Rule:
     message: str
     facts: tuple[tuple[str, str], ...]
     when: dict[str, Any]
-    earliest_date: str | None = None
+    timing: Timing | None = None
+    depends_on: tuple[tuple[str, str], ...] = ()
+    asks: tuple[str, ...] = ()
     action: str = "finding"
     policy_effect: str | None = None
     path: str = ""
+    #: (language, title, message template) of each translation the rule file holds.
+    translations: tuple[tuple[str, str, str], ...] = ()
 
     def render(self, bound: dict[str, dict[str, Any]]) -> str:
-        """The message with ``{binding.field}`` placeholders filled from the bound facts."""
-        return _PLACEHOLDER.sub(lambda m: str(bound[m[1]][m[2]]), self.message)
+        """The message with its placeholders filled from the bound facts (see :mod:`mmsequence.messages`)."""
+        return render(self.message, bound)
+
+    def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
+        return {f"{b}.{f}": bound[b][f] for b, f, _ in PLACEHOLDER.findall(self.message)}
+
+    def title_in(self, language: str) -> str:
+        """The rule's title in ``language``, else in English."""
+        return next((title for lang, title, _ in self.translations if lang == language), self.title)
 
     def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
         return {field: bound[binding][field] for binding, field in self.facts}
+
+    def missing(self, bound: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+        """The facts the rule depends on that the record leaves unknown."""
+        return tuple(field for binding, field in self.depends_on if bound[binding][field] == "unknown")
 
 
 @attrs.frozen
@@ -178,6 +214,8 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
         policy_effect, effect = effect.get("policy"), effect.get("default")
         if policy_effect != "interval.effect":
             problems.append(f"{where}: effect.policy: {policy_effect!r} is not a policy-set effect (interval.effect)")
+    if policy_effect is not None and effect != "wait":
+        problems.append(f"{where}: effect.default: a policy-set effect defaults to wait")
     if effect not in EFFECTS:
         problems.append(f"{where}: effect: {effect!r} is not one of {', '.join(EFFECTS)}")
     if data["evidence"] not in EVIDENCE_LEVELS:
@@ -206,27 +244,98 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
             _check_pattern(pattern, binding, f"{where}: when.all[{i}]", problems)
         if sorted(names) not in (["candidate"], ["candidate", "patient"]):
             problems.append(f"{where}: when.all: must bind one 'candidate' and at most one 'patient'")
-    for ref in _PLACEHOLDER.findall(str(data["message"])):
-        _check_ref(".".join(ref), f"{where}: message", problems)
+    for binding, field, part in PLACEHOLDER.findall(str(data["message"])):
+        _check_ref(f"{binding}.{field}", f"{where}: message", problems)
+        if part and part not in PARTS:
+            problems.append(f"{where}: message: ':{part}' is not a part of a reference ({', '.join(PARTS)})")
     if not isinstance(data["facts"], list):
         problems.append(f"{where}: facts: expected a list of patient.<field> / candidate.<field>")
     else:
         for ref in data["facts"]:
             _check_ref(ref, f"{where}: facts", problems)
-    if effect == "wait":
-        if not data.get("earliest_date"):
-            problems.append(f"{where}: earliest_date: a wait rule must name the fact that gives its end date")
-        else:
-            _check_ref(data["earliest_date"], f"{where}: earliest_date", problems)
+    timing = _parse_timing(data.get("timing"), effect, where, problems)
+    depends_on = _refs(data.get("depends_on", []), f"{where}: depends_on", problems)
+    for binding, field in depends_on:
+        if binding != "patient" or field not in MISSING_FACTS:
+            problems.append(f"{where}: depends_on: {binding}.{field} is not a fact the assessment can ask for "
+                            f"({', '.join('patient.' + f for f in MISSING_FACTS)})")
+    asks = data.get("asks", [])
+    if not isinstance(asks, list) or any(code not in ASKABLE for code in asks):
+        problems.append(f"{where}: asks: expected a list of action codes ({', '.join(ASKABLE)})")
+    translations = []
+    for language in TRANSLATED:
+        if language in data:
+            translated = _parse_translation(data[language], str(data["message"]), f"{where}: {language}", problems)
+            if translated is not None:
+                translations.append((language, *translated))
     if len(problems) > start:
         return None
     return Rule(
         id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=effect,
         evidence=data["evidence"], citation=str(data["citation"]).strip(),
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
-        facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, earliest_date=data.get("earliest_date"),
-        action=action, policy_effect=policy_effect, path=where,
+        facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, timing=timing,
+        depends_on=depends_on, asks=tuple(asks), action=action, policy_effect=policy_effect, path=where,
+        translations=tuple(translations),
     )
+
+
+def _refs(value: Any, where: str, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        problems.append(f"{where}: expected a list of patient.<field> / candidate.<field>")
+        return ()
+    for ref in value:
+        _check_ref(ref, where, problems)
+    return tuple(tuple(str(ref).split(".", 1)) for ref in value)  # type: ignore[misc]
+
+
+def _parse_timing(value: Any, effect: str, where: str, problems: list[str]) -> Timing | None:
+    """A wait or schedule rule's timing; its role must match its effect (a policy-set effect: wait)."""
+    needed = effect if effect in TIMING_ROLES else None
+    if value is None:
+        if needed == "wait":
+            problems.append(f"{where}: timing: a wait rule must name the fact that gives its end date (timing.date)")
+        elif needed:
+            problems.append(f"{where}: timing: a {needed} rule must give its timing (role, date)")
+        return None
+    if not isinstance(value, dict) or "role" not in value or "date" not in value:
+        problems.append(f"{where}: timing: expected a mapping with role and date (and optionally from, to)")
+        return None
+    problems.extend(f"{where}: timing.{key}: unknown key" for key in value if key not in _TIMING_KEYS)
+    if value["role"] not in TIMING_ROLES:
+        problems.append(f"{where}: timing.role: {value['role']!r} is not one of {', '.join(TIMING_ROLES)}")
+    elif value["role"] != needed:
+        problems.append(f"{where}: timing.role: {value['role']} does not fit effect {effect!r}"
+                        " (a schedule rule has effect schedule, a wait rule effect wait)")
+    for key in ("date", "from", "to"):
+        if key in value:
+            _check_ref(value[key], f"{where}: timing.{key}", problems)
+    return Timing(value["role"], value["date"], value.get("from"), value.get("to"))
+
+
+def _parse_translation(data: Any, english: str, where: str, problems: list[str]) -> tuple[str, str] | None:
+    """(title, message) of one translation; its message quotes exactly the English message's facts."""
+    if not isinstance(data, dict) or set(data) != {"title", "message"} or not all(
+            isinstance(data[k], str) and data[k].strip() for k in ("title", "message")):
+        problems.append(f"{where}: expected a mapping with a non-empty title and message")
+        return None
+    def quoted(text: str) -> list[str]:
+        return sorted({f"{b}.{f}" + (f":{part}" if part else "") for b, f, part in PLACEHOLDER.findall(text)})
+
+    wanted, got = quoted(english), quoted(data["message"])
+    if wanted != got:
+        problems.append(f"{where}: message: quotes {got}, the English message {wanted}")
+        return None
+    return " ".join(data["title"].split()), str(data["message"]).strip()
+
+
+def check_translations(rulebook: Rulebook) -> None:
+    """Every rule carries each language of :data:`TRANSLATED`; raises :class:`RuleFileError` naming each gap."""
+    problems = [f"{rule.path}: {language}: missing (the rule's title and message in {language})"
+                for rule in rulebook.rules for language in TRANSLATED
+                if language not in {lang for lang, _, _ in rule.translations}]
+    if problems:
+        raise RuleFileError(problems)
 
 
 def _rule_files(root: Path) -> Iterable[tuple[str, Path]]:

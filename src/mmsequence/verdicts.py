@@ -1,43 +1,84 @@
-"""Combining findings into a verdict, and ranking candidates."""
+"""Combining findings into a verdict and a not-before date, and ranking candidates."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
+
+import attrs
 
 from .assessment import Finding
 
 #: From least to most restrictive; a candidate's verdict is its most restrictive finding.
 SEVERITY = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
+#: A scheduling constraint: it sets a not-before date and never changes the verdict.
+SCHEDULE = "schedule"
+#: Every effect a finding may have, from least to most restrictive (findings are listed in reverse).
+EFFECTS = (SCHEDULE, *SEVERITY)
+#: Effects whose findings set the candidate's earliest date.
+TIMING_EFFECTS = ("wait", SCHEDULE)
+#: Ranking tiers: ``pending`` is an indeterminate whose only restrictions are facts the record
+#: leaves unknown (CAR-T while eligibility is not recorded): it ranks ahead of the cautions.
+TIERS = ("preferred", "acceptable", "pending", "caution", "indeterminate", "wait", "avoid")
 
 
-def combine(findings: tuple[Finding, ...]) -> tuple[str, datetime.date | None]:
-    """The verdict and, for ``wait``, the date every wait is over.
+@attrs.frozen
+class Outcome:
+    """The verdict, what a wait becomes when it ends (``then``), the not-before date and the rules that set it."""
 
-    ``preferred`` needs a rule that prefers the candidate and no finding that restricts it
-    (caution or worse); with no findings the verdict is ``acceptable``. Overridden findings
-    do not count.
-    """
-    effects = [f.effect for f in findings if f.overridden is None]
+    verdict: str
+    then: str | None
+    earliest_date: datetime.date | None
+    set_by: tuple[str, ...]
+
+
+def _verdict(effects: Iterable[str]) -> str:
+    """``preferred`` needs a rule that prefers the candidate and no finding that restricts it
+    (caution or worse); with no findings the verdict is ``acceptable``."""
+    effects = [e for e in effects if e in SEVERITY]
     restrictive = [e for e in effects if SEVERITY.index(e) >= SEVERITY.index("caution")]
     if restrictive:
-        verdict = max(restrictive, key=SEVERITY.index)
-    else:
-        verdict = "preferred" if "preferred" in effects else "acceptable"
-    if verdict != "wait":
-        return verdict, None
-    dates = [f.earliest_date for f in findings if f.overridden is None and f.effect == "wait"]
-    return verdict, max(d for d in dates if d is not None)
+        return max(restrictive, key=SEVERITY.index)
+    return "preferred" if "preferred" in effects else "acceptable"
 
 
-def rank_key(verdict: str, same_target: bool, findings: tuple[Finding, ...], reserve_left: int, name: str) -> tuple[int, bool, bool, int, int, str]:
-    """Order of candidates: verdict first, then the review's preferences.
+def _live(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.overridden is None]
+
+
+def combine(findings: tuple[Finding, ...]) -> Outcome:
+    """The verdict of the live (not overridden) findings; for a ``wait``, the verdict once the wait
+    findings are over; and the not-before date: the latest date of the live wait and scheduling
+    findings, whatever the verdict."""
+    live = _live(findings)
+    verdict = _verdict(f.effect for f in live)
+    then = _verdict(f.effect for f in live if f.effect != "wait") if verdict == "wait" else None
+    dates = [f.earliest_date for f in live if f.effect in TIMING_EFFECTS and f.earliest_date is not None]
+    earliest = max(dates, default=None)
+    set_by = tuple(sorted({f.rule for f in live if f.effect in TIMING_EFFECTS and f.earliest_date == earliest}))
+    return Outcome(verdict, then, earliest, set_by if earliest else ())
+
+
+def _tier(verdict: str, live: list[Finding]) -> int:
+    restrictive = [f for f in live if f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    if verdict == "indeterminate" and all(f.missing for f in restrictive):
+        return TIERS.index("pending")
+    return TIERS.index(verdict)
+
+
+def rank_key(outcome: Outcome, same_target: bool, findings: tuple[Finding, ...], reserve_left: int,
+             name: str) -> tuple[int, int, bool, bool, int, int, str]:
+    """Order of candidates: verdict first (an indeterminate that only waits for a missing fact ahead
+    of the cautions that depend on it), then what a wait becomes, then the review's preferences.
 
     A candidate a rule prefers (CAR-T first) before one no rule prefers, even when another
     finding restricts it; a target switch before re-using a target; fewer cautions before more
     (so a rule that adds a second caution weighs more); more untouched targets kept in reserve
     before fewer; then the canonical name, so that ties are stable.
     """
-    live = [f for f in findings if f.overridden is None]
+    live = _live(findings)
+    first = _tier(outcome.verdict, live)
+    after = _tier(outcome.then, [f for f in live if f.effect != "wait"]) if outcome.then else first
     preferred = any(f.effect == "preferred" for f in live)
     cautions = sum(1 for f in live if f.effect == "caution")
-    return (SEVERITY.index(verdict), not preferred, same_target, cautions, -reserve_left, name)
+    return (first, after, not preferred, same_target, cautions, -reserve_left, name)

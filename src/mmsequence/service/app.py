@@ -1,18 +1,28 @@
 """The CDS Hooks 2.0 service as a Starlette application.
 
-Endpoints: ``GET /cds-services`` (discovery), ``POST /cds-services/{id}`` (a hook call) and
-``POST /cds-services/{id}/feedback``. Every request must carry the EHR's signed JWT, unless the
-service was started with authentication explicitly turned off for development. Request bodies
-over the size limit are refused with 413. Logs name the endpoint, status and timing, never
-patient data.
+Endpoints: ``GET /cds-services`` (discovery, also with a trailing slash), ``POST
+/cds-services/{id}`` (a hook call) and ``POST /cds-services/{id}/feedback``. Every request must
+carry a JWT signed by an issuer of the trust file, unless the service was started with
+authentication explicitly turned off for development. Bad input of any kind gets a 4xx answer
+naming the problem, never a 500; bodies over the size limit get 413. CORS preflights are
+answered for the configured origins only. The log names the endpoint, status, timing and the
+reason for a refusal, never patient data (httpx's request log, which names FHIR URLs, is off).
+
+Evaluations run one at a time on one thread of their own: they hold the GIL, so more threads
+would only make them wait in turns, and requests would finish in random order (a long tail).
+For more throughput run more processes (``serve --workers N``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+import re
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,39 +32,101 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..assessment import Assessment
 from ..errors import InputError
 from ..evaluator import evaluator_for
+from ..i18n import ENGLISH, negotiate
 from ..policy import load_policy
 from . import cards
-from .auth import AuthError, Verifier
-from .fhir_client import FhirUnavailable, fetch
+from .auth import MAX_LIFETIME_SECONDS, AuthError, Verifier
+from .fhir_client import Cut, FhirUnavailable, Limits, Resolver, fetch, guarded_client
 from .hooks import (
-    SERVICES, HookRequest, Service, merged_bundle, ordered_candidates, parse_feedback, parse_request, prefetch_entries,
+    SERVICES, HookRequest, Service, merged_bundle, ordered_drugs, parse_feedback, parse_request, prefetch_entries,
 )
+from .keys import KeyRing, KeySetError
 from .store import Store
+from .trust import Issuer, Trust
 
 log = logging.getLogger("mmsequence.service")
+for _chatty in ("httpx", "httpcore"):  # their INFO lines carry FHIR URLs, and so patient ids
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
 T = TypeVar("T")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SERVICE_PATH = re.compile(r"/cds-services(?:/(?P<id>[^/]+)(?P<feedback>/feedback)?)?/?")
+
 
 @attrs.frozen
 class Settings:
-    """How the service runs; ``issuers`` maps each trusted ``iss`` to its JWK Set (a JSON file or an https URL)."""
+    """How the service runs."""
 
     database: Path = Path("mmsequence-service.sqlite3")
-    issuers: Mapping[str, str] = attrs.field(factory=dict)
+    trust: Trust = attrs.field(factory=Trust)
     public_url: str | None = None
     authenticate: bool = True
     max_body_bytes: int = 5_000_000
     policy: str | None = None
+    limits: Limits = attrs.field(factory=Limits)
+    cors_origins: tuple[str, ...] = ()
+    max_token_lifetime: int = MAX_LIFETIME_SECONDS
+
+    def checked_trust(self) -> Trust:
+        """The trust file's issuers, each with its audiences (``public_url`` by default); InputError if
+        authentication is on and an issuer has none (the audience is never taken from the request)."""
+        trust = self.trust.with_audience(self.public_url)
+        if self.authenticate:
+            if not trust.issuers:
+                raise InputError(["--trust-file: no trusted EHR given (use --insecure-dev-no-auth only for development)"])
+            if any(not issuer.audiences for issuer in trust.issuers.values()):
+                raise InputError(["--public-url: required (the base URL the EHR calls, which its tokens' aud names),"
+                                  " unless the trust file gives every issuer its audiences"])
+        return trust
+
+
+class _AsciiJSON(JSONResponse):
+    """JSON in ASCII: text from a FHIR server (even a lone surrogate) can always be sent."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def logged_path(path: str) -> str:
+    """A request path as the log may show it: a known service's path, else a placeholder (a path
+    is the caller's text and could hold anything)."""
+    match = _SERVICE_PATH.fullmatch(path)
+    if match is None:
+        return "(another path)"
+    if match["id"] is None:
+        return "/cds-services"
+    service = match["id"] if match["id"] in SERVICES else "(unknown service)"
+    return f"/cds-services/{service}{match['feedback'] or ''}"
 
 
 def _fail(status: int, message: str, **extra: Any) -> HTTPException:
     return HTTPException(status, detail=json.dumps({"error": message, **extra}))
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether any string in a decoded JSON value holds a lone surrogate (valid JSON, not valid UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 async def _json_body(request: Request, limit: int) -> Any:
@@ -67,41 +139,73 @@ async def _json_body(request: Request, limit: int) -> Any:
         if len(body) > limit:
             raise _fail(413, f"request body over {limit} bytes")
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (ValueError, RecursionError):
-        raise _fail(400, "the request body is not JSON") from None
+        raise _fail(400, "the request body is not JSON (UTF-8)") from None
+    if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(value):
+        raise _fail(400, "the request body holds a lone surrogate (\\ud800-\\udfff), which is not text")
+    return value
 
 
-class _NoTracebacks(BaseHTTPMiddleware):
-    """An unexpected error becomes a 500 logged by its type alone: a traceback could quote patient data."""
+class _Guard:
+    """Outermost layer: logs each request (method, service path, status, time; never the query or
+    patient data), and turns an unexpected error into a 500 logged by its type alone (a traceback
+    could quote patient data)."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [0]
+        path = logged_path(scope["path"])
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
         try:
-            return await call_next(request)
+            await self.app(scope, receive, sending)
         except Exception as error:  # noqa: BLE001 (every error, so that none reaches the server's log)
-            log.error("%s %s: internal error (%s)", request.method, request.url.path, type(error).__name__)
-            return JSONResponse({"error": "internal error"}, status_code=500)
+            log.error("%s %s: internal error (%s)", scope["method"], path, type(error).__name__)
+            if not status[0]:
+                await _AsciiJSON({"error": "internal error"}, status_code=500)(scope, receive, send)
+                status[0] = 500
+        log.info("%s %s %d %.1f ms", scope["method"], path, status[0], (time.perf_counter() - started) * 1000)
 
 
-def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None) -> Starlette:
-    """The service; ``http_client`` reads the EHR's FHIR server (one is made if not given)."""
+def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
+               resolver: Resolver | None = None) -> Starlette:
+    """The service. ``http_client`` replaces the FHIR clients (tests); ``resolver`` resolves FHIR
+    server names (tests; default: the system's)."""
+    trust = settings.checked_trust()
     store = Store(settings.database)
-    verifier = Verifier(settings.issuers, store)
+    try:
+        keys = KeyRing({iss: issuer.jwks for iss, issuer in trust.issuers.items()} if settings.authenticate else {})
+    except KeySetError as error:
+        raise InputError([f"JWK Set: {error}"]) from None
+    verifier = Verifier(trust, keys, max_lifetime=settings.max_token_lifetime)
     evaluator = evaluator_for(load_policy(settings.policy))
-    clients = {"http": http_client} if http_client is not None else {}
+    state: dict[str, Any] = {}
     if not settings.authenticate:
         log.warning("AUTHENTICATION IS OFF: any caller is accepted without a JWT. "
                     "Development only; never expose this service to patient data.")
 
-    async def authenticate(request: Request) -> None:
+    async def authenticate(request: Request) -> Issuer | None:
+        """The caller's issuer (None when authentication is off); 401 with the reason logged."""
         if not settings.authenticate:
-            return
-        base = (settings.public_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
-        try:  # in a thread: a JWK Set URL or the token store may block
-            await run_in_threadpool(verifier.verify, request.headers.get("authorization"), base + request.url.path)
+            return None
+        try:
+            token = await verifier.verify(request.headers.get("authorization"), request.url.path)
+            if not await run_in_threadpool(store.first_use_of_token, token.issuer.iss, token.jti, token.exp):
+                raise AuthError("token replayed (its jti was used before)")
         except AuthError as error:
-            log.warning("%s %s: authentication failed: %s", request.method, request.url.path, error)
+            log.warning("%s %s: authentication failed: %s", request.method, logged_path(request.url.path), error)
             raise _fail(401, f"authentication failed: {error}") from None
+        return token.issuer
 
     def service_of(request: Request) -> Service:
         service = SERVICES.get(request.path_params["service_id"])
@@ -111,76 +215,132 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None)
 
     async def discovery(request: Request) -> Response:
         await authenticate(request)
-        return JSONResponse({"services": [s.to_dict() for s in SERVICES.values()]})
+        return _AsciiJSON({"services": [s.to_dict() for s in SERVICES.values()]})
 
-    async def bundle_of(hook: HookRequest) -> dict[str, Any]:
+    def fhir_base(issuer: Issuer | None, server: str) -> tuple[str, httpx.AsyncClient]:
+        """The trusted base the request's fhirServer names, and the client for its issuer; 412 otherwise
+        (checked before any connection is made)."""
+        candidates = [issuer] if issuer is not None else list(trust.issuers.values())
+        for allowed in candidates:
+            base = allowed.fhir_base(server)
+            if base is not None:
+                return base, http_client or state["clients"][allowed.iss]
+        log.warning("fhirServer refused: not a FHIR server the trust file names for this issuer")
+        raise _fail(412, "fhirServer is not a FHIR server the trust file names for this EHR")
+
+    async def bundle_of(hook: HookRequest, issuer: Issuer | None) -> dict[str, Any]:
         entries, missing = prefetch_entries(hook.prefetch)
         if missing:
             if not (hook.fhir_server and hook.access_token):
                 raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given",
                             missing=missing)
+            base, client = fhir_base(issuer, hook.fhir_server)
             try:
-                entries += await fetch(clients["http"], hook.fhir_server, hook.access_token, hook.patient_id, missing)
+                entries += await fetch(client, base, hook.access_token, hook.patient_id, missing, settings.limits)
             except FhirUnavailable as error:
                 raise _fail(412, f"cannot read the FHIR server: {error}") from None
         return merged_bundle(entries)
 
-    def assess(hook: HookRequest, bundle: dict[str, Any]) -> dict[str, Any]:
-        try:
-            candidates = None
-            if hook.draft_orders is not None:
-                candidates = ordered_candidates(hook, evaluator.catalog)
-                if not candidates:
-                    return {"cards": []}
-            history = evaluator.read(bundle, patient_id=hook.patient_id, candidates=candidates)
-            assessment = evaluator.evaluate(history)
-        except InputError as error:
-            return cards.problems_response(error.problems, hook.hook_instance)
-        return cards.response(assessment, hook.hook_instance)
+    def evaluate(bundle: dict[str, Any], patient_id: str, candidates: list[str] | None) -> Assessment:
+        """The one call into the evaluation: the Bundle read through the policy's catalog, then assessed."""
+        return evaluator.evaluate(evaluator.read(bundle, patient_id=patient_id, candidates=candidates))
 
-    async def read(request: Request, parse: Callable[[Any, Service], T], what: str) -> T:
-        """The authenticated request's body for its service, parsed; 400 naming each bad field."""
-        await authenticate(request)
+    def assess(hook: HookRequest, bundle: dict[str, Any], language: str = ENGLISH) -> list[cards.Card]:
+        try:
+            if hook.draft_orders is None:
+                return cards.patient_view_cards(evaluate(bundle, hook.patient_id, None), hook.hook_instance, language)
+            orders = ordered_drugs(hook, evaluator.catalog)
+            if not orders:
+                return []
+            names = [o.name for o in orders] + [a.name for a in evaluator.catalog.approved_tcrts()]
+            assessment = evaluate(bundle, hook.patient_id, list(dict.fromkeys(names)))
+            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language)
+        except InputError as error:
+            return [cards.problems_card(error.problems, hook.hook_instance)]
+
+    def record(issuer: Issuer | None, service: Service, issued: list[cards.Card]) -> list[cards.Card]:
+        """Record the cards issued (on the evaluation's thread: one hand-over fewer per call)."""
+        store.add_cards(issuer.iss if issuer else "", service.id, {c.uuid: tuple(s.uuid for s in c.suggestions)
+                                                                     for c in issued})
+        return issued
+
+    async def read(request: Request, parse: Callable[[Any, Service], T], what: str) -> tuple[T, Service, Issuer | None]:
+        """The authenticated request's body for its service, parsed, and the caller's issuer;
+        400 naming each bad field."""
+        issuer = await authenticate(request)
         service = service_of(request)
         try:
-            return parse(await _json_body(request, settings.max_body_bytes), service)
+            parsed = parse(await _json_body(request, settings.max_body_bytes), service)
         except InputError as error:
             raise _fail(400, f"invalid {what}", problems=list(error.problems)) from None
+        return parsed, service, issuer
 
     async def call(request: Request) -> Response:
-        hook = await read(request, parse_request, "hook request")
-        bundle = await bundle_of(hook)
-        return JSONResponse(await run_in_threadpool(assess, hook, bundle))
+        hook, service, issuer = await read(request, parse_request, "hook request")
+        try:
+            bundle = await bundle_of(hook, issuer)
+        except Cut as cut:
+            log.warning("%s: FHIR read cut short: %s", logged_path(request.url.path), cut)
+            issued = [cards.cut_card(str(cut), hook.hook_instance)]
+            await run_in_threadpool(record, issuer, service, issued)
+        else:
+            language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
+            issued = await asyncio.get_running_loop().run_in_executor(
+                state["evaluator"], lambda: record(issuer, service, assess(hook, bundle, language)))
+        return _AsciiJSON(cards.response(issued))
 
     async def feedback(request: Request) -> Response:
-        items = await read(request, parse_feedback, "feedback")
-        await run_in_threadpool(store.add_feedback, items)
-        return JSONResponse({"stored": len(items)})
+        items, service, caller = await read(request, parse_feedback, "feedback")
+        issuer = caller.iss if caller else ""
+        issued = await run_in_threadpool(store.issued_cards, issuer, service.id, [item.card for item in items])
+        problems = []
+        for i, item in enumerate(items):
+            if item.card not in issued:
+                problems.append(f"feedback[{i}].card: not a card this service issued to this EHR")
+            elif unknown := [s for s in item.accepted_suggestions if s not in issued[item.card]]:
+                problems.append(f"feedback[{i}].acceptedSuggestions: {unknown[0]!r} is not a suggestion of that card")
+        if problems:
+            raise _fail(400, "invalid feedback", problems=problems)
+        new = await run_in_threadpool(store.add_feedback, issuer, items)
+        log.info("%s: %d feedback entries, %d new", logged_path(request.url.path), len(items), new)
+        return _AsciiJSON({"stored": len(items)})
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         body = json.loads(error.detail) if error.detail.startswith("{") else {"error": error.detail}
-        return JSONResponse(body, status_code=error.status_code)
+        return _AsciiJSON(body, status_code=error.status_code)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if http_client is None:
-            clients["http"] = httpx.AsyncClient()
+        state["evaluator"] = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mmsequence-evaluation")
+        state["clients"] = {iss: guarded_client(issuer.allowed_networks(), *([resolver] if resolver else []))
+                            for iss, issuer in trust.issuers.items()}
+        await keys.start()
         try:
             yield
         finally:
-            if http_client is None:
-                await clients.pop("http").aclose()
+            await keys.stop()
+            for client in state.pop("clients").values():
+                await client.aclose()
+            state.pop("evaluator").shutdown(wait=False, cancel_futures=True)
 
+    middleware = [Middleware(_Guard)]
+    if settings.cors_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                                     allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
+                                     max_age=600))
     app = Starlette(
         routes=[
             Route("/cds-services", discovery, methods=["GET"]),
+            Route("/cds-services/", discovery, methods=["GET"]),
             Route("/cds-services/{service_id}", call, methods=["POST"]),
             Route("/cds-services/{service_id}/feedback", feedback, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error},
-        middleware=[Middleware(_NoTracebacks)],
+        middleware=middleware,
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False
     app.state.store = store
     return app
+

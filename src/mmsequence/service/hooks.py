@@ -59,6 +59,20 @@ SERVICES = {s.id: s for s in (
 
 
 @attrs.frozen
+class Order:
+    """A draft order for a drug mmsequence assesses: the drug's canonical name and the draft itself."""
+
+    name: str
+    request: Mapping[str, Any]
+
+    @property
+    def reference(self) -> str | None:
+        """``MedicationRequest/{id}``, or None when the draft has no id."""
+        rid = self.request.get("id")
+        return f"MedicationRequest/{rid}" if isinstance(rid, str) and rid else None
+
+
+@attrs.frozen
 class HookRequest:
     """The parts of a CDS Hooks request the service uses."""
 
@@ -72,11 +86,42 @@ class HookRequest:
     selections: tuple[str, ...] = ()
 
 
-def _text(value: Any, path: str, problems: list[str]) -> str | None:
+MAX_ID_CHARS = 256
+
+
+def _text(value: Any, path: str, problems: list[str], limit: int = MAX_ID_CHARS) -> str | None:
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{path}: expected a non-empty string")
         return None
+    if len(value) > limit:
+        problems.append(f"{path}: longer than {limit} characters")
+        return None
     return value
+
+
+def _bundle_shape(value: Any, path: str, problems: list[str]) -> bool:
+    """Whether a Bundle's ``entry`` is a list of objects each with a resource object (FHIR validation
+    comes later; this keeps malformed shapes from reaching it)."""
+    entries = value.get("entry", [])
+    if entries is None:
+        return True
+    if not isinstance(entries, list):
+        problems.append(f"{path}.entry: expected a list")
+        return False
+    bad = [i for i, e in enumerate(entries) if not isinstance(e, dict) or not isinstance(e.get("resource", {}), dict)]
+    problems.extend(f"{path}.entry[{i}]: expected an object with a resource object" for i in bad[:5])
+    return not bad
+
+
+def _check_prefetch(prefetch: Any, problems: list[str]) -> None:
+    if not isinstance(prefetch, dict):
+        problems.append("prefetch: expected an object")
+        return
+    for key, value in prefetch.items():
+        if value is not None and not isinstance(value, dict):
+            problems.append(f"prefetch.{key}: expected a FHIR resource or null")
+        elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            _bundle_shape(value, f"prefetch.{key}", problems)
 
 
 def parse_request(body: Any, service: Service) -> HookRequest:
@@ -93,13 +138,14 @@ def parse_request(body: Any, service: Service) -> HookRequest:
         raise InputError([*problems, "context: expected an object"])
     patient = _text(context.get("patientId"), "context.patientId", problems)
     prefetch = body.get("prefetch") or {}
-    if not isinstance(prefetch, dict):
-        problems.append("prefetch: expected an object")
+    _check_prefetch(prefetch, problems)
     draft_orders, selections = None, ()
     if service.hook in ("order-select", "order-sign"):
         draft_orders = context.get("draftOrders")
         if not isinstance(draft_orders, dict) or draft_orders.get("resourceType") != "Bundle":
             problems.append("context.draftOrders: expected a FHIR Bundle")
+        else:
+            _bundle_shape(draft_orders, "context.draftOrders", problems)
         raw = context.get("selections", [])
         if service.hook == "order-select" and (not isinstance(raw, list) or not all(isinstance(s, str) for s in raw)):
             problems.append("context.selections: expected a list of references")
@@ -110,31 +156,36 @@ def parse_request(body: Any, service: Service) -> HookRequest:
     token = authorization.get("access_token") if isinstance(authorization, dict) else None
     if fhir_server is not None and not isinstance(fhir_server, str):
         problems.append("fhirServer: expected a URL")
+    if authorization is not None and not (isinstance(token, str) and token):
+        problems.append("fhirAuthorization.access_token: expected a non-empty string")
     if problems:
         raise InputError(problems)
-    return HookRequest(hook, instance, patient, prefetch, fhir_server, token, draft_orders, selections)
+    return HookRequest(hook or "", instance or "", patient or "", prefetch, fhir_server, token, draft_orders, selections)
 
 
-def ordered_candidates(request: HookRequest, catalog: Catalog) -> list[str]:
-    """The drugs being ordered that mmsequence assesses, by canonical name, in order."""
+def ordered_drugs(request: HookRequest, catalog: Catalog) -> list[Order]:
+    """The draft orders for drugs mmsequence assesses (in the catalog and not conventional therapy), in
+    order, each drug once. A drug is recognised by a code the catalog holds (RxNorm, ATC), else by name."""
     bundle = validate_bundle(request.draft_orders)
-    entries = [(e.fullUrl, e.resource) for e in bundle.entry or () if e.resource is not None]
-    reader = ResourceReader(catalog, medication_index(entries), LINE_EXTENSION)
-    names: list[str] = []
-    for i, (_, resource) in enumerate(entries):
+    raw = [e.get("resource") for e in (request.draft_orders or {}).get("entry") or ()]
+    entries = [(e.fullUrl, e.resource, r) for e, r in zip(bundle.entry or (), raw) if e.resource is not None]
+    reader = ResourceReader(catalog, medication_index((url, resource) for url, resource, _ in entries), LINE_EXTENSION)
+    orders: list[Order] = []
+    for i, (_, resource, draft) in enumerate(entries):
         if resource.get_resource_type() != "MedicationRequest":
             continue
         if request.selections and f"MedicationRequest/{resource.id}" not in request.selections:
             continue
         drug = reader.drug(resource, f"context.draftOrders.entry[{i}].resource")
-        if drug.agent is not None and drug.agent.modality != "conventional" and drug.name not in names:
-            names.append(drug.name)
-    return names
+        if drug.agent is not None and drug.agent.modality != "conventional" and drug.name not in {o.name for o in orders}:
+            orders.append(Order(drug.name, draft))
+    return orders
 
 
 def prefetch_entries(prefetch: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """(entries of the prefetched data, keys still to be read): a key absent, or answered with an
-    OperationOutcome, is missing; ``null`` means the client found no data."""
+    OperationOutcome, is missing; ``null`` means the client found no data. The shapes were checked
+    by parse_request."""
     entries: list[dict[str, Any]] = []
     missing: list[str] = []
     for key in PREFETCH:
@@ -143,10 +194,10 @@ def prefetch_entries(prefetch: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
             missing.append(key)
         elif value is None:
             continue
-        elif not isinstance(value, dict) or value.get("resourceType") == "OperationOutcome":
+        elif value.get("resourceType") == "OperationOutcome":
             missing.append(key)
         elif value.get("resourceType") == "Bundle":
-            entries.extend(e for e in value.get("entry") or () if isinstance(e, dict))
+            entries.extend(value.get("entry") or ())
         else:
             entries.append({"resource": value})
     return entries, missing
@@ -159,7 +210,7 @@ def merged_bundle(entries: list[dict[str, Any]]) -> dict[str, Any]:
     for entry in entries:
         resource = entry.get("resource")
         key = f"{resource.get('resourceType')}/{resource.get('id')}" if isinstance(resource, dict) else None
-        if key is not None and resource.get("id") and key in seen:
+        if isinstance(resource, dict) and resource.get("id") and key in seen:
             continue
         seen.add(key or "")
         kept.append({k: v for k, v in entry.items() if k in ("fullUrl", "resource")})
@@ -167,6 +218,7 @@ def merged_bundle(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 OUTCOMES = ("accepted", "overridden")
+MAX_FEEDBACK_ITEMS = 100
 
 
 def _optional_text(value: Any, path: str, problems: list[str]) -> str | None:
@@ -181,6 +233,8 @@ def parse_feedback(body: Any, service: Service) -> list[Feedback]:
     items = body.get("feedback") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         raise InputError(["feedback: expected a non-empty list"])
+    if len(items) > MAX_FEEDBACK_ITEMS:
+        raise InputError([f"feedback: more than {MAX_FEEDBACK_ITEMS} entries"])
     problems: list[str] = []
     result = []
     for i, item in enumerate(items):
@@ -202,10 +256,11 @@ def parse_feedback(body: Any, service: Service) -> list[Feedback]:
         if not isinstance(reason, dict):
             problems.append(f"{path}.overrideReason: expected an object with a reason Coding")
             continue
-        coding = [_optional_text(reason.get(k), f"{path}.overrideReason.reason.{k}", problems)
-                  for k in ("system", "code", "display")]
+        system, code, display = (_optional_text(reason.get(k), f"{path}.overrideReason.reason.{k}", problems)
+                                 for k in ("system", "code", "display"))
         comment = _optional_text(override.get("userComment"), f"{path}.overrideReason.userComment", problems)
-        result.append(Feedback(service.id, card or "", str(outcome), stamp or "", tuple(ids), *coding, comment))
+        result.append(Feedback(service.id, card or "", str(outcome), stamp or "", tuple(str(x) for x in ids),
+                               system, code, display, comment))
     if problems:
         raise InputError(problems)
     return result

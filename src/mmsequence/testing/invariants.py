@@ -14,19 +14,25 @@ import datetime
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
+
 from ..assessment import Assessment, CandidateAssessment
 from ..catalog import Catalog
 from ..errors import InputError
 from ..evaluator import evaluate
+from ..messages import timing_words
 from ..policy import Policy
 from ..render import to_json
-from ..verdicts import SEVERITY
+from ..verdicts import SEVERITY, TIMING_EFFECTS
 from . import reference
 
 Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
 
 CONFIDENT = ("preferred", "acceptable", "caution")
 INTERVAL_RULES = ("review.interval", "review.interval-uncertain")
+WASHOUT_RULES = ("extended.washout", "extended.washout-apheresis")
+#: Washout lengths invariant 11 tries: none, and the longest a policy allows.
+WASHOUT_DAYS = (0, 90)
 #: How far invariant 4 moves as_of: the next day, and past a 6-month interval.
 LATER_DAYS = (1, 183)
 
@@ -48,7 +54,7 @@ def _controls(assessment: Assessment, candidate: CandidateAssessment, rule: str)
 
 
 def _shown(candidate: CandidateAssessment) -> str:
-    return candidate.verdict + (f" until {candidate.earliest_date}" if candidate.earliest_date else "")
+    return timing_words(candidate.verdict, candidate.then, candidate.earliest_date)
 
 
 def _is_car_t(line: Mapping[str, Any], catalog: Catalog) -> bool:
@@ -56,11 +62,24 @@ def _is_car_t(line: Mapping[str, Any], catalog: Catalog) -> bool:
 
 
 def frozen(document: Mapping[str, Any], as_of: datetime.date, catalog: Catalog) -> dict[str, Any]:
-    """The document with every ongoing line stopped on ``as_of`` (a CAR-T infusion ends on its start)."""
+    """The document with every ongoing line stopped on ``as_of`` (a CAR-T infusion ends on its start),
+    and every recorded date that could lie after ``as_of`` (a dose written '2026-03' on 2026-03-20)
+    written as ``as_of``, the latest day it could be: seen from a later day, nothing was given after it."""
     copied = copy.deepcopy(dict(document))
+    day = as_of.isoformat()
+
+    def known(text: str) -> str:
+        return day if reference.Days.of(text).last > as_of else text
+
     for line in copied["lines"]:
         if not line.get("end"):
-            line["end"] = line["start"] if _is_car_t(line, catalog) else as_of.isoformat()
+            line["end"] = line["start"] if _is_car_t(line, catalog) else day
+        if line["end"] == line["start"]:  # one date written twice (a CAR-T infusion, a one-day line)
+            line["start"] = known(line["start"])
+        line["end"] = known(line["end"])  # a start is bounded by its end
+    for record in copied.get("apheresis") or ():
+        if record.get("date") and record["status"] in ("done", "failed"):
+            record["date"] = known(record["date"])
     return copied
 
 
@@ -96,20 +115,21 @@ def no_tcrt_inside_interval(document: Mapping[str, Any], assessment: Assessment)
     least 'caution' (review.interval-collected).
     """
     policy = assessment.policy
-    gifts = reference.given(document, assessment.catalog)
+    gifts = reference.given(document, assessment.catalog, assessment.as_of)
     state = reference.apheresis(document, gifts, assessment.as_of)
     violations = []
     for c in assessment.candidates:
         if c.modality not in reference.TCRT:
             continue
         kind, anchor = reference.anchor(c.modality, state, assessment.as_of, policy.car_t_anchor)
-        window = reference.interval_window(gifts, assessment.as_of, policy.interval_months, policy.interval_scope, anchor)
+        window = reference.interval_window(gifts, assessment.as_of, policy.interval_months, policy.interval_scope, anchor,
+                                           policy.interval_consecutive)
         if window is None or anchor.first >= window.last:
             continue
         if kind == "collected":
             rule, hold = "review.interval-collected", False
         else:
-            rule = "review.interval" if anchor.last < window.first else "review.interval-uncertain"
+            rule = "review.interval" if window.first == window.last else "review.interval-uncertain"
             hold = policy.interval_effect == "wait"
         if not _controls(assessment, c, rule):
             continue
@@ -173,7 +193,7 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
     Review: when bsAbs must be sequenced, rotating targets beats re-using one; CAR-T first comes
     before the target switch in the review's order of preferences.
     """
-    used = reference.used_targets(reference.given(document, assessment.catalog))
+    used = reference.used_targets(reference.given(document, assessment.catalog, assessment.as_of))
     tcrts = [c for c in assessment.candidates if c.modality in reference.TCRT]
     same = [c for c in tcrts if used & set(c.target)]
     switch = [c for c in tcrts if not used & set(c.target)]
@@ -181,10 +201,11 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
             for a in same for b in switch if _standing(a) == _standing(b) and a.rank < b.rank]
 
 
-def _standing(candidate: CandidateAssessment) -> tuple[str, str, bool]:
-    """What ranks before the target switch: verdict, modality, and whether a live rule prefers it."""
+def _standing(candidate: CandidateAssessment) -> tuple[str, str | None, str, bool]:
+    """What ranks before the target switch: verdict, what a wait becomes, modality, and whether a
+    live rule prefers it."""
     preferred = any(f.effect == "preferred" and f.overridden is None for f in candidate.findings)
-    return candidate.verdict, candidate.modality, preferred
+    return candidate.verdict, candidate.then, candidate.modality, preferred
 
 
 def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
@@ -213,8 +234,9 @@ def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assess
 
 
 def _less_restrictive(a: CandidateAssessment, b: CandidateAssessment) -> bool:
-    if a.verdict == b.verdict == "wait" and a.earliest_date is not None and b.earliest_date is not None:
-        return a.earliest_date < b.earliest_date
+    """A less restrictive verdict, or the same verdict with an earlier not-before date."""
+    if a.verdict == b.verdict:
+        return b.earliest_date is not None and (a.earliest_date is None or a.earliest_date < b.earliest_date)
     return SEVERITY.index(a.verdict) < SEVERITY.index(b.verdict)
 
 
@@ -282,8 +304,9 @@ def _outcome(assessment: Assessment) -> list[tuple[Any, ...]]:
 
 def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
     """8. Every verdict other than 'acceptable' is explained by a finding with that effect, a rule
-    id and a citation; a wait's date is its latest wait finding's; every finding's rule is one
-    the policy in effect runs.
+    id and a citation; the not-before date is the latest date of the live wait and scheduling
+    findings, and names them; a wait, and only a wait, says what it becomes; every finding's
+    rule is one the policy in effect runs.
     """
     violations = []
     for c in assessment.candidates:
@@ -291,8 +314,13 @@ def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment)
         reasons = [f for f in live if f.effect == c.verdict and f.rule and f.citation.strip()]
         if c.verdict != "acceptable" and not reasons:
             violations.append(f"{c.query}: {c.verdict} without a finding that gives it, with rule id and citation")
-        if c.verdict == "wait" and c.earliest_date != max((f.earliest_date for f in reasons if f.earliest_date), default=None):
-            violations.append(f"{c.query}: wait until {c.earliest_date}, not its findings' latest date")
+        timed = [f for f in live if f.effect in TIMING_EFFECTS and f.earliest_date]
+        latest = max((f.earliest_date for f in timed if f.earliest_date), default=None)
+        if c.earliest_date != latest or set(c.earliest_date_set_by) != {f.rule for f in timed if f.earliest_date == latest}:
+            violations.append(f"{c.query}: not before {c.earliest_date} (set by {', '.join(c.earliest_date_set_by)}), "
+                              f"not the latest date of its timing findings ({latest})")
+        if (c.then is None) != (c.verdict != "wait"):
+            violations.append(f"{c.query}: {c.verdict} with then {c.then!r}")
         violations += [f"{c.query}: {f.rule} fired, but the policy does not run it"
                        for f in c.findings if not rule_runs(assessment, f.rule)]
     return violations
@@ -304,7 +332,7 @@ def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Asse
     An unidentified drug in the history could be a recent or same-target TCRT, or a CAR-T, so no
     TCRT candidate is preferred, acceptable or caution; an unidentified candidate never is.
     """
-    unknown = [g.name for g in reference.given(document, assessment.catalog) if g.agent is None]
+    unknown = [g.name for g in reference.given(document, assessment.catalog, assessment.as_of) if g.agent is None]
     violations = []
     for c in assessment.candidates:
         if c.verdict not in CONFIDENT:
@@ -314,6 +342,79 @@ def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Asse
         elif unknown and c.modality in reference.TCRT:
             violations.append(f"{c.query}: {c.verdict}, but the history holds {', '.join(unknown)}, not in the catalog")
     return violations
+
+
+def waits_never_overshoot(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """10. A wait never ends later than the interval after the latest possible true date of the dose
+    that starts it, and a scheduling constraint never later than the washout after the latest
+    possible last conventional dose; that date is itself never after ``as_of``.
+
+    Nothing recorded as given lies after the evaluation day: a dose written as '2026-03' and
+    evaluated on 2026-03-20 lies on 2026-03-20 at the latest, so the wait ends 6 months after that
+    day at the latest. Bounds are taken over every TCRT in the policy's scope and every conventional
+    drug, as written, so they hold whichever of them the clock runs from.
+    """
+    policy, as_of = assessment.policy, assessment.as_of
+    scope = reference.TCRT if policy.interval_scope == "any-tcrt" else ("bsab",)
+    latest: dict[str, datetime.date] = {}
+    for line in document["lines"]:
+        written = line.get("end") or (line["start"] if _is_car_t(line, assessment.catalog) else None)
+        last = min(reference.Days.of(written).last, as_of) if written else as_of  # an ongoing line: as_of
+        for name in line["agents"]:
+            agent = assessment.catalog.lookup(name)
+            kind = "interval" if agent and agent.modality in scope else "washout" if agent and agent.modality == "conventional" else None
+            if kind:
+                latest[kind] = max(latest.get(kind, datetime.date.min), min(last, as_of))
+    limits = {rule: reference.add_months(latest["interval"], policy.interval_months) for rule in INTERVAL_RULES if "interval" in latest}
+    limits.update({rule: latest["washout"] + datetime.timedelta(days=policy.washout_days) for rule in WASHOUT_RULES if "washout" in latest})
+    violations = []
+    for c in assessment.candidates:
+        for f in c.findings:
+            if f.effect in TIMING_EFFECTS and f.earliest_date is not None and f.rule in limits and f.earliest_date > limits[f.rule]:
+                violations.append(f"{c.query}: {f.rule} holds until {f.earliest_date}, later than {limits[f.rule]}")
+            dose = (f.anchors or {}).get("from") or {}
+            if dose.get("date") and datetime.date.fromisoformat(dose["date"]["latest"]) > as_of:
+                violations.append(f"{c.query}: {f.rule} counts from a last dose that may lie after as_of ({dose['date']})")
+    return violations
+
+
+def verdict_ignores_scheduling(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """11. A verdict, and what a wait becomes, never change when only a scheduling constraint
+    changes: with no washout at all, or the longest one a policy allows.
+
+    The washout after conventional therapy decides when a therapy can start, not which therapy
+    the sequencing guidance prefers.
+    """
+    violations = []
+    for days in WASHOUT_DAYS:
+        other = evaluate(copy.deepcopy(dict(document)), as_of=assessment.as_of,
+                         policy=attrs.evolve(assessment.policy, washout_days=days))
+        violations += [f"{c.query}: {c.verdict} (then {c.then}) becomes {o.verdict} (then {o.then}) with a {days}-day washout"
+                       for c in assessment.candidates if ((o := other.candidate(c.query)).verdict, o.then) != (c.verdict, c.then)]
+    return violations
+
+
+def car_t_ranks_first_when_only_eligibility_is_missing(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """12. A CAR-T-first patient with CAR-T eligibility unknown never has a bsAb ranked first: no
+    bsAb whose caution depends on the missing eligibility ranks above a CAR-T whose only problem
+    is that missing fact.
+
+    The review warns against a bsAb before CAR-T where CAR-T may be an option; with eligibility
+    unrecorded the board must see the CAR-T first, and record eligibility.
+    """
+    if document.get("car_t_eligible") is not None:
+        return []
+    if any(g.modality == "car-t" for g in reference.given(document, assessment.catalog, assessment.as_of)):
+        return []
+
+    def live(c: CandidateAssessment) -> list[str]:
+        return [f.rule for f in c.findings if f.overridden is None and f.effect in SEVERITY
+                and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+
+    waiting = [c for c in assessment.candidates if c.modality == "car-t" and live(c) == ["review.car-t-eligibility-unknown"]]
+    cautioned = [c for c in assessment.candidates if c.modality == "bsab" and "review.car-t-first-bsab" in live(c)]
+    return [f"{b.query} (a bsAb, CAR-T first caution) ranks {b.rank}, above {a.query} (eligibility unknown) at {a.rank}"
+            for a in waiting for b in cautioned if b.rank < a.rank]
 
 
 INVARIANTS: tuple[Invariant, ...] = (
@@ -326,6 +427,9 @@ INVARIANTS: tuple[Invariant, ...] = (
     deterministic_and_order_independent,
     every_verdict_explained,
     unknown_agents_never_confident,
+    waits_never_overshoot,
+    verdict_ignores_scheduling,
+    car_t_ranks_first_when_only_eligibility_is_missing,
 )
 
 

@@ -25,14 +25,19 @@ Finding = tuple[str, str, "datetime.date | None"]
 """(rule id, effect, date the wait ends)."""
 
 
-def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> dict[str, tuple[str, datetime.date | None]]:
-    """The verdict and wait date of every candidate of a valid document, by the name it was asked as
-    (drugs named through the policy's catalog: the shipped agents and the site's)."""
+Outcome = tuple[str, "str | None", "datetime.date | None"]
+"""(verdict, what a wait becomes, the not-before date)."""
+
+
+def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> dict[str, Outcome]:
+    """The verdict, what a wait becomes and the not-before date of every candidate of a valid
+    document, by the name it was asked as (drugs named through the policy's catalog: the shipped
+    agents and the site's)."""
     catalog = policy.catalog(load_catalog())
-    gifts = reference.given(document, catalog)
+    gifts = reference.given(document, catalog, as_of)
     patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")
-    candidates = [(a.name, a) for a in catalog.approved_tcrts()] if names is None else [
+    candidates = [(a.name, a) for a in catalog.approved_tcrts(document.get("jurisdiction") or policy.jurisdiction)] if names is None else [
         (name.strip(), catalog.lookup(name)) for name in names
     ]
     return {query: _combine([f for f in patient.findings(agent) if patient.runs(f[0])]) for query, agent in candidates}
@@ -46,6 +51,9 @@ class _Patient:
         self.gifts, self.state, self.as_of, self.policy = gifts, state, as_of, policy
         self.eligible = document.get("car_t_eligible")
         self.had_car_t = any(g.modality == "car-t" for g in gifts)
+        self.had_tcrt = any(g.modality in reference.TCRT for g in gifts)
+        # recorded as not eligible, yet a CAR-T apheresis planned or T cells collected: a data conflict
+        self.conflict = self.eligible is False and state.state in ("pending", "collected")
         self.unknown = any(g.agent is None for g in gifts)
         self.used = reference.used_targets(gifts)
         markers = document.get("biomarkers") or {}
@@ -67,6 +75,8 @@ class _Patient:
             return [("extended.antigen-loss", "avoid", None)] if self.lost & set(agent.targets) else []
         if self.unknown:  # an unidentified drug could be a recent TCRT: no confident verdict
             found.append(("safety.unknown-agent", "indeterminate", None))
+        if self.conflict:  # no confident verdict for a CAR-T or a bsAb until the record is resolved
+            found.append(("safety.eligibility-conflict", "indeterminate", None))
         if self.lost & set(agent.targets):  # a lost antigen rules out agents against it
             found.append(("extended.antigen-loss", "avoid", None))
         if agent.modality == "bsab":
@@ -77,7 +87,7 @@ class _Patient:
 
     def _bsab(self, agent: Agent) -> list[Finding]:
         found: list[Finding] = []
-        if self.state.state == "pending":  # no bsAb before CAR-T apheresis
+        if self.state.state == "pending" and not self.conflict:  # no bsAb before CAR-T apheresis
             found.append(("review.no-bsab-before-apheresis", "avoid", None))
         # CAR-T first, where it is (or may be) an option and no T cells are collected yet
         if self.eligible is not False and not self.had_car_t and self.state.state != "collected":
@@ -88,11 +98,14 @@ class _Patient:
 
     def _car_t(self, agent: Agent) -> list[Finding]:
         if self.eligible is False:
-            return [("review.car-t-ineligible", "avoid", None)]
+            return [] if self.conflict else [("review.car-t-ineligible", "avoid", None)]
         if self.eligible is None:
             return [("review.car-t-eligibility-unknown", "indeterminate", None)]
-        # CAR-T first prefers an approved product; an investigational one only within a trial.
-        return [] if self.had_car_t or agent.status != "approved" else [("review.car-t-first", "preferred", None)]
+        # CAR-T first prefers an approved product (an investigational one only within a trial); after
+        # a bsAb it is no longer the first TCRT, and preferring it before another bsAb is an interpretation.
+        if self.had_car_t or agent.status != "approved":
+            return []
+        return [("review.car-t-before-another-bsab" if self.had_tcrt else "review.car-t-first", "preferred", None)]
 
     def _interval(self, agent: Agent) -> list[Finding]:
         """At least the interval between a bsAb's last dose and the next TCRT's start event."""
@@ -102,7 +115,8 @@ class _Patient:
             return []
         if kind == "collected":  # the T cells are already collected: waiting changes nothing
             return [("review.interval-collected", "caution", None)]
-        rule = "review.interval" if anchor.last < window.first else "review.interval-uncertain"
+        # the imprecise-date rule whenever the day the interval ends is open
+        rule = "review.interval" if window.first == window.last else "review.interval-uncertain"
         effect = self.policy.interval_effect
         if effect == "wait" and self.unknown:  # an unidentified drug could move the clock: no confident wait
             return [(rule, "indeterminate", None)]
@@ -110,21 +124,25 @@ class _Patient:
 
     def _window(self, anchor: reference.Days) -> reference.Days | None:
         p = self.policy
-        return reference.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor)
+        return reference.interval_window(self.gifts, self.as_of, p.interval_months, p.interval_scope, anchor,
+                                         p.interval_consecutive)
 
 
 def _met(window: reference.Days | None, anchor: reference.Days) -> bool:
     return window is None or anchor.first >= window.last
 
 
-def _combine(found: list[Finding]) -> tuple[str, datetime.date | None]:
-    """The most restrictive effect; ``preferred`` only when nothing restricts; a wait's latest date."""
-    effects = [effect for _, effect, _ in found]
+def _verdict(effects: list[str]) -> str:
+    """The most restrictive effect; ``preferred`` only when nothing restricts."""
     restrictive = [e for e in effects if VERDICTS.index(e) >= VERDICTS.index("caution")]
     if restrictive:
-        verdict = max(restrictive, key=VERDICTS.index)
-    else:
-        verdict = "preferred" if "preferred" in effects else "acceptable"
-    if verdict != "wait":
-        return verdict, None
-    return verdict, max(day for _, effect, day in found if effect == "wait" and day is not None)
+        return max(restrictive, key=VERDICTS.index)
+    return "preferred" if "preferred" in effects else "acceptable"
+
+
+def _combine(found: list[Finding]) -> Outcome:
+    """The verdict; for a wait, the verdict once the waits are over; the latest date of any wait,
+    whatever the verdict (a wait sets the not-before date even of an avoided therapy)."""
+    verdict = _verdict([effect for _, effect, _ in found])
+    then = _verdict([effect for _, effect, _ in found if effect != "wait"]) if verdict == "wait" else None
+    return verdict, then, max((day for _, effect, day in found if effect == "wait" and day is not None), default=None)

@@ -4,7 +4,8 @@ Kept apart from :mod:`mmsequence.course` on purpose: the invariants and the orac
 engine against this reading, so the two must not share code.
 
 Written from the guidance notes and the README's documented defaults; it shares nothing with
-the engine but the agent catalog. A written date is the range of days it may be, month
+the engine but the agent catalog. A written date is the range of days it may be, less the days
+the record rules out (nothing given after ``as_of``, no line ending before it starts); month
 arithmetic clips to the month's end, a CAR-T line is one infusion, an ongoing line's last dose
 is ``as_of``, and the last apheresis record gives the apheresis state.
 """
@@ -54,6 +55,12 @@ class Days:
     def plus_months(self, months: int) -> Days:
         return Days(add_months(self.first, months), add_months(self.last, months))
 
+    def within(self, first: datetime.date | None = None, last: datetime.date | None = None) -> Days:
+        """The days of this range from ``first`` to ``last`` (a bound that would empty it is ignored)."""
+        lo = max(self.first, first) if first else self.first
+        hi = min(self.last, last) if last else self.last
+        return Days(lo, hi) if lo <= hi else self
+
 
 @attrs.frozen
 class Given:
@@ -80,12 +87,14 @@ class Given:
         return self.end if self.end is not None else Days.exact(as_of)
 
 
-def given(document: Mapping[str, Any], catalog: Catalog) -> list[Given]:
-    """Every agent of every line, looked up in ``catalog`` (the policy's: shipped and site agents)."""
+def given(document: Mapping[str, Any], catalog: Catalog, as_of: datetime.date) -> list[Given]:
+    """Every agent of every line, looked up in ``catalog`` (the policy's: shipped and site agents),
+    each date no later than ``as_of`` and a line's end no earlier than its start."""
     result = []
     for i, line in enumerate(document.get("lines") or ()):
         start = Days.of(line["start"])
-        end = Days.of(line["end"]) if line.get("end") else None
+        end = Days.of(line["end"]).within(start.first, as_of) if line.get("end") else None
+        start = start.within(last=min(as_of, end.last) if end else as_of)
         result += [Given(name.strip(), catalog.lookup(name), i, start, end) for name in line["agents"]]
     return result
 
@@ -111,6 +120,8 @@ def apheresis(document: Mapping[str, Any], gifts: list[Given], as_of: datetime.d
         if day is None or day.last < as_of:
             return Apheresis("pending")
         return Apheresis("pending", Days(max(day.first, as_of), day.last))
+    if day is not None and last["status"] != "planned":
+        day = day.within(last=as_of)  # a record of what happened
     if last["status"] == "done" and day is not None:
         infusions = [g.start for g in gifts if g.modality == "car-t"]
         return Apheresis("used" if any(start.first >= day.last for start in infusions) else "collected", day)
@@ -130,17 +141,28 @@ def anchor(
 
 
 def interval_window(
-    gifts: list[Given], as_of: datetime.date, months: int, scope: str, anchor: Days
+    gifts: list[Given], as_of: datetime.date, months: int, scope: str, anchor: Days, consecutive: bool = True
 ) -> Days | None:
     """When the T-cell recovery interval ends, as a range of days (None: nothing starts the clock).
 
     A bsAb starts the clock (scope ``any-tcrt``: a CAR-T infusion too) at its last dose, if it
-    may have started on or before ``anchor``, the event the interval runs to. Each earlier
-    therapy's interval ends ``months`` after its last dose; the window spans the latest end
-    over every possible day of imprecise dates.
+    may have started on or before ``anchor``, the event the interval runs to. With
+    ``consecutive`` the interval runs from the TCRT just before: a clock ends when a TCRT of
+    another line certainly started on or after its last dose and certainly before ``anchor``
+    (not while the earlier one is ongoing). Each remaining therapy's interval ends ``months``
+    after its last dose; the window spans the latest end over every possible day of imprecise dates.
     """
     clock = TCRT if scope == "any-tcrt" else ("bsab",)
-    ends = [g.last_dose(as_of).plus_months(months) for g in gifts if g.modality in clock and g.start.first <= anchor.last]
+
+    def followed(g: Given) -> bool:
+        if g.end is None and g.modality != "car-t":
+            return False
+        last = g.last_dose(as_of)
+        return any(h.modality in TCRT and h.line != g.line and h.start.first >= last.last and h.start.last <= anchor.first
+                   for h in gifts)
+
+    ends = [g.last_dose(as_of).plus_months(months) for g in gifts
+            if g.modality in clock and g.start.first <= anchor.last and not (consecutive and followed(g))]
     if not ends:
         return None
     return Days(max(e.first for e in ends), max(e.last for e in ends))

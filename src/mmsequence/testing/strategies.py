@@ -85,6 +85,7 @@ def policies(
         interval_scope=st.sampled_from(list(scopes)),
         interval_effect=st.sampled_from(list(effects)),
         car_t_anchor=st.sampled_from(CAR_T_ANCHORS),
+        interval_consecutive=st.one_of(st.just(True), st.booleans()),
         washout_days=st.one_of(st.just(14), st.integers(0, 90)),
         disabled_rules=st.lists(st.sampled_from(rule_ids), unique=True, max_size=3).map(lambda ids: tuple(sorted(ids)))
         if rule_ids else st.just(()),

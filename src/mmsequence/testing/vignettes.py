@@ -1,9 +1,11 @@
 """Vignettes: patient histories with a pinned date and the verdicts a clinician expects.
 
 A vignette file (JSON) holds ``rationale``, ``document`` (a patient-history document with
-``as_of``, a FHIR Bundle, or the path of either relative to the vignette), optional ``policy`` (policy keys layered over the policy in use) and ``expected``:
-for each candidate as the document names it, the ``verdict``, the ``earliest_date`` of a wait
-and, optionally, the exact set of ``rules`` that fire for it.
+``as_of``, a FHIR Bundle, or the path of either relative to the vignette), optional ``policy``
+(policy keys layered over the policy in use), ``expected``: for each candidate as the document
+names it, the ``verdict`` and its ``earliest_date`` (the not-before date, null when nothing holds
+it back), optionally what a wait becomes (``then``), its ``rank`` and the exact set of ``rules``
+that fire for it; and, optionally, ``actions``: the codes of every action the assessment asks for.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from typing import Any
 import attrs
 
 from ..documents import load_json
-from ..errors import InputError
+from ..errors import InputError, MmsequenceError
 from ..evaluator import evaluate
 from ..policy import Policy, load_policy, policy_from_mapping
 
-_KEYS = ("rationale", "document", "policy", "expected")
-_EXPECTED_KEYS = ("verdict", "earliest_date", "rules")
+_KEYS = ("rationale", "document", "policy", "expected", "actions")
+_EXPECTED_KEYS = ("verdict", "earliest_date", "then", "rank", "rules")
 
 
 @attrs.frozen
@@ -55,8 +57,13 @@ def run_vignette(path: Path, base: Policy) -> VignetteResult:
     document = data["document"]
     if isinstance(document, str):
         document = load_json(path.parent / document)
-    assessment = evaluate(document, policy=policy)
+    try:
+        assessment = evaluate(document, policy=policy)
+    except MmsequenceError as error:  # e.g. a FHIR chart without the fhir extra: this vignette fails, not the run
+        return VignetteResult(path.stem, data["rationale"], tuple(f"not evaluated: {p}" for p in error.problems))
     mismatches = []
+    if "actions" in data and sorted(a.code for a in assessment.actions) != sorted(data["actions"]):
+        mismatches.append(f"actions {sorted(a.code for a in assessment.actions)!r}, expected {sorted(data['actions'])!r}")
     for name, expected in data["expected"].items():
         try:
             got = assessment.candidate(name)
@@ -66,6 +73,8 @@ def run_vignette(path: Path, base: Policy) -> VignetteResult:
         actual = {
             "verdict": got.verdict,
             "earliest_date": got.earliest_date.isoformat() if got.earliest_date else None,
+            "then": got.then,
+            "rank": got.rank,
             "rules": sorted({f.rule for f in got.findings}),
         }
         wanted = {"earliest_date": None, **expected}

@@ -1,0 +1,99 @@
+"""What the team should record or do to get a firmer answer: the assessment's actions.
+
+Every drug in the history that the catalog does not know is to be identified (whatever the
+candidates). The other actions come from the live findings, in three ways, none of which names a rule:
+
+- a rule that depends on a fact (``depends_on`` in its file) asks for that fact when the record
+  leaves it unknown (:data:`MISSING_FACTS`): "record whether the patient is eligible for CAR-T";
+- a rule asks for an action by code (``asks``): "identify the candidate 'fooximab'";
+- a timing finding (a wait or a scheduling constraint) whose clock runs from a last dose the record
+  gives only to the month or year asks for the exact date, and one whose date falls after a
+  planned apheresis asks to move the plan.
+
+The words are :mod:`mmsequence.messages`'s.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .course import event_ref
+from .messages import action_text
+
+if TYPE_CHECKING:
+    from .assessment import CandidateAssessment, Finding
+    from .course import PatientCourse
+
+#: Every action code, in the order actions are listed (conflicts first, then missing facts, then dates).
+CODES = ("resolve-car-t-eligibility", "record-car-t-eligibility", "classify-agent", "classify-candidate",
+         "record-dose-date", "move-apheresis")
+#: Patient facts a rule may depend on, and the action that asks for each when it is unknown.
+MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}
+#: Codes a rule file may give under ``asks``.
+ASKABLE = ("resolve-car-t-eligibility", "classify-candidate")
+TIMING_EFFECTS = ("wait", "schedule")
+
+
+@attrs.frozen
+class Action:
+    """One short imperative sentence, its code, and the facts it concerns (with their field paths)."""
+
+    code: str
+    text: str
+    facts: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "text": self.text, "facts": self.facts}
+
+
+def _action(code: str, **facts: Any) -> Action:
+    return Action(code, action_text(code, facts), facts)
+
+
+def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> list[Action]:
+    if code == "classify-candidate":
+        return [_action(code, name=candidate.query)]
+    state = course.apheresis.state
+    kind = "planned-apheresis" if state == "pending" else "collected-apheresis"
+    return [_action(code, apheresis=event_ref(kind, course.apheresis.date, course.apheresis_field))]
+
+
+def _timed(finding: Finding) -> list[Action]:
+    """Record the exact day of a last dose the date depends on; move a plan the date falls after."""
+    if finding.effect not in TIMING_EFFECTS or finding.earliest_date is None or not finding.anchors:
+        return []
+    found = []
+    dose, event = finding.anchors.get("from"), finding.anchors.get("to")
+    if dose and dose.get("date") and dose["date"]["earliest"] != dose["date"]["latest"]:
+        found.append(_action("record-dose-date", dose=dose, recorded=dose["date"]["recorded"], field=dose["field"]))
+    if event and event["event"] == "planned-apheresis" and event["date"] is not None:
+        if datetime.date.fromisoformat(event["date"]["earliest"]) < finding.earliest_date:
+            found.append(_action("move-apheresis", planned=event["date"], date=finding.earliest_date.isoformat(),
+                                 field=event["field"]))
+    return found
+
+
+def collect(candidates: Iterable[CandidateAssessment], asks: dict[str, tuple[str, ...]],
+            course: PatientCourse) -> tuple[Action, ...]:
+    """Every action the live findings of ``candidates`` call for, each once, in :data:`CODES` order.
+
+    ``asks`` gives the action codes each rule asks for (by rule id).
+    """
+    found: dict[tuple[str, str], Action] = {}
+    for ref in course.unknown_refs():
+        action = _action("classify-agent", agent=ref)
+        found.setdefault((action.code, action.text), action)
+    for candidate in candidates:
+        for finding in candidate.findings:
+            if finding.overridden is not None:
+                continue
+            actions = [_action(MISSING_FACTS[fact]) for fact in finding.missing]
+            actions += [a for code in asks.get(finding.rule, ()) for a in _asked(code, candidate, course)]
+            actions += _timed(finding)
+            for action in actions:
+                found.setdefault((action.code, action.text), action)
+    return tuple(sorted(found.values(), key=lambda a: (CODES.index(a.code), a.text)))
