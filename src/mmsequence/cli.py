@@ -14,6 +14,7 @@ from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
 from .i18n import ENGLISH, LANGUAGES
+from .omop.command import add_omop_commands
 from .policy import load_policy
 from .render import to_json, to_text
 from .rulebook import check_references, check_translations, load_rulebook
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     add_fhir_command(commands)
     add_serve_command(commands)
     add_validate_command(commands)
+    add_omop_commands(commands)
     return parser
 
 

@@ -113,7 +113,7 @@ class Override:
 
 
 #: What a history was read from.
-FORMATS = ("document", "fhir")
+FORMATS = ("document", "fhir", "omop")
 
 
 @attrs.frozen

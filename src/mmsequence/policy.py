@@ -51,6 +51,9 @@ class Policy:
     jurisdiction: str | None = None
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
+    #: The site's OMOP concept mapping (``mmsequence.omop.mapping`` reads it), as canonical JSON
+    #: text so that the policy stays hashable; None when the policy has no ``omop`` section.
+    omop: str | None = None
     observations: tuple[tuple[str, tuple[str, ...]], ...] = ()
     source: str = "default"
 
@@ -73,6 +76,7 @@ class Policy:
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
             "observations": {kind: list(codes) for kind, codes in self.observations},
+            **({"omop": json.loads(self.omop)} if self.omop is not None else {}),
             "digest": self.digest,
         }
 
@@ -111,6 +115,7 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "jurisdiction": None,
     "agents": None,
     "synonyms": None,
+    "omop": None,
     "observations": OBSERVATION_KINDS,
 }
 
@@ -196,6 +201,13 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["synonyms"] = tuple(sorted(synonyms.items()))
         else:
             fail("synonyms", "expected a mapping of site name to catalog agent name")
+    if "omop" in data:
+        try:
+            if not isinstance(data["omop"], Mapping):
+                raise TypeError
+            values["omop"] = json.dumps(_json_keys(data["omop"]), sort_keys=True, default=str)
+        except (TypeError, ValueError):  # not a mapping, or a value JSON cannot hold
+            fail("omop", "expected a mapping of OMOP concepts (see mmsequence.omop.mapping)")
     observations = data.get("observations") if isinstance(data.get("observations"), Mapping) else {}
     if observations:
         merged = dict(base.observations)
@@ -212,6 +224,15 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         raise InputError(problems)
     policy = attrs.evolve(base, source=source, **values)
     return policy
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys as JSON writes them (YAML's 12 and yes become "12" and "true"), so they sort."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else json.dumps(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 def check_catalog(policy: Policy, base: Catalog) -> Catalog:
@@ -242,5 +263,5 @@ def _read(path: Path) -> Any:
 @functools.lru_cache(maxsize=64)
 def _digest(policy: Policy) -> str:
     """The digest of a policy's settings (its source file left out), computed once per policy."""
-    settings = attrs.asdict(policy, filter=lambda a, _: a.name != "source")
+    settings = attrs.asdict(policy, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None))
     return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
