@@ -348,7 +348,7 @@ def warning_groups(warnings: Iterable[str]) -> list[str]:
 
 
 def _footer(assessment: Assessment, sources: _Sources, w: Words = ENGLISH_WORDS) -> str:
-    parts = [f"**{w('Sources')}**\n\n{sources.markdown()}"] if sources.cited else []
+    parts = ["**" + w("Sources") + f"**\n\n{sources.markdown()}"] if sources.cited else []
     parts.append(w("As of {date}; ruleset {digest}…").format(date=w.date(assessment.as_of),
                                                               digest=assessment.ruleset.digest[:19]))
     return "\n\n".join(parts)
@@ -378,11 +378,11 @@ def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH
                       "source": _source("summary", w("Ranking of candidate therapies")), "links": w.links()},
                      hook_instance)
     sources = _Sources()
-    actions = [f"**{w('To do first')}**\n\n" + "\n".join(f"- {markdown_text(w.action(a))}" for a in assessment.actions)
+    actions = ["**" + w("To do first") + "**\n\n" + "\n".join(f"- {markdown_text(w.action(a))}" for a in assessment.actions)
                ] if assessment.actions else []
     options = [f"{c.rank}. {markdown_text(verdict_line(c, w))} — {markdown_text(_kind(c, w))}" for c in ranked]
     why = [f"*{markdown_text(_therapy(c, w))}*\n\n" + "\n".join(_why(c, sources, w)) for c in ranked]
-    detail = "\n\n".join([*actions, f"**{w('Ranked options')}**\n\n" + "\n".join(options), f"**{w('Why')}**", *why,
+    detail = "\n\n".join([*actions, "**" + w("Ranked options") + "**\n\n" + "\n".join(options), "**" + w("Why") + "**", *why,
                            _footer(assessment, sources, w)])
     best = ranked[0]
     return _card({
@@ -455,7 +455,7 @@ def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalo
             parts.append(w("Best-ranked alternative: **{verdict}** — {kind}").format(
                 verdict=markdown_text(verdict_line(alternative, w)), kind=markdown_text(_kind(alternative, w))))
         if groups:
-            parts.append(f"**{w('Check the record')}**\n\n" + "\n".join(f"- {markdown_text(g)}" for g in groups))
+            parts.append("**" + w("Check the record") + "**\n\n" + "\n".join(f"- {markdown_text(g)}" for g in groups))
         parts.append(_footer(assessment, sources, w))
         indicator = ORDER_INDICATORS[ordered.verdict]
         suggest = [_replace(order.request, order.reference, ordered, alternative, assessment.patient_id, catalog)] \
