@@ -9,6 +9,7 @@ import attrs
 
 from .actions import Action
 from .catalog import Catalog
+from .knowledge import Knowledge
 from .policy import Policy
 
 if TYPE_CHECKING:
@@ -85,14 +86,17 @@ class CandidateAssessment:
 @attrs.frozen
 class Ruleset:
     """The knowledge an assessment was made with: library version, digest of the rule files, the
-    agent catalog and the policy together, and the packs that ran."""
+    agent catalog and the policy together, the packs that ran, and when each part was last checked
+    against its sources (``knowledge``)."""
 
     version: str
     digest: str
     packs: tuple[str, ...]
+    knowledge: Knowledge = Knowledge()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "digest": self.digest, "packs": list(self.packs)}
+        return {"version": self.version, "digest": self.digest, "packs": list(self.packs),
+                "knowledge": self.knowledge.to_dict()}
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
+from .knowledge import as_day
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
 ALWAYS_ON_PACK = "safety"
@@ -50,6 +51,8 @@ class Policy:
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
     observations: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The site's own reviews of the knowledge: (part, ISO date) for the catalog or a pack it checked.
+    reviews: tuple[tuple[str, str], ...] = ()
     source: str = "default"
 
     def observation_codes(self) -> dict[str, tuple[str, ...]]:
@@ -71,12 +74,13 @@ class Policy:
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
             "observations": {kind: list(codes) for kind, codes in self.observations},
+            **({"reviewed": dict(self.reviews)} if self.reviews else {}),
             "digest": self.digest,
         }
 
     @property
     def digest(self) -> str:
-        settings = attrs.asdict(self, filter=lambda a, _: a.name != "source")
+        settings = attrs.asdict(self, filter=lambda a, v: a.name != "source" and not (a.name == "reviews" and not v))
         return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
     def catalog(self, base: Catalog) -> Catalog:
@@ -107,7 +111,10 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "agents": None,
     "synonyms": None,
     "observations": OBSERVATION_KINDS,
+    "reviewed": None,
 }
+#: What a site's review may name: the agent catalog, or a rule pack.
+REVIEWABLE = ("catalog", *PACK_NAMES)
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
@@ -191,6 +198,20 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["synonyms"] = tuple(sorted(synonyms.items()))
         else:
             fail("synonyms", "expected a mapping of site name to catalog agent name")
+    if "reviewed" in data:
+        reviews = data["reviewed"]
+        if not isinstance(reviews, Mapping):
+            fail("reviewed", f"expected a mapping of {', '.join(REVIEWABLE)} to the day the site checked it (YYYY-MM-DD)")
+        else:
+            checked = {}
+            for part, day in reviews.items():
+                if part not in REVIEWABLE:
+                    fail(f"reviewed.{part}", f"not one of {', '.join(REVIEWABLE)}")
+                elif as_day(day) is None:
+                    fail(f"reviewed.{part}", f"{day!r} is not a date (YYYY-MM-DD)")
+                else:
+                    checked[part] = str(as_day(day))
+            values["reviews"] = tuple(sorted(checked.items()))
     observations = data.get("observations") if isinstance(data.get("observations"), Mapping) else {}
     if observations:
         merged = dict(base.observations)

@@ -32,8 +32,11 @@ def to_text(assessment: Assessment, width: int = 100) -> str:
     lines = [
         f"Patient {assessment.patient_id}, as of {assessment.as_of} "
         f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
-        "",
     ]
+    knowledge = assessment.ruleset.knowledge
+    if knowledge.reviewed is not None:
+        lines.append(f"Knowledge last checked against its sources on {knowledge.reviewed}; review due {knowledge.due}")
+    lines.append("")
     if assessment.actions:
         lines.append("To do first:")
         for action in assessment.actions:
