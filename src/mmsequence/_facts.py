@@ -28,6 +28,7 @@ CANDIDATE_FIELDS = (
     "same_target_tcrt", "same_target_agents", "same_target_count", "same_target_bsab",
     "same_target_bsab_agents", "same_target_refractory", "same_target_refractory_agents",
     "same_target_car_t", "same_target_car_t_agents", "refractory_to_agent", "refractory_agent_lines",
+    "same_targets", "regimen", "refractory_open", "refractory_open_lines",
     "bcma", "bridging_same_target", "antigen_lost", "lost_targets", "reserve_left", "reserve_targets",
     "anchor", "anchor_kind",
     "interval", "interval_from", "interval_exact", "interval_end", "interval_end_earliest", "interval_months",
@@ -75,6 +76,8 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
     before = tuple(e for e in same if e.start.after(anchor) is not True)
     others = tuple(e for e in same if e.agent.name != agent.name)
     itself = [e for e in course.exposures if e.agent.name == agent.name]
+    refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
+    left_open = [e for e in itself if e.refractory_open is not None] if refractory_to_agent == "unknown" else []
     lost = course.lost
     reserve = course.reserve(agent)
     product = course.apheresis.product
@@ -96,8 +99,10 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         same_target_refractory_agents=_exposures(course, (e for e in others if e.refractory == "yes")),
         same_target_car_t=any(e.agent.modality == "car-t" for e in same),
         same_target_car_t_agents=_exposures(course, (e for e in same if e.agent.modality == "car-t")),
-        refractory_to_agent=any_of(e.refractory for e in itself) if itself else "no",
+        refractory_to_agent=refractory_to_agent,
         refractory_agent_lines=_exposures(course, (e for e in itself if e.refractory == "yes")),
+        refractory_open=bool(left_open),
+        refractory_open_lines=_exposures(course, left_open),
         bridging_same_target=bool(targets & product_targets),
         antigen_lost=any(lost.get(t) is True for t in targets),
         lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),

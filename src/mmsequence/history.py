@@ -49,7 +49,12 @@ class LineOrigin:
 
 @attrs.frozen
 class Line:
-    """One line of therapy: agents given together, first and last dose (``end`` None: no end recorded)."""
+    """One line of therapy: agents given together, first and last dose (``end`` None: no end recorded).
+
+    ``progression`` is the day progression was documented on or after the line (possibly partial);
+    refractoriness then follows from it (see :func:`mmsequence.course.line_refractory`), and a
+    recorded ``refractory`` flag is the fallback without it and overrides it with it.
+    """
 
     agents: tuple[str, ...]
     start: PartialDate
@@ -59,12 +64,15 @@ class Line:
     refractory: bool | None = None
     comment: str | None = None
     origin: LineOrigin | None = None
+    progression: PartialDate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The line as the document writes it."""
         out: dict[str, Any] = {"agents": list(self.agents), "start": str(self.start)}
         if self.end is not None:
             out["end"] = str(self.end)
+        if self.progression is not None:
+            out["progression"] = str(self.progression)
         for key in ("best_response", "stop_reason", "refractory", "comment"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -290,7 +298,7 @@ _DOCUMENT_FIELDS = (
     "patient_id", "lines", "apheresis", "biomarkers", "candidates", "car_t_eligible",
     "jurisdiction", "as_of", "overrides", "comment", "version",
 )
-_LINE_FIELDS = ("agents", "start", "end", "best_response", "stop_reason", "refractory", "comment")
+_LINE_FIELDS = ("agents", "start", "end", "progression", "best_response", "stop_reason", "refractory", "comment")
 _APHERESIS_FIELDS = ("status", "date", "product", "comment")
 _BIOMARKER_FIELDS = ("bcma_loss", "gprc5d_loss", "fcrh5_loss", "soluble_bcma_ng_ml")
 _OVERRIDE_FIELDS = ("rule", "candidate", "reason", "note")
@@ -303,10 +311,11 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
     agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
     start = r.date(data.get("start"), f"{path}.start", optional=False) if "start" in data else None
     end = r.date(data.get("end"), f"{path}.end")
+    progression = r.date(data.get("progression"), f"{path}.progression")
     comment = r.text(data.get("comment"), f"{path}.comment")
     if start is None:
         return None
-    r.problems += _line_problems(start, end, path)
+    r.problems += _line_problems(start, end, path, progression)
     return Line(
         agents=agents,
         start=start,
@@ -315,13 +324,18 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
         stop_reason=r.text(data.get("stop_reason"), f"{path}.stop_reason", STOP_REASONS),
         refractory=r.flag(data.get("refractory"), f"{path}.refractory"),
         comment=comment,
+        progression=progression,
     )
 
 
-def _line_problems(start: PartialDate, end: PartialDate | None, path: str) -> list[str]:
+def _line_problems(start: PartialDate, end: PartialDate | None, path: str,
+                   progression: PartialDate | None = None) -> list[str]:
+    problems = []
     if end is not None and end.before(start):
-        return [f"{path}.end: '{end}' is before start '{start}'"]
-    return []
+        problems.append(f"{path}.end: '{end}' is before start '{start}'")
+    if progression is not None and progression.before(start):
+        problems.append(f"{path}.progression: '{progression}' is before start '{start}' (a progression on or after the line)")
+    return problems
 
 
 def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
@@ -349,7 +363,8 @@ def _apheresis_order_problems(records: list[tuple[int, Apheresis]]) -> list[str]
 def consistency_problems(history: PatientHistory) -> list[str]:
     """What makes a history built by a reader other than :func:`parse_document` impossible: a line
     that ends before it starts, apheresis records out of order."""
-    problems = [p for i, line in enumerate(history.lines) for p in _line_problems(line.start, line.end, f"lines[{i}]")]
+    problems = [p for i, line in enumerate(history.lines)
+                for p in _line_problems(line.start, line.end, f"lines[{i}]", line.progression)]
     return problems + _apheresis_order_problems(list(enumerate(history.apheresis)))
 
 

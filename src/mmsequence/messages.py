@@ -28,6 +28,9 @@ ACTION_TEXTS = {
                       "synonym of the catalog name it is known under, or as an agent with its role.",
     "classify-candidate": "Identify the candidate '{name}': correct the name, or add it to the site's agent catalog.",
     "record-dose-date": "Record the exact date of the last dose of {dose}, now recorded as {recorded}.",
+    "record-progression-date": "Record the exact date of the progression after {line}, now recorded as {recorded}: "
+                               "whether the disease was refractory to it (progression within 60 days of the last "
+                               "dose) depends on the day.",
     "move-apheresis": "Move the apheresis planned for {planned} to {date} or later.",
 }
 

@@ -36,17 +36,20 @@ def _line(members: list[Member], method: str, reason: str, number: int, notes: l
     stopped = [m for m in members if m.event.stop_reason]
     last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
     known_ends = [e for e in ends if e is not None]
+    end = None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest))
     extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
     if progression is not None:
-        extra += f"; progression recorded {progression.start} ({progression.source}): refractory"
+        extra += f"; progression recorded {progression.start} ({progression.source})"
+    # a progression while the line was still given is why it stopped; its date decides refractoriness
+    on_therapy = progression is not None and (end is None or progression.start.after(end) is not True)
     return Line(
         agents=tuple(dict.fromkeys(m.event.name for m in members)),
         start=min(starts, key=_day),
-        end=None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest)),
-        stop_reason=last_stop or ("progression" if progression is not None else None),
-        refractory=True if progression is not None else None,
+        end=end,
+        stop_reason=last_stop or ("progression" if on_therapy else None),
         comment=reason + extra,
         origin=LineOrigin(method, reason + extra, _records(m.event for m in members + notes), number),
+        progression=None if progression is None else progression.start,
     )
 
 

@@ -151,6 +151,7 @@ _REASONS = {
     "extended.car-t-after-bsab": "{targets} already targeted by {same_target_bsab_agents:agent}",
     "extended.car-t-after-car-t": "a second CAR-T against {targets}",
     "extended.refractory-retreatment": "the disease was refractory to this agent",
+    "extended.refractory-retreatment-uncertain": "the disease may have been refractory to this agent (a date not exact)",
     "extended.investigational": "investigational",
     "extended.same-target-refractory": "refractory to {same_target_refractory_agents:agent}",
     "extended.soluble-bcma": "soluble BCMA {soluble_bcma_ng_ml} ng/mL",
