@@ -74,8 +74,12 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
     same = course.same_target(agent)
     # a bsAb given after the T cells were collected did not touch the cells the CAR-T is made of
     before = tuple(e for e in same if e.start.after(anchor) is not True)
-    others = tuple(e for e in same if e.agent.name != agent.name)
-    itself = [e for e in course.exposures if e.agent.name == agent.name]
+    # a regimen is its agents: re-treatment is with the ones that are directed at a target (a TCRT,
+    # an ADC), and the same target is another agent's
+    parts = {a.name for a in candidate.agents}
+    directed = {a.name for a in candidate.agents if not candidate.parts or a.is_tcrt or a.modality == "adc"}
+    others = tuple(e for e in same if e.agent.name not in parts)
+    itself = [e for e in course.exposures if e.agent.name in directed]
     refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
     left_open = [e for e in itself if e.refractory_open is not None] if refractory_to_agent == "unknown" else []
     lost = course.lost
@@ -103,6 +107,8 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         refractory_agent_lines=_exposures(course, (e for e in itself if e.refractory == "yes")),
         refractory_open=bool(left_open),
         refractory_open_lines=_exposures(course, left_open),
+        same_targets=", ".join(t for t in agent.targets if any(t in e.agent.targets for e in same)) or "none",
+        regimen=bool(candidate.parts),
         bridging_same_target=bool(targets & product_targets),
         antigen_lost=any(lost.get(t) is True for t in targets),
         lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),

@@ -72,11 +72,12 @@ class CandidateAssessment:
     findings: tuple[Finding, ...]
     then: str | None = None
     earliest_date_set_by: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()  # a regimen's agents (empty for a single drug)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "query": self.query, "therapy": self.therapy, "target": list(self.target),
-            "modality": self.modality, "verdict": self.verdict, "then": self.then,
+            "query": self.query, "therapy": self.therapy, **({"agents": list(self.agents)} if self.agents else {}),
+            "target": list(self.target), "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "earliest_date": None if self.earliest_date is None else self.earliest_date.isoformat(),
             "earliest_date_set_by": list(self.earliest_date_set_by),
             "rank": self.rank, "findings": [f.to_dict() for f in self.findings],

@@ -203,10 +203,12 @@ class Catalog:
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_agents: dict[frozenset[str], Regimen] = attrs.field(init=False, repr=False, eq=False)
+    _by_regimen_name: dict[str, Regimen] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, Agent] = {}
         by_code: dict[tuple[str, str], Agent] = {}
+        by_regimen: dict[str, Regimen] = {}
         problems: list[str] = []
         for i, agent in enumerate(self.agents):
             paths = [f"agents[{i}].name"] + [f"agents[{i}].synonyms[{j}]" for j in range(len(agent.synonyms))]
@@ -223,11 +225,22 @@ class Catalog:
                     problems.append(
                         f"agents[{i}].codes[{j}]: {code.system} {code.code} is also a code of {other.name!r}"
                     )
+        for i, regimen in enumerate(self.regimens):
+            paths = [f"regimens[{i}].name"] + [f"regimens[{i}].abbreviations[{j}]" for j in range(len(regimen.abbreviations))]
+            for path, name in zip(paths, (regimen.name, *regimen.abbreviations)):
+                key = normalise(name)
+                taken = by_name.get(key)
+                known = by_regimen.setdefault(key, regimen)
+                if taken is not None:
+                    problems.append(f"{path}: {name!r} is also a name of the agent {taken.name!r}")
+                elif known is not regimen:
+                    problems.append(f"{path}: {name!r} is also a name of the regimen {known.name!r}")
         if problems:
             raise CatalogError(problems)
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_code", by_code)
         object.__setattr__(self, "_by_agents", {r.agents: r for r in self.regimens})
+        object.__setattr__(self, "_by_regimen_name", by_regimen)
 
     def lookup(self, name: str) -> Agent | None:
         """The agent with this canonical name or synonym (compared normalised), else None."""
@@ -240,6 +253,26 @@ class Catalog:
     def regimen(self, agents: Iterable[Agent]) -> Regimen | None:
         """The regimen made of exactly these agents, if the catalog names one."""
         return self._by_agents.get(frozenset(agent.name for agent in agents))
+
+    def regimen_named(self, name: str) -> Regimen | None:
+        """The regimen with this name or abbreviation (compared normalised, as a drug's synonyms are), else None."""
+        return self._by_regimen_name.get(normalise(name))
+
+    def regimen_status(self, agents: Iterable[Agent]) -> str:
+        """A combination's status: the one the catalog gives it; a combination holding a T-cell
+        redirecting therapy that the catalog does not give one is investigational (approved only where
+        a source says so); any other takes the least advanced status of its agents."""
+        parts = tuple(agents)
+        regimen = self.regimen(parts)
+        if regimen is not None and regimen.status is not None:
+            return regimen.status
+        if any(a.is_tcrt for a in parts):
+            return "investigational"
+        return max((a.status for a in parts), key=STATUSES.index)
+
+    def source(self, source_id: str) -> Source | None:
+        """The catalog source with this id, else None."""
+        return next((s for s in self.sources if s.id == source_id), None)
 
     def approved_tcrts(self) -> tuple[Agent, ...]:
         """Approved bispecific T-cell engagers and CAR-Ts, in catalog order."""

@@ -21,14 +21,14 @@ from typing import Any
 
 import attrs
 
-from .catalog import ROLE_WORDS, Agent, Catalog, Regimen
+from .catalog import ROLE_WORDS, Agent, Catalog, Regimen, as_one_therapy
+from .catalog import TCRT_TARGETS as TCRT_TARGETS  # the board colours lines by these
 from .dates import PartialDate
 from .errors import InputError
-from .history import Line, PatientHistory
+from .history import CandidateRegimen, Line, PatientHistory, candidate_query
 from .messages import with_display
 from .policy import Policy
 
-TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
 #: IMWG: refractory is progression on therapy or within this many days of the last dose.
 REFRACTORY_DAYS = 60
 #: Drug classes that count for the labels' "prior therapy including ..." clauses.
@@ -144,10 +144,18 @@ class TherapyLineCourse:
 
 @attrs.frozen
 class Candidate:
-    """A therapy to assess, as the input named it, and the catalog agent it names (None: unknown)."""
+    """A therapy to assess, as the input named it, and what it is to the rules (None: unknown): one
+    catalog agent, or a regimen as one therapy (:func:`~mmsequence.catalog.as_one_therapy`), whose
+    agents are ``parts`` (empty for a single agent)."""
 
     query: str
     agent: Agent | None
+    parts: tuple[Agent, ...] = ()
+
+    @property
+    def agents(self) -> tuple[Agent, ...]:
+        """The catalog agents the candidate gives: its parts, or its one agent."""
+        return self.parts or ((self.agent,) if self.agent is not None else ())
 
 
 @attrs.frozen
@@ -595,17 +603,61 @@ def _candidates(history: PatientHistory, catalog: Catalog) -> tuple[Candidate, .
     if history.candidates is None:
         return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts())
     seen: dict[str, int] = {}
-    problems, result = [], []
-    for i, query in enumerate(history.candidates):
-        agent = catalog.lookup(query)
-        key = agent.name if agent else query.casefold()
+    problems: list[str] = []
+    result = []
+    for i, given in enumerate(history.candidates):
+        candidate = _candidate(given, catalog, f"candidates[{i}]", problems)
+        key = candidate.agent.name if candidate.agent else candidate.query.casefold()
         if key in seen:
-            problems.append(f"candidates[{i}]: {query!r} names the same therapy as candidates[{seen[key]}]")
+            problems.append(f"candidates[{i}]: {candidate.query!r} names the same therapy as candidates[{seen[key]}]")
         seen[key] = i
-        result.append(Candidate(query, agent))
+        result.append(candidate)
     if problems:
         raise InputError(problems)
     return tuple(result)
+
+
+def _candidate(given: str | CandidateRegimen, catalog: Catalog, path: str, problems: list[str]) -> Candidate:
+    """A drug by any of its names; or a regimen: by a name or abbreviation the catalog knows (Tec-Dara),
+    as drugs joined by '+', or as its agents. A regimen with a drug the catalog does not know is an
+    unknown candidate; a CAR-T is given on its own, never in a regimen."""
+    query = candidate_query(given)
+    if isinstance(given, CandidateRegimen):
+        names: tuple[str, ...] = given.agents
+    elif "+" in given:
+        names = tuple(part.strip() for part in given.split("+"))
+    else:
+        agent = catalog.lookup(given)
+        regimen = None if agent is not None else catalog.regimen_named(given)
+        if regimen is None:
+            return Candidate(query, agent)
+        names = tuple(sorted(regimen.agents))
+    if any(not name for name in names):
+        problems.append(f"{path}: {query!r} has an empty drug name between its '+'")
+        return Candidate(query, None)
+    looked = [catalog.lookup(name) for name in names]
+    if any(agent is None for agent in looked):
+        return Candidate(query, None)
+    order = {agent.name: k for k, agent in enumerate(catalog.agents)}
+    parts = sorted({a.name: a for a in looked if a is not None}.values(), key=lambda a: order[a.name])
+    if len(parts) < len(looked):
+        problems.append(f"{path}: {query!r} names one drug twice")
+    if any(a.modality == "car-t" for a in parts) and len(parts) > 1:
+        problems.append(f"{path}: {query!r} holds a CAR-T, which is given on its own, not in a regimen")
+    regimen = catalog.regimen(parts)
+    if isinstance(given, CandidateRegimen) and given.name:
+        named = catalog.regimen_named(given.name)
+        if named is not None and named is not regimen:
+            problems.append(f"{path}.name: {given.name!r} is the regimen {named.name!r}, whose agents differ from {list(names)}")
+    if len(parts) == 1:
+        return Candidate(query, parts[0])
+    name = regimen.name if regimen is not None else _and([a.name for a in parts])
+    return Candidate(query, as_one_therapy(name, parts, catalog.regimen_status(parts)), tuple(parts))
+
+
+def _and(names: list[str]) -> str:
+    """'a and b', 'a, b and c'."""
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, policy: Policy,

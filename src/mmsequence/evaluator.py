@@ -173,6 +173,7 @@ def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) ->
         findings=ordered,
         then=outcome.then,
         earliest_date_set_by=outcome.set_by,
+        agents=tuple(a.name for a in candidate.parts),
     )
 
 

@@ -120,6 +120,32 @@ class Override:
         return {k: v for k, v in attrs.asdict(self).items() if v is not None}
 
 
+@attrs.frozen
+class CandidateRegimen:
+    """A candidate given as a regimen: its agents as written and, optionally, its name."""
+
+    agents: tuple[str, ...]
+    name: str | None = None
+
+    @property
+    def query(self) -> str:
+        """How the candidate is named in the output: its name, else its agents joined by '+'."""
+        return self.name or " + ".join(self.agents)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agents": list(self.agents), **({"name": self.name} if self.name else {})}
+
+
+CandidateInput = str | CandidateRegimen
+"""A candidate as the input names it: a name (a drug, a regimen's name or abbreviation, or drugs
+joined by '+'), or a :class:`CandidateRegimen`."""
+
+
+def candidate_query(candidate: CandidateInput) -> str:
+    """The name a candidate is reported under."""
+    return candidate if isinstance(candidate, str) else candidate.query
+
+
 #: What a history was read from.
 FORMATS = ("document", "fhir")
 
@@ -133,7 +159,7 @@ class PatientHistory:
     lines: tuple[Line, ...] = ()
     apheresis: tuple[Apheresis, ...] = ()
     biomarkers: Biomarkers = Biomarkers()
-    candidates: tuple[str, ...] | None = None
+    candidates: tuple[CandidateInput, ...] | None = None
     car_t_eligible: bool | None = None
     jurisdiction: str | None = None
     as_of: datetime.date | None = None
@@ -168,7 +194,7 @@ class PatientHistory:
         if self.as_of is not None:
             out["as_of"] = self.as_of.isoformat()
         if self.candidates is not None:
-            out["candidates"] = list(self.candidates)
+            out["candidates"] = [c if isinstance(c, str) else c.to_dict() for c in self.candidates]
         if self.overrides:
             out["overrides"] = [o.to_dict() for o in self.overrides]
         return out
@@ -299,6 +325,7 @@ _DOCUMENT_FIELDS = (
     "jurisdiction", "as_of", "overrides", "comment", "version",
 )
 _LINE_FIELDS = ("agents", "start", "end", "progression", "best_response", "stop_reason", "refractory", "comment")
+_CANDIDATE_FIELDS = ("agents", "name")
 _APHERESIS_FIELDS = ("status", "date", "product", "comment")
 _BIOMARKER_FIELDS = ("bcma_loss", "gprc5d_loss", "fcrh5_loss", "soluble_bcma_ng_ml")
 _OVERRIDE_FIELDS = ("rule", "candidate", "reason", "note")
@@ -326,6 +353,29 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
         comment=comment,
         progression=progression,
     )
+
+
+def _candidates(r: _Reader, value: Any) -> tuple[CandidateInput, ...]:
+    """Names, or regimens given as ``{agents: [...], name: ...}`` (at least two agents)."""
+    if not isinstance(value, list) or not value:
+        r.fail("candidates", f"expected a non-empty list of names or regimens, got {_show(value)}")
+        return ()
+    found: list[CandidateInput] = []
+    for i, item in enumerate(value):
+        path = f"candidates[{i}]"
+        if not isinstance(item, dict):
+            name = r.text(item, path, optional=False)
+            if name:
+                found.append(name.strip())
+            continue
+        data = r.obj(item, path, _CANDIDATE_FIELDS, required=("agents",))
+        agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
+        if "agents" in data and isinstance(data["agents"], list) and len(data["agents"]) == 1:
+            r.fail(f"{path}.agents", "a regimen holds at least two agents (name a single drug as a string)")
+        name = r.text(data.get("name"), f"{path}.name")
+        if len(agents) >= 2:
+            found.append(CandidateRegimen(agents, name.strip() if name else None))
+    return tuple(found)
 
 
 def _line_problems(start: PartialDate, end: PartialDate | None, path: str,
@@ -419,7 +469,7 @@ def parse_document(document: Any) -> PatientHistory:
     )
     candidates = None
     if data.get("candidates") is not None:
-        candidates = r.names(data["candidates"], "candidates")
+        candidates = _candidates(r, data["candidates"])
     overrides = _overrides(r, data.get("overrides"), "overrides")
     history = PatientHistory(
         patient_id=r.text(data.get("patient_id"), "patient_id", optional=False) or "",

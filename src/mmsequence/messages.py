@@ -60,8 +60,8 @@ def say(value: Any, part: str | None = None) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, list):
-        return _join([say(item, part) for item in value]) or "none"
+    if isinstance(value, list):  # the same words twice say nothing more ("line 3 and line 3")
+        return _join(list(dict.fromkeys(say(item, part) for item in value))) or "none"
     if isinstance(value, Mapping) and "kind" in value:
         return _REFERENCES[value["kind"]](value, part)
     return str(value)

@@ -450,13 +450,14 @@ def _names_in(pattern: Any) -> Iterable[str]:
 
 
 def check_references(rulebook: Rulebook, catalog: Catalog) -> None:
-    """Every agent a rule names must be a canonical name in the catalog."""
+    """Every agent or regimen a rule names must be a canonical name in the catalog."""
     problems = []
     for rule in rulebook.rules:
         for item in rule.when["all"]:
             for name in _names_in(item.get("candidate", {})):
                 agent = catalog.lookup(name)
-                if agent is None or agent.name != name:
-                    problems.append(f"{rule.path}: when: {name!r} is not a canonical agent name in the catalog")
+                regimen = catalog.regimen_named(name)
+                if (agent is None or agent.name != name) and (regimen is None or regimen.name != name):
+                    problems.append(f"{rule.path}: when: {name!r} is not a canonical agent name in the catalog, nor a regimen's")
     if problems:
         raise RuleFileError(problems)

@@ -156,7 +156,7 @@ _REASONS = {
     "extended.same-target-refractory": "refractory to {same_target_refractory_agents:agent}",
     "extended.soluble-bcma": "soluble BCMA {soluble_bcma_ng_ml} ng/mL",
     "extended.tcrt-before-adc": "a T-cell redirecting therapy first",
-    "extended.third-same-target": "third therapy against {targets}",
+    "extended.third-same-target": "third therapy against {same_targets}",
     "extended.washout": "washout after {washout_from:agent}",
     "extended.washout-apheresis": "the planned apheresis falls inside the washout",
     "safety.eligibility-conflict": "recorded as not eligible, yet CAR-T apheresis is recorded",
