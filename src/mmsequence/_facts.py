@@ -22,6 +22,7 @@ PATIENT_FIELDS = (
     "prior_car_t_agents", "apheresis", "apheresis_date", "apheresis_event", "unknown_agents", "unknown_agent_names",
     "jurisdiction", "exposed_pi", "exposed_imid", "exposed_anti_cd38", "triple_class_exposed",
     "lenalidomide_refractory", "progression_on_last", "soluble_bcma_known", "soluble_bcma_ng_ml",
+    "anti_cd38_refractory", "anti_cd38_refractory_agents", "exposed_bcma", "bcma_agents",
 )
 CANDIDATE_FIELDS = (
     "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
@@ -156,6 +157,9 @@ def engine_facts(course: PatientCourse) -> Facts:
         "jurisdiction": course.jurisdiction or "none",
         "soluble_bcma_known": soluble is not None,
         "soluble_bcma_ng_ml": soluble if soluble is not None else 0,
+        "anti_cd38_refractory_agents": _exposures(course, (e for e in course.exposures
+                                                            if e.agent.drug_class == "anti-cd38" and e.refractory == "yes")),
+        "bcma_agents": _exposures(course, course.bcma_directed),
         **course.class_facts(),
     }
     candidates = tuple((c, _candidate_fact(i, c, course)) for i, c in enumerate(course.candidates))

@@ -373,8 +373,16 @@ class PatientCourse:
         facts["triple_class_exposed"] = all_of(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
         lenalidomide = [e.refractory for e in self.exposures if e.agent.name == "lenalidomide"]
         facts["lenalidomide_refractory"] = any_of(lenalidomide) if lenalidomide else "unknown" if self.unknown else "no"
+        anti_cd38 = [e.refractory for e in self.exposures if e.agent.drug_class == LABEL_CLASSES["anti_cd38"]]
+        facts["anti_cd38_refractory"] = any_of(anti_cd38) if anti_cd38 else "unknown" if self.unknown else "no"
+        facts["exposed_bcma"] = "yes" if self.bcma_directed else "unknown" if self.unknown else "no"
         facts["progression_on_last"] = self.progression_on_last()
         return facts
+
+    @property
+    def bcma_directed(self) -> tuple[Exposure, ...]:
+        """Earlier BCMA-directed therapy of any modality: bsAb, CAR-T or antibody-drug conjugate."""
+        return tuple(e for e in self.exposures if "BCMA" in e.agent.targets)
 
     def open_refractoriness(self) -> list[tuple[int, str]]:
         """(line index, ``progression`` or ``last-dose``) of each line whose refractoriness a date
@@ -474,6 +482,8 @@ class PatientCourse:
                 for k, c in LABEL_CLASSES.items()
             ),
             "lenalidomide_refractory": classes["lenalidomide_refractory"],
+            "anti_cd38_refractory": classes["anti_cd38_refractory"],
+            "exposed_bcma": classes["exposed_bcma"],
             "progression_on_last": classes["progression_on_last"],
             "apheresis": self.apheresis.state,
             "apheresis_date": None if self.apheresis.date is None else with_display(date_ref(self.apheresis.date)),

@@ -152,6 +152,8 @@ _REASONS = {
     "extended.car-t-after-car-t": "a second CAR-T against {targets}",
     "extended.refractory-retreatment": "the disease was refractory to this agent",
     "extended.refractory-retreatment-uncertain": "the disease may have been refractory to this agent (a date not exact)",
+    "extended.tec-dara-bcma-exposed": "after BCMA-directed therapy, which MajesTEC-3 excluded",
+    "extended.tec-dara-anti-cd38-refractory": "refractory to an anti-CD38 antibody, which MajesTEC-3 excluded",
     "extended.investigational": "investigational",
     "extended.same-target-refractory": "refractory to {same_target_refractory_agents:agent}",
     "extended.soluble-bcma": "soluble BCMA {soluble_bcma_ng_ml} ng/mL",
