@@ -191,7 +191,8 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
     to an untouched target.
 
     Review: when bsAbs must be sequenced, rotating targets beats re-using one; CAR-T first comes
-    before the target switch in the review's order of preferences.
+    before the target switch in the review's order of preferences. A candidate that only waits for
+    a missing fact is not equal to one with a caution as well.
     """
     used = reference.used_targets(reference.given(document, assessment.catalog, assessment.as_of))
     tcrts = [c for c in assessment.candidates if c.modality in reference.TCRT]
@@ -201,11 +202,15 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
             for a in same for b in switch if _standing(a) == _standing(b) and a.rank < b.rank]
 
 
-def _standing(candidate: CandidateAssessment) -> tuple[str, str | None, str, bool]:
-    """What ranks before the target switch: verdict, what a wait becomes, modality, and whether a
-    live rule prefers it."""
-    preferred = any(f.effect == "preferred" and f.overridden is None for f in candidate.findings)
-    return candidate.verdict, candidate.then, candidate.modality, preferred
+def _standing(candidate: CandidateAssessment) -> tuple[str, bool, str | None, str, bool]:
+    """What ranks before the target switch: verdict, whether an indeterminate only waits for facts
+    the record leaves unknown (README, "How a verdict is made": it ranks ahead of the cautions),
+    what a wait becomes, modality, and whether a live rule prefers it."""
+    live = [f for f in candidate.findings if f.overridden is None]
+    restrictive = [f for f in live if f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    pending = candidate.verdict == "indeterminate" and all(f.missing for f in restrictive)
+    preferred = any(f.effect == "preferred" for f in live)
+    return candidate.verdict, pending, candidate.then, candidate.modality, preferred
 
 
 def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
