@@ -1,9 +1,15 @@
-"""Cohort evaluation: input order, resumable output, bad documents, worker processes."""
+"""Cohort evaluation: input order, resumable output, bad documents, worker processes, the header
+record and bounded streaming."""
 
 import json
+import queue
+import threading
+import time
 from pathlib import Path
 
-from mmsequence.batch import run_batch
+import pytest
+
+from mmsequence.batch import _Window, run_batch
 from mmsequence.cli import main
 
 from .builders import document, line
@@ -20,8 +26,13 @@ def cohort(tmp_path, n: int = 12) -> Path:
     return path
 
 
-def records(path: Path) -> list[dict]:
+def lines_of(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def records(path: Path) -> list[dict]:
+    """The patient lines (headers left out)."""
+    return [r for r in lines_of(path) if "header" not in r]
 
 
 def test_input_order_and_errors(tmp_path):
@@ -38,7 +49,7 @@ def test_resume_skips_what_was_written_and_mends_a_cut_line(tmp_path):
     run_batch(source, out)
     full = out.read_text(encoding="utf-8")
     lines = full.splitlines(keepends=True)
-    out.write_text("".join(lines[:5]) + lines[5][:40], encoding="utf-8")  # interrupted mid-line
+    out.write_text("".join(lines[:6]) + lines[6][:40], encoding="utf-8")  # header + 5 lines, then cut mid-line
     assert run_batch(source, out) == (8, 1)
     assert out.read_text(encoding="utf-8") == full
     assert run_batch(source, out) == (0, 0)
@@ -60,3 +71,100 @@ def test_folder_input_and_cli_exit_code(tmp_path, capsys):
     assert [r["source"] for r in got] == [p.name for p in EXAMPLES]
     assert {r["as_of"] for r in got if "errors" not in r} == {"2026-06-01"}
     assert "1 with errors" in capsys.readouterr().err
+
+
+def _policy_file(tmp_path) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text("interval:\n  months: 3\n", encoding="utf-8")
+    return path
+
+
+def test_the_shared_blocks_are_written_once_and_complete_every_line(tmp_path):
+    source = cohort(tmp_path)
+    short, full = tmp_path / "short.jsonl", tmp_path / "full.jsonl"
+    run_batch(source, short)
+    run_batch(source, full, full=True)
+    (head, *rest), shared = lines_of(short), {"ruleset", "policy"}
+    assert set(head) == {"header"} and set(head["header"]) == shared | {"rules"}
+    assert all(not {"header", *shared} & set(r) for r in rest)
+    rebuilt = []
+    for record in rest:
+        if "errors" not in record:
+            record = _with_header(record, head["header"])
+        rebuilt.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+    assert "".join(rebuilt).encode() == full.read_bytes()
+
+
+def _with_header(record: dict, header: dict) -> dict:
+    """A patient line with what its header holds put back where a full record has it."""
+    items = list(record.items())
+    at = list(record).index("derived")
+    record = dict(items[:at] + [("ruleset", header["ruleset"]), ("policy", header["policy"])] + items[at:])
+    for candidate in record["candidates"]:
+        for i, finding in enumerate(candidate["findings"]):
+            fields = list(finding.items())
+            candidate["findings"][i] = dict(fields[:3] + list(header["rules"][finding["rule"]].items()) + fields[3:])
+    return record
+
+
+def test_a_resumed_run_under_another_policy_writes_its_own_header(tmp_path):
+    source, out = cohort(tmp_path), tmp_path / "out.jsonl"
+    run_batch(source, out)
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    out.write_text("".join(lines[:4]), encoding="utf-8")
+    assert run_batch(source, out, policy=str(_policy_file(tmp_path))) == (10, 1)
+    got = lines_of(out)
+    headers = [i for i, r in enumerate(got) if "header" in r]
+    assert headers == [0, 4]
+    assert got[0]["header"]["policy"]["interval"]["months"] != got[4]["header"]["policy"]["interval"]["months"] == 3
+    assert run_batch(source, out, policy=str(_policy_file(tmp_path))) == (0, 0)
+    run_batch(source, out)  # nothing left to write: no header either
+    assert [i for i, r in enumerate(lines_of(out)) if "header" in r] == [0, 4]
+
+
+def test_a_complete_but_corrupt_line_is_reported_and_written_again(tmp_path, capsys):
+    source, out = cohort(tmp_path), tmp_path / "out.jsonl"
+    run_batch(source, out)
+    good = out.read_bytes()
+    lines = good.splitlines(keepends=True)
+    lines[3] = lines[3][:20] + b"\x00garbage\n"
+    out.write_bytes(b"".join(lines))
+    assert run_batch(source, out) == (1, 0)
+    assert f"{out}:4: unreadable output line dropped" in capsys.readouterr().err
+    got = out.read_bytes().splitlines(keepends=True)
+    assert sorted(got) == sorted(good.splitlines(keepends=True)) and got[-1] == good.splitlines(keepends=True)[3]
+
+
+def test_full_records_from_the_command_line(tmp_path):
+    out = tmp_path / "out.jsonl"
+    main(["batch", str(cohort(tmp_path)), "--out", str(out), "--processes", "1", "--full-records"])
+    assert all("header" not in r for r in lines_of(out))
+    assert all("policy" in r for r in lines_of(out) if "errors" not in r)
+
+
+@pytest.mark.parametrize("size", [1, 5])
+def test_the_window_keeps_at_most_its_size_in_flight(size):
+    """The pool's feeder thread reads ahead only as far as the window lets it, however slow the writer."""
+    pulled, handed = [], queue.Queue()
+    window = _Window(size)
+
+    def documents():
+        for i in range(60):
+            pulled.append(i)
+            yield i
+
+    def feeder():  # what the pool's task thread does with the items
+        for item in window.feed(documents()):
+            handed.put(item)
+        handed.put(None)
+
+    thread = threading.Thread(target=feeder)
+    thread.start()
+    ahead, consumed = [], 0
+    for _ in window.drain(iter(handed.get, None)):
+        consumed += 1
+        time.sleep(0.002)  # a slow writer
+        ahead.append(len(pulled) - consumed)
+    thread.join()
+    # the reader ran ahead up to the window (plus the one document it holds while it waits), no further
+    assert consumed == 60 and size <= max(ahead) <= size + 1

@@ -144,6 +144,26 @@ def test_nk_cell_engagers_are_bcma_but_not_tcrt(name: str) -> None:
 
 def test_approved_tcrts_are_the_four_bsabs_and_two_car_ts_in_order() -> None:
     assert tuple(agent.name for agent in CATALOG.approved_tcrts()) == APPROVED_TCRTS
+    assert tuple(agent.name for agent in CATALOG.approved_tcrts("EU")) == APPROVED_TCRTS
+
+
+def test_china_adds_its_own_bcma_car_ts_to_the_approved_tcrts() -> None:
+    china_only = ("equecabtagene autoleucel", "zevorcabtagene autoleucel")
+    assert tuple(agent.name for agent in CATALOG.approved_tcrts("CN")) == APPROVED_TCRTS + china_only
+    for name in china_only:
+        agent = CATALOG.lookup(name)
+        assert agent is not None and (agent.targets, agent.modality, agent.approved_in) == (("BCMA",), "car-t", ("CN",))
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [("tec", "特立妥单抗"), ("Elrexfio", "埃纳妥单抗"), ("Fucaso", "伊基奥仑赛"), ("赛恺泽", "泽沃基奥仑赛"),
+     ("cilta-cel", "ciltacabtagene autoleucel")],
+)
+def test_the_zh_cn_display_name_is_marked_and_falls_back_to_the_canonical_name(written: str, shown: str) -> None:
+    agent = CATALOG.lookup(written)
+    assert agent is not None and agent.display_name("zh-CN") == shown
+    assert agent.display_name() == agent.display_name("en") == agent.name
 
 
 @pytest.mark.parametrize(
@@ -376,6 +396,9 @@ def test_a_valid_temporary_file_loads(tmp_path: Path) -> None:
         (_entry(synonyms="[yes]"), "agents[1].synonyms[0]: True is not a non-empty string"),
         (_entry(synonyms="[Tec-Vayli]"), "agents[1].synonyms[0]: 'Tec-Vayli' is also a name of 'teclistamab'"),
         (_entry(name="TECLISTAMAB"), "agents[1].name: 'TECLISTAMAB' is also a name of 'teclistamab'"),
+        (_entry(extra="    approved_in: [JP]\n"), "agents[1].approved_in[0]: 'JP' is not one of US, EU, CN"),
+        (_entry(extra="    display: {fr: X}\n"), "agents[1].display: 'fr' is not one of zh-CN"),
+        (_entry(extra="    display: {zh-CN: 某药}\n"), "agents[1].display.zh-CN: '某药' is not the name or one of the synonyms"),
         (
             _entry(extra="    codes:\n      - {system: ATC, code: L01FX24, source: here}\n"),
             "agents[1].codes[0].version: missing",

@@ -1,11 +1,16 @@
 """The durable_rules guard: each measured failure mode has a test that catches it coming back."""
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
 import threading
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmsequence import EngineError, evaluate
 from mmsequence import _engine as engine_module
@@ -82,7 +87,7 @@ def test_an_exception_inside_an_action_is_raised_and_the_session_cleaned_up(monk
     doc = document(line("teclistamab", "2025-01-01", "2025-12-15"), as_of="2026-01-10")
     expected = evaluate(doc).to_dict()
 
-    def broken(firings, rule_id, bound):
+    def broken(firings, rule_id, cid):
         raise RuntimeError("boom")
 
     monkeypatch.setitem(engine_module.ACTIONS, "finding", broken)
@@ -146,3 +151,70 @@ def test_sessions_where_no_rule_fires_are_cleaned_up_safely():
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+
+
+def test_the_core_door_refuses_every_function_that_registers_a_callback():
+    for name in engine_module.Core.CALLBACKS:
+        with pytest.raises(EngineError, match=f"{name} would register a Python callback"):
+            getattr(engine_module.CORE, name)(0, lambda *args: 0)
+    with pytest.raises(EngineError, match="get_state: mmsequence does not call this function"):
+        engine_module.CORE.get_state(0, "e1")
+
+
+def test_the_refused_functions_are_every_callback_registration_the_core_has():
+    core = sys.modules["durable_rules_engine"]
+    registrations = {name for name in dir(core) if name.startswith("set_") and name.endswith("_callback")}
+    assert registrations == set(engine_module.Core.CALLBACKS)
+    assert not set(engine_module.Core.CALLS) & registrations
+
+
+_CALLBACK_SCRIPT = """
+import os, sys
+flags = sys.getdlopenflags()
+if sys.argv[1] == "guarded":
+    import mmsequence._engine
+    assert sys.getdlopenflags() == flags, "the loader's flags were not restored"
+else:
+    sys.setdlopenflags(os.RTLD_LAZY)
+import durable_rules_engine as core
+handle = core.create_ruleset("callback-probe", '{"r": {"all": [{"m": {"t": "x"}}]}}')
+try:
+    core.set_get_idle_state_callback(handle, lambda *args: print("called", flush=True) or 0)
+except Exception as error:
+    print("refused", type(error).__name__, flush=True)
+core.start_action(handle)  # runs the idle-state callback, if one was registered
+print("alive", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["guarded", "bare"])
+def test_a_registered_callback_kills_the_process_on_313_unless_refused(mode):
+    """On 3.13+ the core's callback trampoline calls the removed PyEval_CallObject: the process
+    dies (the bare control run shows it); loaded by mmsequence, registering one is refused instead."""
+    done = subprocess.run([sys.executable, "-c", _CALLBACK_SCRIPT, mode], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    if sys.version_info < (3, 13):
+        assert (done.returncode, done.stdout.split()) == (0, ["called", "alive"]), done.stderr[-2000:]
+    elif mode == "guarded":
+        assert (done.returncode, done.stdout.split()) == (0, ["refused", "EngineError", "alive"]), done.stderr[-2000:]
+    else:
+        assert done.returncode != 0 and "alive" not in done.stdout
+        assert "PyEval_CallObject" in done.stderr
+
+
+@pytest.mark.parametrize("value, fires", [(1e20, True), (4.5e16, True), (1e-7, False), (5e-5, False), (401, True)])
+def test_a_float_written_with_an_exponent_reaches_the_core(value, fires):
+    """The core's JSON parser reads '1.0e+20' but not '1e+20' (refused, or a crash in a batch)."""
+    doc = document(line("teclistamab", "2025-01-01", "2025-06-01"), as_of="2026-01-10",
+                   candidates=["elranatamab"], biomarkers={"soluble_bcma_ng_ml": value})
+    findings = evaluate(doc).candidate("elranatamab").findings
+    assert ("extended.soluble-bcma" in {f.rule for f in findings}) is fires
+
+
+@given(st.one_of(st.text(), st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False)))
+@settings(max_examples=500, deadline=None)
+def test_a_value_for_the_core_is_kept_and_written_with_no_bare_exponent(value):
+    text = orjson.dumps({"a": engine_module._for_core(value)}).decode()
+    assert json.loads(text) == {"a": value}
+    number = text[len('{"a":'):-1]
+    assert isinstance(value, str) or "e" not in number or "." in number.split("e")[0]

@@ -479,9 +479,9 @@ def test_mcode_disease_status_progression_gives_the_line_its_progression_date():
 
 
 @pytest.mark.parametrize("observed, refractory, stop_reason", [
-    ("2024-10-20", "yes", None),      # 49 days after the last dose: within the IMWG 60 days
-    ("2024-11-15", "no", None),       # 75 days after: progression off therapy, not refractory
-    ("2024-08-25", "yes", "progression"),  # while it was still given: why it stopped
+    ("2024-10-20", "yes", "progression"),  # 49 days after the last dose: within the IMWG 60 days
+    ("2024-11-15", "no", None),            # 75 days after: progression off therapy, not refractory
+    ("2024-08-25", "yes", "progression"),  # while it was still given
 ])
 def test_a_progression_observation_and_a_document_progression_date_mean_the_same(observed, refractory, stop_reason):
     fhir = read(bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01"),

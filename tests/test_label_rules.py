@@ -32,13 +32,17 @@ def doc_with(n_lines: int, jurisdiction: str | None, candidates, **extra):
         ("elranatamab", "EU", 3, 2),
         ("idecabtagene vicleucel", "US", 2, 1),
         ("ciltacabtagene autoleucel", "US", 1, 0),
+        ("teclistamab", "CN", 3, 2),
+        ("equecabtagene autoleucel", "CN", 3, 2),
+        ("zevorcabtagene autoleucel", "CN", 3, 2),
     ],
 )
 def test_prior_line_count(agent, jurisdiction, on_label, off_label):
     assert label_findings(doc_with(on_label, jurisdiction, [agent]), agent) == []
     (finding,) = label_findings(doc_with(off_label, jurisdiction, [agent]), agent)
     assert finding.effect == "caution" and finding.evidence == "label"
-    assert f"Not confirmed on-label in the {jurisdiction}" in finding.message
+    region = "China" if jurisdiction == "CN" else f"the {jurisdiction}"
+    assert f"Not confirmed on-label in {region}" in finding.message
     assert finding.facts["prior_lines"] == off_label
 
 
@@ -83,3 +87,39 @@ def test_policy_jurisdiction_is_the_default(tmp_path):
     assert [f.rule for f in label_findings(doc, "talquetamab", policy=load_policy(path))] == ["labels.talquetamab-eu"]
     doc["jurisdiction"] = "US"
     assert [f.rule for f in label_findings(doc, "talquetamab", policy=load_policy(path))] == ["labels.talquetamab-us"]
+
+
+@pytest.mark.parametrize("agent", ["equecabtagene autoleucel", "zevorcabtagene autoleucel"])
+def test_china_car_t_labels_need_a_pi_and_an_imid_but_no_anti_cd38(agent):
+    doc = doc_with(3, "CN", [agent])
+    doc["lines"] = lines(3, agents=["bortezomib", "lenalidomide", "dexamethasone"], stop_reason="progression")
+    assert label_findings(doc, agent) == []
+    doc["lines"] = lines(3, agents=["daratumumab", "lenalidomide", "dexamethasone"], stop_reason="progression")
+    (finding,) = label_findings(doc, agent)
+    assert finding.rule.endswith("-cn") and finding.facts["exposed_pi"] == "no"
+
+
+def test_teclistamab_in_china_needs_an_anti_cd38_antibody():
+    doc = doc_with(3, "CN", ["teclistamab"])
+    doc["lines"] = lines(3, agents=["bortezomib", "lenalidomide", "dexamethasone"], stop_reason="progression")
+    (finding,) = label_findings(doc, "teclistamab")
+    assert finding.rule == "labels.teclistamab-cn" and finding.facts["exposed_anti_cd38"] == "no"
+
+
+@pytest.mark.parametrize("jurisdiction", ["US", "EU"])
+def test_a_china_only_car_t_is_a_caution_outside_china(jurisdiction):
+    doc = doc_with(4, jurisdiction, ["Fucaso", "zevor-cel"])
+    for name in ("Fucaso", "zevor-cel"):
+        (finding,) = label_findings(doc, name)
+        assert finding.rule == "labels.china-only-car-t" and f"not in the {jurisdiction}" in finding.message
+    assert label_findings(doc_with(4, "CN", ["Fucaso"]), "Fucaso") == []
+    assert label_findings(doc_with(4, None, ["Fucaso"]), "Fucaso") == []
+
+
+def test_china_only_car_ts_are_default_candidates_in_china_alone():
+    china_only = {"equecabtagene autoleucel", "zevorcabtagene autoleucel"}
+    for jurisdiction, expected in ((None, set()), ("US", set()), ("EU", set()), ("CN", china_only)):
+        doc = doc_with(3, jurisdiction, None)
+        del doc["candidates"]
+        names = {c.therapy for c in evaluate(doc).candidates}
+        assert names & china_only == expected and "teclistamab" in names

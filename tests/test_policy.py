@@ -129,7 +129,7 @@ def test_every_clash_of_a_site_catalog_is_reported_at_once(tmp_path):
         ("interval: {anchor: x}", "interval.anchor: unknown policy key"),
         ("washout: {days: -1}", "washout.days: -1 is not a whole number of days"),
         ("packs: [review, bonus]", "packs: 'bonus' is not a rule pack (safety, review, extended, labels)"),
-        ("jurisdiction: UK", "jurisdiction: 'UK' is not one of US, EU, null"),
+        ("jurisdiction: UK", "jurisdiction: 'UK' is not one of US, EU, CN, null"),
         ("agents: [{name: x}]", "agents[0].targets: missing"),
         ("[1, 2]", "expected a mapping of policy keys"),
         ("a: [", "not valid YAML or JSON"),

@@ -68,7 +68,8 @@ def test_the_html_report_is_one_self_contained_file(board):
     assert "<link" not in html and " src=" not in html and "@import" not in html
     assert html.replace('xmlns="http://www.w3.org/2000/svg"', "").count("http") == 0
     assert html.count("<svg ") == len(board.patients)
-    assert "@page { size: A4 landscape" in html
+    assert "size: A4 landscape;" in html
+    assert "size: letter landscape;" in render_html(board, paper="letter")
 
 
 def test_markdown_carries_each_timeline_as_an_svg_file_beside_it(board, tmp_path):

@@ -1,4 +1,5 @@
-"""The HTML report in a real headless Chromium: it loads cleanly, draws, sorts and prints on A4 landscape.
+"""The HTML report in a real headless Chromium: it loads cleanly, draws, sorts, prints one page per
+patient on A4 and US Letter landscape, draws no text over another, and reads in Chinese.
 
 Chromium is required, never skipped: ``.ci/run`` installs Debian's package when it is missing.
 """
@@ -12,21 +13,35 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mmsequence.board import build_board
 from mmsequence.board.report import write_report
+from mmsequence.policy import load_policy
 
-from .batch import example_board
+from .batch import BOARD_DAY, EXAMPLES, example_board
 from .chromium import Chromium, find_chromium
 
 A4_LANDSCAPE_POINTS = (842, 595)
+LETTER_LANDSCAPE_POINTS = (792, 612)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def page_sizes(pdf: bytes) -> list[tuple[int, ...]]:
+    """The size of each page of a PDF, in points."""
+    return [tuple(round(float(n)) for n in box.split()[2:]) for box in re.findall(rb"/MediaBox \[([^\]]*)\]", pdf)]
+
+
+def chromium_binary() -> str:
+    binary = find_chromium()
+    if binary is None:
+        pytest.fail("Chromium is required for the report test and was not found: apt-get install chromium "
+                    "(.ci/run installs it)", pytrace=False)
+    return binary
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """The example board's report, open in Chromium at a laptop's width."""
-    binary = find_chromium()
-    if binary is None:
-        pytest.fail("Chromium is required for the report test and was not found: apt-get install chromium "
-                    "(.ci/run installs it)", pytrace=False)
+    binary = chromium_binary()
     folder = tmp_path_factory.mktemp("report")
     board = example_board()
     (report,) = write_report(board, folder / "board.html", "html")
@@ -79,7 +94,75 @@ def test_summary_sorts_by_a_column_and_back(page):
 
 def test_prints_on_a4_landscape_pages(page):
     browser, _, board = page
-    pdf = browser.pdf()
-    boxes = [tuple(round(float(n)) for n in box.split()[2:]) for box in re.findall(rb"/MediaBox \[([^\]]*)\]", pdf)]
-    assert len(boxes) > len(board.patients)  # the overview, then each patient from a new page
+    browser.send("Emulation.setEmulatedMedia", {"media": "print"}, page=True)
+    try:
+        boxes = page_sizes(browser.pdf())
+    finally:
+        browser.send("Emulation.setEmulatedMedia", {"media": "screen"}, page=True)
+    assert len(boxes) == len(board.patients) + 1  # the overview, then each patient on one page of its own
     assert set(boxes) == {A4_LANDSCAPE_POINTS}
+
+
+@pytest.mark.parametrize(("paper", "size"), [("a4", A4_LANDSCAPE_POINTS), ("letter", LETTER_LANDSCAPE_POINTS)])
+def test_the_pdf_format_prints_one_page_per_patient_plus_the_overview(tmp_path, paper, size):
+    chromium_binary()
+    board = example_board()
+    (pdf,) = write_report(board, tmp_path / "board.pdf", "pdf", paper)
+    boxes = page_sizes(pdf.read_bytes())
+    assert set(boxes) == {size}
+    assert len(boxes) <= len(board.patients) + 1
+
+
+_DRAWN = """Array.from(document.querySelectorAll('figure.timeline svg')).map(svg => ({
+  texts: Array.from(svg.querySelectorAll('text')).filter(t => t.closest('title') === null).map(t => {
+    const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.top, r.right, r.bottom]; }),
+  markers: Array.from(svg.querySelectorAll('g.tl-marker')).map(g => {
+    const r = Array.from(g.children).filter(c => c.tagName !== 'title').pop().getBoundingClientRect();
+    return ['marker', r.left, r.top, r.right, r.bottom]; }),
+  line: (r => [r.left, r.top, r.right, r.bottom])(svg.querySelector('g.tl-as-of line').getBoundingClientRect()),
+}))"""
+
+
+def _overlap(a, b, tolerance=0.5):
+    return a[0] < b[2] - tolerance and b[0] < a[2] - tolerance and a[1] < b[3] - tolerance and b[1] < a[3] - tolerance
+
+
+def test_no_text_overlaps_another_or_a_marker_or_the_evaluation_date_line(page):
+    browser, _, board = page
+    drawings = browser.evaluate(_DRAWN)
+    assert len(drawings) == len(board.patients)
+    collisions = []
+    for drawing in drawings:
+        items = [(t[0], t[1:]) for t in drawing["texts"]] + [(m[0], m[1:]) for m in drawing["markers"]]
+        assert len(drawing["texts"]) > 5
+        for i, (a, box_a) in enumerate(items):
+            collisions += [(a, b) for b, box_b in items[i + 1:] if _overlap(box_a, box_b)]
+            if a != "marker" and not a.startswith("as of") and _overlap(box_a, drawing["line"]):
+                collisions.append((a, "the evaluation-date line"))
+    assert collisions == []
+
+
+def test_a_chinese_report_is_drawn_and_its_fixed_words_are_chinese(tmp_path):
+    board = build_board([EXAMPLES], BOARD_DAY, load_policy(), language="zh-CN")
+    (report,) = write_report(board, tmp_path / "board.html", "html")
+    with tempfile.TemporaryDirectory() as profile, Chromium(chromium_binary(), Path(profile)) as browser:
+        browser.open(report.as_uri(), 1280, 900)
+        shot = tmp_path / "zh.png"
+        shot.write_bytes(browser.screenshot())
+        words = browser.evaluate("Array.from(document.querySelectorAll('h1, h2, h3, th, .badge, .effect, .chip:not(.mono), "
+                                 "figure.timeline text')).map(e => e.textContent.trim())")
+        lang = browser.evaluate("document.documentElement.lang")
+        messages = browser.evaluate("Array.from(document.querySelectorAll('.findings .message, .reasons li'))"
+                                    ".map(e => e.textContent.trim())")
+    image = Image.open(shot).convert("RGB")
+    width, height = image.size
+    colours = {colour: count for count, colour in image.getcolors(width * height)}
+    assert colours.get((255, 255, 255), 0) + colours.get((241, 245, 249), 0) < 0.9 * width * height
+    assert lang == "zh-CN"
+    patient_ids = {p.assessment.patient_id for p in board.patients}
+    # every fixed word is Chinese; left as they are: ids, numbers, dates, targets, regimen short names
+    untranslated = [w for w in words if w and not _CJK.search(w) and w not in patient_ids
+                    and not re.fullmatch(r"[#\d\s·.,:+→≥–-]*|[\d -]*|BCMA|GPRC5D|FcRH5|\d+ · [a-z -]+( \+ [a-z -]+)*", w)]
+    assert untranslated == []
+    # every rule message and every reason an option is not first, from the rules' own zh-CN text
+    assert len(messages) > 40 and [m for m in messages if not _CJK.search(m)] == []

@@ -3,6 +3,7 @@ data problems, orders by code, feedback, CORS and the dev flag."""
 
 from __future__ import annotations
 
+import re
 import asyncio
 import copy
 import json
@@ -367,3 +368,22 @@ def test_logs_carry_no_patient_data(tmp_path, caplog):
     with caplog.at_level(logging.DEBUG):
         post(app_with(tmp_path, fhir_server([])), PATIENT_VIEW, request)
     assert caplog.records and "tb-014" not in caplog.text and "t0k" not in caplog.text
+
+
+def test_cards_follow_the_accept_language_header_and_fall_back_to_english(tmp_path):
+    app = app_with(tmp_path)
+
+    def cards(path: str, body: Any, language: str | None) -> list[dict]:
+        headers = {"accept-language": language} if language else None
+        return call_app(app, "POST", path, body, headers=headers).json()["cards"]
+
+    for path, body in ((PATIENT_VIEW, example("patient-view")), (ORDER_SELECT, example("order-select"))):
+        english = cards(path, body, None)
+        assert cards(path, body, "fr-FR, de;q=0.8") == english == cards(path, body, "en-GB,zh-CN;q=0.5")
+        chinese = cards(path, body, "zh-CN,zh;q=0.9,en;q=0.8")
+        assert len(chinese) == len(english) and chinese != english
+        assert [c["indicator"] for c in chinese] == [c["indicator"] for c in english]
+        # every summary in Chinese, and every detail but the record's own data warnings (quoted as read)
+        assert all(re.search(r"[\u4e00-\u9fff]", c["summary"]) for c in chinese)
+        assert all(re.search(r"[\u4e00-\u9fff]", c["detail"]) for c in chinese if c["source"]["topic"]["code"] != "data-quality")
+    assert cards(PATIENT_VIEW, example("patient-view"), "zh-CN")[0]["summary"].startswith("最佳 TCRT 方案：")

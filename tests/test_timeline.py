@@ -114,3 +114,53 @@ def test_the_evaluation_date_and_rows_are_placed_within_the_drawing():
     assert [tick.label for tick in t.ticks if tick.major] == [str(y) for y in range(2020, 2027)]
     assert t.plot_bottom == t.rows[-1].y + t.rows[-1].height <= t.legend_y <= t.height
     assert all(item.x + 22 < t.width for item in t.legend)
+
+
+def drawn_boxes(t):
+    """Every text and marker of a drawing, and the evaluation-date line, as (what, box)."""
+    return [(f"text {label.text!r}", label.box) for label in t.labels] + [
+        (f"marker {m.title!r}", m.box) for m in t.markers] + [("the evaluation-date line", t.as_of_line)]
+
+
+def overlapping(t):
+    """Pairs that overlap; a marker may sit on the evaluation-date line (it happened that day), and
+    the line's own label starts at it."""
+    boxes = drawn_boxes(t)
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b) and not (b == "the evaluation-date line" and a.startswith(("marker", "text 'as of")))]
+
+
+def test_apheresis_weeks_apart_and_a_window_ending_at_the_evaluation_date_do_not_collide():
+    t = timeline_of(document(line("teclistamab", "2025-01-01", "2025-09-12"), car_t_eligible=True,
+                             apheresis=[{"status": "failed", "date": "2026-01-05"}, {"status": "done", "date": "2026-01-19"},
+                                        {"status": "planned", "date": "2026-02-02"}]))
+    assert overlapping(t) == []
+    failed, done, planned = sorted((m for m in t.markers if m.kind == "apheresis"), key=lambda m: m.span.mid)
+    assert failed.cy != done.cy  # two weeks apart: one moved to a sub-lane
+    assert all(m.row.y < m.box.y0 and m.box.y1 < m.row.y + m.row.height for m in t.markers)
+    (window,) = [label for label in t.labels if label.css == "tl-window-label"]
+    assert window.text == "6 mo → 2026-03-12" and not window.box.overlaps(t.as_of_line)
+
+
+def test_lane_labels_show_the_regimen_and_are_kept_whole():
+    t = timeline_of(document(line(["daratumumab", "bortezomib", "lenalidomide", "dexamethasone"], "2024-01-01", "2025-01-01"),
+                             line(["carfilzomib", "teclistamab"], "2025-02-01", "2025-06-01")))
+    # a named regimen by its abbreviation from the catalog, any other line in short names
+    assert [row.label for row in t.rows][1:] == ["2 · D-VRd", "3 · cfz + tec"]
+    assert "daratumumab + bortezomib + lenalidomide + dexamethasone" in t.rows[1].title
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dates(datetime.date(2024, 1, 1), AS_OF), min_size=1, max_size=4),
+       st.dates(datetime.date(2024, 6, 1), AS_OF), st.integers(1, 12))
+def test_no_text_or_marker_overlaps_another(apheresis_days, last_dose, months):
+    apheresis = [{"status": status, "date": day.isoformat()}
+                 for status, day in zip(("failed", "failed", "failed", "done"), sorted(apheresis_days)[-4:])]
+    doc = document(line("teclistamab", "2023-06-01", last_dose.isoformat()), line("cilta-cel", last_dose.isoformat()),
+                   car_t_eligible=True, apheresis=apheresis)
+    try:
+        t = timeline_of(doc, Policy(interval_months=months, interval_scope="any-tcrt"))
+    except Exception as error:  # an inconsistent history (apheresis after the infusion) is not a drawing
+        assert "apheresis" in str(error)
+        return
+    assert overlapping(t) == []

@@ -50,3 +50,11 @@ def test_a_site_policy_changes_what_passes(tmp_path, capsys):
     policy.write_text("interval: {months: 3}\n")
     assert main(["vignettes", str(vignettes_dir() / "07-interval-wait.json"), "--policy", str(policy)]) == 1
     assert "earliest_date '2026-03-15', expected '2026-06-15'" in capsys.readouterr().out
+
+
+def test_a_vignette_that_cannot_be_evaluated_fails_alone(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps({"rationale": "r", "document": {"patient_id": "x", "lines": [], "as_of": "2026-13-01"},
+                                "expected": {}}), encoding="utf-8")
+    result = run_vignette(path, load_policy())
+    assert not result.passed and result.mismatches[0].startswith("not evaluated: as_of:")

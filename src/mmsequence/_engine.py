@@ -18,23 +18,90 @@ caller's thread. The remaining measured failure modes are each guarded here:
 - patient facts are asserted before candidate facts, and rule files use no negation (``none``
   is right only when the negated facts arrive first);
 - a rule reports once per candidate (a rule with ``$or`` fires once per true branch);
-- facts carry only the fields some rule reads (less JSON to copy, match and return);
+- facts carry only the fields some rule reads, under short keys, and go to the core in one
+  call (less JSON to copy, match and return); of each firing only the rule id, the session
+  ids and the candidate id are read, never the whole message;
 - numbers are written in a form the core's JSON parser reads (it refuses an exponent without a
-  decimal point, such as ``1e-05``), and any refusal of the core is an :class:`EngineError`.
+  decimal point, such as ``1e-05``), and any refusal of the core is an :class:`EngineError`;
+- the C extension is loaded with lazy symbol binding and reached only through :data:`CORE`,
+  which refuses every function that registers a Python callback (see :class:`Core`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
+import sys
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
-import durable_rules_engine
+import orjson
 
 from .errors import EngineError
 from .rulebook import Rule, fields_used
+
+
+def _load_core() -> ModuleType:
+    """Import durable_rules' C extension with lazy symbol binding, then restore the loader's flags.
+
+    durable-rules 2.0.28 calls ``PyEval_CallObject``, which Python 3.13 removed, but only inside
+    the trampolines that call a registered Python callback. Bound lazily, that symbol is looked
+    up only if such a trampoline runs, and :class:`Core` makes sure none ever does.
+    """
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags((flags & ~os.RTLD_NOW) | os.RTLD_LAZY)
+    try:
+        import durable_rules_engine
+    except ImportError as error:
+        raise ImportError(f"{error} (durable_rules' core needs lazy binding here: unset LD_BIND_NOW)") from error
+    finally:
+        sys.setdlopenflags(flags)
+    module: ModuleType = durable_rules_engine
+    return module
+
+
+class Core:
+    """The only door to durable_rules' C core: the functions mmsequence calls, and nothing else.
+
+    The core calls Python back only through callbacks registered with the ``set_*_callback``
+    functions below; their trampolines are the only code that uses ``PyEval_CallObject``, which
+    is missing on Python 3.13 and later (calling it kills the process). Those functions are
+    refused here on every Python, and on 3.13+ they are also replaced in the extension module
+    itself, so that no other code in the process (durable_rules' own ``Host``) can reach them.
+    """
+
+    CALLS = ("create_ruleset", "assert_facts", "start_action_for_state", "complete_and_start_action", "delete_state")
+    #: The core functions that register a Python callback (durable-rules 2.0.28, src/rulespy/rules.c).
+    CALLBACKS = ("set_store_message_callback", "set_delete_message_callback", "set_queue_message_callback",
+                 "set_get_queued_messages_callback", "set_get_idle_state_callback")
+    __slots__ = CALLS
+
+    def __init__(self, module: ModuleType) -> None:
+        for name in self.CALLS:
+            setattr(self, name, getattr(module, name))
+        if sys.version_info >= (3, 13):
+            for name in self.CALLBACKS:
+                setattr(module, name, _refusal(name))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.CALLBACKS:
+            _refusal(name)()
+        raise EngineError(f"{name}: mmsequence does not call this function of the rule core")
+
+
+def _refusal(name: str) -> Callable[..., None]:
+    def refuse(*_args: Any) -> None:
+        raise EngineError(f"{name} would register a Python callback with the rule core; refused: "
+                          "the core would call it through PyEval_CallObject, which Python 3.13 removed")
+    refuse.__name__ = name
+    return refuse
+
+
+CORE = Core(_load_core())
 
 Firing = tuple[str, int]
 """A rule that fired for a candidate: (rule id, candidate id)."""
@@ -42,6 +109,49 @@ Firing = tuple[str, int]
 _BOOTSTRAP = "__bootstrap"
 _SINK = "__sink"
 _HANDLED, _OBSERVED = 0, 2  # result codes of the core's assert calls (1: no rule accepts the fact)
+_SID_KEY = '"sid":'
+_CID = re.compile(r'"cid":(\d+)')
+_KEPT = ("sid", "t", "cid")  # the keys the core and this module read keep their names
+
+
+def _for_core(value: Any) -> Any:
+    """A value as the core can read it: its JSON parser takes an exponent only after a fraction
+    (``1.0e+20``, not ``1e+20``: one fact is refused with error 204, a batch of them crashes)."""
+    if type(value) is float:
+        text = repr(value)
+        if "e" in text and "." not in text:
+            return orjson.Fragment(text.replace("e", ".0e"))
+    return value
+
+
+def _short_keys(fields: list[str]) -> dict[str, str]:
+    """A short key per field (``a`` ... ``z``, ``ba`` ...): facts and firings the core copies shrink."""
+    keys = {}
+    for i, field in enumerate(fields):
+        key = ""
+        while True:
+            key = "abcdefghijklmnopqrsuvwxyz"[i % 25] + key  # no "t": it stays the type's key
+            i //= 25
+            if not i:
+                break
+        keys[field] = key
+    return keys
+
+
+def _renamed(pattern: Any, keys: dict[str, str]) -> Any:
+    """A rule's condition with every field it names replaced by the field's short key."""
+    if isinstance(pattern, list):
+        return [_renamed(item, keys) for item in pattern]
+    ((key, value),) = pattern.items()
+    if key in ("$and", "$or"):
+        return {key: _renamed(value, keys)}
+    if key.startswith("$"):
+        ((field, operand),) = value.items()
+        if isinstance(operand, dict):
+            ((binding, other),) = operand.items()
+            operand = {binding: keys.get(other, other)}
+        return {key: {keys.get(field, field): operand}}
+    return {keys.get(key, key): value}
 
 
 def fnv1a_32(text: str) -> int:
@@ -70,25 +180,8 @@ class _Sessions:
         self._live.discard(fnv1a_32(sid))
 
 
-def _number(value: float) -> str:
-    """A float as JSON the core reads: ``repr``, with ``.0`` before an exponent that lacks a point."""
-    text = repr(value)
-    mantissa, e, exponent = text.partition("e")
-    return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
-
-
-def _dumps(facts: dict[str, Any] | list[dict[str, Any]]) -> str:
-    """Flat facts (or a list of them) as JSON for the core; floats through :func:`_number`."""
-    if isinstance(facts, list):
-        return "[" + ",".join(map(_dumps, facts)) + "]"
-    if not any(isinstance(v, float) for v in facts.values()):
-        return json.dumps(facts)
-    return "{" + ",".join(f"{json.dumps(k)}:{_number(v) if isinstance(v, float) else json.dumps(v)}"
-                          for k, v in facts.items()) + "}"
-
-
-def _finding(firings: set[Firing], rule_id: str, bound: dict[str, dict[str, Any]]) -> None:
-    firings.add((rule_id, bound["candidate"]["cid"]))
+def _finding(firings: set[Firing], rule_id: str, cid: int) -> None:
+    firings.add((rule_id, cid))
 
 
 #: The named actions a rule file may give as ``action`` (see rulebook.ACTIONS).
@@ -100,22 +193,34 @@ _HANDLES: dict[str, int] = {}  # ruleset name -> the core's handle, for the life
 
 
 class Engine:
-    """Evaluates one patient fact and its candidate facts against a fixed set of rules."""
+    """Evaluates one patient fact and its candidate facts against a fixed set of rules.
+
+    The core sees each fact once, as compact JSON of the fields some rule reads under short keys
+    (the rules' conditions are registered with the same keys). It returns each firing as JSON
+    text holding every bound fact whole; only the rule id, the session id of each bound fact and
+    the candidate id are read from it, by position and by key (an unescaped ``"key":`` can only
+    be a key in JSON), never by decoding it all.
+    """
 
     def __init__(self, rules: tuple[Rule, ...], digest: str) -> None:
         self._actions = {rule.id: ACTIONS[rule.action] for rule in rules}
+        self._bindings = {rule.id: len(rule.when["all"]) for rule in rules} | {_BOOTSTRAP: 1}
+        if any('"' in rule_id or "\\" in rule_id for rule_id in self._bindings):
+            raise EngineError("a rule id holds a quote or a backslash")
         used = set().union(*(fields_used(rule) for rule in rules))
-        self._fields = {b: ("t", "cid", *sorted(f for binding, f in used if binding == b and f not in ("t", "cid")))
+        self._keys = _short_keys(sorted({field for _, field in used} - set(_KEPT)))
+        self._fields = {b: [(f, self._keys[f]) for f in sorted(f for binding, f in used if binding == b and f not in _KEPT)]
                         for b in ("patient", "candidate")}
         self.name = f"mmsequence@{digest.removeprefix('sha256:')}"
         definition = {
             _BOOTSTRAP: {"all": [{"m": {"t": "patient"}}]},
             _SINK: {"all": [{"m": {"t": "candidate"}}, {"never": {"t": "__never"}}]},
-            **{rule.id: {"all": rule.when["all"]} for rule in rules},
+            **{rule.id: {"all": [{b: _renamed(p, self._keys)} for item in rule.when["all"] for b, p in item.items()]}
+               for rule in rules},
         }
         with _LOCK:
             if self.name not in _HANDLES:
-                _HANDLES[self.name] = durable_rules_engine.create_ruleset(self.name, json.dumps(definition))
+                _HANDLES[self.name] = CORE.create_ruleset(self.name, json.dumps(definition))
         self._handle = _HANDLES[self.name]
 
     def run(self, patient: dict[str, Any], candidates: list[dict[str, Any]]) -> list[Firing]:
@@ -125,43 +230,54 @@ class Engine:
             firings: set[Firing] = set()
             booted = False
             try:
-                booted = self._assert(durable_rules_engine.assert_fact, self._lean("patient", patient, sid), sid, firings)
+                lean = [self._lean("patient", patient, sid), *(self._lean("candidate", c, sid) for c in candidates)]
+                booted = self._assert(lean, sid, firings)
                 if not booted:
                     raise EngineError("the bootstrap rule did not fire")
-                if candidates:
-                    lean = [self._lean("candidate", c, sid) for c in candidates]
-                    self._assert(durable_rules_engine.assert_facts, lean, sid, firings)
             finally:
                 if booted:
-                    durable_rules_engine.delete_state(self._handle, sid)
+                    CORE.delete_state(self._handle, sid)
                 _SESSIONS.close(sid)
         return sorted(firings)
 
     def _lean(self, binding: str, fact: dict[str, Any], sid: str) -> dict[str, Any]:
-        """Only the fields some rule reads: less for the core to copy, match and return."""
-        return {"sid": sid, **{k: fact[k] for k in self._fields[binding] if k in fact}}
+        """Only the fields some rule reads, under their short keys: less for the core to copy, match and return."""
+        lean = {"sid": sid, "t": fact["t"]}
+        if "cid" in fact:
+            lean["cid"] = fact["cid"]
+        lean.update((key, _for_core(fact[field])) for field, key in self._fields[binding] if field in fact)
+        return lean
 
-    def _assert(self, call: Callable[[int, str], tuple[int, int]], facts: Any, sid: str, firings: set[Firing]) -> bool:
-        """Assert, then run every action the core queued; True if the bootstrap rule fired."""
+    def _assert(self, facts: list[dict[str, Any]], sid: str, firings: set[Firing]) -> bool:
+        """Assert the patient fact, then the candidate facts, in one call; then run every action
+        the core queued. True if the bootstrap rule fired."""
         try:
-            code, state = call(self._handle, _dumps(facts))
+            code, state = CORE.assert_facts(self._handle, orjson.dumps(facts).decode())
         except Exception as error:  # the core raises a bare Exception naming its error code
             raise EngineError(f"the rule engine refused the facts ({error})") from None
         if code not in (_HANDLED, _OBSERVED):
             raise EngineError(f"no rule accepted the facts (code {code})")
         booted = False
-        started = durable_rules_engine.start_action_for_state(self._handle, state)
+        own = f'{_SID_KEY}"{sid}"'
+        started = CORE.start_action_for_state(self._handle, state)
         message = started[1] if started else None
         while message:
-            ((rule_id, bound),) = json.loads(message).items()
-            if any(fact.get("sid") != sid for fact in bound.values()):
+            rule_id = message[2:message.index('"', 2)]
+            bound = self._bindings.get(rule_id)
+            if bound is None:
+                raise EngineError(f"{rule_id}: the core fired a rule this engine did not define")
+            if not message.count(_SID_KEY) == message.count(own) == bound:
                 raise EngineError(f"{rule_id}: joined facts of another session")
             if rule_id == _BOOTSTRAP:
                 booted = True
-            elif rule_id in self._actions:
+            else:
+                found = _CID.search(message)
+                if found is None:
+                    raise EngineError(f"{rule_id}: fired with no candidate")
+                cid = int(found[1])
                 try:
-                    self._actions[rule_id](firings, rule_id, bound)
+                    self._actions[rule_id](firings, rule_id, cid)
                 except Exception as error:
                     raise EngineError(f"{rule_id}: action failed: {error!r}") from error
-            message = durable_rules_engine.complete_and_start_action(self._handle, state)
+            message = CORE.complete_and_start_action(self._handle, state)
         return booted

@@ -13,6 +13,7 @@ def rules_dir() -> Path:
 
 
 def vignettes_dir() -> Path:
-    """The shipped vignettes (examples/vignettes/ in the checkout)."""
-    packaged = _PACKAGE / "vignettes"
+    """The shipped vignettes (examples/vignettes/ in the checkout and in the package, beside the FHIR
+    charts some of them read)."""
+    packaged = _PACKAGE / "examples" / "vignettes"
     return packaged if packaged.is_dir() else _CHECKOUT / "examples" / "vignettes"

@@ -37,12 +37,19 @@ class Finding:
     anchors: dict[str, Any] | None = None
     missing: tuple[str, ...] = ()
     overridden: dict[str, str] | None = None
+    #: The message template in each language the rule is translated into, and the value of each of
+    #: its placeholders, for outputs in another language (not part of the JSON).
+    templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+    values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "rule": self.rule, "effect": self.effect, "message": self.message,
-            "evidence": self.evidence, "citation": self.citation, "facts": self.facts,
-        }
+    def to_dict(self, shared: bool = True) -> dict[str, Any]:
+        """``shared=False`` leaves out the evidence level and citation, the rule's own (a batch
+        writes them once per rule, in its header)."""
+        out: dict[str, Any] = {"rule": self.rule, "effect": self.effect, "message": self.message}
+        if shared:
+            out["evidence"] = self.evidence
+            out["citation"] = self.citation
+        out["facts"] = self.facts
         if self.timing is not None:
             out["timing"] = {"role": self.timing, "earliest_date": self.earliest_date.isoformat() if self.earliest_date else None,
                              "anchors": self.anchors}
@@ -74,13 +81,13 @@ class CandidateAssessment:
     earliest_date_set_by: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()  # a regimen's agents (empty for a single drug)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, shared: bool = True) -> dict[str, Any]:
         return {
             "query": self.query, "therapy": self.therapy, **({"agents": list(self.agents)} if self.agents else {}),
             "target": list(self.target), "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "earliest_date": None if self.earliest_date is None else self.earliest_date.isoformat(),
             "earliest_date_set_by": list(self.earliest_date_set_by),
-            "rank": self.rank, "findings": [f.to_dict() for f in self.findings],
+            "rank": self.rank, "findings": [f.to_dict(shared) for f in self.findings],
         }
 
 
@@ -117,17 +124,19 @@ class Assessment:
     course: PatientCourse = attrs.field(eq=False, repr=False)
     actions: tuple[Action, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "patient_id": self.patient_id,
-            "as_of": self.as_of.isoformat(),
-            "actions": [a.to_dict() for a in self.actions],
-            "ruleset": self.ruleset.to_dict(),
-            "policy": self.policy.to_dict(),
-            "derived": self.derived,
-            "candidates": [c.to_dict() for c in self.candidates],
-            "warnings": list(self.warnings),
-        }
+    def to_dict(self, shared: bool = True) -> dict[str, Any]:
+        """The public JSON; ``shared=False`` leaves out what every assessment of one evaluator
+        shares: the ruleset and policy blocks and each rule's evidence level and citation (a batch
+        writes them once, in its header)."""
+        out: dict[str, Any] = {"patient_id": self.patient_id, "as_of": self.as_of.isoformat(),
+                               "actions": [a.to_dict() for a in self.actions]}
+        if shared:
+            out["ruleset"] = self.ruleset.to_dict()
+            out["policy"] = self.policy.to_dict()
+        out["derived"] = self.derived
+        out["candidates"] = [c.to_dict(shared) for c in self.candidates]
+        out["warnings"] = list(self.warnings)
+        return out
 
     def candidate(self, name: str) -> CandidateAssessment:
         """The assessment of a candidate by the name the input used or its canonical name."""

@@ -2,31 +2,50 @@
 
 Input is a JSONL file (one document per line) or a folder of ``*.json`` files; each document is
 a patient-history document or a FHIR Bundle, read as :func:`mmsequence.documents.read_document`
-reads it. Output is JSONL in input order. Each output line carries ``source`` (``file:line`` or
-the file name): a rerun after an interruption skips every source already written, so a night's
-run can be resumed. A document that cannot be assessed gets a line with ``errors`` instead of
-failing the batch; an output line that cannot be read back (a write cut short) is reported and
-dropped, so that its document is assessed again.
+reads it. Output is JSONL in input order, streamed: however large the cohort, the parent process
+holds only a bounded window of documents in flight.
+
+What is the same for every patient of a run is written once, in a header record that applies to
+the lines after it: ``{"header": {"ruleset": ..., "policy": ..., "rules": {id: {"evidence": ...,
+"citation": ...}}}}``. Each patient line then carries ``source`` and the rest of its assessment,
+its findings without the evidence level and citation the header gives for their rule
+(``full=True``, the CLI's ``--full-records``, writes everything into every line instead, with no
+header: the assessment as ``mmsequence evaluate`` gives it).
+
+Each patient line carries ``source`` (``file:line`` or the file name): a rerun after an
+interruption skips every source already written, so a night's run can be resumed; a rerun under
+another ruleset or policy writes a new header before its lines. A document that cannot be
+assessed gets a line with ``errors`` instead of failing the batch. An incomplete last line (a
+write cut short) is cut off; a complete line that cannot be read back is reported on stderr and
+removed, so that its document is assessed and written again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
+import orjson
 
-from .documents import decode_json
+from .documents import read_json
 from .errors import InputError, MmsequenceError
 from .evaluator import Evaluator, evaluator_for
 from .policy import load_policy
 from .render import to_json_line
+
+#: Documents handed to worker processes at a time, per process: enough to keep them busy.
+_CHUNK = 32
+_WINDOW_CHUNKS = 4
 
 
 @attrs.frozen
@@ -37,11 +56,16 @@ class Item:
     text: str
 
 
+def _json_files(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.endswith(".json") and (folder / name).is_file())
+
+
 def read_items(path: Path) -> Iterator[Item]:
-    """The documents of a JSONL file (blank lines skipped) or of a folder of JSON files, in order."""
+    """The documents of a JSONL file (blank lines skipped) or of a folder of JSON files, in order,
+    read one at a time."""
     if path.is_dir():
-        for file in sorted(path.glob("*.json")):
-            yield Item(file.name, file.read_text(encoding="utf-8", errors="replace"))
+        for name in _json_files(path):
+            yield Item(name, (path / name).read_text(encoding="utf-8", errors="replace"))
         return
     try:
         handle = path.open(encoding="utf-8", errors="replace")
@@ -53,32 +77,81 @@ def read_items(path: Path) -> Iterator[Item]:
                 yield Item(f"{path.name}:{number}", line)
 
 
-def _source(line: bytes) -> str | None:
-    """The ``source`` of one output line, or None if the line cannot be read back."""
+def _count_items(path: Path, skip: set[str]) -> int:
+    """How many documents ``read_items`` will yield that are not in ``skip`` (for the progress bar)."""
+    if path.is_dir():
+        return sum(name not in skip for name in _json_files(path))
+    with path.open("rb") as handle:
+        return sum(bool(line.strip()) and f"{path.name}:{number}" not in skip for number, line in enumerate(handle, 1))
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """One output line read back, or None if it is not a patient line or a header."""
     try:
-        record = json.loads(line)
-    except ValueError:  # not JSON, not UTF-8, or an integer too long
+        record = orjson.loads(line)
+    except ValueError:
+        try:
+            record = json.loads(line)
+        except ValueError:  # not JSON, not UTF-8, or an integer too long
+            return None
+    if not isinstance(record, dict):
         return None
-    source = record.get("source") if isinstance(record, dict) else None
-    return source if isinstance(source, str) else None
+    if isinstance(record.get("source"), str) or isinstance(record.get("header"), dict):
+        return record
+    return None
 
 
-def done_sources(out: Path) -> set[str]:
-    """Sources already written to ``out``. An incomplete last line (interrupted write) is cut off; a
-    complete line that cannot be read back is reported on stderr and dropped, so it is done again."""
+@attrs.frozen
+class _Done:
+    """What an output file already holds: the sources written, and the header the last lines follow."""
+
+    sources: set[str]
+    header: dict[str, Any] | None
+
+
+def read_done(out: Path) -> _Done:
+    """Read ``out`` line by line. An incomplete last line (interrupted write) is cut off; a complete
+    line that cannot be read back is reported on stderr and removed, so that it is written again."""
+    done = _Done(set(), None)
     if not out.exists():
-        return set()
-    data = out.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    lines = [line for line in complete.splitlines(keepends=True) if line.strip()]
-    kept = [(line, source) for line in lines if (source := _source(line)) is not None]
-    if len(kept) != len(lines) or len(complete) != len(data):
-        for number, line in enumerate(lines, 1):
-            if _source(line) is None:
+        return done
+    header, bad, end = None, [], 0
+    with out.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.endswith(b"\n"):
+                break
+            end += len(line)
+            if not line.strip():
+                continue
+            record = _record(line)
+            if record is None:
+                bad.append(number)
                 print(f"mmsequence: {out}:{number}: unreadable output line dropped; its document is assessed again",
                       file=sys.stderr)
-        out.write_bytes(b"".join(line for line, _ in kept))
-    return {source for _, source in kept}
+            elif "header" in record:
+                header = record["header"]
+            else:
+                done.sources.add(record["source"])
+    if bad:
+        _rewrite_without(out, set(bad), end)
+    elif end != out.stat().st_size:
+        with out.open("r+b") as handle:
+            handle.truncate(end)
+    return attrs.evolve(done, header=header)
+
+
+def _rewrite_without(out: Path, numbers: set[int], end: int) -> None:
+    """Copy ``out`` up to byte ``end`` without the given line numbers, then put the copy in its place."""
+    partial = out.with_name(out.name + ".partial")
+    with out.open("rb") as source, partial.open("wb") as copy:
+        written = 0
+        for number, line in enumerate(source, 1):
+            if written >= end:
+                break
+            written += len(line)
+            if number not in numbers:
+                copy.write(line)
+    os.replace(partial, out)
 
 
 @functools.lru_cache(maxsize=4)
@@ -87,56 +160,107 @@ def _evaluator(policy: str | None) -> Evaluator:
     return evaluator_for(load_policy(policy))
 
 
+def header(policy: str | None) -> dict[str, Any]:
+    """The header record of a run under ``policy``: the blocks every assessment shares."""
+    evaluator = _evaluator(policy)
+    return {"header": {
+        "ruleset": evaluator.ruleset.to_dict(),
+        "policy": evaluator.policy.to_dict(),
+        "rules": {rule.id: {"evidence": rule.evidence, "citation": rule.citation} for rule in evaluator.rules.values()},
+    }}
+
+
 @attrs.frozen
 class _Job:
     """What a worker needs besides the item (picklable, so it can go to other processes)."""
 
     as_of: str | None
     policy: str | None
+    full: bool = False
 
     def __call__(self, item: Item) -> tuple[str, bool]:
         """The output line for one item, and whether it was assessed."""
         try:
             evaluator = _evaluator(self.policy)
-            history = evaluator.read(decode_json(item.text, "document"))
+            history = read_json(item.text, "document", evaluator.catalog)
             assessment = evaluator.evaluate(history, as_of=self.as_of)
         except MmsequenceError as error:
             problems = [p.removeprefix("document: ") for p in error.problems]
         else:
-            return to_json_line({"source": item.source, **assessment.to_dict()}), True
+            return to_json_line({"source": item.source, **assessment.to_dict(shared=self.full)}), True
         return to_json_line({"source": item.source, "errors": problems}), False
 
 
 def run_batch(
     source: Path, out: Path, as_of: str | None = None, policy: str | None = None,
-    processes: int = 1, progress: bool = False,
+    processes: int = 1, progress: bool = False, full: bool = False,
 ) -> tuple[int, int]:
-    """Assess every document not yet in ``out``; returns (written, failed)."""
-    skip = done_sources(out)
-    items = [item for item in read_items(source) if item.source not in skip]
-    job = _Job(as_of, policy)
+    """Assess every document not yet in ``out``; returns (written, failed).
+
+    ``full``: every line carries the ruleset and policy blocks, and no header is written.
+    """
+    done = read_done(out)
+    reader = read_items(source)
+    first = next(reader, None)  # an unreadable input fails here, before anything is written
+    items = (item for item in itertools.chain([first] if first else [], reader) if item.source not in done.sources)
+    job = _Job(as_of, policy, full)
+    wanted = None if full else header(policy)
     written = failed = 0
     with out.open("a", encoding="utf-8") as sink, _ordered_map(processes) as imap:
         results: Iterable[tuple[str, bool]] = imap(job, items)
-        if progress:
+        if progress and sys.stderr.isatty():
             from tqdm import tqdm
 
-            results = tqdm(results, total=len(items), unit="patient", disable=None)
+            results = tqdm(results, total=_count_items(source, done.sources), unit="patient")
         for line, ok in results:
+            if wanted is not None:
+                if wanted["header"] != done.header:
+                    sink.write(to_json_line(wanted))
+                wanted = None
             sink.write(line)
             written += 1
             failed += not ok
     return written, failed
 
 
+class _Window:
+    """Lets at most ``size`` items be in flight between the reader and the writer."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.Semaphore(size)
+        self._closed = False
+
+    def feed(self, items: Iterable[Item]) -> Iterator[Item]:
+        for item in items:
+            self._slots.acquire()
+            if self._closed:
+                return
+            yield item
+
+    def drain(self, results: Iterator[tuple[str, bool]]) -> Iterator[tuple[str, bool]]:
+        for result in results:
+            self._slots.release()
+            yield result
+
+    def close(self) -> None:
+        """Unblock the reader for good (the pool is being shut down)."""
+        self._closed = True
+        self._slots.release(1 << 20)
+
+
 @contextlib.contextmanager
-def _ordered_map(processes: int) -> Iterator[Callable[[_Job, list[Item]], Iterator[tuple[str, bool]]]]:
-    """An ordered map in this process, or over a pool of worker processes (each builds its own engine)."""
+def _ordered_map(processes: int) -> Iterator[Callable[[_Job, Iterable[Item]], Iterator[tuple[str, bool]]]]:
+    """An ordered, lazy map in this process, or over a pool of worker processes (each builds its
+    own engine) with a bounded window of documents in flight."""
     if processes <= 1:
         yield map
         return
+    window = _Window(processes * _CHUNK * _WINDOW_CHUNKS)
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        yield lambda job, items: pool.imap(job, items, chunksize=64)
+        try:
+            yield lambda job, items: window.drain(pool.imap(job, window.feed(items), chunksize=_CHUNK))
+        finally:
+            window.close()
 
 
 def default_processes() -> int:

@@ -24,6 +24,7 @@ import attrs
 from . import _yaml as yaml
 from ._paths import rules_dir
 from .errors import RuleFileError
+from .history import JURISDICTIONS
 from .knowledge import Reviewed, as_day, parse_reviewed
 
 MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional", "none")
@@ -53,9 +54,11 @@ NOT_DIRECTED_AT_MYELOMA = ("crs-management", "premedication", "supportive")
 ANTI_MYELOMA_ATC_GROUPS = ("L01", "L02", "L04", "H02")
 
 _AGENT_KEYS = ("name", "targets", "modality", "class", "status", "role")
-_OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "contexts")
+_OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "contexts", "approved_in", "display")
 #: Keys an agent has only in the shipped catalog: the ids of the catalog sources it was written from.
 _CATALOG_AGENT_KEYS = ("source",)
+#: Languages an agent may have a display name in (besides its canonical English name).
+DISPLAY_LANGUAGES = ("zh-CN",)
 _CODE_KEYS = ("system", "version", "code", "source")
 _KEBAB_CASE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ATC_CODE = re.compile(r"[A-Z][0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?")
@@ -111,6 +114,10 @@ def _agents(values: Iterable[Agent]) -> tuple[Agent, ...]:
     return tuple(values)
 
 
+def _display(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(dict(values).items()))
+
+
 def _regimens(values: Iterable[Regimen]) -> tuple[Regimen, ...]:
     return tuple(values)
 
@@ -130,11 +137,23 @@ class Agent:
     contexts: tuple[str, ...] = attrs.field(default=(), converter=_names)
     #: The ids of the catalog sources the entry was written from (a site's own agents have none).
     sources: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: Where an approved agent is on the market when that is not the US and the EU (e.g. ``("CN",)``).
+    approved_in: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: The name shown to a reader of each language, by language tag; each is also a synonym.
+    display: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_display)
 
     @property
     def is_tcrt(self) -> bool:
         """Whether the agent is a T-cell redirecting therapy (bispecific T-cell engager or CAR-T)."""
         return self.modality in TCRT_MODALITIES
+
+    def display_name(self, language: str | None = None) -> str:
+        """The name a reader of ``language`` knows it by; the canonical name where none is given."""
+        return dict(self.display).get(language or "", self.name)
+
+    def available_in(self, jurisdiction: str | None) -> bool:
+        """Whether an approved agent is on the market in ``jurisdiction`` (None: the US or the EU)."""
+        return not self.approved_in or jurisdiction in self.approved_in
 
     @property
     def is_anti_myeloma(self) -> bool:
@@ -274,9 +293,13 @@ class Catalog:
         """The catalog source with this id, else None."""
         return next((s for s in self.sources if s.id == source_id), None)
 
-    def approved_tcrts(self) -> tuple[Agent, ...]:
-        """Approved bispecific T-cell engagers and CAR-Ts, in catalog order."""
-        return tuple(agent for agent in self.agents if agent.status == "approved" and agent.is_tcrt)
+    def approved_tcrts(self, jurisdiction: str | None = None) -> tuple[Agent, ...]:
+        """Approved bispecific T-cell engagers and CAR-Ts on the market in ``jurisdiction``, in catalog order.
+
+        Without a jurisdiction: those approved in the US or the EU.
+        """
+        return tuple(agent for agent in self.agents
+                     if agent.status == "approved" and agent.is_tcrt and agent.available_in(jurisdiction))
 
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
         """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
@@ -385,6 +408,11 @@ def _parse_agent(path: str, entry: Any, problems: list[str], catalog: bool = Fal
     for key, value in entry.items():
         if key in _AGENT_CHECKS:
             _AGENT_CHECKS[key](f"{path}.{key}", value, problems)
+    if isinstance(entry.get("display"), dict) and isinstance(entry.get("name"), str):
+        names = {normalise(n) for n in (entry["name"], *(entry.get("synonyms") or ()) ) if isinstance(n, str)}
+        problems.extend(f"{path}.display.{language}: {name!r} is not the name or one of the synonyms"
+                        for language, name in entry["display"].items()
+                        if isinstance(name, str) and normalise(name) not in names)
     if len(problems) == before:
         _check_role_fits(path, entry, problems)
     if len(problems) > before:
@@ -400,6 +428,8 @@ def _parse_agent(path: str, entry: Any, problems: list[str], catalog: bool = Fal
         role=entry["role"],
         contexts=entry.get("contexts", ()),
         sources=_source_ids(entry.get("source")),
+        approved_in=entry.get("approved_in", ()),
+        display=entry.get("display", {}),
     )
 
 
@@ -541,6 +571,24 @@ def _check_codes(path: str, value: Any, problems: list[str]) -> None:
             problems.append(f"{path}[{j}].code: {code['code']!r} is not an ATC code")
 
 
+def _check_approved_in(path: str, value: Any, problems: list[str]) -> None:
+    if not (isinstance(value, list) and value):
+        problems.append(f"{path}: expected a list of jurisdictions ({', '.join(JURISDICTIONS)})")
+        return
+    problems.extend(f"{path}[{k}]: {item!r} is not one of {', '.join(JURISDICTIONS)}"
+                    for k, item in enumerate(value) if item not in JURISDICTIONS)
+
+
+def _check_display(path: str, value: Any, problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a mapping of language ({', '.join(DISPLAY_LANGUAGES)}) to name")
+        return
+    for language, name in value.items():
+        if language not in DISPLAY_LANGUAGES:
+            problems.append(f"{path}: {language!r} is not one of {', '.join(DISPLAY_LANGUAGES)}")
+        _check_text(f"{path}.{language}", name, problems)
+
+
 _AGENT_CHECKS = {
     "name": _check_text,
     "targets": _check_texts,
@@ -549,6 +597,8 @@ _AGENT_CHECKS = {
     "status": _check_status,
     "class": _check_class,
     "codes": _check_codes,
+    "approved_in": _check_approved_in,
+    "display": _check_display,
     "role": _check_role,
     "contexts": _check_contexts,
     "source": _check_source,

@@ -9,17 +9,18 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from ._paths import vignettes_dir
-from .batch import default_processes, run_batch
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
 from .errors import InputError, MmsequenceError, RuleFileError
 from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
+from .i18n import ENGLISH, LANGUAGES
 from .knowledge import as_day
+from .omop.command import add_omop_commands
 from .policy import load_policy
 from .render import to_json, to_text
-from .rulebook import Rule, Rulebook, check_references, knowledge_problems, load_rulebook
+from .rulebook import Rule, Rulebook, check_references, check_translations, knowledge_problems, load_rulebook
 from .service.command import add_serve_command
 from .testing.command import add_validate_command
 from .testing.vignettes import run_vignettes
@@ -39,7 +40,11 @@ def _overrides(specs: list[str]) -> tuple[Override, ...]:
 def _evaluate(args: argparse.Namespace) -> str:
     evaluator = evaluator_for(load_policy(args.policy))
     assessment = evaluator.evaluate(evaluator.read(args.file), as_of=args.as_of, overrides=_overrides(args.override))
-    return to_json(assessment) if args.format == "json" else to_text(assessment)
+    if args.format == "json":
+        if args.lang != ENGLISH:
+            raise InputError([f"--lang: {args.lang} is for --format text (JSON is for machines and stays English)"])
+        return to_json(assessment)
+    return to_text(assessment, language=args.lang)
 
 
 def _rules(args: argparse.Namespace) -> str:
@@ -47,6 +52,7 @@ def _rules(args: argparse.Namespace) -> str:
     if args.check:
         catalog = load_catalog(args.rules_dir / "agents.yaml" if args.rules_dir else None)
         check_references(rulebook, catalog)
+        check_translations(rulebook)
         undated = knowledge_problems(rulebook) + [f"agents.yaml: {p}" for p in catalog_knowledge_problems(catalog)]
         if undated:
             raise RuleFileError(undated)
@@ -102,9 +108,11 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 
 def _batch(args: argparse.Namespace) -> str:
+    from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
-        processes=args.processes or default_processes(), progress=True,
+        processes=args.processes or default_processes(), progress=True, full=args.full_records,
     )
     args.exit_code = 1 if failed else 0
     print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
@@ -116,7 +124,7 @@ def _board(args: argparse.Namespace) -> str:
         from .board.command import run_board
     except ModuleNotFoundError as error:
         raise MmsequenceError(f"the board command needs the 'board' extra: pip install 'mmsequence[board]' ({error.name} is missing)") from None
-    return run_board(args.inputs, args.as_of, args.out, args.format, args.policy)
+    return run_board(args.inputs, args.as_of, args.out, args.format, args.policy, args.lang, args.paper)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the document's as_of, else today)")
     ev.add_argument("--format", choices=("json", "text"), default="json")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
+    ev.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of --format text (default: en)")
     ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
                     help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)
@@ -143,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--as-of", help="evaluation date YYYY-MM-DD for every document")
     batch.add_argument("--policy", help="site policy file (YAML or JSON)")
     batch.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    batch.add_argument("--full-records", action="store_true",
+                       help="write the ruleset and policy into every line instead of once, in a header record")
     batch.set_defaults(run=_batch)
     vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
@@ -152,12 +163,16 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("inputs", nargs="+", help="patient documents (JSON), or folders of them")
     board.add_argument("--as-of", required=True, help="board date YYYY-MM-DD: every patient is evaluated as of this day")
     board.add_argument("--out", required=True, help="report file to write")
-    board.add_argument("--format", choices=("html", "md"), help="default: md for a .md file, else html")
+    board.add_argument("--format", choices=("html", "md", "pdf"),
+                       help="default: md for a .md file, pdf for a .pdf file, else html (pdf prints the HTML in headless Chromium)")
     board.add_argument("--policy", help="site policy file (YAML or JSON)")
+    board.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of the report (default: en)")
+    board.add_argument("--paper", choices=("a4", "letter"), default="a4", help="printed page, landscape (default: a4)")
     board.set_defaults(run=_board)
     add_fhir_command(commands)
     add_serve_command(commands)
     add_validate_command(commands)
+    add_omop_commands(commands)
     return parser
 
 

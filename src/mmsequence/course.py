@@ -262,6 +262,7 @@ class PatientCourse:
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
     _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
+    _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # a line is named by its number as a line of therapy (several records may form one line);
@@ -366,6 +367,11 @@ class PatientCourse:
 
     def class_facts(self) -> dict[str, Tri]:
         """Prior-therapy facts the labels read: class exposure, lenalidomide refractoriness, last-line progression."""
+        if self._class_facts is None:
+            self._class_facts = self._classes()
+        return dict(self._class_facts)
+
+    def _classes(self) -> dict[str, Tri]:
         facts = {}
         for key, drug_class in LABEL_CLASSES.items():
             hit = any(e.agent.drug_class == drug_class for e in self.exposures)
@@ -609,9 +615,9 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
     return ApheresisState(last.status, date, product)
 
 
-def _candidates(history: PatientHistory, catalog: Catalog) -> tuple[Candidate, ...]:
+def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | None) -> tuple[Candidate, ...]:
     if history.candidates is None:
-        return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts())
+        return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts(jurisdiction))
     seen: dict[str, int] = {}
     problems: list[str] = []
     result = []
@@ -697,7 +703,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
     therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
     others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
-    candidates = _candidates(history, catalog)
+    candidates = _candidates(history, catalog, history.jurisdiction or policy.jurisdiction)
     warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),

@@ -42,6 +42,16 @@ def load_json(path: str | Path) -> Any:
     return decode_json(raw, str(path))
 
 
+def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> PatientHistory:
+    """The history in JSON text: a valid patient-history document through the typed fast path,
+    anything else (a FHIR Bundle, a document with problems) as :func:`read_document` reads it,
+    problems naming ``where``. For many documents (a batch): the fast path's library is loaded on
+    first use, which one document alone does not pay back."""
+    from ._fast_read import fast_history
+
+    return fast_history(text) or read_document(decode_json(text, where), catalog)
+
+
 def is_fhir(data: Any) -> bool:
     """Whether decoded JSON is a FHIR resource (it has ``resourceType``) rather than our own document."""
     return isinstance(data, Mapping) and "resourceType" in data

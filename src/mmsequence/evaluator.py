@@ -195,9 +195,11 @@ def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Findi
     """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown."""
     if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
         return finding
+    unknown = course.unknown_refs()
     return attrs.evolve(
         finding, effect="indeterminate", earliest_date=None,
-        message=not_confident_words(finding.message, finding.effect, course.unknown_refs()),
+        message=not_confident_words(finding.message, finding.effect, unknown),
+        values={**finding.values, "not_confident": (finding.effect, unknown)},
     )
 
 
@@ -215,6 +217,8 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         timing=None if timing is None else timing.role,
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
+        templates=tuple((language, message) for language, _, message in rule.translations),
+        values=rule.placeholder_values(bound),
     )
 
 

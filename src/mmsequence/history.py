@@ -21,7 +21,7 @@ from .errors import InputError
 STOP_REASONS = ("progression", "toxicity", "completed", "patient-choice", "other")
 RESPONSES = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
 APHERESIS_STATUSES = ("planned", "done", "failed", "cancelled")
-JURISDICTIONS = ("US", "EU")
+JURISDICTIONS = ("US", "EU", "CN")
 OVERRIDE_REASONS = ("rapid-progression", "no-alternative", "trial-enrolment", "patient-preference", "other")
 
 
@@ -147,7 +147,7 @@ def candidate_query(candidate: CandidateInput) -> str:
 
 
 #: What a history was read from.
-FORMATS = ("document", "fhir")
+FORMATS = ("document", "fhir", "omop")
 
 
 @attrs.frozen

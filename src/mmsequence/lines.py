@@ -48,6 +48,8 @@ import attrs
 
 from .catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Agent
 from .dates import PartialDate
+from .course import refractory_by_date
+from .history import Line, LineOrigin, SourceRecord
 
 REGIMEN_DAYS = 28
 PAUSE_DAYS = 90
@@ -426,3 +428,64 @@ def _close_open_ends(line: _Open, next_event: Event, warnings: list[str]) -> Non
     line.ongoing = False
     ends = [m.end.latest for m in line.members if m.counts and m.end is not None]
     line.last_dose = max(ends, default=line.last_dose)
+
+
+# --- lines as the patient history holds them (FHIR and OMOP readers) -------------------------
+
+def _records(events: Iterable[Event]) -> tuple[SourceRecord, ...]:
+    return tuple(SourceRecord(e.name, e.source, e.matched_by) for e in events)
+
+
+def history_line(members: list[Member], method: str, reason: str, number: int, notes: list[Member],
+                 progression: Event | None = None) -> Line:
+    """One history line from records of one line (``notes``: its records that are not therapy)."""
+    starts = [m.event.start for m in members]
+    ends = [m.end for m in members]
+    stopped = [m for m in members if m.event.stop_reason]
+    last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
+    known_ends = [e for e in ends if e is not None]
+    end = None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest))
+    extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
+    if progression is not None:
+        extra += f"; progression recorded {progression.start} ({progression.source})"
+    # a progression that may count as on therapy (IMWG: within 60 days of the last dose) is why it
+    # stopped; its date, on the line, decides refractoriness in the course
+    on_therapy = progression is not None and refractory_by_date(progression.start, end) is not False
+    return Line(
+        agents=tuple(dict.fromkeys(m.event.name for m in members)),
+        start=min(starts, key=_day),
+        end=end,
+        stop_reason=last_stop or ("progression" if on_therapy else None),
+        comment=reason + extra,
+        origin=LineOrigin(method, reason + extra, _records(m.event for m in members + notes), number),
+        progression=None if progression is None else progression.start,
+    )
+
+
+def history_lines(reading: LineReading) -> list[tuple[int, Line]]:
+    """The history's lines of a reading, with their line-of-therapy numbers: one per line, and two
+    for a CAR-T line (its bridging therapy, and the infusion, kept as one infusion on its day)."""
+    out = []
+    for line in reading.lines:
+        notes = [m for m in line.members if not m.counts and m.part != "transplant"]
+        therapy = [m for m in line.members if m.part in ("therapy", "bridging")]
+        infusion = [m for m in line.members if m.part == "infusion"]
+        reason = f"derived: line {line.number}: {line.reason}"
+        if therapy:
+            out.append((line.number, history_line(therapy, "derived", reason + (" (bridging)" if infusion else ""),
+                                           line.number, [] if infusion else notes,
+                                           None if infusion else line.progression)))
+        if infusion:
+            out.append((line.number, history_line(infusion, "derived", reason, line.number, notes, line.progression)))
+    return out
+
+
+def not_therapy(reading: LineReading) -> tuple[tuple[str, str, str], ...]:
+    """The drugs a reading set aside, as the history lists them: (name, role in words, record)."""
+    return tuple((a.event.name, _words(a), a.event.source) for a in reading.set_aside)
+
+
+def _words(aside: SetAside) -> str:
+    """The role in words, saying when an ATC code decided it."""
+    atc = aside.event.matched_by.get("atc", {}).get("code") if aside.event.agent is None else None
+    return f"{aside.words} (by its ATC code {atc})" if atc else aside.words

@@ -10,6 +10,7 @@ touching the facts. Action texts are the templates in :data:`ACTION_TEXTS`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +45,19 @@ _EVENTS = {
 
 def render(template: str, bound: Mapping[str, Mapping[str, Any]]) -> str:
     """A rule's message with each placeholder filled from the bound facts."""
-    return PLACEHOLDER.sub(lambda m: say(bound[m[1]][m[2]], m[3]), template)
+    pieces, tail = _pieces(template)
+    return "".join([text + say(bound[binding][field], part) for text, binding, field, part in pieces]) + tail
+
+
+@functools.lru_cache(maxsize=None)
+def _pieces(template: str) -> tuple[tuple[tuple[str, str, str, str | None], ...], str]:
+    """A template split once into (text, binding, field, part) pieces, each text before its
+    placeholder, and the text after the last one."""
+    pieces, at = [], 0
+    for match in PLACEHOLDER.finditer(template):
+        pieces.append((template[at:match.start()], match[1], match[2], match[3]))
+        at = match.end()
+    return tuple(pieces), template[at:]
 
 
 def action_text(code: str, values: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
 from .knowledge import as_day
+from .history import JURISDICTIONS
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
 ALWAYS_ON_PACK = "safety"
@@ -50,6 +52,9 @@ class Policy:
     jurisdiction: str | None = None
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
+    #: The site's OMOP concept mapping (``mmsequence.omop.mapping`` reads it), as canonical JSON
+    #: text so that the policy stays hashable; None when the policy has no ``omop`` section.
+    omop: str | None = None
     observations: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: The site's own reviews of the knowledge: (part, ISO date) for the catalog or a pack it checked.
     reviews: tuple[tuple[str, str], ...] = ()
@@ -75,13 +80,13 @@ class Policy:
             "synonyms": dict(self.synonyms),
             "observations": {kind: list(codes) for kind, codes in self.observations},
             **({"reviewed": dict(self.reviews)} if self.reviews else {}),
+            **({"omop": json.loads(self.omop)} if self.omop is not None else {}),
             "digest": self.digest,
         }
 
     @property
     def digest(self) -> str:
-        settings = attrs.asdict(self, filter=lambda a, v: a.name != "source" and not (a.name == "reviews" and not v))
-        return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+        return _digest(self)
 
     def catalog(self, base: Catalog) -> Catalog:
         """The shipped catalog with this site's agents and synonyms added."""
@@ -98,6 +103,10 @@ def _agent_entry(agent: Agent) -> dict[str, Any]:
         entry["synonyms"] = list(agent.synonyms)
     if agent.codes:
         entry["codes"] = [attrs.asdict(code) for code in agent.codes]
+    if agent.approved_in:
+        entry["approved_in"] = list(agent.approved_in)
+    if agent.display:
+        entry["display"] = dict(agent.display)
     return entry
 
 
@@ -110,6 +119,7 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "jurisdiction": None,
     "agents": None,
     "synonyms": None,
+    "omop": None,
     "observations": OBSERVATION_KINDS,
     "reviewed": None,
 }
@@ -184,10 +194,10 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         else:
             fail("disabled_rules", "expected a list of rule ids")
     if "jurisdiction" in data:
-        if data["jurisdiction"] in (None, "US", "EU"):
+        if data["jurisdiction"] is None or data["jurisdiction"] in JURISDICTIONS:
             values["jurisdiction"] = data["jurisdiction"]
         else:
-            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of US, EU, null")
+            fail("jurisdiction", f"{data['jurisdiction']!r} is not one of {', '.join(JURISDICTIONS)}, null")
     if "agents" in data:
         found: list[str] = []
         values["agents"] = tuple(parse_agents(data["agents"], "agents", found))
@@ -212,6 +222,13 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
                 else:
                     checked[part] = str(as_day(day))
             values["reviews"] = tuple(sorted(checked.items()))
+    if "omop" in data:
+        try:
+            if not isinstance(data["omop"], Mapping):
+                raise TypeError
+            values["omop"] = json.dumps(_json_keys(data["omop"]), sort_keys=True, default=str)
+        except (TypeError, ValueError):  # not a mapping, or a value JSON cannot hold
+            fail("omop", "expected a mapping of OMOP concepts (see mmsequence.omop.mapping)")
     observations = data.get("observations") if isinstance(data.get("observations"), Mapping) else {}
     if observations:
         merged = dict(base.observations)
@@ -228,6 +245,15 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
         raise InputError(problems)
     policy = attrs.evolve(base, source=source, **values)
     return policy
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys as JSON writes them (YAML's 12 and yes become "12" and "true"), so they sort."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else json.dumps(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 def check_catalog(policy: Policy, base: Catalog) -> Catalog:
@@ -253,3 +279,11 @@ def _read(path: Path) -> Any:
         raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InputError([f"{path}: not valid YAML or JSON ({error})"]) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(policy: Policy) -> str:
+    """The digest of a policy's settings (its source file left out), computed once per policy."""
+    settings = attrs.asdict(policy, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None)
+                            and not (a.name == "reviews" and not v))
+    return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()

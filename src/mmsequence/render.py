@@ -3,70 +3,139 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+import unicodedata
 from typing import Any
 
+import orjson
+
 from .assessment import Assessment
-from .messages import anchor_words, timing_words
+from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 
 
 def to_json(assessment: Assessment) -> str:
     """The assessment as JSON text; the same assessment always gives the same bytes."""
-    return json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return _dumps(assessment.to_dict(), orjson.OPT_INDENT_2, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_json_line(data: dict[str, Any]) -> str:
     """One compact JSON line (JSONL), deterministic for the same data."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _dumps(data, 0, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def to_text(assessment: Assessment, width: int = 100) -> str:
-    """What to do first, a table a person reads in a terminal, then each candidate's findings."""
-    rows = [("#", "therapy", "target", "verdict", "not before", "rules")]
+def _dumps(data: Any, option: int, **standard: Any) -> str:
+    """orjson's text (about 10x faster), else the standard library's for what orjson refuses.
+
+    The two write the same bytes for everything an assessment holds: strings, integers, and
+    floats of magnitude 1e-4 and above (orjson writes smaller ones without an exponent;
+    tests/test_render.py holds every rule to that). orjson refuses integers beyond 64 bits,
+    keys that are not strings and lone surrogates; json.dumps writes them as before.
+    """
+    try:
+        return orjson.dumps(data, option=option).decode()
+    except TypeError:
+        return json.dumps(data, **standard)
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))
+
+
+_UNITS = re.compile(r"[\u2e80-\uffef]|[^\s\u2e80-\uffef]+|\s+")
+#: Chinese punctuation that never starts a line (it stays at the end of the line before).
+_NO_LINE_START = set("。，、；：）」』】！？”’")
+
+
+def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
+    """Wrap to ``width`` terminal columns: on spaces (textwrap) for text without wide characters;
+    text with Chinese in it breaks between any two Chinese characters or at a space, and never
+    before closing punctuation."""
+    if display_width(text) == len(text):
+        return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=subsequent)
+    lines, line = [], indent
+    for unit in _UNITS.findall(" ".join(text.split())):
+        if display_width(line + unit.rstrip()) > width and line.strip() and unit not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line = subsequent
+            unit = unit.lstrip()
+        line += unit
+    return [*lines, line.rstrip()]
+
+
+def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
+    """What to do first, a table a person reads in a terminal, then each candidate's findings, in ``language``."""
+    tr = translations(language)
+    _ = tr.gettext
+
+    def word(verdict: str) -> str:
+        return tr.pgettext("verdict", verdict)
+
+    def name(therapy: str) -> str:
+        return drug_name(therapy, assessment.catalog, language)
+
+    def day(value: Any) -> str:
+        return format_date(value, language)
+
+    rows = [("#", _("therapy"), _("target"), _("verdict"), _("not before"), _("rules"))]
     for c in assessment.candidates:
-        rules = ", ".join(f.rule + (" (overridden)" if f.overridden else "")
+        rules = ", ".join(f.rule + (_(" (overridden)") if f.overridden else "")
                           for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
-        rows.append((str(c.rank), c.therapy, "/".join(c.target) or "?", c.verdict + (f" (then {c.then})" if c.then else ""),
-                     c.earliest_date.isoformat() if c.earliest_date else "", rules))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        verdict = word(c.verdict) + (_(" (then {verdict})").format(verdict=word(c.then)) if c.then else "")
+        rows.append((str(c.rank), name(c.therapy), "/".join(c.target) or "?", verdict, day(c.earliest_date), rules))
+    widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
     lines = [
-        f"Patient {assessment.patient_id}, as of {assessment.as_of} "
-        f"(packs: {', '.join(assessment.ruleset.packs)}; rules {assessment.ruleset.digest[:19]})",
+        _("Patient {patient}, as of {date} (packs: {packs}; rules {digest})").format(
+            patient=assessment.patient_id, date=day(assessment.as_of), packs=", ".join(assessment.ruleset.packs),
+            digest=assessment.ruleset.digest[:19]),
     ]
     knowledge = assessment.ruleset.knowledge
     if knowledge.reviewed is not None:
-        lines.append(f"Knowledge last checked against its sources on {knowledge.reviewed}; review due {knowledge.due}")
+        lines.append(_("Knowledge last checked against its sources on {date}; review due {due}").format(
+            date=day(knowledge.reviewed), due=day(knowledge.due)))
     lines.append("")
     if assessment.actions:
-        lines.append("To do first:")
+        lines.append(_("To do first:"))
         for action in assessment.actions:
-            lines += textwrap.wrap(f"- {action.text}", width, initial_indent="  ", subsequent_indent="    ")
+            lines += _wrap(f"- {action_message(action, language, assessment.catalog)}", width, "  ", "    ")
         lines.append("")
     for row in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5])
+        lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
-        setters = f" (set by {', '.join(c.earliest_date_set_by)})" if c.earliest_date_set_by else ""
-        lines += ["", f"{c.rank}. {c.therapy} ({c.query}): {timing_words(c.verdict, c.then, c.earliest_date)}{setters}"]
+        setters = _(" (set by {rules})").format(rules=", ".join(c.earliest_date_set_by)) if c.earliest_date_set_by else ""
+        head = _("{rank}. {therapy} ({query}): {verdict}").format(
+            rank=c.rank, therapy=name(c.therapy), query=c.query,
+            verdict=timing_message(c.verdict, c.then, c.earliest_date, language))
+        lines += ["", head + setters]
         if not c.findings:
-            lines.append("   no rule fired")
+            lines.append("   " + _("no rule fired"))
         for f in c.findings:
-            mark = f" [overridden: {f.overridden['reason']}]" if f.overridden else ""
-            lines += textwrap.wrap(f"- {f.effect}{mark} {f.rule}: {f.message}", width, initial_indent="   ", subsequent_indent="     ")
+            mark = _(" [overridden: {reason}]").format(reason=f.overridden["reason"]) if f.overridden else ""
+            message = finding_message(f, language, assessment.catalog)
+            lines += _wrap(f"- {word(f.effect)}{mark} {f.rule}: {message}", width, "   ", "     ")
             if f.anchors:
-                lines += textwrap.wrap(f"timing: {f.timing}, {anchor_words(f.anchors)}", width,
-                                       initial_indent="     ", subsequent_indent="     ")
-            lines += textwrap.wrap(f"evidence: {f.evidence}; {f.citation}", width, initial_indent="     ", subsequent_indent="     ")
+                timing = _("timing: {role}, {anchors}").format(
+                    role=tr.pgettext("timing", str(f.timing)), anchors=anchor_message(f.anchors, language, assessment.catalog))
+                lines += _wrap(timing, width, "     ", "     ")
+            evidence = _("evidence: {evidence}; {citation}").format(
+                evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
+            lines += _wrap(evidence, width, "     ", "     ")
     course = assessment.course
-    lines += ["", f"Lines of therapy ({course.prior_lines}):"]
+    lines += ["", _("Lines of therapy ({count}):").format(count=course.prior_lines)]
     for summary in course.line_summaries():
         lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
     others = course.not_therapy_by_drug()
     if others:
-        lines += ["", "Not anti-myeloma therapy (never a line, never a washout):"]
+        lines += ["", _("Not anti-myeloma therapy (never a line, never a washout):")]
         for n in others:
             records = n["records"]
-            where = records[0] if len(records) == 1 else f"{len(records)} records"
+            where = records[0] if len(records) == 1 else _("{count} records").format(count=len(records))
             lines.append(f"  - {n['drug']}: {n['role']} ({where})")
     if assessment.warnings:
-        lines += ["", "Warnings:"] + [f"  - {w}" for w in assessment.warnings]
+        lines += ["", _("Warnings:")] + [f"  - {w}" for w in assessment.warnings]
     return "\n".join(lines) + "\n"

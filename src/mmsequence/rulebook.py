@@ -41,7 +41,9 @@ BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
 TIMING_ROLES = ("wait", SCHEDULE)
 _TIMING_KEYS = ("role", "date", "from", "to")
 _REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
-_OPTIONAL = ("timing", "depends_on", "asks", "action", "notes", "reviewed", "review_every_months")
+_OPTIONAL = ("timing", "depends_on", "asks", "action", "notes", "zh-CN", "reviewed", "review_every_months")
+#: Languages every rule carries a translation of its title and message in (``rules --check``).
+TRANSLATED = ("zh-CN",)
 #: The file in each pack folder that dates the pack, and its keys.
 PACK_FILE = "_pack.yaml"
 _PACK_KEYS = ("title", "reviewed", "review_every_months")
@@ -79,11 +81,21 @@ class Rule:
     action: str = "finding"
     policy_effect: str | None = None
     path: str = ""
+    #: (language, title, message template) of each translation the rule file holds.
+    translations: tuple[tuple[str, str, str], ...] = ()
     reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
 
     def render(self, bound: dict[str, dict[str, Any]]) -> str:
         """The message with its placeholders filled from the bound facts (see :mod:`mmsequence.messages`)."""
         return render(self.message, bound)
+
+    def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
+        return {f"{b}.{f}": bound[b][f] for b, f, _ in PLACEHOLDER.findall(self.message)}
+
+    def title_in(self, language: str) -> str:
+        """The rule's title in ``language``, else in English."""
+        return next((title for lang, title, _ in self.translations if lang == language), self.title)
 
     def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
@@ -300,6 +312,12 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str], review_ev
     if "reviewed" in data or "review_every_months" in data:
         reviewed = parse_reviewed(data.get("reviewed"), data.get("review_every_months"), f"{where}: ", problems,
                                   default_every=review_every)
+    translations = []
+    for language in TRANSLATED:
+        if language in data:
+            translated = _parse_translation(data[language], str(data["message"]), f"{where}: {language}", problems)
+            if translated is not None:
+                translations.append((language, *translated))
     if len(problems) > start:
         return None
     return Rule(
@@ -308,7 +326,7 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str], review_ev
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
         facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, timing=timing,
         depends_on=depends_on, asks=tuple(asks), action=action, policy_effect=policy_effect, path=where,
-        reviewed=reviewed,
+        translations=tuple(translations), reviewed=reviewed,
     )
 
 
@@ -343,6 +361,31 @@ def _parse_timing(value: Any, effect: str, where: str, problems: list[str]) -> T
         if key in value:
             _check_ref(value[key], f"{where}: timing.{key}", problems)
     return Timing(value["role"], value["date"], value.get("from"), value.get("to"))
+
+
+def _parse_translation(data: Any, english: str, where: str, problems: list[str]) -> tuple[str, str] | None:
+    """(title, message) of one translation; its message quotes exactly the English message's facts."""
+    if not isinstance(data, dict) or set(data) != {"title", "message"} or not all(
+            isinstance(data[k], str) and data[k].strip() for k in ("title", "message")):
+        problems.append(f"{where}: expected a mapping with a non-empty title and message")
+        return None
+    def quoted(text: str) -> list[str]:
+        return sorted({f"{b}.{f}" + (f":{part}" if part else "") for b, f, part in PLACEHOLDER.findall(text)})
+
+    wanted, got = quoted(english), quoted(data["message"])
+    if wanted != got:
+        problems.append(f"{where}: message: quotes {got}, the English message {wanted}")
+        return None
+    return " ".join(data["title"].split()), str(data["message"]).strip()
+
+
+def check_translations(rulebook: Rulebook) -> None:
+    """Every rule carries each language of :data:`TRANSLATED`; raises :class:`RuleFileError` naming each gap."""
+    problems = [f"{rule.path}: {language}: missing (the rule's title and message in {language})"
+                for rule in rulebook.rules for language in TRANSLATED
+                if language not in {lang for lang, _, _ in rule.translations}]
+    if problems:
+        raise RuleFileError(problems)
 
 
 def _rule_files(root: Path) -> Iterable[tuple[str, Path]]:

@@ -6,6 +6,6 @@
 - :mod:`.command`: the ``mmsequence board`` subcommand.
 """
 
-from .build import Board, FailedInput, PatientReport, SummaryRow, build_board, collect_inputs
+from .build import Alternative, Board, FailedInput, PatientReport, Reference, SummaryRow, build_board, collect_inputs
 
-__all__ = ["Board", "FailedInput", "PatientReport", "SummaryRow", "build_board", "collect_inputs"]
+__all__ = ["Alternative", "Board", "FailedInput", "PatientReport", "Reference", "SummaryRow", "build_board", "collect_inputs"]

@@ -17,17 +17,28 @@ import attrs
 from tqdm import tqdm
 
 from ..actions import Action
-from ..assessment import Assessment, CandidateAssessment, Ruleset
+from ..assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from ..dates import PartialDate
 from ..errors import InputError, MmsequenceError
 from ..evaluator import Evaluator, evaluator_for
 from ..history import PatientHistory
+from ..i18n import ENGLISH
 from ..policy import Policy
+from ..rulebook import Rulebook, shipped_rulebook
 from ..verdicts import SEVERITY
 from .geometry import Timeline, build_timeline
 
 #: Effects that keep an option from being given now.
 BLOCKING = ("wait", "avoid", "indeterminate")
+
+
+@attrs.frozen
+class Alternative:
+    """An option ranked below the best one, with the one finding that keeps it from being first
+    (None: nothing restricts it more than the best option; it ranks lower on the review's preferences)."""
+
+    candidate: CandidateAssessment
+    reason: Finding | None
 
 
 @attrs.frozen
@@ -43,6 +54,7 @@ class SummaryRow:
     blocking_rules: tuple[str, ...]
     warnings: tuple[str, ...]
     actions: tuple[Action, ...] = ()
+    others: tuple[Alternative, ...] = ()
 
     @property
     def best_order(self) -> int:
@@ -69,6 +81,29 @@ class PatientReport:
         """The distinct citations of all findings, in order of first appearance (numbered in the report)."""
         return tuple(dict.fromkeys(f.citation for c in self.assessment.candidates for f in c.findings))
 
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """Each citation once, numbered as :attr:`citations`, with the rules that cite it."""
+        findings = [f for c in self.assessment.candidates for f in c.findings]
+        return tuple(
+            Reference(n, citation, tuple(dict.fromkeys(f.rule for f in findings if f.citation == citation)),
+                      tuple(dict.fromkeys(f.evidence for f in findings if f.citation == citation)))
+            for n, citation in enumerate(self.citations, 1))
+
+    def reference(self, finding: Finding) -> int:
+        """The number of the finding's citation in the patient's references."""
+        return self.citations.index(finding.citation) + 1
+
+
+@attrs.frozen
+class Reference:
+    """A source cited by the findings of one patient: listed once, with the rules that cite it."""
+
+    number: int
+    citation: str
+    rules: tuple[str, ...]
+    evidence: tuple[str, ...]
+
 
 @attrs.frozen
 class FailedInput:
@@ -86,6 +121,14 @@ class Board:
     policy: Policy
     patients: tuple[PatientReport, ...]
     failures: tuple[FailedInput, ...]
+    language: str = ENGLISH
+    rulebook: Rulebook = attrs.field(factory=shipped_rulebook, eq=False, repr=False)
+
+    def title(self, rule_id: str) -> str:
+        """A rule's title (its clinical name) in the board's language, or the id of a rule the rule
+        book does not hold."""
+        rule = self.rulebook.get(rule_id)
+        return rule.title_in(self.language) if rule is not None else rule_id
 
     @property
     def duplicate_ids(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -122,8 +165,15 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return list(found.values())
 
 
+def why_not_first(candidate: CandidateAssessment) -> Finding | None:
+    """The most restrictive finding that is not overridden (caution or worse), first of equals."""
+    live = [f for f in candidate.findings if f.overridden is None and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    return max(live, key=lambda f: SEVERITY.index(f.effect), default=None)
+
+
 def summarise(assessment: Assessment) -> SummaryRow:
-    """The overview row: TCRTs given in line order, waits soonest first, blocking rules not overridden."""
+    """The overview row: TCRTs given in line order, waits soonest first, blocking rules not overridden,
+    and each option after the best with the reason it is not first."""
     course = assessment.course
     agents = (agent for line in course.lines for agent in line.agents)
     findings = (f for c in assessment.candidates for f in c.findings if f.overridden is None)
@@ -137,6 +187,7 @@ def summarise(assessment: Assessment) -> SummaryRow:
         blocking_rules=tuple(sorted({f.rule for f in findings if f.effect in BLOCKING})),
         warnings=assessment.warnings,
         actions=assessment.actions,
+        others=tuple(Alternative(c, why_not_first(c)) for c in assessment.candidates[1:]),
     )
 
 
@@ -161,9 +212,10 @@ def _evaluate_file(path: Path, as_of: datetime.date, evaluator: Evaluator) -> As
 
 
 def build_board(
-    inputs: Sequence[str | Path], as_of: datetime.date, policy: Policy, progress: bool = False
+    inputs: Sequence[str | Path], as_of: datetime.date, policy: Policy, progress: bool = False,
+    language: str = ENGLISH,
 ) -> Board:
-    """Evaluate every patient document under ``inputs`` as of the board date.
+    """Evaluate every patient document under ``inputs`` as of the board date, for readers of ``language``.
 
     ``progress`` shows a progress bar on stderr when it is a terminal and the batch takes
     more than a moment.
@@ -189,9 +241,9 @@ def build_board(
             source=source,
             slug=_slug(assessment.patient_id, taken),
             assessment=assessment,
-            timeline=build_timeline(assessment),
+            timeline=build_timeline(assessment, language),
             summary=summarise(assessment),
         )
         for source, assessment in evaluated
     )
-    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)))
+    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)), language, evaluator.rulebook)

@@ -1,8 +1,10 @@
-"""The tumor-board report: one self-contained HTML file, or Markdown with an SVG timeline per patient.
+"""The tumor-board report: one self-contained HTML file, a PDF printed from it, or Markdown with
+an SVG timeline per patient.
 
 All markup lives in Jinja2 templates under ``templates/``; this module only chooses the
-template and formats values. Output depends on the board alone (no clock, no host, no
-randomness), so the same inputs give the same bytes.
+template and formats values. Fixed words go through gettext (Jinja2's i18n extension, with the
+board's language from :mod:`mmsequence.i18n`). Output depends on the board alone (no clock, no
+host, no randomness), so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import jinja2
 from markupsafe import Markup
 
 from .._version import __version__
-from ..messages import anchor_words, timing_words
+from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
 from ..verdicts import SEVERITY
+from .pdf import print_pdf
 
 if TYPE_CHECKING:
     from .build import Board, PatientReport
 
-FORMATS = ("html", "md")
+FORMATS = ("html", "md", "pdf")
+#: Printed pages, landscape, as CSS ``@page`` sizes.
+PAPERS = {"a4": "A4 landscape", "letter": "letter landscape"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
 
 
@@ -38,7 +43,7 @@ def _markdown(value: object) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _environment() -> jinja2.Environment:
+def _environment(language: str = "en") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mmsequence.board", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "svg"), default_for_string=False),
@@ -46,21 +51,38 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters.update(n=_number, md=_markdown)
-    env.globals.update(version=__version__, severity=SEVERITY, timing_words=timing_words, anchor_words=anchor_words)
+    tr = translations(language)
+    env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        n=_number, md=_markdown,
+        date=lambda day: format_date(day, language) if day else "",
+        when=lambda value: format_when(value, language),
+        verdict=lambda word: tr.pgettext("verdict", word),
+        evidence=lambda level: tr.pgettext("evidence", level),
+        zip=zip,
+    )
+    env.globals.update(version=__version__, severity=SEVERITY, lang=language,
+                       drug=lambda name, catalog: drug_name(name, catalog, language),
+                       message=lambda finding, catalog: finding_message(finding, language, catalog),
+                       action=lambda act, catalog: action_message(act, language, catalog),
+                       anchors=lambda anchors, catalog: anchor_message(anchors, language, catalog),
+                       timing=lambda c: timing_message(c.verdict, c.then, c.earliest_date, language))
     return env
 
 
-def render_timeline(patient: PatientReport) -> str:
+def render_timeline(patient: PatientReport, language: str = "en") -> str:
     """The patient's timeline as a standalone SVG document."""
-    return _environment().get_template("timeline.svg").render(t=patient.timeline, uid=f"tl-{patient.slug}")
+    return _environment(language).get_template("timeline.svg").render(t=patient.timeline, uid=f"tl-{patient.slug}")
 
 
-def render_html(board: Board) -> str:
-    """The whole report as one HTML file: inline CSS, inline SVG, a small sorting script, no network."""
-    timelines = {p.slug: Markup(render_timeline(p)) for p in board.patients}
-    return _environment().get_template("report.html").render(board=board, timelines=timelines)
+def render_html(board: Board, paper: str = "a4") -> str:
+    """The whole report as one HTML file: inline CSS, inline SVG, a small sorting script, no network;
+    printed on ``paper`` (a4 or letter), landscape."""
+    timelines = {p.slug: Markup(render_timeline(p, board.language)) for p in board.patients}
+    return _environment(board.language).get_template("report.html").render(
+        board=board, timelines=timelines, page_size=PAPERS[paper])
 
 
 def timeline_file(out: Path, patient: PatientReport) -> Path:
@@ -71,15 +93,21 @@ def timeline_file(out: Path, patient: PatientReport) -> Path:
 def render_markdown(board: Board, out: Path) -> dict[Path, str]:
     """The Markdown report at ``out`` and each patient's timeline SVG beside it, by path."""
     images = {p.slug: timeline_file(out, p).name for p in board.patients}
-    files = {out: _environment().get_template("report.md").render(board=board, images=images)}
-    files.update((timeline_file(out, p), render_timeline(p)) for p in board.patients)
+    files = {out: _environment(board.language).get_template("report.md").render(board=board, images=images)}
+    files.update((timeline_file(out, p), render_timeline(p, board.language)) for p in board.patients)
     return files
 
 
-def write_report(board: Board, out: Path, fmt: str) -> list[Path]:
-    """Write the report in ``fmt`` (html or md); returns the files written."""
-    files = {out: render_html(board)} if fmt == "html" else render_markdown(board, out)
+def write_report(board: Board, out: Path, fmt: str, paper: str = "a4") -> list[Path]:
+    """Write the report in ``fmt`` (html, md or pdf) on ``paper``; returns the files written.
+
+    A PDF is the HTML report printed by headless Chromium, so the two never differ.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "pdf":
+        print_pdf(render_html(board, paper), out)
+        return [out]
+    files = {out: render_html(board, paper)} if fmt == "html" else render_markdown(board, out)
     for path, text in files.items():
         path.write_text(text, encoding="utf-8", newline="\n")
     return list(files)

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..assessment import Assessment
 from ..errors import InputError
 from ..evaluator import evaluator_for
+from ..i18n import ENGLISH, negotiate
 from ..policy import load_policy
 from . import cards
 from .auth import MAX_LIFETIME_SECONDS, AuthError, Verifier
@@ -244,16 +245,16 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         """The one call into the evaluation: the Bundle read through the policy's catalog, then assessed."""
         return evaluator.evaluate(evaluator.read(bundle, patient_id=patient_id, candidates=candidates))
 
-    def assess(hook: HookRequest, bundle: dict[str, Any]) -> list[cards.Card]:
+    def assess(hook: HookRequest, bundle: dict[str, Any], language: str = ENGLISH) -> list[cards.Card]:
         try:
             if hook.draft_orders is None:
-                return cards.patient_view_cards(evaluate(bundle, hook.patient_id, None), hook.hook_instance)
+                return cards.patient_view_cards(evaluate(bundle, hook.patient_id, None), hook.hook_instance, language)
             orders = ordered_drugs(hook, evaluator.catalog)
             if not orders:
                 return []
             names = [o.name for o in orders] + [a.name for a in evaluator.catalog.approved_tcrts()]
             assessment = evaluate(bundle, hook.patient_id, list(dict.fromkeys(names)))
-            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance)
+            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language)
         except InputError as error:
             return [cards.problems_card(error.problems, hook.hook_instance)]
 
@@ -283,8 +284,9 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             issued = [cards.cut_card(str(cut), hook.hook_instance)]
             await run_in_threadpool(record, issuer, service, issued)
         else:
+            language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
             issued = await asyncio.get_running_loop().run_in_executor(
-                state["evaluator"], lambda: record(issuer, service, assess(hook, bundle)))
+                state["evaluator"], lambda: record(issuer, service, assess(hook, bundle, language)))
         return _AsciiJSON(cards.response(issued))
 
     async def feedback(request: Request) -> Response:

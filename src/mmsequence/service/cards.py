@@ -21,6 +21,7 @@ the same cards, byte for byte, and two hook calls never share a uuid.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -34,6 +35,7 @@ from ..assessment import Assessment, CandidateAssessment, Finding
 from ..catalog import Catalog
 from ..fhir.coding import CATALOG_SYSTEMS
 from ..history import OVERRIDE_REASONS
+from ..i18n import ENGLISH, action_message, finding_message, format_date, say_words, translations
 from ..messages import say
 from ..rulebook import shipped_rulebook
 from ..verdicts import SEVERITY
@@ -51,12 +53,19 @@ ORDER_INDICATORS = {"avoid": "critical", "wait": "warning", "caution": "warning"
                     "acceptable": "info", "preferred": "info"}
 #: Verdicts of an alternative worth suggesting instead of the order.
 USABLE = ("preferred", "acceptable", "caution")
+
+
+def N_(message: str) -> str:
+    """Marks a message that is translated when a card is written, in the request's language."""
+    return message
+
+
 _OVERRIDE_DISPLAY = {
-    "rapid-progression": "Rapid progression: the patient cannot wait",
-    "no-alternative": "No alternative therapy is available",
-    "trial-enrolment": "Enrolment in a clinical trial",
-    "patient-preference": "The patient's informed preference",
-    "other": "Other reason (please comment)",
+    "rapid-progression": N_("Rapid progression: the patient cannot wait"),
+    "no-alternative": N_("No alternative therapy is available"),
+    "trial-enrolment": N_("Enrolment in a clinical trial"),
+    "patient-preference": N_("The patient's informed preference"),
+    "other": N_("Other reason (please comment)"),
 }
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~&])")
 _FHIR_SYSTEMS = {name: uri for uri, name in CATALOG_SYSTEMS.items()}
@@ -119,54 +128,55 @@ class Card:
 
 
 OVERRIDE_REASON_CODINGS = tuple(Coding(OVERRIDE_SYSTEM, code, _OVERRIDE_DISPLAY[code]) for code in OVERRIDE_REASONS)
-_LINKS = (Link("The review behind the rules (Li, Wang, Wen 2026)", SOURCE_URL),)
+_LINKS = (Link(N_("The review behind the rules (Li, Wang, Wen 2026)"), SOURCE_URL),)
 
 
 # ---------------------------------------------------------------- words
 
+
 _VERDICT_WORDS = {
-    "preferred": "preferred", "acceptable": "acceptable", "caution": "use with caution",
-    "indeterminate": "cannot be assessed", "wait": "wait until {date}", "avoid": "avoid now",
+    "preferred": N_("preferred"), "acceptable": N_("acceptable"), "caution": N_("use with caution"),
+    "indeterminate": N_("cannot be assessed"), "wait": N_("wait until {date}"), "avoid": N_("avoid now"),
 }
-_KIND = {"bsab": "bispecific antibody", "car-t": "CAR-T", "adc": "antibody-drug conjugate",
-         "nk-engager": "NK-cell engager", "conventional": "conventional therapy", "unknown": "not in the drug catalog"}
+_KIND = {"bsab": N_("bispecific antibody"), "car-t": N_("CAR-T"), "adc": N_("antibody-drug conjugate"),
+         "nk-engager": N_("NK-cell engager"), "conventional": N_("conventional therapy"), "unknown": N_("not in the drug catalog")}
 #: A short clinical reason for each rule, from the facts it quotes; a rule not named here is
 #: described by its title.
 _REASONS = {
-    "review.interval": "T-cell recovery after {interval_from:agent}",
-    "review.interval-uncertain": "T-cell recovery after {interval_from:agent}; dates imprecise",
-    "review.interval-collected": "T cells collected within {interval_months} months of {interval_from:agent}",
-    "review.no-bsab-before-apheresis": "no bispecific antibody before CAR-T apheresis",
-    "review.car-t-eligibility-unknown": "CAR-T eligibility not recorded",
-    "review.car-t-first-bsab": "CAR-T first while it is an option",
-    "review.car-t-first": "CAR-T first",
-    "review.car-t-before-another-bsab": "CAR-T before another bispecific antibody",
-    "review.car-t-ineligible": "recorded as not eligible for CAR-T",
-    "review.reserve": "leaves no untouched target in reserve",
-    "review.switch-target": "same target as {same_target_agents:agent}",
-    "extended.adc-after-car-t": "after {same_target_car_t_agents:agent}",
-    "extended.antigen-loss": "loss of {lost_targets} known",
-    "extended.bridging-after-apheresis": "bridging after T-cell collection",
-    "extended.bridging-same-target": "bridging against the collected CAR-T's target",
-    "extended.car-t-after-bsab": "{targets} already targeted by {same_target_bsab_agents:agent}",
-    "extended.car-t-after-car-t": "a second CAR-T against {targets}",
-    "extended.refractory-retreatment": "the disease was refractory to this agent",
-    "extended.refractory-retreatment-uncertain": "the disease may have been refractory to this agent (a date not exact)",
-    "extended.tec-dara-bcma-exposed": "after BCMA-directed therapy, which MajesTEC-3 excluded",
-    "extended.tec-dara-anti-cd38-refractory": "refractory to an anti-CD38 antibody, which MajesTEC-3 excluded",
-    "extended.investigational": "investigational",
-    "extended.same-target-refractory": "refractory to {same_target_refractory_agents:agent}",
-    "extended.soluble-bcma": "soluble BCMA {soluble_bcma_ng_ml} ng/mL",
-    "extended.tcrt-before-adc": "a T-cell redirecting therapy first",
-    "extended.third-same-target": "third therapy against {same_targets}",
-    "extended.washout": "washout after {washout_from:agent}",
-    "extended.washout-apheresis": "the planned apheresis falls inside the washout",
-    "safety.eligibility-conflict": "recorded as not eligible, yet CAR-T apheresis is recorded",
-    "safety.out-of-scope": "not a T-cell redirecting therapy",
-    "safety.unknown-agent": "unrecognised drug in the history",
-    "safety.unknown-candidate": "not in the drug catalog",
+    "review.interval": N_("T-cell recovery after {interval_from:agent}"),
+    "review.interval-uncertain": N_("T-cell recovery after {interval_from:agent}; dates imprecise"),
+    "review.interval-collected": N_("T cells collected within {interval_months} months of {interval_from:agent}"),
+    "review.no-bsab-before-apheresis": N_("no bispecific antibody before CAR-T apheresis"),
+    "review.car-t-eligibility-unknown": N_("CAR-T eligibility not recorded"),
+    "review.car-t-first-bsab": N_("CAR-T first while it is an option"),
+    "review.car-t-first": N_("CAR-T first"),
+    "review.car-t-before-another-bsab": N_("CAR-T before another bispecific antibody"),
+    "review.car-t-ineligible": N_("recorded as not eligible for CAR-T"),
+    "review.reserve": N_("leaves no untouched target in reserve"),
+    "review.switch-target": N_("{same_targets} already targeted by {same_target_agents:agent}"),
+    "extended.adc-after-car-t": N_("after {same_target_car_t_agents:agent}"),
+    "extended.antigen-loss": N_("loss of {lost_targets} known"),
+    "extended.bridging-after-apheresis": N_("bridging after T-cell collection"),
+    "extended.bridging-same-target": N_("bridging against the collected CAR-T's target"),
+    "extended.car-t-after-bsab": N_("{targets} already targeted by {same_target_bsab_agents:agent}"),
+    "extended.car-t-after-car-t": N_("a second CAR-T against {targets}"),
+    "extended.refractory-retreatment": N_("the disease was refractory to this agent"),
+    "extended.refractory-retreatment-uncertain": N_("the disease may have been refractory to this agent (a date not exact)"),
+    "extended.tec-dara-bcma-exposed": N_("after BCMA-directed therapy, which MajesTEC-3 excluded"),
+    "extended.tec-dara-anti-cd38-refractory": N_("refractory to an anti-CD38 antibody, which MajesTEC-3 excluded"),
+    "extended.investigational": N_("investigational"),
+    "extended.same-target-refractory": N_("refractory to {same_target_refractory_agents:agent}"),
+    "extended.soluble-bcma": N_("soluble BCMA {soluble_bcma_ng_ml} ng/mL"),
+    "extended.tcrt-before-adc": N_("a T-cell redirecting therapy first"),
+    "extended.third-same-target": N_("third therapy against {same_targets}"),
+    "extended.washout": N_("washout after {washout_from:agent}"),
+    "extended.washout-apheresis": N_("the planned apheresis falls inside the washout"),
+    "safety.eligibility-conflict": N_("recorded as not eligible, yet CAR-T apheresis is recorded"),
+    "safety.out-of-scope": N_("not a T-cell redirecting therapy"),
+    "safety.unknown-agent": N_("unrecognised drug in the history"),
+    "safety.unknown-candidate": N_("not in the drug catalog"),
 }
-_LABEL_REASON = "outside its {jurisdiction} label"
+_LABEL_REASON = N_("outside its {jurisdiction} label")
 _DOCUMENT_PATH = re.compile(r"\b(lines|apheresis|candidates|entry)\[(\d+)\]((?:\.[A-Za-z_]+)*)")
 _PATH_WORDS = {"lines": "line", "apheresis": "apheresis", "candidates": "candidate", "entry": "FHIR entry"}
 _QUOTED_PATH = re.compile(r"\s*\((?:line|apheresis|candidate|FHIR entry) \d+[^)]*\)")
@@ -190,9 +200,50 @@ def clinical(text: str) -> str:
 _REASON_FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
-def _fill(template: str, facts: Mapping[str, Any]) -> str:
+@attrs.frozen
+class Words:
+    """What a card says, in one language: fixed words through the gettext catalog, facts and
+    references as :mod:`mmsequence.i18n` says them, rule messages from the rules' translations."""
+
+    language: str = ENGLISH
+    catalog: Catalog | None = None
+
+    def __call__(self, message: str) -> str:
+        return translations(self.language).gettext(message)
+
+    def say(self, value: Any, part: str | None = None) -> str:
+        if self.language == ENGLISH or self.catalog is None:
+            return say(value, part)
+        return say_words(value, part, self.language, self.catalog)
+
+    def drug(self, name: str) -> str:
+        agent = self.catalog.lookup(name) if self.catalog is not None else None
+        return name if agent is None or self.language == ENGLISH else agent.display_name(self.language)
+
+    def date(self, day: Any) -> str:
+        return format_date(day, self.language) if isinstance(day, datetime.date) else str(day)
+
+    def message(self, finding: Finding) -> str:
+        return finding.message if self.catalog is None else finding_message(finding, self.language, self.catalog)
+
+    def action(self, action: Any) -> str:
+        return str(action.text) if self.catalog is None else action_message(action, self.language, self.catalog)
+
+    def links(self) -> tuple[Link, ...]:
+        return _LINKS if self.language == ENGLISH else tuple(attrs.evolve(link, label=self(link.label)) for link in _LINKS)
+
+    def override_codings(self) -> tuple[Coding, ...]:
+        if self.language == ENGLISH:
+            return OVERRIDE_REASON_CODINGS
+        return tuple(attrs.evolve(c, display=self(c.display)) for c in OVERRIDE_REASON_CODINGS)
+
+
+ENGLISH_WORDS = Words()
+
+
+def _fill(template: str, facts: Mapping[str, Any], w: Words = ENGLISH_WORDS) -> str:
     """A reason template with each ``{fact}`` or ``{fact:part}`` in words (see :func:`messages.say`)."""
-    return _REASON_FIELD.sub(lambda m: _QUOTED_PATH.sub("", say(facts[m[1]], m[2])), template)
+    return _REASON_FIELD.sub(lambda m: _QUOTED_PATH.sub("", w.say(facts[m[1]], m[2])), w(template))
 
 
 @functools.cache
@@ -200,25 +251,29 @@ def _titles() -> dict[str, str]:
     return {rule.id: rule.title for rule in shipped_rulebook().rules}
 
 
-def reason(finding: Finding) -> str:
+def reason(finding: Finding, w: Words = ENGLISH_WORDS) -> str:
     """A short clinical phrase for why a rule fired ("T-cell recovery after talquetamab")."""
     template = _LABEL_REASON if finding.rule.startswith("labels.") else _REASONS.get(finding.rule)
     if template is not None:
         try:
-            return _fill(template, finding.facts)
+            return _fill(template, finding.facts, w)
         except (KeyError, ValueError, IndexError):
             pass  # the rule file quotes other facts now: its title still says it
+    if w.language != ENGLISH:
+        rule = shipped_rulebook().get(finding.rule)
+        return rule.title_in(w.language) if rule is not None else finding.rule
     title = _titles().get(finding.rule, finding.rule)
     return title[:1].lower() + title[1:]
 
 
-def _therapy(candidate: CandidateAssessment) -> str:
-    return candidate.therapy[:1].upper() + candidate.therapy[1:]
+def _therapy(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
+    name = w.drug(candidate.therapy)
+    return name[:1].upper() + name[1:]
 
 
-def _kind(candidate: CandidateAssessment) -> str:
+def _kind(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
     targets = "/".join(candidate.target)
-    kind = _KIND.get(candidate.modality, candidate.modality)
+    kind = w(_KIND[candidate.modality]) if candidate.modality in _KIND else candidate.modality
     return f"{targets} {kind}" if targets else kind
 
 
@@ -226,28 +281,30 @@ def _deciding(candidate: CandidateAssessment) -> list[Finding]:
     return [f for f in candidate.findings if f.effect == candidate.verdict and f.overridden is None]
 
 
-def _timing(candidate: CandidateAssessment) -> str:
+def _timing(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
     """What follows the verdict: what it becomes after a wait, or the date it may start from."""
     if candidate.verdict == "wait":
-        return f", then {_VERDICT_WORDS[candidate.then]}" if candidate.then and candidate.then != "wait" else ""
+        return w(", then {verdict}").format(verdict=w(_VERDICT_WORDS[candidate.then])) \
+            if candidate.then and candidate.then != "wait" else ""
     if candidate.earliest_date is None:
         return ""
-    why = [reason(f) for f in candidate.findings if f.rule in candidate.earliest_date_set_by and f.overridden is None]
-    return f", not before {candidate.earliest_date}" + (f" ({'; '.join(dict.fromkeys(why))})" if why else "")
+    why = [reason(f, w) for f in candidate.findings if f.rule in candidate.earliest_date_set_by and f.overridden is None]
+    return w(", not before {date}").format(date=w.date(candidate.earliest_date)) + (
+        f" ({'; '.join(dict.fromkeys(why))})" if why else "")
 
 
-def verdict_line(candidate: CandidateAssessment) -> str:
+def verdict_line(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
     """``Teclistamab: wait until 2026-07-01 (T-cell recovery after talquetamab), then acceptable``:
     the verdict, the reasons that decided it, and its timing."""
-    words = _VERDICT_WORDS[candidate.verdict].format(date=candidate.earliest_date)
-    reasons = list(dict.fromkeys(reason(f) for f in _deciding(candidate)))
-    return (f"{_therapy(candidate)}: {words}" + (f" ({'; '.join(reasons)})" if reasons else "")
-            + _timing(candidate))
+    words = w(_VERDICT_WORDS[candidate.verdict]).format(date=w.date(candidate.earliest_date))
+    reasons = list(dict.fromkeys(reason(f, w) for f in _deciding(candidate)))
+    return (f"{_therapy(candidate, w)}: {words}" + (f" ({'; '.join(reasons)})" if reasons else "")
+            + _timing(candidate, w))
 
 
-def finding_text(finding: Finding) -> str:
+def finding_text(finding: Finding, w: Words = ENGLISH_WORDS) -> str:
     """The finding's message as the detail shows it."""
-    return clinical(finding.message)
+    return clinical(w.message(finding))
 
 
 def _summary(text: str) -> str:
@@ -267,13 +324,17 @@ class _Sources:
         return "\n".join(f"{n}. {markdown_text(c)}" for c, n in self.cited.items())
 
 
-def _why(candidate: CandidateAssessment, sources: _Sources) -> list[str]:
+def _why(candidate: CandidateAssessment, sources: _Sources, w: Words = ENGLISH_WORDS) -> list[str]:
     rows = []
+    tr = translations(w.language)
     for f in candidate.findings:
-        overridden = f" — overridden: {markdown_text(f.overridden['reason'])}" if f.overridden else ""
-        rows.append(f"- {f.effect}{overridden}: {markdown_text(finding_text(f))}"
-                    f" (`{f.rule}`, evidence: {markdown_text(f.evidence)}, source {sources.number(f.citation)})")
-    return rows or ["- no rule fired"]
+        overridden = w(" — overridden: {reason}").format(reason=markdown_text(f.overridden["reason"])) if f.overridden else ""
+        effect = f.effect if w.language == ENGLISH else tr.pgettext("verdict", f.effect)
+        evidence = f.evidence if w.language == ENGLISH else tr.pgettext("evidence", f.evidence)
+        rows.append(f"- {effect}{overridden}: {markdown_text(finding_text(f, w))}"
+                    + w(" (`{rule}`, evidence: {evidence}, source {number})").format(
+                        rule=f.rule, evidence=markdown_text(evidence), number=sources.number(f.citation)))
+    return rows or [w("- no rule fired")]
 
 
 def warning_groups(warnings: Iterable[str]) -> list[str]:
@@ -289,9 +350,10 @@ def warning_groups(warnings: Iterable[str]) -> list[str]:
             else problem + (f": {', '.join(places)}" if places else "") for problem, places in groups.items()]
 
 
-def _footer(assessment: Assessment, sources: _Sources) -> str:
-    parts = [f"**Sources**\n\n{sources.markdown()}"] if sources.cited else []
-    parts.append(f"As of {assessment.as_of}; ruleset {assessment.ruleset.digest[:19]}…")
+def _footer(assessment: Assessment, sources: _Sources, w: Words = ENGLISH_WORDS) -> str:
+    parts = [f"**{w('Sources')}**\n\n{sources.markdown()}"] if sources.cited else []
+    parts.append(w("As of {date}; ruleset {digest}…").format(date=w.date(assessment.as_of),
+                                                              digest=assessment.ruleset.digest[:19]))
     return "\n\n".join(parts)
 
 
@@ -312,46 +374,48 @@ def _card(fields: dict[str, Any], hook_instance: str, suggest: Sequence[tuple[st
                 **fields)
 
 
-def _summary_card(assessment: Assessment, hook_instance: str) -> Card:
+def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH_WORDS) -> Card:
     ranked = assessment.candidates
     if not ranked:
-        return _card({"summary": "TCRT sequencing: no candidate therapy to assess", "indicator": "info",
-                      "source": _source("summary", "Ranking of candidate therapies"), "links": _LINKS}, hook_instance)
+        return _card({"summary": w("TCRT sequencing: no candidate therapy to assess"), "indicator": "info",
+                      "source": _source("summary", w("Ranking of candidate therapies")), "links": w.links()},
+                     hook_instance)
     sources = _Sources()
-    actions = [f"**To do first**\n\n" + "\n".join(f"- {markdown_text(a.text)}" for a in assessment.actions)
+    actions = [f"**{w('To do first')}**\n\n" + "\n".join(f"- {markdown_text(w.action(a))}" for a in assessment.actions)
                ] if assessment.actions else []
-    options = [f"{c.rank}. {markdown_text(verdict_line(c))} — {markdown_text(_kind(c))}" for c in ranked]
-    why = [f"*{markdown_text(_therapy(c))}*\n\n" + "\n".join(_why(c, sources)) for c in ranked]
-    detail = "\n\n".join([*actions, "**Ranked options**\n\n" + "\n".join(options), "**Why**", *why,
-                           _footer(assessment, sources)])
+    options = [f"{c.rank}. {markdown_text(verdict_line(c, w))} — {markdown_text(_kind(c, w))}" for c in ranked]
+    why = [f"*{markdown_text(_therapy(c, w))}*\n\n" + "\n".join(_why(c, sources, w)) for c in ranked]
+    detail = "\n\n".join([*actions, f"**{w('Ranked options')}**\n\n" + "\n".join(options), f"**{w('Why')}**", *why,
+                           _footer(assessment, sources, w)])
     best = ranked[0]
     return _card({
-        "summary": _summary(f"Best TCRT option: {verdict_line(best)}"),
+        "summary": _summary(w("Best TCRT option: {verdict}").format(verdict=verdict_line(best, w))),
         "indicator": "info" if best.verdict in USABLE else "warning",
-        "source": _source("summary", "Ranking of candidate therapies"),
+        "source": _source("summary", w("Ranking of candidate therapies")),
         "detail": detail,
-        "links": _LINKS,
+        "links": w.links(),
     }, hook_instance)
 
 
-def _data_quality_card(assessment: Assessment, hook_instance: str) -> Card | None:
+def _data_quality_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH_WORDS) -> Card | None:
     groups = warning_groups(assessment.warnings)
     if not groups:
         return None
+    issues = w("1 data issue") if len(groups) == 1 else w("{count} data issues").format(count=len(groups))
     return _card({
-        "summary": _summary(f"Check the record: {len(groups)} data issue{'s' if len(groups) != 1 else ''}"
-                            " may change these options"),
+        "summary": _summary(w("Check the record: {issues} may change these options").format(issues=issues)),
         "indicator": "warning",
-        "source": _source("data-quality", "Data the assessment could not use as given"),
+        "source": _source("data-quality", w("Data the assessment could not use as given")),
         "detail": "\n".join(f"- {markdown_text(g)}" for g in groups),
-        "links": _LINKS,
+        "links": w.links(),
     }, hook_instance)
 
 
-def patient_view_cards(assessment: Assessment, hook_instance: str = "") -> list[Card]:
-    """One summary card, then a data-quality card when the record had warnings."""
-    quality = _data_quality_card(assessment, hook_instance)
-    return [_summary_card(assessment, hook_instance), *([quality] if quality else [])]
+def patient_view_cards(assessment: Assessment, hook_instance: str = "", language: str = ENGLISH) -> list[Card]:
+    """One summary card, then a data-quality card when the record had warnings; in ``language``."""
+    words = Words(language, assessment.catalog) if language != ENGLISH else ENGLISH_WORDS
+    quality = _data_quality_card(assessment, hook_instance, words)
+    return [_summary_card(assessment, hook_instance, words), *([quality] if quality else [])]
 
 
 def _alternative(assessment: Assessment, ordered: CandidateAssessment) -> CandidateAssessment | None:
@@ -378,32 +442,34 @@ def _replace(draft: Mapping[str, Any], reference: str, ordered: CandidateAssessm
     ))
 
 
-def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalog, hook_instance: str = "") -> list[Card]:
-    """One card per ordered therapy."""
+def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalog, hook_instance: str = "",
+                language: str = ENGLISH) -> list[Card]:
+    """One card per ordered therapy, in ``language``."""
+    w = Words(language, catalog) if language != ENGLISH else ENGLISH_WORDS
     cards = []
     groups = warning_groups(assessment.warnings)
     for order in orders:
         ordered = assessment.candidate(order.name)
         alternative = _alternative(assessment, ordered)
         sources = _Sources()
-        parts = [f"**{markdown_text(verdict_line(ordered))}** — {markdown_text(_kind(ordered))}",
-                 "\n".join(_why(ordered, sources))]
+        parts = [f"**{markdown_text(verdict_line(ordered, w))}** — {markdown_text(_kind(ordered, w))}",
+                 "\n".join(_why(ordered, sources, w))]
         if alternative is not None:
-            parts.append(f"Best-ranked alternative: **{markdown_text(verdict_line(alternative))}**"
-                         f" — {markdown_text(_kind(alternative))}")
+            parts.append(w("Best-ranked alternative: **{verdict}** — {kind}").format(
+                verdict=markdown_text(verdict_line(alternative, w)), kind=markdown_text(_kind(alternative, w))))
         if groups:
-            parts.append("**Check the record**\n\n" + "\n".join(f"- {markdown_text(g)}" for g in groups))
-        parts.append(_footer(assessment, sources))
+            parts.append(f"**{w('Check the record')}**\n\n" + "\n".join(f"- {markdown_text(g)}" for g in groups))
+        parts.append(_footer(assessment, sources, w))
         indicator = ORDER_INDICATORS[ordered.verdict]
         suggest = [_replace(order.request, order.reference, ordered, alternative, assessment.patient_id, catalog)] \
             if alternative is not None and order.reference is not None else []
         cards.append(_card({
-            "summary": _summary(verdict_line(ordered)),
+            "summary": _summary(verdict_line(ordered, w)),
             "indicator": indicator,
-            "source": _source("order", "The therapy being ordered"),
+            "source": _source("order", w("The therapy being ordered")),
             "detail": "\n\n".join(parts),
-            "overrideReasons": OVERRIDE_REASON_CODINGS if indicator != "info" else (),
-            "links": _LINKS,
+            "overrideReasons": w.override_codings() if indicator != "info" else (),
+            "links": w.links(),
         }, hook_instance, suggest))
     return cards
 

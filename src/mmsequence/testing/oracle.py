@@ -38,7 +38,8 @@ def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) ->
     gifts = reference.given(document, catalog, as_of)
     patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")
-    candidates = [(a.name, reference.therapy(a.name, catalog)) for a in catalog.approved_tcrts()] if names is None else [
+    jurisdiction = document.get("jurisdiction") or policy.jurisdiction
+    candidates = [(a.name, reference.therapy(a.name, catalog)) for a in catalog.approved_tcrts(jurisdiction)] if names is None else [
         (reference.query(name), reference.therapy(name, catalog)) for name in names
     ]
     return {query: _combine([f for f in patient.findings(agent) if patient.runs(f[0])]) for query, agent in candidates}

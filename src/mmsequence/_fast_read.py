@@ -1,0 +1,184 @@
+"""The typed fast path for valid patient-history documents: JSON text straight to a history.
+
+msgspec decodes the text into typed structures (fields, types and choices checked in C), and
+:func:`fast_history` finishes what types cannot say (non-blank text, dates, the checks between
+fields). It answers only for documents that are valid as they stand; anything else, however
+small the doubt, gives None and the document goes to :func:`mmsequence.history.parse_document`,
+which reports every problem with its field path. Both give equal histories for every document the
+fast path accepts (tests/test_fast_read.py holds them to that).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import msgspec
+
+from .dates import PartialDate
+from .history import (
+    Apheresis, Biomarkers, CandidateInput, CandidateRegimen, Line, Override, PatientHistory, _apheresis_order_problems,
+    _line_problems,
+)
+
+Response = Literal["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE"]
+StopReason = Literal["progression", "toxicity", "completed", "patient-choice", "other"]
+Status = Literal["planned", "done", "failed", "cancelled"]
+Reason = Literal["rapid-progression", "no-alternative", "trial-enrolment", "patient-preference", "other"]
+
+
+class _Line(msgspec.Struct, forbid_unknown_fields=True):
+    agents: list[str]
+    start: str
+    end: str | None = None
+    progression: str | None = None
+    best_response: Response | None = None
+    stop_reason: StopReason | None = None
+    refractory: bool | None = None
+    comment: str | None = None
+
+
+class _Apheresis(msgspec.Struct, forbid_unknown_fields=True):
+    status: Status
+    date: str | None = None
+    product: str | None = None
+    comment: str | None = None
+
+
+class _Biomarkers(msgspec.Struct, forbid_unknown_fields=True):
+    bcma_loss: bool | None = None
+    gprc5d_loss: bool | None = None
+    fcrh5_loss: bool | None = None
+    soluble_bcma_ng_ml: float | None = None
+
+
+class _Override(msgspec.Struct, forbid_unknown_fields=True):
+    rule: str
+    candidate: str
+    reason: Reason
+    note: str | None = None
+
+
+class _Regimen(msgspec.Struct, forbid_unknown_fields=True):
+    agents: list[str]
+    name: str | None = None
+
+
+class _Document(msgspec.Struct, forbid_unknown_fields=True):
+    patient_id: str
+    lines: list[_Line] | None
+    apheresis: list[_Apheresis] | None = None
+    biomarkers: _Biomarkers | None = None
+    candidates: list[str | _Regimen] | None = None
+    car_t_eligible: bool | None = None
+    jurisdiction: Literal["US", "EU"] | None = None
+    as_of: str | None = None
+    overrides: list[_Override] | None = None
+    comment: str | None = None
+    version: Literal[1] = 1
+
+
+_DECODER = msgspec.json.Decoder(_Document)
+
+
+class _Doubt(Exception):
+    """The document is not valid as it stands: let the full validator say why."""
+
+
+def _text(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise _Doubt
+    return value
+
+
+def _names(values: list[str]) -> tuple[str, ...]:
+    if not values or not all(v.strip() for v in values):
+        raise _Doubt
+    return tuple(v.strip() for v in values)
+
+
+def _date(text: str | None) -> PartialDate | None:
+    return None if text is None else _day_range(text)
+
+
+def _day_range(text: str) -> PartialDate:
+    try:
+        return PartialDate.parse(text)
+    except ValueError:
+        raise _Doubt from None
+
+
+def _line(raw: _Line, path: str) -> Line:
+    start = _day_range(raw.start)
+    end = _date(raw.end)
+    progression = _date(raw.progression)
+    if _line_problems(start, end, path, progression):
+        raise _Doubt
+    return Line(agents=_names(raw.agents), start=start, end=end, best_response=raw.best_response,
+                stop_reason=raw.stop_reason, refractory=raw.refractory, comment=_text(raw.comment),
+                progression=progression)
+
+
+def _candidates(raw: list[str | _Regimen]) -> tuple[CandidateInput, ...]:
+    if not raw:
+        raise _Doubt
+    found: list[CandidateInput] = []
+    for item in raw:
+        if isinstance(item, str):
+            found += _names([item])
+        elif len(item.agents) < 2:
+            raise _Doubt
+        else:
+            name = _text(item.name)
+            found.append(CandidateRegimen(_names(item.agents), name.strip() if name else None))
+    return tuple(found)
+
+
+def _apheresis(raw: _Apheresis) -> Apheresis:
+    if raw.status in ("done", "failed") and raw.date is None:
+        raise _Doubt
+    return Apheresis(status=raw.status, date=_date(raw.date), product=_text(raw.product), comment=_text(raw.comment))
+
+
+def _override(raw: _Override) -> Override:
+    if raw.reason == "other" and not raw.note:
+        raise _Doubt
+    return Override(rule=_text(raw.rule) or "", candidate=_text(raw.candidate) or "", reason=raw.reason,
+                    note=_text(raw.note))
+
+
+def _biomarkers(raw: _Biomarkers | None) -> Biomarkers:
+    if raw is None:
+        return Biomarkers()
+    soluble = raw.soluble_bcma_ng_ml
+    if soluble is not None and not (math.isfinite(soluble) and soluble >= 0):
+        raise _Doubt
+    return Biomarkers(bcma_loss=raw.bcma_loss, gprc5d_loss=raw.gprc5d_loss, fcrh5_loss=raw.fcrh5_loss,
+                      soluble_bcma_ng_ml=soluble)
+
+
+def fast_history(text: str | bytes) -> PatientHistory | None:
+    """The history of a valid patient-history document given as JSON text; None for anything else
+    (invalid, unusual or not a patient-history document at all, such as a FHIR Bundle)."""
+    try:
+        raw = _DECODER.decode(text)
+        as_of = _date(raw.as_of)
+        if as_of is not None and as_of.precision != "day":
+            raise _Doubt
+        apheresis = tuple(_apheresis(a) for a in raw.apheresis or ())
+        if _apheresis_order_problems(list(enumerate(apheresis))):
+            raise _Doubt
+        return PatientHistory(
+            patient_id=_text(raw.patient_id) or "",
+            lines=tuple(_line(line, f"lines[{i}]") for i, line in enumerate(raw.lines or ())),
+            apheresis=apheresis,
+            biomarkers=_biomarkers(raw.biomarkers),
+            candidates=None if raw.candidates is None else _candidates(raw.candidates),
+            car_t_eligible=raw.car_t_eligible,
+            jurisdiction=raw.jurisdiction,
+            as_of=None if as_of is None else as_of.earliest,
+            overrides=tuple(_override(o) for o in raw.overrides or ()),
+            comment=_text(raw.comment),
+        )
+    except (msgspec.DecodeError, _Doubt, UnicodeError):
+        return None

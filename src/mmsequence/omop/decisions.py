@@ -1,0 +1,135 @@
+"""Decision points: every start of a T-cell redirecting therapy, with the history known the day before.
+
+Lines of therapy are derived by the IMWG derivation of :mod:`mmsequence.lines`, as for a FHIR
+Bundle (drugs, CAR-T infusions, T-cell collections and progressions as its events). Each TCRT
+first given in a line (a bsAb, also as bridging, or a CAR-T infusion, named or not) is a decision
+on that day. Its history is derived from the records before that day alone (less the
+lymphodepletion before a CAR-T infusion, which follows from the decision): a drug given until
+that day or later counts as ongoing, the latest eligibility and soluble BCMA before it count, and
+overrides recorded in the window before the decision (the day itself included) apply to the
+therapy given. The candidates are the therapy given and every approved TCRT.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import attrs
+
+from ..catalog import Catalog
+from ..dates import PartialDate
+from ..errors import InputError
+from ..history import Apheresis, Biomarkers, Override, PatientHistory, parse_overrides
+from ..lines import Event, LineReading, derive_lines, history_lines, not_therapy
+from .chart import Chart, Dated, Drug
+from .mapping import OmopMapping
+
+
+@attrs.frozen
+class Decision:
+    """A TCRT given on ``day`` (``therapy``: the catalog name, or the record's when unknown), the
+    history as of the day before, and the number of the line of therapy it was given in."""
+
+    person_id: int
+    day: datetime.date
+    therapy: str
+    line: int
+    history: PatientHistory
+
+
+def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> list[Event]:
+    """The chart as the line derivation reads it, up to ``as_of`` (None: everything)."""
+    def known(day: datetime.date) -> bool:
+        return as_of is None or day <= as_of
+
+    events = [
+        Event("car-t-infusion" if d.car_t else "drug", PartialDate.of(d.start), d.source, d.meaning.name,
+              None if d.end is None else PartialDate.of(d.end), d.meaning.agent, d.meaning.fallback_role,
+              matched_by=dict(d.meaning.matched_by))
+        for d in drugs
+    ]
+    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, "T-cell collection")
+               for a in chart.apheresis if a.value == "done" and known(a.day)]
+    events += [Event("progression", PartialDate.of(p.day), p.label, "progression") for p in chart.progression if known(p.day)]
+    return events
+
+
+def _is_tcrt(drug: Drug) -> bool:
+    agent = drug.meaning.agent
+    return drug.car_t or (agent is not None and agent.is_tcrt)
+
+
+def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping) -> list[Decision]:
+    """Every decision point of one person, in order of day and therapy."""
+    tcrt = {d.source for d in chart.drugs if _is_tcrt(d)}
+    first: dict[tuple[int, str], datetime.date] = {}
+    reading = derive_lines(_events(chart, chart.drugs, None))
+    # lymphodepletion follows from the decision to infuse: the history before it leaves it out
+    consequences = frozenset(m.event.source for line in reading.lines for m in line.members if m.part == "lymphodepletion")
+    for line in reading.lines:
+        for m in line.members:
+            if m.event.source in tcrt and m.counts:
+                key = (line.number, m.event.name)
+                first[key] = min(first.get(key, m.event.start.earliest), m.event.start.earliest)
+    approved = [agent.name for agent in catalog.approved_tcrts()]
+    out = []
+    for (number, therapy), day in sorted(first.items(), key=lambda item: (item[1], item[0][1])):
+        candidates = tuple(dict.fromkeys([therapy, *approved]))
+        out.append(Decision(chart.person_id, day, therapy, number,
+                            history_before(chart, day, candidates, mapping, consequences)))
+    return out
+
+
+def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...], mapping: OmopMapping,
+                   leave_out: frozenset[str] = frozenset()) -> PatientHistory:
+    """The patient history as the records stood the day before ``day``, without the drug records
+    ``leave_out`` names (the lymphodepletion of a CAR-T infusion)."""
+    as_of = day - datetime.timedelta(days=1)
+    warnings = [f"{w.label}: {w.value}" for w in chart.warnings if w.day <= as_of]
+    drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end)
+             for d in chart.drugs if d.start <= as_of and d.source not in leave_out]
+    reading: LineReading = derive_lines(_events(chart, drugs, as_of))
+    warnings += reading.warnings
+    eligible = _latest(chart.eligibility, as_of)
+    sbcma = _latest(chart.soluble_bcma, as_of)
+    return PatientHistory(
+        patient_id=str(chart.person_id),
+        lines=tuple(line for _, line in history_lines(reading)),
+        apheresis=tuple(Apheresis(str(a.value), PartialDate.of(a.day), comment=a.label) for a in chart.apheresis if a.day <= as_of),
+        biomarkers=Biomarkers(soluble_bcma_ng_ml=None if sbcma is None else float(str(sbcma.value))),
+        candidates=candidates,
+        car_t_eligible=None if eligible is None else bool(eligible.value),
+        as_of=as_of,
+        overrides=_overrides(chart.overrides, day, candidates[0], mapping.override_window_days, warnings),
+        comment="Read from an OMOP CDM; each line's comment says how it was formed.",
+        warnings=tuple(warnings),
+        not_therapy=not_therapy(reading),
+        format="omop",
+    )
+
+
+def _latest(facts: list[Dated], as_of: datetime.date) -> Dated | None:
+    """The last fact on or before ``as_of``; None when there is none, or the last day's records disagree."""
+    known = [f for f in facts if f.day <= as_of]
+    if not known:
+        return None
+    last = [f for f in known if f.day == known[-1].day]
+    return last[0] if len({str(f.value) for f in last}) == 1 else None
+
+
+def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: int, warnings: list[str]) -> tuple[Override, ...]:
+    """Overrides recorded for the decision (``RULE:REASON[:NOTE]``); one that cannot be read is a warning."""
+    earliest = day - datetime.timedelta(days=window)
+    found: list[Override] = []
+    for record in records:
+        if not earliest <= record.day <= day:
+            continue
+        parts = str(record.value).split(":", 2)
+        try:
+            if len(parts) < 2:
+                raise InputError([f"{record.label}: {record.value!r} is not RULE:REASON[:NOTE]"])
+            raw = {"rule": parts[0], "candidate": therapy, "reason": parts[1], "note": parts[2] if len(parts) > 2 else None}
+            found += parse_overrides([raw], record.label)
+        except InputError as error:
+            warnings += [f"{p}; override not used" for p in error.problems]
+    return tuple(found)

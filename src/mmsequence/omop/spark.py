@@ -1,0 +1,198 @@
+"""The audit as a PySpark job, for a CDM beyond one machine: the same decisions, computed where the data lives.
+
+Spark SQL reads the CDM tables (Parquet folders, one per table) and finds the cohort; each
+person's records are brought together in one partition (``repartition`` by person, sorted within
+it) and assessed by ``mapInArrow``; each Python worker builds one evaluator and keeps it for every
+partition it is given. The decisions are written by Spark; the unmapped concepts are added up by
+Spark; the aggregates and the summary are then made on the driver from the decisions files, as
+for the other engines. Spark retries a failed task by itself, so a run is not resumed: it
+replaces its output folder's decisions.
+
+Run it in local mode from the command line (``mmsequence audit --spark CDM_DIR ...``) or submit it
+to a cluster (the workers need mmsequence installed with the ``omop`` extra)::
+
+    spark-submit --master yarn "$(python -m mmsequence.omop.spark --path)" \\
+        --cdm hdfs:///cdm --policy site.yaml --out audit/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..policy import Policy, load_policy
+from . import sql
+from .audit import Auditor
+from .chart import PersonRecords
+from .concordance import COLUMNS
+from .mapping import omop_mapping
+from .sources import concept_names, make_row, read_vocabulary
+from .summary import write_summary
+from .vocabulary import Vocabulary
+
+_UNMAPPED = ("domain", "concept_id", "outcome", "records")
+_SPARK_TYPES = {int: "bigint", str: "string", bool: "boolean"}
+
+
+def _schema() -> str:
+    from .tables import TYPES
+
+    fields = [("kind", "string"), *((c, _SPARK_TYPES[TYPES[c]]) for c in COLUMNS), *((c, _SPARK_TYPES[TYPES[c]]) for c in _UNMAPPED)]
+    return ", ".join(f"{name} {kind}" for name, kind in fields)
+
+
+class SparkSource:
+    """Spark SQL over the CDM's temporary views, for the vocabulary and concept-name queries."""
+
+    dialect = sql.SPARK
+
+    def __init__(self, spark: Any, label: str) -> None:
+        self.spark, self.label = spark, label
+        self.where: tuple[str | None, str | None] = (None, None)  # the session is not reopened elsewhere
+
+    def rows(self, query: str) -> Sequence[tuple[Any, ...]]:
+        return [tuple(row) for row in self.spark.sql(query).collect()]
+
+    def close(self) -> None:
+        """The session belongs to the caller."""
+
+
+_AUDITORS: dict[str, Auditor] = {}
+
+
+def _auditor(policy: Policy, vocabulary: Vocabulary) -> Auditor:
+    """The auditor of this Python worker: one evaluator per worker, built on its first partition."""
+    auditor = _AUDITORS.get(policy.digest)
+    if auditor is None:
+        auditor = _AUDITORS[policy.digest] = Auditor(policy, vocabulary)
+    return auditor
+
+
+class AuditPartition:
+    """The ``mapInArrow`` function: Arrow batches of records (a person's rows together, in order)
+    in, Arrow batches of decisions and unmapped counts out."""
+
+    def __init__(self, policy: Policy, vocabulary: Vocabulary, batch: int = 500) -> None:
+        self.policy, self.vocabulary, self.batch = policy, vocabulary, batch
+
+    def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        auditor = _auditor(self.policy, self.vocabulary)
+        out: list[dict[str, Any]] = []
+        for person in _persons(batches):
+            result = auditor.person(person)
+            out += [{"kind": "decision", **row} for row in result.rows]
+            out += [{"kind": "unmapped", "person_id": person.person_id, "domain": d, "concept_id": c, "outcome": o,
+                     "records": n} for (d, c, o), n in sorted(result.unmapped.items())]
+            if len(out) >= self.batch:
+                yield pa.RecordBatch.from_pylist(out, schema=_arrow_schema())
+                out = []
+        if out:
+            yield pa.RecordBatch.from_pylist(out, schema=_arrow_schema())
+
+
+def _arrow_schema() -> Any:
+    import pyarrow as pa
+
+    from .tables import TYPES
+
+    types = {int: pa.int64(), str: pa.string(), bool: pa.bool_()}
+    return pa.schema([("kind", pa.string()), *((c, types[TYPES[c]]) for c in (*COLUMNS, *_UNMAPPED))])
+
+
+def _persons(batches: Iterator[Any]) -> Iterator[PersonRecords]:
+    """Consecutive rows of one person as one PersonRecords (rows come sorted by person)."""
+    person: int | None = None
+    rows: list[Any] = []
+    for batch in batches:
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        for record in zip(*columns):
+            if record[0] != person:
+                if person is not None:
+                    yield PersonRecords(person, tuple(rows))
+                person, rows = int(record[0]), []
+            rows.append(make_row(record[1:]))
+    if person is not None:
+        yield PersonRecords(person, tuple(rows))
+
+
+def local_session(master: str = "local[2]") -> Any:
+    """A Spark session in local mode whose Python workers run this interpreter, on loopback only."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(master).appName("mmsequence-audit")
+            .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "8").getOrCreate())
+
+
+def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = None, fmt: str = "parquet",
+                    partitions: int | None = None) -> int:
+    """Audit the CDM in the Parquet folder ``cdm`` (one folder per table) with ``spark``; returns the
+    number of decisions."""
+    from pyspark import StorageLevel
+
+    for table in sql.CDM_TABLES:
+        spark.read.parquet(f"{cdm.rstrip('/')}/{table}").createOrReplaceTempView(table)
+    policy = load_policy(policy_path)
+    mapping = omop_mapping(policy)
+    source = SparkSource(spark, cdm)
+    vocabulary = read_vocabulary(source, mapping)
+    spark.sql(sql.cohort_sql(vocabulary.myeloma)).createOrReplaceTempView("mmsequence_cohort")
+    records = spark.sql(sql.records_sql(sql.SPARK, "SELECT person_id FROM mmsequence_cohort", ordered=False))
+    records = records.repartition(partitions or spark.sparkContext.defaultParallelism, "person_id")
+    records = records.sortWithinPartitions("person_id", "domain", "record_id")
+    result = records.mapInArrow(AuditPartition(policy, vocabulary), _schema()).persist(StorageLevel.DISK_ONLY)
+    try:
+        decisions = result.where("kind = 'decision'").select(*COLUMNS).orderBy("person_id", "decision_date", "therapy")
+        folder = out / "decisions"
+        if folder.exists():
+            shutil.rmtree(folder)
+        writer = decisions.write.mode("overwrite")
+        (writer.option("header", True).csv(str(folder)) if fmt == "csv" else writer.parquet(str(folder)))
+        counted = (result.where("kind = 'unmapped'").groupBy("domain", "concept_id", "outcome")
+                   .agg({"records": "sum", "person_id": "count"}).collect())
+    finally:
+        result.unpersist()
+    unmapped = {(str(r["domain"]), int(r["concept_id"]), str(r["outcome"])): [int(r["sum(records)"]), int(r["count(person_id)"])]
+                for r in counted}
+    parts = sorted(folder.glob(f"part-*.{fmt}" if fmt == "csv" else "part-*.parquet"))
+    tally = write_summary(out, fmt, parts, unmapped, lambda ids: concept_names(source, ids), cdm)
+    return tally.total["decisions"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``spark-submit mmsequence/omop/spark.py --cdm DIR --out DIR [--policy FILE] [--format F]``."""
+    parser = argparse.ArgumentParser(prog="mmsequence.omop.spark", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--path", action="store_true", help="print the path of the file to give spark-submit, and exit")
+    parser.add_argument("--cdm", help="folder of Parquet folders, one per CDM table (any path Spark reads)")
+    parser.add_argument("--out", help="output folder (on the driver's file system)")
+    parser.add_argument("--policy", help="site policy with its omop section")
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--partitions", type=int)
+    args = parser.parse_args(argv)
+    if args.path:
+        print(Path(__file__).resolve().with_name("spark_submit.py"))
+        return 0
+    if not (args.cdm and args.out):
+        parser.error("--cdm and --out are required")
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName("mmsequence-audit").getOrCreate()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    count = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions)
+    print(f"mmsequence: {count} decisions written to {args.out}", file=sys.stderr)
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

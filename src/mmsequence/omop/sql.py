@@ -1,0 +1,102 @@
+"""The SQL the audit runs, the same on DuckDB, PostgreSQL and Spark SQL (only type names differ).
+
+Every value placed in a query is a whole number from the database or the policy (cast with
+``int``) or a vocabulary id quoted as an SQL string; nothing else is interpolated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from .mapping import OmopMapping
+
+
+@attrs.frozen
+class Dialect:
+    double: str = "DOUBLE"
+    text: str = "VARCHAR"
+
+
+DUCKDB = Dialect()
+POSTGRES = Dialect(double="DOUBLE PRECISION", text="TEXT")
+SPARK = Dialect(double="DOUBLE", text="STRING")
+
+#: The CDM tables an audit reads.
+CDM_TABLES = ("concept", "concept_ancestor", "condition_occurrence", "drug_exposure", "procedure_occurrence",
+              "observation", "measurement")
+
+
+def ids(values: Iterable[int]) -> str:
+    """A list of whole numbers for ``IN (...)``; never empty (0 is no concept and no person)."""
+    text = ", ".join(str(int(v)) for v in values)
+    return text or "0"
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ingredients_sql(mapping: OmopMapping) -> str:
+    """(drug concept, ingredient id, name, vocabulary, code) for every drug concept in drug_exposure."""
+    vocabularies = ", ".join(_string(v) for v in mapping.ingredient_vocabularies)
+    return f"""SELECT d.drug_concept_id, i.concept_id, i.concept_name, i.vocabulary_id, i.concept_code
+FROM (SELECT DISTINCT drug_concept_id FROM drug_exposure) d
+JOIN concept_ancestor ca ON ca.descendant_concept_id = d.drug_concept_id
+JOIN concept i ON i.concept_id = ca.ancestor_concept_id
+WHERE i.concept_class_id = 'Ingredient' AND i.vocabulary_id IN ({vocabularies})"""
+
+
+def atc_sql(mapping: OmopMapping) -> str:
+    """(ingredient id, ATC code) for those ingredients."""
+    return f"""SELECT ca.descendant_concept_id, a.concept_code
+FROM concept_ancestor ca JOIN concept a ON a.concept_id = ca.ancestor_concept_id
+WHERE a.vocabulary_id = 'ATC' AND ca.descendant_concept_id IN (SELECT concept_id FROM ({ingredients_sql(mapping)}) ing)"""
+
+
+DRUG_NAMES_SQL = """SELECT c.concept_id, c.concept_name FROM concept c
+WHERE c.concept_id IN (SELECT DISTINCT drug_concept_id FROM drug_exposure)"""
+
+
+def myeloma_sql(mapping: OmopMapping) -> str:
+    """The myeloma concepts and their descendants."""
+    return f"""SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id IN ({ids(sorted(mapping.myeloma))})"""
+
+
+def cohort_sql(myeloma: Iterable[int], after: int | None = None, limit: int | None = None) -> str:
+    """The persons with a myeloma condition; with ``limit``, the next page in order of person_id."""
+    where = f" AND person_id > {int(after)}" if after is not None else ""
+    page = f" ORDER BY person_id LIMIT {int(limit)}" if limit is not None else ""
+    return (f"SELECT DISTINCT person_id FROM condition_occurrence WHERE condition_concept_id IN ({ids(sorted(myeloma))})"
+            f"{where}{page}")
+
+
+def records_sql(dialect: Dialect, persons: str, ordered: bool = True) -> str:
+    """Every record of the persons (``persons``: a list of ids, or a subquery), one row format,
+    ordered by person, domain and record (unless ``ordered`` is false)."""
+    d, t = dialect.double, dialect.text
+    nothing = f"CAST(NULL AS {d}), CAST(NULL AS BIGINT), CAST(NULL AS {t}), CAST(NULL AS BIGINT)"
+    return f"""SELECT person_id, 'drug' AS domain, drug_exposure_id AS record_id, drug_concept_id AS concept_id,
+  drug_exposure_start_date AS start_date, drug_exposure_end_date AS end_date,
+  CAST(NULL AS {d}) AS value_number, CAST(NULL AS BIGINT) AS value_concept_id, CAST(NULL AS {t}) AS value_text,
+  CAST(NULL AS BIGINT) AS unit_concept_id
+FROM drug_exposure WHERE person_id IN ({persons})
+UNION ALL
+SELECT person_id, 'procedure', procedure_occurrence_id, procedure_concept_id, procedure_date, CAST(NULL AS DATE), {nothing}
+FROM procedure_occurrence WHERE person_id IN ({persons})
+UNION ALL
+SELECT person_id, 'observation', observation_id, observation_concept_id, observation_date, CAST(NULL AS DATE),
+  value_as_number, value_as_concept_id, value_as_string, unit_concept_id
+FROM observation WHERE person_id IN ({persons})
+UNION ALL
+SELECT person_id, 'measurement', measurement_id, measurement_concept_id, measurement_date, CAST(NULL AS DATE),
+  value_as_number, value_as_concept_id, CAST(NULL AS {t}), unit_concept_id
+FROM measurement WHERE person_id IN ({persons})
+UNION ALL
+SELECT person_id, 'condition', condition_occurrence_id, condition_concept_id, condition_start_date, CAST(NULL AS DATE), {nothing}
+FROM condition_occurrence WHERE person_id IN ({persons})""" + ("\nORDER BY 1, 2, 3" if ordered else "")
+
+
+def concept_names_sql(concepts: Iterable[int]) -> str:
+    return f"SELECT concept_id, concept_name, vocabulary_id FROM concept WHERE concept_id IN ({ids(concepts)})"
