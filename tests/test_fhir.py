@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmsequence import InputError, evaluate
+from mmsequence import InputError, PartialDate, evaluate
 from mmsequence.catalog import load_catalog
 from mmsequence.fhir import read_bundle
 
@@ -463,14 +463,37 @@ SITE_CODES = {"disease_status": ("http://loinc.org|97509-4",), "car_t_eligible":
               "soluble_bcma": ("urn:site|SBCMA",), "bcma_loss": ("urn:site|BCMA-DEL",)}
 
 
-def test_mcode_disease_status_progression_makes_the_line_refractory():
-    worsened = {"valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "271299001"}]}}
+WORSENED = {"valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "271299001"}]}}
+
+
+def test_mcode_disease_status_progression_gives_the_line_its_progression_date():
     history = read(bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01"),
-                          _observation("ds", "http://loinc.org|97509-4", "2024-08-20", **worsened),
+                          _observation("ds", "http://loinc.org|97509-4", "2024-08-20", **WORSENED),
                           statement("t", "teclistamab", "2024-10-01", "2025-03-01")), observations=SITE_CODES)
-    assert [(line.agents, line.stop_reason, line.refractory) for line in history.lines] == [
-        (("carfilzomib",), "progression", True), (("teclistamab",), None, None)]
+    assert [(line.agents, line.stop_reason, line.refractory, line.progression) for line in history.lines] == [
+        (("carfilzomib",), "progression", None, PartialDate.parse("2024-08-20")), (("teclistamab",), None, None, None)]
     assert history.lines[1].origin.reason.startswith("derived: line 2: progression recorded 2024-08-20 (Observation/ds)")
+    # refractory on therapy, decided by the course as for a document
+    exposures = evaluate(history, as_of="2025-04-01").course.exposures
+    assert [(e.agent.name, e.refractory) for e in exposures] == [("carfilzomib", "yes"), ("teclistamab", "unknown")]
+
+
+@pytest.mark.parametrize("observed, refractory, stop_reason", [
+    ("2024-10-20", "yes", "progression"),  # 49 days after the last dose: within the IMWG 60 days
+    ("2024-11-15", "no", None),            # 75 days after: progression off therapy, not refractory
+    ("2024-08-25", "yes", "progression"),  # while it was still given
+])
+def test_a_progression_observation_and_a_document_progression_date_mean_the_same(observed, refractory, stop_reason):
+    fhir = read(bundle(statement("k", "carfilzomib", "2024-01-10", "2024-09-01"),
+                       _observation("ds", "http://loinc.org|97509-4", observed, **WORSENED),
+                       statement("t", "teclistamab", "2024-12-01", "2025-03-01")), observations=SITE_CODES)
+    assert (fhir.lines[0].progression, fhir.lines[0].stop_reason) == (PartialDate.parse(observed), stop_reason)
+    written = {"patient_id": "p", "lines": [{"agents": ["carfilzomib"], "start": "2024-01-10", "end": "2024-09-01",
+                                             "progression": observed},
+                                            {"agents": ["teclistamab"], "start": "2024-12-01", "end": "2025-03-01"}]}
+    for source in (fhir, written):
+        (first, _) = evaluate(source, as_of="2025-04-01").course.exposures
+        assert first.refractory == refractory
 
 
 def test_site_mapped_observations_carry_eligibility_and_biomarkers():

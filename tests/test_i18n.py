@@ -68,7 +68,9 @@ def test_a_chinese_reader_gets_chinese_words_dates_and_drug_names():
     assert text.startswith("患者 T-1，评估日期 2026年3月1日")
     assert "特立妥单抗（tec）：需等待至 2026年6月1日，之后慎用" in text
     assert "ciltacabtagene autoleucel" in text  # no Chinese display name in the catalog: the canonical name
-    header, *rows = text.splitlines()[2:5]
+    table = text.splitlines()
+    first = next(i for i, row in enumerate(table) if "靶点" in row)  # after the header lines (patient, knowledge)
+    header, *rows = table[first:first + 3]
     # columns line up by display width (a Chinese character takes two columns)
     starts = [display_width(row[:row.index("BCMA")]) for row in (*rows,)]
     assert len(set(starts)) == 1 and "靶点" in header

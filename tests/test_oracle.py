@@ -51,6 +51,29 @@ def test_engine_and_oracle_agree_on_the_shipped_examples(path):
     _agree((document, load_policy()))
 
 
+REGIMEN_VIGNETTES = sorted(p for p in (Path(__file__).parents[1] / "examples" / "vignettes").glob("*.json")
+                          if int(p.name[:2]) >= 69)
+
+
+@pytest.mark.parametrize("path", REGIMEN_VIGNETTES, ids=lambda p: p.stem)
+def test_engine_and_oracle_agree_on_regimens_and_progression_dates(path):
+    _agree((json.loads(path.read_text(encoding="utf-8"))["document"], load_policy()))
+
+
+def test_the_oracle_judges_a_regimen_by_its_targets_and_its_tcrt():
+    # after teclistamab, 2 months ago: the combination waits for the interval like teclistamab alone, and
+    # re-uses BCMA; talquetamab with teclistamab re-uses BCMA too, though it also brings GPRC5D
+    document = {"patient_id": "O-1", "as_of": "2026-02-01", "car_t_eligible": False,
+                "lines": [{"agents": ["teclistamab"], "start": "2025-01-01", "end": "2025-12-01"}],
+                "candidates": ["Tec-Dara", {"agents": ["talquetamab", "teclistamab"]}, "talquetamab"]}
+    policy = comparable(load_policy())
+    got = oracle.assess(document, datetime.date(2026, 2, 1), policy)
+    assert got == {"Tec-Dara": ("wait", "caution", datetime.date(2026, 6, 1)),
+                   "talquetamab + teclistamab": ("wait", "caution", datetime.date(2026, 6, 1)),
+                   "talquetamab": ("wait", "acceptable", datetime.date(2026, 6, 1))}
+    assert got == engine_verdicts(document, datetime.date(2026, 2, 1), policy)
+
+
 def test_the_oracle_reads_the_worked_example_as_the_guidance_does():
     # Teclistamab last given 2025-12-15: the interval ends 2026-06-15. Apheresis planned for
     # 2026-07-01 comes after it, so cilta-cel (CAR-T, the first after the bsAb) is preferred; bsAbs

@@ -58,6 +58,14 @@ CASES = [  # (invariant, document, candidate, planted change): the true assessme
     # eligibility unknown: a bsAb with the CAR-T-first caution ranked above the CAR-T
     (invariants.car_t_ranks_first_when_only_eligibility_is_missing,
      document(car_t_eligible=None, candidates=["talquetamab", "cilta-cel"]), "talquetamab", {"rank": 0}),
+    # a regimen let through the interval that holds its bsAb back
+    (invariants.regimen_never_less_restrictive_than_its_tcrts,
+     document(TEC, as_of="2026-01-10", candidates=["teclistamab + daratumumab"]), "teclistamab + daratumumab",
+     {"verdict": "caution", "earliest_date": None}),
+    # re-treatment allowed although the disease may have been refractory (progression known to the month)
+    (invariants.imprecise_progression_is_worst_case_for_retreatment,
+     document(line("teclistamab", "2024-09-01", "2025-06-30", progression="2025-08"), as_of="2026-03-01",
+              candidates=["teclistamab"]), "teclistamab", {"verdict": "caution"}),
 ]
 
 

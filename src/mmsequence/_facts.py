@@ -22,12 +22,14 @@ PATIENT_FIELDS = (
     "prior_car_t_agents", "apheresis", "apheresis_date", "apheresis_event", "unknown_agents", "unknown_agent_names",
     "jurisdiction", "exposed_pi", "exposed_imid", "exposed_anti_cd38", "triple_class_exposed",
     "lenalidomide_refractory", "progression_on_last", "soluble_bcma_known", "soluble_bcma_ng_ml",
+    "anti_cd38_refractory", "anti_cd38_refractory_agents", "exposed_bcma", "bcma_agents",
 )
 CANDIDATE_FIELDS = (
     "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
     "same_target_tcrt", "same_target_agents", "same_target_count", "same_target_bsab",
     "same_target_bsab_agents", "same_target_refractory", "same_target_refractory_agents",
     "same_target_car_t", "same_target_car_t_agents", "refractory_to_agent", "refractory_agent_lines",
+    "same_targets", "regimen", "refractory_open", "refractory_open_lines",
     "bcma", "bridging_same_target", "antigen_lost", "lost_targets", "reserve_left", "reserve_targets",
     "anchor", "anchor_kind",
     "interval", "interval_from", "interval_exact", "interval_end", "interval_end_earliest", "interval_months",
@@ -73,8 +75,14 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
     same = course.same_target(agent)
     # a bsAb given after the T cells were collected did not touch the cells the CAR-T is made of
     before = tuple(e for e in same if e.start.after(anchor) is not True)
-    others = tuple(e for e in same if e.agent.name != agent.name)
-    itself = [e for e in course.exposures if e.agent.name == agent.name]
+    # a regimen is its agents: re-treatment is with the ones that are directed at a target (a TCRT,
+    # an ADC), and the same target is another agent's
+    parts = {a.name for a in candidate.agents}
+    directed = {a.name for a in candidate.agents if not candidate.parts or a.is_tcrt or a.modality == "adc"}
+    others = tuple(e for e in same if e.agent.name not in parts)
+    itself = [e for e in course.exposures if e.agent.name in directed]
+    refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
+    left_open = [e for e in itself if e.refractory_open is not None] if refractory_to_agent == "unknown" else []
     lost = course.lost
     reserve = course.reserve(agent)
     product = course.apheresis.product
@@ -96,8 +104,12 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         same_target_refractory_agents=_exposures(course, (e for e in others if e.refractory == "yes")),
         same_target_car_t=any(e.agent.modality == "car-t" for e in same),
         same_target_car_t_agents=_exposures(course, (e for e in same if e.agent.modality == "car-t")),
-        refractory_to_agent=any_of(e.refractory for e in itself) if itself else "no",
+        refractory_to_agent=refractory_to_agent,
         refractory_agent_lines=_exposures(course, (e for e in itself if e.refractory == "yes")),
+        refractory_open=bool(left_open),
+        refractory_open_lines=_exposures(course, left_open),
+        same_targets=", ".join(t for t in agent.targets if any(t in e.agent.targets for e in same)) or "none",
+        regimen=bool(candidate.parts),
         bridging_same_target=bool(targets & product_targets),
         antigen_lost=any(lost.get(t) is True for t in targets),
         lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),
@@ -145,6 +157,9 @@ def engine_facts(course: PatientCourse) -> Facts:
         "jurisdiction": course.jurisdiction or "none",
         "soluble_bcma_known": soluble is not None,
         "soluble_bcma_ng_ml": soluble if soluble is not None else 0,
+        "anti_cd38_refractory_agents": _exposures(course, (e for e in course.exposures
+                                                            if e.agent.drug_class == "anti-cd38" and e.refractory == "yes")),
+        "bcma_agents": _exposures(course, course.bcma_directed),
         **course.class_facts(),
     }
     candidates = tuple((c, _candidate_fact(i, c, course)) for i, c in enumerate(course.candidates))

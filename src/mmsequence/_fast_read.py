@@ -17,7 +17,8 @@ import msgspec
 
 from .dates import PartialDate
 from .history import (
-    Apheresis, Biomarkers, Line, Override, PatientHistory, _apheresis_order_problems, _line_problems,
+    Apheresis, Biomarkers, CandidateInput, CandidateRegimen, Line, Override, PatientHistory, _apheresis_order_problems,
+    _line_problems,
 )
 
 Response = Literal["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE"]
@@ -30,6 +31,7 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True):
     agents: list[str]
     start: str
     end: str | None = None
+    progression: str | None = None
     best_response: Response | None = None
     stop_reason: StopReason | None = None
     refractory: bool | None = None
@@ -57,12 +59,17 @@ class _Override(msgspec.Struct, forbid_unknown_fields=True):
     note: str | None = None
 
 
+class _Regimen(msgspec.Struct, forbid_unknown_fields=True):
+    agents: list[str]
+    name: str | None = None
+
+
 class _Document(msgspec.Struct, forbid_unknown_fields=True):
     patient_id: str
     lines: list[_Line] | None
     apheresis: list[_Apheresis] | None = None
     biomarkers: _Biomarkers | None = None
-    candidates: list[str] | None = None
+    candidates: list[str | _Regimen] | None = None
     car_t_eligible: bool | None = None
     jurisdiction: Literal["US", "EU"] | None = None
     as_of: str | None = None
@@ -104,10 +111,27 @@ def _day_range(text: str) -> PartialDate:
 def _line(raw: _Line, path: str) -> Line:
     start = _day_range(raw.start)
     end = _date(raw.end)
-    if _line_problems(start, end, path):
+    progression = _date(raw.progression)
+    if _line_problems(start, end, path, progression):
         raise _Doubt
     return Line(agents=_names(raw.agents), start=start, end=end, best_response=raw.best_response,
-                stop_reason=raw.stop_reason, refractory=raw.refractory, comment=_text(raw.comment))
+                stop_reason=raw.stop_reason, refractory=raw.refractory, comment=_text(raw.comment),
+                progression=progression)
+
+
+def _candidates(raw: list[str | _Regimen]) -> tuple[CandidateInput, ...]:
+    if not raw:
+        raise _Doubt
+    found: list[CandidateInput] = []
+    for item in raw:
+        if isinstance(item, str):
+            found += _names([item])
+        elif len(item.agents) < 2:
+            raise _Doubt
+        else:
+            name = _text(item.name)
+            found.append(CandidateRegimen(_names(item.agents), name.strip() if name else None))
+    return tuple(found)
 
 
 def _apheresis(raw: _Apheresis) -> Apheresis:
@@ -149,7 +173,7 @@ def fast_history(text: str | bytes) -> PatientHistory | None:
             lines=tuple(_line(line, f"lines[{i}]") for i, line in enumerate(raw.lines or ())),
             apheresis=apheresis,
             biomarkers=_biomarkers(raw.biomarkers),
-            candidates=None if raw.candidates is None else _names(raw.candidates),
+            candidates=None if raw.candidates is None else _candidates(raw.candidates),
             car_t_eligible=raw.car_t_eligible,
             jurisdiction=raw.jurisdiction,
             as_of=None if as_of is None else as_of.earliest,

@@ -1,7 +1,9 @@
 """What the team should record or do to get a firmer answer: the assessment's actions.
 
-Every drug in the history that the catalog does not know is to be identified (whatever the
-candidates). The other actions come from the live findings, in three ways, none of which names a rule:
+Every drug in the history that the catalog does not know is to be identified, and every date on
+which a line's refractoriness turns but that the record gives only to the month or year is to be
+recorded exactly (whatever the candidates). The other actions come from the live findings, in three
+ways, none of which names a rule:
 
 - a rule that depends on a fact (``depends_on`` in its file) asks for that fact when the record
   leaves it unknown (:data:`MISSING_FACTS`): "record whether the patient is eligible for CAR-T";
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Every action code, in the order actions are listed (conflicts first, then missing facts, then dates).
 CODES = ("resolve-car-t-eligibility", "record-car-t-eligibility", "classify-agent", "classify-candidate",
-         "record-dose-date", "move-apheresis")
+         "record-dose-date", "record-progression-date", "move-apheresis")
 #: Patient facts a rule may depend on, and the action that asks for each when it is unknown.
 MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}
 #: Codes a rule file may give under ``asks``.
@@ -77,6 +79,22 @@ def _timed(finding: Finding) -> list[Action]:
     return found
 
 
+def _open_refractoriness(course: PatientCourse) -> list[Action]:
+    """Record the exact day of a progression, or of a last dose, on which a line's refractoriness turns."""
+    actions = []
+    for index, which in course.open_refractoriness():
+        line = course.history.lines[index]
+        if which == "progression" and line.progression is not None:
+            actions.append(_action("record-progression-date", line=course.line_ref(index), recorded=str(line.progression),
+                                   field=f"lines[{index}].progression"))
+            continue
+        exposure = next(e for e in course.exposures if e.line == index and e.refractory_open is not None)
+        dose = course.dose_ref(exposure)
+        if dose["date"] is not None:
+            actions.append(_action("record-dose-date", dose=dose, recorded=dose["date"]["recorded"], field=dose["field"]))
+    return actions
+
+
 def collect(candidates: Iterable[CandidateAssessment], asks: dict[str, tuple[str, ...]],
             course: PatientCourse) -> tuple[Action, ...]:
     """Every action the live findings of ``candidates`` call for, each once, in :data:`CODES` order.
@@ -84,8 +102,7 @@ def collect(candidates: Iterable[CandidateAssessment], asks: dict[str, tuple[str
     ``asks`` gives the action codes each rule asks for (by rule id).
     """
     found: dict[tuple[str, str], Action] = {}
-    for ref in course.unknown_refs():
-        action = _action("classify-agent", agent=ref)
+    for action in [_action("classify-agent", agent=ref) for ref in course.unknown_refs()] + _open_refractoriness(course):
         found.setdefault((action.code, action.text), action)
     for candidate in candidates:
         for finding in candidate.findings:

@@ -9,6 +9,7 @@ import attrs
 
 from .actions import Action
 from .catalog import Catalog
+from .knowledge import Knowledge
 from .policy import Policy
 
 if TYPE_CHECKING:
@@ -78,11 +79,12 @@ class CandidateAssessment:
     findings: tuple[Finding, ...]
     then: str | None = None
     earliest_date_set_by: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()  # a regimen's agents (empty for a single drug)
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         return {
-            "query": self.query, "therapy": self.therapy, "target": list(self.target),
-            "modality": self.modality, "verdict": self.verdict, "then": self.then,
+            "query": self.query, "therapy": self.therapy, **({"agents": list(self.agents)} if self.agents else {}),
+            "target": list(self.target), "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "earliest_date": None if self.earliest_date is None else self.earliest_date.isoformat(),
             "earliest_date_set_by": list(self.earliest_date_set_by),
             "rank": self.rank, "findings": [f.to_dict(shared) for f in self.findings],
@@ -92,14 +94,17 @@ class CandidateAssessment:
 @attrs.frozen
 class Ruleset:
     """The knowledge an assessment was made with: library version, digest of the rule files, the
-    agent catalog and the policy together, and the packs that ran."""
+    agent catalog and the policy together, the packs that ran, and when each part was last checked
+    against its sources (``knowledge``)."""
 
     version: str
     digest: str
     packs: tuple[str, ...]
+    knowledge: Knowledge = Knowledge()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "digest": self.digest, "packs": list(self.packs)}
+        return {"version": self.version, "digest": self.digest, "packs": list(self.packs),
+                "knowledge": self.knowledge.to_dict()}
 
 
 @attrs.frozen

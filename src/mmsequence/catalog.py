@@ -10,6 +10,7 @@ so that a line reads as a clinician writes it.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import unicodedata
@@ -24,9 +25,14 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .errors import RuleFileError
 from .history import JURISDICTIONS
+from .knowledge import Reviewed, as_day, parse_reviewed
 
 MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional", "none")
 TCRT_MODALITIES = ("bsab", "car-t")
+#: The targets of T-cell redirecting therapy, in the order they are shown (any other target after them).
+TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
+#: A regimen's modality is the first of these that one of its agents has.
+_REGIMEN_MODALITY = ("car-t", "bsab", "adc", "nk-engager", "conventional")
 STATUSES = ("approved", "investigational", "discontinued", "preclinical")
 #: What a drug is for, which decides how a history treats it:
 #: anti-myeloma counts toward lines, class exposure and the washout; conditioning belongs to the
@@ -49,6 +55,8 @@ ANTI_MYELOMA_ATC_GROUPS = ("L01", "L02", "L04", "H02")
 
 _AGENT_KEYS = ("name", "targets", "modality", "class", "status", "role")
 _OPTIONAL_AGENT_KEYS = ("synonyms", "codes", "contexts", "approved_in", "display")
+#: Keys an agent has only in the shipped catalog: the ids of the catalog sources it was written from.
+_CATALOG_AGENT_KEYS = ("source",)
 #: Languages an agent may have a display name in (besides its canonical English name).
 DISPLAY_LANGUAGES = ("zh-CN",)
 _CODE_KEYS = ("system", "version", "code", "source")
@@ -127,6 +135,8 @@ class Agent:
     codes: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
     role: str = attrs.field(default="anti-myeloma", validator=attrs.validators.in_(ROLES))
     contexts: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: The ids of the catalog sources the entry was written from (a site's own agents have none).
+    sources: tuple[str, ...] = attrs.field(default=(), converter=_names)
     #: Where an approved agent is on the market when that is not the US and the EU (e.g. ``("CN",)``).
     approved_in: tuple[str, ...] = attrs.field(default=(), converter=_names)
     #: The name shown to a reader of each language, by language tag; each is also a synonym.
@@ -157,16 +167,46 @@ class Agent:
 
 @attrs.frozen
 class Regimen:
-    """A usual combination: its name, the canonical names of its agents and its abbreviations
-    (the first is how it is shown: ``line 3 (KPd)``)."""
+    """A combination: its name, the canonical names of its agents and its abbreviations (the first
+    is how it is shown: ``line 3 (KPd)``; none where no source gives one), its status as a
+    combination (None: its agents' statuses decide) and the ids of its sources."""
 
     name: str
     agents: frozenset[str] = attrs.field(converter=frozenset)
     abbreviations: tuple[str, ...] = attrs.field(converter=_names)
+    status: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(STATUSES)))
+    sources: tuple[str, ...] = attrs.field(default=(), converter=_names)
 
     @property
-    def abbreviation(self) -> str:
-        return self.abbreviations[0]
+    def abbreviation(self) -> str | None:
+        return self.abbreviations[0] if self.abbreviations else None
+
+
+@attrs.frozen
+class Source:
+    """Where catalog entries were read: a citation, and the day the entries were last checked against it."""
+
+    id: str
+    citation: str
+    reviewed: datetime.date
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "citation": self.citation, "reviewed": self.reviewed.isoformat()}
+
+
+def as_one_therapy(name: str, parts: Iterable[Agent], status: str) -> Agent:
+    """A regimen as the sequencing rules see it: one therapy whose targets are all its agents'
+    targets (those of T-cell redirecting therapy first), a TCRT when one of its agents is, with the
+    modality of its most specific agent (a CAR-T, else a bsAb, an ADC, an NK-cell engager)."""
+    agents = tuple(parts)
+    found = {t for a in agents for t in a.targets}
+    targets = tuple(t for t in TCRT_TARGETS if t in found) + tuple(sorted(found - set(TCRT_TARGETS)))
+    modality = next(m for m in _REGIMEN_MODALITY if any(a.modality == m for a in agents))
+    return Agent(name, targets, modality, "regimen", status)
+
+
+def _sources(values: Iterable[Source]) -> tuple[Source, ...]:
+    return tuple(values)
 
 
 @attrs.frozen
@@ -176,13 +216,18 @@ class Catalog:
 
     agents: tuple[Agent, ...] = attrs.field(converter=_agents)
     regimens: tuple[Regimen, ...] = attrs.field(default=(), converter=_regimens)
+    #: When the catalog as a whole was last checked against its sources (None: not dated).
+    reviewed: Reviewed | None = None
+    sources: tuple[Source, ...] = attrs.field(default=(), converter=_sources)
     _by_name: dict[str, Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_agents: dict[frozenset[str], Regimen] = attrs.field(init=False, repr=False, eq=False)
+    _by_regimen_name: dict[str, Regimen] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, Agent] = {}
         by_code: dict[tuple[str, str], Agent] = {}
+        by_regimen: dict[str, Regimen] = {}
         problems: list[str] = []
         for i, agent in enumerate(self.agents):
             paths = [f"agents[{i}].name"] + [f"agents[{i}].synonyms[{j}]" for j in range(len(agent.synonyms))]
@@ -199,11 +244,22 @@ class Catalog:
                     problems.append(
                         f"agents[{i}].codes[{j}]: {code.system} {code.code} is also a code of {other.name!r}"
                     )
+        for i, regimen in enumerate(self.regimens):
+            paths = [f"regimens[{i}].name"] + [f"regimens[{i}].abbreviations[{j}]" for j in range(len(regimen.abbreviations))]
+            for path, name in zip(paths, (regimen.name, *regimen.abbreviations)):
+                key = normalise(name)
+                taken = by_name.get(key)
+                known = by_regimen.setdefault(key, regimen)
+                if taken is not None:
+                    problems.append(f"{path}: {name!r} is also a name of the agent {taken.name!r}")
+                elif known is not regimen:
+                    problems.append(f"{path}: {name!r} is also a name of the regimen {known.name!r}")
         if problems:
             raise CatalogError(problems)
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_code", by_code)
         object.__setattr__(self, "_by_agents", {r.agents: r for r in self.regimens})
+        object.__setattr__(self, "_by_regimen_name", by_regimen)
 
     def lookup(self, name: str) -> Agent | None:
         """The agent with this canonical name or synonym (compared normalised), else None."""
@@ -216,6 +272,26 @@ class Catalog:
     def regimen(self, agents: Iterable[Agent]) -> Regimen | None:
         """The regimen made of exactly these agents, if the catalog names one."""
         return self._by_agents.get(frozenset(agent.name for agent in agents))
+
+    def regimen_named(self, name: str) -> Regimen | None:
+        """The regimen with this name or abbreviation (compared normalised, as a drug's synonyms are), else None."""
+        return self._by_regimen_name.get(normalise(name))
+
+    def regimen_status(self, agents: Iterable[Agent]) -> str:
+        """A combination's status: the one the catalog gives it; a combination holding a T-cell
+        redirecting therapy that the catalog does not give one is investigational (approved only where
+        a source says so); any other takes the least advanced status of its agents."""
+        parts = tuple(agents)
+        regimen = self.regimen(parts)
+        if regimen is not None and regimen.status is not None:
+            return regimen.status
+        if any(a.is_tcrt for a in parts):
+            return "investigational"
+        return max((a.status for a in parts), key=STATUSES.index)
+
+    def source(self, source_id: str) -> Source | None:
+        """The catalog source with this id, else None."""
+        return next((s for s in self.sources if s.id == source_id), None)
 
     def approved_tcrts(self, jurisdiction: str | None = None) -> tuple[Agent, ...]:
         """Approved bispecific T-cell engagers and CAR-Ts on the market in ``jurisdiction``, in catalog order.
@@ -231,7 +307,7 @@ class Catalog:
         Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
         a synonym whose agent is unknown.
         """
-        base = Catalog((*self.agents, *agents), self.regimens)
+        base = Catalog((*self.agents, *agents), self.regimens, self.reviewed, self.sources)
         added: dict[str, list[str]] = {}
         problems = []
         for synonym, target in synonyms.items():
@@ -247,7 +323,7 @@ class Catalog:
             raise CatalogError(problems)
         return Catalog(
             (attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents),
-            self.regimens,
+            self.regimens, self.reviewed, self.sources,
         )
 
 
@@ -268,10 +344,15 @@ def _read_catalog(path: Path) -> Catalog:
         raise CatalogError([f"{path}: not valid YAML: {error}"]) from None
     problems: list[str] = []
     agents = _parse_catalog(data, problems)
-    regimens = _parse_regimens(data.get("regimens", []) if isinstance(data, dict) else [], agents, problems)
+    mapping = data if isinstance(data, dict) else {}
+    regimens = _parse_regimens(mapping.get("regimens", []), agents, problems)
+    reviewed = None
+    if "reviewed" in mapping or "review_every_months" in mapping:
+        reviewed = parse_reviewed(mapping.get("reviewed"), mapping.get("review_every_months"), "", problems)
+    sources = _parse_sources(mapping.get("sources", {}), problems)
     if not problems:
         try:
-            return Catalog(agents, regimens)
+            return Catalog(agents, regimens, reviewed, sources)
         except CatalogError as error:
             problems = list(error.problems)
     raise CatalogError([f"{path}: {problem}" for problem in problems])
@@ -281,27 +362,49 @@ def _parse_catalog(data: Any, problems: list[str]) -> list[Agent]:
     if not isinstance(data, dict):
         problems.append("expected a mapping with the keys version and agents")
         return []
-    _check_keys("", data, ("version", "agents"), ("regimens",), problems)
+    _check_keys("", data, ("version", "agents"), ("regimens", "reviewed", "review_every_months", "sources"), problems)
     if "version" in data and data["version"] != 1:
         problems.append(f"version: {data['version']!r} is not 1")
-    return parse_agents(data.get("agents", []), "agents", problems)
+    return parse_agents(data.get("agents", []), "agents", problems, catalog=True)
 
 
-def parse_agents(entries: Any, path: str, problems: list[str]) -> list[Agent]:
-    """Agents from catalog-style entries (the catalog's own, or a site policy's), problems named under ``path``."""
+def _parse_sources(entries: Any, problems: list[str]) -> list[Source]:
+    """The catalog's ``sources``: id -> {citation, reviewed}."""
+    if not isinstance(entries, dict):
+        problems.append("sources: expected a mapping of source id to {citation, reviewed}")
+        return []
+    found = []
+    for key, entry in entries.items():
+        path = f"sources.{key}"
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: expected a mapping with the keys citation and reviewed")
+            continue
+        _check_keys(f"{path}.", entry, ("citation", "reviewed"), (), problems)
+        _check_text(f"{path}.citation", entry.get("citation"), problems)
+        day = as_day(entry.get("reviewed"))
+        if "reviewed" in entry and day is None:
+            problems.append(f"{path}.reviewed: {entry['reviewed']!r} is not a date (YYYY-MM-DD)")
+        if day is not None and isinstance(entry.get("citation"), str):
+            found.append(Source(str(key), entry["citation"].strip(), day))
+    return found
+
+
+def parse_agents(entries: Any, path: str, problems: list[str], catalog: bool = False) -> list[Agent]:
+    """Agents from catalog-style entries (the catalog's own, or a site policy's), problems named under
+    ``path``; only the catalog's own entries name their ``source``."""
     if not isinstance(entries, list):
         problems.append(f"{path}: expected a list")
         return []
-    parsed = (_parse_agent(f"{path}[{i}]", entry, problems) for i, entry in enumerate(entries))
+    parsed = (_parse_agent(f"{path}[{i}]", entry, problems, catalog) for i, entry in enumerate(entries))
     return [agent for agent in parsed if agent is not None]
 
 
-def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
+def _parse_agent(path: str, entry: Any, problems: list[str], catalog: bool = False) -> Agent | None:
     before = len(problems)
     if not isinstance(entry, dict):
         problems.append(f"{path}: expected a mapping")
         return None
-    _check_keys(f"{path}.", entry, _AGENT_KEYS, _OPTIONAL_AGENT_KEYS, problems)
+    _check_keys(f"{path}.", entry, _AGENT_KEYS, _OPTIONAL_AGENT_KEYS + (_CATALOG_AGENT_KEYS if catalog else ()), problems)
     for key, value in entry.items():
         if key in _AGENT_CHECKS:
             _AGENT_CHECKS[key](f"{path}.{key}", value, problems)
@@ -324,12 +427,28 @@ def _parse_agent(path: str, entry: Any, problems: list[str]) -> Agent | None:
         codes=(Code(**code) for code in entry.get("codes", ())),
         role=entry["role"],
         contexts=entry.get("contexts", ()),
+        sources=_source_ids(entry.get("source")),
         approved_in=entry.get("approved_in", ()),
         display=entry.get("display", {}),
     )
 
 
+def _source_ids(value: Any) -> tuple[str, ...]:
+    """A ``source`` key: one source id, or a list of them (checked by :func:`_check_source`)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _check_source(path: str, value: Any, problems: list[str]) -> None:
+    if isinstance(value, str):
+        _check_text(path, value, problems)
+    else:
+        _check_texts(path, value, problems)
+
+
 _REGIMEN_KEYS = ("name", "agents", "abbreviations")
+_OPTIONAL_REGIMEN_KEYS = ("status", "source")
 
 
 def _parse_regimens(entries: Any, agents: list[Agent], problems: list[str]) -> list[Regimen]:
@@ -346,12 +465,19 @@ def _parse_regimens(entries: Any, agents: list[Agent], problems: list[str]) -> l
         if not isinstance(entry, dict):
             problems.append(f"{path}: expected a mapping")
             continue
-        _check_keys(f"{path}.", entry, _REGIMEN_KEYS, (), problems)
+        _check_keys(f"{path}.", entry, _REGIMEN_KEYS, _OPTIONAL_REGIMEN_KEYS, problems)
         _check_text(f"{path}.name", entry.get("name"), problems)
         for key in ("agents", "abbreviations"):
             _check_texts(f"{path}.{key}", entry.get(key), problems)
-            if isinstance(entry.get(key), list) and len(entry[key]) < (2 if key == "agents" else 1):
-                problems.append(f"{path}.{key}: expected at least {'two agents' if key == 'agents' else 'one abbreviation'}")
+        if isinstance(entry.get("agents"), list) and len(entry["agents"]) < 2:
+            problems.append(f"{path}.agents: expected at least two agents")
+        if entry.get("abbreviations") == [] and "status" not in entry:
+            problems.append(f"{path}.abbreviations: expected at least one (only a combination with its status, which"
+                            " a candidate may name, may have none)")
+        if "status" in entry:
+            _check_status(f"{path}.status", entry["status"], problems)
+        if "source" in entry:
+            _check_source(f"{path}.source", entry["source"], problems)
         if len(problems) > before:
             continue
         problems.extend(f"{path}.agents: {name!r} is not a canonical agent name in the catalog"
@@ -361,7 +487,8 @@ def _parse_regimens(entries: Any, agents: list[Agent], problems: list[str]) -> l
             problems.append(f"{path}.agents: the same agents as {seen[combination]}")
         seen[combination] = path
         if len(problems) == before:
-            regimens.append(Regimen(entry["name"], combination, entry["abbreviations"]))
+            regimens.append(Regimen(entry["name"], combination, entry["abbreviations"], entry.get("status"),
+                                    _source_ids(entry.get("source"))))
     return regimens
 
 
@@ -474,4 +601,19 @@ _AGENT_CHECKS = {
     "display": _check_display,
     "role": _check_role,
     "contexts": _check_contexts,
+    "source": _check_source,
 }
+
+
+def knowledge_problems(catalog: Catalog) -> list[str]:
+    """What makes the catalog's knowledge undated (``rules --check``): no review date for the whole,
+    an agent or regimen that names no source, a source it names that the ``sources`` section lacks."""
+    problems = [] if catalog.reviewed is not None else ["reviewed: missing (the day the catalog was last checked against its sources)"]
+    known = {s.id for s in catalog.sources}
+    entries = [(f"agents[{i}] ({a.name})", a.sources) for i, a in enumerate(catalog.agents)]
+    entries += [(f"regimens[{i}] ({r.name})", r.sources) for i, r in enumerate(catalog.regimens)]
+    for where, ids in entries:
+        if not ids:
+            problems.append(f"{where}.source: missing (the catalog source the entry was written from)")
+        problems += [f"{where}.source: {i!r} is not a source in the catalog's sources section" for i in ids if i not in known]
+    return problems

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 from collections.abc import Sequence
 
 from ._paths import vignettes_dir
+from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
-from .errors import InputError, MmsequenceError
+from .errors import InputError, MmsequenceError, RuleFileError
 from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
 from .i18n import ENGLISH, LANGUAGES
+from .knowledge import as_day
 from .omop.command import add_omop_commands
 from .policy import load_policy
 from .render import to_json, to_text
-from .rulebook import check_references, check_translations, load_rulebook
+from .rulebook import Rule, Rulebook, check_references, check_translations, knowledge_problems, load_rulebook
 from .service.command import add_serve_command
 from .testing.command import add_validate_command
 from .testing.vignettes import run_vignettes
@@ -50,12 +53,44 @@ def _rules(args: argparse.Namespace) -> str:
         catalog = load_catalog(args.rules_dir / "agents.yaml" if args.rules_dir else None)
         check_references(rulebook, catalog)
         check_translations(rulebook)
+        undated = knowledge_problems(rulebook) + [f"agents.yaml: {p}" for p in catalog_knowledge_problems(catalog)]
+        if undated:
+            raise RuleFileError(undated)
         load_policy()
         return f"{len(rulebook.rules)} rules, {len(catalog.agents)} agents, default policy: OK ({rulebook.digest})\n"
-    rows = [("id", "pack", "effect", "evidence", "version", "citation")]
-    rows += [(r.id, r.pack, r.effect, r.evidence, str(r.version), r.citation) for r in rulebook.rules]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5][:80] + "\n" for row in rows)
+    if args.knowledge:
+        return _knowledge_table(rulebook, args)
+    rows = [("id", "pack", "effect", "evidence", "version", "reviewed", "citation")]
+    rows += [(r.id, r.pack, r.effect, r.evidence, str(r.version), _day(rulebook, r), r.citation) for r in rulebook.rules]
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[6][:80] + "\n" for row in rows)
+
+
+def _day(rulebook: Rulebook, rule: Rule) -> str:
+    reviewed = rulebook.reviewed(rule)
+    return reviewed.on.isoformat() if reviewed is not None else "-"
+
+
+def _knowledge_table(rulebook: Rulebook, args: argparse.Namespace) -> str:
+    """Each dated part, rule and catalog source: when it was last checked, when it is due, and whether
+    that is past on the day given (``--as-of``, default today); exit code 1 when something is due."""
+    day = as_day(args.as_of) if args.as_of else datetime.date.today()
+    if day is None:
+        raise InputError([f"--as-of: {args.as_of!r} is not a date (YYYY-MM-DD)"])
+    catalog = load_catalog(args.rules_dir / "agents.yaml" if args.rules_dir else None)
+    rows = [("part", "reviewed", "due", "")]
+    if catalog.reviewed is not None:
+        rows.append(("catalog", catalog.reviewed.on.isoformat(), catalog.reviewed.due.isoformat(), ""))
+        rows += [(f"  source {s.id}", s.reviewed.isoformat(), "", "") for s in catalog.sources]
+    for pack in rulebook.packs:
+        rows.append((f"pack {pack.name}", pack.reviewed.on.isoformat(), pack.reviewed.due.isoformat(), ""))
+        rows += [(f"  {r.id}", r.reviewed.on.isoformat(), r.reviewed.due.isoformat(), "")
+                 for r in rulebook.rules if r.pack == pack.name and r.reviewed is not None]
+    rows = [row if not row[2] or row[0] == "part" or datetime.date.fromisoformat(row[2]) >= day
+            else (*row[:3], "DUE") for row in rows]
+    args.exit_code = 1 if any(row[3] for row in rows[1:]) else 0
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "".join("  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] + "\n" for row in rows)
 
 
 def _vignettes(args: argparse.Namespace) -> str:
@@ -107,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.add_argument("--rules-dir", type=Path, help="a copy of rules/ to read instead of the shipped one")
+    rules.add_argument("--knowledge", action="store_true",
+                       help="when each part of the knowledge was last checked and is due; exit 1 if anything is due")
+    rules.add_argument("--as-of", help="the day --knowledge judges what is due (default: today)")
     rules.set_defaults(run=_rules)
     batch = commands.add_parser("batch", help="assess a cohort: JSONL or a folder in, JSONL out, resumable")
     batch.add_argument("input", help="a JSONL file (one document per line) or a folder of JSON documents")

@@ -21,14 +21,16 @@ from typing import Any
 
 import attrs
 
-from .catalog import ROLE_WORDS, Agent, Catalog, Regimen
+from .catalog import ROLE_WORDS, Agent, Catalog, Regimen, as_one_therapy
+from .catalog import TCRT_TARGETS as TCRT_TARGETS  # the board colours lines by these
 from .dates import PartialDate
 from .errors import InputError
-from .history import Line, PatientHistory
+from .history import CandidateRegimen, Line, PatientHistory, candidate_query
 from .messages import with_display
 from .policy import Policy
 
-TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
+#: IMWG: refractory is progression on therapy or within this many days of the last dose.
+REFRACTORY_DAYS = 60
 #: Drug classes that count for the labels' "prior therapy including ..." clauses.
 LABEL_CLASSES = {"pi": "proteasome-inhibitor", "imid": "imid", "anti_cd38": "anti-cd38"}
 #: Conventional classes that do not start the washout clock before apheresis or a bsAb.
@@ -57,17 +59,42 @@ def all_of(values: Iterable[Tri]) -> Tri:
     return "no" if "no" in seen else "unknown" if "unknown" in seen else "yes"
 
 
-def line_refractory(line: Line, one_infusion: bool = False) -> Tri:
-    """IMWG: refractory means progression on therapy (or within 60 days of the last dose).
+@attrs.frozen
+class Refractoriness:
+    """Whether the disease was refractory to a line's therapy (``yes``, ``no``, ``unknown``) and, when
+    a date known only to the month or year leaves it open, which (``progression`` or ``last-dose``)."""
 
-    An explicit ``refractory`` flag wins. A continuous line that stopped for progression is
-    refractory; a one-time CAR-T infusion is not "on therapy" later, so its progression says
-    nothing without the flag. Anything else is unknown: progression soon after stopping
-    cannot be ruled out.
+    value: Tri
+    open_date: str | None = None
+
+
+def refractory_by_date(progression: PartialDate, last_dose: PartialDate | None) -> bool | None:
+    """IMWG, three-valued: progression on therapy (``last_dose`` None: still given) or within
+    :data:`REFRACTORY_DAYS` days of the last dose; None when the recorded days leave it open."""
+    if last_dose is None:
+        return True
+    return progression.on_or_before(last_dose.plus_days(REFRACTORY_DAYS))
+
+
+def line_refractory(line: Line, last_dose: PartialDate | None, one_infusion: bool = False,
+                    progression: PartialDate | None = None) -> Refractoriness:
+    """IMWG: refractory means progression on therapy or within 60 days of the last dose.
+
+    A recorded ``refractory`` flag wins. With a progression date (``progression``, narrowed by the
+    caller; else the line's own) the definition decides, three-valued, from the last dose
+    (``last_dose``: None while the line is still given; a CAR-T's is its infusion). Without one, a
+    continuous line that stopped for progression is refractory, and a one-time CAR-T infusion is not
+    "on therapy" later, so its progression says nothing; anything else is unknown.
     """
     if line.refractory is not None:
-        return tri(line.refractory)
-    return "yes" if line.stop_reason == "progression" and not one_infusion else "unknown"
+        return Refractoriness(tri(line.refractory))
+    progression = progression or line.progression
+    if progression is not None:
+        within = refractory_by_date(progression, last_dose)
+        if within is not None:
+            return Refractoriness(tri(within))
+        return Refractoriness("unknown", "progression" if not progression.is_exact else "last-dose")
+    return Refractoriness("yes" if line.stop_reason == "progression" and not one_infusion else "unknown")
 
 
 @attrs.frozen
@@ -79,6 +106,7 @@ class Exposure:
     start: PartialDate
     end: PartialDate | None
     refractory: Tri
+    refractory_open: str | None = None  # the imprecise date (progression, last-dose) an unknown refractoriness rests on
 
     @property
     def ongoing(self) -> bool:
@@ -116,10 +144,18 @@ class TherapyLineCourse:
 
 @attrs.frozen
 class Candidate:
-    """A therapy to assess, as the input named it, and the catalog agent it names (None: unknown)."""
+    """A therapy to assess, as the input named it, and what it is to the rules (None: unknown): one
+    catalog agent, or a regimen as one therapy (:func:`~mmsequence.catalog.as_one_therapy`), whose
+    agents are ``parts`` (empty for a single agent)."""
 
     query: str
     agent: Agent | None
+    parts: tuple[Agent, ...] = ()
+
+    @property
+    def agents(self) -> tuple[Agent, ...]:
+        """The catalog agents the candidate gives: its parts, or its one agent."""
+        return self.parts or ((self.agent,) if self.agent is not None else ())
 
 
 @attrs.frozen
@@ -343,8 +379,21 @@ class PatientCourse:
         facts["triple_class_exposed"] = all_of(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
         lenalidomide = [e.refractory for e in self.exposures if e.agent.name == "lenalidomide"]
         facts["lenalidomide_refractory"] = any_of(lenalidomide) if lenalidomide else "unknown" if self.unknown else "no"
+        anti_cd38 = [e.refractory for e in self.exposures if e.agent.drug_class == LABEL_CLASSES["anti_cd38"]]
+        facts["anti_cd38_refractory"] = any_of(anti_cd38) if anti_cd38 else "unknown" if self.unknown else "no"
+        facts["exposed_bcma"] = "yes" if self.bcma_directed else "unknown" if self.unknown else "no"
         facts["progression_on_last"] = self.progression_on_last()
         return facts
+
+    @property
+    def bcma_directed(self) -> tuple[Exposure, ...]:
+        """Earlier BCMA-directed therapy of any modality: bsAb, CAR-T or antibody-drug conjugate."""
+        return tuple(e for e in self.exposures if "BCMA" in e.agent.targets)
+
+    def open_refractoriness(self) -> list[tuple[int, str]]:
+        """(line index, ``progression`` or ``last-dose``) of each line whose refractoriness a date
+        known only to the month or year leaves open, in line order."""
+        return sorted({(e.line, e.refractory_open) for e in self.exposures if e.refractory_open is not None})
 
     @property
     def prior_lines(self) -> int:
@@ -357,8 +406,10 @@ class PatientCourse:
             return "no"
         last = self.therapy_lines[-1]
         parts = [self.history.lines[i] for i in last.indices]
-        latest = max(parts, key=lambda line: (line.start.earliest, line.start.latest))
-        return "yes" if latest.stop_reason == "progression" else line_refractory(latest)
+        latest = max(parts, key=chronological)
+        if latest.stop_reason == "progression" or latest.progression is not None:
+            return "yes"
+        return tri(latest.refractory)
 
     def not_therapy_by_drug(self) -> list[dict[str, Any]]:
         """The drugs that are not anti-myeloma therapy, one entry per drug and role, with their records."""
@@ -375,8 +426,9 @@ class PatientCourse:
             agents = list(dict.fromkeys(a for part in parts for a in part.agents))
             ends = [part.end for part in parts if part.end is not None]
             end = "ongoing" if len(ends) < len(parts) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
-            last = max(parts, key=lambda part: (part.start.earliest, part.start.latest))
+            last = max(parts, key=chronological)
             stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
+            stop += f"; progression {last.progression}" if last.progression is not None and last.origin is None else ""
             why = parts[0].origin.reason if parts[0].origin is not None else None
             out.append(f"{line.number}. {line.start} to {end}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
         return out
@@ -436,12 +488,21 @@ class PatientCourse:
                 for k, c in LABEL_CLASSES.items()
             ),
             "lenalidomide_refractory": classes["lenalidomide_refractory"],
+            "anti_cd38_refractory": classes["anti_cd38_refractory"],
+            "exposed_bcma": classes["exposed_bcma"],
             "progression_on_last": classes["progression_on_last"],
             "apheresis": self.apheresis.state,
             "apheresis_date": None if self.apheresis.date is None else with_display(date_ref(self.apheresis.date)),
             "unknown_agents": [with_display(ref) for ref in self.unknown_refs()],
             "not_anti_myeloma_therapy": self.not_therapy_by_drug(),
         }
+
+
+def chronological(line: Line) -> tuple[datetime.date, datetime.date, datetime.date, tuple[str, ...]]:
+    """The order of lines in time, whatever order the record lists them in: by start, then by end
+    (an ongoing line last), then by their drugs."""
+    end = line.end.latest if line.end is not None else datetime.date.max
+    return line.start.earliest, line.start.latest, end, tuple(sorted(line.agents))
 
 
 def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
@@ -453,15 +514,16 @@ def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
     return agent.role
 
 
-def _exposures(history: PatientHistory, catalog: Catalog,
-               as_of: datetime.date) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
-    """Exposures to anti-myeloma therapy (dates as the record leaves them possible), unknown agents
-    (name as written, line index), and the other drugs the lines name."""
+def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
+               warnings: list[str]) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
+    """Exposures to anti-myeloma therapy (dates as the record leaves them possible, each with its
+    refractoriness), unknown agents (name as written, line index), and the other drugs the lines name."""
     exposures: list[Exposure] = []
     unknown: list[tuple[str, int]] = []
     others: list[NotTherapy] = []
     for i, line in enumerate(history.lines):
         start, end = _dates(line, as_of)
+        progression = None if line.progression is None else line.progression.bounded(start.earliest, as_of)
         agents = [catalog.lookup(name) for name in line.agents]
         for name, agent in zip(line.agents, agents):
             if agent is None:
@@ -471,9 +533,31 @@ def _exposures(history: PatientHistory, catalog: Catalog,
             if role != "anti-myeloma":
                 others.append(NotTherapy(agent.name, ROLE_WORDS[role], f"lines[{i}]"))
                 continue
-            refractory = line_refractory(line, one_infusion=agent.modality == "car-t")
-            exposures.append(Exposure(agent, i, start, end, refractory))
+            car_t = agent.modality == "car-t"
+            found = line_refractory(line, start if car_t else end, one_infusion=car_t, progression=progression)
+            exposures.append(Exposure(agent, i, start, end, found.value, found.open_date))
+        if progression is not None:
+            car_t = any(a is not None and a.modality == "car-t" for a in agents)
+            warnings += _refractory_conflicts(line, i, progression, start if car_t else end)
     return exposures, unknown, others
+
+
+def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last_dose: PartialDate | None) -> list[str]:
+    """A recorded flag or stop reason that the line's progression date contradicts (the flag still wins)."""
+    dated = refractory_by_date(progression, last_dose)
+    if dated is None:
+        return []
+    when = ("while it was still given" if last_dose is None else
+            f"{'within' if dated else 'more than'} {REFRACTORY_DAYS} days after the last dose ({last_dose})")
+    verdict = "refractory" if dated else "not refractory"
+    if line.refractory is not None and line.refractory != dated:
+        return [f"lines[{index}].refractory: recorded {str(line.refractory).lower()}, but the progression on "
+                f"'{line.progression}' came {when}, so the line is {verdict} by the IMWG definition; the recorded "
+                "value is used"]
+    if line.refractory is None and line.stop_reason == "progression" and not dated:
+        return [f"lines[{index}].stop_reason: 'progression', but the progression on '{line.progression}' came {when}, "
+                "so the line is not refractory by the IMWG definition"]
+    return []
 
 
 def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:
@@ -485,6 +569,8 @@ def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetim
         car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
         if car_t and line.end is not None and line.end != line.start:
             problems.append(f"lines[{i}].end: a CAR-T line is one infusion, so end must equal start '{line.start}'")
+        if line.progression is not None and line.progression.after(as_of):
+            problems.append(f"lines[{i}].progression: '{line.progression}' is after as_of {as_of}")
     for i, record in enumerate(history.apheresis):
         if record.status in ("done", "failed") and record.date is not None and record.date.after(as_of):
             problems.append(f"apheresis[{i}].date: '{record.date}' is after as_of {as_of} but status is {record.status!r}")
@@ -533,17 +619,61 @@ def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | N
     if history.candidates is None:
         return tuple(Candidate(a.name, a) for a in catalog.approved_tcrts(jurisdiction))
     seen: dict[str, int] = {}
-    problems, result = [], []
-    for i, query in enumerate(history.candidates):
-        agent = catalog.lookup(query)
-        key = agent.name if agent else query.casefold()
+    problems: list[str] = []
+    result = []
+    for i, given in enumerate(history.candidates):
+        candidate = _candidate(given, catalog, f"candidates[{i}]", problems)
+        key = candidate.agent.name if candidate.agent else candidate.query.casefold()
         if key in seen:
-            problems.append(f"candidates[{i}]: {query!r} names the same therapy as candidates[{seen[key]}]")
+            problems.append(f"candidates[{i}]: {candidate.query!r} names the same therapy as candidates[{seen[key]}]")
         seen[key] = i
-        result.append(Candidate(query, agent))
+        result.append(candidate)
     if problems:
         raise InputError(problems)
     return tuple(result)
+
+
+def _candidate(given: str | CandidateRegimen, catalog: Catalog, path: str, problems: list[str]) -> Candidate:
+    """A drug by any of its names; or a regimen: by a name or abbreviation the catalog knows (Tec-Dara),
+    as drugs joined by '+', or as its agents. A regimen with a drug the catalog does not know is an
+    unknown candidate; a CAR-T is given on its own, never in a regimen."""
+    query = candidate_query(given)
+    if isinstance(given, CandidateRegimen):
+        names: tuple[str, ...] = given.agents
+    elif "+" in given:
+        names = tuple(part.strip() for part in given.split("+"))
+    else:
+        agent = catalog.lookup(given)
+        regimen = None if agent is not None else catalog.regimen_named(given)
+        if regimen is None:
+            return Candidate(query, agent)
+        names = tuple(sorted(regimen.agents))
+    if any(not name for name in names):
+        problems.append(f"{path}: {query!r} has an empty drug name between its '+'")
+        return Candidate(query, None)
+    looked = [catalog.lookup(name) for name in names]
+    if any(agent is None for agent in looked):
+        return Candidate(query, None)
+    order = {agent.name: k for k, agent in enumerate(catalog.agents)}
+    parts = sorted({a.name: a for a in looked if a is not None}.values(), key=lambda a: order[a.name])
+    if len(parts) < len(looked):
+        problems.append(f"{path}: {query!r} names one drug twice")
+    if any(a.modality == "car-t" for a in parts) and len(parts) > 1:
+        problems.append(f"{path}: {query!r} holds a CAR-T, which is given on its own, not in a regimen")
+    regimen = catalog.regimen(parts)
+    if isinstance(given, CandidateRegimen) and given.name:
+        named = catalog.regimen_named(given.name)
+        if named is not None and named is not regimen:
+            problems.append(f"{path}.name: {given.name!r} is the regimen {named.name!r}, whose agents differ from {list(names)}")
+    if len(parts) == 1:
+        return Candidate(query, parts[0])
+    name = regimen.name if regimen is not None else _and([a.name for a in parts])
+    return Candidate(query, as_one_therapy(name, parts, catalog.regimen_status(parts)), tuple(parts))
+
+
+def _and(names: list[str]) -> str:
+    """'a and b', 'a, b and c'."""
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, policy: Policy,
@@ -567,8 +697,9 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
 def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> PatientCourse:
     """The course of ``history`` as of ``as_of``; raises :class:`InputError` for an inconsistent history."""
     _check_consistency(history, catalog, as_of)
-    exposures, unknown, others = _exposures(history, catalog, as_of)
-    warnings = [f"{name} (lines[{index}]): not in the agent catalog" for name, index in unknown]
+    conflicts: list[str] = []
+    exposures, unknown, others = _exposures(history, catalog, as_of, conflicts)
+    warnings = [f"{name} (lines[{index}]): not in the agent catalog" for name, index in unknown] + conflicts
     therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
     others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
@@ -597,7 +728,7 @@ def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: 
             continue
         key = ("origin", line.origin.number) if line.origin is not None and line.origin.number else ("line", i)
         groups.setdefault(key, []).append(i)
-    ordered = sorted(groups.values(), key=lambda idx: min((history.lines[i].start.earliest for i in idx)))
+    ordered = sorted(groups.values(), key=lambda idx: min(chronological(history.lines[i]) for i in idx))
     return tuple(
         TherapyLineCourse(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
         for n, idx in enumerate(ordered, 1)

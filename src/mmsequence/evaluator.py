@@ -30,6 +30,7 @@ from .dates import PartialDate
 from .documents import read_document
 from .errors import InputError
 from .history import Override, PatientHistory
+from .knowledge import Knowledge, Reviewed, part_of, site_reviews
 from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
@@ -58,7 +59,8 @@ class Evaluator:
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
         self._engine = Engine(active, hashlib.sha256(f"{self.rulebook.digest}\n{chosen}".encode()).hexdigest())
         digest = hashlib.sha256("\n".join((self.rulebook.digest, _agents_digest(), self.policy.digest)).encode())
-        self.ruleset = Ruleset(__version__, f"sha256:{digest.hexdigest()}", self.policy.packs)
+        self.knowledge = _knowledge(self.rulebook, active, self.catalog, self.policy)
+        self.ruleset = Ruleset(__version__, f"sha256:{digest.hexdigest()}", self.policy.packs, self.knowledge)
 
     def read(self, source: Any, *, patient_id: str | None = None, candidates: list[str] | None = None) -> PatientHistory:
         """The history in a JSON document or a FHIR Bundle (a mapping, or a path to a file), its
@@ -100,11 +102,22 @@ class Evaluator:
             policy=self.policy,
             derived=_derived(course),
             candidates=ranked,
-            warnings=(*history.warnings, *course.warnings),
+            warnings=(*history.warnings, *course.warnings, *self.knowledge.warnings(when)),
             catalog=self.catalog,
             course=course,
             actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course),
         )
+
+
+def _knowledge(rulebook: Rulebook, active: Iterable[Rule], catalog: Catalog, policy: Policy) -> Knowledge:
+    """When the catalog and each pack the policy runs were last checked against their sources, with
+    the site's own reviews (the policy's ``reviewed``)."""
+    site = site_reviews(dict(policy.reviews))
+    dated: list[tuple[str | None, Reviewed]] = [(None, catalog.reviewed)] if catalog.reviewed is not None else []
+    dated += [(f"sources.{s.id}", attrs.evolve(catalog.reviewed, on=s.reviewed))
+              for s in catalog.sources if catalog.reviewed is not None and s.reviewed < catalog.reviewed.on]
+    parts = [part for part in (part_of("catalog", dated, site.get("catalog")),) if part is not None]
+    return Knowledge((*parts, *rulebook.knowledge(active, site)))
 
 
 @functools.lru_cache(maxsize=32)
@@ -160,6 +173,7 @@ def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) ->
         findings=ordered,
         then=outcome.then,
         earliest_date_set_by=outcome.set_by,
+        agents=tuple(a.name for a in candidate.parts),
     )
 
 

@@ -49,7 +49,12 @@ class LineOrigin:
 
 @attrs.frozen
 class Line:
-    """One line of therapy: agents given together, first and last dose (``end`` None: no end recorded)."""
+    """One line of therapy: agents given together, first and last dose (``end`` None: no end recorded).
+
+    ``progression`` is the day progression was documented on or after the line (possibly partial);
+    refractoriness then follows from it (see :func:`mmsequence.course.line_refractory`), and a
+    recorded ``refractory`` flag is the fallback without it and overrides it with it.
+    """
 
     agents: tuple[str, ...]
     start: PartialDate
@@ -59,12 +64,15 @@ class Line:
     refractory: bool | None = None
     comment: str | None = None
     origin: LineOrigin | None = None
+    progression: PartialDate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The line as the document writes it."""
         out: dict[str, Any] = {"agents": list(self.agents), "start": str(self.start)}
         if self.end is not None:
             out["end"] = str(self.end)
+        if self.progression is not None:
+            out["progression"] = str(self.progression)
         for key in ("best_response", "stop_reason", "refractory", "comment"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -112,6 +120,32 @@ class Override:
         return {k: v for k, v in attrs.asdict(self).items() if v is not None}
 
 
+@attrs.frozen
+class CandidateRegimen:
+    """A candidate given as a regimen: its agents as written and, optionally, its name."""
+
+    agents: tuple[str, ...]
+    name: str | None = None
+
+    @property
+    def query(self) -> str:
+        """How the candidate is named in the output: its name, else its agents joined by '+'."""
+        return self.name or " + ".join(self.agents)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agents": list(self.agents), **({"name": self.name} if self.name else {})}
+
+
+CandidateInput = str | CandidateRegimen
+"""A candidate as the input names it: a name (a drug, a regimen's name or abbreviation, or drugs
+joined by '+'), or a :class:`CandidateRegimen`."""
+
+
+def candidate_query(candidate: CandidateInput) -> str:
+    """The name a candidate is reported under."""
+    return candidate if isinstance(candidate, str) else candidate.query
+
+
 #: What a history was read from.
 FORMATS = ("document", "fhir", "omop")
 
@@ -125,7 +159,7 @@ class PatientHistory:
     lines: tuple[Line, ...] = ()
     apheresis: tuple[Apheresis, ...] = ()
     biomarkers: Biomarkers = Biomarkers()
-    candidates: tuple[str, ...] | None = None
+    candidates: tuple[CandidateInput, ...] | None = None
     car_t_eligible: bool | None = None
     jurisdiction: str | None = None
     as_of: datetime.date | None = None
@@ -160,7 +194,7 @@ class PatientHistory:
         if self.as_of is not None:
             out["as_of"] = self.as_of.isoformat()
         if self.candidates is not None:
-            out["candidates"] = list(self.candidates)
+            out["candidates"] = [c if isinstance(c, str) else c.to_dict() for c in self.candidates]
         if self.overrides:
             out["overrides"] = [o.to_dict() for o in self.overrides]
         return out
@@ -290,7 +324,8 @@ _DOCUMENT_FIELDS = (
     "patient_id", "lines", "apheresis", "biomarkers", "candidates", "car_t_eligible",
     "jurisdiction", "as_of", "overrides", "comment", "version",
 )
-_LINE_FIELDS = ("agents", "start", "end", "best_response", "stop_reason", "refractory", "comment")
+_LINE_FIELDS = ("agents", "start", "end", "progression", "best_response", "stop_reason", "refractory", "comment")
+_CANDIDATE_FIELDS = ("agents", "name")
 _APHERESIS_FIELDS = ("status", "date", "product", "comment")
 _BIOMARKER_FIELDS = ("bcma_loss", "gprc5d_loss", "fcrh5_loss", "soluble_bcma_ng_ml")
 _OVERRIDE_FIELDS = ("rule", "candidate", "reason", "note")
@@ -303,10 +338,11 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
     agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
     start = r.date(data.get("start"), f"{path}.start", optional=False) if "start" in data else None
     end = r.date(data.get("end"), f"{path}.end")
+    progression = r.date(data.get("progression"), f"{path}.progression")
     comment = r.text(data.get("comment"), f"{path}.comment")
     if start is None:
         return None
-    r.problems += _line_problems(start, end, path)
+    r.problems += _line_problems(start, end, path, progression)
     return Line(
         agents=agents,
         start=start,
@@ -315,13 +351,41 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
         stop_reason=r.text(data.get("stop_reason"), f"{path}.stop_reason", STOP_REASONS),
         refractory=r.flag(data.get("refractory"), f"{path}.refractory"),
         comment=comment,
+        progression=progression,
     )
 
 
-def _line_problems(start: PartialDate, end: PartialDate | None, path: str) -> list[str]:
+def _candidates(r: _Reader, value: Any) -> tuple[CandidateInput, ...]:
+    """Names, or regimens given as ``{agents: [...], name: ...}`` (at least two agents)."""
+    if not isinstance(value, list) or not value:
+        r.fail("candidates", f"expected a non-empty list of names or regimens, got {_show(value)}")
+        return ()
+    found: list[CandidateInput] = []
+    for i, item in enumerate(value):
+        path = f"candidates[{i}]"
+        if not isinstance(item, dict):
+            name = r.text(item, path, optional=False)
+            if name:
+                found.append(name.strip())
+            continue
+        data = r.obj(item, path, _CANDIDATE_FIELDS, required=("agents",))
+        agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
+        if "agents" in data and isinstance(data["agents"], list) and len(data["agents"]) == 1:
+            r.fail(f"{path}.agents", "a regimen holds at least two agents (name a single drug as a string)")
+        name = r.text(data.get("name"), f"{path}.name")
+        if len(agents) >= 2:
+            found.append(CandidateRegimen(agents, name.strip() if name else None))
+    return tuple(found)
+
+
+def _line_problems(start: PartialDate, end: PartialDate | None, path: str,
+                   progression: PartialDate | None = None) -> list[str]:
+    problems = []
     if end is not None and end.before(start):
-        return [f"{path}.end: '{end}' is before start '{start}'"]
-    return []
+        problems.append(f"{path}.end: '{end}' is before start '{start}'")
+    if progression is not None and progression.before(start):
+        problems.append(f"{path}.progression: '{progression}' is before start '{start}' (a progression on or after the line)")
+    return problems
 
 
 def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
@@ -349,7 +413,8 @@ def _apheresis_order_problems(records: list[tuple[int, Apheresis]]) -> list[str]
 def consistency_problems(history: PatientHistory) -> list[str]:
     """What makes a history built by a reader other than :func:`parse_document` impossible: a line
     that ends before it starts, apheresis records out of order."""
-    problems = [p for i, line in enumerate(history.lines) for p in _line_problems(line.start, line.end, f"lines[{i}]")]
+    problems = [p for i, line in enumerate(history.lines)
+                for p in _line_problems(line.start, line.end, f"lines[{i}]", line.progression)]
     return problems + _apheresis_order_problems(list(enumerate(history.apheresis)))
 
 
@@ -404,7 +469,7 @@ def parse_document(document: Any) -> PatientHistory:
     )
     candidates = None
     if data.get("candidates") is not None:
-        candidates = r.names(data["candidates"], "candidates")
+        candidates = _candidates(r, data["candidates"])
     overrides = _overrides(r, data.get("overrides"), "overrides")
     history = PatientHistory(
         patient_id=r.text(data.get("patient_id"), "patient_id", optional=False) or "",

@@ -48,6 +48,7 @@ import attrs
 
 from .catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Agent
 from .dates import PartialDate
+from .course import refractory_by_date
 from .history import Line, LineOrigin, SourceRecord
 
 REGIMEN_DAYS = 28
@@ -57,7 +58,6 @@ CONDITIONING_DAYS = 10
 LYMPHODEPLETION_DAYS = 14
 PREMEDICATION_DAYS = 1
 CRS_DAYS = 30
-REFRACTORY_DAYS = 60  # IMWG: progression on therapy or within 60 days of the last dose
 
 #: What a chart record is: a drug given, an infusion of cells, a collection, or a progression.
 KINDS = ("drug", "car-t-infusion", "stem-cell-infusion", "t-cell-collection", "stem-cell-harvest", "progression")
@@ -112,7 +112,7 @@ class TherapyLine:
     number: int
     reason: str
     members: tuple[Member, ...]
-    progression: Event | None = None  # a progression recorded on it or within REFRACTORY_DAYS (refractory)
+    progression: Event | None = None  # the first progression recorded after it started, before the next line
 
     @property
     def start(self) -> PartialDate:
@@ -283,8 +283,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
         current = lines[-1] if lines else None
         if e.kind == "progression":
             progression = e
-            if current is not None and (current.ongoing or current.last_dose is None
-                                        or e.start.earliest <= current.last_dose + _days(REFRACTORY_DAYS)):
+            if current is not None:  # its date decides refractoriness (mmsequence.course.line_refractory)
                 current.progression = current.progression or e
             continue
         if e.kind == "stem-cell-harvest":
@@ -413,14 +412,19 @@ def _new_line_reason(previous: _Open | None, e: Event, progression: Event | None
 
 
 def _close_open_ends(line: _Open, next_event: Event, warnings: list[str]) -> None:
-    """Drugs of ``line`` without an end that the next line does not continue end before it starts."""
+    """Drugs of ``line`` without an end that the next line does not continue end before it starts, and
+    not before a progression recorded while they were still given (so that it was on therapy)."""
     limit = next_event.start
     for i, m in enumerate(line.members):
         if m.event.kind == "drug" and m.end is None and m.counts and m.event.name != next_event.name:
-            end = PartialDate.between(m.event.start.earliest, max(m.event.start.earliest, limit.latest))
+            first, after = m.event.start.earliest, ""
+            progression = line.progression
+            if progression is not None and first <= progression.start.earliest <= limit.latest:
+                first, after = progression.start.earliest, f" and no earlier than the progression recorded {progression.start}"
+            end = PartialDate.between(first, max(first, limit.latest))
             line.members[i] = attrs.evolve(m, end=end)
             warnings.append(f"{m.event.source}: {m.event.name} has no end date; its last dose is taken to be no later"
-                            f" than the start of line {line.number + 1} ({limit})")
+                            f" than the start of line {line.number + 1} ({limit}){after}")
     line.ongoing = False
     ends = [m.end.latest for m in line.members if m.counts and m.end is not None]
     line.last_dose = max(ends, default=line.last_dose)
@@ -440,17 +444,21 @@ def history_line(members: list[Member], method: str, reason: str, number: int, n
     stopped = [m for m in members if m.event.stop_reason]
     last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
     known_ends = [e for e in ends if e is not None]
+    end = None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest))
     extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
     if progression is not None:
-        extra += f"; progression recorded {progression.start} ({progression.source}): refractory"
+        extra += f"; progression recorded {progression.start} ({progression.source})"
+    # a progression that may count as on therapy (IMWG: within 60 days of the last dose) is why it
+    # stopped; its date, on the line, decides refractoriness in the course
+    on_therapy = progression is not None and refractory_by_date(progression.start, end) is not False
     return Line(
         agents=tuple(dict.fromkeys(m.event.name for m in members)),
         start=min(starts, key=_day),
-        end=None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest)),
-        stop_reason=last_stop or ("progression" if progression is not None else None),
-        refractory=True if progression is not None else None,
+        end=end,
+        stop_reason=last_stop or ("progression" if on_therapy else None),
         comment=reason + extra,
         origin=LineOrigin(method, reason + extra, _records(m.event for m in members + notes), number),
+        progression=None if progression is None else progression.start,
     )
 
 

@@ -29,6 +29,9 @@ ACTION_TEXTS = {
                       "synonym of the catalog name it is known under, or as an agent with its role.",
     "classify-candidate": "Identify the candidate '{name}': correct the name, or add it to the site's agent catalog.",
     "record-dose-date": "Record the exact date of the last dose of {dose}, now recorded as {recorded}.",
+    "record-progression-date": "Record the exact date of the progression after {line}, now recorded as {recorded}: "
+                               "whether the disease was refractory to it (progression within 60 days of the last "
+                               "dose) depends on the day.",
     "move-apheresis": "Move the apheresis planned for {planned} to {date} or later.",
 }
 
@@ -70,8 +73,8 @@ def say(value: Any, part: str | None = None) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, list):
-        return _join([say(item, part) for item in value]) or "none"
+    if isinstance(value, list):  # the same words twice say nothing more ("line 3 and line 3")
+        return _join(list(dict.fromkeys(say(item, part) for item in value))) or "none"
     if isinstance(value, Mapping) and "kind" in value:
         return _REFERENCES[value["kind"]](value, part)
     return str(value)

@@ -15,6 +15,7 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
+from .knowledge import as_day
 from .history import JURISDICTIONS
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
@@ -55,6 +56,8 @@ class Policy:
     #: text so that the policy stays hashable; None when the policy has no ``omop`` section.
     omop: str | None = None
     observations: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The site's own reviews of the knowledge: (part, ISO date) for the catalog or a pack it checked.
+    reviews: tuple[tuple[str, str], ...] = ()
     source: str = "default"
 
     def observation_codes(self) -> dict[str, tuple[str, ...]]:
@@ -76,6 +79,7 @@ class Policy:
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
             "observations": {kind: list(codes) for kind, codes in self.observations},
+            **({"reviewed": dict(self.reviews)} if self.reviews else {}),
             **({"omop": json.loads(self.omop)} if self.omop is not None else {}),
             "digest": self.digest,
         }
@@ -117,7 +121,10 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "synonyms": None,
     "omop": None,
     "observations": OBSERVATION_KINDS,
+    "reviewed": None,
 }
+#: What a site's review may name: the agent catalog, or a rule pack.
+REVIEWABLE = ("catalog", *PACK_NAMES)
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
@@ -201,6 +208,20 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["synonyms"] = tuple(sorted(synonyms.items()))
         else:
             fail("synonyms", "expected a mapping of site name to catalog agent name")
+    if "reviewed" in data:
+        reviews = data["reviewed"]
+        if not isinstance(reviews, Mapping):
+            fail("reviewed", f"expected a mapping of {', '.join(REVIEWABLE)} to the day the site checked it (YYYY-MM-DD)")
+        else:
+            checked = {}
+            for part, day in reviews.items():
+                if part not in REVIEWABLE:
+                    fail(f"reviewed.{part}", f"not one of {', '.join(REVIEWABLE)}")
+                elif as_day(day) is None:
+                    fail(f"reviewed.{part}", f"{day!r} is not a date (YYYY-MM-DD)")
+                else:
+                    checked[part] = str(as_day(day))
+            values["reviews"] = tuple(sorted(checked.items()))
     if "omop" in data:
         try:
             if not isinstance(data["omop"], Mapping):
@@ -263,5 +284,6 @@ def _read(path: Path) -> Any:
 @functools.lru_cache(maxsize=64)
 def _digest(policy: Policy) -> str:
     """The digest of a policy's settings (its source file left out), computed once per policy."""
-    settings = attrs.asdict(policy, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None))
+    settings = attrs.asdict(policy, filter=lambda a, v: a.name != "source" and not (a.name == "omop" and v is None)
+                            and not (a.name == "reviews" and not v))
     return "sha256:" + hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()

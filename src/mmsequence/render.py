@@ -93,8 +93,12 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
         _("Patient {patient}, as of {date} (packs: {packs}; rules {digest})").format(
             patient=assessment.patient_id, date=day(assessment.as_of), packs=", ".join(assessment.ruleset.packs),
             digest=assessment.ruleset.digest[:19]),
-        "",
     ]
+    knowledge = assessment.ruleset.knowledge
+    if knowledge.reviewed is not None:
+        lines.append(_("Knowledge last checked against its sources on {date}; review due {due}").format(
+            date=day(knowledge.reviewed), due=day(knowledge.due)))
+    lines.append("")
     if assessment.actions:
         lines.append(_("To do first:"))
         for action in assessment.actions:

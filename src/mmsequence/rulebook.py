@@ -4,12 +4,16 @@ A rule file holds one rule: its metadata (id, title, version, evidence, citation
 sentence it encodes, effect, message template, the facts it quotes) and its condition in
 durable_rules' own JSON pattern syntax. Optional keys: ``timing`` (the role of a wait or a
 scheduling constraint, the fact that gives the day its reason ends, and what its clock runs from
-and to), ``depends_on`` (facts the finding depends on, asked for when unknown) and ``asks``
-(action codes). Nothing in a rule file is executed as Python.
+and to), ``depends_on`` (facts the finding depends on, asked for when unknown), ``asks``
+(action codes) and ``reviewed`` / ``review_every_months`` (the day the rule was last checked
+against its source, when it is not its pack's). Each pack folder holds a ``_pack.yaml``: its title,
+the day its rules were last checked against their sources and how often they are to be checked
+(:mod:`mmsequence.knowledge`). Nothing in a rule file is executed as Python.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 from collections.abc import Iterable
@@ -24,6 +28,7 @@ from .actions import ASKABLE, MISSING_FACTS
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
 from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
+from .knowledge import Part, Reviewed, part_of, parse_reviewed
 from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
 from .verdicts import EFFECTS, SCHEDULE
@@ -36,9 +41,13 @@ BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
 TIMING_ROLES = ("wait", SCHEDULE)
 _TIMING_KEYS = ("role", "date", "from", "to")
 _REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
-_OPTIONAL = ("timing", "depends_on", "asks", "action", "notes", "zh-CN")
+_OPTIONAL = ("timing", "depends_on", "asks", "action", "notes", "zh-CN", "reviewed", "review_every_months")
 #: Languages every rule carries a translation of its title and message in (``rules --check``).
 TRANSLATED = ("zh-CN",)
+#: The file in each pack folder that dates the pack, and its keys.
+PACK_FILE = "_pack.yaml"
+_PACK_KEYS = ("title", "reviewed", "review_every_months")
+_OPTIONAL_PACK_KEYS = ("every_rule_reviewed", "sources")
 _OPERATORS = ("$and", "$or", "$lt", "$lte", "$gt", "$gte", "$eq", "$neq", "$ex", "$nex", "$mt", "$imt", "$iall", "$iany")
 
 
@@ -74,6 +83,7 @@ class Rule:
     path: str = ""
     #: (language, title, message template) of each translation the rule file holds.
     translations: tuple[tuple[str, str, str], ...] = ()
+    reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
 
     def render(self, bound: dict[str, dict[str, Any]]) -> str:
         """The message with its placeholders filled from the bound facts (see :mod:`mmsequence.messages`)."""
@@ -97,9 +107,45 @@ class Rule:
 
 
 @attrs.frozen
+class Pack:
+    """A rule pack's folder: its title, the day its rules were last checked against their sources and
+    the review interval, and whether each rule must carry its own date (labels change one by one)."""
+
+    name: str
+    title: str
+    reviewed: Reviewed
+    every_rule_reviewed: bool = False
+
+
+@attrs.frozen
 class Rulebook:
     rules: tuple[Rule, ...]
     digest: str
+    packs: tuple[Pack, ...] = ()
+
+    def pack(self, name: str) -> Pack | None:
+        return next((p for p in self.packs if p.name == name), None)
+
+    def reviewed(self, rule: Rule) -> Reviewed | None:
+        """When a rule was last checked against its source: its own date, else its pack's."""
+        pack = self.pack(rule.pack)
+        return rule.reviewed or (pack.reviewed if pack is not None else None)
+
+    def knowledge(self, rules: Iterable[Rule], site: dict[str, datetime.date] | None = None) -> tuple[Part, ...]:
+        """The dated parts of ``rules`` (the rules a policy runs): one per pack, in pack order, with the
+        oldest check and the earliest due day of the pack and of its rules' own dates."""
+        site = site or {}
+        chosen = list(rules)
+        parts = []
+        for pack in self.packs:
+            mine = [r for r in chosen if r.pack == pack.name]
+            if not mine:
+                continue
+            dated = [(None, pack.reviewed)] + [(r.id, r.reviewed) for r in mine if r.reviewed is not None]
+            part = part_of(pack.name, dated, site.get(pack.name))
+            if part is not None:
+                parts.append(part)
+        return tuple(parts)
 
     def active(self, policy: Policy) -> tuple[Rule, ...]:
         """The rules a policy runs, with policy-set effects applied.
@@ -193,7 +239,7 @@ def _check_ref(ref: Any, where: str, problems: list[str]) -> None:
         problems.append(f"{where}: {ref!r} is not a known fact (patient.<field> or candidate.<field>)")
 
 
-def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule | None:
+def _parse_rule(data: Any, pack: str, where: str, problems: list[str], review_every: int | None = None) -> Rule | None:
     start = len(problems)
     if not isinstance(data, dict):
         problems.append(f"{where}: expected a mapping")
@@ -262,6 +308,10 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
     asks = data.get("asks", [])
     if not isinstance(asks, list) or any(code not in ASKABLE for code in asks):
         problems.append(f"{where}: asks: expected a list of action codes ({', '.join(ASKABLE)})")
+    reviewed = None
+    if "reviewed" in data or "review_every_months" in data:
+        reviewed = parse_reviewed(data.get("reviewed"), data.get("review_every_months"), f"{where}: ", problems,
+                                  default_every=review_every)
     translations = []
     for language in TRANSLATED:
         if language in data:
@@ -276,7 +326,7 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str]) -> Rule |
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
         facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, timing=timing,
         depends_on=depends_on, asks=tuple(asks), action=action, policy_effect=policy_effect, path=where,
-        translations=tuple(translations),
+        translations=tuple(translations), reviewed=reviewed,
     )
 
 
@@ -339,9 +389,47 @@ def check_translations(rulebook: Rulebook) -> None:
 
 
 def _rule_files(root: Path) -> Iterable[tuple[str, Path]]:
+    """Each pack folder's ``_pack.yaml`` (if any) first, then its rule files; other files starting
+    with '_' are not rules."""
     for pack_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        if (pack_dir / PACK_FILE).is_file():
+            yield pack_dir.name, pack_dir / PACK_FILE
         for path in sorted(pack_dir.glob("*.yaml")):
-            yield pack_dir.name, path
+            if not path.name.startswith("_"):
+                yield pack_dir.name, path
+
+
+def _parse_pack(data: Any, name: str, where: str, problems: list[str]) -> Pack | None:
+    """A pack's ``_pack.yaml``: title, reviewed, review_every_months, and optionally every_rule_reviewed
+    (each rule of the pack carries its own date) and sources (what its rules were checked against)."""
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a mapping with the keys {', '.join(_PACK_KEYS)}")
+        return None
+    before = len(problems)
+    problems.extend(f"{where}: {key}: missing" for key in _PACK_KEYS if key not in data)
+    problems.extend(f"{where}: {key}: unknown key" for key in data if key not in _PACK_KEYS + _OPTIONAL_PACK_KEYS)
+    every_rule = data.get("every_rule_reviewed", False)
+    if not isinstance(every_rule, bool):
+        problems.append(f"{where}: every_rule_reviewed: expected true or false")
+    if len(problems) > before:
+        return None
+    reviewed = parse_reviewed(data["reviewed"], data["review_every_months"], f"{where}: ", problems)
+    return None if reviewed is None else Pack(name, " ".join(str(data["title"]).split()), reviewed, every_rule)
+
+
+def knowledge_problems(rulebook: Rulebook) -> list[str]:
+    """What leaves a rule undated (``rules --check``): a pack folder without its ``_pack.yaml``, and a
+    rule without its own date in a pack whose rules each carry one."""
+    problems = []
+    for name in sorted({r.pack for r in rulebook.rules}):
+        if rulebook.pack(name) is None:
+            problems.append(f"{name}/{PACK_FILE}: missing (the pack's title, review date and interval)")
+    for rule in rulebook.rules:
+        pack = rulebook.pack(rule.pack)
+        if pack is not None and pack.every_rule_reviewed and rule.reviewed is None:
+            problems.append(f"{rule.path}: reviewed: missing (each rule of the {rule.pack} pack carries the day it"
+                            " was last checked against its source)")
+    return problems
 
 
 @functools.lru_cache(maxsize=None)
@@ -355,6 +443,7 @@ def load_rulebook(root: Path | None = None) -> Rulebook:
     root = root or rules_dir()
     problems: list[str] = []
     rules: list[Rule] = []
+    packs: dict[str, Pack] = {}
     digest = hashlib.sha256()
     for pack, path in _rule_files(root):
         where = f"{path.parent.name}/{path.name}"
@@ -368,7 +457,13 @@ def load_rulebook(root: Path | None = None) -> Rulebook:
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             problems.append(f"{where}: not valid YAML ({error})")
             continue
-        rule = _parse_rule(data, pack, where, problems)
+        if path.name == PACK_FILE:
+            found = _parse_pack(data, pack, where, problems)
+            if found is not None:
+                packs[pack] = found
+            continue
+        known = packs.get(pack)
+        rule = _parse_rule(data, pack, where, problems, known.reviewed.every_months if known else None)
         if rule is not None:
             rules.append(rule)
     seen: dict[str, str] = {}
@@ -380,7 +475,8 @@ def load_rulebook(root: Path | None = None) -> Rulebook:
         problems.append(f"{root}: no rule files found")
     if problems:
         raise RuleFileError(problems)
-    return Rulebook(rules=tuple(rules), digest=f"sha256:{digest.hexdigest()}")
+    ordered = tuple(packs[name] for name in PACK_NAMES if name in packs)
+    return Rulebook(rules=tuple(rules), digest=f"sha256:{digest.hexdigest()}", packs=ordered)
 
 
 def _names_in(pattern: Any) -> Iterable[str]:
@@ -397,13 +493,14 @@ def _names_in(pattern: Any) -> Iterable[str]:
 
 
 def check_references(rulebook: Rulebook, catalog: Catalog) -> None:
-    """Every agent a rule names must be a canonical name in the catalog."""
+    """Every agent or regimen a rule names must be a canonical name in the catalog."""
     problems = []
     for rule in rulebook.rules:
         for item in rule.when["all"]:
             for name in _names_in(item.get("candidate", {})):
                 agent = catalog.lookup(name)
-                if agent is None or agent.name != name:
-                    problems.append(f"{rule.path}: when: {name!r} is not a canonical agent name in the catalog")
+                regimen = catalog.regimen_named(name)
+                if (agent is None or agent.name != name) and (regimen is None or regimen.name != name):
+                    problems.append(f"{rule.path}: when: {name!r} is not a canonical agent name in the catalog, nor a regimen's")
     if problems:
         raise RuleFileError(problems)

@@ -329,7 +329,7 @@ def regimen(info: LineCourse, language: str = ENGLISH) -> str:
     the line's agents make a named regimen, else the agents in short names (``dara + btz``); an
     unknown agent as written. In a language with display names (zh-CN), an agent that has one is
     shown by it."""
-    if info.regimen is not None:
+    if info.regimen is not None and info.regimen.abbreviation is not None:
         return info.regimen.abbreviation
 
     def one(agent: Agent | None, raw: str) -> str:

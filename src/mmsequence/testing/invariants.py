@@ -191,7 +191,8 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
     to an untouched target.
 
     Review: when bsAbs must be sequenced, rotating targets beats re-using one; CAR-T first comes
-    before the target switch in the review's order of preferences.
+    before the target switch in the review's order of preferences. A candidate that only waits for
+    a missing fact is not equal to one with a caution as well.
     """
     used = reference.used_targets(reference.given(document, assessment.catalog, assessment.as_of))
     tcrts = [c for c in assessment.candidates if c.modality in reference.TCRT]
@@ -201,11 +202,15 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
             for a in same for b in switch if _standing(a) == _standing(b) and a.rank < b.rank]
 
 
-def _standing(candidate: CandidateAssessment) -> tuple[str, str | None, str, bool]:
-    """What ranks before the target switch: verdict, what a wait becomes, modality, and whether a
-    live rule prefers it."""
-    preferred = any(f.effect == "preferred" and f.overridden is None for f in candidate.findings)
-    return candidate.verdict, candidate.then, candidate.modality, preferred
+def _standing(candidate: CandidateAssessment) -> tuple[str, bool, str | None, str, bool]:
+    """What ranks before the target switch: verdict, whether an indeterminate only waits for facts
+    the record leaves unknown (README, "How a verdict is made": it ranks ahead of the cautions),
+    what a wait becomes, modality, and whether a live rule prefers it."""
+    live = [f for f in candidate.findings if f.overridden is None]
+    restrictive = [f for f in live if f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    pending = candidate.verdict == "indeterminate" and all(f.missing for f in restrictive)
+    preferred = any(f.effect == "preferred" for f in live)
+    return candidate.verdict, pending, candidate.then, candidate.modality, preferred
 
 
 def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
@@ -333,11 +338,12 @@ def unknown_agents_never_confident(document: Mapping[str, Any], assessment: Asse
     TCRT candidate is preferred, acceptable or caution; an unidentified candidate never is.
     """
     unknown = [g.name for g in reference.given(document, assessment.catalog, assessment.as_of) if g.agent is None]
+    named = _named(document)
     violations = []
     for c in assessment.candidates:
         if c.verdict not in CONFIDENT:
             continue
-        if assessment.catalog.lookup(c.query) is None:
+        if c.query in named and reference.therapy(named[c.query], assessment.catalog) is None:
             violations.append(f"{c.query}: {c.verdict}, but the candidate is not in the catalog")
         elif unknown and c.modality in reference.TCRT:
             violations.append(f"{c.query}: {c.verdict}, but the history holds {', '.join(unknown)}, not in the catalog")
@@ -417,6 +423,83 @@ def car_t_ranks_first_when_only_eligibility_is_missing(document: Mapping[str, An
             for a in waiting for b in cautioned if b.rank < a.rank]
 
 
+def _named(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's candidates as written, by the name each is reported under."""
+    return {reference.query(c): c for c in document.get("candidates") or ()}
+
+
+def regimen_never_less_restrictive_than_its_tcrts(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """13. A regimen is never less restrictive than any T-cell redirecting drug in it given alone: its
+    verdict is at least as restrictive, its not-before date no earlier, and where the reserve rule
+    lowers the drug's rank it lowers the regimen's too.
+
+    A regimen's targets are all its drugs' targets and it is a TCRT when one of them is, so every
+    sequencing rule (CAR-T first, interval, switch target, apheresis, reserve, antigen loss) that
+    holds a drug back holds back a regimen that holds it. The drugs alone are judged without the
+    labels pack (a combination has a label of its own; a label only adds a caution) and without
+    overrides (they name the candidates as asked).
+    """
+    named = _named(document)
+    regimens = [(c, t) for c in assessment.candidates if c.query in named
+                and (t := reference.therapy(named[c.query], assessment.catalog)) is not None and len(t.agents) > 1]
+    if not regimens:
+        return []
+    policy = attrs.evolve(assessment.policy, packs=tuple(p for p in assessment.policy.packs if p != "labels"))
+    base = {k: v for k, v in copy.deepcopy(dict(document)).items() if k != "overrides"}
+    drugs = sorted({a.name for _, t in regimens for a in t.agents if a.modality in reference.TCRT})
+    alone = evaluate({**base, "candidates": drugs}, as_of=assessment.as_of, policy=policy)
+    violations = []
+    for regimen, t in regimens:
+        if any(f.overridden is not None for f in regimen.findings):
+            continue  # a clinician set a finding of the regimen aside
+        for drug in (a.name for a in t.agents if a.modality in reference.TCRT):
+            single = alone.candidate(drug)
+            if _less_restrictive(regimen, single):
+                violations.append(f"{regimen.query}: {_shown(regimen)}, but {drug} alone is {_shown(single)}")
+            rules = {f.rule for f in regimen.findings}
+            if any(f.rule == "review.reserve" for f in single.findings) and "review.reserve" not in rules:
+                violations.append(f"{regimen.query}: keeps a target in reserve, but {drug} alone already uses the last one")
+    return violations
+
+
+RETREATMENT_RULES = ("extended.refractory-retreatment", "extended.refractory-retreatment-uncertain")
+
+
+def imprecise_progression_is_worst_case_for_retreatment(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """14. A progression date known only to the month or year never lets a drug be given again that
+    the disease may have been refractory to: wherever an exact day inside it avoids re-treatment
+    (extended.refractory-retreatment), the imprecise date avoids it too.
+
+    IMWG: refractory is progression on therapy or within 60 days of the last dose; an imprecise date
+    counts as its worst case. Tried: each end of the range and the days around the 60th day after
+    the last dose. In force while both re-treatment rules run.
+    """
+    if not all(rule_runs(assessment, rule) for rule in RETREATMENT_RULES):
+        return []
+    violations = []
+    for i, line in enumerate(document["lines"]):
+        written = line.get("progression")
+        if not written or len(written) == 10:
+            continue
+        days = reference.Days.of(written)
+        last = line.get("end") or (line["start"] if _is_car_t(line, assessment.catalog) else None)
+        window = [] if last is None else [reference.Days.of(last).first, reference.Days.of(last).last]
+        near = {d + datetime.timedelta(days=60 + k) for d in window for k in (-1, 0, 1)}
+        for day in sorted({days.first, days.last} | {d for d in near if days.first <= d <= days.last}):
+            changed = copy.deepcopy(dict(document))
+            changed["lines"][i]["progression"] = day.isoformat()
+            try:
+                exact = _again(changed, assessment)
+            except InputError:
+                continue
+            for c in assessment.candidates:
+                avoided = any(f.rule == RETREATMENT_RULES[0] and f.overridden is None for f in exact.candidate(c.query).findings)
+                if avoided and c.verdict != "avoid" and _controls(assessment, c, RETREATMENT_RULES[1]):
+                    violations.append(f"{c.query}: {_shown(c)} with lines[{i}].progression '{written}', "
+                                      f"but re-treatment is avoided with {day}")
+    return violations
+
+
 INVARIANTS: tuple[Invariant, ...] = (
     no_bsab_while_apheresis_pending,
     no_tcrt_inside_interval,
@@ -430,6 +513,8 @@ INVARIANTS: tuple[Invariant, ...] = (
     waits_never_overshoot,
     verdict_ignores_scheduling,
     car_t_ranks_first_when_only_eligibility_is_missing,
+    regimen_never_less_restrictive_than_its_tcrts,
+    imprecise_progression_is_worst_case_for_retreatment,
 )
 
 

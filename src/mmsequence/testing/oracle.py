@@ -1,4 +1,5 @@
-"""Differential oracle: the review and safety packs, and extended.antigen-loss, in plain Python.
+"""Differential oracle: the review and safety packs, and extended.antigen-loss, in plain Python,
+for single drugs and regimens alike (a regimen is judged by its targets and its TCRT together).
 
 Written from the guidance notes (section "The review's guidance") and the README's documented
 defaults, not from the engine: no durable_rules, no course or facts modules, no rule files. It shares only the
@@ -14,7 +15,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import Agent, load_catalog
+from ..catalog import load_catalog
 from ..policy import Policy
 from . import reference
 
@@ -37,8 +38,9 @@ def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) ->
     gifts = reference.given(document, catalog, as_of)
     patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")
-    candidates = [(a.name, a) for a in catalog.approved_tcrts(document.get("jurisdiction") or policy.jurisdiction)] if names is None else [
-        (name.strip(), catalog.lookup(name)) for name in names
+    jurisdiction = document.get("jurisdiction") or policy.jurisdiction
+    candidates = [(a.name, reference.therapy(a.name, catalog)) for a in catalog.approved_tcrts(jurisdiction)] if names is None else [
+        (reference.query(name), reference.therapy(name, catalog)) for name in names
     ]
     return {query: _combine([f for f in patient.findings(agent) if patient.runs(f[0])]) for query, agent in candidates}
 
@@ -64,7 +66,7 @@ class _Patient:
         pack = rule.split(".")[0]
         return pack == "safety" or (pack in self.policy.packs and rule not in self.policy.disabled_rules)
 
-    def findings(self, agent: Agent | None) -> list[Finding]:
+    def findings(self, agent: reference.Therapy | None) -> list[Finding]:
         if agent is None:
             return [("safety.unknown-candidate", "indeterminate", None)]
         found: list[Finding] = []
@@ -85,7 +87,7 @@ class _Patient:
             found += self._car_t(agent)
         return found + self._interval(agent)
 
-    def _bsab(self, agent: Agent) -> list[Finding]:
+    def _bsab(self, agent: reference.Therapy) -> list[Finding]:
         found: list[Finding] = []
         if self.state.state == "pending" and not self.conflict:  # no bsAb before CAR-T apheresis
             found.append(("review.no-bsab-before-apheresis", "avoid", None))
@@ -96,7 +98,7 @@ class _Patient:
             found.append(("review.switch-target", "caution", None))
         return found
 
-    def _car_t(self, agent: Agent) -> list[Finding]:
+    def _car_t(self, agent: reference.Therapy) -> list[Finding]:
         if self.eligible is False:
             return [] if self.conflict else [("review.car-t-ineligible", "avoid", None)]
         if self.eligible is None:
@@ -107,7 +109,7 @@ class _Patient:
             return []
         return [("review.car-t-before-another-bsab" if self.had_tcrt else "review.car-t-first", "preferred", None)]
 
-    def _interval(self, agent: Agent) -> list[Finding]:
+    def _interval(self, agent: reference.Therapy) -> list[Finding]:
         """At least the interval between a bsAb's last dose and the next TCRT's start event."""
         kind, anchor = reference.anchor(agent.modality, self.state, self.as_of, self.policy.car_t_anchor)
         window = self._window(anchor)

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ..catalog import Agent, Catalog
+from ..catalog import STATUSES, Agent, Catalog
 
 TCRT = ("bsab", "car-t")
 
@@ -166,6 +166,62 @@ def interval_window(
     if not ends:
         return None
     return Days(max(e.first for e in ends), max(e.last for e in ends))
+
+
+@attrs.frozen
+class Therapy:
+    """A candidate as the guidance judges it: one drug, or a regimen (README, "Regimens as
+    candidates"): its targets are all its drugs' targets; it is a CAR-T when it holds one, else a bsAb,
+    an ADC or an NK-cell engager when it holds one; its status is the catalog's for the combination,
+    else investigational when it holds a TCRT (else its single drug's)."""
+
+    name: str
+    agents: tuple[Agent, ...]
+    status: str
+
+    @property
+    def modality(self) -> str:
+        kinds = {a.modality for a in self.agents}
+        if len(kinds) == 1:
+            return next(iter(kinds))
+        return next((m for m in ("car-t", "bsab", "adc", "nk-engager") if m in kinds), "conventional")
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(sorted({t for a in self.agents for t in a.targets}))
+
+
+def query(candidate: Any) -> str:
+    """The name a candidate is reported under: as written, or a regimen's name, else its drugs joined by ' + '."""
+    if isinstance(candidate, str):
+        return candidate.strip()
+    return (candidate.get("name") or "").strip() or " + ".join(a.strip() for a in candidate["agents"])
+
+
+def therapy(candidate: Any, catalog: Catalog) -> Therapy | None:
+    """What a candidate of a valid document names: a drug by any name, a regimen by a name or
+    abbreviation the catalog gives it, drugs joined by '+', or ``{"agents": [...]}``; None when a
+    drug is not in the catalog."""
+    if isinstance(candidate, str) and "+" not in candidate:
+        agent = catalog.lookup(candidate)
+        if agent is not None:
+            return Therapy(agent.name, (agent,), agent.status)
+        regimen = catalog.regimen_named(candidate)
+        if regimen is None:
+            return None
+        names: list[str] = sorted(regimen.agents)
+    else:
+        names = candidate.split("+") if isinstance(candidate, str) else list(candidate["agents"])
+    agents = [catalog.lookup(n) for n in names]
+    if any(a is None for a in agents):
+        return None
+    found = tuple(sorted({a.name: a for a in agents if a is not None}.values(), key=lambda a: a.name))
+    if len(found) == 1:
+        return Therapy(found[0].name, found, found[0].status)
+    regimen = catalog.regimen(found)
+    status = regimen.status if regimen is not None and regimen.status else (
+        "investigational" if any(a.modality in TCRT for a in found) else max((a.status for a in found), key=STATUSES.index))
+    return Therapy(regimen.name if regimen else " + ".join(a.name for a in found), found, status)
 
 
 def used_targets(gifts: list[Given]) -> set[str]:

@@ -17,9 +17,10 @@ from typing import Any
 import attrs
 import hypothesis.strategies as st
 
-from ..catalog import Agent, Catalog, load_catalog
+from ..catalog import Agent, Catalog, Regimen, load_catalog
 from ..policy import CAR_T_ANCHORS, INTERVAL_EFFECTS, INTERVAL_SCOPES, Policy
 from ..rulebook import load_rulebook
+from . import reference
 from .reference import add_months
 
 TARGETS = ("BCMA", "GPRC5D", "FcRH5")
@@ -31,6 +32,8 @@ OTHER_AGENTS = ("dexamethasone", "lenalidomide", "bortezomib", "daratumumab", "p
                 "cyclophosphamide", "belantamab mafodotin")
 #: Names no catalog knows, for histories with an unidentified drug and for unknown candidates.
 UNKNOWN_NAMES = ("ZX-9001", "fooximab")
+#: Combinations with a TCRT that the catalog does not name, as candidates write them.
+OTHER_REGIMENS = ("elranatamab + daratumumab", "teclistamab + pomalidomide")
 #: A site's own agents, as a policy adds them (``policies(site_agents=True)``); histories name them
 #: now and then, so that a reader that ignores the policy's catalog is caught.
 SITE_AGENTS = (
@@ -117,10 +120,25 @@ def _chance(draw: st.DrawFn, p: float) -> bool:
     return p > 0 and draw(_PERCENT) >= 100 - round(p * 100)
 
 
-def _spellings(name: str, synonyms: bool) -> st.SearchStrategy[str]:
-    """The canonical name or, sometimes, a brand, code or other synonym."""
+def _spellings(name: str, synonyms: bool) -> st.SearchStrategy[Any]:
+    """The canonical name or, sometimes, a brand, code or other synonym; a regimen by its name, an
+    abbreviation, its drugs joined by '+', or ``{"agents": [...]}`` with or without a name."""
     agent = _catalog().lookup(name)
-    return st.sampled_from([agent.name, *agent.synonyms]) if synonyms and agent else st.just(name)
+    if agent is not None:
+        return st.sampled_from([agent.name, *agent.synonyms]) if synonyms else st.just(name)
+    regimen = _catalog().regimen_named(name)
+    drugs = sorted(regimen.agents) if regimen is not None else [part.strip() for part in name.split("+")]
+    if len(drugs) < 2:
+        return st.just(name)
+    forms: list[Any] = [name, " + ".join(drugs), {"agents": drugs}]
+    if regimen is not None:
+        forms += [*regimen.abbreviations, *({"agents": drugs, "name": a} for a in regimen.abbreviations)]
+    return st.sampled_from(forms) if synonyms else st.just(name)
+
+
+def _tcrt_regimens(catalog: Catalog) -> list[Regimen]:
+    """The catalog's combinations that hold a T-cell redirecting therapy."""
+    return [r for r in catalog.regimens if any((a := catalog.lookup(n)) is not None and a.is_tcrt for n in r.agents)]
 
 
 @attrs.frozen
@@ -144,7 +162,9 @@ class _Plan:
         self.modality = st.sampled_from(sorted({a.modality for a in chosen})) if chosen else None
         self.agents = {m: st.sampled_from([a.name for a in chosen if a.modality == m]) for m in MODALITIES}
         names = {a.name for a in chosen} | {n for n in knobs["candidates"] or ()}
-        pool = knobs["candidates"] or [a.name for a in tcrts] + ["belantamab mafodotin", "daratumumab", UNKNOWN_NAMES[1]]
+        combinations = [r.name for r in _tcrt_regimens(catalog)] + list(OTHER_REGIMENS) if knobs["regimens"] else []
+        pool = knobs["candidates"] or ([a.name for a in tcrts] + ["belantamab mafodotin", "daratumumab", UNKNOWN_NAMES[1]]
+                                       + combinations)
         self.spelled = {n: _spellings(n, knobs["synonyms"]) for n in names | set(pool)}
         self.candidates = st.lists(st.sampled_from(list(pool)), min_size=1, max_size=4, unique_by=_therapy)
         self.line = _raw_line(self)
@@ -162,8 +182,9 @@ class _Plan:
 
 
 def _therapy(name: str) -> str:
-    agent = _catalog().lookup(name)
-    return agent.name if agent else name.casefold()
+    """The therapy a candidate names (two names of one therapy would make the document invalid)."""
+    therapy = reference.therapy(name, _catalog())
+    return therapy.name if therapy else name.casefold()
 
 
 def patient_histories(
@@ -182,6 +203,8 @@ def patient_histories(
     antigen_loss: float = 0.1,
     synonyms: bool = True,
     site_agents: bool = True,
+    regimens: bool = True,
+    progression: float = 0.3,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Valid patient-history documents with ``as_of`` set.
 
@@ -194,7 +217,11 @@ def patient_histories(
     a line with an unidentified drug; ongoing: chance the last line is ongoing; antigen_loss:
     chance of recorded antigen-loss biomarkers; synonyms: write brands and codes sometimes;
     site_agents: name a site's own agents (:data:`SITE_AGENTS`) now and then, which are unknown
-    unless the policy adds them.
+    unless the policy adds them; regimens: let candidates be combinations with a TCRT (the
+    catalog's, by name, abbreviation, drugs joined by '+' or ``{"agents": [...]}``, and
+    :data:`OTHER_REGIMENS`); progression: chance that a line records when progression was
+    documented (on therapy, or some days after its last dose, around the 60-day window of the
+    IMWG refractory definition; written to the month or year with the partial-date chance).
     """
     knobs = dict(locals())
     return _histories(_Plan(knobs))
@@ -213,6 +240,10 @@ def _histories(draw: st.DrawFn, plan: _Plan) -> dict[str, Any]:
     if jurisdiction:
         document["jurisdiction"] = jurisdiction
     document["lines"] = [_dated(draw, plan, d) for d in drawn]
+    for i, line in enumerate(drawn):
+        if plan.chance(draw, "progression"):
+            following = drawn[i + 1].start if i + 1 < len(drawn) else as_of
+            document["lines"][i]["progression"] = plan.write(draw, _progression_day(draw, line, following, as_of))
     records = _apheresis(draw, plan, drawn, as_of)
     if records:
         document["apheresis"] = records
@@ -279,6 +310,19 @@ def _lines(draw: st.DrawFn, plan: _Plan) -> list[_Drawn]:
     if drawn and drawn[-1].start != drawn[-1].end and plan.chance(draw, "ongoing"):
         drawn[-1] = attrs.evolve(drawn[-1], end=None)
     return drawn
+
+
+_AFTER_LAST_DOSE = st.one_of(st.integers(55, 65), st.integers(-45, 150))  # days; the 60-day window's edge often
+
+
+def _progression_day(draw: st.DrawFn, line: _Drawn, following: datetime.date, as_of: datetime.date) -> datetime.date:
+    """A day on or after the line's start, by the next line's start and as_of: some days from its
+    last dose (a CAR-T's: its infusion), or while an ongoing line is given."""
+    latest = max(line.start, min(following, as_of))
+    if line.end is None:
+        return line.start + (latest - line.start) * draw(_BACK) // 1000
+    last = line.start if line.modality == "car-t" else line.end
+    return min(max(last + draw(_AFTER_LAST_DOSE) * _ONE_DAY, line.start), latest)
 
 
 def _dated(draw: st.DrawFn, plan: _Plan, line: _Drawn) -> dict[str, Any]:
