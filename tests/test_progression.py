@@ -3,7 +3,7 @@ of the last dose), three-valued, with the recorded flag as fallback and override
 
 import pytest
 
-from mmsequence import InputError, PartialDate, evaluate, parse_document
+from mmsequence import InputError, PartialDate, Policy, evaluate, parse_document
 from mmsequence.course import line_refractory, refractory_by_date
 from mmsequence.history import Line
 
@@ -73,6 +73,22 @@ def test_an_imprecise_progression_date_asks_for_the_exact_day_and_avoids_re_trea
     assert action.code == "record-progression-date" and action.facts["field"] == "lines[1].progression"
     assert action.text.startswith("Record the exact date of the progression after line 2 (teclistamab), now recorded as 2025-08")
     assert assessment.candidate("talquetamab").verdict == "acceptable"  # another target: nothing to avoid
+
+
+@pytest.mark.parametrize("end, rule", [
+    ("2025-03", "extended.same-target-refractory-uncertain"),  # progression 31-61 days after: open
+    ("2025-03-28", "extended.same-target-refractory"),  # 34 days: refractory
+    ("2025-03-01", None),  # 61 days: not refractory
+])
+def test_an_imprecise_last_dose_cautions_another_same_target_agent_as_its_worst_case(end, rule):
+    # found by the property tests: the month-only end of elranatamab left refractoriness unknown,
+    # and teclistamab was acceptable although every day from the 2nd on made it a caution
+    doc = document(line("elranatamab", "2025-01-01", end, progression="2025-05-01"),
+                   as_of="2025-09-30", candidates=["teclistamab"])
+    policy = Policy(disabled_rules=("review.switch-target",))
+    candidate = evaluate(doc, policy=policy).candidate("teclistamab")
+    assert [f.rule for f in candidate.findings] == ([rule] if rule else [])
+    assert candidate.verdict == ("caution" if rule else "acceptable")
 
 
 def test_the_label_reads_lenalidomide_refractoriness_from_the_date():

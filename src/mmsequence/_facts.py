@@ -28,6 +28,7 @@ CANDIDATE_FIELDS = (
     "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
     "same_target_tcrt", "same_target_agents", "same_target_count", "same_target_bsab",
     "same_target_bsab_agents", "same_target_refractory", "same_target_refractory_agents",
+    "same_target_refractory_open", "same_target_refractory_open_lines",
     "same_target_car_t", "same_target_car_t_agents", "refractory_to_agent", "refractory_agent_lines",
     "same_targets", "regimen", "refractory_open", "refractory_open_lines",
     "bcma", "bridging_same_target", "antigen_lost", "lost_targets", "reserve_left", "reserve_targets",
@@ -83,6 +84,8 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
     itself = [e for e in course.exposures if e.agent.name in directed]
     refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
     left_open = [e for e in itself if e.refractory_open is not None] if refractory_to_agent == "unknown" else []
+    same_target_refractory = any_of(e.refractory for e in others) if others else "no"
+    others_open = [e for e in others if e.refractory_open is not None] if same_target_refractory == "unknown" else []
     lost = course.lost
     reserve = course.reserve(agent)
     product = course.apheresis.product
@@ -100,8 +103,10 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         same_target_count=len({e.line for e in same}),
         same_target_bsab=any(e.agent.modality == "bsab" for e in before),
         same_target_bsab_agents=_exposures(course, (e for e in before if e.agent.modality == "bsab")),
-        same_target_refractory=any_of(e.refractory for e in others) if others else "no",
+        same_target_refractory=same_target_refractory,
         same_target_refractory_agents=_exposures(course, (e for e in others if e.refractory == "yes")),
+        same_target_refractory_open=bool(others_open),
+        same_target_refractory_open_lines=_exposures(course, others_open),
         same_target_car_t=any(e.agent.modality == "car-t" for e in same),
         same_target_car_t_agents=_exposures(course, (e for e in same if e.agent.modality == "car-t")),
         refractory_to_agent=refractory_to_agent,

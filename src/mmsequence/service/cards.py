@@ -166,6 +166,7 @@ _REASONS = {
     "extended.tec-dara-anti-cd38-refractory": N_("refractory to an anti-CD38 antibody, which MajesTEC-3 excluded"),
     "extended.investigational": N_("investigational"),
     "extended.same-target-refractory": N_("refractory to {same_target_refractory_agents:agent}"),
+    "extended.same-target-refractory-uncertain": N_("may have been refractory to {same_target_refractory_open_lines:agent} (a date not exact)"),
     "extended.soluble-bcma": N_("soluble BCMA {soluble_bcma_ng_ml} ng/mL"),
     "extended.tcrt-before-adc": N_("a T-cell redirecting therapy first"),
     "extended.third-same-target": N_("third therapy against {same_targets}"),
