@@ -108,9 +108,12 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
         lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
         setters = _(" (set by {rules})").format(rules=", ".join(c.earliest_date_set_by)) if c.earliest_date_set_by else ""
-        head = _("{rank}. {therapy} ({query}): {verdict}").format(
-            rank=c.rank, therapy=name(c.therapy), query=c.query,
-            verdict=timing_message(c.verdict, c.then, c.earliest_date, language))
+        verdict = timing_message(c.verdict, c.then, c.earliest_date, language)
+        # the name asked for is shown only where it is not the catalog's own (a brand, a code)
+        head = (_("{rank}. {therapy}: {verdict}").format(rank=c.rank, therapy=name(c.therapy), verdict=verdict)
+                if c.query == name(c.therapy) else
+                _("{rank}. {therapy} ({query}): {verdict}").format(
+                    rank=c.rank, therapy=name(c.therapy), query=c.query, verdict=verdict))
         lines += ["", head + setters]
         if not c.findings:
             lines.append("   " + _("no rule fired"))
