@@ -91,6 +91,22 @@ def test_an_imprecise_last_dose_cautions_another_same_target_agent_as_its_worst_
     assert candidate.verdict == ("caution" if rule else "acceptable")
 
 
+@pytest.mark.parametrize("end, rule", [
+    ("2016-01", "extended.tec-dara-anti-cd38-refractory-uncertain"),  # progression 31-61 days after: open
+    ("2016-01-31", "extended.tec-dara-anti-cd38-refractory"),  # 31 days: refractory
+    ("2016-01-01", None),  # 61 days: not refractory
+])
+def test_an_imprecise_anti_cd38_last_dose_cautions_the_combination_as_its_worst_case(end, rule):
+    # found by the property tests: teclistamab with daratumumab was acceptable while every day of the
+    # month but the first made the disease refractory to daratumumab, which MajesTEC-3 excluded
+    doc = {"patient_id": "T-1", "as_of": "2016-03-02", "car_t_eligible": False,
+           "lines": [{"agents": ["daratumumab"], "start": "2016-01-01", "end": end, "progression": "2016-03-02"}],
+           "candidates": ["teclistamab and daratumumab"]}
+    candidate = evaluate(doc).candidate("teclistamab and daratumumab")
+    assert [f.rule for f in candidate.findings] == ([rule] if rule else [])
+    assert candidate.verdict == ("caution" if rule else "acceptable")
+
+
 def test_the_label_reads_lenalidomide_refractoriness_from_the_date():
     def cilta_cel(progression):
         doc = document(as_of="2026-03-01", jurisdiction="US", car_t_eligible=True, candidates=["cilta-cel"])

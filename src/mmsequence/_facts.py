@@ -22,7 +22,8 @@ PATIENT_FIELDS = (
     "prior_car_t_agents", "apheresis", "apheresis_date", "apheresis_event", "unknown_agents", "unknown_agent_names",
     "jurisdiction", "exposed_pi", "exposed_imid", "exposed_anti_cd38", "triple_class_exposed",
     "lenalidomide_refractory", "progression_on_last", "soluble_bcma_known", "soluble_bcma_ng_ml",
-    "anti_cd38_refractory", "anti_cd38_refractory_agents", "exposed_bcma", "bcma_agents",
+    "anti_cd38_refractory", "anti_cd38_refractory_agents", "anti_cd38_refractory_open",
+    "anti_cd38_refractory_open_lines", "exposed_bcma", "bcma_agents",
 )
 CANDIDATE_FIELDS = (
     "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
@@ -145,6 +146,11 @@ def engine_facts(course: PatientCourse) -> Facts:
     soluble = course.history.biomarkers.soluble_bcma_ng_ml
     car_t = course.car_t
     apheresis = course.apheresis
+    classes = course.class_facts()
+    anti_cd38 = [e for e in course.exposures if e.agent.drug_class == "anti-cd38"]
+    # refractoriness that a date known only to the month or year leaves open (and none is certain)
+    anti_cd38_open = ([e for e in anti_cd38 if e.refractory_open is not None]
+                      if classes["anti_cd38_refractory"] == "unknown" else [])
     patient = {
         "t": "patient",
         "car_t_eligible": tri(course.history.car_t_eligible),
@@ -162,10 +168,11 @@ def engine_facts(course: PatientCourse) -> Facts:
         "jurisdiction": course.jurisdiction or "none",
         "soluble_bcma_known": soluble is not None,
         "soluble_bcma_ng_ml": soluble if soluble is not None else 0,
-        "anti_cd38_refractory_agents": _exposures(course, (e for e in course.exposures
-                                                            if e.agent.drug_class == "anti-cd38" and e.refractory == "yes")),
+        "anti_cd38_refractory_agents": _exposures(course, (e for e in anti_cd38 if e.refractory == "yes")),
+        "anti_cd38_refractory_open": bool(anti_cd38_open),
+        "anti_cd38_refractory_open_lines": _exposures(course, anti_cd38_open),
         "bcma_agents": _exposures(course, course.bcma_directed),
-        **course.class_facts(),
+        **classes,
     }
     candidates = tuple((c, _candidate_fact(i, c, course)) for i, c in enumerate(course.candidates))
     return Facts(patient=patient, candidates=candidates)

@@ -164,6 +164,7 @@ _REASONS = {
     "extended.refractory-retreatment-uncertain": N_("the disease may have been refractory to this agent (a date not exact)"),
     "extended.tec-dara-bcma-exposed": N_("after BCMA-directed therapy, which MajesTEC-3 excluded"),
     "extended.tec-dara-anti-cd38-refractory": N_("refractory to an anti-CD38 antibody, which MajesTEC-3 excluded"),
+    "extended.tec-dara-anti-cd38-refractory-uncertain": N_("may have been refractory to an anti-CD38 antibody, which MajesTEC-3 excluded (a date not exact)"),
     "extended.investigational": N_("investigational"),
     "extended.same-target-refractory": N_("refractory to {same_target_refractory_agents:agent}"),
     "extended.same-target-refractory-uncertain": N_("may have been refractory to {same_target_refractory_open_lines:agent} (a date not exact)"),
