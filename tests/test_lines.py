@@ -82,6 +82,24 @@ def test_a_filgrastim_dose_never_splits_a_line():
     assert [line.agents for line in derive_lines(events).lines] == [("teclistamab",)]
 
 
+@pytest.mark.parametrize("restart", ["2020-05", "2020-05-20", "2020"])
+def test_the_same_regimen_restarted_after_a_stop_for_progression_is_a_new_line_on_any_day_it_may_start(restart):
+    # found by the chart property: KPd stopped on 2020-05-01 for progression and given again "2020-05"
+    # was read as one line, because the month's first day is not after the stop
+    kpd = ("carfilzomib", "pomalidomide", "dexamethasone")
+    events = [*(drug(f"a-{n}", n, "2018-09-26", "2020-05-01", stop="progression") for n in kpd),
+              *(drug(f"b-{n}", n, restart, None) for n in kpd)]
+    reading = derive_lines(events)
+    assert [line.agents for line in reading.lines] == [kpd, kpd]
+    assert "stopped for progression" in reading.lines[1].reason
+
+
+def test_a_month_only_stop_for_progression_still_keeps_the_regimen_started_with_it():
+    kpd = ("carfilzomib", "pomalidomide", "dexamethasone")
+    events = [*(drug(f"a-{n}", n, "2018-09-26", "2020-05", stop="progression") for n in kpd)]
+    assert [line.agents for line in derive_lines(events).lines] == [kpd]
+
+
 def test_lymphodepletion_and_bridging_belong_to_the_car_t_line():
     events = [
         drug("vrd", "bortezomib", "2022-01-01", "2023-01-01", stop="progression"),

@@ -92,6 +92,16 @@ def test_each_invariant_passes_the_engine_and_catches_a_planted_fault(invariant,
     assert violations and all(candidate in v or "again" in v for v in violations)
 
 
+def test_a_history_frozen_at_as_of_keeps_a_one_date_line_before_its_progression():
+    # found by the property tests: a line written '2016' to '2016' with a progression on 2016-02-25,
+    # frozen at 2016-03-01, was moved to start after its own progression (an input error)
+    doc = {"patient_id": "T-1", "as_of": "2016-03-01", "car_t_eligible": True, "candidates": ["teclistamab"],
+           "lines": [{"agents": ["dexamethasone"], "start": "2016", "end": "2016", "progression": "2016-02-25"}]}
+    frozen = invariants.frozen(doc, datetime.date(2016, 3, 1), load_catalog())
+    assert (frozen["lines"][0]["start"], frozen["lines"][0]["end"]) == ("2016-02-25", "2016-02-25")
+    assert invariants.check(doc) == []
+
+
 def test_the_interval_invariant_follows_the_policy():
     doc = document(TEC, as_of="2026-01-10")
     warn_only = Policy(interval_effect="caution")

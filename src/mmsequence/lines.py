@@ -24,8 +24,9 @@ Records are read in order of their start (each date on its earliest possible day
    start (the regimen), or when it is already in the line and continues (the line is ongoing or
    the drug restarts within ``PAUSE_DAYS``); a corticosteroid joins the current line.
 6. Anything else starts a new line, saying why: a progression or toxicity recorded before it (a
-   progression, or a drug of the line stopped for progression or toxicity: even the same regimen
-   given again is then a new line), a new drug after the regimen was set (a changed plan), or
+   progression, or a drug of the line stopped for progression or toxicity, when the start may come
+   after that stop's earliest day: even the same regimen given again is then a new line), a new
+   drug after the regimen was set (a changed plan), or
    treatment resumed after a pause.
    Dexamethasone or methylprednisolone within a day of a TCRT dose is premedication, in the
    ``CRS_DAYS`` after one CRS or ICANS management; any other corticosteroid alone outside a line
@@ -238,7 +239,7 @@ class _Open:
     transplant_day: datetime.date | None = None
     car_t: bool = False
     progression: Event | None = None
-    stopped: datetime.date | None = None  # the last dose of a drug stopped for progression or toxicity
+    stopped: datetime.date | None = None  # the earliest possible last dose of a drug stopped for progression or toxicity
 
     def add(self, member: Member) -> None:
         self.members.append(member)
@@ -249,7 +250,7 @@ class _Open:
             last = member.end if member.end is not None else member.event.start
             self.last_dose = max(filter(None, (self.last_dose, last.latest)))
             if member.event.stop_reason in ("progression", "toxicity") and member.end is not None:
-                self.stopped = max(filter(None, (self.stopped, member.end.latest)))
+                self.stopped = max(filter(None, (self.stopped, member.end.earliest)))
 
 
 def derive_lines(events: Iterable[Event]) -> LineReading:
@@ -383,7 +384,8 @@ def _continues(line: _Open, e: Event) -> bool:
 
 
 def _joins(line: _Open, e: Event, steroid: bool) -> bool:
-    if line.car_t or line.stopped is not None and e.start.earliest > line.stopped:
+    # a start that may come after the stop is a new line: a restart after progression, whichever day
+    if line.car_t or line.stopped is not None and e.start.latest > line.stopped:
         return False
     if e.start.earliest <= line.start + _days(REGIMEN_DAYS):
         return True

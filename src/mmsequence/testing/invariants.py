@@ -68,14 +68,16 @@ def frozen(document: Mapping[str, Any], as_of: datetime.date, catalog: Catalog) 
     copied = copy.deepcopy(dict(document))
     day = as_of.isoformat()
 
-    def known(text: str) -> str:
-        return day if reference.Days.of(text).last > as_of else text
+    def known(text: str, limit: datetime.date = as_of) -> str:
+        return limit.isoformat() if reference.Days.of(text).last > limit else text
 
     for line in copied["lines"]:
         if not line.get("end"):
             line["end"] = line["start"] if _is_car_t(line, catalog) else day
         if line["end"] == line["start"]:  # one date written twice (a CAR-T infusion, a one-day line)
-            line["start"] = known(line["start"])
+            # that day is no later than a progression recorded after it
+            limit = min(as_of, reference.Days.of(line["progression"]).last) if line.get("progression") else as_of
+            line["start"] = line["end"] = known(line["start"], limit)
         line["end"] = known(line["end"])  # a start is bounded by its end
     for record in copied.get("apheresis") or ():
         if record.get("date") and record["status"] in ("done", "failed"):
