@@ -119,6 +119,19 @@ def test_the_partial_date_invariant_is_off_where_the_policy_gives_up_the_worst_c
     assert invariants.partial_dates_are_worst_case(doc, planted(doc, "talquetamab", verdict="acceptable", earliest_date=None))
 
 
+@pytest.mark.parametrize("exact, twin", invariants.WORST_CASE_TWINS)
+def test_switching_off_any_worst_case_twin_gives_up_the_worst_case(exact, twin):
+    # found by the property tests: with extended.refractory-retreatment-uncertain switched off, an
+    # imprecise last dose no longer avoids re-treatment, as the site chose; not a violation
+    doc = {"patient_id": "T-1", "as_of": "2016-03-07", "car_t_eligible": True, "candidates": ["teclistamab"],
+           "lines": [{"agents": ["teclistamab"], "start": "2016-01-01", "end": "2016-01", "progression": "2016-03-02"}]}
+    site = Policy(disabled_rules=(twin,))
+    assert invariants.partial_dates_are_worst_case(doc, evaluate(doc, policy=site)) == []
+    if twin == "extended.refractory-retreatment-uncertain":  # the counterexample: in force, it is caught
+        planted_doc = planted(doc, "teclistamab", verdict="caution", then=None)
+        assert invariants.partial_dates_are_worst_case(doc, planted_doc)
+
+
 def test_a_finding_of_a_rule_the_policy_does_not_run_is_a_violation():
     doc = document(TEC, as_of="2026-01-10")
     assessment = evaluate(doc, policy=Policy(disabled_rules=("review.switch-target",)))

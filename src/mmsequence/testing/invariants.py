@@ -30,6 +30,14 @@ Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
 
 CONFIDENT = ("preferred", "acceptable", "caution")
 INTERVAL_RULES = ("review.interval", "review.interval-uncertain")
+RETREATMENT_RULES = ("extended.refractory-retreatment", "extended.refractory-retreatment-uncertain")
+#: Each rule for an exact date beside its twin for a date known only to the month or year (the worst case).
+WORST_CASE_TWINS = (
+    INTERVAL_RULES,
+    RETREATMENT_RULES,
+    ("extended.same-target-refractory", "extended.same-target-refractory-uncertain"),
+    ("extended.tec-dara-anti-cd38-refractory", "extended.tec-dara-anti-cd38-refractory-uncertain"),
+)
 WASHOUT_RULES = ("extended.washout", "extended.washout-apheresis")
 #: Washout lengths invariant 11 tries: none, and the longest a policy allows.
 WASHOUT_DAYS = (0, 90)
@@ -220,10 +228,11 @@ def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assess
 
     An EHR date known to the month or year counts as its worst case. Tried: each end of the range
     and the days around the interval boundaries; a day that would make the history impossible is
-    skipped. Not in force under a policy that runs review.interval but not review.interval-uncertain
-    (the site gave up the worst case for imprecise dates).
+    skipped. Not in force under a policy that runs a rule but not its twin for imprecise dates
+    (:data:`WORST_CASE_TWINS`, such as review.interval without review.interval-uncertain): the site
+    gave up the worst case.
     """
-    if rule_runs(assessment, INTERVAL_RULES[0]) and not rule_runs(assessment, INTERVAL_RULES[1]):
+    if any(rule_runs(assessment, exact) and not rule_runs(assessment, twin) for exact, twin in WORST_CASE_TWINS):
         return []
     violations = []
     for where, written, days in _imprecise_dates(document, assessment):
@@ -463,8 +472,6 @@ def regimen_never_less_restrictive_than_its_tcrts(document: Mapping[str, Any], a
                 violations.append(f"{regimen.query}: keeps a target in reserve, but {drug} alone already uses the last one")
     return violations
 
-
-RETREATMENT_RULES = ("extended.refractory-retreatment", "extended.refractory-retreatment-uncertain")
 
 
 def imprecise_progression_is_worst_case_for_retreatment(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
