@@ -54,6 +54,12 @@ def _exposures(course: PatientCourse, exposures: Iterable[Exposure]) -> list[dic
     return [course.exposure_ref(e) for e in exposures]
 
 
+def _left_open(exposures: Iterable[Exposure], refractory: str) -> list[Exposure]:
+    """The exposures whose refractoriness a date known only to the month or year leaves open, while
+    ``refractory`` (theirs together) is unknown: none is certain."""
+    return [e for e in exposures if e.refractory_open is not None] if refractory == "unknown" else []
+
+
 def _clock(name: str, clock: Clock, source: dict[str, Any] | None, length: tuple[str, int]) -> dict[str, Any]:
     if clock.status == "none" or clock.window is None:
         return {name: "none"}
@@ -84,9 +90,9 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
     others = tuple(e for e in same if e.agent.name not in parts)
     itself = [e for e in course.exposures if e.agent.name in directed]
     refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
-    left_open = [e for e in itself if e.refractory_open is not None] if refractory_to_agent == "unknown" else []
+    left_open = _left_open(itself, refractory_to_agent)
     same_target_refractory = any_of(e.refractory for e in others) if others else "no"
-    others_open = [e for e in others if e.refractory_open is not None] if same_target_refractory == "unknown" else []
+    others_open = _left_open(others, same_target_refractory)
     lost = course.lost
     reserve = course.reserve(agent)
     product = course.apheresis.product
@@ -148,9 +154,7 @@ def engine_facts(course: PatientCourse) -> Facts:
     apheresis = course.apheresis
     classes = course.class_facts()
     anti_cd38 = [e for e in course.exposures if e.agent.drug_class == "anti-cd38"]
-    # refractoriness that a date known only to the month or year leaves open (and none is certain)
-    anti_cd38_open = ([e for e in anti_cd38 if e.refractory_open is not None]
-                      if classes["anti_cd38_refractory"] == "unknown" else [])
+    anti_cd38_open = _left_open(anti_cd38, classes["anti_cd38_refractory"])
     patient = {
         "t": "patient",
         "car_t_eligible": tri(course.history.car_t_eligible),
