@@ -20,14 +20,17 @@ import msgspec
 from .vocabulary import ApheresisStatus, Jurisdiction, OverrideReason, Response, StopReason
 
 #: A calendar date, or its month or year alone (1900-2199), as EHRs record them.
+# Patterns are stated for the JSON Schema only (``extra_json_schema``): the readers check dates and
+# blank text in code, faster than a regular expression per string and with a precise message.
 Date = Annotated[str, msgspec.Meta(
-    pattern=r"^(19|20|21)\d\d(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$",
+    extra_json_schema={"pattern": r"^(19|20|21)\d\d(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"},
     description="YYYY-MM-DD, or YYYY-MM or YYYY when the day or month is not known",
     examples=["2025-08-31", "2025-09", "2025"],
 )]
 #: Text with at least one character that is not white space.
-Text = Annotated[str, msgspec.Meta(pattern=r"\S")]
-Name = Annotated[str, msgspec.Meta(pattern=r"\S", description="a drug or regimen name, or a code the catalog knows")]
+Text = Annotated[str, msgspec.Meta(extra_json_schema={"pattern": r"\S"})]
+Name = Annotated[str, msgspec.Meta(extra_json_schema={"pattern": r"\S"},
+                                   description="a drug or regimen name, or a code the catalog knows")]
 
 
 class LineDocument(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,7 +91,7 @@ class PatientHistoryDocument(msgspec.Struct, forbid_unknown_fields=True):
     candidates: Annotated[list[Name | RegimenDocument], msgspec.Meta(min_length=1)] | None = None
     car_t_eligible: bool | None = None
     jurisdiction: Jurisdiction | None = None
-    as_of: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$",
+    as_of: Annotated[str, msgspec.Meta(extra_json_schema={"pattern": r"^\d{4}-\d{2}-\d{2}$"},
                                        description="the evaluation day, a full date")] | None = None
     overrides: list[OverrideDocument] | None = None
     comment: Text | None = None
