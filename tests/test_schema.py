@@ -75,7 +75,7 @@ def test_documents_the_validator_accepts_are_valid_by_the_schema(seed_value):
 def test_documents_the_schema_accepts_are_read_or_refused_for_a_reason_it_cannot_state(seed_value):
     """What the schema accepts, the validator accepts too, except the few checks a JSON Schema cannot
     make (a day the calendar does not have, an end before its start, records out of order, a number
-    beyond a double, text that is not Unicode)."""
+    that is not JSON or beyond a double (NaN, 1e400), text that is not Unicode)."""
     def check(document) -> None:
         try:
             if not isinstance(document, dict) or not VALIDATOR.is_valid(document):
@@ -93,7 +93,7 @@ def test_documents_the_schema_accepts_are_read_or_refused_for_a_reason_it_cannot
 
 def _beyond_the_schema(problem: str) -> bool:
     return any(words in problem for words in (
-        "is not a date", "is before", "is not valid Unicode", "expected a non-negative number, got a number"))
+        "is not a date", "is before", "is not valid Unicode", "expected a non-negative number"))
 
 
 @pytest.mark.parametrize(("field", "value"), [
