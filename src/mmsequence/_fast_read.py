@@ -1,6 +1,7 @@
 """The typed fast path for valid patient-history documents: JSON text straight to a history.
 
-msgspec decodes the text into typed structures (fields, types and choices checked in C), and
+msgspec decodes the text into the document's declared structures (:mod:`mmsequence.schema`:
+fields, types, choices and patterns checked in C), and
 :func:`fast_history` finishes what types cannot say (non-blank text, dates, the checks between
 fields). It answers only for documents that are valid as they stand; anything else, however
 small the doubt, gives None and the document goes to :func:`mmsequence.history.parse_document`,
@@ -11,7 +12,6 @@ fast path accepts (tests/test_fast_read.py holds them to that).
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import msgspec
 
@@ -20,65 +20,11 @@ from .history import (
     Apheresis, Biomarkers, CandidateInput, CandidateRegimen, Line, Override, PatientHistory, _apheresis_order_problems,
     _line_problems,
 )
+from .schema import (
+    ApheresisDocument, BiomarkersDocument, LineDocument, OverrideDocument, PatientHistoryDocument, RegimenDocument,
+)
 
-Response = Literal["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE"]
-StopReason = Literal["progression", "toxicity", "completed", "patient-choice", "other"]
-Status = Literal["planned", "done", "failed", "cancelled"]
-Reason = Literal["rapid-progression", "no-alternative", "trial-enrolment", "patient-preference", "other"]
-
-
-class _Line(msgspec.Struct, forbid_unknown_fields=True):
-    agents: list[str]
-    start: str
-    end: str | None = None
-    progression: str | None = None
-    best_response: Response | None = None
-    stop_reason: StopReason | None = None
-    refractory: bool | None = None
-    comment: str | None = None
-
-
-class _Apheresis(msgspec.Struct, forbid_unknown_fields=True):
-    status: Status
-    date: str | None = None
-    product: str | None = None
-    comment: str | None = None
-
-
-class _Biomarkers(msgspec.Struct, forbid_unknown_fields=True):
-    bcma_loss: bool | None = None
-    gprc5d_loss: bool | None = None
-    fcrh5_loss: bool | None = None
-    soluble_bcma_ng_ml: float | None = None
-
-
-class _Override(msgspec.Struct, forbid_unknown_fields=True):
-    rule: str
-    candidate: str
-    reason: Reason
-    note: str | None = None
-
-
-class _Regimen(msgspec.Struct, forbid_unknown_fields=True):
-    agents: list[str]
-    name: str | None = None
-
-
-class _Document(msgspec.Struct, forbid_unknown_fields=True):
-    patient_id: str
-    lines: list[_Line] | None
-    apheresis: list[_Apheresis] | None = None
-    biomarkers: _Biomarkers | None = None
-    candidates: list[str | _Regimen] | None = None
-    car_t_eligible: bool | None = None
-    jurisdiction: Literal["US", "EU"] | None = None
-    as_of: str | None = None
-    overrides: list[_Override] | None = None
-    comment: str | None = None
-    version: Literal[1] = 1
-
-
-_DECODER = msgspec.json.Decoder(_Document)
+_DECODER = msgspec.json.Decoder(PatientHistoryDocument)
 
 
 class _Doubt(Exception):
@@ -108,7 +54,7 @@ def _day_range(text: str) -> PartialDate:
         raise _Doubt from None
 
 
-def _line(raw: _Line, path: str) -> Line:
+def _line(raw: LineDocument, path: str) -> Line:
     start = _day_range(raw.start)
     end = _date(raw.end)
     progression = _date(raw.progression)
@@ -119,7 +65,7 @@ def _line(raw: _Line, path: str) -> Line:
                 progression=progression)
 
 
-def _candidates(raw: list[str | _Regimen]) -> tuple[CandidateInput, ...]:
+def _candidates(raw: list[str | RegimenDocument]) -> tuple[CandidateInput, ...]:
     if not raw:
         raise _Doubt
     found: list[CandidateInput] = []
@@ -134,20 +80,20 @@ def _candidates(raw: list[str | _Regimen]) -> tuple[CandidateInput, ...]:
     return tuple(found)
 
 
-def _apheresis(raw: _Apheresis) -> Apheresis:
+def _apheresis(raw: ApheresisDocument) -> Apheresis:
     if raw.status in ("done", "failed") and raw.date is None:
         raise _Doubt
     return Apheresis(status=raw.status, date=_date(raw.date), product=_text(raw.product), comment=_text(raw.comment))
 
 
-def _override(raw: _Override) -> Override:
+def _override(raw: OverrideDocument) -> Override:
     if raw.reason == "other" and not raw.note:
         raise _Doubt
     return Override(rule=_text(raw.rule) or "", candidate=_text(raw.candidate) or "", reason=raw.reason,
                     note=_text(raw.note))
 
 
-def _biomarkers(raw: _Biomarkers | None) -> Biomarkers:
+def _biomarkers(raw: BiomarkersDocument | None) -> Biomarkers:
     if raw is None:
         return Biomarkers()
     soluble = raw.soluble_bcma_ng_ml

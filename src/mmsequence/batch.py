@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 import orjson
 
+from ._caches import resettable
 from .documents import read_json
 from .errors import InputError, MmsequenceError
 from .evaluator import Evaluator, evaluator_for
@@ -154,6 +155,7 @@ def _rewrite_without(out: Path, numbers: set[int], end: int) -> None:
     os.replace(partial, out)
 
 
+@resettable
 @functools.lru_cache(maxsize=4)
 def _evaluator(policy: str | None) -> Evaluator:
     """The evaluator of a policy file, built once per process."""

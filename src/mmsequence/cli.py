@@ -20,6 +20,7 @@ from .knowledge import as_day
 from .omop.command import add_omop_commands
 from .policy import load_policy
 from .render import to_json, to_text
+from .schema import json_schema
 from .rulebook import Rule, Rulebook, check_references, check_translations, knowledge_problems, load_rulebook
 from .service.command import add_serve_command
 from .testing.command import add_validate_command
@@ -159,6 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
     vig.add_argument("--policy", help="site policy file to run them under")
     vig.set_defaults(run=_vignettes)
+    schema = commands.add_parser("schema", help="print the JSON Schema of the patient-history document")
+    schema.set_defaults(run=lambda args: json_schema())
     board = commands.add_parser("board", help="tumor-board report (HTML or Markdown) for a batch of patient documents")
     board.add_argument("inputs", nargs="+", help="patient documents (JSON), or folders of them")
     board.add_argument("--as-of", required=True, help="board date YYYY-MM-DD: every patient is evaluated as of this day")

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from ._caches import resettable
 from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
@@ -120,12 +121,14 @@ def _knowledge(rulebook: Rulebook, active: Iterable[Rule], catalog: Catalog, pol
     return Knowledge((*parts, *rulebook.knowledge(active, site)))
 
 
+@resettable
 @functools.lru_cache(maxsize=32)
 def evaluator_for(policy: Policy) -> Evaluator:
     """The evaluator of ``policy`` with the shipped rules, built on first use and kept."""
     return Evaluator(policy)
 
 
+@resettable
 @functools.lru_cache(maxsize=None)
 def _default_policy() -> Policy:
     return load_policy()

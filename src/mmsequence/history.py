@@ -14,15 +14,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import msgspec
 
 from .dates import PartialDate
 from .errors import InputError
 
-STOP_REASONS = ("progression", "toxicity", "completed", "patient-choice", "other")
-RESPONSES = ("sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE")
-APHERESIS_STATUSES = ("planned", "done", "failed", "cancelled")
-JURISDICTIONS = ("US", "EU", "CN")
-OVERRIDE_REASONS = ("rapid-progression", "no-alternative", "trial-enrolment", "patient-preference", "other")
+from .schema import (
+    ApheresisDocument, BiomarkersDocument, LineDocument, OverrideDocument, PatientHistoryDocument, RegimenDocument,
+    fields, required,
+)
+from .vocabulary import APHERESIS_STATUSES, JURISDICTIONS, OVERRIDE_REASONS, RESPONSES, STOP_REASONS
+
+__all__ = ["APHERESIS_STATUSES", "JURISDICTIONS", "OVERRIDE_REASONS", "RESPONSES", "STOP_REASONS"]
 
 
 @attrs.frozen
@@ -209,14 +212,16 @@ class _Reader:
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{path or 'document'}: {message}")
 
-    def obj(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    def obj(self, value: Any, path: str, structure: type[msgspec.Struct]) -> dict[str, Any]:
+        """The object at ``path``, its fields checked against the structure that declares them."""
         if not isinstance(value, dict):
             self.fail(path, f"expected an object, got {_type(value)}")
             return {}
+        allowed = fields(structure)
         for key in value:
             if key not in allowed:
                 self.fail(_join(path, key), "unknown field")
-        for key in required:
+        for key in required(structure):
             if key not in value:
                 self.fail(_join(path, key), "is required")
         return value
@@ -320,19 +325,10 @@ def _finite(number: int | float) -> bool:
         return False
 
 
-_DOCUMENT_FIELDS = (
-    "patient_id", "lines", "apheresis", "biomarkers", "candidates", "car_t_eligible",
-    "jurisdiction", "as_of", "overrides", "comment", "version",
-)
-_LINE_FIELDS = ("agents", "start", "end", "progression", "best_response", "stop_reason", "refractory", "comment")
-_CANDIDATE_FIELDS = ("agents", "name")
-_APHERESIS_FIELDS = ("status", "date", "product", "comment")
-_BIOMARKER_FIELDS = ("bcma_loss", "gprc5d_loss", "fcrh5_loss", "soluble_bcma_ng_ml")
-_OVERRIDE_FIELDS = ("rule", "candidate", "reason", "note")
 
 
 def _line(r: _Reader, raw: Any, path: str) -> Line | None:
-    data = r.obj(raw, path, _LINE_FIELDS, required=("agents", "start"))
+    data = r.obj(raw, path, LineDocument)
     if not data:
         return None
     agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
@@ -368,7 +364,7 @@ def _candidates(r: _Reader, value: Any) -> tuple[CandidateInput, ...]:
             if name:
                 found.append(name.strip())
             continue
-        data = r.obj(item, path, _CANDIDATE_FIELDS, required=("agents",))
+        data = r.obj(item, path, RegimenDocument)
         agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
         if "agents" in data and isinstance(data["agents"], list) and len(data["agents"]) == 1:
             r.fail(f"{path}.agents", "a regimen holds at least two agents (name a single drug as a string)")
@@ -389,7 +385,7 @@ def _line_problems(start: PartialDate, end: PartialDate | None, path: str,
 
 
 def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
-    data = r.obj(raw, path, _APHERESIS_FIELDS, required=("status",))
+    data = r.obj(raw, path, ApheresisDocument)
     status = r.text(data.get("status"), f"{path}.status", APHERESIS_STATUSES, optional=False)
     date = r.date(data.get("date"), f"{path}.date")
     comment = r.text(data.get("comment"), f"{path}.comment")
@@ -422,7 +418,7 @@ def _overrides(r: _Reader, raw: Any, where: str) -> tuple[Override, ...]:
     overrides = []
     for i, item in enumerate(r.items(raw, where)):
         path = f"{where}[{i}]"
-        item = r.obj(item, path, _OVERRIDE_FIELDS, required=("rule", "candidate", "reason"))
+        item = r.obj(item, path, OverrideDocument)
         reason = r.text(item.get("reason"), f"{path}.reason", OVERRIDE_REASONS, optional=False)
         note = r.text(item.get("note"), f"{path}.note")
         if reason == "other" and not note:
@@ -451,7 +447,7 @@ def parse_document(document: Any) -> PatientHistory:
     Raises :class:`InputError` listing every problem with its field path.
     """
     r = _Reader()
-    data = r.obj(document, "", _DOCUMENT_FIELDS, required=("patient_id", "lines"))
+    data = r.obj(document, "", PatientHistoryDocument)
     if not data:
         raise InputError(r.problems or ["document: is empty"])
     if data.get("version", 1) != 1:
@@ -460,7 +456,7 @@ def parse_document(document: Any) -> PatientHistory:
     read = [(i, _apheresis(r, raw, f"apheresis[{i}]")) for i, raw in enumerate(r.items(data.get("apheresis"), "apheresis"))]
     records = [(i, a) for i, a in read if a is not None]
     r.problems += _apheresis_order_problems(records)
-    bio = r.obj(data.get("biomarkers") or {}, "biomarkers", _BIOMARKER_FIELDS)
+    bio = r.obj(data.get("biomarkers") or {}, "biomarkers", BiomarkersDocument)
     biomarkers = Biomarkers(
         bcma_loss=r.flag(bio.get("bcma_loss"), "biomarkers.bcma_loss"),
         gprc5d_loss=r.flag(bio.get("gprc5d_loss"), "biomarkers.gprc5d_loss"),
