@@ -34,7 +34,8 @@ from .knowledge import Knowledge, Reviewed, part_of, site_reviews
 from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
-from .verdicts import EFFECTS, combine, rank_key
+from .ranking import Criterion, Standing, ranks, reasons, standing
+from .verdicts import EFFECTS, TIERS, combine, ranking_findings, tiers
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,6 +56,7 @@ class Evaluator:
         self.rulebook = rulebook if rulebook is not None else shipped_rulebook()
         active = self.rulebook.active(self.policy)
         self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
+        self.criteria = self.rulebook.ranked_by(self.policy)
         self.catalog: Catalog = check_catalog(self.policy, load_catalog())
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
         self._engine = Engine(active, hashlib.sha256(f"{self.rulebook.digest}\n{chosen}".encode()).hexdigest())
@@ -90,11 +92,9 @@ class Evaluator:
             finding = _finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1])
             findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
-        assessed = sorted(
-            (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
-            key=lambda pair: pair[0],
-        )
-        ranked = tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed))
+        assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
+                    for cid, (candidate, fact) in enumerate(facts.candidates)]
+        ranked = _ranked(assessed, self.criteria)
         return Assessment(
             patient_id=history.patient_id,
             as_of=when,
@@ -156,13 +156,23 @@ def _derived(course: PatientCourse) -> dict[str, Any]:
     return derived
 
 
-def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], CandidateAssessment]:
-    """The candidate's rank key and its assessment (ranked later)."""
+def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
+    """Candidates best first, each with its rank and why it ranks there; equal standings share a
+    rank and keep the order they were asked in."""
+    ordered = sorted(assessed, key=lambda pair: pair[0].key)
+    numbers = ranks([s for s, _ in ordered])
+    why = reasons([(c.therapy, s) for s, c in ordered], criteria, TIERS)
+    return tuple(attrs.evolve(c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
+
+
+def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
+            criteria: tuple[Criterion, ...]) -> tuple[Standing, CandidateAssessment]:
+    """The candidate's standing for the ranking and its assessment (ranked later)."""
     ordered = tuple(sorted(found, key=lambda f: (-EFFECTS.index(f.effect), f.rule)))
     outcome = combine(ordered)
     agent = candidate.agent
-    key = rank_key(outcome, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
-    return key, CandidateAssessment(
+    bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
+    return standing(tiers(outcome, ordered), criteria, bound), CandidateAssessment(
         query=candidate.query,
         therapy=agent.name if agent else candidate.query,
         target=agent.targets if agent else (),

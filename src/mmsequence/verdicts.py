@@ -66,19 +66,19 @@ def _tier(verdict: str, live: list[Finding]) -> int:
     return TIERS.index(verdict)
 
 
-def rank_key(outcome: Outcome, same_target: bool, findings: tuple[Finding, ...], reserve_left: int,
-             name: str) -> tuple[int, int, bool, bool, int, int, str]:
-    """Order of candidates: verdict first (an indeterminate that only waits for a missing fact ahead
-    of the cautions that depend on it), then what a wait becomes, then the review's preferences.
-
-    A candidate a rule prefers (CAR-T first) before one no rule prefers, even when another
-    finding restricts it; a target switch before re-using a target; fewer cautions before more
-    (so a rule that adds a second caution weighs more); more untouched targets kept in reserve
-    before fewer; then the canonical name, so that ties are stable.
-    """
+def tiers(outcome: Outcome, findings: tuple[Finding, ...]) -> tuple[int, int]:
+    """The candidate's ranking tier (an indeterminate that only waits for a missing fact ahead of
+    the cautions that depend on it) and the tier of what a wait becomes (its own tier otherwise).
+    Within a tier the criteria of ``rules/rank.yaml`` order candidates (:mod:`mmsequence.ranking`)."""
     live = _live(findings)
     first = _tier(outcome.verdict, live)
     after = _tier(outcome.then, [f for f in live if f.effect != "wait"]) if outcome.then else first
-    preferred = any(f.effect == "preferred" for f in live)
-    cautions = sum(1 for f in live if f.effect == "caution")
-    return (first, after, not preferred, same_target, cautions, -reserve_left, name)
+    return first, after
+
+
+def ranking_findings(findings: tuple[Finding, ...]) -> dict[str, bool]:
+    """What the ranking criteria read of a candidate's live findings: a rule prefers it; a label rule
+    finds it outside its label in the patient's jurisdiction."""
+    live = _live(findings)
+    return {"preferred": any(f.effect == "preferred" for f in live),
+            "off_label": any(f.rule.startswith("labels.") for f in live)}
