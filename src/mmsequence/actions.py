@@ -66,7 +66,7 @@ def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> 
 
 def _timed(finding: Finding) -> list[Action]:
     """Record the exact day of a last dose the date depends on; move a plan the date falls after."""
-    if finding.effect not in TIMING_EFFECTS or finding.earliest_date is None or not finding.anchors:
+    if (finding.effect not in TIMING_EFFECTS and not (finding.effect == "indeterminate" and finding.timing == "wait")) or finding.earliest_date is None or not finding.anchors:
         return []
     found = []
     dose, event = finding.anchors.get("from"), finding.anchors.get("to")

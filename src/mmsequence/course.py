@@ -538,12 +538,15 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
             exposures.append(Exposure(agent, i, start, end, found.value, found.open_date))
         if progression is not None:
             car_t = any(a is not None and a.modality == "car-t" for a in agents)
-            warnings += _refractory_conflicts(line, i, progression, start if car_t else end)
+            warnings += _refractory_conflicts(line, i, progression, start if car_t else end, car_t)
     return exposures, unknown, others
 
 
-def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last_dose: PartialDate | None) -> list[str]:
-    """A recorded flag or stop reason that the line's progression date contradicts (the flag still wins)."""
+def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last_dose: PartialDate | None,
+                          one_infusion: bool = False) -> list[str]:
+    """A recorded flag that the line's progression date contradicts (the flag still wins), and a stop
+    for progression that the IMWG definition counts as a relapse (not after a CAR-T's one infusion,
+    whose ordinary relapse that is)."""
     dated = refractory_by_date(progression, last_dose)
     if dated is None:
         return []
@@ -554,9 +557,9 @@ def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last
         return [f"lines[{index}].refractory: recorded {str(line.refractory).lower()}, but the progression on "
                 f"'{line.progression}' came {when}, so the line is {verdict} by the IMWG definition; the recorded "
                 "value is used"]
-    if line.refractory is None and line.stop_reason == "progression" and not dated:
-        return [f"lines[{index}].stop_reason: 'progression', but the progression on '{line.progression}' came {when}, "
-                "so the line is not refractory by the IMWG definition"]
+    if line.refractory is None and line.stop_reason == "progression" and not dated and not one_infusion:
+        return [f"lines[{index}]: the progression on '{line.progression}' came {when}; by the IMWG definition the "
+                "line counts as relapsed, not refractory (for information: its stop reason 'progression' is kept)"]
     return []
 
 

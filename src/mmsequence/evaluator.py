@@ -202,15 +202,29 @@ LINE_AND_CLOCK_FIELDS = frozenset({
 
 
 def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
-    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown."""
+    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown.
+
+    A wait keeps its date as a certain lower bound (with its timing, so that its actions stay) when
+    every unknown drug certainly started before the last dose of every therapy that starts the
+    interval's clock: such a drug cannot end a clock, only add a later one.
+    """
     if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
         return finding
     unknown = course.unknown_refs()
+    bound = finding.earliest_date if finding.effect == "wait" and _bound_is_certain(course) else None
     return attrs.evolve(
-        finding, effect="indeterminate", earliest_date=None,
-        message=not_confident_words(finding.message, finding.effect, unknown),
-        values={**finding.values, "not_confident": (finding.effect, unknown)},
+        finding, effect="indeterminate", earliest_date=bound,
+        message=not_confident_words(finding.message, finding.effect, unknown, bound),
+        values={**finding.values, "not_confident": (finding.effect, unknown, bound)},
     )
+
+
+def _bound_is_certain(course: PatientCourse) -> bool:
+    """Whether every unknown drug's line certainly started before the last dose of every exposure of
+    a kind that starts the interval's clock (so that none of them can end one)."""
+    kinds = ("bsab", "car-t") if course.policy.interval_scope == "any-tcrt" else ("bsab",)
+    doses = [e.last_dose(course.as_of).earliest for e in course.exposures if e.agent.modality in kinds]
+    return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:

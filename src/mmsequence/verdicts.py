@@ -49,13 +49,14 @@ def _live(findings: Iterable[Finding]) -> list[Finding]:
 def combine(findings: tuple[Finding, ...]) -> Outcome:
     """The verdict of the live (not overridden) findings; for a ``wait``, the verdict once the wait
     findings are over; and the not-before date: the latest date of the live wait and scheduling
-    findings, whatever the verdict."""
+    findings, whatever the verdict, and of a wait made indeterminate by an unknown drug that keeps
+    its date as a certain lower bound."""
     live = _live(findings)
     verdict = _verdict(f.effect for f in live)
     then = _verdict(f.effect for f in live if f.effect != "wait") if verdict == "wait" else None
-    dates = [f.earliest_date for f in live if f.effect in TIMING_EFFECTS and f.earliest_date is not None]
-    earliest = max(dates, default=None)
-    set_by = tuple(sorted({f.rule for f in live if f.effect in TIMING_EFFECTS and f.earliest_date == earliest}))
+    timed = [f for f in live if (f.effect in TIMING_EFFECTS or (f.effect == "indeterminate" and f.timing == "wait")) and f.earliest_date is not None]
+    earliest = max((f.earliest_date for f in timed if f.earliest_date is not None), default=None)
+    set_by = tuple(sorted({f.rule for f in timed if f.earliest_date == earliest}))
     return Outcome(verdict, then, earliest, set_by if earliest else ())
 
 
