@@ -425,12 +425,16 @@ class PatientCourse:
             parts = [self.history.lines[i] for i in line.indices]
             agents = list(dict.fromkeys(a for part in parts for a in part.agents))
             ends = [part.end for part in parts if part.end is not None]
-            end = "ongoing" if len(ends) < len(parts) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
+            # a CAR-T line is one infusion on its start, not an ongoing therapy
+            infusions = sum(1 for i in line.indices if self.history.lines[i].end is None and self.lines[i].one_infusion)
+            end = ("ongoing" if len(ends) + infusions < len(parts) else
+                   str(max(ends, key=lambda d: (d.latest, d.earliest))) if ends else "")
             last = max(parts, key=chronological)
             stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
             stop += f"; progression {last.progression}" if last.progression is not None and last.origin is None else ""
             why = parts[0].origin.reason if parts[0].origin is not None else None
-            out.append(f"{line.number}. {line.start} to {end}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
+            span = f"{line.start} to {end}" if end else f"{line.start} (infusion)"
+            out.append(f"{line.number}. {span}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
         return out
 
     # --- references: what messages and the derived summary quote, as data with its field path

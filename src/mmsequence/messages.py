@@ -83,9 +83,9 @@ def say(value: Any, part: str | None = None) -> str:
 def not_confident_words(message: str, effect: str, unknown: list[Any], bound: Any = None) -> str:
     """A finding's message with why its avoid or wait is not confident while drugs are unknown, and
     the date it lasts at least until whatever they are (``bound``), if one is certain."""
-    certain = f" Whatever {say(unknown)} is, the wait lasts at least until {bound}." if bound else ""
+    certain = f", though whatever it is, the wait lasts at least until {bound}" if bound else ""
     return (f"{message.rstrip('.')}; not a confident {effect} while the agent catalog does not know {say(unknown)}, "
-            f"which could change the lines of therapy or the clocks it rests on.{certain}")
+            f"which could change the lines of therapy or the clocks it rests on{certain}.")
 
 
 def timing_words(verdict: str, then: str | None, earliest_date: Any) -> str:

@@ -80,7 +80,7 @@ def matches(pattern: Any, fact: Mapping[str, Any]) -> bool:
     if key in _COMPARE:
         ((field, operand),) = value.items()
         return field in fact and bool(_COMPARE[key](fact[field], operand))
-    return fact.get(key) == value
+    return bool(fact.get(key) == value)
 
 
 def _check_pattern(pattern: Any, fields: tuple[str, ...], where: str, problems: list[str]) -> None:

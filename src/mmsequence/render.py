@@ -75,8 +75,8 @@ def _rank_label(candidate: CandidateAssessment, assessment: Assessment) -> str:
     return f"{candidate.rank}=" if candidate.rank_reason.equal_to else str(candidate.rank)
 
 
-def rank_words(reason: RankReason, language: str, name: Callable[[str], str]) -> str:
-    """Why a candidate ranks where it does: 'equal to X; ranked above Y: switches target'."""
+def rank_words(reason: RankReason, language: str, name: Callable[[str], str]) -> list[str]:
+    """Why a candidate ranks where it does: 'equal to X (...)', 'ranked above Y: switches target'."""
     tr = translations(language)
     _ = tr.gettext
 
@@ -94,7 +94,7 @@ def rank_words(reason: RankReason, language: str, name: Callable[[str], str]) ->
                reason.reason_in(language) or "")
         words.append(_("ranked above {therapy}: {reason}").format(therapy=name(reason.above),
                                                                    reason=why.format(first=first, second=second)))
-    return "; ".join(words)
+    return words
 
 
 def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
@@ -139,13 +139,14 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
         setters = _(" (set by {rules})").format(rules=", ".join(c.earliest_date_set_by)) if c.earliest_date_set_by else ""
         verdict = timing_message(c.verdict, c.then, c.earliest_date, language)
         # the name asked for is shown only where it is not the catalog's own (a brand, a code)
-        rank = _rank_label(c, assessment)
+        rank = str(c.rank)  # equals are said on the next line
         head = (_("{rank}. {therapy}: {verdict}").format(rank=rank, therapy=name(c.therapy), verdict=verdict)
                 if c.query == name(c.therapy) else
                 _("{rank}. {therapy} ({query}): {verdict}").format(
                     rank=rank, therapy=name(c.therapy), query=c.query, verdict=verdict))
         lines += ["", head + setters]
-        lines += _wrap(rank_words(c.rank_reason, language, name), width, "   ", "     ") if c.rank_reason.to_dict() else []
+        for words in rank_words(c.rank_reason, language, name):
+            lines += _wrap(words, width, "   ", "     ")
         if not c.findings:
             lines.append("   " + _("no rule fired"))
         for f in c.findings:
