@@ -217,3 +217,10 @@ def test_an_order_uncertain_only_for_a_missing_fact_gets_the_action_that_firms_i
     [card] = response(order_cards(assessment, [Order("cilta-cel", DRAFT)], load_catalog()))["cards"]
     assert "suggestions" not in card or card["suggestions"] == []
     assert "To do first" in card["detail"] and "eligib" in card["detail"].split("To do first")[1].lower()
+
+
+def test_options_the_ranking_criteria_cannot_tell_apart_are_shown_as_equal_best():
+    assessment = evaluate(document(candidates=["teclistamab", "talquetamab"], car_t_eligible=True))
+    assert [c.rank for c in assessment.candidates] == [1, 1]
+    [summary] = [c for c in response(patient_view_cards(assessment))["cards"] if c["source"]["topic"]["code"] == "summary"]
+    assert summary["summary"] == "Best TCRT options, equal: Teclistamab, Talquetamab"

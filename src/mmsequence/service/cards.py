@@ -390,8 +390,11 @@ def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH
     detail = "\n\n".join([*actions, "**" + w("Ranked options") + "**\n\n" + "\n".join(options), "**" + w("Why") + "**", *why,
                            _footer(assessment, sources, w)])
     best = ranked[0]
+    equal = [c for c in ranked[1:] if c.rank == best.rank]
+    headline = (w("Best TCRT option: {verdict}").format(verdict=verdict_line(best, w)) if not equal else
+                w("Best TCRT options, equal: {therapies}").format(therapies=", ".join(_therapy(c, w) for c in (best, *equal))))
     return _card({
-        "summary": _summary(w("Best TCRT option: {verdict}").format(verdict=verdict_line(best, w))),
+        "summary": _summary(headline),
         "indicator": "info" if best.verdict in USABLE else "warning",
         "source": _source("summary", w("Ranking of candidate therapies")),
         "detail": detail,
