@@ -68,10 +68,10 @@ def test_engine_and_oracle_agree_on_regimens_and_progression_dates(path):
     _agree((json.loads(path.read_text(encoding="utf-8"))["document"], load_policy()))
 
 
-#: Vignettes 84-94: the ranking criteria, CAR-T first only where a CAR-T is an option, and the bound an
+#: Vignettes 84-96: the ranking criteria, CAR-T first only where a CAR-T is an option, and the bound an
 #: unknown drug leaves.
 RANK_VIGNETTES = sorted(p for p in (Path(__file__).parents[1] / "examples" / "vignettes").glob("*.json")
-                        if 84 <= int(p.name[:2]) <= 94)
+                        if 84 <= int(p.name[:2]) <= 96)
 
 
 @pytest.mark.parametrize("path", RANK_VIGNETTES, ids=lambda p: p.stem)
