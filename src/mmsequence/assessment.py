@@ -43,6 +43,13 @@ class Finding:
     templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
     values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
+    @property
+    def sets_date(self) -> bool:
+        """Whether the finding gives a not-before date: a wait or a scheduling constraint with its
+        date, or a wait an unknown drug made indeterminate that keeps its date as a certain bound."""
+        return self.earliest_date is not None and (
+            self.effect in ("wait", "schedule") or (self.effect == "indeterminate" and self.timing == "wait"))
+
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         """``shared=False`` leaves out the evidence level and citation, the rule's own (a batch
         writes them once per rule, in its header)."""

@@ -54,7 +54,7 @@ def combine(findings: tuple[Finding, ...]) -> Outcome:
     live = _live(findings)
     verdict = _verdict(f.effect for f in live)
     then = _verdict(f.effect for f in live if f.effect != "wait") if verdict == "wait" else None
-    timed = [f for f in live if (f.effect in TIMING_EFFECTS or (f.effect == "indeterminate" and f.timing == "wait")) and f.earliest_date is not None]
+    timed = [f for f in live if f.sets_date]
     earliest = max((f.earliest_date for f in timed if f.earliest_date is not None), default=None)
     set_by = tuple(sorted({f.rule for f in timed if f.earliest_date == earliest}))
     return Outcome(verdict, then, earliest, set_by if earliest else ())

@@ -338,8 +338,8 @@ def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment)
         reasons = [f for f in live if f.effect == c.verdict and f.rule and f.citation.strip()]
         if c.verdict != "acceptable" and not reasons:
             violations.append(f"{c.query}: {c.verdict} without a finding that gives it, with rule id and citation")
-        timed = [f for f in live if (f.effect in TIMING_EFFECTS or (f.effect == "indeterminate" and f.timing == "wait"))
-                 and f.earliest_date]
+        kept = [f for f in live if f.effect == "indeterminate" and f.timing == "wait"]  # a bound an unknown drug left
+        timed = [f for f in live if (f.effect in TIMING_EFFECTS or f in kept) and f.earliest_date]
         latest = max((f.earliest_date for f in timed if f.earliest_date), default=None)
         if c.earliest_date != latest or set(c.earliest_date_set_by) != {f.rule for f in timed if f.earliest_date == latest}:
             violations.append(f"{c.query}: not before {c.earliest_date} (set by {', '.join(c.earliest_date_set_by)}), "
