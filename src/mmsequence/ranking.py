@@ -51,14 +51,14 @@ class Criterion:
     source: dict[str, str]
     way: str
     condition: dict[str, Any]
-    field: str | None
+    field: tuple[str, str] | None  # (binding, field) of a ``more`` criterion
     reason: str
     translations: tuple[tuple[str, str, str], ...] = ()  # (language, title, reason)
 
     def score(self, bound: Mapping[str, Mapping[str, Any]]) -> int:
         """Lower ranks first."""
-        if self.way == "more":
-            binding, field = str(self.field).split(".", 1)
+        if self.field is not None:
+            binding, field = self.field
             return -int(bound[binding].get(field, 0))
         hit = all(matches(pattern, bound[binding]) for binding, pattern in self.condition.items())
         return (0 if hit else 1) if self.way == "better" else (1 if hit else 0)
@@ -133,7 +133,7 @@ def _parse(data: Any, where: str, problems: list[str]) -> Criterion | None:
         binding, _, name = str(data[way]).partition(".")
         if name not in BINDINGS.get(binding, ()):
             problems.append(f"{where}: more: {data[way]!r} is not a known fact")
-        field = str(data[way])
+        field = (binding, name)
     elif not isinstance(data[way], dict) or not data[way] or any(b not in BINDINGS for b in data[way]):
         problems.append(f"{where}: {way}: expected a mapping from patient, candidate or findings to a condition")
     else:
@@ -186,9 +186,10 @@ class Standing:
 
     tiers: tuple[int, int]
     scores: tuple[int, ...]
+    key: tuple[int, ...] = attrs.field(init=False)
 
-    @property
-    def key(self) -> tuple[int, ...]:
+    @key.default
+    def _key(self) -> tuple[int, ...]:
         return (*self.tiers, *self.scores)
 
 
@@ -232,9 +233,13 @@ TIER_WORDS = {
 PENDING_WORDS = "indeterminate, only for a missing fact"
 
 
-def ranks(standings: Sequence[Standing]) -> list[int]:
-    """Competition ranks: equal standings share a rank, the next rank counts the candidates above."""
-    return [1 + sum(1 for other in standings if other.key < s.key) for s in standings]
+def ranks(ordered: Sequence[Standing]) -> list[int]:
+    """Competition ranks of standings sorted best first: equal standings share a rank, the next rank
+    counts the candidates above it."""
+    out: list[int] = []
+    for i, s in enumerate(ordered):
+        out.append(out[-1] if i and ordered[i - 1].key == s.key else i + 1)
+    return out
 
 
 def reasons(ordered: Sequence[tuple[str, Standing]], criteria: Sequence[Criterion],
@@ -242,21 +247,31 @@ def reasons(ordered: Sequence[tuple[str, Standing]], criteria: Sequence[Criterio
     """For each candidate of ``ordered`` (name, standing, best first): its equals, and why it ranks
     above the first candidate of the next lower rank."""
     out = []
-    for name, mine in ordered:
-        equal = tuple(n for n, s in ordered if s.key == mine.key and n != name)
-        below = next(((n, s) for n, s in ordered if s.key > mine.key), None)
-        if below is None:
-            out.append(RankReason(equal))
-            continue
-        other, theirs = below
-        position = next(i for i, (a, b) in enumerate(zip(mine.key, theirs.key)) if a != b)
-        if position < 2:
-            kind = ("verdict", "then")[position]
-            pair = (tier_names[mine.tiers[position]], tier_names[theirs.tiers[position]])
-            words = [PENDING_WORDS if t == "pending" else t for t in pair]
-            out.append(RankReason(equal, other, kind, TIER_WORDS[kind].format(first=words[0], second=words[1]), tiers=pair))
-            continue
-        criterion = criteria[position - 2]
-        out.append(RankReason(equal, other, criterion.id, criterion.reason,
-                              tuple((lang, r) for lang, _, r in criterion.translations)))
+    groups: list[list[tuple[str, Standing]]] = []  # runs of equal standings, best first
+    for pair in ordered:
+        if groups and groups[-1][0][1].key == pair[1].key:
+            groups[-1].append(pair)
+        else:
+            groups.append([pair])
+    for group, below in zip(groups, [*groups[1:], None]):
+        for name, mine in group:
+            out.append(_reason(tuple(n for n, _ in group if n != name), mine, below[0] if below else None,
+                               criteria, tier_names))
     return out
+
+
+def _reason(equal: tuple[str, ...], mine: Standing, below: tuple[str, Standing] | None,
+            criteria: Sequence[Criterion], tier_names: Sequence[str]) -> RankReason:
+    """What puts ``mine`` above the first candidate of the next rank: the first part of the standing
+    that differs."""
+    if below is None:
+        return RankReason(equal)
+    other, theirs = below
+    position = next(i for i, (a, b) in enumerate(zip(mine.key, theirs.key)) if a != b)
+    if position < 2:
+        kind = ("verdict", "then")[position]
+        pair = (tier_names[mine.tiers[position]], tier_names[theirs.tiers[position]])
+        words = [PENDING_WORDS if t == "pending" else t for t in pair]
+        return RankReason(equal, other, kind, TIER_WORDS[kind].format(first=words[0], second=words[1]), tiers=pair)
+    criterion = criteria[position - 2]
+    return RankReason(equal, other, criterion.id, criterion.reason, tuple((lang, r) for lang, _, r in criterion.translations))
