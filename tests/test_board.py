@@ -19,14 +19,16 @@ SUMMARIES = {
                ["review.interval", "review.no-bsab-before-apheresis"], 0),
     "TB-102": (("ciltacabtagene autoleucel", "preferred", None), [], [], 0),
     "TB-103": (("talquetamab", "acceptable", None), [], [], 0),
+    # the two BCMA bsAbs wait to the same day and share a rank: listed in the order they were asked in
     "TB-104": (("belantamab mafodotin", "acceptable", None),
-               [("elranatamab", "2026-09-12"), ("teclistamab", "2026-09-12")],
+               [("teclistamab", "2026-09-12"), ("elranatamab", "2026-09-12")],
                ["review.interval"], 0),
     "TB-105": (("talquetamab", "wait", "2026-03-30"), [("talquetamab", "2026-03-30")], ["review.interval-uncertain"], 0),
     "TB-106": (("talquetamab", "acceptable", None), [], ["extended.antigen-loss"], 0),
     # eligibility unknown: the CAR-T whose only problem is the missing fact ranks ahead of the bsAbs
     "TB-107": (("ciltacabtagene autoleucel", "indeterminate", None), [], ["review.car-t-eligibility-unknown"], 0),
-    "TB-108": (("cevostamab", "acceptable", None), [], [], 0),
+    # both acceptable once the team overrides elranatamab's cautions: the approved therapy before the trial-only one
+    "TB-108": (("elranatamab", "acceptable", None), [], [], 0),
     "TB-109": (("ciltacabtagene autoleucel", "caution", None), [("talquetamab", "2026-05-14")], ["review.interval"], 0),
     "TB-110": (("talquetamab", "indeterminate", None), [], ["safety.unknown-agent"], 1),
     "TB-111": (("ciltacabtagene autoleucel", "wait", "2026-05-30"),

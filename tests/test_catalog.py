@@ -147,9 +147,11 @@ def test_approved_tcrts_are_the_four_bsabs_and_two_car_ts_in_order() -> None:
     assert tuple(agent.name for agent in CATALOG.approved_tcrts("EU")) == APPROVED_TCRTS
 
 
-def test_china_adds_its_own_bcma_car_ts_to_the_approved_tcrts() -> None:
+def test_china_adds_its_own_bcma_car_ts_to_the_approved_tcrts_and_drops_ide_cel() -> None:
     china_only = ("equecabtagene autoleucel", "zevorcabtagene autoleucel")
-    assert tuple(agent.name for agent in CATALOG.approved_tcrts("CN")) == APPROVED_TCRTS + china_only
+    not_in_china = ("idecabtagene vicleucel",)
+    assert tuple(agent.name for agent in CATALOG.approved_tcrts("CN")) == tuple(
+        n for n in APPROVED_TCRTS if n not in not_in_china) + china_only
     for name in china_only:
         agent = CATALOG.lookup(name)
         assert agent is not None and (agent.targets, agent.modality, agent.approved_in) == (("BCMA",), "car-t", ("CN",))

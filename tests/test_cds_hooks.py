@@ -206,3 +206,21 @@ def test_cut_card_says_the_record_was_not_assessed():
     [card] = response([cut_card("the FHIR server did not give all data within 10 s")])["cards"]
     assert card["indicator"] == "warning" and "not assessed" in card["summary"]
     assert "within 10 s" in card["detail"] and card["source"]["topic"]["code"] == "data-cut"
+
+
+def test_an_order_uncertain_only_for_a_missing_fact_gets_the_action_that_firms_it_up_not_a_swap():
+    # CAR-T first with eligibility not recorded: the CAR-T ranks above the bsAbs the same missing fact
+    # cautions, so the card never suggests ordering a bsAb instead; it asks to record eligibility
+    assessment = evaluate(document(candidates=["cilta-cel", "talquetamab"], car_t_eligible=None))
+    cilta, talq = assessment.candidate("cilta-cel"), assessment.candidate("talquetamab")
+    assert (cilta.verdict, talq.verdict) == ("indeterminate", "caution") and cilta.rank < talq.rank
+    [card] = response(order_cards(assessment, [Order("cilta-cel", DRAFT)], load_catalog()))["cards"]
+    assert "suggestions" not in card or card["suggestions"] == []
+    assert "To do first" in card["detail"] and "eligib" in card["detail"].split("To do first")[1].lower()
+
+
+def test_options_the_ranking_criteria_cannot_tell_apart_are_shown_as_equal_best():
+    assessment = evaluate(document(candidates=["teclistamab", "talquetamab"], car_t_eligible=True))
+    assert [c.rank for c in assessment.candidates] == [1, 1]
+    [summary] = [c for c in response(patient_view_cards(assessment))["cards"] if c["source"]["topic"]["code"] == "summary"]
+    assert summary["summary"] == "Best TCRT options, equal: Teclistamab, Talquetamab"

@@ -58,10 +58,12 @@ class TestRefractory:
 
     def test_refractory_ranks_below_exposed_at_equal_verdict(self):
         doc = document(exposed("teclistamab", refractory=True), exposed("talquetamab", refractory=False, start="2024-02-01", end="2024-06-01"),
-                       candidates=["elranatamab", "forimtamig"])
-        ranks = {c.therapy: (c.verdict, c.rank) for c in evaluate(doc).candidates}
-        assert ranks["elranatamab"][0] == ranks["forimtamig"][0] == "caution"
-        assert ranks["forimtamig"][1] < ranks["elranatamab"][1]
+                       candidates=["elranatamab", "talquetamab"])
+        assessment = evaluate(doc)
+        ranks = {c.therapy: (c.verdict, c.rank) for c in assessment.candidates}
+        assert ranks["elranatamab"][0] == ranks["talquetamab"][0] == "caution"
+        assert ranks["talquetamab"][1] < ranks["elranatamab"][1]
+        assert assessment.candidate("talquetamab").rank_reason.criterion == "rank.not-refractory-target"
 
 
 class TestThirdSameTarget:

@@ -1,5 +1,5 @@
 """The engine agrees with the differential oracle (mmsequence.testing.oracle) on every verdict, what
-each wait becomes and every not-before date."""
+each wait becomes, every not-before date and every rank."""
 
 import datetime
 import json
@@ -24,13 +24,19 @@ EXAMPLES = sorted(p for p in (Path(__file__).parents[1] / "examples").glob("*.js
 
 
 def comparable(policy: Policy) -> Policy:
-    """The policy cut down to what the oracle implements: safety, review and extended.antigen-loss."""
+    """The policy cut down to what the oracle implements: safety, review and extended.antigen-loss, and
+    the ranking criteria but the refractoriness one."""
     packs = tuple(p for p in policy.packs if p in ("safety", "review", "extended"))
-    return attrs.evolve(policy, packs=packs, disabled_rules=(*policy.disabled_rules, *OTHER_EXTENDED))
+    return attrs.evolve(policy, packs=packs,
+                        disabled_rules=(*policy.disabled_rules, *OTHER_EXTENDED, "rank.not-refractory-target"))
 
 
 def engine_verdicts(document, as_of: datetime.date, policy: Policy) -> dict:
     return {c.query: (c.verdict, c.then, c.earliest_date) for c in evaluate(document, as_of=as_of, policy=policy).candidates}
+
+
+def engine_ranks(document, as_of: datetime.date, policy: Policy) -> dict:
+    return {c.query: c.rank for c in evaluate(document, as_of=as_of, policy=policy).candidates}
 
 
 def _agree(case) -> None:
@@ -38,6 +44,7 @@ def _agree(case) -> None:
     policy = comparable(policy)
     as_of = datetime.date.fromisoformat(document["as_of"])
     assert engine_verdicts(document, as_of, policy) == oracle.assess(document, as_of, policy)
+    assert engine_ranks(document, as_of, policy) == oracle.ranks(document, as_of, policy)
 
 
 @SEEDS
@@ -59,6 +66,34 @@ REGIMEN_VIGNETTES = sorted(p for p in (Path(__file__).parents[1] / "examples" / 
 @pytest.mark.parametrize("path", REGIMEN_VIGNETTES, ids=lambda p: p.stem)
 def test_engine_and_oracle_agree_on_regimens_and_progression_dates(path):
     _agree((json.loads(path.read_text(encoding="utf-8"))["document"], load_policy()))
+
+
+#: Vignettes 84-96: the ranking criteria, CAR-T first only where a CAR-T is an option, and the bound an
+#: unknown drug leaves.
+RANK_VIGNETTES = sorted(p for p in (Path(__file__).parents[1] / "examples" / "vignettes").glob("*.json")
+                        if 84 <= int(p.name[:2]) <= 96)
+
+
+@pytest.mark.parametrize("path", RANK_VIGNETTES, ids=lambda p: p.stem)
+def test_engine_and_oracle_agree_on_ranks_and_bounds(path):
+    _agree((json.loads(path.read_text(encoding="utf-8"))["document"], load_policy()))
+
+
+def test_the_oracle_ranks_equals_together_and_keeps_the_bound_of_an_unknown_drug():
+    # vignette 85 cut down: talquetamab spares the planned BCMA CAR-T's target, elranatamab does not;
+    # teclistamab and elranatamab are equal; the wait after teclistamab stays as a bound despite an
+    # unknown drug in 2019
+    document = {"patient_id": "O-2", "as_of": "2026-03-01", "car_t_eligible": True,
+                "lines": [{"agents": ["mirazomib"], "start": "2019-01-01", "end": "2019-06-01"},
+                          {"agents": ["teclistamab"], "start": "2025-01-01", "end": "2026-01-15"}],
+                "apheresis": [{"status": "planned", "date": "2026-04-01", "product": "cilta-cel"}],
+                "candidates": ["elranatamab", "talquetamab", "cilta-cel", "linvoseltamab"]}
+    policy = comparable(load_policy())
+    day = datetime.date(2026, 3, 1)
+    assert oracle.ranks(document, day, policy) == {"cilta-cel": 1, "talquetamab": 2, "elranatamab": 3, "linvoseltamab": 3}
+    assert oracle.assess(document, day, policy)["cilta-cel"] == ("indeterminate", None, datetime.date(2026, 7, 15))
+    assert oracle.ranks(document, day, policy) == engine_ranks(document, day, policy)
+    assert oracle.assess(document, day, policy) == engine_verdicts(document, day, policy)
 
 
 def test_the_oracle_judges_a_regimen_by_its_targets_and_its_tcrt():

@@ -42,7 +42,7 @@ CASES = [  # (invariant, document, candidate, planted change): the true assessme
     (invariants.interval_monotone_in_time, document(TEC, as_of="2026-01-10"), "talquetamab",
      {"verdict": "acceptable", "earliest_date": None, "findings": ()}),
     (invariants.switch_target_ranks_first, document(line("elranatamab", "2024-01-01", "2024-06-01"),
-     candidates=["teclistamab", "cevostamab"], biomarkers={"bcma_loss": True, "fcrh5_loss": True}), "teclistamab",
+     candidates=["teclistamab", "talquetamab"], biomarkers={"bcma_loss": True, "gprc5d_loss": True}), "teclistamab",
      {"rank": 0}),
     (invariants.partial_dates_are_worst_case, document(line("teclistamab", "2025-01", "2025-09"), as_of="2026-03-10"),
      "talquetamab", {"earliest_date": datetime.date(2026, 3, 15)}),

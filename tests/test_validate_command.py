@@ -27,7 +27,7 @@ def nothing_waits(document, assessment):
 def test_every_invariant_holds_on_a_short_run():
     code, out, err = validate("--examples", "40", "--seed", "5")
     assert (code, out) == (0, "")
-    assert err.splitlines()[-1] == "mmsequence validate: 40 histories, 14 invariants, seed 5, policy default: no violation"
+    assert err.splitlines()[-1] == "mmsequence validate: 40 histories, 15 invariants, seed 5, policy default: no violation"
 
 
 def test_a_violation_prints_the_minimal_counterexample_as_a_vignette(monkeypatch):

@@ -23,7 +23,8 @@ PATIENT_FIELDS = (
     "jurisdiction", "exposed_pi", "exposed_imid", "exposed_anti_cd38", "triple_class_exposed",
     "lenalidomide_refractory", "progression_on_last", "soluble_bcma_known", "soluble_bcma_ng_ml",
     "anti_cd38_refractory", "anti_cd38_refractory_agents", "anti_cd38_refractory_open",
-    "anti_cd38_refractory_open_lines", "exposed_bcma", "bcma_agents",
+    "anti_cd38_refractory_open_lines", "exposed_bcma", "bcma_agents", "car_t_option", "bendamustine",
+    "bendamustine_agents",
 )
 CANDIDATE_FIELDS = (
     "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
@@ -33,7 +34,7 @@ CANDIDATE_FIELDS = (
     "same_target_car_t", "same_target_car_t_agents", "refractory_to_agent", "refractory_agent_lines",
     "same_targets", "regimen", "refractory_open", "refractory_open_lines",
     "bcma", "bridging_same_target", "antigen_lost", "lost_targets", "reserve_left", "reserve_targets",
-    "anchor", "anchor_kind",
+    "anchor", "anchor_kind", "available",
     "interval", "interval_from", "interval_exact", "interval_end", "interval_end_earliest", "interval_months",
     "washout", "washout_from", "washout_exact", "washout_end", "washout_end_earliest", "washout_days",
 )
@@ -130,6 +131,7 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         anchor=(event_ref("apheresis" if agent.modality == "car-t" else "first-dose", anchor) if anchor_kind == "as-of"
                 else event_ref(anchor_kind, anchor, course.apheresis_field)),
         anchor_kind=anchor_kind,
+        available=agent.available_in(course.jurisdiction) if course.jurisdiction else True,
     )
     policy = course.policy
     if agent.is_tcrt:
@@ -147,6 +149,13 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
     return fact
 
 
+def _car_t_option(course: PatientCourse) -> bool:
+    """Whether an approved CAR-T on the market in the patient's jurisdiction targets no antigen the
+    record says is lost (the review's CAR-T first applies where a CAR-T is an option)."""
+    return any(a.modality == "car-t" and not any(course.lost.get(t) is True for t in a.targets)
+               for a in course.catalog.approved_tcrts(course.jurisdiction))
+
+
 def engine_facts(course: PatientCourse) -> Facts:
     """The patient fact and the candidate facts of one course."""
     soluble = course.history.biomarkers.soluble_bcma_ng_ml
@@ -155,6 +164,7 @@ def engine_facts(course: PatientCourse) -> Facts:
     classes = course.class_facts()
     anti_cd38 = [e for e in course.exposures if e.agent.drug_class == "anti-cd38"]
     anti_cd38_open = _left_open(anti_cd38, classes["anti_cd38_refractory"])
+    bendamustine = [e for e in course.exposures if e.agent.name == "bendamustine"]
     patient = {
         "t": "patient",
         "car_t_eligible": tri(course.history.car_t_eligible),
@@ -176,6 +186,9 @@ def engine_facts(course: PatientCourse) -> Facts:
         "anti_cd38_refractory_open": bool(anti_cd38_open),
         "anti_cd38_refractory_open_lines": _exposures(course, anti_cd38_open),
         "bcma_agents": _exposures(course, course.bcma_directed),
+        "car_t_option": _car_t_option(course),
+        "bendamustine": bool(bendamustine),
+        "bendamustine_agents": _exposures(course, bendamustine),
         **classes,
     }
     candidates = tuple((c, _candidate_fact(i, c, course)) for i, c in enumerate(course.candidates))

@@ -37,7 +37,6 @@ CODES = ("resolve-car-t-eligibility", "record-car-t-eligibility", "classify-agen
 MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}
 #: Codes a rule file may give under ``asks``.
 ASKABLE = ("resolve-car-t-eligibility", "classify-candidate")
-TIMING_EFFECTS = ("wait", "schedule")
 
 
 @attrs.frozen
@@ -66,7 +65,7 @@ def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> 
 
 def _timed(finding: Finding) -> list[Action]:
     """Record the exact day of a last dose the date depends on; move a plan the date falls after."""
-    if finding.effect not in TIMING_EFFECTS or finding.earliest_date is None or not finding.anchors:
+    if not finding.sets_date or finding.earliest_date is None or not finding.anchors:
         return []
     found = []
     dose, event = finding.anchors.get("from"), finding.anchors.get("to")

@@ -11,6 +11,7 @@ from .actions import Action
 from .catalog import Catalog
 from .knowledge import Knowledge
 from .policy import Policy
+from .ranking import RankReason
 
 if TYPE_CHECKING:
     from .course import PatientCourse
@@ -41,6 +42,13 @@ class Finding:
     #: its placeholders, for outputs in another language (not part of the JSON).
     templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
     values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def sets_date(self) -> bool:
+        """Whether the finding gives a not-before date: a wait or a scheduling constraint with its
+        date, or a wait an unknown drug made indeterminate that keeps its date as a certain bound."""
+        return self.earliest_date is not None and (
+            self.effect in ("wait", "schedule") or (self.effect == "indeterminate" and self.timing == "wait"))
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         """``shared=False`` leaves out the evidence level and citation, the rule's own (a batch
@@ -80,6 +88,8 @@ class CandidateAssessment:
     then: str | None = None
     earliest_date_set_by: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()  # a regimen's agents (empty for a single drug)
+    #: The candidates it shares its rank with, and why it ranks above the next lower rank.
+    rank_reason: RankReason = RankReason()
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         return {
@@ -87,7 +97,8 @@ class CandidateAssessment:
             "target": list(self.target), "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "earliest_date": None if self.earliest_date is None else self.earliest_date.isoformat(),
             "earliest_date_set_by": list(self.earliest_date_set_by),
-            "rank": self.rank, "findings": [f.to_dict(shared) for f in self.findings],
+            "rank": self.rank, "rank_reason": self.rank_reason.to_dict(),
+            "findings": [f.to_dict(shared) for f in self.findings],
         }
 
 

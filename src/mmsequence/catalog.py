@@ -153,7 +153,7 @@ class Agent:
 
     def available_in(self, jurisdiction: str | None) -> bool:
         """Whether an approved agent is on the market in ``jurisdiction`` (None: the US or the EU)."""
-        return not self.approved_in or jurisdiction in self.approved_in
+        return not self.approved_in or bool(({jurisdiction} if jurisdiction else {"US", "EU"}) & set(self.approved_in))
 
     @property
     def is_anti_myeloma(self) -> bool:

@@ -58,11 +58,13 @@ def _rules(args: argparse.Namespace) -> str:
         if undated:
             raise RuleFileError(undated)
         load_policy()
-        return f"{len(rulebook.rules)} rules, {len(catalog.agents)} agents, default policy: OK ({rulebook.digest})\n"
+        return (f"{len(rulebook.rules)} rules, {len(rulebook.criteria)} ranking criteria, {len(catalog.agents)} agents, "
+                f"default policy: OK ({rulebook.digest})\n")
     if args.knowledge:
         return _knowledge_table(rulebook, args)
     rows = [("id", "pack", "effect", "evidence", "version", "reviewed", "citation")]
     rows += [(r.id, r.pack, r.effect, r.evidence, str(r.version), _day(rulebook, r), r.citation) for r in rulebook.rules]
+    rows += [(c.id, "rank", c.way, c.evidence, "-", "-", c.citation) for c in rulebook.criteria]  # rules/rank.yaml, in order
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[6][:80] + "\n" for row in rows)
 

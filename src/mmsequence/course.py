@@ -425,12 +425,16 @@ class PatientCourse:
             parts = [self.history.lines[i] for i in line.indices]
             agents = list(dict.fromkeys(a for part in parts for a in part.agents))
             ends = [part.end for part in parts if part.end is not None]
-            end = "ongoing" if len(ends) < len(parts) else str(max(ends, key=lambda d: (d.latest, d.earliest)))
+            # a CAR-T line is one infusion on its start, not an ongoing therapy
+            infusions = sum(1 for i in line.indices if self.history.lines[i].end is None and self.lines[i].one_infusion)
+            end = ("ongoing" if len(ends) + infusions < len(parts) else
+                   str(max(ends, key=lambda d: (d.latest, d.earliest))) if ends else "")
             last = max(parts, key=chronological)
             stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
             stop += f"; progression {last.progression}" if last.progression is not None and last.origin is None else ""
             why = parts[0].origin.reason if parts[0].origin is not None else None
-            out.append(f"{line.number}. {line.start} to {end}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
+            span = f"{line.start} to {end}" if end else f"{line.start} (infusion)"
+            out.append(f"{line.number}. {span}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
         return out
 
     # --- references: what messages and the derived summary quote, as data with its field path
@@ -538,12 +542,15 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
             exposures.append(Exposure(agent, i, start, end, found.value, found.open_date))
         if progression is not None:
             car_t = any(a is not None and a.modality == "car-t" for a in agents)
-            warnings += _refractory_conflicts(line, i, progression, start if car_t else end)
+            warnings += _refractory_conflicts(line, i, progression, start if car_t else end, car_t)
     return exposures, unknown, others
 
 
-def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last_dose: PartialDate | None) -> list[str]:
-    """A recorded flag or stop reason that the line's progression date contradicts (the flag still wins)."""
+def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last_dose: PartialDate | None,
+                          one_infusion: bool = False) -> list[str]:
+    """A recorded flag that the line's progression date contradicts (the flag still wins), and a stop
+    for progression that the IMWG definition counts as a relapse (not after a CAR-T's one infusion,
+    whose ordinary relapse that is)."""
     dated = refractory_by_date(progression, last_dose)
     if dated is None:
         return []
@@ -554,9 +561,9 @@ def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last
         return [f"lines[{index}].refractory: recorded {str(line.refractory).lower()}, but the progression on "
                 f"'{line.progression}' came {when}, so the line is {verdict} by the IMWG definition; the recorded "
                 "value is used"]
-    if line.refractory is None and line.stop_reason == "progression" and not dated:
-        return [f"lines[{index}].stop_reason: 'progression', but the progression on '{line.progression}' came {when}, "
-                "so the line is not refractory by the IMWG definition"]
+    if line.refractory is None and line.stop_reason == "progression" and not dated and not one_infusion:
+        return [f"lines[{index}]: the progression on '{line.progression}' came {when}; by the IMWG definition the "
+                "line counts as relapsed, not refractory (for information: its stop reason 'progression' is kept)"]
     return []
 
 

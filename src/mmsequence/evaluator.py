@@ -35,7 +35,8 @@ from .knowledge import Knowledge, Reviewed, part_of, site_reviews
 from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
-from .verdicts import EFFECTS, combine, rank_key
+from .ranking import Criterion, Standing, ranks, reasons, standing
+from .verdicts import EFFECTS, TIERS, combine, ranking_findings, tiers
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,6 +57,7 @@ class Evaluator:
         self.rulebook = rulebook if rulebook is not None else shipped_rulebook()
         active = self.rulebook.active(self.policy)
         self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
+        self.criteria = self.rulebook.ranked_by(self.policy)
         self.catalog: Catalog = check_catalog(self.policy, load_catalog())
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
         self._engine = Engine(active, hashlib.sha256(f"{self.rulebook.digest}\n{chosen}".encode()).hexdigest())
@@ -91,11 +93,9 @@ class Evaluator:
             finding = _finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1])
             findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
-        assessed = sorted(
-            (_assess(candidate, fact, findings[cid]) for cid, (candidate, fact) in enumerate(facts.candidates)),
-            key=lambda pair: pair[0],
-        )
-        ranked = tuple(attrs.evolve(c, rank=i + 1) for i, (_, c) in enumerate(assessed))
+        assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
+                    for cid, (candidate, fact) in enumerate(facts.candidates)]
+        ranked = _ranked(assessed, self.criteria)
         return Assessment(
             patient_id=history.patient_id,
             as_of=when,
@@ -159,13 +159,23 @@ def _derived(course: PatientCourse) -> dict[str, Any]:
     return derived
 
 
-def _assess(candidate: Candidate, fact: dict[str, Any], found: list[Finding]) -> tuple[tuple[Any, ...], CandidateAssessment]:
-    """The candidate's rank key and its assessment (ranked later)."""
+def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
+    """Candidates best first, each with its rank and why it ranks there; equal standings share a
+    rank and keep the order they were asked in."""
+    ordered = sorted(assessed, key=lambda pair: pair[0].key)
+    numbers = ranks([s for s, _ in ordered])
+    why = reasons([(c.therapy, s) for s, c in ordered], criteria, TIERS)
+    return tuple(attrs.evolve(c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
+
+
+def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
+            criteria: tuple[Criterion, ...]) -> tuple[Standing, CandidateAssessment]:
+    """The candidate's standing for the ranking and its assessment (ranked later)."""
     ordered = tuple(sorted(found, key=lambda f: (-EFFECTS.index(f.effect), f.rule)))
     outcome = combine(ordered)
     agent = candidate.agent
-    key = rank_key(outcome, fact.get("same_target_tcrt", False), ordered, fact.get("reserve_left", 0), fact["name"])
-    return key, CandidateAssessment(
+    bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
+    return standing(tiers(outcome, ordered), criteria, bound), CandidateAssessment(
         query=candidate.query,
         therapy=agent.name if agent else candidate.query,
         target=agent.targets if agent else (),
@@ -195,15 +205,29 @@ LINE_AND_CLOCK_FIELDS = frozenset({
 
 
 def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
-    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown."""
+    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown.
+
+    A wait keeps its date as a certain lower bound (with its timing, so that its actions stay) when
+    every unknown drug certainly started before the last dose of every therapy that starts the
+    interval's clock: such a drug cannot end a clock, only add a later one.
+    """
     if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
         return finding
     unknown = course.unknown_refs()
+    bound = finding.earliest_date if finding.effect == "wait" and _bound_is_certain(course) else None
     return attrs.evolve(
-        finding, effect="indeterminate", earliest_date=None,
-        message=not_confident_words(finding.message, finding.effect, unknown),
-        values={**finding.values, "not_confident": (finding.effect, unknown)},
+        finding, effect="indeterminate", earliest_date=bound,
+        message=not_confident_words(finding.message, finding.effect, unknown, bound),
+        values={**finding.values, "not_confident": (finding.effect, unknown, bound)},
     )
+
+
+def _bound_is_certain(course: PatientCourse) -> bool:
+    """Whether every unknown drug's line certainly started before the last dose of every exposure of
+    a kind that starts the interval's clock (so that none of them can end one)."""
+    kinds = ("bsab", "car-t") if course.policy.interval_scope == "any-tcrt" else ("bsab",)
+    doses = [e.last_dose(course.as_of).earliest for e in course.exposures if e.agent.modality in kinds]
+    return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 
 def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:

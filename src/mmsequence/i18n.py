@@ -235,7 +235,7 @@ class _Words:
 
     def _dose(self, ref: dict[str, Any], part: str | None) -> str:
         if part in ("date", "recorded"):
-            return self._("ongoing") if ref["ongoing"] else self.say(ref["date"], part)
+            return self._("the evaluation day (still given)") if ref["ongoing"] else self.say(ref["date"], part)
         return self._exposure(ref, part)
 
     def _date(self, ref: dict[str, Any], part: str | None) -> str:
@@ -262,10 +262,13 @@ def finding_message(finding: Finding, language: str, catalog: Catalog) -> str:
     text = _PLACEHOLDER.sub(lambda m: words.say(finding.values[f"{m[1]}.{m[2]}"], m[3]), template)
     unconfident = finding.values.get("not_confident")
     if unconfident is not None:
-        effect, unknown = unconfident
+        effect, unknown, bound = unconfident
         text = words._("{message} Not a confident {effect} while the agent catalog does not know {unknown}, which "
                        "could change the lines of therapy or the clocks it rests on.").format(
             message=text, effect=words.tr.pgettext("verdict", effect), unknown=words.say(unknown))
+        if bound is not None:
+            text += words._(" Whatever {unknown} is, the wait lasts at least until {date}.").format(
+                unknown=words.say(unknown), date=format_date(bound, language))
     return text
 
 

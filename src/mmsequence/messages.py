@@ -80,10 +80,12 @@ def say(value: Any, part: str | None = None) -> str:
     return str(value)
 
 
-def not_confident_words(message: str, effect: str, unknown: list[Any]) -> str:
-    """A finding's message with why its avoid or wait is not confident while drugs are unknown."""
+def not_confident_words(message: str, effect: str, unknown: list[Any], bound: Any = None) -> str:
+    """A finding's message with why its avoid or wait is not confident while drugs are unknown, and
+    the date it lasts at least until whatever they are (``bound``), if one is certain."""
+    certain = f", though whatever it is, the wait lasts at least until {bound}" if bound else ""
     return (f"{message.rstrip('.')}; not a confident {effect} while the agent catalog does not know {say(unknown)}, "
-            "which could change the lines of therapy or the clocks it rests on.")
+            f"which could change the lines of therapy or the clocks it rests on{certain}.")
 
 
 def timing_words(verdict: str, then: str | None, earliest_date: Any) -> str:
@@ -127,7 +129,7 @@ def _exposure(ref: Mapping[str, Any], part: str | None) -> str:
 
 def _dose(ref: Mapping[str, Any], part: str | None) -> str:
     if part in ("date", "recorded"):
-        return "ongoing" if ref["ongoing"] else say(ref["date"], part)
+        return "the evaluation day (still given)" if ref["ongoing"] else say(ref["date"], part)
     return _exposure(ref, part)
 
 

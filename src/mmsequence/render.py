@@ -6,11 +6,13 @@ import json
 import re
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from .assessment import Assessment
+from .assessment import Assessment, CandidateAssessment
+from .ranking import RankReason
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 
 
@@ -68,6 +70,33 @@ def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
     return [*lines, line.rstrip()]
 
 
+def _rank_label(candidate: CandidateAssessment, assessment: Assessment) -> str:
+    """The rank, with '=' where another candidate shares it."""
+    return f"{candidate.rank}=" if candidate.rank_reason.equal_to else str(candidate.rank)
+
+
+def rank_words(reason: RankReason, language: str, name: Callable[[str], str]) -> list[str]:
+    """Why a candidate ranks where it does: 'equal to X (...)', 'ranked above Y: switches target'."""
+    tr = translations(language)
+    _ = tr.gettext
+
+    def tier(name: str) -> str:
+        return _("indeterminate, only for a missing fact") if name == "pending" else tr.pgettext("verdict", name)
+
+    words = []
+    if reason.equal_to:
+        words.append(_("equal to {therapies} (the ranking criteria do not tell them apart)").format(
+            therapies=", ".join(name(t) for t in reason.equal_to)))
+    if reason.above is not None:
+        first, second = (tier(t) for t in reason.tiers) if reason.criterion in ("verdict", "then") else ("", "")
+        why = (_("a less restrictive verdict ({first} before {second})") if reason.criterion == "verdict" else
+               _("what its wait becomes ({first} before {second})") if reason.criterion == "then" else
+               reason.reason_in(language) or "")
+        words.append(_("ranked above {therapy}: {reason}").format(therapy=name(reason.above),
+                                                                   reason=why.format(first=first, second=second)))
+    return words
+
+
 def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
     """What to do first, a table a person reads in a terminal, then each candidate's findings, in ``language``."""
     tr = translations(language)
@@ -87,7 +116,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
         rules = ", ".join(f.rule + (_(" (overridden)") if f.overridden else "")
                           for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
         verdict = word(c.verdict) + (_(" (then {verdict})").format(verdict=word(c.then)) if c.then else "")
-        rows.append((str(c.rank), name(c.therapy), "/".join(c.target) or "?", verdict, day(c.earliest_date), rules))
+        rows.append((_rank_label(c, assessment), name(c.therapy), "/".join(c.target) or "?", verdict, day(c.earliest_date), rules))
     widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
     lines = [
         _("Patient {patient}, as of {date} (packs: {packs}; rules {digest})").format(
@@ -110,11 +139,14 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
         setters = _(" (set by {rules})").format(rules=", ".join(c.earliest_date_set_by)) if c.earliest_date_set_by else ""
         verdict = timing_message(c.verdict, c.then, c.earliest_date, language)
         # the name asked for is shown only where it is not the catalog's own (a brand, a code)
-        head = (_("{rank}. {therapy}: {verdict}").format(rank=c.rank, therapy=name(c.therapy), verdict=verdict)
+        rank = str(c.rank)  # equals are said on the next line
+        head = (_("{rank}. {therapy}: {verdict}").format(rank=rank, therapy=name(c.therapy), verdict=verdict)
                 if c.query == name(c.therapy) else
                 _("{rank}. {therapy} ({query}): {verdict}").format(
-                    rank=c.rank, therapy=name(c.therapy), query=c.query, verdict=verdict))
+                    rank=rank, therapy=name(c.therapy), query=c.query, verdict=verdict))
         lines += ["", head + setters]
+        for words in rank_words(c.rank_reason, language, name):
+            lines += _wrap(words, width, "   ", "     ")
         if not c.findings:
             lines.append("   " + _("no rule fired"))
         for f in c.findings:

@@ -31,6 +31,7 @@ from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
 from .knowledge import Part, Reviewed, part_of, parse_reviewed
 from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
+from .ranking import Criterion, load_criteria
 from .verdicts import EFFECTS, SCHEDULE
 
 EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
@@ -122,6 +123,8 @@ class Rulebook:
     rules: tuple[Rule, ...]
     digest: str
     packs: tuple[Pack, ...] = ()
+    #: The ranking criteria of ``rules/rank.yaml``, in order of precedence (:mod:`mmsequence.ranking`).
+    criteria: tuple[Criterion, ...] = ()
 
     def pack(self, name: str) -> Pack | None:
         return next((p for p in self.packs if p.name == name), None)
@@ -155,6 +158,8 @@ class Rulebook:
         problems = []
         for rule_id in policy.disabled_rules:
             rule = self.get(rule_id)
+            if rule is None and any(c.id == rule_id for c in self.criteria):
+                continue
             if rule is None:
                 problems.append(f"{policy.source}: disabled_rules: {rule_id!r} is not a rule id")
             elif rule.pack == "safety":
@@ -172,6 +177,10 @@ class Rulebook:
 
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def ranked_by(self, policy: Policy) -> tuple[Criterion, ...]:
+        """The ranking criteria a policy uses: all but those its ``disabled_rules`` switch off."""
+        return tuple(c for c in self.criteria if c.id not in policy.disabled_rules)
 
 
 def fields_used(rule: Rule) -> set[tuple[str, str]]:
@@ -466,7 +475,9 @@ def load_rulebook(root: Path | None = None) -> Rulebook:
         rule = _parse_rule(data, pack, where, problems, known.reviewed.every_months if known else None)
         if rule is not None:
             rules.append(rule)
-    seen: dict[str, str] = {}
+    criteria, raw = load_criteria(root, problems)
+    digest.update(raw)
+    seen: dict[str, str] = {c.id: "rank.yaml" for c in criteria}
     for rule in rules:
         if rule.id in seen:
             problems.append(f"{rule.path}: id: {rule.id!r} is also used by {seen[rule.id]}")
@@ -476,7 +487,7 @@ def load_rulebook(root: Path | None = None) -> Rulebook:
     if problems:
         raise RuleFileError(problems)
     ordered = tuple(packs[name] for name in PACK_NAMES if name in packs)
-    return Rulebook(rules=tuple(rules), digest=f"sha256:{digest.hexdigest()}", packs=ordered)
+    return Rulebook(rules=tuple(rules), digest=f"sha256:{digest.hexdigest()}", packs=ordered, criteria=criteria)
 
 
 def _names_in(pattern: Any) -> Iterable[str]:

@@ -49,13 +49,14 @@ def _live(findings: Iterable[Finding]) -> list[Finding]:
 def combine(findings: tuple[Finding, ...]) -> Outcome:
     """The verdict of the live (not overridden) findings; for a ``wait``, the verdict once the wait
     findings are over; and the not-before date: the latest date of the live wait and scheduling
-    findings, whatever the verdict."""
+    findings, whatever the verdict, and of a wait made indeterminate by an unknown drug that keeps
+    its date as a certain lower bound."""
     live = _live(findings)
     verdict = _verdict(f.effect for f in live)
     then = _verdict(f.effect for f in live if f.effect != "wait") if verdict == "wait" else None
-    dates = [f.earliest_date for f in live if f.effect in TIMING_EFFECTS and f.earliest_date is not None]
-    earliest = max(dates, default=None)
-    set_by = tuple(sorted({f.rule for f in live if f.effect in TIMING_EFFECTS and f.earliest_date == earliest}))
+    timed = [f for f in live if f.sets_date]
+    earliest = max((f.earliest_date for f in timed if f.earliest_date is not None), default=None)
+    set_by = tuple(sorted({f.rule for f in timed if f.earliest_date == earliest}))
     return Outcome(verdict, then, earliest, set_by if earliest else ())
 
 
@@ -66,19 +67,19 @@ def _tier(verdict: str, live: list[Finding]) -> int:
     return TIERS.index(verdict)
 
 
-def rank_key(outcome: Outcome, same_target: bool, findings: tuple[Finding, ...], reserve_left: int,
-             name: str) -> tuple[int, int, bool, bool, int, int, str]:
-    """Order of candidates: verdict first (an indeterminate that only waits for a missing fact ahead
-    of the cautions that depend on it), then what a wait becomes, then the review's preferences.
-
-    A candidate a rule prefers (CAR-T first) before one no rule prefers, even when another
-    finding restricts it; a target switch before re-using a target; fewer cautions before more
-    (so a rule that adds a second caution weighs more); more untouched targets kept in reserve
-    before fewer; then the canonical name, so that ties are stable.
-    """
+def tiers(outcome: Outcome, findings: tuple[Finding, ...]) -> tuple[int, int]:
+    """The candidate's ranking tier (an indeterminate that only waits for a missing fact ahead of
+    the cautions that depend on it) and the tier of what a wait becomes (its own tier otherwise).
+    Within a tier the criteria of ``rules/rank.yaml`` order candidates (:mod:`mmsequence.ranking`)."""
     live = _live(findings)
     first = _tier(outcome.verdict, live)
     after = _tier(outcome.then, [f for f in live if f.effect != "wait"]) if outcome.then else first
-    preferred = any(f.effect == "preferred" for f in live)
-    cautions = sum(1 for f in live if f.effect == "caution")
-    return (first, after, not preferred, same_target, cautions, -reserve_left, name)
+    return first, after
+
+
+def ranking_findings(findings: tuple[Finding, ...]) -> dict[str, bool]:
+    """What the ranking criteria read of a candidate's live findings: a rule prefers it; a label rule
+    finds it outside its label in the patient's jurisdiction."""
+    live = _live(findings)
+    return {"preferred": any(f.effect == "preferred" for f in live),
+            "off_label": any(f.rule.startswith("labels.") for f in live)}

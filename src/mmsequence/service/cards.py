@@ -390,8 +390,11 @@ def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH
     detail = "\n\n".join([*actions, "**" + w("Ranked options") + "**\n\n" + "\n".join(options), "**" + w("Why") + "**", *why,
                            _footer(assessment, sources, w)])
     best = ranked[0]
+    equal = [c for c in ranked[1:] if c.rank == best.rank]
+    headline = (w("Best TCRT option: {verdict}").format(verdict=verdict_line(best, w)) if not equal else
+                w("Best TCRT options, equal: {therapies}").format(therapies=", ".join(_therapy(c, w) for c in (best, *equal))))
     return _card({
-        "summary": _summary(w("Best TCRT option: {verdict}").format(verdict=verdict_line(best, w))),
+        "summary": _summary(headline),
         "indicator": "info" if best.verdict in USABLE else "warning",
         "source": _source("summary", w("Ranking of candidate therapies")),
         "detail": detail,
@@ -421,9 +424,11 @@ def patient_view_cards(assessment: Assessment, hook_instance: str = "", language
 
 
 def _alternative(assessment: Assessment, ordered: CandidateAssessment) -> CandidateAssessment | None:
-    """The best-ranked other candidate with a better, usable verdict."""
+    """The best-ranked other candidate with a better, usable verdict that also ranks above the order
+    (a CAR-T indeterminate only for a missing fact ranks above the bsAbs cautioned for CAR-T first:
+    what firms it up is the action, never a swap to a therapy ranked later)."""
     return next((c for c in assessment.candidates if c.therapy != ordered.therapy and c.verdict in USABLE
-                 and SEVERITY.index(c.verdict) < SEVERITY.index(ordered.verdict)), None)
+                 and SEVERITY.index(c.verdict) < SEVERITY.index(ordered.verdict) and c.rank < ordered.rank), None)
 
 
 def _medication(candidate: CandidateAssessment, catalog: Catalog) -> dict[str, Any]:
@@ -456,6 +461,8 @@ def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalo
         sources = _Sources()
         parts = [f"**{markdown_text(verdict_line(ordered, w))}** — {markdown_text(_kind(ordered, w))}",
                  "\n".join(_why(ordered, sources, w))]
+        if alternative is None and ordered.verdict == "indeterminate" and assessment.actions:
+            parts.append("**" + w("To do first") + "**\n\n" + "\n".join(f"- {markdown_text(w.action(a))}" for a in assessment.actions))
         if alternative is not None:
             parts.append(w("Best-ranked alternative: **{verdict}** — {kind}").format(
                 verdict=markdown_text(verdict_line(alternative, w)), kind=markdown_text(_kind(alternative, w))))

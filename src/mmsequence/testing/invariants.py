@@ -204,23 +204,30 @@ def switch_target_ranks_first(document: Mapping[str, Any], assessment: Assessmen
     before the target switch in the review's order of preferences. A candidate that only waits for
     a missing fact is not equal to one with a caution as well.
     """
+    if "rank.switch-target" in assessment.policy.disabled_rules:
+        return []
     used = reference.used_targets(reference.given(document, assessment.catalog, assessment.as_of))
+    named = _named(document)
     tcrts = [c for c in assessment.candidates if c.modality in reference.TCRT]
     same = [c for c in tcrts if used & set(c.target)]
     switch = [c for c in tcrts if not used & set(c.target)]
     return [f"{a.query} (re-uses {', '.join(sorted(used & set(a.target)))}) ranks {a.rank}, above {b.query} (switches) at {b.rank}"
-            for a in same for b in switch if _standing(a) == _standing(b) and a.rank < b.rank]
+            for a in same for b in switch
+            if _standing(a, named, assessment.catalog) == _standing(b, named, assessment.catalog) and a.rank < b.rank]
 
 
-def _standing(candidate: CandidateAssessment) -> tuple[str, bool, str | None, str, bool]:
-    """What ranks before the target switch: verdict, whether an indeterminate only waits for facts
-    the record leaves unknown (README, "How a verdict is made": it ranks ahead of the cautions),
-    what a wait becomes, modality, and whether a live rule prefers it."""
+def _standing(candidate: CandidateAssessment, named: Mapping[str, Any], catalog: Catalog) -> tuple[Any, ...]:
+    """What ranks before the target switch (README, "Rank"): verdict, whether an indeterminate only
+    waits for facts the record leaves unknown (it ranks ahead of the cautions), what a wait becomes,
+    approval, whether a label rule cautions it, modality, and whether a live rule prefers it."""
     live = [f for f in candidate.findings if f.overridden is None]
     restrictive = [f for f in live if f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
     pending = candidate.verdict == "indeterminate" and all(f.missing for f in restrictive)
     preferred = any(f.effect == "preferred" for f in live)
-    return candidate.verdict, pending, candidate.then, candidate.modality, preferred
+    therapy = reference.therapy(named.get(candidate.query, candidate.query), catalog)
+    approved = therapy is not None and therapy.status == "approved"
+    off_label = any(f.rule.startswith("labels.") for f in live)
+    return candidate.verdict, pending, candidate.then, approved, off_label, candidate.modality, preferred
 
 
 def partial_dates_are_worst_case(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
@@ -314,14 +321,15 @@ def deterministic_and_order_independent(document: Mapping[str, Any], assessment:
 
 
 def _outcome(assessment: Assessment) -> list[tuple[Any, ...]]:
-    return [(c.query, c.verdict, c.earliest_date, c.rank, tuple(sorted(f.rule for f in c.findings)))
-            for c in assessment.candidates]
+    """By the name asked: equals share a rank and are listed in the order they were asked in."""
+    return sorted((c.query, c.verdict, c.earliest_date, c.rank, tuple(sorted(f.rule for f in c.findings)))
+                  for c in assessment.candidates)
 
 
 def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
     """8. Every verdict other than 'acceptable' is explained by a finding with that effect, a rule
     id and a citation; the not-before date is the latest date of the live wait and scheduling
-    findings, and names them; a wait, and only a wait, says what it becomes; every finding's
+    findings (and of a wait an unknown drug made indeterminate that keeps its bound), and names them; a wait, and only a wait, says what it becomes; every finding's
     rule is one the policy in effect runs.
     """
     violations = []
@@ -330,7 +338,8 @@ def every_verdict_explained(document: Mapping[str, Any], assessment: Assessment)
         reasons = [f for f in live if f.effect == c.verdict and f.rule and f.citation.strip()]
         if c.verdict != "acceptable" and not reasons:
             violations.append(f"{c.query}: {c.verdict} without a finding that gives it, with rule id and citation")
-        timed = [f for f in live if f.effect in TIMING_EFFECTS and f.earliest_date]
+        kept = [f for f in live if f.effect == "indeterminate" and f.timing == "wait"]  # a bound an unknown drug left
+        timed = [f for f in live if (f.effect in TIMING_EFFECTS or f in kept) and f.earliest_date]
         latest = max((f.earliest_date for f in timed if f.earliest_date), default=None)
         if c.earliest_date != latest or set(c.earliest_date_set_by) != {f.rule for f in timed if f.earliest_date == latest}:
             violations.append(f"{c.query}: not before {c.earliest_date} (set by {', '.join(c.earliest_date_set_by)}), "
@@ -509,6 +518,39 @@ def imprecise_progression_is_worst_case_for_retreatment(document: Mapping[str, A
     return violations
 
 
+def ranks_ignore_names_and_order(document: Mapping[str, Any], assessment: Assessment) -> list[str]:
+    """15. Permuting the candidate list, or naming each candidate by a synonym the catalog gives it,
+    never changes a rank (README, "Rank": a name never orders candidates)."""
+    asked = list(document.get("candidates") or ())
+    if len(asked) < 2:
+        return []
+    renamed = [_synonym(c, assessment.catalog) for c in asked]
+    turned = copy.deepcopy(dict(document))
+    turned["candidates"] = renamed[1:] + renamed[:1]
+    try:
+        other = _again(turned, assessment)
+    except InputError:  # a synonym that names a candidate twice: nothing to compare
+        return []
+    violations = []
+    for before, after in zip(asked, renamed):
+        old, new = assessment.candidate(reference.query(before)), other.candidate(reference.query(after))
+        if old.rank != new.rank:
+            violations.append(f"{old.query}: rank {old.rank} becomes {new.rank} as {new.query}, with the candidates turned round")
+    return violations
+
+
+def _synonym(candidate: Any, catalog: Catalog) -> Any:
+    """The candidate named by another name of each of its drugs, where the catalog gives one."""
+    def other(name: str) -> str:
+        agent = catalog.lookup(name)
+        names = [s for s in (agent.synonyms if agent else ()) if catalog.lookup(s) == agent and s.strip() != name.strip()]
+        return names[0] if names else name
+
+    if isinstance(candidate, str):
+        return " + ".join(other(n) for n in candidate.split("+")) if "+" in candidate else other(candidate)
+    return {"agents": [other(n) for n in candidate["agents"]]}
+
+
 INVARIANTS: tuple[Invariant, ...] = (
     no_bsab_while_apheresis_pending,
     no_tcrt_inside_interval,
@@ -524,6 +566,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     car_t_ranks_first_when_only_eligibility_is_missing,
     regimen_never_less_restrictive_than_its_tcrts,
     imprecise_progression_is_worst_case_for_retreatment,
+    ranks_ignore_names_and_order,
 )
 
 

@@ -1,5 +1,6 @@
 """Differential oracle: the review and safety packs, and extended.antigen-loss, in plain Python,
-for single drugs and regimens alike (a regimen is judged by its targets and its TCRT together).
+for single drugs and regimens alike (a regimen is judged by its targets and its TCRT together),
+and the rank the README's criteria give (:func:`ranks`).
 
 Written from the guidance notes (section "The review's guidance") and the README's documented
 defaults, not from the engine: no durable_rules, no course or facts modules, no rule files. It shares only the
@@ -15,12 +16,18 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import load_catalog
+from ..catalog import TCRT_TARGETS, load_catalog
 from ..policy import Policy
 from . import reference
 
 #: From least to most restrictive (README, "How a verdict is made").
 VERDICTS = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
+#: Ranking tiers (README, "Rank"): an indeterminate only for a fact the record leaves unknown ranks
+#: ahead of the cautions.
+TIERS = ("preferred", "acceptable", "pending", "caution", "indeterminate", "wait", "avoid")
+#: The criteria the oracle ranks by, in the README's order (not-refractory-target is left to the engine's tests).
+CRITERIA = ("rank.approved", "rank.on-label", "rank.car-t-first", "rank.tcrt-before-adc", "rank.switch-target",
+            "rank.keeps-car-t-target", "rank.reserve")
 
 Finding = tuple[str, str, "datetime.date | None"]
 """(rule id, effect, date the wait ends)."""
@@ -34,15 +41,28 @@ def assess(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) ->
     """The verdict, what a wait becomes and the not-before date of every candidate of a valid
     document, by the name it was asked as (drugs named through the policy's catalog: the shipped
     agents and the site's)."""
+    patient, candidates = _read(document, as_of, policy)
+    return {query: _combine(patient.live(agent)) for query, agent in candidates}
+
+
+def ranks(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> dict[str, int]:
+    """The rank of every candidate (README, "Rank"): verdict tier, what a wait becomes, then each
+    criterion of :data:`CRITERIA` the policy does not switch off; equals share a rank. The labels
+    pack is not the oracle's: no candidate is off-label here."""
+    patient, candidates = _read(document, as_of, policy)
+    keys = {query: patient.standing(agent) for query, agent in candidates}
+    return {query: 1 + sum(other < key for other in keys.values()) for query, key in keys.items()}
+
+
+def _read(document: Mapping[str, Any], as_of: datetime.date, policy: Policy) -> tuple[_Patient, list[tuple[str, reference.Therapy | None]]]:
     catalog = policy.catalog(load_catalog())
     gifts = reference.given(document, catalog, as_of)
     patient = _Patient(document, gifts, reference.apheresis(document, gifts, as_of), as_of, policy)
     names = document.get("candidates")
-    jurisdiction = document.get("jurisdiction") or policy.jurisdiction
-    candidates = [(a.name, reference.therapy(a.name, catalog)) for a in catalog.approved_tcrts(jurisdiction)] if names is None else [
+    candidates = [(a.name, reference.therapy(a.name, catalog)) for a in catalog.approved_tcrts(patient.jurisdiction)] if names is None else [
         (reference.query(name), reference.therapy(name, catalog)) for name in names
     ]
-    return {query: _combine([f for f in patient.findings(agent) if patient.runs(f[0])]) for query, agent in candidates}
+    return patient, candidates
 
 
 class _Patient:
@@ -60,6 +80,45 @@ class _Patient:
         self.used = reference.used_targets(gifts)
         markers = document.get("biomarkers") or {}
         self.lost = {t for t, key in (("BCMA", "bcma_loss"), ("GPRC5D", "gprc5d_loss"), ("FcRH5", "fcrh5_loss")) if markers.get(key) is True}
+        self.jurisdiction = document.get("jurisdiction") or policy.jurisdiction
+        catalog = policy.catalog(load_catalog())
+        # CAR-T first applies where a CAR-T is an option: an approved one here whose target is not lost
+        self.car_t_option = any(a.modality == "car-t" and not self.lost & set(a.targets)
+                                for a in catalog.approved_tcrts(self.jurisdiction))
+        records = document.get("apheresis") or ()
+        product = catalog.lookup(records[-1]["product"]) if records and records[-1].get("product") else None
+        self.product_targets = set(product.targets) if product is not None else {"BCMA"}
+
+    def live(self, agent: reference.Therapy | None) -> list[Finding]:
+        return [f for f in self.findings(agent) if self.runs(f[0])]
+
+    def standing(self, agent: reference.Therapy | None) -> tuple[int, ...]:
+        """Tier, tier of what a wait becomes, then one score per criterion in force (lower first)."""
+        found = self.live(agent)
+        verdict, then, _ = _combine(found)
+        first = self._tier(verdict, found)
+        after = self._tier(then, [f for f in found if f[1] != "wait"]) if then else first
+        targets = set(agent.targets) if agent else set()
+        modality = agent.modality if agent else None
+        scores = {
+            "rank.approved": agent is None or agent.status != "approved",
+            "rank.on-label": False,
+            "rank.car-t-first": not any(effect == "preferred" for _, effect, _ in found),
+            "rank.tcrt-before-adc": modality == "adc",
+            "rank.switch-target": bool(self.used & targets) and agent is not None,
+            "rank.keeps-car-t-target": (self.state.state in ("pending", "collected") and modality == "bsab"
+                                        and bool(targets & self.product_targets)),
+            "rank.reserve": -len([t for t in TCRT_TARGETS if t not in self.used | targets | self.lost]) if agent else 0,
+        }
+        return (first, after, *(int(scores[c]) for c in CRITERIA if c not in self.policy.disabled_rules))
+
+    def _tier(self, verdict: str, found: list[Finding]) -> int:
+        """An indeterminate whose restrictions all wait for CAR-T eligibility (not recorded) is ``pending``."""
+        missing = {"review.car-t-eligibility-unknown"} | ({"review.car-t-first-bsab"} if self.eligible is None else set())
+        restrictive = [rule for rule, effect, _ in found if VERDICTS.index(effect) >= VERDICTS.index("caution")]
+        if verdict == "indeterminate" and all(rule in missing for rule in restrictive):
+            return TIERS.index("pending")
+        return TIERS.index(verdict)
 
     def runs(self, rule: str) -> bool:
         """Safety rules always run; others when their pack is on and the rule is not disabled."""
@@ -92,7 +151,7 @@ class _Patient:
         if self.state.state == "pending" and not self.conflict:  # no bsAb before CAR-T apheresis
             found.append(("review.no-bsab-before-apheresis", "avoid", None))
         # CAR-T first, where it is (or may be) an option and no T cells are collected yet
-        if self.eligible is not False and not self.had_car_t and self.state.state != "collected":
+        if self.eligible is not False and not self.had_car_t and self.state.state != "collected" and self.car_t_option:
             found.append(("review.car-t-first-bsab", "caution", None))
         if self.used & set(agent.targets):  # switch targets rather than re-use one
             found.append(("review.switch-target", "caution", None))
@@ -120,9 +179,15 @@ class _Patient:
         # the imprecise-date rule whenever the day the interval ends is open
         rule = "review.interval" if window.first == window.last else "review.interval-uncertain"
         effect = self.policy.interval_effect
-        if effect == "wait" and self.unknown:  # an unidentified drug could move the clock: no confident wait
-            return [(rule, "indeterminate", None)]
+        if effect == "wait" and self.unknown:  # an unidentified drug could move the clock: no confident wait,
+            # but one that certainly came before every clock's last dose cannot end a clock: the date is a bound
+            return [(rule, "indeterminate", window.last if self._bound_is_certain() else None)]
         return [(rule, effect, window.last if effect == "wait" else None)]
+
+    def _bound_is_certain(self) -> bool:
+        kinds = reference.TCRT if self.policy.interval_scope == "any-tcrt" else ("bsab",)
+        doses = [g.last_dose(self.as_of).first for g in self.gifts if g.modality in kinds]
+        return bool(doses) and all(g.start.last < min(doses) for g in self.gifts if g.agent is None)
 
     def _window(self, anchor: reference.Days) -> reference.Days | None:
         p = self.policy
@@ -144,7 +209,9 @@ def _verdict(effects: list[str]) -> str:
 
 def _combine(found: list[Finding]) -> Outcome:
     """The verdict; for a wait, the verdict once the waits are over; the latest date of any wait,
-    whatever the verdict (a wait sets the not-before date even of an avoided therapy)."""
+    whatever the verdict (a wait sets the not-before date even of an avoided therapy), and of a wait
+    an unknown drug made indeterminate that keeps its date as a certain bound."""
     verdict = _verdict([effect for _, effect, _ in found])
     then = _verdict([effect for _, effect, _ in found if effect != "wait"]) if verdict == "wait" else None
-    return verdict, then, max((day for _, effect, day in found if effect == "wait" and day is not None), default=None)
+    return verdict, then, max((day for _, effect, day in found if effect in ("wait", "indeterminate") and day is not None),
+                              default=None)

@@ -75,9 +75,10 @@ def policies(
 ) -> st.SearchStrategy[Policy]:
     """Site policies: any subset of ``packs`` (all first), interval and washout settings (the
     defaults first), up to three of ``disabled_rules`` (default: every rule a site may switch
-    off, i.e. all but the safety rules), and, with ``site_agents``, now and then the site's own
+    off, i.e. all but the safety rules, and the ranking criteria), and, with ``site_agents``, now and then the site's own
     agents and names (:data:`SITE_AGENTS`, :data:`SITE_SYNONYMS`)."""
-    rule_ids = (sorted(r.id for r in load_rulebook().rules if r.pack != "safety")
+    book = load_rulebook()
+    rule_ids = (sorted([*(r.id for r in book.rules if r.pack != "safety"), *(c.id for c in book.criteria)])
                 if disabled_rules is None else list(disabled_rules))
     subsets = [c for n in range(len(packs), -1, -1) for c in itertools.combinations(packs, n)]
     default_months = 6 if months[0] <= 6 <= months[1] else months[0]
