@@ -20,6 +20,8 @@ from mmsequence.policy import load_policy
 from .batch import BOARD_DAY, EXAMPLES, example_board
 from .chromium import Chromium, find_chromium
 
+pytestmark = pytest.mark.browser
+
 A4_LANDSCAPE_POINTS = (842, 595)
 LETTER_LANDSCAPE_POINTS = (792, 612)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -34,7 +36,7 @@ def chromium_binary() -> str:
     binary = find_chromium()
     if binary is None:
         pytest.fail("Chromium is required for the report test and was not found: apt-get install chromium "
-                    "(.ci/run installs it)", pytrace=False)
+                    "(.ci/run installs it); or deselect the browser tests: -m 'not browser'", pytrace=False)
     return binary
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from ._paths import vignettes_dir
+from ._version import __version__
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
-from .errors import InputError, MmsequenceError, RuleFileError
+from .errors import InputError, MmsequenceError, RuleFileError, missing_extra
 from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
@@ -40,9 +41,10 @@ def _overrides(specs: list[str]) -> tuple[Override, ...]:
 def _evaluate(args: argparse.Namespace) -> str:
     evaluator = evaluator_for(load_policy(args.policy))
     assessment = evaluator.evaluate(evaluator.read(args.file), as_of=args.as_of, overrides=_overrides(args.override))
-    if args.format == "json":
+    if (args.format or ("json" if args.lang == ENGLISH else "text")) == "json":
         if args.lang != ENGLISH:
-            raise InputError([f"--lang: {args.lang} is for --format text (JSON is for machines and stays English)"])
+            raise InputError([f"--lang: {args.lang} is for --format text, the default with --lang "
+                              "(JSON is for programs and stays English)"])
         return to_json(assessment)
     return to_text(assessment, language=args.lang)
 
@@ -123,19 +125,38 @@ def _board(args: argparse.Namespace) -> str:
     try:
         from .board.command import run_board
     except ModuleNotFoundError as error:
-        raise MmsequenceError(f"the board command needs the 'board' extra: pip install 'mmsequence[board]' ({error.name} is missing)") from None
-    return run_board(args.inputs, args.as_of, args.out, args.format, args.policy, args.lang, args.paper)
+        raise missing_extra("the board command", "board", error.name) from None
+    done = run_board(args.inputs, args.as_of, args.out, args.format, args.policy, args.lang, args.paper)
+    print(f"mmsequence: {done}", end="", file=sys.stderr)   # like batch and audit: stdout stays empty
+    return ""
+
+
+class _Version(argparse.Action):
+    """``--version``: the library version and the ruleset digest evaluations report under the
+    default policy (rule files, agent catalog and policy together), worked out only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and the ruleset digest, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        digest = evaluator_for(load_policy()).ruleset.digest
+        sys.stdout.write(f"mmsequence {__version__}\nruleset {digest} (shipped rules, agent catalog and default policy)\n")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
+    parser.add_argument("-V", "--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
     ev = commands.add_parser("evaluate", help="assess the candidate therapies of one patient document")
     ev.add_argument("file", help="patient-history document or FHIR R4 Bundle (JSON)")
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the document's as_of, else today)")
-    ev.add_argument("--format", choices=("json", "text"), default="json")
+    ev.add_argument("--format", choices=("json", "text"),
+                    help="default: json, or text when --lang names another language than English")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
-    ev.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of --format text (default: en)")
+    ev.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of the text output (default: en; JSON stays English)")
     ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
                     help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MmsequenceError
+from ..errors import InputError, MmsequenceError, missing_extra
 
 #: With ``--workers N`` each worker process rebuilds its settings from the same arguments.
 _ARGS_VARIABLE = "MMSEQUENCE_SERVE_ARGS"
@@ -99,8 +99,8 @@ def _serve(args: argparse.Namespace) -> str:
         from .app import create_app
         from .server import run_workers
         from .store import Store
-    except ImportError:
-        raise MmsequenceError("the service needs the service extra: pip install 'mmsequence[service]'") from None
+    except ImportError as error:
+        raise missing_extra("the service", "service", error.name) from None
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
