@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 
 import pytest
@@ -119,15 +120,17 @@ MONTHLY = [datetime.date(2026 + (2 + k) // 12, (2 + k) % 12 + 1, 1) for k in ran
 def test_the_example_board_is_written_on_the_first_of_every_month_for_a_year(tmp_path, language):
     """A finding that only schedules (a washout's not-before date) is not a restriction: the board
     reports it rather than failing on it, whatever the day and the language."""
-    effects = set()
+    effects, schedule_words = set(), set()
     for day in MONTHLY:
         out = tmp_path / f"{day}.html"
         assert run_board([str(EXAMPLES)], day.isoformat(), str(out), language=language).startswith(f"{out}: 11 patients")
+        schedule_words |= set(re.findall(r'<span class="effect e-schedule">([^<]*)</span>', out.read_text(encoding="utf-8")))
         board = build_board([EXAMPLES], day, load_policy(), language=language)
         effects |= {f.effect for p in board.patients for c in p.assessment.candidates for f in c.findings}
         assert out.stat().st_size > 0
     assert len(MONTHLY) == 12 and MONTHLY[0] == datetime.date(2026, 3, 1) and MONTHLY[-1] == datetime.date(2027, 2, 1)
     assert "schedule" in effects
+    assert schedule_words == {"schedule" if language == "en" else "排期"}   # the word in the board's language
 
 
 def test_prior_lines_are_the_lines_of_therapy_the_text_output_counts(tmp_path):
