@@ -23,6 +23,7 @@ from .policy import load_policy
 from .render import to_json, to_text
 from .rulebook import Rule, Rulebook, check_references, check_translations, knowledge_problems, load_rulebook
 from .service.command import add_serve_command
+from .service.dev import add_dev_keys_command
 from .testing.command import add_validate_command
 from .testing.vignettes import run_vignettes
 
@@ -192,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     board.set_defaults(run=_board)
     add_fhir_command(commands)
     add_serve_command(commands)
+    add_dev_keys_command(commands)
     add_validate_command(commands)
     add_omop_commands(commands)
     return parser

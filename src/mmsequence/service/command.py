@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, MmsequenceError, missing_extra
+from .dev import refuse_public_bind
 
 #: With ``--workers N`` each worker process rebuilds its settings from the same arguments.
 _ARGS_VARIABLE = "MMSEQUENCE_SERVE_ARGS"
@@ -102,6 +103,7 @@ def _serve(args: argparse.Namespace) -> str:
     except ImportError as error:
         raise missing_extra("the service", "service", error.name) from None
     settings = settings_from(args)
+    refuse_public_bind(args.host, settings.trust.issuers)
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
     options: dict[str, Any] = {"log_level": "info", "access_log": False}
