@@ -112,13 +112,19 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 def _batch(args: argparse.Namespace) -> str:
     from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+    from .batch_table import check_table_path, write_batch_table
 
+    if args.table:
+        check_table_path(Path(args.table))
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
         processes=args.processes or default_processes(), progress=True, full=args.full_records,
     )
     args.exit_code = 1 if failed else 0
     print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
+    if args.table:
+        rows = write_batch_table(Path(args.out), Path(args.table))
+        print(f"mmsequence: {rows} rows (patient x candidate) of {args.out} written to {args.table}", file=sys.stderr)
     return ""
 
 
@@ -174,6 +180,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--as-of", help="evaluation date YYYY-MM-DD for every document")
     batch.add_argument("--policy", help="site policy file (YAML or JSON)")
     batch.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    batch.add_argument("--table", metavar="FILE.parquet|FILE.csv",
+                       help="also write every patient of --out as a flat table, one row per patient and candidate"
+                            " (Parquet needs the table extra)")
     batch.add_argument("--full-records", action="store_true",
                        help="write the ruleset and policy into every line instead of once, in a header record")
     batch.set_defaults(run=_batch)
