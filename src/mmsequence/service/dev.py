@@ -19,6 +19,7 @@ import re
 import shlex
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def refuse_public_bind(host: str, issuers: Any) -> None:
+def refuse_public_bind(host: str, issuers: Mapping[str, Any]) -> None:
     """InputError when the local issuer is trusted and the service would listen beyond loopback."""
     if DEV_ISSUER in issuers and not loopback(host):
         raise InputError([f"--host: {host!r} is not a loopback address, and the trust file holds the local"
@@ -77,16 +78,16 @@ def _key(folder: Path) -> Any:
     return key
 
 
-def token(key: Any, audience: str, now: float | None = None) -> str:
+def token(key: Any, audience: str) -> str:
     """A JWT of the local issuer for one endpoint (``aud``), used once, living :data:`LIFETIME` seconds."""
     import jwt
 
-    issued = int(time.time() if now is None else now)
+    issued = int(time.time())
     claims = {"iss": DEV_ISSUER, "aud": audience, "iat": issued, "exp": issued + LIFETIME, "jti": str(uuid.uuid4())}
     return jwt.encode(claims, key, algorithm="ES384", headers={"kid": KID})
 
 
-def write_dev_files(folder: Path, public_url: str, today: datetime.date) -> Any:
+def write_dev_files(folder: Path, base: str, today: datetime.date) -> Any:
     """The key (kept if present), JWK Set, trust file and today's patient-view request in ``folder``;
     returns the key."""
     import jwt
@@ -95,7 +96,7 @@ def write_dev_files(folder: Path, public_url: str, today: datetime.date) -> Any:
     key = _key(folder)
     jwk = {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())), "kid": KID, "use": "sig", "alg": "ES384"}
     (folder / "jwks.json").write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n", encoding="utf-8")
-    trust = {"issuers": [{"iss": DEV_ISSUER, "jwks": "jwks.json", "fhir_servers": [], "audiences": [public_url]}]}
+    trust = {"issuers": [{"iss": DEV_ISSUER, "jwks": "jwks.json", "fhir_servers": [], "audiences": [base]}]}
     (folder / "trust.yaml").write_text(
         "# The local development issuer of `mmsequence dev-keys`: loopback only, never for patient data.\n"
         + json.dumps(trust, indent=2) + "\n", encoding="utf-8")
@@ -105,10 +106,14 @@ def write_dev_files(folder: Path, public_url: str, today: datetime.date) -> Any:
     return key
 
 
-def recipe(folder: Path, host: str, port: int, key: Any, now: float | None = None) -> str:
+def public_url(host: str, port: int) -> str:
+    """The service's base URL on a loopback ``host``."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def recipe(folder: Path, host: str, port: int, key: Any) -> str:
     """The commands to start the service and call discovery and patient-view, with fresh tokens."""
-    shown_host = f"[{host}]" if ":" in host else host
-    base = f"http://{shown_host}:{port}"
+    base = public_url(host, port)
     where = shlex.quote(str(folder))
     discovery = f"{base}/cds-services"
     patient_view = f"{discovery}/mmsequence-patient-view"
@@ -120,9 +125,9 @@ def recipe(folder: Path, host: str, port: int, key: Any, now: float | None = Non
         f" (<public URL>/cds-services[/<id>]) and it is accepted once;",
         f"#    `mmsequence dev-keys {where} --port {port}` prints fresh ones (the key is kept).",
         "# Discovery:",
-        f"curl -H 'Authorization: Bearer {token(key, discovery, now)}' {discovery}",
+        f"curl -H 'Authorization: Bearer {token(key, discovery)}' {discovery}",
         "# patient-view, on the shipped example with its dates moved to today:",
-        f"curl -X POST -H 'Authorization: Bearer {token(key, patient_view, now)}' -H 'Content-Type: application/json'"
+        f"curl -X POST -H 'Authorization: Bearer {token(key, patient_view)}' -H 'Content-Type: application/json'"
         f" --data @{where}/patient-view.json {patient_view}",
     ]) + "\n"
 
@@ -138,10 +143,9 @@ def _dev_keys(args: argparse.Namespace) -> str:
                           " the development issuer is for this machine only"])
     if not 0 < args.port < 65536:
         raise InputError([f"--port: {args.port} is not a TCP port"])
-    host = "127.0.0.1" if args.host == "localhost" else args.host
-    shown_host = f"[{host}]" if ":" in host else host
+    host = "127.0.0.1" if args.host == "localhost" else args.host.strip("[]")
     folder = Path(args.folder)
-    key = write_dev_files(folder, f"http://{shown_host}:{args.port}", datetime.date.today())
+    key = write_dev_files(folder, public_url(host, args.port), datetime.date.today())
     return recipe(folder, host, args.port, key)
 
 
