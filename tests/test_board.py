@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import re
+from pathlib import Path
 
 import pytest
 
 from mmsequence.board import build_board, collect_inputs
+from mmsequence.board.command import run_board
 from mmsequence.errors import InputError
 from mmsequence.policy import load_policy
 
-from .batch import BOARD_DAY, example_board, write
+from .batch import BOARD_DAY, EXAMPLES, example_board, write
 from .builders import document, line
 
 # patient: (best option, its verdict, its date), waits (option, until), blocking rules, warnings
@@ -110,3 +113,35 @@ def test_same_patient_in_two_files_is_flagged(tmp_path):
     board = build_board([tmp_path], BOARD_DAY, load_policy())
     assert board.duplicate_ids == (("TB-1", (str(tmp_path / "new.json"), str(tmp_path / "old.json"))),)
     assert [p.slug for p in board.patients] == ["TB-1", "TB-1-2"]
+
+
+MONTHLY = [datetime.date(2026 + (2 + k) // 12, (2 + k) % 12 + 1, 1) for k in range(12)]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_example_board_is_written_on_the_first_of_every_month_for_a_year(tmp_path, language):
+    """A finding that only schedules (a washout's not-before date) is not a restriction: the board
+    reports it rather than failing on it, whatever the day and the language."""
+    effects, schedule_words = set(), set()
+    for day in MONTHLY:
+        out = tmp_path / f"{day}.html"
+        assert run_board([str(EXAMPLES)], day.isoformat(), str(out), language=language).startswith(f"{out}: 11 patients")
+        schedule_words |= set(re.findall(r'<span class="effect e-schedule">([^<]*)</span>', out.read_text(encoding="utf-8")))
+        board = build_board([EXAMPLES], day, load_policy(), language=language)
+        effects |= {f.effect for p in board.patients for c in p.assessment.candidates for f in c.findings}
+        assert out.stat().st_size > 0
+    assert len(MONTHLY) == 12 and MONTHLY[0] == datetime.date(2026, 3, 1) and MONTHLY[-1] == datetime.date(2027, 2, 1)
+    assert "schedule" in effects
+    assert schedule_words == {"schedule" if language == "en" else "排期"}   # the word in the board's language
+
+
+def test_prior_lines_are_the_lines_of_therapy_the_text_output_counts(tmp_path):
+    chart = Path(__file__).resolve().parents[1] / "examples" / "fhir" / "car-t-bridging.json"
+    board = build_board([chart], BOARD_DAY, load_policy())
+    (patient,) = board.patients
+    assert len(patient.history.lines) == 4   # four records, one of them bridging within a line
+    assert patient.summary.prior_lines == patient.assessment.course.prior_lines == 3
+    out = tmp_path / "b.html"
+    run_board([str(chart)], BOARD_DAY.isoformat(), str(out))
+    html = out.read_text(encoding="utf-8")
+    assert "3 prior lines" in html and "4 prior lines" not in html

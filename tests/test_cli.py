@@ -1,13 +1,16 @@
 """The command line: output, exit codes, and no traceback on bad input."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mmsequence._version import __version__
 from mmsequence.cli import main
+from mmsequence.errors import missing_extra
 
 from .builders import document, line
 
@@ -27,6 +30,25 @@ def test_evaluate_json(capsys):
     assert [(c["therapy"], c["verdict"], c["rank"]) for c in result["candidates"]] == [
         ("ciltacabtagene autoleucel", "caution", 1), ("talquetamab", "avoid", 2), ("teclistamab", "avoid", 3)]
     assert result["as_of"] == "2026-01-10"
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_names_the_release_and_the_ruleset_digest(capsys, flag):
+    with pytest.raises(SystemExit) as exit:
+        main([flag])
+    out, err = capsys.readouterr()
+    assert (exit.value.code, err) == (0, "")
+    _, evaluated, _ = run(capsys, "evaluate", str(EXAMPLES / "tb-014.json"))
+    ruleset = json.loads(evaluated)["ruleset"]
+    assert out.splitlines() == [f"mmsequence {ruleset['version']}",
+                                f"ruleset {ruleset['digest']} (shipped rules, agent catalog and default policy)"]
+    assert ruleset["version"] == __version__ and re.fullmatch(r"sha256:[0-9a-f]{64}", ruleset["digest"])
+
+
+def test_a_missing_extra_is_named_with_an_install_from_the_checkout():
+    problem = missing_extra("the board command", "board", "jinja2").problems[0]
+    assert problem == ("the board command needs the 'board' extra (jinja2 is missing): "
+                       "in the mmsequence checkout, pip install '.[board]'")
 
 
 def test_same_input_same_bytes():

@@ -83,9 +83,15 @@ def test_lang_on_the_command_line(tmp_path, capsys):
     path.write_text('{"patient_id": "P-1", "lines": [], "candidates": ["elranatamab"], "as_of": "2026-03-01"}',
                     encoding="utf-8")
     assert main(["evaluate", str(path), "--format", "text", "--lang", "zh-CN"]) == 0
-    assert "埃纳妥单抗" in capsys.readouterr().out
-    assert main(["evaluate", str(path), "--lang", "zh-CN"]) == 2
-    assert "--lang: zh-CN is for --format text" in capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "埃纳妥单抗" in text
+    # --lang alone chooses the text output; JSON asked for explicitly stays English, and says so
+    assert main(["evaluate", str(path), "--lang", "zh-CN"]) == 0
+    assert capsys.readouterr().out == text
+    assert main(["evaluate", str(path), "--format", "json", "--lang", "zh-CN"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--lang: zh-CN is for --format text, the default with --lang (JSON is for programs and stays English)" in captured.err
     with pytest.raises(SystemExit):
         main(["evaluate", str(path), "--format", "text", "--lang", "fr"])
 

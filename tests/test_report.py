@@ -43,6 +43,16 @@ def test_a_broken_file_gets_its_own_section_and_the_rest_of_the_batch_is_reporte
     assert html.count('<section class="patient"') == len(list(EXAMPLES.glob("*.json")))
 
 
+def test_a_board_of_no_readable_file_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "y.html"
+    assert main(["board", str(tmp_path / "nonexist"), "--as-of", "2026-03-12", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"mmsequence: {tmp_path / 'nonexist'}: " in captured.err and "cannot be read" in captured.err
+    assert f"{out}: not written, no file could be evaluated" in captured.err
+    assert not out.exists()
+
+
 def test_the_board_date_must_be_a_full_day(tmp_path, capsys):
     assert main(["board", str(EXAMPLES), "--as-of", "2026-03", "--out", str(tmp_path / "r.html")]) == 2
     assert "--as-of: '2026-03' is not a full date (YYYY-MM-DD)" in capsys.readouterr().err
@@ -59,8 +69,11 @@ def test_the_report_is_the_same_bytes_every_time(tmp_path, capsys):
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == 2 + len(list(EXAMPLES.glob("*.json")))  # board.md, board.html and one SVG each
     captured = capsys.readouterr()
-    assert captured.err == ""  # no progress bar when stderr is not a terminal
-    assert captured.out.endswith("board.html: 11 patients\n")
+    assert captured.out == ""  # the summary goes to stderr, as batch's and audit's do
+    # no progress bar when stderr is not a terminal: only the summary of each of the four runs
+    assert captured.err.splitlines() == [f"mmsequence: {tmp_path / run / name}: 11 patients" + timelines
+                                         for run in ("one", "two") for name, timelines in
+                                         (("board.md", ", 11 timelines beside it"), ("board.html", ""))]
 
 
 def test_the_html_report_is_one_self_contained_file(board):

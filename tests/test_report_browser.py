@@ -1,5 +1,7 @@
 """The HTML report in a real headless Chromium: it loads cleanly, draws, sorts, prints one page per
-patient on A4 and US Letter landscape, draws no text over another, and reads in Chinese.
+patient on A4 and US Letter landscape with no text under 8 pt, draws no text over another, and reads
+in Chinese. The printed layout is measured with the fonts .ci/run installs (WenQuanYi Micro Hei,
+DejaVu Sans Condensed).
 
 Chromium is required, never skipped: ``.ci/run`` installs Debian's package when it is missing.
 """
@@ -15,10 +17,13 @@ from PIL import Image
 
 from mmsequence.board import build_board
 from mmsequence.board.report import write_report
+from mmsequence.i18n import format_date
 from mmsequence.policy import load_policy
 
 from .batch import BOARD_DAY, EXAMPLES, example_board
 from .chromium import Chromium, find_chromium
+
+pytestmark = pytest.mark.browser
 
 A4_LANDSCAPE_POINTS = (842, 595)
 LETTER_LANDSCAPE_POINTS = (792, 612)
@@ -34,7 +39,7 @@ def chromium_binary() -> str:
     binary = find_chromium()
     if binary is None:
         pytest.fail("Chromium is required for the report test and was not found: apt-get install chromium "
-                    "(.ci/run installs it)", pytrace=False)
+                    "(.ci/run installs it); or deselect the browser tests: -m 'not browser'", pytrace=False)
     return binary
 
 
@@ -166,3 +171,85 @@ def test_a_chinese_report_is_drawn_and_its_fixed_words_are_chinese(tmp_path):
     assert untranslated == []
     # every rule message and every reason an option is not first, from the rules' own zh-CN text
     assert len(messages) > 40 and [m for m in messages if not _CJK.search(m)] == []
+
+
+PAPER_MM = {"a4": 297.0, "letter": 279.4}  # landscape page widths
+_PRINTED = """(() => {
+  const page = Array.from(document.styleSheets).flatMap(s => Array.from(s.cssRules)).find(r => r instanceof CSSPageRule);
+  const boxes = Array.from(page.cssRules).map(m => [m.name, m.style.fontSize, m.style.content]);
+  const px = v => parseFloat(v) * 0.75;  // CSS px to pt
+  const sizes = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (!Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const scale = el instanceof SVGElement ? el.getScreenCTM().a : 1;  // a drawing is scaled to its box
+    sizes.push([px(getComputedStyle(el).fontSize) * scale, el.textContent.trim().slice(0, 40)]);
+  }
+  const findings = Array.from(document.querySelectorAll('.findings li')).map(li => {
+    const word = document.createRange();
+    word.selectNodeContents(li.querySelector('.effect'));
+    const w = word.getBoundingClientRect(), m = li.querySelector('.message').getBoundingClientRect();
+    return [li.querySelector('.effect').textContent.trim(), w.left, w.top, w.right, w.bottom, m.left, m.top, m.right, m.bottom];
+  });
+  const spilled = Array.from(document.querySelectorAll('td, th')).filter(c => c.scrollWidth > c.clientWidth + 1)
+    .map(c => c.textContent.trim().slice(0, 60));
+  return {boxes, sizes, findings, spilled, margin: page.style.marginLeft};
+})()"""
+
+
+@pytest.fixture(scope="module", params=[("en", "a4"), ("en", "letter"), ("zh-CN", "a4"), ("zh-CN", "letter")],
+                ids=lambda p: "-".join(p))
+def printed(request, tmp_path_factory):
+    """The example board printed: measures of its print layout at the page's width, and its PDF."""
+    language, paper = request.param
+    board = build_board([EXAMPLES], BOARD_DAY, load_policy(), language=language)
+    (report,) = write_report(board, tmp_path_factory.mktemp("print") / "board.html", "html", paper)
+    with tempfile.TemporaryDirectory() as profile, Chromium(chromium_binary(), Path(profile)) as browser:
+        browser.open(report.as_uri(), 1000, 700, media="print")
+        margin = browser.evaluate(_PRINTED)["margin"]
+        assert margin.endswith("mm")
+        width = round((PAPER_MM[paper] - 2 * float(margin[:-2])) / 25.4 * 96)  # the page's text width in CSS px
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": width, "height": 700, "deviceScaleFactor": 1, "mobile": False}, page=True)
+        measures = browser.evaluate(_PRINTED)
+        pdf = browser.pdf()
+    return board, measures, page_sizes(pdf), paper
+
+
+def test_printed_text_is_never_under_8_pt(printed, record_property):
+    measures = printed[1]
+    assert len(measures["sizes"]) > 500
+    smallest = min(size for size, _ in measures["sizes"])
+    record_property("smallest_font_pt", round(smallest, 2))
+    assert smallest >= 8.0 - 1e-3, sorted(measures["sizes"])[:5]
+    margin_sizes = {name: size for name, size, _ in measures["boxes"]}
+    assert set(margin_sizes) == {"top-left", "top-right", "bottom-left", "bottom-right"}
+    assert all(size.endswith("pt") and float(size[:-2]) >= 8 for size in margin_sizes.values())
+
+
+def test_verdict_words_never_touch_their_message(printed):
+    findings = printed[1]["findings"]
+    assert len(findings) > 40
+    touching = [f[0] for f in findings if f[3] > f[5] - 2 and f[2] < f[8] and f[6] < f[4]]  # 2 px of clear space
+    assert touching == []
+
+
+def test_no_table_cell_spills_into_the_next(printed):
+    assert printed[1]["spilled"] == []
+
+
+def test_one_page_per_patient_after_the_overview(printed, record_property):
+    board, _, boxes, paper = printed
+    record_property("pages", len(boxes))
+    assert len(boxes) == len(board.patients) + 1
+    assert set(boxes) == {{"a4": A4_LANDSCAPE_POINTS, "letter": LETTER_LANDSCAPE_POINTS}[paper]}
+
+
+def test_every_page_footer_dates_the_knowledge(printed):
+    board, measures = printed[:2]
+    footer = next(content for name, _, content in measures["boxes"] if name == "bottom-left")
+    knowledge = board.ruleset.knowledge
+    assert knowledge.reviewed is not None
+    dates = [format_date(day, board.language) for day in (knowledge.reviewed, knowledge.due)]
+    assert all(date in footer for date in dates) and board.ruleset.digest[:19] in footer

@@ -17,3 +17,9 @@ def vignettes_dir() -> Path:
     charts some of them read)."""
     packaged = _PACKAGE / "examples" / "vignettes"
     return packaged if packaged.is_dir() else _CHECKOUT / "examples" / "vignettes"
+
+
+def cds_hooks_examples_dir() -> Path:
+    """The shipped CDS Hooks requests (examples/cds-hooks/, in the checkout and in the package)."""
+    packaged = _PACKAGE / "examples" / "cds-hooks"
+    return packaged if packaged.is_dir() else _CHECKOUT / "examples" / "cds-hooks"

@@ -9,9 +9,10 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from ._paths import vignettes_dir
+from ._version import __version__
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
-from .errors import InputError, MmsequenceError, RuleFileError
+from .errors import InputError, MmsequenceError, RuleFileError, missing_extra
 from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
@@ -23,6 +24,7 @@ from .render import to_json, to_text
 from .schema import json_schema
 from .rulebook import Rule, Rulebook, check_references, check_translations, knowledge_problems, load_rulebook
 from .service.command import add_serve_command
+from .service.dev import add_dev_keys_command
 from .testing.command import add_validate_command
 from .testing.vignettes import run_vignettes
 
@@ -41,9 +43,10 @@ def _overrides(specs: list[str]) -> tuple[Override, ...]:
 def _evaluate(args: argparse.Namespace) -> str:
     evaluator = evaluator_for(load_policy(args.policy))
     assessment = evaluator.evaluate(evaluator.read(args.file), as_of=args.as_of, overrides=_overrides(args.override))
-    if args.format == "json":
+    if (args.format or ("json" if args.lang == ENGLISH else "text")) == "json":
         if args.lang != ENGLISH:
-            raise InputError([f"--lang: {args.lang} is for --format text (JSON is for machines and stays English)"])
+            raise InputError([f"--lang: {args.lang} is for --format text, the default with --lang "
+                              "(JSON is for programs and stays English)"])
         return to_json(assessment)
     return to_text(assessment, language=args.lang)
 
@@ -112,13 +115,19 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 def _batch(args: argparse.Namespace) -> str:
     from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+    from .batch_table import check_table_path, write_batch_table
 
+    if args.table:
+        check_table_path(Path(args.table))
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
         processes=args.processes or default_processes(), progress=True, full=args.full_records,
     )
     args.exit_code = 1 if failed else 0
     print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
+    if args.table:
+        rows = write_batch_table(Path(args.out), Path(args.table))
+        print(f"mmsequence: {rows} rows (patient x candidate) of {args.out} written to {args.table}", file=sys.stderr)
     return ""
 
 
@@ -126,19 +135,38 @@ def _board(args: argparse.Namespace) -> str:
     try:
         from .board.command import run_board
     except ModuleNotFoundError as error:
-        raise MmsequenceError(f"the board command needs the 'board' extra: pip install 'mmsequence[board]' ({error.name} is missing)") from None
-    return run_board(args.inputs, args.as_of, args.out, args.format, args.policy, args.lang, args.paper)
+        raise missing_extra("the board command", "board", error.name) from None
+    done = run_board(args.inputs, args.as_of, args.out, args.format, args.policy, args.lang, args.paper)
+    print(f"mmsequence: {done}", end="", file=sys.stderr)   # like batch and audit: stdout stays empty
+    return ""
+
+
+class _Version(argparse.Action):
+    """``--version``: the library version and the ruleset digest evaluations report under the
+    default policy (rule files, agent catalog and policy together), worked out only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and the ruleset digest, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        digest = evaluator_for(load_policy()).ruleset.digest
+        sys.stdout.write(f"mmsequence {__version__}\nruleset {digest} (shipped rules, agent catalog and default policy)\n")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsequence", description="Sequence T-cell redirecting therapies in myeloma.")
+    parser.add_argument("-V", "--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
     ev = commands.add_parser("evaluate", help="assess the candidate therapies of one patient document")
     ev.add_argument("file", help="patient-history document or FHIR R4 Bundle (JSON)")
     ev.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: the document's as_of, else today)")
-    ev.add_argument("--format", choices=("json", "text"), default="json")
+    ev.add_argument("--format", choices=("json", "text"),
+                    help="default: json, or text when --lang names another language than English")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
-    ev.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of --format text (default: en)")
+    ev.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of the text output (default: en; JSON stays English)")
     ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
                     help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)
@@ -155,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--as-of", help="evaluation date YYYY-MM-DD for every document")
     batch.add_argument("--policy", help="site policy file (YAML or JSON)")
     batch.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    batch.add_argument("--table", metavar="FILE.parquet|FILE.csv",
+                       help="also write every patient of --out as a flat table, one row per patient and candidate"
+                            " (Parquet needs the table extra)")
     batch.add_argument("--full-records", action="store_true",
                        help="write the ruleset and policy into every line instead of once, in a header record")
     batch.set_defaults(run=_batch)
@@ -176,6 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     board.set_defaults(run=_board)
     add_fhir_command(commands)
     add_serve_command(commands)
+    add_dev_keys_command(commands)
     add_validate_command(commands)
     add_omop_commands(commands)
     return parser

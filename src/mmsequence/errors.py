@@ -29,3 +29,10 @@ class RuleFileError(MmsequenceError):
 class EngineError(MmsequenceError):
     """The rule engine failed during an evaluation (it refused the facts, an action raised, or a
     session leaked)."""
+
+
+def missing_extra(what: str, extra: str, module: str | None) -> MmsequenceError:
+    """The error of a feature whose optional dependencies are not installed: it names the extra
+    and how to install it from a checkout (mmsequence is installed from its source, not an index)."""
+    missing = f" ({module} is missing)" if module else ""
+    return MmsequenceError(f"{what} needs the '{extra}' extra{missing}: in the mmsequence checkout, pip install '.[{extra}]'")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog
 from .dates import PartialDate
-from .errors import InputError, MmsequenceError
+from .errors import InputError, MmsequenceError, missing_extra
 
 if TYPE_CHECKING:
     from .assessment import Finding
@@ -108,9 +108,7 @@ def _babel(language: str):  # type: ignore[no-untyped-def]
     try:
         import babel  # noqa: F401  (only the check; the caller imports what it needs)
     except ModuleNotFoundError:
-        raise MmsequenceError(
-            f"output in {language} needs the 'i18n' extra: pip install 'mmsequence[i18n]' (babel is missing)"
-        ) from None
+        raise missing_extra(f"output in {language}", "i18n", "babel") from None
 
 
 @functools.lru_cache(maxsize=None)

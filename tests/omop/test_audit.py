@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import tqdm
 
 from mmsequence.errors import InputError
 from mmsequence.evaluator import Evaluator
@@ -147,6 +148,32 @@ def test_an_interrupted_audit_resumes_to_the_same_result(cdm, reference, tmp_pat
     assert parts == list(range(-(-_cohort_size(cdm) // 50)))
     assert table(out, "by_rule") == table(reference, "by_rule")
     assert table(out, "unmapped") == table(reference, "unmapped")
+
+
+class _Bar:
+    """Stands in for tqdm: records the total it is given and the persons it is advanced by."""
+
+    made: list[_Bar] = []
+
+    def __init__(self, total: int, **options) -> None:
+        self.total, self.done, self.options = total, 0, options
+        _Bar.made.append(self)
+
+    def update(self, n: int) -> None:
+        self.done += n
+
+
+def test_the_progress_bar_counts_to_the_cohort_and_on_resuming_to_what_is_left(cdm, tmp_path, monkeypatch):
+    monkeypatch.setattr(tqdm, "tqdm", _Bar)
+    monkeypatch.setattr(_Bar, "made", [])
+    out = tmp_path / "audit"
+    with pytest.raises(_Interrupted):
+        run_audit(_StopsAfter(cdm.duckdb, 3), out, POLICY, "csv", batch=50, progress=True)
+    run_audit(DuckDBSource(cdm.duckdb), out, POLICY, "csv", batch=50, progress=True)
+    first, resumed = _Bar.made
+    assert first.total == _cohort_size(cdm) and 0 < first.done < first.total
+    assert resumed.total == resumed.done == first.total - first.done
+    assert resumed.options["unit"] == "person" and resumed.options["disable"] is None  # quiet off a terminal
 
 
 def test_resuming_with_another_policy_is_refused(cdm, reference, tmp_path):

@@ -17,13 +17,16 @@ from mmsequence.omop.sources import PostgresSource, open_source
 
 from .conftest import PATIENTS, POLICY, decisions, table
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture(scope="module")
 def url(cdm) -> str:
     url = os.environ.get("MMSEQUENCE_POSTGRES_URL")
     if not url:
         pytest.fail("the PostgreSQL tests need a server: run `bash .ci/postgres` (as root; it installs and starts"
-                    " Debian's postgresql on loopback) and set MMSEQUENCE_POSTGRES_URL to the URL it prints",
+                    " Debian's postgresql on loopback) and set MMSEQUENCE_POSTGRES_URL to the URL it prints; or deselect"
+                    " them: -m 'not postgres'",
                     pytrace=False)
     assert synthetic.write_postgres(url, PATIENTS) == cdm.expected
     return url

@@ -4,6 +4,7 @@ gives the DuckDB file's decisions on the same synthetic CDM. Java comes from Deb
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,12 +17,17 @@ from mmsequence.omop.spark import local_session, run_spark_audit
 
 from .conftest import POLICY, decisions, table
 
+pytestmark = pytest.mark.spark
+
 
 @pytest.fixture(scope="module")
 def spark():
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.fail("the Spark tests need Java: apt-get install openjdk-17-jre-headless (.ci/run installs it)",
-                    pytrace=False)
+        pytest.fail("the Spark tests need Java: apt-get install openjdk-17-jre-headless (.ci/run installs it);"
+                    " or deselect them: -m 'not spark'", pytrace=False)
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.fail("the Spark tests need the spark extra: pip install '.[test,spark]' (.ci/run installs it);"
+                    " or deselect them: -m 'not spark'", pytrace=False)
     session = local_session("local[2]")
     yield session
     session.stop()

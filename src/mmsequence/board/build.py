@@ -166,20 +166,23 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def why_not_first(candidate: CandidateAssessment) -> Finding | None:
-    """The most restrictive finding that is not overridden (caution or worse), first of equals."""
-    live = [f for f in candidate.findings if f.overridden is None and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    """The most restrictive finding that is not overridden (caution or worse), first of equals; a
+    scheduling finding (a not-before date that leaves the verdict alone) never is."""
+    live = [f for f in candidate.findings
+            if f.overridden is None and f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
     return max(live, key=lambda f: SEVERITY.index(f.effect), default=None)
 
 
 def summarise(assessment: Assessment) -> SummaryRow:
-    """The overview row: TCRTs given in line order, waits soonest first, blocking rules not overridden,
+    """The overview row: the lines of therapy as the text output counts them (IMWG lines, not records),
+    TCRTs given in line order, waits soonest first, blocking rules not overridden,
     and each option after the best with the reason it is not first."""
     course = assessment.course
     agents = (agent for line in course.lines for agent in line.agents)
     findings = (f for c in assessment.candidates for f in c.findings if f.overridden is None)
     return SummaryRow(
         patient_id=assessment.patient_id,
-        prior_lines=len(course.lines),
+        prior_lines=course.prior_lines,
         tcrts=tuple(a.name for a in agents if a is not None and a.is_tcrt),
         car_t_eligible=assessment.derived["car_t_eligible"],
         best=assessment.candidates[0],

@@ -32,8 +32,10 @@ ROW_HEIGHT = 28.0
 BAR_HEIGHT = 14.0
 AXIS_HEIGHT = 22.0
 LEGEND_HEIGHT = 26.0
+# Text sizes in user units: the report prints the 1000-unit drawing at least 996 px wide (US Letter
+# landscape), so 11 units stay above 8 pt on paper.
 FONT_SIZE = 11.0
-SMALL_SIZE = 10.0
+SMALL_SIZE = 11.0
 _CHAR_WIDTH = 0.6  # average glyph width of the sans-serif font, in font sizes
 _WIDE_CHAR_WIDTH = 1.05  # a CJK character is a full em (and a little)
 _MIN_SPAN_MONTHS = 12

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,8 @@ from markupsafe import Markup
 
 from .._version import __version__
 from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
-from ..verdicts import SEVERITY
+from ..verdicts import EFFECTS, SCHEDULE, SEVERITY
+from .geometry import FONT_SIZE, SMALL_SIZE
 from .pdf import print_pdf
 
 if TYPE_CHECKING:
@@ -35,6 +38,14 @@ def _number(value: float) -> str:
     """An SVG coordinate: two decimals at most, no trailing zeros, never '-0'."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def verdict_column(words: Iterable[str]) -> str:
+    """A CSS width for the findings' verdict column, from the longest of ``words``: one ``ch`` a letter,
+    nearly two a wide CJK character; the same for every patient of the board. The column still grows
+    to a word that is wider in upper case and bold (``max-content``), so a word never runs into the message."""
+    longest = max(sum(1.8 if unicodedata.east_asian_width(c) in "WF" else 1.0 for c in word) for word in words)
+    return f"{longest:.1f}ch"
 
 
 def _markdown(value: object) -> str:
@@ -60,10 +71,12 @@ def _environment(language: str = "en") -> jinja2.Environment:
         date=lambda day: format_date(day, language) if day else "",
         when=lambda value: format_when(value, language),
         verdict=lambda word: tr.pgettext("verdict", word),
+        effect=lambda word: tr.pgettext("timing" if word == SCHEDULE else "verdict", word),
         evidence=lambda level: tr.pgettext("evidence", level),
         zip=zip,
     )
-    env.globals.update(version=__version__, severity=SEVERITY, lang=language,
+    env.globals.update(version=__version__, severity=SEVERITY, lang=language, font_size=FONT_SIZE, small_size=SMALL_SIZE,
+                       verdict_width=verdict_column(env.filters["effect"](effect) for effect in EFFECTS),
                        drug=lambda name, catalog: drug_name(name, catalog, language),
                        message=lambda finding, catalog: finding_message(finding, language, catalog),
                        action=lambda act, catalog: action_message(act, language, catalog),

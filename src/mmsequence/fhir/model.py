@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InputError, MmsequenceError
+from ..errors import InputError, MmsequenceError, missing_extra
 
 
 def _path(location: tuple[Any, ...]) -> str:
@@ -38,8 +38,8 @@ def validate_bundle(document: Any) -> Any:
         from fhir.resources.R4B import get_fhir_model_class
         from fhir.resources.R4B.bundle import Bundle
         from pydantic import ValidationError
-    except ImportError:
-        raise MmsequenceError("reading FHIR needs the fhir extra: pip install 'mmsequence[fhir]'") from None
+    except ImportError as error:
+        raise missing_extra("reading FHIR", "fhir", error.name) from None
     if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
         found = document.get("resourceType") if isinstance(document, Mapping) else None
         raise InputError([f"resourceType: expected 'Bundle', got {found!r}"])

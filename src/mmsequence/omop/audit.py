@@ -21,6 +21,7 @@ import functools
 import json
 import multiprocessing
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..policy import Policy, load_policy
 from .chart import ChartReader, PersonRecords
 from .concordance import COLUMNS, assess
 from .decisions import decisions
+from . import sql
 from .mapping import omop_mapping
 from .sources import Source, cohort_pages, open_source, read_persons, read_vocabulary
 from .summary import finish
@@ -99,7 +101,7 @@ def run_audit(source: Source, out: Path, policy_path: str | None = None, fmt: st
     auditor = Auditor(policy, read_vocabulary(source, mapping))
     journal = Journal.open(out, _manifest(auditor, source, fmt))
     persons = written = 0
-    bar = _progress(progress)
+    bar = _progress(cohort_size(source, auditor.reader.vocabulary, journal.last_person) if progress else None)
     with _pool(processes, policy, auditor, source) as mapper:
         pending: tuple[list[int], Callable[[], list[PersonResult]]] | None = None
         for records in cohort_pages(source, auditor.reader.vocabulary, batch, journal.last_person):
@@ -122,12 +124,19 @@ def _manifest(auditor: Auditor, source: Source, fmt: str) -> dict[str, Any]:
             "source": source.label}
 
 
-def _progress(enabled: bool) -> Callable[[int], None]:
-    if not enabled:
+def cohort_size(source: Source, vocabulary: Vocabulary, after: int | None = None) -> int:
+    """How many persons of the cohort come after ``after`` (all of them for None): the progress bar's total."""
+    ((count,),) = source.rows(f"SELECT COUNT(*) FROM ({sql.cohort_sql(vocabulary.myeloma, after)}) AS cohort")
+    return int(count)
+
+
+def _progress(total: int | None) -> Callable[[int], None]:
+    """A tqdm bar on a terminal (persons done of ``total``, rate and time left); None: no bar."""
+    if total is None:
         return lambda n: None
     from tqdm import tqdm
 
-    bar = tqdm(unit="person", disable=None)
+    bar = tqdm(total=total, unit="person", desc="auditing", disable=None, file=sys.stderr)
 
     def advance(n: int) -> None:
         bar.update(n)

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import MmsequenceError
+from ..errors import MmsequenceError, missing_extra
 
 
 def _needs(extra: str, error: ModuleNotFoundError) -> MmsequenceError:
-    return MmsequenceError(f"this needs the '{extra}' extra: pip install 'mmsequence[{extra}]' ({error.name} is missing)")
+    return missing_extra("this", extra, error.name)
 
 
 def _audit(args: argparse.Namespace) -> str:

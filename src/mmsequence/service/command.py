@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MmsequenceError
+from ..errors import InputError, MmsequenceError, missing_extra
+from . import logs
+from .dev import refuse_public_bind
 
 #: With ``--workers N`` each worker process rebuilds its settings from the same arguments.
 _ARGS_VARIABLE = "MMSEQUENCE_SERVE_ARGS"
-_LOG_FORMAT = "%(levelname)s:     [%(process)d] %(name)s: %(message)s"
 
 
 def _add_options(serve: argparse.ArgumentParser) -> None:
@@ -40,6 +40,8 @@ def _add_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="a browser origin allowed to call the service (https://ehr.example.org); repeatable")
     serve.add_argument("--policy", help="site policy file (YAML or JSON)")
+    serve.add_argument("--log-format", choices=logs.FORMATS, default="text",
+                       help="log lines as text or as one JSON object a line (default: %(default)s)")
     serve.add_argument("--insecure-dev-no-auth", action="store_true",
                        help="accept requests without a JWT; for development only, logged loudly")
 
@@ -88,8 +90,9 @@ def worker_app() -> Any:
     """The application of one worker process (uvicorn's factory for ``--workers N``)."""
     from .app import create_app
 
-    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
-    return create_app(settings_from(argparse.Namespace(**json.loads(os.environ[_ARGS_VARIABLE]))))
+    args = argparse.Namespace(**json.loads(os.environ[_ARGS_VARIABLE]))
+    logs.configure(args.log_format)
+    return create_app(settings_from(args))
 
 
 def _serve(args: argparse.Namespace) -> str:
@@ -99,12 +102,12 @@ def _serve(args: argparse.Namespace) -> str:
         from .app import create_app
         from .server import run_workers
         from .store import Store
-    except ImportError:
-        raise MmsequenceError("the service needs the service extra: pip install 'mmsequence[service]'") from None
+    except ImportError as error:
+        raise missing_extra("the service", "service", error.name) from None
     settings = settings_from(args)
-    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
+    refuse_public_bind(args.host, settings.trust.issuers)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
-    options: dict[str, Any] = {"log_level": "info", "access_log": False}
+    options: dict[str, Any] = {"log_level": "info", "access_log": False, **logs.configure(args.log_format)}
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
         return ""

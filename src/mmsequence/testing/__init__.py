@@ -4,7 +4,7 @@
 
 - strategies (``patient_histories``, ``partial_dates``, ``policies``, ``invalid_documents``,
   ``invalid_files``, ``realistic_charts``: a clean document and the noisy FHIR chart of the same
-  care) need Hypothesis: ``pip install 'mmsequence[testing]'``; they are imported
+  care) need Hypothesis (the ``testing`` extra: ``pip install '.[testing]'`` in the checkout); they are imported
   on first use, so the invariants work without it;
 - :mod:`~mmsequence.testing.invariants`: the safety invariants, each
   ``(document, assessment) -> list of violations``, and :func:`check`, which runs them all;

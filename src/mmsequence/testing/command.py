@@ -6,7 +6,7 @@ import argparse
 import secrets
 import sys
 
-from ..errors import MmsequenceError
+from ..errors import MmsequenceError, missing_extra
 from ..policy import load_policy
 
 
@@ -14,7 +14,7 @@ def _validate(args: argparse.Namespace) -> str:
     try:
         from . import validation
     except ImportError as error:
-        raise MmsequenceError(f"validate needs {error.name}: pip install 'mmsequence[testing]'") from None
+        raise missing_extra("validate", "testing", error.name) from None
     policy = load_policy(args.policy)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     bar = validation.ProgressBar(args.examples)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import random
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
 import attrs
 from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
+from tqdm import tqdm
 
 from ..policy import Policy
 from .invariants import INVARIANTS, check
@@ -70,26 +70,16 @@ def summary(report: Report, policy: Policy) -> str:
 
 
 class ProgressBar:
-    """A progress bar on a terminal, redrawn at most ten times a second; elsewhere (a CI log) a line every 10%."""
+    """Histories generated of the total on a tqdm bar (rate and time left), as batch and audit draw
+    theirs; the description turns to the shrinking once a counterexample is found. Quiet off a terminal."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.total, self.stream, self.width = total, stream, width
-        self.tty = stream.isatty()
-        self.shown = -1.0
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.bar = tqdm(total=total, desc="histories", unit="history", file=stream, disable=None, mininterval=0.1)
 
     def __call__(self, generated: int, tried: int, shrinking: bool) -> None:
-        now = time.monotonic()
-        if self.tty and now - self.shown < 0.1 and generated < self.total:
-            return
-        if not self.tty and (shrinking or generated * 10 // self.total == self.shown):
-            return
-        self.shown = now if self.tty else generated * 10 // self.total
-        filled = self.width * generated // self.total
-        state = f"shrinking a counterexample ({tried} tried)" if shrinking else "histories"
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {generated}/{self.total} {state}"
-        self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
-        self.stream.flush()
+        if shrinking:
+            self.bar.set_description_str(f"shrinking a counterexample ({tried} tried)", refresh=False)
+        self.bar.update(generated - self.bar.n)
 
     def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
+        self.bar.close()
