@@ -23,10 +23,12 @@ def _audit(args: argparse.Namespace) -> str:
             out.mkdir(parents=True, exist_ok=True)
             spark = local_session(args.spark_master)
             try:
-                count = run_spark_audit(spark, args.spark, out, args.policy, args.format, args.partitions)
+                run = run_spark_audit(spark, args.spark, out, args.policy, args.format, args.partitions,
+                                      args.lines, args.write_episodes)
             finally:
                 spark.stop()
-            print(f"mmsequence: {count} decisions written to {out}", file=sys.stderr)
+            _report(run.diagnostics, run.episodes, args.spark)
+            print(f"mmsequence: {run.decisions} decisions written to {out}", file=sys.stderr)
             return ""
         from .audit import run_audit
         from .sources import open_source
@@ -35,12 +37,22 @@ def _audit(args: argparse.Namespace) -> str:
     except ModuleNotFoundError as error:
         raise _needs("spark" if args.spark else "postgres" if args.url else "omop", error) from None
     try:
-        run = run_audit(source, out, args.policy, args.format, args.batch, args.processes, progress=True)
+        run = run_audit(source, out, args.policy, args.format, args.batch, args.processes, progress=True,
+                        lines=args.lines, write_episodes=args.write_episodes)
     finally:
         source.close()
+    _report(run.diagnostics, run.episodes, source.label)
     print(f"mmsequence: {run.decisions} decisions of {run.persons} persons written to {out}"
           f" ({run.parts} parts in all)", file=sys.stderr)
     return ""
+
+
+def _report(diagnostics: tuple[str, ...], episodes: int | None, where: str) -> None:
+    for finding in diagnostics:
+        print(f"mmsequence: warning: {finding}", file=sys.stderr)
+    if episodes is not None:
+        print(f"mmsequence: {episodes} episodes (lines of therapy and regimens) written to {where}"
+              " (EPISODE and EPISODE_EVENT; earlier mmsequence rows replaced)", file=sys.stderr)
 
 
 def _synthetic(args: argparse.Namespace) -> str:
@@ -77,6 +89,10 @@ def add_omop_commands(commands: Any) -> None:
     audit.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table format (default parquet)")
     audit.add_argument("--batch", type=int, default=1000, help="persons read and written at a time (default 1000)")
     audit.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    audit.add_argument("--lines", choices=("imwg", "both"), default="imwg",
+                       help="imwg: the IMWG lines only (default); both: also compare the site's EPISODE lines")
+    audit.add_argument("--write-episodes", action="store_true",
+                       help="write the IMWG lines to the CDM's EPISODE and EPISODE_EVENT tables (replacing mmsequence's earlier rows)")
     audit.add_argument("--spark-master", default="local[2]", help="Spark master for --spark (default local[2])")
     audit.add_argument("--partitions", type=int, help="Spark partitions of the records (default: Spark's parallelism)")
     audit.set_defaults(run=_audit)

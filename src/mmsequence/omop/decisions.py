@@ -54,6 +54,11 @@ def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> lis
     return events
 
 
+def chart_events(chart: Chart) -> list[Event]:
+    """Every record of the chart as the line derivations read it."""
+    return _events(chart, chart.drugs, None)
+
+
 def _is_tcrt(drug: Drug) -> bool:
     agent = drug.meaning.agent
     return drug.car_t or (agent is not None and agent.is_tcrt)
