@@ -108,14 +108,16 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 
 def _batch(args: argparse.Namespace) -> str:
-    from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+    from .batch import default_processes, read_done, run_batch  # multiprocessing and msgspec: for batch runs only
 
+    earlier = read_done(Path(args.out)).failed  # a resumed run does not assess them again
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
         processes=args.processes or default_processes(), progress=True, full=args.full_records,
     )
-    args.exit_code = 1 if failed else 0
-    print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
+    args.exit_code = 1 if failed or earlier else 0
+    remaining = f"; {earlier} lines with errors from an earlier run remain in {args.out}" if earlier else ""
+    print(f"mmsequence: {written} written to {args.out}, {failed} with errors{remaining}", file=sys.stderr)
     return ""
 
 

@@ -72,7 +72,7 @@ def test_aggregates_add_up_the_decisions(reference):
 def test_every_unmapped_record_is_listed_with_its_count(cdm, reference):
     listed = {(u["domain"], u["concept_id"]): u for u in table(reference, "unmapped")}
     with duckdb.connect(str(cdm.duckdb), read_only=True) as db:
-        cohort = "SELECT person_id FROM condition_occurrence WHERE condition_concept_id IN (2000000001, 2000000002)"
+        cohort = f"SELECT person_id FROM condition_occurrence WHERE condition_concept_id IN ({synthetic.MYELOMA}, {synthetic.MYELOMA_RELAPSE})"
 
         def count(sql: str) -> tuple[int, int]:
             return db.execute(f"SELECT count(*), count(DISTINCT person_id) FROM ({sql}) x WHERE person_id IN ({cohort})").fetchone()
@@ -110,7 +110,7 @@ def test_two_processes_give_the_same_decisions(cdm, reference, tmp_path):
 def _cohort_size(cdm) -> int:
     with duckdb.connect(str(cdm.duckdb), read_only=True) as db:
         return db.execute("SELECT count(DISTINCT person_id) FROM condition_occurrence WHERE condition_concept_id"
-                          " IN (2000000001, 2000000002)").fetchone()[0]
+                          f" IN ({synthetic.MYELOMA}, {synthetic.MYELOMA_RELAPSE})").fetchone()[0]
 
 
 class _Interrupted(Exception):

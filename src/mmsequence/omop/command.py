@@ -68,12 +68,16 @@ def _synthetic(args: argparse.Namespace) -> str:
     except ModuleNotFoundError as error:
         raise _needs("postgres" if args.url else "omop", error) from None
     if args.expected:
+        from ..evaluator import Evaluator
+        from ..policy import load_policy
         from ..render import to_json_line
 
+        evaluator = Evaluator(load_policy(str(synthetic.synthetic_policy_path())))
         with open(args.expected, "w", encoding="utf-8") as handle:
             for e in expected:
                 handle.write(to_json_line({"person_id": e.person_id, "decision_date": e.day.isoformat(),
-                                           "therapy": e.therapy, "line": e.line, "document": e.document}))
+                                           "therapy": e.therapy, "line": e.line,
+                                           "document": synthetic.batch_document(e, evaluator)}))
     print(f"mmsequence: {args.patients} synthetic patients, {len(expected)} decisions", file=sys.stderr)
     return ""
 

@@ -274,7 +274,8 @@ def ohdsi_spans(lines: Sequence[OhdsiLine]) -> list[Span]:
     return [Span(line.start, line.end, line.drugs, line.source_value) for line in lines]
 
 
-def disagreements(imwg: Sequence[Span], other: Sequence[Span], visible: frozenset[str] | None = None) -> list[str]:
+def disagreements(imwg: Sequence[Span], other: Sequence[Span], visible: frozenset[str] | None = None,
+                  reading: str = "the other reading") -> list[str]:
     """How two readings of one patient's lines differ (empty: identical); ``visible``: the drugs the
     other reading can see (an IMWG line holding none of them is invisible to it)."""
     kinds: list[str] = []
@@ -282,9 +283,12 @@ def disagreements(imwg: Sequence[Span], other: Sequence[Span], visible: frozense
     if visible is not None:
         shown = [s for s in imwg if s.drugs & visible]
         if len(shown) < len(imwg):
-            kinds.append("IMWG line of drugs outside the OHDSI codeset")
+            kinds.append(f"an IMWG line holds no drug {reading} counts")
+    if not other and shown:
+        kinds.append(f"no line in {reading}")
+    elif len(shown) != len(other):
+        kinds.append(f"more lines in {reading}" if len(other) > len(shown) else f"fewer lines in {reading}")
     if len(shown) != len(other):
-        kinds.append("more lines in the OHDSI reading" if len(other) > len(shown) else "fewer lines in the OHDSI reading")
         return kinds
     if any(a.start != b.start for a, b in zip(shown, other)):
         kinds.append("a line starts on another day")

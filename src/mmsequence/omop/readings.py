@@ -25,7 +25,7 @@ def _text(spans: Sequence[Span]) -> str:
 
 def compared(person_id: int, reading: str, imwg: Sequence[Span], other: Sequence[Span],
              visible: frozenset[str] | None) -> dict[str, Any]:
-    kinds = disagreements(imwg, other, visible)
+    kinds = disagreements(imwg, other, visible, f"the {reading} reading")
     return {"person_id": person_id, "reading": reading, "imwg_lines": len(imwg), "other_lines": len(other),
             "identical": not kinds, "kinds": ";".join(kinds), "imwg": _text(imwg), "other": _text(other)}
 
