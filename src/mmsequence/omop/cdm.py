@@ -13,7 +13,7 @@ import attrs
 DIALECTS = ("duckdb", "postgresql")
 _PLACEHOLDER = "@cdmDatabaseSchema."
 _TABLE = re.compile(r"CREATE TABLE @cdmDatabaseSchema\.(\w+) \((.*?)\);", re.S)
-_COLUMN = re.compile(r"^\s*(\w+) (.+?) (NOT NULL|NULL)\s*,?\s*$")
+_COLUMN = re.compile(r"^\s*\"?(\w+)\"? (.+?) (NOT NULL|NULL)\s*,?\s*$")
 
 
 @attrs.frozen
