@@ -9,15 +9,17 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from mmsequence.omop import cdm as ddl
 from mmsequence.omop import standard, synthetic
-from mmsequence.omop.audit import run_audit
+from mmsequence.omop.audit import AuditRun, run_audit
 from mmsequence.omop.episodes import OWN_EPISODES
 from mmsequence.omop.sources import DuckDBSource
+from mmsequence.omop.tables import read_table
 
 from .conftest import POLICY, decisions, table
 
@@ -33,7 +35,7 @@ def episode_rows(path: Path) -> tuple[list[tuple], list[tuple]]:
         return db.execute(EPISODES_SQL).fetchall(), db.execute(EVENTS_SQL).fetchall()
 
 
-def _audit(path: Path, out: Path, **options) -> object:
+def _audit(path: Path, out: Path, **options: Any) -> AuditRun:
     source = DuckDBSource(path)
     try:
         return run_audit(source, out, POLICY, "csv", batch=64, **options)
@@ -125,8 +127,7 @@ def test_the_site_lines_are_read_and_compared(written, tmp_path):
     """Person 1's site line episode is read (ids below mmsequence's), not mmsequence's own rows."""
     out = tmp_path / "both"
     _audit(written, out, lines="both")
-    rows = [r for part in sorted((out / "lines").glob("part-*")) for r in __import__("mmsequence.omop.tables",
-                                                                                      fromlist=["x"]).read_table(part)]
+    rows = [r for part in sorted((out / "lines").glob("part-*")) for r in read_table(part)]
     site = {r["person_id"]: r for r in rows if r["reading"] == "site EPISODE"}
     assert site[1]["other_lines"] == 1 and site[1]["other"] == "2017-01-01 site line"
     assert not site[1]["identical"] and "fewer lines in the site EPISODE reading" in site[1]["kinds"]

@@ -200,6 +200,7 @@ def periods(drugs: list[Drug]) -> list[Drug]:
             last[2] += 1
             last[3].append(drug.label)
         else:
-            latest[drug.meaning.name] = period = [drug, drug.end, 1, []]
+            period: list[Any] = [drug, drug.end, 1, []]
+            latest[drug.meaning.name] = period
             merged.append(period)
     return [d if n == 1 else attrs.evolve(d, end=end, records=n, others=tuple(others)) for d, end, n, others in merged]

@@ -23,12 +23,12 @@ def _audit(args: argparse.Namespace) -> str:
             out.mkdir(parents=True, exist_ok=True)
             spark = local_session(args.spark_master)
             try:
-                run = run_spark_audit(spark, args.spark, out, args.policy, args.format, args.partitions,
+                job = run_spark_audit(spark, args.spark, out, args.policy, args.format, args.partitions,
                                       args.lines, args.write_episodes)
             finally:
                 spark.stop()
-            _report(run.diagnostics, run.episodes, args.spark)
-            print(f"mmsequence: {run.decisions} decisions written to {out}", file=sys.stderr)
+            _report(job.diagnostics, job.episodes, args.spark)
+            print(f"mmsequence: {job.decisions} decisions written to {out}", file=sys.stderr)
             return ""
         from .audit import run_audit
         from .sources import open_source
