@@ -180,7 +180,8 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
         (writer.option("header", True).csv(str(folder)) if fmt == "csv" else writer.parquet(str(folder)))
         counted = (result.where("kind = 'unmapped'").groupBy("domain", "concept_id", "outcome")
                    .agg({"records": "sum", "person_id": "count"}).collect())
-        persons, drugs = result.where("kind = 'drugs'").agg({"person_id": "count", "records": "sum"}).collect()[0]
+        totals = result.where("kind = 'drugs'").agg({"person_id": "count", "records": "sum"}).collect()[0]
+        persons, drugs = totals["count(person_id)"], totals["sum(records)"]
         compared = out / "lines"
         if compared.exists():
             shutil.rmtree(compared)
