@@ -144,7 +144,7 @@ def test_lines_both_without_an_episode_table_is_an_error(tmp_path):
             db.execute(next(s for s in ddl.statements("duckdb") if f"TABLE {table} (" in s))
     from mmsequence.errors import InputError
 
-    with pytest.raises(InputError, match="has no episode table"):
+    with pytest.raises(InputError, match="--lines both: .* has no episode table"):
         _audit(path, tmp_path / "out", lines="both")
 
 
@@ -195,3 +195,24 @@ def test_a_healthy_audit_has_no_diagnostic(reference):
     assert "role='alert'" not in page
     compared = table(reference, "lines_compared")
     assert compared[0]["kind"] == "identical lines" and 0.4 < compared[0]["share_identical"] < 0.9
+
+
+def test_decisions_on_the_sites_lines_equal_the_imwg_ones_when_the_site_holds_the_imwg_lines(cdm, reference, tmp_path):
+    """mmsequence's own episodes, renumbered into the site's ids, read back as the site's lines."""
+    path = tmp_path / "cdm.duckdb"
+    shutil.copy(cdm.duckdb, path)
+    _audit(path, tmp_path / "written", write_episodes=True)
+    with duckdb.connect(str(path)) as db:
+        db.execute(f"UPDATE episode SET episode_id = episode_id - {OWN_EPISODES} + 1,"
+                   f" episode_parent_id = episode_parent_id - {OWN_EPISODES} + 1")
+    out = tmp_path / "site"
+    _audit(path, out, lines="site")
+    assert decisions(out) == decisions(reference)
+    compared = [r for r in table(out, "lines_compared") if r["reading"] == "site EPISODE"]
+    assert compared[0]["kind"] == "identical lines" and compared[0]["share_identical"] == 1.0
+    # the site merges each person's first two lines: every later decision is one line earlier
+    with duckdb.connect(str(path)) as db:
+        db.execute("DELETE FROM episode WHERE episode_concept_id = 32941 AND episode_number = 2")
+    _audit(path, tmp_path / "merged", lines="site")
+    merged, imwg = decisions(tmp_path / "merged"), decisions(reference)
+    assert [r["line"] for r in merged] == [r["line"] - 1 for r in imwg]

@@ -51,7 +51,9 @@ from .vocabulary import Vocabulary
 Unmapped = Counter[tuple[str, int, str]]
 
 
-LINES = ("imwg", "both")
+#: Which lines the decisions use, and whether the site's line episodes are read: ``imwg`` (the
+#: IMWG lines only), ``both`` (IMWG lines; the site's compared), ``site`` (the site's lines; compared).
+LINES = ("imwg", "both", "site")
 
 
 @attrs.frozen
@@ -64,8 +66,8 @@ class PersonResult:
 
 
 class Auditor:
-    """Everything one process needs to audit persons: the evaluator and a chart reader;
-    ``lines="both"`` also compares the site's line episodes."""
+    """Everything one process needs to audit persons: the evaluator and a chart reader; ``lines``
+    (one of LINES) says whose lines the decisions use and whether the site's are compared."""
 
     def __init__(self, policy: Policy, vocabulary: Vocabulary, lines: str = "imwg") -> None:
         self.evaluator = Evaluator(policy)
@@ -76,15 +78,16 @@ class Auditor:
 
     def person(self, records: PersonRecords, site: list[Span] | None = None) -> PersonResult:
         chart = self.reader.read(records)
-        rows = [assess(self.evaluator, d) for d in decisions(chart, self.evaluator.catalog, self.mapping)]
+        used = site if self.lines == "site" else None
+        rows = [assess(self.evaluator, d) for d in decisions(chart, self.evaluator.catalog, self.mapping, used)]
         derived, compared = readings.read_lines(chart, self.evaluator.catalog, self.codeset,
-                                                site if self.lines == "both" else None)
+                                                site if self.lines != "imwg" else None)
         drugs = sum(1 for r in records.rows if r.domain == "drug")
         return PersonResult(rows, chart.unmapped, derived, compared, drugs)
 
     def page(self, source: Source, persons: list[int]) -> list[PersonResult]:
         """Read and audit a page of persons."""
-        site = read_site_lines(source, persons) if self.lines == "both" else {}
+        site = read_site_lines(source, persons) if self.lines != "imwg" else {}
         return [self.person(records, site.get(records.person_id, [])) for records in read_persons(source, persons)]
 
 
@@ -128,8 +131,8 @@ def run_audit(source: Source, out: Path, policy_path: str | None = None, fmt: st
     policy = load_policy(policy_path)
     mapping = omop_mapping(policy)
     vocabulary = read_vocabulary(source, mapping)
-    if lines == "both":
-        episodes.require_episode_table(source)
+    if lines != "imwg":
+        episodes.require_episode_table(source, lines)
     auditor = Auditor(policy, vocabulary, lines)
     journal = Journal.open(out, _manifest(auditor, source, fmt))
     persons = written = 0

@@ -93,8 +93,9 @@ def add_omop_commands(commands: Any) -> None:
     audit.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table format (default parquet)")
     audit.add_argument("--batch", type=int, default=1000, help="persons read and written at a time (default 1000)")
     audit.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
-    audit.add_argument("--lines", choices=("imwg", "both"), default="imwg",
-                       help="imwg: the IMWG lines only (default); both: also compare the site's EPISODE lines")
+    audit.add_argument("--lines", choices=("imwg", "both", "site"), default="imwg",
+                       help="imwg: the IMWG lines (default); both: IMWG lines, the site's EPISODE lines compared;"
+                            " site: the decisions on the site's EPISODE lines, the IMWG lines compared")
     audit.add_argument("--write-episodes", action="store_true",
                        help="write the IMWG lines to the CDM's EPISODE and EPISODE_EVENT tables (replacing mmsequence's earlier rows)")
     audit.add_argument("--spark-master", default="local[2]", help="Spark master for --spark (default local[2])")

@@ -226,12 +226,13 @@ def _write_parquet(folder: Path, episodes: list[tuple[Any, ...]], events: list[t
 
 # --- reading a site's episodes -----------------------------------------------------------------
 
-def require_episode_table(source: Any) -> None:
+def require_episode_table(source: Any, lines: str) -> None:
     """An :class:`InputError` unless the CDM has an EPISODE table to read."""
     try:
         source.rows(f"SELECT COUNT(*) FROM episode WHERE episode_id < {OWN_EPISODES}")
     except Exception:  # each engine raises its own error for a missing table
-        raise InputError([f"--lines both: {source.label} has no episode table (CDM v5.4) to read the site's lines from"]) from None
+        raise InputError([f"--lines {lines}: {source.label} has no episode table (CDM v5.4) to read the site's lines"
+                          " from"]) from None
 
 
 def site_lines_sql(persons: str) -> str:
