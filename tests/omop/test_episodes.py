@@ -216,3 +216,15 @@ def test_decisions_on_the_sites_lines_equal_the_imwg_ones_when_the_site_holds_th
     _audit(path, tmp_path / "merged", lines="site")
     merged, imwg = decisions(tmp_path / "merged"), decisions(reference)
     assert [r["line"] for r in merged] == [r["line"] - 1 for r in imwg]
+
+
+def test_an_audit_folders_lines_are_written_by_the_function_as_by_the_command(cdm, duckdb_episodes, reference, tmp_path):
+    from mmsequence.errors import InputError
+    from mmsequence.omop.episodes import write_audit_episodes
+
+    path = tmp_path / "cdm.duckdb"
+    shutil.copy(cdm.duckdb, path)
+    assert write_audit_episodes(reference, path) == len(duckdb_episodes[0])
+    assert episode_rows(path) == duckdb_episodes
+    with pytest.raises(InputError, match="no episodes/part-"):
+        write_audit_episodes(tmp_path, path)

@@ -10,7 +10,8 @@ exposure (field concept 1147094) and procedure (1147082) it was read from.
 
 An IMWG line (:mod:`mmsequence.lines`) is written as one line episode holding one regimen.
 
-mmsequence's own rows hold episode ids from ``OWN_EPISODES`` (2,000,000,000) up, the block OMOP
+:func:`write_audit_episodes` writes the lines an audit folder holds; ``mmsequence audit
+--write-episodes`` does it at the end of the audit. mmsequence's own rows hold episode ids from ``OWN_EPISODES`` (2,000,000,000) up, the block OMOP
 leaves to local use for concepts; writing replaces exactly those rows (and their events) and never
 touches a site's episodes, so a rerun gives the same table. Source values longer than the CDM's
 50 characters are cut, ending in ``...``.
@@ -152,6 +153,14 @@ def write_episodes(target: str | Path, derived: Iterable[dict[str, Any]], url: b
     else:
         _write_duckdb(Path(target), episodes, events)
     return len(episodes)
+
+
+def write_audit_episodes(audit: Path, target: str | Path, url: bool = False) -> int:
+    """Write the lines an audit folder holds (``audit/episodes/``) to a CDM, as :func:`write_episodes`."""
+    parts = sorted(p for p in (audit / "episodes").glob("part-*") if p.suffix in (".parquet", ".csv"))
+    if not parts:
+        raise InputError([f"{audit}: no episodes/part-* files (not an audit folder?)"])
+    return write_episodes(target, read_derived(parts), url)
 
 
 def _arrow(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
