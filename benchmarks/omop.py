@@ -52,7 +52,7 @@ from pathlib import Path
 from mmsequence.omop.spark import local_session, run_spark_audit
 spark = local_session("local[2]")
 start = time.perf_counter()
-n = run_spark_audit(spark, sys.argv[1], Path(sys.argv[2]), sys.argv[3], "parquet", partitions=8)
+n = run_spark_audit(spark, sys.argv[1], Path(sys.argv[2]), sys.argv[3], "parquet", partitions=8).decisions
 print(n, time.perf_counter() - start, 0)
 spark.stop()
 """

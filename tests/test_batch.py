@@ -73,6 +73,14 @@ def test_folder_input_and_cli_exit_code(tmp_path, capsys):
     assert "1 with errors" in capsys.readouterr().err
 
 
+def test_a_rerun_does_not_claim_success_over_error_lines_that_remain(tmp_path, capsys):
+    source, out = cohort(tmp_path), tmp_path / "out.jsonl"
+    assert main(["batch", str(source), "--out", str(out), "--processes", "1"]) == 1
+    capsys.readouterr()
+    assert main(["batch", str(source), "--out", str(out), "--processes", "1"]) == 1  # nothing new, one error left
+    assert f"0 written to {out}, 0 with errors; 1 lines with errors from an earlier run remain" in capsys.readouterr().err
+
+
 def _policy_file(tmp_path) -> Path:
     path = tmp_path / "site.yaml"
     path.write_text("interval:\n  months: 3\n", encoding="utf-8")

@@ -108,6 +108,7 @@ class _Done:
 
     sources: set[str]
     header: dict[str, Any] | None
+    failed: int = 0  # lines with errors instead of an assessment
 
 
 def read_done(out: Path) -> _Done:
@@ -116,7 +117,7 @@ def read_done(out: Path) -> _Done:
     done = _Done(set(), None)
     if not out.exists():
         return done
-    header, bad, end = None, [], 0
+    header, bad, end, failed = None, [], 0, 0
     with out.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
@@ -133,12 +134,13 @@ def read_done(out: Path) -> _Done:
                 header = record["header"]
             else:
                 done.sources.add(record["source"])
+                failed += "errors" in record
     if bad:
         _rewrite_without(out, set(bad), end)
     elif end != out.stat().st_size:
         with out.open("r+b") as handle:
             handle.truncate(end)
-    return attrs.evolve(done, header=header)
+    return attrs.evolve(done, header=header, failed=failed)
 
 
 def _rewrite_without(out: Path, numbers: set[int], end: int) -> None:

@@ -114,17 +114,19 @@ def _vignettes(args: argparse.Namespace) -> str:
 
 
 def _batch(args: argparse.Namespace) -> str:
-    from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
+    from .batch import default_processes, read_done, run_batch  # multiprocessing and msgspec: for batch runs only
     from .batch_table import check_table_path, write_batch_table
 
     if args.table:
         check_table_path(Path(args.table))
+    earlier = read_done(Path(args.out)).failed  # a resumed run does not assess them again
     written, failed = run_batch(
         Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
         processes=args.processes or default_processes(), progress=True, full=args.full_records,
     )
-    args.exit_code = 1 if failed else 0
-    print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
+    args.exit_code = 1 if failed or earlier else 0
+    remaining = f"; {earlier} lines with errors from an earlier run remain in {args.out}" if earlier else ""
+    print(f"mmsequence: {written} written to {args.out}, {failed} with errors{remaining}", file=sys.stderr)
     if args.table:
         rows = write_batch_table(Path(args.out), Path(args.table))
         print(f"mmsequence: {rows} rows (patient x candidate) of {args.out} written to {args.table}", file=sys.stderr)

@@ -49,3 +49,23 @@ def decisions(out: Path) -> list[dict]:
 def table(out: Path, name: str) -> list[dict]:
     (path,) = [p for p in out.glob(f"{name}.*") if p.suffix in (".csv", ".parquet")]
     return list(read_table(path))
+
+
+@pytest.fixture(scope="session")
+def duckdb_episodes(cdm: Cdm, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[tuple], list[tuple]]:
+    """The EPISODE and EPISODE_EVENT rows the audit writes to a copy of the DuckDB file: every
+    other engine must write the same."""
+    import shutil
+
+    import duckdb
+
+    path = tmp_path_factory.mktemp("episodes-duckdb") / "cdm.duckdb"
+    shutil.copy(cdm.duckdb, path)
+    source = DuckDBSource(path)
+    try:
+        run_audit(source, path.parent / "audit", POLICY, "csv", batch=64, write_episodes=True)
+    finally:
+        source.close()
+    with duckdb.connect(str(path), read_only=True) as db:
+        return (db.execute("SELECT * FROM episode ORDER BY episode_id").fetchall(),
+                db.execute("SELECT * FROM episode_event ORDER BY episode_id, event_id, episode_event_field_concept_id").fetchall())

@@ -73,7 +73,7 @@ def test_aggregates_add_up_the_decisions(reference):
 def test_every_unmapped_record_is_listed_with_its_count(cdm, reference):
     listed = {(u["domain"], u["concept_id"]): u for u in table(reference, "unmapped")}
     with duckdb.connect(str(cdm.duckdb), read_only=True) as db:
-        cohort = "SELECT person_id FROM condition_occurrence WHERE condition_concept_id IN (2000000001, 2000000002)"
+        cohort = f"SELECT person_id FROM condition_occurrence WHERE condition_concept_id IN ({synthetic.MYELOMA}, {synthetic.MYELOMA_RELAPSE})"
 
         def count(sql: str) -> tuple[int, int]:
             return db.execute(f"SELECT count(*), count(DISTINCT person_id) FROM ({sql}) x WHERE person_id IN ({cohort})").fetchone()
@@ -111,7 +111,7 @@ def test_two_processes_give_the_same_decisions(cdm, reference, tmp_path):
 def _cohort_size(cdm) -> int:
     with duckdb.connect(str(cdm.duckdb), read_only=True) as db:
         return db.execute("SELECT count(DISTINCT person_id) FROM condition_occurrence WHERE condition_concept_id"
-                          " IN (2000000001, 2000000002)").fetchone()[0]
+                          f" IN ({synthetic.MYELOMA}, {synthetic.MYELOMA_RELAPSE})").fetchone()[0]
 
 
 class _Interrupted(Exception):
@@ -207,3 +207,18 @@ def test_the_command_line_audits_and_reports_bad_input_with_exit_code_2(cdm, tmp
     assert f"{bad}: omop.myeloma: expected a non-empty list of concept ids" in done.stderr
     assert f"{bad}: omop.apheresis.12: 'collected' is not one of planned, done, failed, cancelled" in done.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_expected_documents_are_evaluated_by_batch_without_error(tmp_path):
+    expected = tmp_path / "expected.jsonl"
+    done = subprocess.run([sys.executable, "-m", "mmsequence.cli", "omop-synthetic", "--duckdb", str(tmp_path / "c.duckdb"),
+                           "--patients", "150", "--expected", str(expected)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in expected.read_text(encoding="utf-8").splitlines()]
+    commented = [r for r in records if "did not fire" in r["document"].get("comment", "")]
+    assert commented, "the cohort records overrides of rules that do not fire: the case must be exercised"
+    documents = tmp_path / "documents.jsonl"
+    documents.write_text("".join(json.dumps(r["document"]) + "\n" for r in records), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mmsequence.cli", "batch", str(documents), "--out", str(tmp_path / "out.jsonl"),
+                           "--policy", POLICY, "--processes", "1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and f"{len(records)} written" in done.stderr and ", 0 with errors" in done.stderr, done.stderr

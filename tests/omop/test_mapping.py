@@ -23,8 +23,19 @@ def test_a_policy_without_omop_keeps_its_digest_and_output():
     assert "omop" not in plain.to_dict()
     with_section = policy_from_mapping({"omop": {"myeloma": [1]}}, "site.yaml", plain)
     assert with_section.digest != plain.digest and with_section.to_dict()["omop"] == {"myeloma": [1]}
-    with pytest.raises(InputError, match="site.yaml: omop: the policy has no omop section"):
-        omop_mapping(policy_from_mapping({}, "site.yaml", plain))
+
+
+
+def test_standard_concepts_by_default_each_replaced_whole_by_the_policy():
+    from mmsequence.omop import standard
+
+    default = omop_mapping(policy_from_mapping({}, "site.yaml", load_policy()))
+    assert default.myeloma == {standard.MULTIPLE_MYELOMA} == {437233}
+    assert dict(default.car_t_infusion) == {43018384: None, 43018388: None}
+    assert dict(default.apheresis) == {927059: "done"}
+    assert default.defaults == ("myeloma", "car_t_infusion", "apheresis")
+    site = omop_mapping(_policy({"myeloma": [7], "apheresis": {11: "done"}}))
+    assert (site.myeloma, dict(site.apheresis), site.defaults) == ({7}, {11: "done"}, ("car_t_infusion",))
 
 
 def test_yaml_and_json_spellings_of_concept_ids_read_the_same():

@@ -49,3 +49,33 @@ def test_a_server_that_cannot_be_reached_is_an_error_without_credentials(url):
         PostgresSource(wrong)
     assert "cannot connect to PostgreSQL" in str(raised.value)
     assert "mmsequence:mmsequence@" not in str(raised.value)
+
+
+def test_postgres_writes_and_reads_the_same_episodes_as_duckdb(url, duckdb_episodes, tmp_path):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:  # a site's own line episode, kept by every rerun
+        db.execute(b"DELETE FROM episode WHERE episode_id = 17")
+        db.execute(b"INSERT INTO episode VALUES (17, 1, 32941, '2017-01-01', NULL, '2017-06-01', NULL, NULL, 1, 0,"
+                   b" 32880, 'site line', 0)")
+    for attempt in ("first", "second"):
+        source = open_source(url=url)
+        try:
+            run = run_audit(source, tmp_path / attempt, POLICY, "parquet", batch=64, write_episodes=True)
+        finally:
+            source.close()
+        assert run.episodes == len(duckdb_episodes[0])
+    with psycopg.connect(url) as db:
+        episodes = db.execute(b"SELECT * FROM episode WHERE episode_id <> 17 ORDER BY episode_id").fetchall()
+        events = db.execute(b"SELECT * FROM episode_event ORDER BY episode_id, event_id, episode_event_field_concept_id").fetchall()
+        site = db.execute(b"SELECT episode_source_value FROM episode WHERE episode_id = 17").fetchall()
+    assert (episodes, events) == duckdb_episodes and site == [("site line",)]
+    # read back: the site's line (ids below mmsequence's) is compared with the IMWG lines
+    source = open_source(url=url)
+    try:
+        run_audit(source, tmp_path / "both", POLICY, "csv", batch=64, lines="both")
+    finally:
+        source.close()
+    compared = [r for r in table(tmp_path / "both", "lines_compared") if r["reading"] == "site EPISODE"]
+    assert compared[0]["kind"] == "identical lines" and compared[0]["persons"] == 0
+    assert {r["kind"] for r in compared} >= {"fewer lines in the site EPISODE reading", "no line in the site EPISODE reading"}

@@ -34,10 +34,10 @@ def spark():
 
 
 def test_spark_local_mode_gives_the_same_decisions_and_aggregates(spark, cdm, reference, tmp_path):
-    count = run_spark_audit(spark, str(cdm.parquet), tmp_path / "audit", POLICY, "parquet", partitions=3)
-    assert count == len(decisions(reference))
+    run = run_spark_audit(spark, str(cdm.parquet), tmp_path / "audit", POLICY, "parquet", partitions=3)
+    assert run.decisions == len(decisions(reference)) and run.diagnostics == () and run.episodes is None
     assert decisions(tmp_path / "audit") == decisions(reference)
-    for name in ("by_year", "by_therapy", "by_rule", "unmapped"):
+    for name in ("by_year", "by_therapy", "by_rule", "unmapped", "lines_compared"):
         assert table(tmp_path / "audit", name) == table(reference, name)
     assert (tmp_path / "audit" / "summary.html").read_text().replace(str(cdm.parquet), "CDM") == \
         (reference / "summary.html").read_text().replace(str(cdm.duckdb), "CDM")
@@ -54,3 +54,16 @@ def test_spark_submit_runs_the_job_and_writes_csv(spark, cdm, reference, tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert "decisions written to" in done.stdout + done.stderr  # spark-submit relays the driver's stderr
     assert decisions(tmp_path / "audit") == decisions(reference)
+
+
+def test_spark_writes_and_reads_the_same_episodes_as_duckdb(spark, cdm, duckdb_episodes, tmp_path):
+    folder = tmp_path / "cdm"
+    shutil.copytree(cdm.parquet, folder)
+    for attempt in ("first", "second"):  # a rerun replaces its own file
+        run = run_spark_audit(spark, str(folder), tmp_path / attempt, POLICY, "parquet", partitions=3,
+                              write_episodes=True)
+        assert run.episodes == len(duckdb_episodes[0])
+    episodes = [tuple(r) for r in spark.sql(f"SELECT * FROM parquet.`{folder}/episode` ORDER BY episode_id").collect()]
+    events = [tuple(r) for r in spark.sql(f"SELECT * FROM parquet.`{folder}/episode_event`"
+                                          " ORDER BY episode_id, event_id, episode_event_field_concept_id").collect()]
+    assert (episodes, events) == duckdb_episodes

@@ -58,6 +58,11 @@ class Drug:
     label: str
     car_t: bool = False
     records: int = 1
+    others: tuple[str, ...] = ()  # the labels of the other records joined into this period
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (self.label, *self.others)
 
     @property
     def source(self) -> str:
@@ -80,6 +85,7 @@ class Chart:
     (domain, concept id, outcome))."""
 
     person_id: int
+    diagnosis: datetime.date | None = None  # the first myeloma condition
     drugs: list[Drug] = attrs.Factory(list)
     apheresis: list[Dated] = attrs.Factory(list)
     eligibility: list[Dated] = attrs.Factory(list)
@@ -112,7 +118,8 @@ class ChartReader:
             if row.domain == "drug":
                 self._drug(chart, row)
             elif row.domain == "condition" and row.concept_id in self.vocabulary.myeloma:
-                continue  # the diagnosis that put the person in the cohort
+                if chart.diagnosis is None:  # the diagnosis that put the person in the cohort
+                    chart.diagnosis = row.start
             else:
                 meaning = self.mapping.meaning(row.concept_id)
                 if meaning == "car-t-infusion":
@@ -182,7 +189,7 @@ def periods(drugs: list[Drug]) -> list[Drug]:
     """Rows of one drug that overlap or follow each other without a day between (a row per cycle or
     per dispensing) joined into one period, as a FHIR statement records a period; CAR-T infusions
     and rows without an end stay as they are."""
-    merged: list[list[Any]] = []  # [first row, last day, rows]
+    merged: list[list[Any]] = []  # [first row, last day, rows, labels of the rows after the first]
     latest: dict[str, list[Any]] = {}  # drug name -> its latest period
     day = datetime.timedelta(days=1)
     for drug in sorted(drugs, key=lambda d: (d.start, d.meaning.name, d.label)):
@@ -191,7 +198,9 @@ def periods(drugs: list[Drug]) -> list[Drug]:
                 and drug.start <= last[1] + day):
             last[1] = max(last[1], drug.end)
             last[2] += 1
+            last[3].append(drug.label)
         else:
-            latest[drug.meaning.name] = period = [drug, drug.end, 1]
+            period: list[Any] = [drug, drug.end, 1, []]
+            latest[drug.meaning.name] = period
             merged.append(period)
-    return [d if n == 1 else attrs.evolve(d, end=end, records=n) for d, end, n in merged]
+    return [d if n == 1 else attrs.evolve(d, end=end, records=n, others=tuple(others)) for d, end, n, others in merged]

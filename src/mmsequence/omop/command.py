@@ -23,10 +23,12 @@ def _audit(args: argparse.Namespace) -> str:
             out.mkdir(parents=True, exist_ok=True)
             spark = local_session(args.spark_master)
             try:
-                count = run_spark_audit(spark, args.spark, out, args.policy, args.format, args.partitions)
+                job = run_spark_audit(spark, args.spark, out, args.policy, args.format, args.partitions,
+                                      args.lines, args.write_episodes)
             finally:
                 spark.stop()
-            print(f"mmsequence: {count} decisions written to {out}", file=sys.stderr)
+            _report(job.diagnostics, job.episodes, args.spark)
+            print(f"mmsequence: {job.decisions} decisions written to {out}", file=sys.stderr)
             return ""
         from .audit import run_audit
         from .sources import open_source
@@ -35,12 +37,22 @@ def _audit(args: argparse.Namespace) -> str:
     except ModuleNotFoundError as error:
         raise _needs("spark" if args.spark else "postgres" if args.url else "omop", error) from None
     try:
-        run = run_audit(source, out, args.policy, args.format, args.batch, args.processes, progress=True)
+        run = run_audit(source, out, args.policy, args.format, args.batch, args.processes, progress=True,
+                        lines=args.lines, write_episodes=args.write_episodes)
     finally:
         source.close()
+    _report(run.diagnostics, run.episodes, source.label)
     print(f"mmsequence: {run.decisions} decisions of {run.persons} persons written to {out}"
           f" ({run.parts} parts in all)", file=sys.stderr)
     return ""
+
+
+def _report(diagnostics: tuple[str, ...], episodes: int | None, where: str) -> None:
+    for finding in diagnostics:
+        print(f"mmsequence: warning: {finding}", file=sys.stderr)
+    if episodes is not None:
+        print(f"mmsequence: {episodes} episodes (lines of therapy and regimens) written to {where}"
+              " (EPISODE and EPISODE_EVENT; earlier mmsequence rows replaced)", file=sys.stderr)
 
 
 def _synthetic(args: argparse.Namespace) -> str:
@@ -56,12 +68,16 @@ def _synthetic(args: argparse.Namespace) -> str:
     except ModuleNotFoundError as error:
         raise _needs("postgres" if args.url else "omop", error) from None
     if args.expected:
+        from ..evaluator import Evaluator
+        from ..policy import load_policy
         from ..render import to_json_line
 
+        evaluator = Evaluator(load_policy(str(synthetic.synthetic_policy_path())))
         with open(args.expected, "w", encoding="utf-8") as handle:
             for e in expected:
                 handle.write(to_json_line({"person_id": e.person_id, "decision_date": e.day.isoformat(),
-                                           "therapy": e.therapy, "line": e.line, "document": e.document}))
+                                           "therapy": e.therapy, "line": e.line,
+                                           "document": synthetic.batch_document(e, evaluator)}))
     print(f"mmsequence: {args.patients} synthetic patients, {len(expected)} decisions", file=sys.stderr)
     return ""
 
@@ -77,6 +93,11 @@ def add_omop_commands(commands: Any) -> None:
     audit.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table format (default parquet)")
     audit.add_argument("--batch", type=int, default=1000, help="persons read and written at a time (default 1000)")
     audit.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
+    audit.add_argument("--lines", choices=("imwg", "both", "site"), default="imwg",
+                       help="imwg: the IMWG lines (default); both: IMWG lines, the site's EPISODE lines compared;"
+                            " site: the decisions on the site's EPISODE lines, the IMWG lines compared")
+    audit.add_argument("--write-episodes", action="store_true",
+                       help="write the IMWG lines to the CDM's EPISODE and EPISODE_EVENT tables (replacing mmsequence's earlier rows)")
     audit.add_argument("--spark-master", default="local[2]", help="Spark master for --spark (default local[2])")
     audit.add_argument("--partitions", type=int, help="Spark partitions of the records (default: Spark's parallelism)")
     audit.set_defaults(run=_audit)

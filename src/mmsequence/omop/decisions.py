@@ -8,11 +8,23 @@ lymphodepletion before a CAR-T infusion, which follows from the decision): a dru
 that day or later counts as ongoing, the latest eligibility and soluble BCMA before it count, and
 overrides recorded in the window before the decision (the day itself included) apply to the
 therapy given. The candidates are the therapy given and every approved TCRT.
+
+With the site's own line episodes (``site``, ``audit --lines site``) the lines are the site's:
+each record keeps what the IMWG derivation says it is (therapy, bridging, lymphodepletion,
+collection; supportive care set aside) and goes into the site line it starts in (from that
+line's start to the next one's); records before the site's first line form a line of their own
+and are named in the warnings, as are finished site lines no record falls in. A line's
+progression is the first of those the IMWG derivation gave the lines whose records it holds and
+those recorded from its start to the next site line's start that it gave no other line.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
+from collections.abc import Sequence
+
+from typing import Any
 
 import attrs
 
@@ -20,8 +32,9 @@ from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Override, PatientHistory, parse_overrides
-from ..lines import Event, LineReading, derive_lines, history_lines, not_therapy
+from ..lines import Event, LineReading, TherapyLine, derive_lines, history_lines, not_therapy
 from .chart import Chart, Dated, Drug
+from .episodes import Span
 from .mapping import OmopMapping
 
 
@@ -54,16 +67,63 @@ def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> lis
     return events
 
 
+def chart_events(chart: Chart) -> list[Event]:
+    """Every record of the chart as the line derivations read it."""
+    return _events(chart, chart.drugs, None)
+
+
 def _is_tcrt(drug: Drug) -> bool:
     agent = drug.meaning.agent
     return drug.car_t or (agent is not None and agent.is_tcrt)
 
 
-def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping) -> list[Decision]:
-    """Every decision point of one person, in order of day and therapy."""
+def read_lines(events: list[Event], site: Sequence[Span] | None = None,
+               as_of: datetime.date | None = None) -> LineReading:
+    """The IMWG lines of the events, or (``site``) the site's lines holding them (as of ``as_of``:
+    a site line still under way then may hold no record yet)."""
+    reading = derive_lines(events)
+    if site is None:
+        return reading
+    if not site:
+        return attrs.evolve(reading, warnings=(*reading.warnings, "no site line episode for this person:"
+                                               " lines derived by the IMWG definition"))
+    starts = [s.start for s in site]
+    groups: dict[int, list[Any]] = {}
+    recorded: dict[int, list[Event]] = {}  # the progressions the IMWG derivation gave the lines whose records each holds
+    for line in reading.lines:
+        for m in line.members:
+            key = bisect.bisect_right(starts, m.event.start.earliest) - 1
+            groups.setdefault(key, []).append(m)
+            if line.progression is not None:
+                recorded.setdefault(key, []).append(line.progression)
+    warnings = list(reading.warnings)
+    if -1 in groups:
+        warnings.append(f"{', '.join(m.event.source for m in groups[-1])}: before the site's first line episode"
+                        f" ({site[0].start}); read as a line of their own")
+    warnings += [f"site line episode {i + 1} ({s.start}, {s.text}): no record of the chart in it"
+                 for i, s in enumerate(site) if i not in groups and (as_of is None or (s.end is not None and s.end <= as_of))]
+    progressions = sorted((e for e in events if e.kind == "progression"), key=lambda e: e.start.earliest)
+    claimed = {p.source: key for key, found in recorded.items() for p in found}
+    lines = []
+    keys = sorted(groups)
+    for n, key in enumerate(keys, 1):
+        members = tuple(sorted(groups[key], key=lambda m: (m.event.start.earliest, m.event.source)))
+        start = members[0].event.start.earliest
+        until = site[key + 1].start if key + 1 < len(site) else None
+        within = [p for p in progressions if p.start.earliest >= start and (until is None or p.start.earliest < until)
+                  and claimed.get(p.source, key) == key]
+        progression = min([*within, *recorded.get(key, [])], key=lambda p: (p.start.earliest, p.source), default=None)
+        reason = ("records before the site's first line episode" if key < 0
+                  else f"site line episode {key + 1} ({site[key].text or 'no source value'})")
+        lines.append(TherapyLine(n, reason, members, progression))
+    return attrs.evolve(reading, lines=tuple(lines), warnings=tuple(warnings))
+
+
+def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping, site: Sequence[Span] | None = None) -> list[Decision]:
+    """Every decision point of one person, in order of day and therapy (``site``: the site's lines)."""
     tcrt = {d.source for d in chart.drugs if _is_tcrt(d)}
     first: dict[tuple[int, str], datetime.date] = {}
-    reading = derive_lines(_events(chart, chart.drugs, None))
+    reading = read_lines(_events(chart, chart.drugs, None), site)
     # lymphodepletion follows from the decision to infuse: the history before it leaves it out
     consequences = frozenset(m.event.source for line in reading.lines for m in line.members if m.part == "lymphodepletion")
     for line in reading.lines:
@@ -76,19 +136,20 @@ def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping) -> list[Deci
     for (number, therapy), day in sorted(first.items(), key=lambda item: (item[1], item[0][1])):
         candidates = tuple(dict.fromkeys([therapy, *approved]))
         out.append(Decision(chart.person_id, day, therapy, number,
-                            history_before(chart, day, candidates, mapping, consequences)))
+                            history_before(chart, day, candidates, mapping, consequences, site)))
     return out
 
 
 def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...], mapping: OmopMapping,
-                   leave_out: frozenset[str] = frozenset()) -> PatientHistory:
+                   leave_out: frozenset[str] = frozenset(), site: Sequence[Span] | None = None) -> PatientHistory:
     """The patient history as the records stood the day before ``day``, without the drug records
     ``leave_out`` names (the lymphodepletion of a CAR-T infusion)."""
     as_of = day - datetime.timedelta(days=1)
     warnings = [f"{w.label}: {w.value}" for w in chart.warnings if w.day <= as_of]
     drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end)
              for d in chart.drugs if d.start <= as_of and d.source not in leave_out]
-    reading: LineReading = derive_lines(_events(chart, drugs, as_of))
+    known = None if site is None else [s for s in site if s.start <= as_of]
+    reading: LineReading = read_lines(_events(chart, drugs, as_of), known, as_of)
     warnings += reading.warnings
     eligible = _latest(chart.eligibility, as_of)
     sbcma = _latest(chart.soluble_bcma, as_of)

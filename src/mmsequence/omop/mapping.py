@@ -5,7 +5,7 @@ catalog. Everything else a site records in its own way, so its policy says which
 what (concept ids are numbers; YAML keys may be numbers or strings)::
 
     omop:
-      myeloma: [12345]                  # condition concepts; every descendant counts (concept_ancestor)
+      myeloma: [437233]                 # condition concepts; every descendant counts (concept_ancestor)
       car_t_infusion:                   # procedure concepts that record a CAR-T infusion
         23456: cilta-cel                # ... naming the product
         23457: null                     # ... the product is the same day's CAR-T drug exposure
@@ -16,7 +16,11 @@ what (concept ids are numbers; YAML keys may be numbers or strings)::
       overrides: [78901]                # observations whose value_as_string is RULE:REASON[:NOTE]
       ingredient_vocabularies: [RxNorm, RxNorm Extension]   # the default
 
-A record whose concept the mapping does not name is listed in the audit's unmapped concepts.
+``myeloma``, ``car_t_infusion`` and ``apheresis`` default to the OMOP standard concepts of
+:mod:`.standard` (multiple myeloma 437233; the CAR-T introduction procedures 43018384 and 43018388;
+T-cell collection 927059, done), each from the OHDSI myeloma episode logic; a key the policy
+names replaces its default whole. A record whose concept the mapping does not name is listed in
+the audit's unmapped concepts.
 """
 
 from __future__ import annotations
@@ -30,9 +34,16 @@ import attrs
 from ..errors import InputError
 from ..history import APHERESIS_STATUSES
 from ..policy import Policy
+from . import standard
 
 _KEYS = ("myeloma", "car_t_infusion", "apheresis", "car_t_eligible", "soluble_bcma", "progression",
          "overrides", "override_window_days", "ingredient_vocabularies")
+#: What a key means when the policy does not name it: OMOP standard concepts, source in :mod:`.standard`.
+DEFAULTS: dict[str, Any] = {
+    "myeloma": [standard.MULTIPLE_MYELOMA],
+    "car_t_infusion": {concept: None for concept in standard.CAR_T_INFUSION},
+    "apheresis": {standard.T_CELL_COLLECTION: "done"},
+}
 #: The vocabularies whose Ingredient concepts name a drug exposure's active ingredients.
 DEFAULT_INGREDIENT_VOCABULARIES = ("RxNorm", "RxNorm Extension")
 
@@ -53,6 +64,8 @@ class OmopMapping:
     overrides: frozenset[int] = frozenset()
     override_window_days: int = 30
     ingredient_vocabularies: tuple[str, ...] = DEFAULT_INGREDIENT_VOCABULARIES
+    #: The keys read from their OHDSI defaults (the policy did not name them), for the summary.
+    defaults: tuple[str, ...] = ()
 
     def meaning(self, concept_id: int) -> str | None:
         """What a non-drug record with this concept is, or None when the site mapped it to nothing."""
@@ -67,10 +80,9 @@ class OmopMapping:
 def omop_mapping(policy: Policy) -> OmopMapping:
     """The policy's ``omop`` section, validated; an :class:`InputError` naming each bad key."""
     where = f"{policy.source}: omop"
-    if policy.omop is None:
-        raise InputError([f"{where}: the policy has no omop section; an audit needs at least omop.myeloma"
-                          " (the condition concepts of multiple myeloma)"])
-    data = json.loads(policy.omop)
+    data = {} if policy.omop is None else json.loads(policy.omop)
+    defaults = tuple(key for key in DEFAULTS if key not in data)
+    data = {**{key: DEFAULTS[key] for key in defaults}, **data}
     problems: list[str] = []
     for key in data:
         if key not in _KEYS:
@@ -104,7 +116,7 @@ def omop_mapping(policy: Policy) -> OmopMapping:
         soluble_bcma_units=units, progression=reader.ids(data.get("progression"), "progression"),
         overrides=reader.ids(data.get("overrides"), "overrides"),
         override_window_days=window if isinstance(window, int) else 30,
-        ingredient_vocabularies=tuple(vocabularies),
+        ingredient_vocabularies=tuple(vocabularies), defaults=defaults,
     )
     _check_distinct(mapping, where, problems)
     if problems:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from ..errors import InputError, MmsequenceError
 from . import sql
 from .chart import PersonRecords, Row
+from .episodes import Span, site_lines_sql, site_spans
 from .mapping import OmopMapping
 from .vocabulary import Ingredient, Vocabulary
 
@@ -49,6 +50,10 @@ class DuckDBSource:
                     raise InputError([f"{path}: no Parquet files for the CDM table {table} ({table}/ or {table}.parquet)"])
                 pattern = str(files[0] / "*.parquet") if files[0].is_dir() else str(files[0])
                 self._db.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{_quoted(pattern)}')")
+            for table in sql.EPISODE_TABLES:  # where the site has them
+                if list((path / table).glob("*.parquet")):
+                    pattern = str(path / table / "*.parquet")
+                    self._db.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{_quoted(pattern)}')")
         elif path.exists():
             self._db = duckdb.connect(str(path), read_only=True)
         else:
@@ -120,6 +125,11 @@ def cohort_pages(source: Source, vocabulary: Vocabulary, batch: int, after: int 
             return
         yield persons
         after = persons[-1]
+
+
+def read_site_lines(source: Source, persons: list[int]) -> dict[int, list[Span]]:
+    """The site's own line episodes of these persons (not mmsequence's), in order of start."""
+    return site_spans(source.rows(site_lines_sql(sql.ids(persons))))
 
 
 def read_persons(source: Source, persons: list[int]) -> list[PersonRecords]:

@@ -25,24 +25,30 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
+from ..errors import InputError
 from ..policy import Policy, load_policy
-from . import sql
+from . import episodes, readings, sql
 from .audit import Auditor
 from .chart import PersonRecords
 from .concordance import COLUMNS
 from .mapping import omop_mapping
 from .sources import concept_names, make_row, read_vocabulary
-from .summary import write_summary
+from .diagnostics import diagnose
+from .summary import concepts_note, write_summary
 from .vocabulary import Vocabulary
 
 _UNMAPPED = ("domain", "concept_id", "outcome", "records")
 _SPARK_TYPES = {int: "bigint", str: "string", bool: "boolean"}
+#: Every column of the job's output: a decision, an unmapped count, a derived episode or a compared reading.
+_OUTPUT = tuple(dict.fromkeys((*COLUMNS, *_UNMAPPED, *episodes.COLUMNS, *readings.COLUMNS)))
 
 
 def _schema() -> str:
     from .tables import TYPES
 
-    fields = [("kind", "string"), *((c, _SPARK_TYPES[TYPES[c]]) for c in COLUMNS), *((c, _SPARK_TYPES[TYPES[c]]) for c in _UNMAPPED)]
+    fields = [("kind", "string"), *((c, _SPARK_TYPES[TYPES[c]]) for c in _OUTPUT)]
     return ", ".join(f"{name} {kind}" for name, kind in fields)
 
 
@@ -90,6 +96,9 @@ class AuditPartition:
             out += [{"kind": "decision", **row} for row in result.rows]
             out += [{"kind": "unmapped", "person_id": person.person_id, "domain": d, "concept_id": c, "outcome": o,
                      "records": n} for (d, c, o), n in sorted(result.unmapped.items())]
+            out += [{"kind": "drugs", "person_id": person.person_id, "records": result.drug_records}]
+            out += [{"kind": "episode", **row} for row in result.episodes]
+            out += [{"kind": "line", **row} for row in result.lines]
             if len(out) >= self.batch:
                 yield pa.RecordBatch.from_pylist(out, schema=_arrow_schema())
                 out = []
@@ -103,7 +112,7 @@ def _arrow_schema() -> Any:
     from .tables import TYPES
 
     types = {int: pa.int64(), str: pa.string(), bool: pa.bool_()}
-    return pa.schema([("kind", pa.string()), *((c, types[TYPES[c]]) for c in (*COLUMNS, *_UNMAPPED))])
+    return pa.schema([("kind", pa.string()), *((c, types[TYPES[c]]) for c in _OUTPUT)])
 
 
 def _persons(batches: Iterator[Any]) -> Iterator[PersonRecords]:
@@ -134,12 +143,23 @@ def local_session(master: str = "local[2]") -> Any:
             .config("spark.sql.shuffle.partitions", "8").getOrCreate())
 
 
+@attrs.frozen
+class SparkRun:
+    decisions: int
+    diagnostics: tuple[str, ...]
+    episodes: int | None
+
+
 def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = None, fmt: str = "parquet",
-                    partitions: int | None = None) -> int:
-    """Audit the CDM in the Parquet folder ``cdm`` (one folder per table) with ``spark``; returns the
-    number of decisions."""
+                    partitions: int | None = None, lines: str = "imwg", write_episodes: bool = False) -> SparkRun:
+    """Audit the CDM in the Parquet folder ``cdm`` (one folder per table) with ``spark``; with
+    ``write_episodes`` (a folder on the driver's file system), write the IMWG lines into its
+    ``episode`` and ``episode_event`` folders."""
     from pyspark import StorageLevel
 
+    if lines != "imwg":
+        raise InputError([f"--lines {lines}: the Spark job reads the IMWG lines only; compare a site's episodes"
+                          " with --db on the same Parquet folders"])
     for table in sql.CDM_TABLES:
         spark.read.parquet(f"{cdm.rstrip('/')}/{table}").createOrReplaceTempView(table)
     policy = load_policy(policy_path)
@@ -160,13 +180,24 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
         (writer.option("header", True).csv(str(folder)) if fmt == "csv" else writer.parquet(str(folder)))
         counted = (result.where("kind = 'unmapped'").groupBy("domain", "concept_id", "outcome")
                    .agg({"records": "sum", "person_id": "count"}).collect())
+        totals = result.where("kind = 'drugs'").agg({"person_id": "count", "records": "sum"}).collect()[0]
+        persons, drugs = totals["count(person_id)"], totals["sum(records)"]
+        compared = out / "lines"
+        if compared.exists():
+            shutil.rmtree(compared)
+        result.where("kind = 'line'").select(*readings.COLUMNS).orderBy("person_id", "reading").write.parquet(str(compared))
+        derived = [r.asDict() for r in result.where("kind = 'episode'").select(*episodes.COLUMNS)
+                   .orderBy("person_id", "line", "regimen").collect()] if write_episodes else []
     finally:
         result.unpersist()
     unmapped = {(str(r["domain"]), int(r["concept_id"]), str(r["outcome"])): [int(r["sum(records)"]), int(r["count(person_id)"])]
                 for r in counted}
+    found = diagnose(source, vocabulary, mapping, int(persons or 0), int(drugs or 0), unmapped)
     parts = sorted(folder.glob(f"part-*.{fmt}" if fmt == "csv" else "part-*.parquet"))
-    tally = write_summary(out, fmt, parts, unmapped, lambda ids: concept_names(source, ids), cdm)
-    return tally.total["decisions"]
+    tally = write_summary(out, fmt, parts, unmapped, lambda ids: concept_names(source, ids), cdm, found,
+                          sorted(compared.glob("part-*.parquet")), concepts_note(mapping))
+    count = episodes.write_episodes(Path(cdm), derived) if write_episodes else None
+    return SparkRun(tally.total["decisions"], tuple(found), count)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,8 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spark = SparkSession.builder.appName("mmsequence-audit").getOrCreate()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    count = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions)
-    print(f"mmsequence: {count} decisions written to {args.out}", file=sys.stderr)
+    run = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions)
+    for finding in run.diagnostics:
+        print(f"mmsequence: warning: {finding}", file=sys.stderr)
+    print(f"mmsequence: {run.decisions} decisions written to {args.out}", file=sys.stderr)
     spark.stop()
     return 0
 

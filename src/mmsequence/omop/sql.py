@@ -28,6 +28,10 @@ CDM_TABLES = ("concept", "concept_ancestor", "condition_occurrence", "drug_expos
               "observation", "measurement")
 
 
+#: The oncology tables a site may have (read with ``--lines both``, written with ``--write-episodes``).
+EPISODE_TABLES = ("episode", "episode_event")
+
+
 def ids(values: Iterable[int]) -> str:
     """A list of whole numbers for ``IN (...)``; never empty (0 is no concept and no person)."""
     text = ", ".join(str(int(v)) for v in values)

@@ -7,10 +7,9 @@ fixed hash salt: the same decisions give the same bytes).
 
 from __future__ import annotations
 
-import html
 import io
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from .tables import read_table, write_table
 
 if TYPE_CHECKING:
     from .audit import Journal
+    from .mapping import OmopMapping
     from .sources import Source
 
 OUTCOME_COLUMNS = ("decisions", "concordant", "discordant", "indeterminate", "error", "concordance_rate", "best_ranked_rate")
@@ -61,17 +61,59 @@ def _outcomes(counts: Counter[str]) -> dict[str, Any]:
     }
 
 
-def finish(out: Path, journal: Journal, source: Source) -> None:
+def finish(out: Path, journal: Journal, source: Source, diagnostics: Sequence[str] = (),
+           mapping: OmopMapping | None = None) -> None:
     """The aggregates and summary of an audit run through a :class:`~mmsequence.audit.Journal`."""
     from .sources import concept_names
 
     write_summary(out, journal.fmt, journal.part_files(), journal.unmapped(), lambda ids: concept_names(source, ids),
-                  source.label)
+                  source.label, diagnostics, journal.part_files("lines"), concepts_note(mapping))
+
+
+def concepts_note(mapping: OmopMapping | None) -> str:
+    if mapping is None or not mapping.defaults:
+        return ""
+    from .standard import LAMBDA
+
+    return (f"{', '.join(mapping.defaults)}: the OMOP standard concepts by default (multiple myeloma 437233 and its"
+            f" descendants; CAR-T introduction 43018384, 43018388; T-cell collection 927059), from {LAMBDA};"
+            " the policy's omop section replaces them.")
+
+
+def compare_lines(parts: Iterable[Path]) -> list[dict[str, Any]]:
+    """Per reading: persons compared and identical, then each kind of disagreement with a first example."""
+    persons: Counter[str] = Counter()
+    identical: Counter[str] = Counter()
+    kinds: Counter[tuple[str, str]] = Counter()
+    examples: dict[tuple[str, str], str] = {}
+    for part in parts:
+        for row in read_table(part):
+            reading = row["reading"]
+            persons[reading] += 1
+            identical[reading] += bool(row["identical"])
+            for kind in filter(None, row["kinds"].split(";")):
+                kinds[(reading, kind)] += 1
+                examples.setdefault((reading, kind), f"person {row['person_id']}: IMWG {row['imwg'] or '(none)'};"
+                                                     f" {reading} {row['other'] or '(none)'}")
+    rows = []
+    for reading in sorted(persons):
+        share = round(identical[reading] / persons[reading], 4)
+        rows.append({"reading": reading, "kind": "identical lines", "persons": identical[reading],
+                     "share_identical": share, "example": ""})
+        for (r, kind), n in sorted(kinds.items(), key=lambda item: (-item[1], item[0])):
+            if r == reading:
+                rows.append({"reading": reading, "kind": kind, "persons": n, "share_identical": share,
+                             "example": examples[(r, kind)]})
+    return rows
+
+
+LINES_COLUMNS = ("reading", "kind", "persons", "share_identical", "example")
 
 
 def write_summary(out: Path, fmt: str, parts: Iterable[Path], unmapped: Mapping[tuple[str, int, str], list[int]],
-                  names: Names, source: str) -> Tally:
-    """Add up the decision parts, write by_year, by_therapy, by_rule, unmapped and summary.html."""
+                  names: Names, source: str, diagnostics: Sequence[str] = (), line_parts: Iterable[Path] = (),
+                  concepts: str = "") -> Tally:
+    """Add up the decision parts, write by_year, by_therapy, by_rule, unmapped, lines_compared and summary.html."""
     tally = Tally()
     for part in parts:
         for row in read_table(part):
@@ -88,7 +130,10 @@ def write_summary(out: Path, fmt: str, parts: Iterable[Path], unmapped: Mapping[
         for (d, c, o), n in sorted(unmapped.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))
     ]
     write_table(out / "unmapped", UNMAPPED_COLUMNS, listed, fmt)
-    (out / "summary.html").write_text(_html(tally, years, therapies, listed, source), encoding="utf-8")
+    compared = compare_lines(line_parts)
+    write_table(out / "lines_compared", LINES_COLUMNS, compared, fmt)
+    page = _html(tally, years, therapies, listed, source, list(diagnostics), compared, concepts)
+    (out / "summary.html").write_text(page, encoding="utf-8")
     return tally
 
 
@@ -104,7 +149,7 @@ def _svg(draw: Callable[[Any], None], height: float) -> str:
     draw(figure.add_subplot())
     figure.tight_layout()
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 
@@ -120,7 +165,7 @@ def _stacked(labels: list[str], rows: list[dict[str, Any]], title: str, horizont
                 axes.bar(labels, values, bottom=base, color=_COLOURS[outcome], label=outcome)
             base = [b + v for b, v in zip(base, values)]
         axes.set_title(title)
-        axes.legend(loc="best", fontsize="small")
+        _legend_outside(axes)
         if horizontal:
             axes.invert_yaxis()
             axes.set_xlabel("decisions")
@@ -139,14 +184,13 @@ def _rules_plot(rules: list[dict[str, Any]]) -> Callable[[Any], None]:
         axes.invert_yaxis()
         axes.set_xlabel("decisions")
         axes.set_title("Rules the therapy given went against")
-        axes.legend(loc="best", fontsize="small")
+        _legend_outside(axes)
     return draw
 
 
-def _table(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _legend_outside(axes: Any) -> None:
+    """The legend to the right of the plot, outside the axes, so that it never covers a bar."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
 
 
 def _cell(value: Any) -> str:
@@ -157,39 +201,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#212121}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bdbdbd;padding:.2em .6em;text-align:left}
-th{background:#eeeeee}h2{margin-top:2em}.note{color:#555}svg{max-width:100%;height:auto}"""
-
-
 def _html(tally: Tally, years: list[dict[str, Any]], therapies: list[dict[str, Any]], unmapped: list[dict[str, Any]],
-          source: str) -> str:
-    total = _outcomes(tally.total)
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>mmsequence concordance audit</title>",
-        f"<style>{_CSS}</style></head><body><h1>Concordance audit</h1>",
-        f"<p class='note'>CDM: {html.escape(source)}. Each decision is the start of a T-cell redirecting therapy,"
-        " assessed with the history of the day before, the therapy given and every approved alternative.</p>",
-        _table(OUTCOME_COLUMNS, [total]),
-        "<p class='note'>concordant: the therapy given was ranked first (or had the verdict of the first, preferred or"
-        " acceptable); discordant: another candidate ranked before it; indeterminate: a finding for it was indeterminate"
-        " (data missing or unknown), whatever its verdict; error: the history could not be evaluated. The rate is concordant over concordant"
-        " plus discordant.</p>",
-    ]
-    if years:
-        parts += ["<h2>By year</h2>", _svg(_stacked([str(y["year"]) for y in years], years, "Decisions by year", False), 3.5),
-                  _table(("year", *OUTCOME_COLUMNS), years)]
-    if therapies:
-        parts += ["<h2>By therapy</h2>",
-                  _svg(_stacked([t["therapy"] for t in therapies], therapies, "Decisions by therapy given", True),
-                       1.2 + 0.35 * len(therapies)),
-                  _table(("therapy", *OUTCOME_COLUMNS), therapies)]
+          source: str, diagnostics: list[str], compared: list[dict[str, Any]], concepts: str) -> str:
+    import jinja2
+    import markupsafe
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mmsequence.omop", "templates"),
+                             autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cell"] = _cell
     rules = tally.rules()
-    if rules:
-        parts += ["<h2>By rule</h2>", _svg(_rules_plot(rules), 1.2 + 0.35 * min(len(rules), 15)),
-                  _table(RULE_COLUMNS, rules)]
-    parts += ["<h2>Unmapped concepts</h2><p class='note'>Records the audit did not use, or used as an unknown agent"
-              " (which makes its decisions indeterminate), by concept; map them in the policy's omop section or the"
-              " catalog. The full list is in the unmapped table.</p>", _table(UNMAPPED_COLUMNS, unmapped[:100]),
-              "</body></html>\n"]
-    return "\n".join(parts)
+    plots = {
+        "years": _svg(_stacked([str(y["year"]) for y in years], years, "Decisions by year", False), 3.5) if years else "",
+        "therapies": _svg(_stacked([t["therapy"] for t in therapies], therapies, "Decisions by therapy given", True),
+                          1.2 + 0.35 * len(therapies)) if therapies else "",
+        "rules": _svg(_rules_plot(rules), 1.2 + 0.35 * min(len(rules), 15)) if rules else "",
+    }
+    return env.get_template("summary.html").render(
+        source=source, total=_outcomes(tally.total), outcome_columns=OUTCOME_COLUMNS, years=years, therapies=therapies,
+        rules=rules, rule_columns=RULE_COLUMNS, unmapped=unmapped[:100], unmapped_columns=UNMAPPED_COLUMNS,
+        diagnostics=diagnostics, compared=compared, lines_columns=LINES_COLUMNS, concepts=concepts,
+        plots={k: markupsafe.Markup(v) for k, v in plots.items()})

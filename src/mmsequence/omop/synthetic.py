@@ -1,15 +1,21 @@
 """A synthetic OMOP CDM with known answers: generated myeloma patients written as CDM tables.
 
-Every concept is synthetic: concept ids from 2,000,000,001 up (the range OMOP leaves to local
-concepts, so they never clash with the OHDSI vocabularies), in the vocabulary ``mmsequence
-synthetic``, codes that start ``SYN-`` (one ATC class ``B99SYN``), and names that say
-``(synthetic concept)`` except the ingredients'. No synthetic code is a real RxNorm, ATC or
-SNOMED code. The one exception is deliberate: an ingredient for which the agent catalog holds an
-RxNorm code (read from the source the catalog names) is an ``RxNorm`` concept with that code, so
-the audit names it by its code as it would in a real CDM; the others carry the catalog's
-generic names and are named by them. One CAR-T product carries a name that matches nothing and
-a synthetic code, and is named only through the synonym the synthetic policy
-(``synthetic-policy.yaml`` beside this module) gives its code.
+The tables are those of the official CDM v5.4 DDL (:mod:`.cdm`), created by the writer, every
+NOT NULL column filled. Standard concepts are used where a source gives them (:mod:`.standard`):
+multiple myeloma 437233, T-cell collection 927059, the CAR-T introduction procedure 43018384,
+the myeloma drug ingredients of the OHDSI codeset that the catalog holds an RxNorm code for, and
+the type, gender, race and ethnicity concepts; each is in the concept table with its name. Every
+other concept is synthetic: ids from 2,000,000,001 up (the range OMOP leaves to local concepts),
+in the vocabulary ``mmsequence synthetic``, codes that start ``SYN-`` (one ATC class
+``B99SYN``), and names that say ``(synthetic concept)`` except the ingredients'. No synthetic
+code is a real RxNorm, ATC or SNOMED code. An ingredient for which the catalog holds an RxNorm
+code is an ``RxNorm`` concept with that code, so the audit names it by its code as in a real CDM;
+the others carry the catalog's generic names and are named by them. One CAR-T product carries a
+name that matches nothing and a synthetic code, and is named only through the synonym the
+synthetic policy (``synthetic-policy.yaml`` beside this module) gives its code.
+
+Each person has one observation period, ending on ``CDM_END`` at the latest: nothing is recorded
+after it (a drug given across it ends on it), so no decision falls after it.
 
 For each decision the writer also gives the patient-history document the records should read as
 the day before (built from the generated patient, not from the tables), so that the audit's
@@ -27,6 +33,7 @@ second ingredient, an unknown investigational compound).
 from __future__ import annotations
 
 import datetime
+import functools
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,10 +41,14 @@ from typing import Any
 
 import attrs
 
+from . import cdm, standard
+
 BASE = 2_000_000_000
-MYELOMA, MYELOMA_RELAPSE, HYPERTENSION = BASE + 1, BASE + 2, BASE + 3
-CAR_T_PROCEDURE, CAR_T_PROCEDURE_CILTA = BASE + 101, BASE + 102
-APHERESIS, MARROW_BIOPSY = BASE + 201, BASE + 299
+MYELOMA, MYELOMA_RELAPSE, HYPERTENSION = standard.MULTIPLE_MYELOMA, BASE + 2, BASE + 3
+CAR_T_PROCEDURE, CAR_T_PROCEDURE_CILTA = standard.CAR_T_INFUSION[0], BASE + 102
+APHERESIS, MARROW_BIOPSY = standard.T_CELL_COLLECTION, BASE + 299
+#: The last day the CDM holds data for (every observation period ends on it at the latest).
+CDM_END = datetime.date(2026, 6, 30)
 ELIGIBILITY, ELIGIBLE_YES, ELIGIBLE_NO = BASE + 301, BASE + 311, BASE + 312
 SOLUBLE_BCMA, NG_PER_ML, HEMOGLOBIN = BASE + 401, BASE + 411, BASE + 499
 PROGRESSION, OVERRIDE = BASE + 501, BASE + 601
@@ -66,6 +77,8 @@ UNKNOWN_CAR_T = f"CAR-T product not recorded (procedure concept {CAR_T_PROCEDURE
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "person": ("person_id", "gender_concept_id", "year_of_birth", "race_concept_id", "ethnicity_concept_id"),
+    "observation_period": ("observation_period_id", "person_id", "observation_period_start_date",
+                           "observation_period_end_date", "period_type_concept_id"),
     "concept": ("concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id", "standard_concept",
                 "concept_code", "valid_start_date", "valid_end_date", "invalid_reason"),
     "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id", "min_levels_of_separation",
@@ -81,22 +94,46 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "measurement": ("measurement_id", "person_id", "measurement_concept_id", "measurement_date", "value_as_number",
                     "value_as_concept_id", "unit_concept_id", "measurement_type_concept_id"),
 }
-#: SQL types of the columns (the CDM's own: integers, dates, text, floats).
-_SQL_TYPES = {"concept_name": "text", "domain_id": "text", "vocabulary_id": "text", "concept_class_id": "text",
-              "standard_concept": "text", "concept_code": "text", "invalid_reason": "text", "value_as_string": "text",
-              "value_as_number": "float"}
+#: Type, gender, race and ethnicity concepts: ids and names from the sources in :mod:`.standard`
+#: (the sources give no codes: the codes here are synthetic).
+_TYPE_CONCEPTS = (
+    (standard.EHR, "EHR", "Type Concept", "Type Concept", "Type Concept", "SYN-TYPE-1"),
+    (standard.EHR_ADMINISTRATION, "EHR administration record", "Type Concept", "Type Concept", "Type Concept", "SYN-TYPE-2"),
+    (standard.STANDARD_ALGORITHM, "Standard algorithm", "Type Concept", "Type Concept", "Type Concept", "SYN-TYPE-3"),
+    (standard.MALE, "MALE", "Gender", "Gender", "Gender", "SYN-GENDER-1"),
+    (standard.FEMALE, "FEMALE", "Gender", "Gender", "Gender", "SYN-GENDER-2"),
+    (standard.WHITE, "White", "Race", "Race", "Race", "SYN-RACE-1"),
+    (standard.BLACK, "Black", "Race", "Race", "Race", "SYN-RACE-2"),
+    (standard.ASIAN, "Asian", "Race", "Race", "Race", "SYN-RACE-3"),
+    (standard.HISPANIC, "Hispanic or Latino", "Ethnicity", "Ethnicity", "Ethnicity", "SYN-ETHNICITY-1"),
+    (standard.NOT_HISPANIC, "Not Hispanic", "Ethnicity", "Ethnicity", "Ethnicity", "SYN-ETHNICITY-2"),
+)
+_EHR, _GIVEN = standard.EHR, standard.EHR_ADMINISTRATION
 _EPOCH = datetime.date(1970, 1, 1)
 _FOREVER = datetime.date(2099, 12, 31)
 
 
-def _sql_type(column: str) -> str:
-    if column in _SQL_TYPES:
-        return _SQL_TYPES[column]
-    return "date" if column.endswith("_date") else "bigint"
+def _standard_ingredients() -> dict[str, int]:
+    """The OHDSI codeset's ingredient concept ids by catalog name, where the catalog holds an RxNorm code."""
+    from ..catalog import load_catalog
+
+    catalog, rxnorm = load_catalog(), _catalog_rxnorm()
+    found = {}
+    for concept, name in standard.MYELOMA_DRUGS.items():
+        agent = catalog.lookup(name)
+        if agent is not None and agent.name in rxnorm and agent.name in INGREDIENTS and agent.name != CODED_ONLY:
+            found[agent.name] = concept
+    return found
 
 
 def ingredient_id(name: str) -> int:
-    return _INGREDIENT + INGREDIENTS.index(name) + 1
+    """The standard concept id where a source gives it, else a synthetic one."""
+    return _STANDARD_IDS().get(name) or _INGREDIENT + INGREDIENTS.index(name) + 1
+
+
+@functools.cache
+def _STANDARD_IDS() -> dict[str, int]:
+    return _standard_ingredients()
 
 
 def drug_id(name: str) -> int:
@@ -124,14 +161,21 @@ def vocabulary() -> dict[str, list[tuple[Any, ...]]]:
         shown = name if cls == "Ingredient" and name in INGREDIENTS else f"{name} (synthetic concept)"
         return (cid, shown, domain, vocab, cls, standard, code, _EPOCH, _FOREVER, None)
 
+    def real(cid: int, name: str, domain: str, vocab: str, cls: str, code: str) -> tuple[Any, ...]:
+        return (cid, name, domain, vocab, cls, "S", code, _EPOCH, _FOREVER, None)
+
     synthetic = "mmsequence synthetic"
     concepts = [
-        concept(MYELOMA, "Multiple myeloma", "Condition", synthetic, "Clinical Finding", "SYN-COND-001"),
+        real(MYELOMA, "Multiple myeloma", "Condition", synthetic, "Clinical Finding", "SYN-COND-001"),
+        real(APHERESIS, "Chimeric antigen receptor T-cell (CAR-T) therapy; harvesting of blood-derived T lymphocytes"
+             " for development of genetically modified autologous CAR-T cells, per day", "Procedure", synthetic,
+             "Procedure", "SYN-PROC-201"),
+        real(CAR_T_PROCEDURE, "Introduction of Engineered Autologous Chimeric Antigen Receptor T-cell Immunotherapy"
+             " into Peripheral Vein", "Procedure", synthetic, "Procedure", "SYN-PROC-101"),
+        *(real(cid, name, domain, vocab, cls, code) for cid, name, domain, vocab, cls, code in _TYPE_CONCEPTS),
         concept(MYELOMA_RELAPSE, "Multiple myeloma in relapse", "Condition", synthetic, "Clinical Finding", "SYN-COND-002"),
         concept(HYPERTENSION, "Essential hypertension", "Condition", synthetic, "Clinical Finding", "SYN-COND-003"),
-        concept(CAR_T_PROCEDURE, "CAR-T cell infusion", "Procedure", synthetic, "Procedure", "SYN-PROC-101"),
         concept(CAR_T_PROCEDURE_CILTA, "Ciltacabtagene autoleucel infusion", "Procedure", synthetic, "Procedure", "SYN-PROC-102"),
-        concept(APHERESIS, "Leukapheresis for CAR-T manufacturing", "Procedure", synthetic, "Procedure", "SYN-PROC-201"),
         concept(MARROW_BIOPSY, "Bone marrow biopsy", "Procedure", synthetic, "Procedure", "SYN-PROC-299"),
         concept(ELIGIBILITY, "CAR-T eligibility assessed", "Observation", synthetic, "Observable Entity", "SYN-OBS-301"),
         concept(ELIGIBLE_YES, "Eligible", "Meas Value", synthetic, "Qualifier Value", "SYN-VAL-311"),
@@ -205,22 +249,25 @@ def patient(person_id: int, rng: random.Random, approved: list[str]) -> Patient:
     p = Patient(person_id)
     new_id = _Ids(person_id)
     rows = p.rows
-    rows["person"].append((person_id, 0, rng.randint(1940, 1975), 0, 0))
+    who = random.Random(person_id)  # demographics from their own generator: the histories stay as they were
+    rows["person"].append((person_id, who.choice((standard.MALE, standard.FEMALE)), rng.randint(1940, 1975),
+                           who.choice((standard.WHITE, standard.WHITE, standard.BLACK, standard.ASIAN)),
+                           who.choice((standard.NOT_HISPANIC, standard.NOT_HISPANIC, standard.HISPANIC))))
     day = datetime.date(2016, 1, 1) + datetime.timedelta(days=rng.randint(0, 1500))
     if rng.random() < 0.05:
-        rows["condition_occurrence"].append((new_id(), person_id, HYPERTENSION, day, 0))
-        return p
-    rows["condition_occurrence"].append((new_id(), person_id, rng.choice((MYELOMA, MYELOMA, MYELOMA_RELAPSE)), day, 0))
-    rows["condition_occurrence"].append((new_id(), person_id, HYPERTENSION, day + datetime.timedelta(days=3), 0))
-    rows["measurement"].append((new_id(), person_id, HEMOGLOBIN, day, round(rng.uniform(8, 14), 1), None, None, 0))
+        rows["condition_occurrence"].append((new_id(), person_id, HYPERTENSION, day, _EHR))
+        return _observed(p, day)
+    rows["condition_occurrence"].append((new_id(), person_id, rng.choice((MYELOMA, MYELOMA, MYELOMA_RELAPSE)), day, _EHR))
+    rows["condition_occurrence"].append((new_id(), person_id, HYPERTENSION, day + datetime.timedelta(days=3), _EHR))
+    rows["measurement"].append((new_id(), person_id, HEMOGLOBIN, day, round(rng.uniform(8, 14), 1), None, None, _EHR))
     if rng.random() < 0.5:
-        rows["procedure_occurrence"].append((new_id(), person_id, MARROW_BIOPSY, day, 0))
+        rows["procedure_occurrence"].append((new_id(), person_id, MARROW_BIOPSY, day, _EHR))
     if rng.random() < 0.3:  # supportive care: set aside, never a line
-        rows["drug_exposure"].append((new_id(), person_id, drug_id("zoledronic acid"), day, day, 0))
+        rows["drug_exposure"].append((new_id(), person_id, drug_id("zoledronic acid"), day, day, _GIVEN))
     eligible = rng.choice((True, True, False, None))
     if eligible is not None:
         rows["observation"].append((new_id(), person_id, ELIGIBILITY, day + datetime.timedelta(days=10), None, None,
-                                    ELIGIBLE_YES if eligible else ELIGIBLE_NO, None, 0))
+                                    ELIGIBLE_YES if eligible else ELIGIBLE_NO, None, _EHR))
     lines: list[dict[str, Any]] = []  # the truth: what the document will say
     facts = _Facts(eligible, day + datetime.timedelta(days=10))
     start = day + datetime.timedelta(days=rng.randint(14, 40))
@@ -243,7 +290,7 @@ def patient(person_id: int, rng: random.Random, approved: list[str]) -> Patient:
             if collection <= lines[-1]["end"]:
                 collection = start
                 start = start + datetime.timedelta(days=rng.randint(30, 60))
-            rows["procedure_occurrence"].append((new_id(), person_id, APHERESIS, collection, 0))
+            rows["procedure_occurrence"].append((new_id(), person_id, APHERESIS, collection, _EHR))
             facts.collections.append(collection)
             therapy = _infusion(p, new_id, product, start, rng)
             lines.append({"agents": [therapy], "start": start, "end": start})
@@ -255,6 +302,21 @@ def patient(person_id: int, rng: random.Random, approved: list[str]) -> Patient:
         previous = (therapy,)
         _decision(p, new_id, lines, facts, therapy, start, approved, rng)
         start = _after(p, new_id, lines, end, rng, facts)
+    return _observed(p, day)
+
+
+def _observed(p: Patient, first: datetime.date) -> Patient:
+    """The patient as the CDM holds it: nothing after ``CDM_END`` (a drug given across it ends on
+    it, a decision after it is not made), and one observation period from ``first`` to it."""
+    for table, rows in p.rows.items():
+        if table == "person":
+            continue
+        kept = [r for r in rows if r[3] <= CDM_END]
+        if table == "drug_exposure":
+            kept = [r if r[4] <= CDM_END else (*r[:4], CDM_END, *r[5:]) for r in kept]
+        p.rows[table] = kept
+    p.rows["observation_period"] = [(p.person_id, p.person_id, first, CDM_END, standard.STANDARD_ALGORITHM)]
+    p.decisions = [d for d in p.decisions if d.day <= CDM_END]
     return p
 
 
@@ -276,7 +338,7 @@ def _cycles(p: Patient, new_id: _Ids, name: str, start: datetime.date, cycles: i
     for c in range(cycles):
         first = start + datetime.timedelta(days=28 * c + offset)
         end = first + datetime.timedelta(days=27)
-        p.rows["drug_exposure"].append((new_id(), p.person_id, concept or drug_id(name), first, end, 0))
+        p.rows["drug_exposure"].append((new_id(), p.person_id, concept or drug_id(name), first, end, _GIVEN))
     return end
 
 
@@ -296,17 +358,17 @@ def _infusion(p: Patient, new_id: _Ids, product: str, day: datetime.date, rng: r
     if rng.random() < 0.5:  # lymphodepletion: part of the CAR-T line, never a line of its own
         for name in ("fludarabine", "cyclophosphamide"):
             first = day - datetime.timedelta(days=5)
-            p.rows["drug_exposure"].append((new_id(), p.person_id, drug_id(name), first, first + datetime.timedelta(days=2), 0))
+            p.rows["drug_exposure"].append((new_id(), p.person_id, drug_id(name), first, first + datetime.timedelta(days=2), _GIVEN))
     roll = rng.random()
     if roll < 0.03:
-        p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE, day, 0))
+        p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE, day, _EHR))
         return UNKNOWN_CAR_T
     if roll < 0.25 and product == "ciltacabtagene autoleucel":
-        p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE_CILTA, day, 0))
+        p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE_CILTA, day, _EHR))
         return product
-    p.rows["drug_exposure"].append((new_id(), p.person_id, drug_id(product), day, day, 0))
+    p.rows["drug_exposure"].append((new_id(), p.person_id, drug_id(product), day, day, _GIVEN))
     if roll < 0.6:
-        p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE, day, 0))
+        p.rows["procedure_occurrence"].append((new_id(), p.person_id, CAR_T_PROCEDURE, day, _EHR))
     return product
 
 
@@ -315,19 +377,19 @@ def _after(p: Patient, new_id: _Ids, lines: list[dict[str, Any]], end: datetime.
     """After a line: maybe a progression, maybe a soluble BCMA level; the next line's start."""
     if rng.random() < 0.7:
         day = end + datetime.timedelta(days=rng.randint(1, 10))
-        p.rows["observation"].append((new_id(), p.person_id, PROGRESSION, day, None, None, None, None, 0))
+        p.rows["observation"].append((new_id(), p.person_id, PROGRESSION, day, None, None, None, None, _EHR))
         facts.progressions.append(day)
     gap = rng.randint(20, 240)
     if rng.random() < 0.3:
         day, level = end + datetime.timedelta(days=rng.randint(11, 15)), float(rng.choice((80, 150, 420, 650)))
-        p.rows["measurement"].append((new_id(), p.person_id, SOLUBLE_BCMA, day, level, None, NG_PER_ML, 0))
+        p.rows["measurement"].append((new_id(), p.person_id, SOLUBLE_BCMA, day, level, None, NG_PER_ML, _EHR))
         facts.soluble_bcma.append((day, level))
         gap = max(gap, 20)
     if rng.random() < 0.1 and facts.eligible is not None:  # eligibility reassessed
         day = end + datetime.timedelta(days=16)
         facts.eligible, facts.eligible_on = not facts.eligible, day
         p.rows["observation"].append((new_id(), p.person_id, ELIGIBILITY, day, None, None,
-                                      ELIGIBLE_YES if facts.eligible else ELIGIBLE_NO, None, 0))
+                                      ELIGIBLE_YES if facts.eligible else ELIGIBLE_NO, None, _EHR))
     return end + datetime.timedelta(days=gap)
 
 
@@ -337,7 +399,7 @@ def _decision(p: Patient, new_id: _Ids, lines: list[dict[str, Any]], facts: _Fac
     overrides = []
     if rng.random() < 0.15:
         text = rng.choice(OVERRIDE_TEXTS)
-        p.rows["observation"].append((new_id(), p.person_id, OVERRIDE, day, None, text, None, None, 0))
+        p.rows["observation"].append((new_id(), p.person_id, OVERRIDE, day, None, text, None, None, _EHR))
         rule, reason, *note = text.split(":", 2)
         overrides.append({"rule": rule, "candidate": therapy, "reason": reason, **({"note": note[0]} if note else {})})
     prior = lines[:-1]
@@ -389,11 +451,23 @@ def _chunks(source: Iterator[Patient], size: int) -> Iterator[tuple[dict[str, li
 
 
 def _arrow(table: str, rows: list[tuple[Any, ...]]) -> Any:
+    """The rows as an Arrow table with every column of the official DDL (those not written: null)."""
     import pyarrow as pa
 
-    types = {"text": pa.string(), "float": pa.float64(), "date": pa.date32(), "bigint": pa.int64()}
-    columns = COLUMNS[table]
-    return pa.table({c: pa.array([r[i] for r in rows], type=types[_sql_type(c)]) for i, c in enumerate(columns)})
+    given = {c: i for i, c in enumerate(COLUMNS[table])}
+    columns = {}
+    for column in cdm.tables()[table]:
+        values = [r[given[column.name]] for r in rows] if column.name in given else [None] * len(rows)
+        columns[column.name] = pa.array(values, type=_arrow_type(column.type))
+    return pa.table(columns)
+
+
+def _arrow_type(ddl_type: str) -> Any:
+    import pyarrow as pa
+
+    kinds = {"integer": pa.int32(), "date": pa.date32(), "timestamp": pa.timestamp("us"), "numeric": pa.float64(),
+             "float": pa.float64()}
+    return kinds.get(ddl_type.lower(), pa.string())
 
 
 def write_duckdb(path: Path, n: int, seed: int = 20261201, chunk: int = 2000) -> list[ExpectedDecision]:
@@ -401,8 +475,8 @@ def write_duckdb(path: Path, n: int, seed: int = 20261201, chunk: int = 2000) ->
     import duckdb
 
     with duckdb.connect(str(path)) as db:
-        for table, columns in COLUMNS.items():
-            db.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {_sql_type(c).upper()}' for c in columns)})")
+        for statement in cdm.statements("duckdb"):
+            db.execute(statement)
 
         def write(table: str, rows: list[tuple[Any, ...]]) -> None:
             db.register("synthetic_rows", _arrow(table, rows))
@@ -420,12 +494,14 @@ def write_parquet(folder: Path, n: int, seed: int = 20261201, chunk: int = 2000)
 
     def write(table: str, rows: list[tuple[Any, ...]]) -> None:
         (folder / table).mkdir(parents=True, exist_ok=True)
-        pq.write_table(_arrow(table, rows), folder / table / f"part-{counters[table]:05d}.parquet")
+        data = _arrow(table, rows) if table in COLUMNS else _empty(table)
+        pq.write_table(data, folder / table / f"part-{counters[table]:05d}.parquet")
         counters[table] += 1
 
     expected = _write(write, n, seed, chunk)
-    for table, written in counters.items():
-        if not written:  # an empty table is still a table
+    for table in (*COLUMNS, "episode", "episode_event"):
+        if not counters.get(table):  # an empty table is still a table
+            counters[table] = 0
             write(table, [])
     return expected
 
@@ -435,9 +511,10 @@ def write_postgres(url: str, n: int, seed: int = 20261201, chunk: int = 2000) ->
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as db:
-        for table, columns in COLUMNS.items():
+        for table in cdm.tables("postgresql"):
             db.execute(f"DROP TABLE IF EXISTS {table}".encode())
-            db.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {_pg_type(c)}' for c in columns)})".encode())
+        for statement in cdm.statements("postgresql"):
+            db.execute(statement.encode())
 
         def write(table: str, rows: list[tuple[Any, ...]]) -> None:
             with db.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN".encode()) as copy:
@@ -452,8 +529,10 @@ def write_postgres(url: str, n: int, seed: int = 20261201, chunk: int = 2000) ->
         return expected
 
 
-def _pg_type(column: str) -> str:
-    return {"float": "double precision"}.get(_sql_type(column), _sql_type(column))
+def _empty(table: str) -> Any:
+    import pyarrow as pa
+
+    return pa.table({c.name: pa.array([], type=_arrow_type(c.type)) for c in cdm.tables()[table]})
 
 
 def _write(write: Any, n: int, seed: int, chunk: int) -> list[ExpectedDecision]:
@@ -466,6 +545,28 @@ def _write(write: Any, n: int, seed: int, chunk: int) -> list[ExpectedDecision]:
                 write(table, table_rows)
         expected += decisions
     return expected
+
+
+def batch_document(decision: ExpectedDecision, evaluator: Any) -> dict[str, Any]:
+    """The decision's document as ``mmsequence batch`` takes it: an override the CDM records for a
+    rule that did not fire for the therapy given is left out, and the comment says so. (The audit
+    reads such a record, does not use it and warns; ``batch`` refuses a document that overrides a
+    rule that did not fire.)"""
+    from ..history import parse_document
+
+    document = decision.document
+    overrides = document.get("overrides", [])
+    if not overrides:
+        return document
+    plain = {k: v for k, v in document.items() if k != "overrides"}
+    fired = {f.rule for f in evaluator.evaluate(parse_document(plain)).candidate(decision.therapy).findings}
+    kept = [o for o in overrides if o["rule"] in fired]
+    if len(kept) == len(overrides):
+        return document
+    dropped = ", ".join(o["rule"] for o in overrides if o["rule"] not in fired)
+    return {**plain, **({"overrides": kept} if kept else {}),
+            "comment": f"The CDM records an override of {dropped}, a rule that did not fire for {decision.therapy};"
+                       " the audit does not use it."}
 
 
 def synthetic_policy_path() -> Path:

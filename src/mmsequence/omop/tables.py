@@ -26,6 +26,10 @@ TYPES: dict[str, type] = {
     # unmapped concepts
     "domain": str, "concept_id": int, "concept_name": str, "vocabulary_id": str, "outcome": str,
     "records": int, "persons": int,
+    # derived episodes, and the readings of lines compared
+    "regimen": int, "start_date": str, "end_date": str, "source_value": str, "events": str,
+    "reading": str, "imwg_lines": int, "other_lines": int, "identical": bool, "kinds": str, "imwg": str, "other": str,
+    "kind": str, "persons_identical": int, "share_identical": float, "example": str,
 }
 
 
