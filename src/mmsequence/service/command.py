@@ -97,7 +97,7 @@ def _serve(args: argparse.Namespace) -> str:
         import uvicorn
 
         from .app import create_app
-        from .server import run_workers
+        from .server import refuse_if_served, run_workers
         from .store import Store
     except ImportError:
         raise MmsequenceError("the service needs the service extra: pip install 'mmsequence[service]'") from None
@@ -105,6 +105,7 @@ def _serve(args: argparse.Namespace) -> str:
     logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
     options: dict[str, Any] = {"log_level": "info", "access_log": False}
+    refuse_if_served(args.host, args.port)
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
         return ""
