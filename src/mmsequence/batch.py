@@ -96,9 +96,20 @@ def _record(line: bytes) -> dict[str, Any] | None:
             return None
     if not isinstance(record, dict):
         return None
-    if isinstance(record.get("source"), str) or isinstance(record.get("header"), dict):
+    if isinstance(record.get("header"), dict) or isinstance(record.get("source"), str) and _complete(record):
         return record
     return None
+
+
+def _complete(record: dict[str, Any]) -> bool:
+    """Whether a patient line is a whole record its run wrote: an assessment (patient, date,
+    candidates) or the errors of its document. A stub with only ``source`` is not, and would
+    otherwise skip its patient on every resume."""
+    errors = record.get("errors")
+    if errors is not None:
+        return isinstance(errors, list) and bool(errors) and all(isinstance(e, str) for e in errors)
+    return (isinstance(record.get("patient_id"), str) and isinstance(record.get("as_of"), str)
+            and isinstance(record.get("candidates"), list))
 
 
 @attrs.frozen
@@ -186,6 +197,8 @@ class _Job:
             assessment = evaluator.evaluate(history, as_of=self.as_of)
         except MmsequenceError as error:
             problems = [p.removeprefix("document: ") for p in error.problems]
+        except Exception as error:  # noqa: BLE001 (one document's failure is its record, not the run's end)
+            problems = [f"internal error ({type(error).__name__}): this document could not be assessed"]
         else:
             return to_json_line({"source": item.source, **assessment.to_dict(shared=self.full)}), True
         return to_json_line({"source": item.source, "errors": problems}), False

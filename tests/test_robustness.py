@@ -1,0 +1,126 @@
+"""Hostile input against the reader, the CLI and the batch: limits named, no traceback, output
+growing with the input, not with its square."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mmsequence.batch import run_batch
+from mmsequence.cli import main
+from mmsequence.documents import READ_LIMITS, LimitExceeded, check_limits, decode_json, read_document
+from mmsequence.errors import InputError
+
+from .builders import document, line
+
+
+def nested_extension_bundle(levels: int) -> dict:
+    """A FHIR Bundle whose Patient carries an extension nested ``levels`` deep."""
+    extension: dict = {"url": "http://example.org/x", "valueString": "a"}
+    for _ in range(levels):
+        extension = {"url": "http://example.org/x", "extension": [extension]}
+    patient = {"resourceType": "Patient", "id": "p1", "extension": [extension]}
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+
+
+def unknown_drugs(count: int) -> dict:
+    return document(line([f"zz-unknown-{i}" for i in range(count)], "2024-01-01", "2024-03-01"))
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_deeply_nested_extension_is_exit_2_naming_the_limit(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(nested_extension_bundle(150)))
+    code, out, err = run(capsys, "evaluate", str(path))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "nested deeper than 64 levels (limit max_depth)" in err and "Traceback" not in err
+
+
+def test_the_deepest_bundle_within_the_limit_goes_through_fhir_validation():
+    levels = 1
+    while True:  # the deepest extension the limit lets through
+        try:
+            check_limits(nested_extension_bundle(levels + 1), "document")
+        except LimitExceeded:
+            break
+        levels += 1
+    assert levels > 20
+    history = read_document(nested_extension_bundle(levels))  # no RecursionError on the way
+    assert history.lines == ()
+
+
+@pytest.mark.parametrize("value, limit", [
+    ({"a": "x" * (READ_LIMITS.max_string_chars + 1)}, "max_string_chars"),
+    ({"entry": [{}] * (READ_LIMITS.max_items + 1)}, "max_items"),
+    ([[[[]]]], None),
+])
+def test_each_limit_is_named(value, limit):
+    if limit is None:
+        check_limits(value, "document")
+        return
+    with pytest.raises(LimitExceeded) as caught:
+        check_limits(value, "document")
+    assert caught.value.limit == limit and f"(limit {limit})" in caught.value.problems[0]
+
+
+def test_a_key_given_twice_is_an_input_error_naming_it(tmp_path, capsys):
+    text = json.dumps(document()).replace('"car_t_eligible": false', '"car_t_eligible": false, "car_t_eligible": true')
+    with pytest.raises(InputError, match="the key 'car_t_eligible' is given twice"):
+        decode_json(text, "document")
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    code, out, err = run(capsys, "evaluate", str(path))
+    assert (code, out) == (2, "") and "'car_t_eligible' is given twice" in err
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_batch_goes_on_past_a_document_over_the_limits_and_records_it(tmp_path, processes):
+    source, out = tmp_path / "cohort.jsonl", tmp_path / "out.jsonl"
+    good = json.dumps(document(patient_id="P1"))
+    twice = json.dumps(document(patient_id="P3")).replace('"car_t_eligible": false',
+                                                          '"car_t_eligible": false, "car_t_eligible": true')
+    source.write_text("\n".join([good, json.dumps(nested_extension_bundle(150)), twice]) + "\n")
+    assert run_batch(source, out, processes=processes) == (3, 2)
+    assert run_batch(source, out, processes=processes) == (0, 0)  # a resume does not die on it either
+    records = [json.loads(x) for x in out.read_text().splitlines() if not x.startswith('{"header"')]
+    assert [r["source"] for r in records] == ["cohort.jsonl:1", "cohort.jsonl:2", "cohort.jsonl:3"]
+    assert records[0]["patient_id"] == "P1"
+    assert "limit max_depth" in records[1]["errors"][0] and "given twice" in records[2]["errors"][0]
+
+
+def test_a_stub_line_in_the_output_does_not_skip_its_patient_on_resume(tmp_path):
+    source, out = tmp_path / "cohort.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps(document(patient_id="P1")) + "\n")
+    out.write_text(json.dumps({"source": "cohort.jsonl:1"}) + "\n")
+    assert run_batch(source, out) == (1, 0)
+    (record,) = [json.loads(x) for x in out.read_text().splitlines() if not x.startswith("{\"header\"")]
+    assert record["patient_id"] == "P1" and record["candidates"]
+
+
+def _output_bytes(tmp_path: Path, doc: dict) -> int:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    command = [sys.executable, "-m", "mmsequence.cli", "evaluate", str(path)]
+    done = subprocess.run(command, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return len(done.stdout)
+
+
+def test_output_grows_linearly_with_the_unknown_drugs_of_a_line(tmp_path):
+    small, large = _output_bytes(tmp_path, unknown_drugs(150)), _output_bytes(tmp_path, unknown_drugs(600))
+    assert large < 4.5 * small  # quadratic output was 16 times larger for 4 times the drugs
+
+
+def test_a_drug_repeated_in_a_line_is_one_exposure(tmp_path):
+    half = _output_bytes(tmp_path, document(line(["zz-unknown"] * 2500, "2024-01-01", "2024-03-01")))
+    full = _output_bytes(tmp_path, document(line(["zz-unknown"] * 5000, "2024-01-01", "2024-03-01")))
+    assert full < 2.2 * half  # each repetition was an exposure of its own, quoting the whole line
