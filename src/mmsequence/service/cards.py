@@ -341,15 +341,25 @@ def _why(candidate: CandidateAssessment, sources: _Sources, w: Words = ENGLISH_W
 
 def warning_groups(warnings: Iterable[str]) -> list[str]:
     """Data warnings in words, the same problem said once with every place it was found."""
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, None]] = {}  # problem -> its places, in order, each once (a dict: linear time)
     for warning in dict.fromkeys(clinical(w) for w in warnings):
         where, sep, what = warning.partition(": ")
         subject, problem = (where, what) if sep and what else ("", warning)
-        places = groups.setdefault(problem[:1].upper() + problem[1:], [])
-        if subject and subject not in places:
-            places.append(subject)
-    return [f"{places[0][:1].upper()}{places[0][1:]}: {problem[:1].lower()}{problem[1:]}" if len(places) == 1
-            else problem + (f": {', '.join(places)}" if places else "") for problem, places in groups.items()]
+        places = groups.setdefault(problem[:1].upper() + problem[1:], {})
+        if subject:
+            places[subject] = None
+    return [_group(problem, list(places)) for problem, places in groups.items()]
+
+
+#: Places named for one problem on a card; the others are counted.
+MAX_PLACES = 20
+
+
+def _group(problem: str, places: list[str]) -> str:
+    if len(places) == 1:
+        return f"{places[0][:1].upper()}{places[0][1:]}: {problem[:1].lower()}{problem[1:]}"
+    named = ", ".join(places[:MAX_PLACES]) + (f" and {len(places) - MAX_PLACES} more" if len(places) > MAX_PLACES else "")
+    return problem + (f": {named}" if places else "")
 
 
 def _footer(assessment: Assessment, sources: _Sources, w: Words = ENGLISH_WORDS) -> str:

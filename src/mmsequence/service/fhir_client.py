@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from .hooks import PREFETCH
-from .trust import Network
+from .trust import Network, normalise_url
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -59,6 +59,13 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+#: IPv6 ranges that carry an IPv4 address (IPv4-compatible, IPv4-translated, NAT64, 6to4): Python
+#: counts them as global, yet they may lead to any IPv4 host, loopback included. Refused unless an
+#: issuer's networks name them.
+_EMBEDDING_IPV4 = tuple(ipaddress.ip_network(n) for n in (
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16"))
+
+
 class AddressRefused(httpcore.ConnectError):
     """The FHIR server's name resolves to no address its issuer may use."""
 
@@ -73,7 +80,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     def permits(self, text: str) -> bool:
         address = _address(text)
-        return address.is_global or any(address in network for network in self._allowed)
+        if any(address in network for network in self._allowed):
+            return True
+        return address.is_global and not any(address in network for network in _EMBEDDING_IPV4)
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Any = None) -> httpcore.AsyncNetworkStream:
@@ -164,13 +173,24 @@ async def _read_query(client: httpx.AsyncClient, base: str, headers: dict[str, s
         data = await _get(client, url, headers, key, budget)
         if data.get("resourceType") != "Bundle":
             return [{"resource": data}]
-        page, url = _page(data, key)
+        page, following = _page(data, key)
         entries.extend(page)
-        if url is None:
+        if following is None:
             return entries
-        if not url.startswith(base):
+        url = within(base, following)
+        if url is None:
             raise FhirUnavailable(f"{key}: a next page outside the FHIR server")
     raise Cut(f"{key}: more than {limits.max_pages} pages of {limits.page_size}")
+
+
+def within(base: str, url: str) -> str | None:
+    """``url`` as it will be sent, if it lies under ``base`` (``https://host/fhir/``) once both are
+    normalised (dot segments resolved, so ``<base>/../trap`` is outside), else None."""
+    origin, base_path, _ = normalise_url(base) or ("", "", "")
+    parts = normalise_url(url, query=True)
+    if not origin or parts is None or parts[0] != origin or not parts[1].startswith(base_path):
+        return None
+    return parts[0] + parts[1] + (f"?{parts[2]}" if parts[2] else "")
 
 
 async def fetch(client: httpx.AsyncClient, base: str, token: str, patient_id: str, keys: list[str],
