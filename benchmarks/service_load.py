@@ -162,7 +162,7 @@ def _assess_for(seconds: float, results: Any) -> None:
     count, stop = 0, time.perf_counter() + seconds
     while time.perf_counter() < stop:
         hook = parse_request(json.loads(body), service)
-        history = evaluator.read(merged_bundle(prefetch_entries(hook.prefetch)[0]), patient_id=hook.patient_id)
+        history = evaluator.read(merged_bundle(prefetch_entries(hook.prefetch).entries), patient_id=hook.patient_id)
         assessment = evaluator.evaluate(history)
         json.dumps(cards.response(cards.patient_view_cards(assessment, hook.hook_instance)))
         count += 1

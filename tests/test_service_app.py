@@ -206,7 +206,7 @@ def _order(draft_concept: dict, *history: dict) -> dict:
                          "medicationAdministrations": searchset("MedicationAdministration"),
                          "medicationStatements": searchset("MedicationStatement"),
                          "medicationRequests": None, "procedures": searchset("Procedure"),
-                         "serviceRequests": None, "carePlans": None}}
+                         "serviceRequests": None, "carePlans": None, "observations": searchset("Observation")}}
 
 
 def test_an_order_coded_only_by_rxnorm_is_recognised_by_the_catalogs_code(tmp_path):

@@ -56,6 +56,7 @@ from .auth import MAX_LIFETIME_SECONDS, AuthError, Verifier
 from .fhir_client import Cut, FhirUnavailable, Limits, Resolver, fetch, guarded_client
 from .hooks import (
     SERVICES, HookRequest, Service, merged_bundle, ordered_drugs, parse_feedback, parse_request, prefetch_entries,
+    prefetch_templates,
 )
 from .keys import KeyRing, KeySetError
 from .store import open_store
@@ -219,6 +220,10 @@ class _Guard:
         log.info("%s %s %d %.1f ms", scope["method"], path, status[0], (time.perf_counter() - started) * 1000)
 
 
+class _Incomplete(Cut):
+    """The prefetch holds the first page of a search, and its other pages cannot be read."""
+
+
 @attrs.define
 class _Lane:
     """One evaluation thread and how many calls it has admitted (counted on the event loop)."""
@@ -255,6 +260,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         raise InputError([f"JWK Set: {error}"]) from None
     verifier = Verifier(trust, keys, max_lifetime=settings.max_token_lifetime)
     evaluator = evaluator_for(load_policy(settings.policy))
+    templates = prefetch_templates(evaluator.policy.observation_codes())
     state: dict[str, Any] = {}
     ordinary = _Lane(settings.max_evaluations, "ordinary")
     large = _Lane(settings.max_large_evaluations, "large")
@@ -283,7 +289,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
 
     async def discovery(request: Request) -> Response:
         await authenticate(request)
-        return _AsciiJSON({"services": [s.to_dict() for s in SERVICES.values()]})
+        return _AsciiJSON({"services": [s.to_dict(templates) for s in SERVICES.values()]})
 
     def fhir_base(issuer: Issuer | None, server: str) -> tuple[str, httpx.AsyncClient]:
         """The trusted base the request's fhirServer names, and the client for its issuer; 412 otherwise
@@ -297,17 +303,24 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         raise _fail(412, "fhirServer is not a FHIR server the trust file names for this EHR")
 
     async def bundle_of(hook: HookRequest, issuer: Issuer | None) -> dict[str, Any]:
-        entries, missing = prefetch_entries(hook.prefetch)
+        prefetched = prefetch_entries(hook.prefetch, templates)
+        entries, missing, following = prefetched.entries, prefetched.missing, prefetched.following
         drafts = len((hook.draft_orders or {}).get("entry") or ())
         if len(entries) + drafts > settings.max_entries:
             raise _fail(413, f"the request's Bundles hold more than {settings.max_entries:,} entries (limit max_entries)")
-        if missing:
-            if not (hook.fhir_server and hook.access_token):
-                raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given",
-                            missing=missing)
+        readable = bool(hook.fhir_server and hook.access_token)
+        if following and not readable:
+            raise _Incomplete(f"the prefetched {', '.join(sorted(following))} hold only the first page of a longer"
+                              " search, and no fhirServer with fhirAuthorization was given to read the rest: drugs,"
+                              " diagnoses or progressions on the other pages could change every verdict")
+        if missing and not readable:
+            raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given", missing=missing)
+        if missing or following:
+            assert hook.fhir_server is not None and hook.access_token is not None
             base, client = fhir_base(issuer, hook.fhir_server)
             try:
-                entries += await fetch(client, base, hook.access_token, hook.patient_id, missing, settings.limits)
+                entries += await fetch(client, base, hook.access_token, hook.patient_id, missing, settings.limits,
+                                       templates, following)
             except FhirUnavailable as error:
                 raise _fail(412, f"cannot read the FHIR server: {error}") from None
             if len(entries) + drafts > settings.max_entries:
@@ -322,12 +335,12 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         try:
             if hook.draft_orders is None:
                 return cards.patient_view_cards(evaluate(bundle, hook.patient_id, None), hook.hook_instance, language)
-            orders = ordered_drugs(hook, evaluator.catalog)
+            orders, notes = ordered_drugs(hook, evaluator.catalog)
             if not orders:
                 return []
             names = [o.name for o in orders] + [a.name for a in evaluator.catalog.approved_tcrts()]
             assessment = evaluate(bundle, hook.patient_id, list(dict.fromkeys(names)))
-            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language)
+            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language, notes)
         except LimitExceeded as error:
             raise _limit_failure(error) from None
         except InputError as error:
@@ -367,8 +380,9 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             try:
                 bundle = await bundle_of(hook, issuer)
             except Cut as cut:
-                log.warning("%s: FHIR read cut short: %s", logged_path(request.url.path), cut)
-                issued = [cards.cut_card(str(cut), hook.hook_instance)]
+                log.warning("%s: record incomplete: %s", logged_path(request.url.path), cut)
+                advice = cards.INCOMPLETE_PREFETCH if isinstance(cut, _Incomplete) else None
+                issued = [cards.cut_card(str(cut), hook.hook_instance, *([advice] if advice else []))]
                 await run_in_threadpool(record, issuer, service, issued)
             else:
                 language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English

@@ -455,11 +455,11 @@ def _replace(draft: Mapping[str, Any], reference: str, ordered: CandidateAssessm
 
 
 def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalog, hook_instance: str = "",
-                language: str = ENGLISH) -> list[Card]:
-    """One card per ordered therapy, in ``language``."""
+                language: str = ENGLISH, notes: Sequence[str] = ()) -> list[Card]:
+    """One card per ordered therapy, in ``language``; ``notes`` on the draft orders join the record's warnings."""
     w = Words(language, catalog) if language != ENGLISH else ENGLISH_WORDS
     cards = []
-    groups = warning_groups(assessment.warnings)
+    groups = warning_groups([*assessment.warnings, *notes])
     for order in orders:
         ordered = assessment.candidate(order.name)
         alternative = _alternative(assessment, ordered)
@@ -504,11 +504,18 @@ def problems_card(problems: Sequence[str], hook_instance: str = "") -> Card:
                              problems, "data-problem", hook_instance)
 
 
-def cut_card(why: str, hook_instance: str = "") -> Card:
-    """A FHIR read stopped at a limit: no assessment on part of the record."""
+_RAISE_LIMITS = ("No assessment was made on part of the record: reopen it later, or ask the EHR team to raise the"
+                 " service's FHIR read limits.")
+
+
+def cut_card(why: str, hook_instance: str = "", advice: str = _RAISE_LIMITS) -> Card:
+    """A FHIR read stopped at a limit, or a prefetch holding part of a search: no assessment on part of the record."""
     return not_assessed_card("TCRT sequencing not assessed: the record could not be read in full",
-                             [why, "No assessment was made on part of the record: reopen it later, or ask the EHR"
-                              " team to raise the service's FHIR read limits."], "data-cut", hook_instance)
+                             [why, advice], "data-cut", hook_instance)
+
+
+INCOMPLETE_PREFETCH = ("No assessment was made on part of the record: the EHR should send every page, or a"
+                       " fhirServer with fhirAuthorization so that the service reads them.")
 
 
 def response(cards: Iterable[Card]) -> dict[str, Any]:

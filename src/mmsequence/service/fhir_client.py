@@ -15,7 +15,7 @@ import asyncio
 import ipaddress
 import json
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -163,22 +163,22 @@ def _page(data: dict[str, Any], key: str) -> tuple[list[dict[str, Any]], str | N
     return entries, following[0] if following else None
 
 
-async def _read_query(client: httpx.AsyncClient, base: str, headers: dict[str, str], key: str, patient_id: str,
+async def _read_pages(client: httpx.AsyncClient, base: str, headers: dict[str, str], key: str, url: str,
                       limits: Limits, budget: _Budget) -> list[dict[str, Any]]:
-    query = PREFETCH[key].replace("{{context.patientId}}", quote(patient_id, safe=""))
-    url: str | None = base + query + (f"&_count={limits.page_size}" if "?" in query else "")
+    """The entries of a search from ``url`` on, following its next links under ``base``."""
     entries: list[dict[str, Any]] = []
+    next_url: str | None = url
     for _ in range(limits.max_pages):
-        assert url is not None
-        data = await _get(client, url, headers, key, budget)
+        assert next_url is not None
+        data = await _get(client, next_url, headers, key, budget)
         if data.get("resourceType") != "Bundle":
             return [{"resource": data}]
         page, following = _page(data, key)
         entries.extend(page)
         if following is None:
             return entries
-        url = within(base, following)
-        if url is None:
+        next_url = within(base, following)
+        if next_url is None:
             raise FhirUnavailable(f"{key}: a next page outside the FHIR server")
     raise Cut(f"{key}: more than {limits.max_pages} pages of {limits.page_size}")
 
@@ -194,13 +194,25 @@ def within(base: str, url: str) -> str | None:
 
 
 async def fetch(client: httpx.AsyncClient, base: str, token: str, patient_id: str, keys: list[str],
-                limits: Limits) -> list[dict[str, Any]]:
-    """The entries of each missing prefetch query from the FHIR base ``base`` (already checked
-    against the trust file), the queries read side by side under one deadline and size cap."""
+                limits: Limits, templates: Mapping[str, str] = PREFETCH,
+                following: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The entries of each missing prefetch query (``keys``, by ``templates``) and of the pages after
+    each paged prefetch (``following``: key -> its next link), from the FHIR base ``base`` (already
+    checked against the trust file), read side by side under one deadline and size cap. A next link
+    outside the base is refused before any request."""
     base = base.rstrip("/") + "/"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
     budget = _Budget(limits.max_bytes)
-    tasks = [asyncio.create_task(_read_query(client, base, headers, key, patient_id, limits, budget)) for key in keys]
+    starts: list[tuple[str, str]] = []
+    for key in keys:
+        query = templates[key].replace("{{context.patientId}}", quote(patient_id, safe=""))
+        starts.append((key, base + query + (f"&_count={limits.page_size}" if "?" in query else "")))
+    for key, link in (following or {}).items():
+        url = within(base, link)
+        if url is None:
+            raise FhirUnavailable(f"{key}: the prefetch's next page is outside the FHIR server")
+        starts.append((key, url))
+    tasks = [asyncio.create_task(_read_pages(client, base, headers, key, url, limits, budget)) for key, url in starts]
     try:
         async with asyncio.timeout(limits.deadline_seconds):
             pages = await asyncio.gather(*tasks)
