@@ -8,6 +8,7 @@ get no card.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -215,8 +216,12 @@ def ordered_drugs(request: HookRequest, catalog: Catalog) -> tuple[list[Order], 
     raw = [e.get("resource") for e in (request.draft_orders or {}).get("entry") or ()]
     kept = [(i, {k: v for k, v in r.items() if k in _DRUG_FIELDS[r["resourceType"]]})
             for i, r in enumerate(raw) if isinstance(r, Mapping) and r.get("resourceType") in _DRUG_FIELDS]
-    bundle = validate_bundle({"resourceType": "Bundle", "type": "collection",
-                              "entry": [{"resource": r} for _, r in kept]})
+    try:
+        bundle = validate_bundle({"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": r} for _, r in kept]})
+    except InputError as error:  # each problem named by the draft's own place
+        raise InputError([re.sub(r"^entry\[(\d+)\]", lambda m: f"context.draftOrders.entry[{kept[int(m[1])][0]}]", p)
+                          for p in error.problems]) from None
     entries = [(i, e.fullUrl, e.resource, raw[i]) for (i, _), e in zip(kept, bundle.entry or ())
                if e.resource is not None]
     reader = ResourceReader(catalog, medication_index((url, resource) for _, url, resource, _ in entries), LINE_EXTENSION)
