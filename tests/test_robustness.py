@@ -4,6 +4,8 @@ growing with the input, not with its square."""
 from __future__ import annotations
 
 import json
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ from mmsequence.documents import READ_LIMITS, LimitExceeded, check_limits, decod
 from mmsequence.errors import InputError
 
 from .builders import document, line
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def nested_extension_bundle(levels: int) -> dict:
@@ -124,3 +128,45 @@ def test_a_drug_repeated_in_a_line_is_one_exposure(tmp_path):
     half = _output_bytes(tmp_path, document(line(["zz-unknown"] * 2500, "2024-01-01", "2024-03-01")))
     full = _output_bytes(tmp_path, document(line(["zz-unknown"] * 5000, "2024-01-01", "2024-03-01")))
     assert full < 2.2 * half  # each repetition was an exposure of its own, quoting the whole line
+
+
+def _with_file_size_limit(limit: int):
+    """For a subprocess: files may grow to ``limit`` bytes, then a write fails as on a full disk."""
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def _cli(*argv: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mmsequence.cli", *argv], capture_output=True, text=True, timeout=300,
+                          **options)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_evaluate_to_a_full_disk_is_exit_1_with_one_line():
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "mmsequence.cli", "evaluate", str(EXAMPLES / "tb-014.json")],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == "mmsequence: the standard output: cannot be written (No space left on device)\n"
+
+
+def test_a_board_that_cannot_be_written_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "board.html"
+    done = _cli("board", str(EXAMPLES / "board"), "--as-of", "2026-03-12", "--out", str(out),
+                preexec_fn=_with_file_size_limit(4096))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "board.html: cannot be written" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_that_cannot_be_written_is_exit_1_and_resumes(tmp_path):
+    source, out = tmp_path / "cohort.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps(document(patient_id=f"P{i}")) + "\n" for i in range(30)))
+    done = _cli("batch", str(source), "--out", str(out), "--processes", "1", preexec_fn=_with_file_size_limit(20_000))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "out.jsonl: cannot be written (File too large); rerun to resume" in done.stderr
+    resumed = _cli("batch", str(source), "--out", str(out), "--processes", "1")
+    assert resumed.returncode == 0
+    records = [json.loads(x) for x in out.read_text().splitlines() if not x.startswith('{"header"')]
+    assert sorted(r["patient_id"] for r in records) == sorted(f"P{i}" for i in range(30))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import os
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from ._paths import vignettes_dir
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
-from .errors import InputError, MmsequenceError, RuleFileError
+from .errors import InputError, MmsequenceError, OutputError, RuleFileError
 from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
@@ -110,10 +112,13 @@ def _vignettes(args: argparse.Namespace) -> str:
 def _batch(args: argparse.Namespace) -> str:
     from .batch import default_processes, run_batch  # multiprocessing and msgspec: for batch runs only
 
-    written, failed = run_batch(
-        Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
-        processes=args.processes or default_processes(), progress=True, full=args.full_records,
-    )
+    try:
+        written, failed = run_batch(
+            Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
+            processes=args.processes or default_processes(), progress=True, full=args.full_records,
+        )
+    except OSError as error:  # what was written stays, whole lines only: a rerun resumes after it
+        raise OutputError(f"{args.out}: cannot be written ({error.strerror or error}); rerun to resume") from None
     args.exit_code = 1 if failed else 0
     print(f"mmsequence: {written} written to {args.out}, {failed} with errors", file=sys.stderr)
     return ""
@@ -185,11 +190,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         output = args.run(args)
+    except OutputError as error:
+        for problem in error.problems:
+            print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
+        return 1
     except MmsequenceError as error:
         for problem in error.problems:
             print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
-    sys.stdout.write(output)
+    except OSError as error:  # a file a command appends to (an audit's journal) on a full or read-only disk
+        print(f"mmsequence: {_one_line(str(error.filename or 'a file'))}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.write(output)
+        sys.stdout.flush()  # a full disk shows here, not after exit 0
+    except OSError as error:
+        with contextlib.suppress(OSError):  # what could not be written is not written again at exit
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stands in for stdout until exit)
+        print(f"mmsequence: the standard output: cannot be written ({error.strerror or error})", file=sys.stderr)
+        return 1
     return getattr(args, "exit_code", 0)
 
 

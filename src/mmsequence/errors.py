@@ -29,3 +29,8 @@ class RuleFileError(MmsequenceError):
 class EngineError(MmsequenceError):
     """The rule engine failed during an evaluation (it refused the facts, an action raised, or a
     session leaked)."""
+
+
+class OutputError(MmsequenceError):
+    """An output could not be written (a full or read-only disk); the command exits 1 and leaves
+    no partial file at the target."""
