@@ -170,3 +170,19 @@ def test_a_batch_that_cannot_be_written_is_exit_1_and_resumes(tmp_path):
     assert resumed.returncode == 0
     records = [json.loads(x) for x in out.read_text().splitlines() if not x.startswith('{"header"')]
     assert sorted(r["patient_id"] for r in records) == sorted(f"P{i}" for i in range(30))
+
+
+def test_a_resume_reassesses_a_document_changed_since_its_line_was_written(tmp_path, capsys):
+    source, out = tmp_path / "cohort.jsonl", tmp_path / "out.jsonl"
+    docs = [document(patient_id=f"P{i}") for i in range(3)]
+    source.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    assert run_batch(source, out) == (3, 0)
+    docs[1]["car_t_eligible"] = True
+    source.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    assert run_batch(source, out) == (1, 0)
+    assert "cohort.jsonl:2 has changed since it was assessed" in capsys.readouterr().err
+    records = [json.loads(x) for x in out.read_text().splitlines() if not x.startswith('{"header"')]
+    assert sorted(r["source"] for r in records) == ["cohort.jsonl:1", "cohort.jsonl:2", "cohort.jsonl:3"]
+    [changed] = [r for r in records if r["source"] == "cohort.jsonl:2"]
+    assert changed["derived"]["car_t_eligible"] == "yes"
+    assert run_batch(source, out) == (0, 0)
