@@ -18,7 +18,7 @@ import pytest
 from mmsequence.service import cards
 from mmsequence.service.fhir_client import _GuardedBackend, within
 
-from .service_support import example, free_port
+from .service_support import call_app, example, free_port
 from .test_robustness import nested_extension_bundle
 from .test_service_app import FHIR, PATIENT_VIEW, WITHOUT_PREFETCH, app_with, fhir_server, post
 
@@ -28,9 +28,7 @@ def test_a_deeply_nested_prefetch_is_422_naming_the_limit(tmp_path):
     request["prefetch"]["patient"] = nested_extension_bundle(150)["entry"][0]["resource"]
     reply = post(app_with(tmp_path), PATIENT_VIEW, request)
     assert reply.status_code == 422 and "limit max_depth" in reply.json()["error"]
-    raw = app_with(tmp_path)
-    from .service_support import call_app
-    assert call_app(raw, "POST", PATIENT_VIEW, content=b"[" * 100_000).status_code == 422
+    assert call_app(app_with(tmp_path), "POST", PATIENT_VIEW, content=b"[" * 100_000).status_code == 422
 
 
 def test_bundles_over_the_entry_cap_are_413(tmp_path):
