@@ -138,3 +138,12 @@ def test_a_database_that_cannot_be_written_is_exit_2_at_startup(tmp_path):
                "--database", str(blocker / "db.sqlite3")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--database: " in done.stderr and "Traceback" not in done.stderr
+
+
+def test_fhir_server_urls_are_normalised_before_they_are_compared():
+    from mmsequence.service.trust import normalise_base
+
+    assert normalise_base("HTTPS://EHR.example.org:443/r4/../fhir/") == "https://ehr.example.org/fhir"
+    assert normalise_base("https://ehr.example.org/fhir/./") == "https://ehr.example.org/fhir"
+    for refused in ("https://ehr.example.org/%2e%2e/fhir", "https://ehr.example.org/fhir%2Fx", "https://ehr.example.org/a%5cb"):
+        assert normalise_base(refused) is None
