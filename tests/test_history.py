@@ -86,7 +86,7 @@ def test_apheresis_records_must_be_in_order():
     [
         (b"{not json", "invalid JSON at line 1 column 2"),
         (b"\xff\xfe{}", "is not UTF-8"),
-        (b"[" * 100000 + b"]" * 100000, "JSON nested too deeply"),
+        (b"[" * 100000 + b"]" * 100000, "nested deeper than 64 levels"),
     ],
 )
 def test_unreadable_files(tmp_path, content, expected):

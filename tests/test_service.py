@@ -4,7 +4,15 @@ FHIR reads bound to the trust file, feedback across restarts, and several worker
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +20,7 @@ import pytest
 from mmsequence.service.hooks import PREFETCH, SERVICES
 from mmsequence.service.store import Store
 
-from .service_support import Ehr, FhirServer, example, free_port, running_service
+from .service_support import ISSUER, Ehr, FhirServer, example, free_port, running_service
 
 PATIENT_VIEW = "/cds-services/mmsequence-patient-view"
 
@@ -164,3 +172,61 @@ def test_serve_refuses_authentication_without_public_url(ehr, tmp_path):
                "--trust", f"https://ehr.example.org/={ehr.jwks}", "--database", str(tmp_path / "db")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--public-url: required" in done.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")
+def test_workers_die_with_a_supervisor_killed_by_sigkill_and_a_served_port_is_refused(ehr, tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "mmsequence.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "2", "--database", str(tmp_path / "db.sqlite3"), "--trust", f"{ISSUER}={ehr.jwks}",
+               "--public-url", f"http://127.0.0.1:{port}"]
+    log = (tmp_path / "service.log").open("wb")
+    supervisor = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 or not _listening(port):
+            assert supervisor.poll() is None and time.monotonic() < deadline, (tmp_path / "service.log").read_text()
+            time.sleep(0.2)
+            workers = _children(supervisor.pid)
+        again = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 2 and f"--port: 127.0.0.1:{port} is already in use" in again.stderr
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while (_listening(port) or any(_alive(w) for w in workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _listening(port) and not any(_alive(w) for w in workers)
+    finally:
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+        log.close()

@@ -12,9 +12,11 @@ its findings without the evidence level and citation the header gives for their 
 (``full=True``, the CLI's ``--full-records``, writes everything into every line instead, with no
 header: the assessment as ``mmsequence evaluate`` gives it).
 
-Each patient line carries ``source`` (``file:line`` or the file name): a rerun after an
-interruption skips every source already written, so a night's run can be resumed; a rerun under
-another ruleset or policy writes a new header before its lines. A document that cannot be
+Each patient line carries ``source`` (``file:line`` or the file name) and ``input_sha256``, the
+digest of the document it was made from: a rerun after an interruption skips every source already
+written from the same document, so a night's run can be resumed; a line whose document has changed
+since is dropped and its document assessed again; a rerun under another ruleset or policy writes a
+new header before its lines. A document that cannot be
 assessed gets a line with ``errors`` instead of failing the batch. An incomplete last line (a
 write cut short) is cut off; a complete line that cannot be read back is reported on stderr and
 removed, so that its document is assessed and written again.
@@ -24,13 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import itertools
 import json
 import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +81,7 @@ def read_items(path: Path) -> Iterator[Item]:
                 yield Item(f"{path.name}:{number}", line)
 
 
-def _count_items(path: Path, skip: set[str]) -> int:
+def _count_items(path: Path, skip: Container[str]) -> int:
     """How many documents ``read_items`` will yield that are not in ``skip`` (for the progress bar)."""
     if path.is_dir():
         return sum(name not in skip for name in _json_files(path))
@@ -97,24 +100,48 @@ def _record(line: bytes) -> dict[str, Any] | None:
             return None
     if not isinstance(record, dict):
         return None
-    if isinstance(record.get("source"), str) or isinstance(record.get("header"), dict):
+    if isinstance(record.get("header"), dict) or isinstance(record.get("source"), str) and _complete(record):
         return record
     return None
 
 
+def _complete(record: dict[str, Any]) -> bool:
+    """Whether a patient line is a whole record its run wrote: the digest of its document, and an
+    assessment (patient, date, candidates) or the document's errors. A stub with only ``source``
+    is not, and would otherwise skip its patient on every resume."""
+    if not isinstance(record.get("input_sha256"), str):
+        return False
+    errors = record.get("errors")
+    if errors is not None:
+        return isinstance(errors, list) and bool(errors) and all(isinstance(e, str) for e in errors)
+    return (isinstance(record.get("patient_id"), str) and isinstance(record.get("as_of"), str)
+            and isinstance(record.get("candidates"), list))
+
+
+def input_digest(text: str) -> str:
+    """The digest a patient line records of the document it was made from (surrounding blanks aside)."""
+    return hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @attrs.frozen
 class _Done:
-    """What an output file already holds: the sources written, and the header the last lines follow."""
+    """What an output file already holds: each source written (the digest of its document and its
+    line number), and the header the last lines follow."""
 
-    sources: set[str]
+    sources: dict[str, tuple[str, int]]
     header: dict[str, Any] | None
     failed: int = 0  # lines with errors instead of an assessment
+
+    def holds(self, item: Item) -> bool:
+        """Whether ``item`` was assessed from this very document."""
+        written = self.sources.get(item.source)
+        return written is not None and written[0] == input_digest(item.text)
 
 
 def read_done(out: Path) -> _Done:
     """Read ``out`` line by line. An incomplete last line (interrupted write) is cut off; a complete
     line that cannot be read back is reported on stderr and removed, so that it is written again."""
-    done = _Done(set(), None)
+    done = _Done({}, None)
     if not out.exists():
         return done
     header, bad, end, failed = None, [], 0, 0
@@ -133,7 +160,7 @@ def read_done(out: Path) -> _Done:
             elif "header" in record:
                 header = record["header"]
             else:
-                done.sources.add(record["source"])
+                done.sources[record["source"]] = (record["input_sha256"], number)
                 failed += "errors" in record
     if bad:
         _rewrite_without(out, set(bad), end)
@@ -141,6 +168,20 @@ def read_done(out: Path) -> _Done:
         with out.open("r+b") as handle:
             handle.truncate(end)
     return attrs.evolve(done, header=header, failed=failed)
+
+
+def _without_stale(source: Path, out: Path, done: _Done) -> _Done:
+    """``done`` once the lines made from a document that has changed since are dropped (reported on
+    stderr): their documents are assessed again."""
+    stale = {item.source: done.sources[item.source][1] for item in read_items(source)
+             if item.source in done.sources and not done.holds(item)}
+    if not stale:
+        return done
+    for name, number in stale.items():
+        print(f"mmsequence: {out}:{number}: {name} has changed since it was assessed; its line is dropped and"
+              " its document assessed again", file=sys.stderr)
+    _rewrite_without(out, set(stale.values()), out.stat().st_size)
+    return read_done(out)
 
 
 def _rewrite_without(out: Path, numbers: set[int], end: int) -> None:
@@ -190,9 +231,12 @@ class _Job:
             assessment = evaluator.evaluate(history, as_of=self.as_of)
         except MmsequenceError as error:
             problems = [p.removeprefix("document: ") for p in error.problems]
+        except Exception as error:  # noqa: BLE001 (one document's failure is its record, not the run's end)
+            problems = [f"internal error ({type(error).__name__}): this document could not be assessed"]
         else:
-            return to_json_line({"source": item.source, **assessment.to_dict(shared=self.full)}), True
-        return to_json_line({"source": item.source, "errors": problems}), False
+            return to_json_line({"source": item.source, "input_sha256": input_digest(item.text),
+                                 **assessment.to_dict(shared=self.full)}), True
+        return to_json_line({"source": item.source, "input_sha256": input_digest(item.text), "errors": problems}), False
 
 
 def run_batch(
@@ -206,7 +250,9 @@ def run_batch(
     done = read_done(out)
     reader = read_items(source)
     first = next(reader, None)  # an unreadable input fails here, before anything is written
-    items = (item for item in itertools.chain([first] if first else [], reader) if item.source not in done.sources)
+    if done.sources:
+        done = _without_stale(source, out, done)
+    items = (item for item in itertools.chain([first] if first else [], reader) if not done.holds(item))
     job = _Job(as_of, policy, full)
     wanted = None if full else header(policy)
     written = failed = 0

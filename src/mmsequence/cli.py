@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import os
 import sys
 from pathlib import Path
 from collections.abc import Sequence
@@ -12,7 +14,7 @@ from ._paths import vignettes_dir
 from ._version import __version__
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
-from .errors import InputError, MmsequenceError, RuleFileError, missing_extra
+from .errors import InputError, MmsequenceError, OutputError, RuleFileError, missing_extra
 from .evaluator import evaluator_for
 from .fhir.command import add_fhir_command
 from .history import OVERRIDE_REASONS, Override, parse_overrides
@@ -120,10 +122,13 @@ def _batch(args: argparse.Namespace) -> str:
     if args.table:
         check_table_path(Path(args.table))
     earlier = read_done(Path(args.out)).failed  # a resumed run does not assess them again
-    written, failed = run_batch(
-        Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
-        processes=args.processes or default_processes(), progress=True, full=args.full_records,
-    )
+    try:
+        written, failed = run_batch(
+            Path(args.input), Path(args.out), as_of=args.as_of, policy=args.policy,
+            processes=args.processes or default_processes(), progress=True, full=args.full_records,
+        )
+    except OSError as error:  # what was written stays, whole lines only: a rerun resumes after it
+        raise OutputError(f"{args.out}: cannot be written ({error.strerror or error}); rerun to resume") from None
     args.exit_code = 1 if failed or earlier else 0
     remaining = f"; {earlier} lines with errors from an earlier run remain in {args.out}" if earlier else ""
     print(f"mmsequence: {written} written to {args.out}, {failed} with errors{remaining}", file=sys.stderr)
@@ -224,11 +229,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         output = args.run(args)
+    except OutputError as error:
+        for problem in error.problems:
+            print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
+        return 1
     except MmsequenceError as error:
         for problem in error.problems:
             print(f"mmsequence: {_one_line(problem)}", file=sys.stderr)
         return 1 if args.command == "rules" else 2
-    sys.stdout.write(output)
+    except OSError as error:  # a file a command appends to (an audit's journal) on a full or read-only disk
+        print(f"mmsequence: {_one_line(str(error.filename or 'a file'))}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.write(output)
+        sys.stdout.flush()  # a full disk shows here, not after exit 0
+    except OSError as error:
+        with contextlib.suppress(OSError):  # what could not be written is not written again at exit
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stands in for stdout until exit)
+        print(f"mmsequence: the standard output: cannot be written ({error.strerror or error})", file=sys.stderr)
+        return 1
     return getattr(args, "exit_code", 0)
 
 

@@ -196,6 +196,20 @@ def date_ref(date: PartialDate) -> dict[str, Any]:
     return {"kind": "date", "recorded": date.text, "earliest": date.earliest.isoformat(), "latest": date.latest.isoformat()}
 
 
+#: Agents of a line quoted in a reference to one of them: the line's whole list is in ``derived.lines``,
+#: and quoting it in every agent's reference would make the output grow with the square of the line.
+QUOTED_AGENTS = 8
+
+
+def _quoted(line_ref: dict[str, Any]) -> dict[str, Any]:
+    """A line reference as an agent's reference quotes it: its first QUOTED_AGENTS agents, and
+    ``more_agents``, the count of the others, when there are more."""
+    agents = line_ref["agents"]
+    if len(agents) <= QUOTED_AGENTS:
+        return line_ref
+    return {**line_ref, "agents": agents[:QUOTED_AGENTS], "more_agents": len(agents) - QUOTED_AGENTS}
+
+
 def event_ref(kind: str, date: PartialDate | None, field: str | None = None) -> dict[str, Any]:
     """An event as data: ``first-dose`` (of a bsAb, at the earliest on that day), ``apheresis`` (a
     CAR-T's T-cell collection, at the earliest on that day), ``planned-apheresis`` or
@@ -262,6 +276,7 @@ class PatientCourse:
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
     _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
+    _quoted_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
     _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -274,6 +289,7 @@ class PatientCourse:
              "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)], "field": f"lines[{i}]"}
             for i, info in enumerate(self.lines)
         )
+        self._quoted_refs = tuple(_quoted(ref) for ref in self._line_refs)
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
         self.exposed_targets = frozenset(t for e in self.tcrt for t in e.agent.targets)
         b = self.history.biomarkers
@@ -445,8 +461,8 @@ class PatientCourse:
         return self._line_refs[index]
 
     def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
-        """One agent given in one line."""
-        return {**self.line_ref(exposure.line), "kind": "exposure", "agent": exposure.agent.name}
+        """One agent given in one line (the line quoted with at most its first few agents)."""
+        return {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": exposure.agent.name}
 
     def dose_ref(self, exposure: Exposure) -> dict[str, Any]:
         """The last dose of an exposure: the line's end (or its infusion), ``date`` None while ongoing."""
@@ -457,7 +473,7 @@ class PatientCourse:
 
     def unknown_refs(self) -> list[dict[str, Any]]:
         """Each agent the catalog does not know, with its line."""
-        return [{**self.line_ref(index), "kind": "exposure", "agent": name} for name, index in self.unknown]
+        return [{**self._quoted_refs[index], "kind": "exposure", "agent": name} for name, index in self.unknown]
 
     def last_tcrt_dose(self) -> dict[str, Any] | None:
         """The latest last dose of any TCRT, with its exposure (None: no TCRT so far)."""
@@ -529,7 +545,7 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
         start, end = _dates(line, as_of)
         progression = None if line.progression is None else line.progression.bounded(start.earliest, as_of)
         agents = [catalog.lookup(name) for name in line.agents]
-        for name, agent in zip(line.agents, agents):
+        for name, agent in dict.fromkeys(zip(line.agents, agents)):  # a name written twice is one exposure
             if agent is None:
                 unknown.append((name, i))
                 continue

@@ -12,16 +12,105 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from .catalog import Catalog, load_catalog
 from .errors import InputError
 from .history import PatientHistory, parse_document
 
 
-def decode_json(text: str | bytes, where: str) -> Any:
-    """Decoded JSON; an :class:`InputError` naming ``where`` for text that is not UTF-8 JSON
-    (including integers too long to read and nesting too deep)."""
+@attrs.frozen
+class ReadLimits:
+    """How large a document may be, checked on the decoded JSON before any model reads it: a FHIR
+    extension nested hundreds of levels deep exhausts the validator's recursion, and a million
+    entries its memory. Real records stay far inside (a FHIR resource nests about 15 levels)."""
+
+    max_depth: int = 64
+    max_items: int = 100_000
+    max_string_chars: int = 1_000_000
+
+
+READ_LIMITS = ReadLimits()
+
+
+class LimitExceeded(InputError):
+    """A document over one of the :class:`ReadLimits`; ``limit`` names which (``max_depth``,
+    ``max_items``, ``max_string_chars``)."""
+
+    def __init__(self, problem: str, limit: str) -> None:
+        super().__init__([problem])
+        self.limit = limit
+
+
+def _path(link: tuple[Any, ...] | None) -> str:
+    """The field path of a linked chain of keys, its middle elided when it is long (a problem stays one short line)."""
+    keys: list[str | int] = []
+    while link is not None:
+        link, key = link
+        keys.append(key if isinstance(key, int) else key[:40] + ("…" if len(key) > 40 else ""))
+    keys.reverse()
+    parts = [f"[{key}]" if isinstance(key, int) else f".{key}" for key in keys]
+    if len(parts) > 8:
+        parts = [*parts[:4], "…", *parts[-3:]]
+    return "".join(parts).removeprefix(".") or "(top level)"
+
+
+def check_limits(value: Any, where: str, limits: ReadLimits = READ_LIMITS) -> None:
+    """LimitExceeded naming ``where``, the limit and the path of the first value over it (a walk
+    with its own stack, so however deep the value, the check itself cannot overflow)."""
+    stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 0, None)]
+    while stack:
+        item, depth, link = stack.pop()
+        if isinstance(item, str):
+            if len(item) > limits.max_string_chars:
+                raise LimitExceeded(f"{where}: {_path(link)}: a string longer than {limits.max_string_chars:,}"
+                                    " characters (limit max_string_chars)", "max_string_chars")
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth >= limits.max_depth:
+            raise LimitExceeded(f"{where}: {_path(link)}: nested deeper than {limits.max_depth} levels"
+                                " (limit max_depth)", "max_depth")
+        if len(item) > limits.max_items:
+            raise LimitExceeded(f"{where}: {_path(link)}: more than {limits.max_items:,} items"
+                                " (limit max_items)", "max_items")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and len(key) > limits.max_string_chars:
+                    raise LimitExceeded(f"{where}: {_path(link)}: a key longer than {limits.max_string_chars:,}"
+                                        " characters (limit max_string_chars)", "max_string_chars")
+                stack.append((child, depth + 1, (link, key)))
+        else:
+            stack.extend((child, depth + 1, (link, i)) for i, child in enumerate(item))
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of decoded JSON whose keys are each given once (a key given twice is ambiguous:
+    which ``car_t_eligible`` did the sender mean?)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def decode_json(text: str | bytes, where: str, limits: ReadLimits = READ_LIMITS) -> Any:
+    """Decoded JSON within ``limits``; an :class:`InputError` naming ``where`` for text that is not
+    UTF-8 JSON (including integers too long to read, nesting too deep and a key given twice in one
+    object), a :class:`LimitExceeded` for JSON over a limit."""
     try:
-        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+        value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as error:
+        raise InputError([f"{where}: the key {error.key!r} is given twice in one object"]) from None
     except UnicodeDecodeError as error:
         raise InputError([f"{where}: is not UTF-8 (byte {error.start})"]) from None
     except json.JSONDecodeError as error:
@@ -29,7 +118,10 @@ def decode_json(text: str | bytes, where: str) -> Any:
     except ValueError as error:  # an integer too long to read
         raise InputError([f"{where}: invalid JSON ({error})"]) from None
     except RecursionError:
-        raise InputError([f"{where}: JSON nested too deeply"]) from None
+        raise LimitExceeded(f"{where}: nested deeper than {limits.max_depth} levels (limit max_depth)",
+                            "max_depth") from None
+    check_limits(value, where, limits)
+    return value
 
 
 def load_json(path: str | Path) -> Any:
@@ -46,10 +138,12 @@ def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> 
     """The history in JSON text: a valid patient-history document through the typed fast path,
     anything else (a FHIR Bundle, a document with problems) as :func:`read_document` reads it,
     problems naming ``where``. For many documents (a batch): the fast path's library is loaded on
-    first use, which one document alone does not pay back."""
+    first use, which one document alone does not pay back. The text is decoded here first all the
+    same: the fast path would take a key given twice silently, and the limits hold for both paths."""
     from ._fast_read import fast_history
 
-    return fast_history(text) or read_document(decode_json(text, where), catalog)
+    data = decode_json(text, where)
+    return fast_history(text) or read_document(data, catalog)
 
 
 def is_fhir(data: Any) -> bool:
@@ -74,7 +168,11 @@ def read_document(
     """
     if isinstance(source, PatientHistory):
         return source
-    data = load_json(source) if isinstance(source, (str, Path)) else source
+    if isinstance(source, (str, Path)):
+        data = load_json(source)
+    else:
+        data = source
+        check_limits(data, "document")
     if is_fhir(data):
         from .fhir.importer import read_bundle
 

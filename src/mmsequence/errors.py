@@ -36,3 +36,8 @@ def missing_extra(what: str, extra: str, module: str | None) -> MmsequenceError:
     and how to install it from a checkout (mmsequence is installed from its source, not an index)."""
     missing = f" ({module} is missing)" if module else ""
     return MmsequenceError(f"{what} needs the '{extra}' extra{missing}: in the mmsequence checkout, pip install '.[{extra}]'")
+
+
+class OutputError(MmsequenceError):
+    """An output could not be written (a full or read-only disk); the command exits 1 and leaves
+    no partial file at the target."""

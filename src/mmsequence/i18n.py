@@ -218,6 +218,8 @@ class _Words:
     def _line(self, ref: dict[str, Any], part: str | None = None) -> str:
         _ = self._
         what = ref["regimen"] or " + ".join(self.drug(a) for a in ref["agents"])
+        if not ref["regimen"] and ref.get("more_agents"):
+            what += _(" and {count} more").format(count=ref["more_agents"])
         if ref["number"] is None:
             return _("a record not counted as a line ({what})").format(what=what)
         number = _("line {number}").format(number=ref["number"])

@@ -113,7 +113,7 @@ def _join(items: list[str]) -> str:
 
 
 def _line(ref: Mapping[str, Any], part: str | None = None) -> str:
-    what = ref["regimen"] or " + ".join(ref["agents"])
+    what = ref["regimen"] or " + ".join(ref["agents"]) + (f" and {ref['more_agents']} more" if ref.get("more_agents") else "")
     if ref["number"] is None:
         return f"a record not counted as a line ({what})"
     return f"line {ref['number']}" if part == "number" else f"line {ref['number']} ({what})"

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .._atomic import write_atomically
 from ..errors import MmsequenceError
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -53,4 +54,4 @@ def print_pdf(html: str, out: Path) -> None:
             raise MmsequenceError(f"{out}: Chromium could not print the report ({error})") from None
         if not target.exists() or target.stat().st_size == 0:
             raise MmsequenceError(f"{out}: Chromium ({binary}) wrote no PDF")
-        shutil.move(str(target), out)
+        write_atomically(out, target.read_bytes())

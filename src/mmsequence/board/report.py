@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import jinja2
 from markupsafe import Markup
 
+from .._atomic import write_atomically
 from .._version import __version__
 from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
 from ..verdicts import EFFECTS, SCHEDULE, SEVERITY
@@ -122,5 +123,5 @@ def write_report(board: Board, out: Path, fmt: str, paper: str = "a4") -> list[P
         return [out]
     files = {out: render_html(board, paper)} if fmt == "html" else render_markdown(board, out)
     for path, text in files.items():
-        path.write_text(text, encoding="utf-8", newline="\n")
+        write_atomically(path, text)
     return list(files)

@@ -8,9 +8,15 @@ naming the problem, never a 500; bodies over the size limit get 413. CORS prefli
 answered for the configured origins only. The log names the endpoint, status, timing and the
 reason for a refusal, never patient data (httpx's request log, which names FHIR URLs, is off).
 
-Evaluations run one at a time on one thread of their own: they hold the GIL, so more threads
-would only make them wait in turns, and requests would finish in random order (a long tail).
-For more throughput run more processes (``serve --workers N``).
+Evaluations run off the event loop, on two lanes of one thread each: bodies up to
+``large_body_bytes`` on one, larger ones on the other, so a large record (decoded, checked and
+assessed on its lane) does not queue the ordinary calls behind it. More threads would only make
+evaluations wait in turns for the GIL, and requests would finish in random order (a long tail);
+for more throughput run more processes (``serve --workers N``). Each lane admits a bounded
+number of calls (``max_evaluations``, ``max_large_evaluations``); beyond it the answer is 503
+with ``Retry-After``. A request's JSON is held to the reader's limits (nesting: 422; items,
+string length: 413) and its Bundles to ``max_entries`` entries in all (413). A failure of the
+service's database is a 503 with its reason logged, never a bare 500.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import contextlib
 import json
 import logging
 import re
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +46,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..assessment import Assessment
+from ..documents import READ_LIMITS, LimitExceeded, ReadLimits, check_limits
 from ..errors import InputError
 from ..evaluator import evaluator_for
 from ..i18n import ENGLISH, negotiate
@@ -48,9 +56,10 @@ from .auth import MAX_LIFETIME_SECONDS, AuthError, Verifier
 from .fhir_client import Cut, FhirUnavailable, Limits, Resolver, fetch, guarded_client
 from .hooks import (
     SERVICES, HookRequest, Service, merged_bundle, ordered_drugs, parse_feedback, parse_request, prefetch_entries,
+    prefetch_templates,
 )
 from .keys import KeyRing, KeySetError
-from .store import Store
+from .store import open_store
 from .trust import Issuer, Trust
 
 log = logging.getLogger("mmsequence.service")
@@ -74,6 +83,10 @@ class Settings:
     limits: Limits = attrs.field(factory=Limits)
     cors_origins: tuple[str, ...] = ()
     max_token_lifetime: int = MAX_LIFETIME_SECONDS
+    max_entries: int = 10_000
+    max_evaluations: int = 64
+    large_body_bytes: int = 256_000
+    max_large_evaluations: int = 1
 
     def checked_trust(self) -> Trust:
         """The trust file's issuers, each with its audiences (``public_url`` by default); InputError if
@@ -129,7 +142,7 @@ def _lone_surrogate(value: Any) -> bool:
     return False
 
 
-async def _json_body(request: Request, limit: int) -> Any:
+async def _raw_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _fail(413, f"request body over {limit} bytes")
@@ -138,13 +151,37 @@ async def _json_body(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise _fail(413, f"request body over {limit} bytes")
+    return bytes(body)
+
+
+#: A request wraps its Bundles in up to four levels (prefetch, its key, the Bundle; context, draftOrders).
+REQUEST_LIMITS = ReadLimits(max_depth=READ_LIMITS.max_depth + 4)
+
+
+def _limit_failure(error: LimitExceeded) -> HTTPException:
+    """A request over a reader limit: 422 for nesting, 413 for size."""
+    return _fail(422 if error.limit == "max_depth" else 413, error.problems[0])
+
+
+def _decoded(body: bytes) -> Any:
+    """The request's JSON within the request limits; 400 for text that is not JSON, 413/422 over a limit."""
     try:
         value = json.loads(body)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise _fail(400, "the request body is not JSON (UTF-8)") from None
+    except RecursionError:
+        raise _fail(422, f"request: nested deeper than {REQUEST_LIMITS.max_depth} levels (limit max_depth)") from None
+    try:
+        check_limits(value, "request", REQUEST_LIMITS)
+    except LimitExceeded as error:
+        raise _limit_failure(error) from None
     if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(value):
         raise _fail(400, "the request body holds a lone surrogate (\\ud800-\\udfff), which is not text")
     return value
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    return _decoded(await _raw_body(request, limit))
 
 
 class _Guard:
@@ -169,6 +206,12 @@ class _Guard:
 
         try:
             await self.app(scope, receive, sending)
+        except sqlite3.Error as error:  # a full disk, a database made read-only: the reason is the engine's, no data
+            log.error("%s %s: the service's database failed: %s", scope["method"], path, error)
+            if not status[0]:
+                await _AsciiJSON({"error": "the service cannot record calls now (its database failed); try later"},
+                                 status_code=503, headers={"Retry-After": "30"})(scope, receive, send)
+                status[0] = 503
         except Exception as error:  # noqa: BLE001 (every error, so that none reaches the server's log)
             log.error("%s %s: internal error (%s)", scope["method"], path, type(error).__name__)
             if not status[0]:
@@ -177,19 +220,50 @@ class _Guard:
         log.info("%s %s %d %.1f ms", scope["method"], path, status[0], (time.perf_counter() - started) * 1000)
 
 
+class _Incomplete(Cut):
+    """The prefetch holds the first page of a search, and its other pages cannot be read."""
+
+
+@attrs.define
+class _Lane:
+    """One evaluation thread and how many calls it has admitted (counted on the event loop)."""
+
+    limit: int
+    name: str
+    executor: concurrent.futures.ThreadPoolExecutor | None = None
+    admitted: int = 0
+
+    @contextlib.contextmanager
+    def admit(self) -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+        """The lane's thread for one call; 503 with Retry-After when the lane is full."""
+        if self.admitted >= self.limit:
+            log.warning("%s evaluations: %d admitted, the limit; call refused with 503", self.name, self.admitted)
+            raise HTTPException(503, detail=json.dumps({"error": "the service is busy; try again shortly"}),
+                                headers={"Retry-After": "2"})
+        assert self.executor is not None
+        self.admitted += 1
+        try:
+            yield self.executor
+        finally:
+            self.admitted -= 1
+
+
 def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
                resolver: Resolver | None = None) -> Starlette:
     """The service. ``http_client`` replaces the FHIR clients (tests); ``resolver`` resolves FHIR
     server names (tests; default: the system's)."""
     trust = settings.checked_trust()
-    store = Store(settings.database)
+    store = open_store(settings.database)
     try:
         keys = KeyRing({iss: issuer.jwks for iss, issuer in trust.issuers.items()} if settings.authenticate else {})
     except KeySetError as error:
         raise InputError([f"JWK Set: {error}"]) from None
     verifier = Verifier(trust, keys, max_lifetime=settings.max_token_lifetime)
     evaluator = evaluator_for(load_policy(settings.policy))
+    templates = prefetch_templates(evaluator.policy.observation_codes())
     state: dict[str, Any] = {}
+    ordinary = _Lane(settings.max_evaluations, "ordinary")
+    large = _Lane(settings.max_large_evaluations, "large")
     if not settings.authenticate:
         log.warning("AUTHENTICATION IS OFF: any caller is accepted without a JWT. "
                     "Development only; never expose this service to patient data.")
@@ -215,7 +289,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
 
     async def discovery(request: Request) -> Response:
         await authenticate(request)
-        return _AsciiJSON({"services": [s.to_dict() for s in SERVICES.values()]})
+        return _AsciiJSON({"services": [s.to_dict(templates) for s in SERVICES.values()]})
 
     def fhir_base(issuer: Issuer | None, server: str) -> tuple[str, httpx.AsyncClient]:
         """The trusted base the request's fhirServer names, and the client for its issuer; 412 otherwise
@@ -229,16 +303,28 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         raise _fail(412, "fhirServer is not a FHIR server the trust file names for this EHR")
 
     async def bundle_of(hook: HookRequest, issuer: Issuer | None) -> dict[str, Any]:
-        entries, missing = prefetch_entries(hook.prefetch)
-        if missing:
-            if not (hook.fhir_server and hook.access_token):
-                raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given",
-                            missing=missing)
+        prefetched = prefetch_entries(hook.prefetch, templates)
+        entries, missing, following = prefetched.entries, prefetched.missing, prefetched.following
+        drafts = len((hook.draft_orders or {}).get("entry") or ())
+        if len(entries) + drafts > settings.max_entries:
+            raise _fail(413, f"the request's Bundles hold more than {settings.max_entries:,} entries (limit max_entries)")
+        readable = bool(hook.fhir_server and hook.access_token)
+        if following and not readable:
+            raise _Incomplete(f"the prefetched {', '.join(sorted(following))} hold only the first page of a longer"
+                              " search, and no fhirServer with fhirAuthorization was given to read the rest: drugs,"
+                              " diagnoses or progressions on the other pages could change every verdict")
+        if missing and not readable:
+            raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given", missing=missing)
+        if missing or following:
+            assert hook.fhir_server is not None and hook.access_token is not None
             base, client = fhir_base(issuer, hook.fhir_server)
             try:
-                entries += await fetch(client, base, hook.access_token, hook.patient_id, missing, settings.limits)
+                entries += await fetch(client, base, hook.access_token, hook.patient_id, missing, settings.limits,
+                                       templates, following)
             except FhirUnavailable as error:
                 raise _fail(412, f"cannot read the FHIR server: {error}") from None
+            if len(entries) + drafts > settings.max_entries:
+                raise Cut(f"the record holds more than {settings.max_entries:,} entries, the most one call assesses")
         return merged_bundle(entries)
 
     def evaluate(bundle: dict[str, Any], patient_id: str, candidates: list[str] | None) -> Assessment:
@@ -249,12 +335,14 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         try:
             if hook.draft_orders is None:
                 return cards.patient_view_cards(evaluate(bundle, hook.patient_id, None), hook.hook_instance, language)
-            orders = ordered_drugs(hook, evaluator.catalog)
+            orders, notes = ordered_drugs(hook, evaluator.catalog)
             if not orders:
                 return []
             names = [o.name for o in orders] + [a.name for a in evaluator.catalog.approved_tcrts()]
             assessment = evaluate(bundle, hook.patient_id, list(dict.fromkeys(names)))
-            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language)
+            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language, notes)
+        except LimitExceeded as error:
+            raise _limit_failure(error) from None
         except InputError as error:
             return [cards.problems_card(error.problems, hook.hook_instance)]
 
@@ -275,18 +363,30 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             raise _fail(400, f"invalid {what}", problems=list(error.problems)) from None
         return parsed, service, issuer
 
-    async def call(request: Request) -> Response:
-        hook, service, issuer = await read(request, parse_request, "hook request")
+    def parsed_hook(body: bytes, service: Service) -> HookRequest:
         try:
-            bundle = await bundle_of(hook, issuer)
-        except Cut as cut:
-            log.warning("%s: FHIR read cut short: %s", logged_path(request.url.path), cut)
-            issued = [cards.cut_card(str(cut), hook.hook_instance)]
-            await run_in_threadpool(record, issuer, service, issued)
-        else:
-            language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
-            issued = await asyncio.get_running_loop().run_in_executor(
-                state["evaluator"], lambda: record(issuer, service, assess(hook, bundle, language)))
+            return parse_request(_decoded(body), service)
+        except InputError as error:
+            raise _fail(400, "invalid hook request", problems=list(error.problems)) from None
+
+    async def call(request: Request) -> Response:
+        issuer = await authenticate(request)
+        service = service_of(request)
+        body = await _raw_body(request, settings.max_body_bytes)
+        loop = asyncio.get_running_loop()
+        with (large if len(body) > settings.large_body_bytes else ordinary).admit() as lane:
+            hook = await loop.run_in_executor(lane, parsed_hook, body, service)
+            del body
+            try:
+                bundle = await bundle_of(hook, issuer)
+            except Cut as cut:
+                log.warning("%s: record incomplete: %s", logged_path(request.url.path), cut)
+                advice = cards.INCOMPLETE_PREFETCH if isinstance(cut, _Incomplete) else None
+                issued = [cards.cut_card(str(cut), hook.hook_instance, *([advice] if advice else []))]
+                await run_in_threadpool(record, issuer, service, issued)
+            else:
+                language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
+                issued = await loop.run_in_executor(lane, lambda: record(issuer, service, assess(hook, bundle, language)))
         return _AsciiJSON(cards.response(issued))
 
     async def feedback(request: Request) -> Response:
@@ -308,11 +408,12 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         body = json.loads(error.detail) if error.detail.startswith("{") else {"error": error.detail}
-        return _AsciiJSON(body, status_code=error.status_code)
+        return _AsciiJSON(body, status_code=error.status_code, headers=error.headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state["evaluator"] = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mmsequence-evaluation")
+        for lane in (ordinary, large):
+            lane.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"mmsequence-{lane.name}")
         state["clients"] = {iss: guarded_client(issuer.allowed_networks(), *([resolver] if resolver else []))
                             for iss, issuer in trust.issuers.items()}
         await keys.start()
@@ -322,7 +423,9 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             await keys.stop()
             for client in state.pop("clients").values():
                 await client.aclose()
-            state.pop("evaluator").shutdown(wait=False, cancel_futures=True)
+            for lane in (ordinary, large):
+                assert lane.executor is not None
+                lane.executor.shutdown(wait=False, cancel_futures=True)
 
     middleware = [Middleware(_Guard)]
     if settings.cors_origins:

@@ -157,10 +157,11 @@ class Verifier:
         iss = claims.get("iss")
         issuer = self.trust.issuer(iss) if isinstance(iss, str) else None
         if issuer is None:
-            raise AuthError(f"issuer {iss!r} is not trusted" if isinstance(iss, str) else "the token's iss is not a string")
+            # the claims are not verified yet: the caller's text is not echoed into the answer or the log
+            raise AuthError("the token's issuer is not trusted" if isinstance(iss, str) else "the token's iss is not a string")
         key = await self.keys.key(issuer.iss, kid)
         if key is None:
-            raise AuthError(f"no key {kid!r} in the issuer's JWK Set")
+            raise AuthError("no key with the token's kid in the issuer's JWK Set")
         _check_key(key, alg)
         try:
             jwt.PyJWS().decode_complete(token, key=key.key, algorithms=[alg])

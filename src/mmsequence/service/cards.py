@@ -341,15 +341,25 @@ def _why(candidate: CandidateAssessment, sources: _Sources, w: Words = ENGLISH_W
 
 def warning_groups(warnings: Iterable[str]) -> list[str]:
     """Data warnings in words, the same problem said once with every place it was found."""
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, None]] = {}  # problem -> its places, in order, each once (a dict: linear time)
     for warning in dict.fromkeys(clinical(w) for w in warnings):
         where, sep, what = warning.partition(": ")
         subject, problem = (where, what) if sep and what else ("", warning)
-        places = groups.setdefault(problem[:1].upper() + problem[1:], [])
-        if subject and subject not in places:
-            places.append(subject)
-    return [f"{places[0][:1].upper()}{places[0][1:]}: {problem[:1].lower()}{problem[1:]}" if len(places) == 1
-            else problem + (f": {', '.join(places)}" if places else "") for problem, places in groups.items()]
+        places = groups.setdefault(problem[:1].upper() + problem[1:], {})
+        if subject:
+            places[subject] = None
+    return [_group(problem, list(places)) for problem, places in groups.items()]
+
+
+#: Places named for one problem on a card; the others are counted.
+MAX_PLACES = 20
+
+
+def _group(problem: str, places: list[str]) -> str:
+    if len(places) == 1:
+        return f"{places[0][:1].upper()}{places[0][1:]}: {problem[:1].lower()}{problem[1:]}"
+    named = ", ".join(places[:MAX_PLACES]) + (f" and {len(places) - MAX_PLACES} more" if len(places) > MAX_PLACES else "")
+    return problem + (f": {named}" if places else "")
 
 
 def _footer(assessment: Assessment, sources: _Sources, w: Words = ENGLISH_WORDS) -> str:
@@ -450,11 +460,11 @@ def _replace(draft: Mapping[str, Any], reference: str, ordered: CandidateAssessm
 
 
 def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalog, hook_instance: str = "",
-                language: str = ENGLISH) -> list[Card]:
-    """One card per ordered therapy, in ``language``."""
+                language: str = ENGLISH, notes: Sequence[str] = ()) -> list[Card]:
+    """One card per ordered therapy, in ``language``; ``notes`` on the draft orders join the record's warnings."""
     w = Words(language, catalog) if language != ENGLISH else ENGLISH_WORDS
     cards = []
-    groups = warning_groups(assessment.warnings)
+    groups = warning_groups([*assessment.warnings, *notes])
     for order in orders:
         ordered = assessment.candidate(order.name)
         alternative = _alternative(assessment, ordered)
@@ -501,11 +511,18 @@ def problems_card(problems: Sequence[str], hook_instance: str = "") -> Card:
                              problems, "data-problem", hook_instance)
 
 
-def cut_card(why: str, hook_instance: str = "") -> Card:
-    """A FHIR read stopped at a limit: no assessment on part of the record."""
+_RAISE_LIMITS = ("No assessment was made on part of the record: reopen it later, or ask the EHR team to raise the"
+                 " service's FHIR read limits.")
+
+
+def cut_card(why: str, hook_instance: str = "", advice: str = _RAISE_LIMITS) -> Card:
+    """A FHIR read stopped at a limit, or a prefetch holding part of a search: no assessment on part of the record."""
     return not_assessed_card("TCRT sequencing not assessed: the record could not be read in full",
-                             [why, "No assessment was made on part of the record: reopen it later, or ask the EHR"
-                              " team to raise the service's FHIR read limits."], "data-cut", hook_instance)
+                             [why, advice], "data-cut", hook_instance)
+
+
+INCOMPLETE_PREFETCH = ("No assessment was made on part of the record: the EHR should send every page, or a"
+                       " fhirServer with fhirAuthorization so that the service reads them.")
 
 
 def response(cards: Iterable[Card]) -> dict[str, Any]:

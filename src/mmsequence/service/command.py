@@ -29,6 +29,14 @@ def _add_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--database", default="mmsequence-service.sqlite3",
                        help="SQLite file for feedback, issued cards and seen token ids (default: %(default)s)")
     serve.add_argument("--max-body-bytes", type=int, default=5_000_000, help="larger requests get 413")
+    serve.add_argument("--max-entries", type=int, default=10_000,
+                       help="Bundle entries one hook call may bring; more get 413 (default: %(default)s)")
+    serve.add_argument("--max-evaluations", type=int, default=64,
+                       help="hook calls each worker holds at once (running or waiting); more get 503 (default: %(default)s)")
+    serve.add_argument("--large-body-bytes", type=int, default=256_000,
+                       help="bodies over this size are assessed on a lane of their own (default: %(default)s)")
+    serve.add_argument("--max-large-evaluations", type=int, default=1,
+                       help="large hook calls each worker holds at once; more get 503 (default: %(default)s)")
     serve.add_argument("--max-token-lifetime", type=int, default=300,
                        help="seconds a JWT may live (exp - iat) and its iat may lie back (default: %(default)s)")
     serve.add_argument("--fhir-deadline", type=float, default=10.0,
@@ -61,7 +69,10 @@ def settings_from(args: argparse.Namespace) -> Any:
 
     problems = [f"--{name}: must be at least 1" for name, value in (
         ("workers", args.workers), ("max-token-lifetime", args.max_token_lifetime), ("fhir-max-bytes", args.fhir_max_bytes),
-        ("fhir-page-size", args.fhir_page_size), ("fhir-max-pages", args.fhir_max_pages)) if value < 1]
+        ("fhir-page-size", args.fhir_page_size), ("fhir-max-pages", args.fhir_max_pages),
+        ("max-body-bytes", args.max_body_bytes), ("max-entries", args.max_entries),
+        ("max-evaluations", args.max_evaluations), ("large-body-bytes", args.large_body_bytes),
+        ("max-large-evaluations", args.max_large_evaluations)) if value < 1]
     if not args.fhir_deadline > 0:
         problems.append("--fhir-deadline: must be more than 0")
     if problems:
@@ -73,7 +84,8 @@ def settings_from(args: argparse.Namespace) -> Any:
         database=Path(args.database), trust=trust, public_url=args.public_url, authenticate=not args.insecure_dev_no_auth,
         max_body_bytes=args.max_body_bytes, policy=args.policy, max_token_lifetime=args.max_token_lifetime,
         limits=Limits(args.fhir_deadline, args.fhir_max_bytes, args.fhir_page_size, args.fhir_max_pages),
-        cors_origins=tuple(args.cors_origin),
+        cors_origins=tuple(args.cors_origin), max_entries=args.max_entries, max_evaluations=args.max_evaluations,
+        large_body_bytes=args.large_body_bytes, max_large_evaluations=args.max_large_evaluations,
     )
     settings.checked_trust()
     return settings
@@ -100,18 +112,19 @@ def _serve(args: argparse.Namespace) -> str:
         import uvicorn
 
         from .app import create_app
-        from .server import run_workers
-        from .store import Store
+        from .server import refuse_if_served, run_workers
+        from .store import open_store
     except ImportError as error:
         raise missing_extra("the service", "service", error.name) from None
     settings = settings_from(args)
     refuse_public_bind(args.host, settings.trust.issuers)
     # uvicorn's access log would name every request's full URL: the service logs its own lines.
     options: dict[str, Any] = {"log_level": "info", "access_log": False, **logs.configure(args.log_format)}
+    refuse_if_served(args.host, args.port)
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
         return ""
-    Store(settings.database)  # created (and upgraded) once, before the workers share it
+    open_store(settings.database)  # created (and upgraded) once, before the workers share it
     os.environ[_ARGS_VARIABLE] = json.dumps(_options(args))
     run_workers("mmsequence.service.command:worker_app", args.host, args.port, args.workers, options)
     return ""

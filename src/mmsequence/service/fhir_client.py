@@ -15,7 +15,7 @@ import asyncio
 import ipaddress
 import json
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from .hooks import PREFETCH
-from .trust import Network
+from .trust import Network, normalise_url
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -59,6 +59,13 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+#: IPv6 ranges that carry an IPv4 address (IPv4-compatible, IPv4-translated, NAT64, 6to4): Python
+#: counts them as global, yet they may lead to any IPv4 host, loopback included. Refused unless an
+#: issuer's networks name them.
+_EMBEDDING_IPV4 = tuple(ipaddress.ip_network(n) for n in (
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16"))
+
+
 class AddressRefused(httpcore.ConnectError):
     """The FHIR server's name resolves to no address its issuer may use."""
 
@@ -73,7 +80,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     def permits(self, text: str) -> bool:
         address = _address(text)
-        return address.is_global or any(address in network for network in self._allowed)
+        if any(address in network for network in self._allowed):
+            return True
+        return address.is_global and not any(address in network for network in _EMBEDDING_IPV4)
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Any = None) -> httpcore.AsyncNetworkStream:
@@ -154,33 +163,56 @@ def _page(data: dict[str, Any], key: str) -> tuple[list[dict[str, Any]], str | N
     return entries, following[0] if following else None
 
 
-async def _read_query(client: httpx.AsyncClient, base: str, headers: dict[str, str], key: str, patient_id: str,
+async def _read_pages(client: httpx.AsyncClient, base: str, headers: dict[str, str], key: str, url: str,
                       limits: Limits, budget: _Budget) -> list[dict[str, Any]]:
-    query = PREFETCH[key].replace("{{context.patientId}}", quote(patient_id, safe=""))
-    url: str | None = base + query + (f"&_count={limits.page_size}" if "?" in query else "")
+    """The entries of a search from ``url`` on, following its next links under ``base``."""
     entries: list[dict[str, Any]] = []
+    next_url: str | None = url
     for _ in range(limits.max_pages):
-        assert url is not None
-        data = await _get(client, url, headers, key, budget)
+        assert next_url is not None
+        data = await _get(client, next_url, headers, key, budget)
         if data.get("resourceType") != "Bundle":
             return [{"resource": data}]
-        page, url = _page(data, key)
+        page, following = _page(data, key)
         entries.extend(page)
-        if url is None:
+        if following is None:
             return entries
-        if not url.startswith(base):
+        next_url = within(base, following)
+        if next_url is None:
             raise FhirUnavailable(f"{key}: a next page outside the FHIR server")
     raise Cut(f"{key}: more than {limits.max_pages} pages of {limits.page_size}")
 
 
+def within(base: str, url: str) -> str | None:
+    """``url`` as it will be sent, if it lies under ``base`` (``https://host/fhir/``) once both are
+    normalised (dot segments resolved, so ``<base>/../trap`` is outside), else None."""
+    origin, base_path, _ = normalise_url(base) or ("", "", "")
+    parts = normalise_url(url, query=True)
+    if not origin or parts is None or parts[0] != origin or not parts[1].startswith(base_path):
+        return None
+    return parts[0] + parts[1] + (f"?{parts[2]}" if parts[2] else "")
+
+
 async def fetch(client: httpx.AsyncClient, base: str, token: str, patient_id: str, keys: list[str],
-                limits: Limits) -> list[dict[str, Any]]:
-    """The entries of each missing prefetch query from the FHIR base ``base`` (already checked
-    against the trust file), the queries read side by side under one deadline and size cap."""
+                limits: Limits, templates: Mapping[str, str] = PREFETCH,
+                following: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The entries of each missing prefetch query (``keys``, by ``templates``) and of the pages after
+    each paged prefetch (``following``: key -> its next link), from the FHIR base ``base`` (already
+    checked against the trust file), read side by side under one deadline and size cap. A next link
+    outside the base is refused before any request."""
     base = base.rstrip("/") + "/"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
     budget = _Budget(limits.max_bytes)
-    tasks = [asyncio.create_task(_read_query(client, base, headers, key, patient_id, limits, budget)) for key in keys]
+    starts: list[tuple[str, str]] = []
+    for key in keys:
+        query = templates[key].replace("{{context.patientId}}", quote(patient_id, safe=""))
+        starts.append((key, base + query + (f"&_count={limits.page_size}" if "?" in query else "")))
+    for key, link in (following or {}).items():
+        url = within(base, link)
+        if url is None:
+            raise FhirUnavailable(f"{key}: the prefetch's next page is outside the FHIR server")
+        starts.append((key, url))
+    tasks = [asyncio.create_task(_read_pages(client, base, headers, key, url, limits, budget)) for key, url in starts]
     try:
         async with asyncio.timeout(limits.deadline_seconds):
             pages = await asyncio.gather(*tasks)

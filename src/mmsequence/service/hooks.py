@@ -8,6 +8,7 @@ get no card.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,8 +22,8 @@ from .store import Feedback
 
 _PATIENT = "{{context.patientId}}"
 
-#: Prefetch key -> FHIR query template; every key is needed (a missing one could hide a drug).
-PREFETCH = {
+#: Prefetch key -> FHIR query template, without the Observations (see prefetch_templates).
+_RECORD = {
     "patient": f"Patient/{_PATIENT}",
     "conditions": f"Condition?patient={_PATIENT}",
     "medicationAdministrations": f"MedicationAdministration?patient={_PATIENT}&_include=MedicationAdministration:medication",
@@ -34,6 +35,26 @@ PREFETCH = {
 }
 
 
+def prefetch_templates(observations: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Prefetch key -> FHIR query template; every key is needed (a missing one could hide a drug,
+    a progression or an eligibility). ``observations`` are the site's Observation codes (the policy's
+    ``observations``: mCODE disease status, LOINC 97509-4, by default): one search for all of them."""
+    codes = sorted({code for kind_codes in observations.values() for code in kind_codes})
+    if not codes:
+        return dict(_RECORD)
+    return {**_RECORD, "observations": f"Observation?patient={_PATIENT}&code={','.join(codes)}"}
+
+
+def _default_templates() -> dict[str, str]:
+    from ..policy import load_policy
+
+    return prefetch_templates(load_policy().observation_codes())
+
+
+#: The prefetch templates under the shipped policy.
+PREFETCH = _default_templates()
+
+
 @attrs.frozen
 class Service:
     id: str
@@ -41,9 +62,9 @@ class Service:
     title: str
     description: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, prefetch: Mapping[str, str] = PREFETCH) -> dict[str, Any]:
         return {"hook": self.hook, "title": self.title, "description": self.description, "id": self.id,
-                "prefetch": PREFETCH}
+                "prefetch": dict(prefetch)}
 
 
 SERVICES = {s.id: s for s in (
@@ -163,15 +184,49 @@ def parse_request(body: Any, service: Service) -> HookRequest:
     return HookRequest(hook or "", instance or "", patient or "", prefetch, fhir_server, token, draft_orders, selections)
 
 
-def ordered_drugs(request: HookRequest, catalog: Catalog) -> list[Order]:
+#: What a draft order's drug is read from; the rest of a draft (its dosage, its dispense) is not
+#: this service's to judge, and a defect there is noted, not a reason to refuse the drug.
+_DRUG_FIELDS = {
+    "MedicationRequest": ("resourceType", "id", "status", "intent", "subject", "medicationCodeableConcept",
+                          "medicationReference", "contained"),
+    "Medication": ("resourceType", "id", "code", "ingredient", "form"),
+}
+
+
+def _draft_notes(raw: list[Any]) -> list[str]:
+    """A note for each draft with a defect of its own, the draft not otherwise used (a NutritionOrder
+    without ``intent``, a MedicationRequest whose dosage is malformed)."""
+    notes = []
+    for i, resource in enumerate(raw):
+        try:
+            validate_bundle({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]})
+        except InputError as error:
+            kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+            first = error.problems[0].removeprefix("entry[0].resource.")
+            notes.append(f"context.draftOrders.entry[{i}] ({kind}): a defect not bearing on the drug was"
+                         f" left aside ({first})")
+    return notes
+
+
+def ordered_drugs(request: HookRequest, catalog: Catalog) -> tuple[list[Order], list[str]]:
     """The draft orders for drugs mmsequence assesses (in the catalog and not conventional therapy), in
-    order, each drug once. A drug is recognised by a code the catalog holds (RxNorm, ATC), else by name."""
-    bundle = validate_bundle(request.draft_orders)
+    order, each drug once, and notes on drafts with defects that do not touch their drug. A drug is
+    recognised by a code the catalog holds (RxNorm, ATC), else by name. Only what names a draft's drug
+    is validated: a defect there refuses the request, naming the field."""
     raw = [e.get("resource") for e in (request.draft_orders or {}).get("entry") or ()]
-    entries = [(e.fullUrl, e.resource, r) for e, r in zip(bundle.entry or (), raw) if e.resource is not None]
-    reader = ResourceReader(catalog, medication_index((url, resource) for url, resource, _ in entries), LINE_EXTENSION)
+    kept = [(i, {k: v for k, v in r.items() if k in _DRUG_FIELDS[r["resourceType"]]})
+            for i, r in enumerate(raw) if isinstance(r, Mapping) and r.get("resourceType") in _DRUG_FIELDS]
+    try:
+        bundle = validate_bundle({"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": r} for _, r in kept]})
+    except InputError as error:  # each problem named by the draft's own place
+        raise InputError([re.sub(r"^entry\[(\d+)\]", lambda m: f"context.draftOrders.entry[{kept[int(m[1])][0]}]", p)
+                          for p in error.problems]) from None
+    entries = [(i, e.fullUrl, e.resource, raw[i]) for (i, _), e in zip(kept, bundle.entry or ())
+               if e.resource is not None]
+    reader = ResourceReader(catalog, medication_index((url, resource) for _, url, resource, _ in entries), LINE_EXTENSION)
     orders: list[Order] = []
-    for i, (_, resource, draft) in enumerate(entries):
+    for i, _, resource, draft in entries:
         if resource.get_resource_type() != "MedicationRequest":
             continue
         if request.selections and f"MedicationRequest/{resource.id}" not in request.selections:
@@ -179,28 +234,42 @@ def ordered_drugs(request: HookRequest, catalog: Catalog) -> list[Order]:
         drug = reader.drug(resource, f"context.draftOrders.entry[{i}].resource")
         if drug.agent is not None and drug.agent.modality != "conventional" and drug.name not in {o.name for o in orders}:
             orders.append(Order(drug.name, draft))
-    return orders
+    return orders, _draft_notes(raw) if orders else []
 
 
-def prefetch_entries(prefetch: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """(entries of the prefetched data, keys still to be read): a key absent, or answered with an
-    OperationOutcome, is missing; ``null`` means the client found no data. The shapes were checked
-    by parse_request."""
-    entries: list[dict[str, Any]] = []
-    missing: list[str] = []
-    for key in PREFETCH:
+@attrs.frozen
+class Prefetched:
+    """What the prefetch brought: its entries, the keys still to be read, and for each paged
+    searchset the ``next`` link of the pages it did not bring."""
+
+    entries: list[dict[str, Any]]
+    missing: list[str]
+    following: dict[str, str]
+
+
+def prefetch_entries(prefetch: Mapping[str, Any], templates: Mapping[str, str] = PREFETCH) -> Prefetched:
+    """The prefetched data for ``templates``: a key absent, or answered with an OperationOutcome, is
+    missing; ``null`` means the client found no data; a searchset with a ``next`` link is one page
+    of more. The shapes were checked by parse_request."""
+    found = Prefetched([], [], {})
+    for key in templates:
         value = prefetch.get(key, ...)
         if value is ...:
-            missing.append(key)
+            found.missing.append(key)
         elif value is None:
             continue
         elif value.get("resourceType") == "OperationOutcome":
-            missing.append(key)
+            found.missing.append(key)
         elif value.get("resourceType") == "Bundle":
-            entries.extend(value.get("entry") or ())
+            found.entries.extend(value.get("entry") or ())
+            links = value.get("link")
+            following = [link.get("url") for link in links if isinstance(link, dict) and link.get("relation") == "next"] \
+                if isinstance(links, list) else []
+            if following:
+                found.following[key] = following[0] if isinstance(following[0], str) else ""
         else:
-            entries.append({"resource": value})
-    return entries, missing
+            found.entries.append({"resource": value})
+    return found
 
 
 def merged_bundle(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,15 +8,26 @@ asyncio turns Nagle off (on uvicorn's shared socket it did not, and each respons
 ~40 ms behind its headers for the client's delayed ACK).
 
 The parent only watches: when a worker ends, or the parent is told to stop, every worker is
-stopped and ``serve`` returns (a service manager restarts it).
+stopped and ``serve`` returns (a service manager restarts it). A worker dies with its parent, even
+one killed with SIGKILL: the kernel sends it SIGTERM when the parent ends (Linux's
+PR_SET_PDEATHSIG), and a watchdog thread ends it when its parent is no longer the one that
+started it. An orphaned worker would go on answering with the trust of the day it started.
+
+A port already served is refused before anything starts: the probe binds it without
+SO_REUSEPORT, which fails while any socket listens there (another ``serve``'s workers included).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import ipaddress
 import multiprocessing
+import os
 import signal
 import socket
+import sys
+import threading
 import time
 from typing import Any
 
@@ -38,7 +49,47 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
+_PR_SET_PDEATHSIG = 1
+#: Seconds between the watchdog's looks at the parent, and the grace a worker gets to stop.
+_WATCH_SECONDS = 0.5
+_GRACE_SECONDS = 5.0
+
+
+def refuse_if_served(host: str, port: int) -> None:
+    """InputError if host:port cannot be bound alone (something listens there, or it is not ours to bind)."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        family = socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = "already in use (is another serve still running?)" if error.errno == errno.EADDRINUSE \
+                else f"cannot be bound ({error.strerror})"
+            raise InputError([f"--port: {host}:{port} is {reason}"]) from None
+
+
+def _die_with(parent: int) -> None:
+    """End this process when ``parent`` ends: the kernel's parent-death signal where there is one,
+    and a watchdog thread everywhere (it also covers a parent that died before the signal was set)."""
+    if sys.platform.startswith("linux"):
+        with_errno = ctypes.CDLL(None, use_errno=True)
+        with_errno.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn stops accepting and finishes what it holds
+        time.sleep(_GRACE_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mmsequence-parent-watch", daemon=True).start()
+
+
+def _worker(app: str, host: str, port: int, options: dict[str, Any], parent: int) -> None:
+    _die_with(parent)
     sock = _listening_socket(host, port)
     uvicorn.Server(uvicorn.Config(app, factory=True, **options)).run(sockets=[sock])
 
@@ -47,9 +98,10 @@ def run_workers(app: str, host: str, port: int, workers: int, options: dict[str,
     """Run ``workers`` processes of the application factory ``app`` (an import string) on host:port."""
     if not hasattr(socket, "SO_REUSEPORT"):
         raise InputError(["--workers: needs SO_REUSEPORT (Linux); run one process per port instead"])
-    _listening_socket(host, port).close()  # the port can be bound: say so now, not in N workers
+    refuse_if_served(host, port)  # say so now, not in N workers
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(app, host, port, options), daemon=True) for _ in range(workers)]
+    processes = [context.Process(target=_worker, args=(app, host, port, options, os.getpid()), daemon=True)
+                 for _ in range(workers)]
     stopping: list[int] = []  # a plain flag: a signal handler must not take a lock its thread may hold
 
     def stop(signum: int, frame: Any) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import attrs
 
+from ..errors import InputError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY,
@@ -78,6 +80,15 @@ class Feedback:
     reason_code: str | None = None
     reason_display: str | None = None
     user_comment: str | None = None
+
+
+def open_store(path: str | Path) -> Store:
+    """The Store at ``path``; InputError naming ``--database`` when it cannot be opened for
+    writing (a read-only file or folder, a full disk, a path that is not a folder)."""
+    try:
+        return Store(path)
+    except (sqlite3.Error, OSError) as error:
+        raise InputError([f"--database: {path}: cannot be opened for writing ({error})"]) from None
 
 
 class Store:

@@ -21,6 +21,7 @@ time.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,33 @@ def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
         return None
 
 
-def normalise_base(url: str) -> str | None:
-    """A FHIR base URL in one spelling (scheme and host lowercased, default port and trailing
-    slash dropped), or None if it is not a plain http(s) URL without credentials, query or fragment."""
+#: Percent-encodings a server may decode into a path separator or a dot segment: refused, since
+#: the path checked would not be the path served.
+_AMBIGUOUS_ESCAPE = re.compile(r"%(?:2e|2f|5c)", re.IGNORECASE)
+
+
+def clean_path(path: str) -> str | None:
+    """``path`` with its dot segments resolved (RFC 3986, 5.2.4) as a client will send it, or None
+    when it holds an encoded dot, slash or backslash (the server could read another path)."""
+    if _AMBIGUOUS_ESCAPE.search(path):
+        return None
+    kept: list[str] = []
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        if segment == "..":
+            if len(kept) > 1:
+                kept.pop()
+        elif segment != "." or i == 0:
+            kept.append(segment)
+        if segment in (".", "..") and i == len(segments) - 1:
+            kept.append("")  # a trailing dot segment names the folder
+    return "/".join(kept)
+
+
+def normalise_url(url: str, query: bool = False) -> tuple[str, str, str] | None:
+    """(origin, path, query) of an http(s) URL in one spelling: scheme and host lowercased, default
+    port dropped, dot segments resolved; None if it has credentials, a fragment, a query (unless
+    ``query``), a backslash, a control character or an ambiguous escape."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -54,12 +79,22 @@ def normalise_base(url: str) -> str | None:
     host = parts.hostname
     if parts.scheme not in _DEFAULT_PORTS or not host or parts.username is not None or parts.password is not None:
         return None
-    if parts.query or parts.fragment or "\\" in url or any(ord(c) < 33 for c in url):
+    if (parts.query and not query) or parts.fragment or "\\" in url or any(ord(c) < 33 for c in url):
+        return None
+    path = clean_path(parts.path)
+    if path is None:
         return None
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
         netloc += f":{port}"
-    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+    return f"{parts.scheme}://{netloc}", path, parts.query
+
+
+def normalise_base(url: str) -> str | None:
+    """A FHIR base URL in one spelling (scheme and host lowercased, default port, dot segments and
+    trailing slash dropped), or None if it is not a plain http(s) URL without credentials, query or fragment."""
+    parts = normalise_url(url)
+    return None if parts is None else parts[0] + parts[1].rstrip("/")
 
 
 def _is_loopback(host: str) -> bool:
