@@ -6,13 +6,17 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import Catalog
+from ..catalog import ROLE_WORDS, Catalog
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
-from .coding import names_car_t_order
+from .coding import NOT_THERAPY, names_car_t_order
 from .lines import build_lines
 from .model import validate_bundle
-from .records import LINE_EXTENSION, Records, ResourceReader, medication_index, relative_reference
+from .dates import partial_date
+from .records import LINE_EXTENSION, Records, ResourceReader, facts_over_plans, medication_index, relative_reference
+
+#: How many records of each list a note names before it only counts.
+_NAMED = 5
 
 
 #: Resources that must be about the Bundle's patient.
@@ -68,8 +72,64 @@ def _latest(records: Records, kind: str) -> Any:
     return max(found, key=lambda item: (item[0].latest, item[0].earliest))[1] if found else None
 
 
+def _death(entries: list[tuple[int, str | None, Any]]) -> str | None:
+    """The record of the patient's death ('Patient/p1: deceased 2019-03-01'), if the Patient says so."""
+    for i, _, resource in entries:
+        if resource.get_resource_type() != "Patient":
+            continue
+        when = resource.deceasedDateTime
+        if when is not None:
+            day = partial_date(when, f"entry[{i}].resource.deceasedDateTime")
+            return f"{_label(resource, i)}: deceased {day}"
+        if resource.deceasedBoolean:
+            return f"{_label(resource, i)}: deceased"
+    return None
+
+
+def _grouped_notes(records: Records) -> list[str]:
+    """The notes a person reads about the records not used: one line, counted by resource type."""
+    if not records.unused:
+        return []
+    counts: dict[str, int] = {}
+    for kind, _, _ in records.unused:
+        counts[kind] = counts.get(kind, 0) + 1
+    listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return [f"not used ({len(records.unused)} records that say nothing about myeloma therapy): {listed};"
+            " each is listed under derived.fhir.not_used (--verbose)"]
+
+
+def _said_once(warnings: list[str]) -> list[str]:
+    """The warnings with one line for each message that several records share ('a, b and 12 more: ...')."""
+    records: dict[str, list[str]] = {}
+    for warning in warnings:
+        label, _, message = warning.partition(": ")
+        if "/" in label or label.startswith("entry["):
+            records.setdefault(message, []).append(label)
+        else:
+            records.setdefault(warning, [])
+    out = []
+    for message, labels in records.items():
+        if not labels:
+            out.append(message)
+            continue
+        named = ", ".join(labels[:_NAMED - 2]) + (f" and {len(labels) - _NAMED + 2} more" if len(labels) > _NAMED - 2 else "")
+        out.append(f"{named}: {message}")
+    return out
+
+
+def _other_drugs_note(not_therapy: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """One line for the uncatalogued drugs that are not therapy: their count and the first few names."""
+    names = list(dict.fromkeys(name for name, role, _ in not_therapy if role.startswith(ROLE_WORDS[NOT_THERAPY])))
+    if not names:
+        return []
+    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+    return [f"{len(names)} other drug(s), not in the catalog and with nothing antineoplastic in their codes or names,"
+            f" are not anti-myeloma therapy (never a line): {'; '.join(names[:_NAMED])}{more};"
+            " each is listed under derived.not_anti_myeloma_therapy"]
+
+
 def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, str, str], ...], records: Records,
-             as_of: datetime.date | None, candidates: list[str] | None) -> PatientHistory:
+             as_of: datetime.date | None, candidates: list[str] | None, death: str | None = None) -> PatientHistory:
     dated = sorted((a for a in records.apheresis if a.date), key=lambda a: a.date.sort_key if a.date else (datetime.date.min, datetime.date.min))
     undated = [a for a in records.apheresis if a.date is None]
     return PatientHistory(
@@ -85,6 +145,9 @@ def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, s
         candidates=None if candidates is None else tuple(candidates),
         warnings=tuple(records.warnings),
         format="fhir",
+        diagnoses=tuple(records.myeloma),
+        death=death,
+        not_used=tuple(f"{label}: {why}" for _, label, why in records.unused),
     )
 
 
@@ -138,11 +201,13 @@ def read_bundle(
         if resource.get_resource_type() == "Medication" and not (
             {url, f"Medication/{resource.id}"} & reader.used_medications
         ):
-            records.warnings.append(f"{_label(resource, i)}: not used (no administration, statement or request refers to it)")
-    if not records.myeloma:
-        records.warnings.insert(0, "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present")
-    lines, not_therapy = build_lines(records.exposures, records.events, records.warnings)
-    history = _history(patient_id, lines, not_therapy, records, _as_of(model), candidates)
+            reader.unused(_label(resource, i), "no administration, statement or request refers to it")
+    records.warnings[:0] = _grouped_notes(records)
+    exposures = facts_over_plans(records.exposures, records.warnings)
+    lines, not_therapy = build_lines(exposures, records.events, records.warnings)
+    records.warnings[len(_grouped_notes(records)):len(_grouped_notes(records))] = _other_drugs_note(not_therapy)
+    records.warnings[:] = _said_once(records.warnings)
+    history = _history(patient_id, lines, not_therapy, records, _as_of(model), candidates, _death(entries))
     problems = consistency_problems(history)
     if problems:
         raise InputError(problems)
