@@ -90,7 +90,7 @@ def looks_antineoplastic(text: str) -> str | None:
     if coded:
         return f"research code name {coded.group()}"
     for name in ingredient_names(text) or [text]:
-        for word in re.split(r"[^a-z]+", name.casefold()):
+        for word in (w.replace("-", "") for w in re.split(r"[^a-z-]+", name.casefold())):
             if word in _NOT_NAMES or not _STEM_WORD.search(word):
                 continue
             stem, group = next((s, g) for s, g in INN_STEMS if word.endswith(s))

@@ -231,8 +231,7 @@ class ResourceReader:
         if drug.role is None:
             why = drug.matched_by.get("looks_antineoplastic")
             self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent"
-                             + (f" ({why})" if why else " (an ATC code in a group that holds anti-myeloma therapy)"
-                                if "atc" in drug.matched_by else ""))
+                             + (f" ({why})" if why else ""))
         if kind == "MedicationAdministration" and resource.partOf and drug.agent is not None \
                 and drug.agent.may_be("premedication") and not drug.agent.is_tcrt:
             part_of = resource.partOf[0].reference or "another administration"
