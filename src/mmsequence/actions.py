@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .course import PatientCourse
 
 #: Every action code, in the order actions are listed (conflicts first, then missing facts, then dates).
-CODES = ("record-myeloma-diagnosis", "check-death", "resolve-car-t-eligibility", "record-car-t-eligibility", "classify-agent", "classify-candidate",
+CODES = ("record-myeloma-diagnosis", "check-death", "resolve-car-t-eligibility", "record-car-t-eligibility",
+         "classify-agent", "classify-candidate",
          "record-dose-date", "record-progression-date", "move-apheresis")
 #: Patient facts a rule may depend on, and the action that asks for each when it is unknown.
 MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}

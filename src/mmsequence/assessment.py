@@ -132,7 +132,7 @@ class Assessment:
         shares: the ruleset and policy blocks and each rule's evidence level and citation (a batch
         writes them once, in its header)."""
         out: dict[str, Any] = {"patient_id": self.patient_id, "as_of": self.as_of.isoformat(),
-                               "myeloma_gate": self.gate.to_dict(), "actions": [a.to_dict() for a in self.actions]}
+                               "actions": [a.to_dict() for a in self.actions], "myeloma_gate": self.gate.to_dict()}
         if shared:
             out["ruleset"] = self.ruleset.to_dict()
             out["policy"] = self.policy.to_dict()
