@@ -187,6 +187,8 @@ def unknown_drug(label: str, concepts: list[Any]) -> DrugMatch:
     if atc is not None:
         return DrugMatch(None, label, {"unmatched": label, "atc": _code(atc)})
     texts = [text for concept in concepts for text in _texts(concept)]
+    if not texts:  # a code nobody maps, and no name to judge: it may be anything
+        return DrugMatch(None, label, {"unmatched": label})
     reason = next((why for text in texts if (why := looks_antineoplastic(text))), None)
     if reason is not None:
         return DrugMatch(None, label, {"unmatched": label, "looks_antineoplastic": reason})

@@ -1,0 +1,129 @@
+"""Real hospital records: public Synthea R4 bundles, and a myeloma chart built on one of them.
+
+None of the Synthea patients has myeloma: each is "not assessed", with no line of therapy and a
+note list a person reads. The chart of tests/real_chart.py reads as a clinician reads it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+
+from mmsequence import Evaluator, evaluate
+from mmsequence.policy import load_policy, policy_from_mapping
+from mmsequence.render import to_text
+
+from .real_chart import DATA, LAST_TECLISTAMAB, LOCAL, POLICY, myeloma_chart, synthea
+
+BUNDLES = sorted(DATA.glob("*.json.gz"))
+DIED = ("Alejandro_Riojas", "Fletcher_Hyatt")
+#: The bundles whose drugs are all ordinary (no chemotherapy for another cancer).
+ORDINARY = [p for p in BUNDLES if not p.name.startswith("Fletcher_Hyatt")]
+AS_OF = datetime.date(2024, 3, 15)
+
+
+def test_the_public_subset_is_the_one_its_readme_describes():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert len(BUNDLES) == 6 and "25ac8089f0464b8673c7669509dc0bb8f4883773" in readme
+    assert all(p.name.split("_")[0] + "_" + p.name.split("_")[1] in readme for p in BUNDLES)
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name.split("_")[1])
+def test_a_patient_without_myeloma_is_not_assessed_with_one_action_and_short_notes(path):
+    assessment = evaluate(synthea(path), as_of=AS_OF)
+    gate = assessment.to_dict()["myeloma_gate"]
+    assert gate["state"] == "not-assessed"
+    assert gate["basis"] == ("death" if path.name.startswith(DIED) else "no-diagnosis")
+    assert assessment.candidates == ()
+    assert assessment.course.prior_lines == 0 and assessment.derived["fhir"]["lines"] == []
+    assert [a.code for a in assessment.actions] == ["check-death" if gate["basis"] == "death" else "record-myeloma-diagnosis"]
+    assert len(assessment.warnings) <= 20
+    counted = re.match(r"not used \((\d+) records", assessment.warnings[0])
+    assert counted and int(counted[1]) == len(assessment.derived["fhir"]["not_used"]) > 60
+    text = to_text(assessment)
+    assert len(text.splitlines()) <= 40 and "Best" not in text
+    assert len(to_text(assessment, verbose=True).splitlines()) > len(assessment.derived["fhir"]["not_used"])
+
+
+@pytest.mark.parametrize("path", ORDINARY, ids=lambda p: p.name.split("_")[1])
+def test_ordinary_drugs_never_make_a_line_even_when_the_gate_is_off(path):
+    assessment = evaluate(synthea(path), as_of=AS_OF, myeloma_gate=False)
+    assert assessment.gate.basis == "caller"
+    assert assessment.course.prior_lines == 0 and assessment.course.unknown == ()
+    assert all(a.code != "classify-agent" for a in assessment.actions)
+
+
+def test_chemotherapy_for_another_cancer_stays_visible_when_the_gate_is_off():
+    """Docetaxel and paclitaxel (INN stem -taxel) are not in the catalog: unknown agents, never ignored."""
+    assessment = evaluate(synthea(DATA / "Fletcher_Hyatt_fe0562b5-f517-4951-8366-32fdab088930.json.gz"),
+                          as_of=AS_OF, myeloma_gate=False)
+    unknown = {ref["agent"] for ref in assessment.course.unknown_refs()}
+    assert unknown == {"1 ML DOCEtaxel 20 MG/ML Injection", "PACLitaxel 100 MG Injection"}
+    assert {c.verdict for c in assessment.candidates} == {"indeterminate"}
+
+
+# --- a myeloma chart built on a real record -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def site() -> Evaluator:
+    return Evaluator(policy_from_mapping(POLICY, "site policy", load_policy()))
+
+
+@pytest.fixture(scope="module")
+def chart(site):
+    return site.evaluate(myeloma_chart(), as_of=AS_OF)
+
+
+def test_the_chart_has_three_lines_as_the_clinician_wrote_them(chart):
+    history = chart.course.history
+    assert [(line.agents, str(line.start), str(line.end), line.stop_reason) for line in history.lines] == [
+        (("daratumumab", "lenalidomide", "dexamethasone"), "2019-04-01", "2021-05-31", "progression"),
+        (("carfilzomib", "pomalidomide", "dexamethasone"), "2021-06-15", "2023-08-31", "progression"),
+        (("teclistamab",), "2023-09-15", LAST_TECLISTAMAB, "progression"),  # progression recorded 2024-02-20
+    ]
+    assert [line["display"] for line in chart.derived["lines"]] == ["line 1 (DRd)", "line 2 (KPd)", "line 3 (teclistamab)"]
+    assert chart.gate.basis == "diagnosis" and chart.gate.records == ("Condition/mm",)
+
+
+def test_the_chart_reads_exposures_and_the_last_dose_from_what_was_given(chart):
+    derived = chart.derived
+    assert [e["display"] for e in derived["tcrt_exposures"]] == ["teclistamab (line 3)"]
+    assert derived["last_tcrt_dose"]["date"]["recorded"] == LAST_TECLISTAMAB == "2024-02-08"  # not the order's 2024-02-28
+    assert (derived["triple_class_refractory"], derived["exposed_bcma"], derived["progression_on_last"]) == ("yes", "yes", "yes")
+    assert derived["unknown_agents"] == []
+    premedication = next(n for n in derived["not_anti_myeloma_therapy"] if n["drug"] == "dexamethasone")
+    assert premedication["role"] == "premedication" and len(premedication["records"]) == 23
+    assert "MedicationAdministration/tec-held: not counted as given (status 'not-done')" in chart.warnings
+    assert "MedicationAdministration/tec-error: not counted as given (status 'entered-in-error')" in chart.warnings
+
+
+def test_the_chart_gets_the_verdicts_and_dates_a_clinician_expects(chart):
+    wait_ends = datetime.date(2024, 8, 8)  # six months of T-cell recovery after the last teclistamab dose
+    verdicts = {c.therapy: (c.verdict, c.then, c.earliest_date) for c in chart.candidates}
+    assert verdicts == {
+        "talquetamab": ("wait", "caution", wait_ends),
+        "elranatamab": ("wait", "caution", wait_ends),
+        "linvoseltamab": ("wait", "caution", wait_ends),
+        "ciltacabtagene autoleucel": ("wait", "indeterminate", wait_ends),
+        "idecabtagene vicleucel": ("wait", "indeterminate", wait_ends),
+        "teclistamab": ("avoid", None, wait_ends),
+    }
+    assert chart.candidates[0].therapy == "talquetamab"  # the untouched target ranks first
+    assert "extended.refractory-retreatment" in [f.rule for f in chart.candidate("teclistamab").findings]
+    assert [a.code for a in chart.actions] == ["record-car-t-eligibility"]
+    assert len(chart.warnings) <= 20
+
+
+def test_the_chart_notes_group_what_is_not_therapy(chart):
+    other = next(w for w in chart.warnings if w.startswith("4 other drug(s)"))
+    assert "Hydrochlorothiazide 25 MG" in other and "Fexofenadine hydrochloride 60 MG Oral Tablet" in other
+    assert not any("Hydrochlorothiazide" in summary for summary in chart.course.line_summaries())
+
+
+def test_a_local_code_the_site_does_not_map_leaves_the_verdicts_uncertain():
+    assessment = evaluate(myeloma_chart(), as_of=AS_OF)
+    assert [ref["agent"] for ref in assessment.course.unknown_refs()] == [f"{LOCAL}|KYP-60-VIAL"]
+    assert [a.code for a in assessment.actions] == ["record-car-t-eligibility", "classify-agent"]
+    assert "indeterminate" in {c.verdict for c in assessment.candidates}
