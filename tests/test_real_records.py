@@ -7,6 +7,7 @@ note list a person reads. The chart of tests/real_chart.py reads as a clinician 
 from __future__ import annotations
 
 import datetime
+import json
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from mmsequence.render import to_text
 from .real_chart import DATA, LAST_TECLISTAMAB, LOCAL, POLICY, myeloma_chart, synthea
 
 BUNDLES = sorted(DATA.glob("*.json.gz"))
+SPEC = DATA.parent / "fhir-spec"
 DIED = ("Alejandro_Riojas", "Fletcher_Hyatt")
 #: The bundles whose drugs are all ordinary (no chemotherapy for another cancer).
 ORDINARY = [p for p in BUNDLES if not p.name.startswith("Fletcher_Hyatt")]
@@ -127,3 +129,18 @@ def test_a_local_code_the_site_does_not_map_leaves_the_verdicts_uncertain():
     assert [ref["agent"] for ref in assessment.course.unknown_refs()] == [f"{LOCAL}|KYP-60-VIAL"]
     assert [a.code for a in assessment.actions] == ["record-car-t-eligibility", "classify-agent"]
     assert "indeterminate" in {c.verdict for c in assessment.candidates}
+
+
+# --- the FHIR specification's own medication examples -------------------------------------------
+
+def test_the_specifications_medication_examples_are_read_not_refused():
+    bundle = json.loads((SPEC / "medication-examples.json").read_text(encoding="utf-8"))
+    assert evaluate(bundle, as_of=AS_OF).gate.basis == "no-diagnosis"
+    assessment = evaluate(bundle, as_of=AS_OF, myeloma_gate=False)
+    others = {n["drug"]: n["role"] for n in assessment.derived["not_anti_myeloma_therapy"]}
+    assert others["potassium chloride"] == "supportive care"  # a Medication with ingredients and no code
+    assert others["vancomycin"] == "supportive care" and others["oxycodone"] == "supportive care"
+    assert others["Azithromycin 250mg capsule (product)"].startswith("another drug")
+    # alemtuzumab (INN stem -mab) is not catalogued: an unknown agent that makes the verdicts uncertain
+    assert [ref["agent"] for ref in assessment.course.unknown_refs()] == ["Alemtuzumab 10mg/ml (Lemtrada)"]
+    assert "MedicationAdministration/medadmin0303: not counted as given (status 'entered-in-error')" not in assessment.warnings
