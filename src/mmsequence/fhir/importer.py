@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
 from .coding import NOT_THERAPY, names_car_t_order
 from .lines import build_lines
-from .model import validate_bundle
+from .model import read_leniently
 from .dates import partial_date
 from .records import LINE_EXTENSION, Records, ResourceReader, facts_over_plans, medication_index, relative_reference
 
@@ -169,7 +169,7 @@ def read_bundle(
     is on ``Line.origin``; records not used are in ``warnings``. Raises
     :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
     """
-    model = validate_bundle(bundle)
+    model, left_out = read_leniently(bundle)
     missing = [f"entry[{i}].resource: is required" for i, entry in enumerate(model.entry or ()) if not entry.resource]
     if missing:
         raise InputError(missing)
@@ -181,6 +181,7 @@ def read_bundle(
 
         observations = load_policy().observation_codes()
     reader = ResourceReader(catalog, medications, line_extension, observations)
+    reader.records.warnings.extend(left_out)
     reader.car_t_orders = {f"{r.get_resource_type()}/{r.id}" for _, _, r in entries if names_car_t_order(r, catalog)}
     problems: list[str] = []
     for i, url, resource in entries:
