@@ -51,8 +51,8 @@ def read_leniently(document: Any) -> tuple[Any, list[str]]:
             raise
         found = [(problem, _entry_index(problem)) for problem in error.problems]
         kinds = {i: _kind(entries[i]) for _, i in found if i is not None and i < len(entries)}
-        if any(i is None or kinds.get(i) in RELEVANT_TYPES or kinds.get(i) is None for _, i in found):
-            raise
+        if any(i is None or kinds.get(i) in RELEVANT_TYPES or not _is_fhir_type(kinds.get(i)) for _, i in found):
+            raise  # a type that may bear on myeloma, or no known type at all (a misspelt one may be either)
         kept = {**document, "entry": [e for i, e in enumerate(entries) if i not in kinds]}
         notes = [f"entry[{i}] ({kinds[i]}): left out, not valid FHIR ({problem.split(': ', 1)[-1]}); it says nothing"
                  " about myeloma therapy" for problem, i in found if i is not None]
@@ -62,6 +62,16 @@ def read_leniently(document: Any) -> tuple[Any, list[str]]:
 def _entry_index(problem: str) -> int | None:
     found = re.match(r"entry\[(\d+)\]", problem)
     return int(found.group(1)) if found else None
+
+
+def _is_fhir_type(kind: str | None) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(kind or "")
+    except (KeyError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _kind(entry: Any) -> str | None:
