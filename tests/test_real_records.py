@@ -144,3 +144,21 @@ def test_the_specifications_medication_examples_are_read_not_refused():
     # alemtuzumab (INN stem -mab) is not catalogued: an unknown agent that makes the verdicts uncertain
     assert [ref["agent"] for ref in assessment.course.unknown_refs()] == ["Alemtuzumab 10mg/ml (Lemtrada)"]
     assert "MedicationAdministration/medadmin0303: not counted as given (status 'entered-in-error')" not in assessment.warnings
+
+
+# --- CDS Hooks: a patient not assessed gets no option ---------------------------------------------
+
+def test_a_patient_not_assessed_gets_no_best_option_card_and_no_order_verdict():
+    from mmsequence.catalog import load_catalog
+    from mmsequence.service.cards import order_cards, patient_view_cards, response
+    from mmsequence.service.hooks import Order
+
+    assessment = evaluate(synthea(DATA / "Stephen_McLaughlin_7735ab79-6ac8-4b81-9936-f7ddabd18751.json.gz"), as_of=AS_OF)
+    card, *others = response(patient_view_cards(assessment, "h"))["cards"]
+    assert card["summary"] == "TCRT sequencing: not assessed" and card["indicator"] == "info"
+    assert all("Best" not in other["summary"] for other in others)
+    assert "Record the multiple myeloma diagnosis" in card["detail"] and "Best" not in card["detail"]
+    draft = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+             "medicationCodeableConcept": {"text": "Elrexfio"}}
+    [order_card] = response(order_cards(assessment, [Order("elranatamab", draft)], load_catalog(), "h"))["cards"]
+    assert order_card["summary"] == "TCRT sequencing: not assessed"
