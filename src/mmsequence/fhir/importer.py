@@ -216,6 +216,7 @@ def read_bundle(
 
 
 def import_report(history: PatientHistory) -> dict[str, Any]:
-    """What a Bundle reads as: the patient-history document, how each line was formed, and the
-    records that were not used (``mmsequence fhir-import``)."""
-    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings)}
+    """What a Bundle reads as: the patient-history document, how each line was formed, the warnings,
+    and every record not used (``mmsequence fhir-import``)."""
+    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings),
+            "not_used": list(history.not_used)}
