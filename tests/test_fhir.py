@@ -454,7 +454,8 @@ def test_cli_bad_bundle_exits_2_with_the_field_and_no_stdout(tmp_path):
 def test_cli_fhir_import_prints_the_document_lines_and_warnings():
     result = _cli("fhir-import", str(EXAMPLES / "coded-drugs.json"))
     imported = json.loads(result.stdout)
-    assert result.returncode == 0 and set(imported) == {"document", "lines", "warnings"}
+    assert result.returncode == 0 and set(imported) == {"document", "lines", "warnings", "not_used"}
+    assert imported["not_used"] == ["Observation/m-protein: its code is not one the site policy maps under observations"]
     assert imported["document"]["apheresis"] == [
         {"status": "planned", "date": "2026-07-01", "comment": "ServiceRequest/apheresis-plan"}
     ]
