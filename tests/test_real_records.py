@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
-from mmsequence import Evaluator, evaluate
+from mmsequence import Evaluator, InputError, evaluate
 from mmsequence.policy import load_policy, policy_from_mapping
 from mmsequence.render import to_text
 
@@ -162,3 +164,31 @@ def test_a_patient_not_assessed_gets_no_best_option_card_and_no_order_verdict():
              "medicationCodeableConcept": {"text": "Elrexfio"}}
     [order_card] = response(order_cards(assessment, [Order("elranatamab", draft)], load_catalog(), "h"))["cards"]
     assert order_card["summary"] == "TCRT sequencing: not assessed"
+
+
+# --- the command line and the policy --------------------------------------------------------------
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mmsequence.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_line_turns_the_gate_off_and_lists_every_record_with_verbose(tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(synthea(DATA / "Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json.gz")))
+    gated = json.loads(_cli("evaluate", str(path), "--as-of", "2024-03-15").stdout)
+    assert gated["myeloma_gate"]["state"] == "not-assessed" and gated["candidates"] == []
+    opened = json.loads(_cli("evaluate", str(path), "--as-of", "2024-03-15", "--no-myeloma-gate").stdout)
+    assert opened["myeloma_gate"]["basis"] == "caller" and opened["candidates"]
+    short = _cli("evaluate", str(path), "--as-of", "2024-03-15", "--format", "text").stdout
+    full = _cli("evaluate", str(path), "--as-of", "2024-03-15", "--format", "text", "--verbose").stdout
+    assert "Not assessed: the record holds no multiple myeloma diagnosis" in short and "Records not used:" not in short
+    assert len(full.splitlines()) - len(short.splitlines()) == len(gated["derived"]["fhir"]["not_used"]) + 2
+
+
+def test_the_site_policy_turns_the_gate_off_explicitly():
+    policy = policy_from_mapping({"myeloma_gate": False}, "site policy", load_policy())
+    assert policy.to_dict()["myeloma_gate"] is False
+    record = synthea(DATA / "Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json.gz")
+    assert Evaluator(policy).evaluate(record, as_of=AS_OF).gate.basis == "caller"
+    with pytest.raises(InputError, match="myeloma_gate: 'no' is not true or false"):
+        policy_from_mapping({"myeloma_gate": "no"}, "site policy", load_policy())
