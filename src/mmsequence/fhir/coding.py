@@ -132,11 +132,6 @@ def _agent_by_code(coding: Any, catalog: Catalog) -> Agent | None:
     return catalog.by_code(CATALOG_SYSTEMS.get(coding.system, coding.system), coding.code)
 
 
-def concept_texts(concept: Any) -> list[str]:
-    """The words a concept says (its text, then each coding's display)."""
-    return _texts(concept)
-
-
 def match_drug(concept: Any, catalog: Catalog, path: str, more: tuple[Any, ...] = ()) -> DrugMatch:
     """The agent a medication concept names (``more``: further concepts of the same drug, such as a
     Medication's ingredients, read where the concept names no agent); InputError if it names two

@@ -112,7 +112,8 @@ def _said_once(warnings: list[str]) -> list[str]:
         if not labels:
             out.append(message)
             continue
-        named = ", ".join(labels[:_NAMED - 2]) + (f" and {len(labels) - _NAMED + 2} more" if len(labels) > _NAMED - 2 else "")
+        shown = _NAMED - 2  # record ids are long: fewer of them than of drug names
+        named = ", ".join(labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
         out.append(f"{named}: {message}")
     return out
 
@@ -203,11 +204,10 @@ def read_bundle(
             {url, f"Medication/{resource.id}"} & reader.used_medications
         ):
             reader.unused(_label(resource, i), "no administration, statement or request refers to it")
-    records.warnings[:0] = _grouped_notes(records)
     exposures = facts_over_plans(records.exposures, records.warnings)
     lines, not_therapy = build_lines(exposures, records.events, records.warnings)
-    records.warnings[len(_grouped_notes(records)):len(_grouped_notes(records))] = _other_drugs_note(not_therapy)
-    records.warnings[:] = _said_once(records.warnings)
+    # what a person reads first: what was set aside, in two lines; then each note once
+    records.warnings[:] = _said_once([*_grouped_notes(records), *_other_drugs_note(not_therapy), *records.warnings])
     history = _history(patient_id, lines, not_therapy, records, _as_of(model), candidates, _death(entries))
     problems = consistency_problems(history)
     if problems:
