@@ -168,7 +168,7 @@ def test_plasmapheresis_is_not_a_leukapheresis():
     imported = read(bundle(procedure("pe", "Plasmapheresis", "2025-02-03")))
     assert "apheresis" not in imported.to_document()
     assert imported.not_used == ("Procedure/pe: neither a CAR-T infusion, a transplant nor a leukapheresis",)
-    assert imported.warnings == ("not used (1 records that say nothing about myeloma therapy): 1 Procedure;"
+    assert imported.warnings == ("not used (1 record that says nothing about myeloma therapy): 1 Procedure;"
                                  " each is listed under derived.fhir.not_used (--verbose)",)
 
 

@@ -94,7 +94,9 @@ def _grouped_notes(records: Records) -> list[str]:
     for kind, _, _ in records.unused:
         counts[kind] = counts.get(kind, 0) + 1
     listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    return [f"not used ({len(records.unused)} records that say nothing about myeloma therapy): {listed};"
+    count = len(records.unused)
+    said = "1 record that says" if count == 1 else f"{count} records that say"
+    return [f"not used ({said} nothing about myeloma therapy): {listed};"
             " each is listed under derived.fhir.not_used (--verbose)"]
 
 
