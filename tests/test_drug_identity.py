@@ -54,7 +54,7 @@ def test_ordinary_names_do_not(name):
     ("Bortezomib 3.5 MG Injection", "bortezomib"),
     ("pomalidomide 4 MG Oral Capsule [Pomalyst]", "pomalidomide"),
     ("地塞米松 20 mg", "dexamethasone"), ("硼替佐米", "bortezomib"), ("来那度胺", "lenalidomide"),
-    ("达雷妥尤单抗", "daratumumab"), ("泊马度胺", "pomalidomide"),
+    ("达雷妥尤单抗", "daratumumab"), ("达雷木单抗", "daratumumab"), ("泊马度胺", "pomalidomide"), ("伊莎佐米", "ixazomib"),
 ])
 def test_names_as_ehrs_write_them_find_the_catalog_agent(text, agent):
     assert agent_by_text(text, load_catalog()).name == agent
@@ -144,7 +144,8 @@ def test_an_order_is_read_through_its_administrations():
 def test_every_conventional_drug_with_a_chinese_name_names_its_source():
     catalog = load_catalog()
     chinese = [a for a in catalog.agents if any("\u4e00" <= ch <= "\u9fff" for s in a.synonyms for ch in s)]
-    assert {a.name for a in chinese if a.modality == "conventional"} >= {
-        "bortezomib", "lenalidomide", "dexamethasone", "daratumumab", "pomalidomide", "carfilzomib", "thalidomide",
-        "cyclophosphamide"}
-    assert all(any(s.startswith("cn-") or s in ("guidance-notes-agents", "nmpa-car-t") for s in a.sources) for a in chinese)
+    assert {a.name for a in chinese if a.modality == "conventional"} == {
+        "bortezomib", "carfilzomib", "ixazomib", "lenalidomide", "thalidomide", "pomalidomide", "dexamethasone",
+        "daratumumab", "isatuximab", "elotuzumab", "melphalan", "cyclophosphamide"}
+    chinese_sources = ("cn-regimen-names", "cn-mm-guideline-2020", "msd-manual-zh", "guidance-notes-agents", "nmpa-car-t")
+    assert all(any(s in chinese_sources for s in a.sources) for a in chinese)
