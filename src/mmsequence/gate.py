@@ -17,7 +17,7 @@ import attrs
 from .history import PatientHistory
 
 #: How an assessment passed the gate, or why it did not.
-BASES = ("diagnosis", "document", "caller", "no-diagnosis", "death")
+BASES = ("diagnosis", "document", "cohort", "caller", "no-diagnosis", "death")
 
 
 @attrs.frozen
@@ -29,13 +29,14 @@ class Gate:
 
     @property
     def assessed(self) -> bool:
-        return self.basis in ("diagnosis", "document", "caller")
+        return self.basis in ("diagnosis", "document", "cohort", "caller")
 
     @property
     def reason(self) -> str:
         return {
             "diagnosis": "a multiple myeloma diagnosis is recorded",
             "document": "a patient-history document is a myeloma history by construction",
+            "cohort": "an OMOP chart of the myeloma cohort (selected by its multiple myeloma concept)",
             "caller": "assessed on the caller's word (the myeloma gate is off)",
             "no-diagnosis": "the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT 109989006,"
                             " or the words); mmsequence assesses only myeloma patients",
@@ -55,7 +56,7 @@ class Gate:
 def myeloma_gate(history: PatientHistory, enabled: bool = True) -> Gate:
     """The gate a history passes or not; ``enabled`` False assesses a record the gate would stop."""
     if history.diagnoses is None:
-        return Gate("document")
+        return Gate("cohort" if history.format == "omop" else "document")
     if history.death is not None and enabled:
         return Gate("death", (history.death,))
     if history.diagnoses and (enabled or history.death is None):
