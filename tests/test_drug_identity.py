@@ -124,9 +124,14 @@ def test_an_ordinary_drug_without_a_date_is_skipped_but_a_myeloma_drug_without_o
     undated = {"resourceType": "MedicationRequest", "id": "r1", "status": "completed", "intent": "order", **subject(),
                "medicationCodeableConcept": {"text": "Atorvastatin 20 MG Oral Tablet"}}
     assert read(bundle(undated)).not_used == ("MedicationRequest/r1: Atorvastatin 20 MG Oral Tablet: a drug that is not"
-                                              " anti-myeloma therapy, without a usable date",)
+                                              " anti-myeloma therapy, without a date",)
+    acyclovir = {**undated, "id": "r2", "medicationCodeableConcept": {"text": "acyclovir"}, "authoredOn": "2025-13-01"}
+    assert read(bundle(acyclovir)).warnings == ("entry[2] (MedicationRequest): left out, not valid FHIR (DateTime value"
+                                                " string does not match spec regex.); it says nothing about myeloma therapy",)
     with pytest.raises(InputError, match="authoredOn: is required"):
         read(bundle({**undated, "medicationCodeableConcept": {"text": "carfilzomib"}}))
+    with pytest.raises(InputError, match="authoredOn: DateTime value string does not match"):
+        read(bundle({**acyclovir, "medicationCodeableConcept": {"text": "carfilzomib"}}))
 
 
 def test_an_order_is_read_through_its_administrations():

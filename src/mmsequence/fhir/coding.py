@@ -16,7 +16,7 @@ Procedures and diagnoses are recognised by their words, and myeloma also by its 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -170,6 +170,24 @@ def unknown_or_named(text: str, catalog: Catalog) -> DrugMatch:
     if reason is not None:
         return DrugMatch(None, text, {"unmatched": text, "looks_antineoplastic": reason})
     return DrugMatch(None, text, {"not_antineoplastic": text}, NOT_THERAPY)
+
+
+def not_therapy_by_name(resource: Mapping[str, Any], catalog: Catalog) -> bool:
+    """Whether a (raw, perhaps invalid) medication resource names, in its ``medicationCodeableConcept``,
+    a drug that is not anti-myeloma therapy: a defect elsewhere in it cannot touch myeloma therapy."""
+    concept = resource.get("medicationCodeableConcept")
+    if resource.get("resourceType") not in _DRUG_RECORDS or not isinstance(concept, Mapping):
+        return False
+    from fhir.resources.R4B.codeableconcept import CodeableConcept
+    from pydantic import ValidationError
+
+    try:
+        return not match_drug(CodeableConcept.model_validate(concept), catalog, "").may_be_therapy
+    except (ValidationError, InputError):
+        return False
+
+
+_DRUG_RECORDS = ("MedicationAdministration", "MedicationStatement", "MedicationRequest")
 
 
 def unknown_drug(label: str, concepts: list[Any]) -> DrugMatch:

@@ -9,7 +9,7 @@ from typing import Any
 from ..catalog import ROLE_WORDS, Catalog
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
-from .coding import NOT_THERAPY, names_car_t_order
+from .coding import NOT_THERAPY, names_car_t_order, not_therapy_by_name
 from .lines import build_lines
 from .model import read_leniently
 from .dates import partial_date
@@ -172,7 +172,7 @@ def read_bundle(
     is on ``Line.origin``; records not used are in ``warnings``. Raises
     :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
     """
-    model, left_out = read_leniently(bundle)
+    model, left_out = read_leniently(bundle, lambda resource: not_therapy_by_name(resource, catalog))
     missing = [f"entry[{i}].resource: is required" for i, entry in enumerate(model.entry or ()) if not entry.resource]
     if missing:
         raise InputError(missing)

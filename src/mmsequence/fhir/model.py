@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import InputError, MmsequenceError
@@ -39,10 +39,11 @@ RELEVANT_TYPES = frozenset({"Patient", "Medication", "MedicationAdministration",
                             "MedicationRequest", "Procedure", "ServiceRequest", "CarePlan", "Condition", "Observation"})
 
 
-def read_leniently(document: Any) -> tuple[Any, list[str]]:
+def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] = lambda _: False) -> tuple[Any, list[str]]:
     """The Bundle as a model, and a note for each invalid resource left out because it cannot say
-    anything about myeloma therapy (a NutritionOrder without ``intent``); an invalid resource of a
-    type that may (:data:`RELEVANT_TYPES`) refuses the record: InputError naming the field."""
+    anything about myeloma therapy: a type that cannot (a NutritionOrder without ``intent``), or a
+    resource ``harmless`` says cannot (a drug that is not anti-myeloma therapy). Any other invalid
+    resource (:data:`RELEVANT_TYPES`) refuses the record: InputError naming the field."""
     try:
         return validate_bundle(document), []
     except InputError as error:
@@ -51,8 +52,9 @@ def read_leniently(document: Any) -> tuple[Any, list[str]]:
             raise
         found = [(problem, _entry_index(problem)) for problem in error.problems]
         kinds = {i: _kind(entries[i]) for _, i in found if i is not None and i < len(entries)}
-        if any(i is None or kinds.get(i) in RELEVANT_TYPES or not _is_fhir_type(kinds.get(i)) for _, i in found):
-            raise  # a type that may bear on myeloma, or no known type at all (a misspelt one may be either)
+        if any(i is None or not _is_fhir_type(kinds.get(i))
+               or kinds.get(i) in RELEVANT_TYPES and not harmless(entries[i]["resource"]) for _, i in found):
+            raise  # a resource that may bear on myeloma, or no known type at all (a misspelt one may be either)
         kept = {**document, "entry": [e for i, e in enumerate(entries) if i not in kinds]}
         notes = [f"entry[{i}] ({kinds[i]}): left out, not valid FHIR ({problem.split(': ', 1)[-1]}); it says nothing"
                  " about myeloma therapy" for problem, i in found if i is not None]

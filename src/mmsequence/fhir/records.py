@@ -206,17 +206,18 @@ class ResourceReader:
             self._not_given(resource, label, path, f"status {resource.status!r}")
             return
         drug = self.drug(resource, path)
-        if not drug.may_be_therapy and drug.agent is None:
+        if not drug.may_be_therapy:  # a defect in its dates cannot touch myeloma therapy: skipped with a note
             try:
                 start, end, _ = self._period(resource, kind, path)
             except InputError as error:
-                start, end = None, None
-                self.warn(label, f"{drug.name} (not anti-myeloma therapy) skipped: {error.problems[0]}")
-            if start is None:
-                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy, without a usable date")
+                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy; {error.problems[0]}")
                 return
-            self.records.exposures.append(Exposure(drug, start, end if end is not None else start, label))
-            return
+            if start is None:
+                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy, without a date")
+                return
+            if drug.agent is None:  # listed as not therapy; its end matters to nothing
+                self.records.exposures.append(Exposure(drug, start, end if end is not None else start, label))
+                return
         self._counts(kind, resource.status, label)
         if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
             self.warn(label, f"an order for {drug.name}, not its infusion (read from the infusion's Procedure or"
