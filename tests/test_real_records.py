@@ -192,3 +192,14 @@ def test_the_site_policy_turns_the_gate_off_explicitly():
     assert Evaluator(policy).evaluate(record, as_of=AS_OF).gate.basis == "caller"
     with pytest.raises(InputError, match="myeloma_gate: 'no' is not true or false"):
         policy_from_mapping({"myeloma_gate": "no"}, "site policy", load_policy())
+
+
+@pytest.mark.parametrize("path", [DATA / "Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json.gz",
+                                  DATA / "Alejandro_Riojas_a9fcc685-c7a2-4474-bf25-26c8fe4b48f9.json.gz"],
+                         ids=["no-diagnosis", "death"])
+def test_the_reason_not_to_assess_is_said_in_the_readers_language(path):
+    assessment = evaluate(synthea(path), as_of=AS_OF)
+    english = " ".join(to_text(assessment, width=1000).split())
+    assert f"Not assessed: {assessment.gate.reason}." in english
+    chinese = to_text(assessment, language="zh-CN")
+    assert "未评估：" in chinese and assessment.gate.reason not in chinese

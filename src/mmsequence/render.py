@@ -106,8 +106,11 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
         for action in assessment.actions:
             lines += _wrap(f"- {action_message(action, language, assessment.catalog)}", width, "  ", "    ")
         lines.append("")
-    if not assessment.gate.assessed:
-        lines += _wrap(_("Not assessed: {reason}.").format(reason=assessment.gate.reason), width, "", "  ")
+    if not assessment.gate.assessed:  # the reasons of gate.Gate, in the reader's language
+        reason = {"no-diagnosis": _("the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT 109989006,"
+                                    " or the words); mmsequence assesses only myeloma patients"),
+                  "death": _("the record says the patient died")}[assessment.gate.basis]
+        lines += _wrap(_("Not assessed: {reason}.").format(reason=reason), width, "", "  ")
     for row in rows if assessment.gate.assessed else ():
         lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
