@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import attrs
 import pytest
@@ -281,11 +280,26 @@ def test_every_code_carries_system_version_and_source() -> None:
     codes = [code for agent in CATALOG.agents for code in agent.codes]
     assert len(codes) >= 150
     assert all(code.system and code.version and code.code and code.source for code in codes)
-    assert {code.system for code in codes} == {"ATC", "RxNorm"}
+    assert {code.system for code in codes} == {"ATC", "OMOP", "RxNorm"}
     assert CATALOG.by_code("ATC", "L01FX29") == CATALOG.lookup("talquetamab")
     assert [agent.codes for agent in CATALOG.agents if agent.name == "talquetamab"] == [
-        (Code("ATC", "2024 DE", "L01FX29", "shared/reference/guidance-notes.md (German ATC index, 2024 edition)"),)
+        (Code("ATC", "2024 DE", "L01FX29", "shared/reference/guidance-notes.md (German ATC index, 2024 edition)"),
+         Code("OMOP", "CDM v5.4 standard concept", "746340", "OHDSI/ETL-LambdaBuilder: docs/MM_treatment_Episodes.md"
+              " at 98ce3291, as shared/reference/omop-notes.md quotes it"))
     ]
+
+
+def test_omop_concept_ids_are_those_the_omop_notes_give() -> None:
+    """shared/reference/omop-notes.md, "Concepts it names", as written there."""
+    notes = ("teclistamab 741578, talquetamab 746340, elranatamab 746391, melphalan flufenamide 740067, melphalan 1301267,"
+             " cyclophosphamide 1310317, bortezomib 1336825, lenalidomide 19026972, thalidomide 19137042, pomalidomide"
+             " 43014237, carfilzomib 42873638, ixazomib 35606214, daratumumab 35605744, isatuximab 37498969, elotuzumab"
+             " 35604032, belantamab mafodotin 37002419, selinexor 1361191, venetoclax 35604205, doxorubicin 1338512,"
+             " pegylated liposomal doxorubicin 902725, vincristine 1308290, etoposide 1350504, cisplatin 1397599,"
+             " fludarabine 1395557, ciltacabtagene autoleucel 779144, idecabtagene vicleucel 36026868")
+    given = dict(item.rsplit(" ", 1) for item in notes.split(", "))
+    omop = {agent.name: code.code for agent in CATALOG.agents for code in agent.codes if code.system == "OMOP"}
+    assert omop == given
 
 
 def test_every_code_source_names_where_it_was_read() -> None:

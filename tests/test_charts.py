@@ -10,7 +10,7 @@ from hypothesis import settings
 
 from mmsequence import evaluate, load_policy
 from mmsequence.policy import policy_from_mapping
-from mmsequence.testing.charts import POLICY, realistic_charts
+from mmsequence.testing.charts import COMMON_DRUGS, POLICY, realistic_charts
 
 from .profiles import SEEDS, VALIDATION, run
 
@@ -37,4 +37,21 @@ def _same_verdicts(case):
 @SEEDS
 def test_a_noisy_chart_gives_the_clean_documents_verdicts(seed_value):
     run(_same_verdicts, st.tuples(realistic_charts(), st.sampled_from(sorted(POLICIES, key=str))), seed_value,
+        settings_=CHARTS)
+
+
+def _drugs_of_other_conditions_change_nothing(case):
+    (document, bundle), jurisdiction = case
+    _same_verdicts(case)
+    noisy = evaluate(bundle, policy=POLICIES[jurisdiction])
+    names = {n["drug"] for n in noisy.derived["not_anti_myeloma_therapy"]}
+    written = {e["resource"]["medicationCodeableConcept"]["text"] for e in bundle["entry"]
+               if e["resource"].get("medicationCodeableConcept", {}).get("text") in COMMON_DRUGS}
+    assert written and written <= names  # each is listed as not therapy, none is a line
+
+
+@SEEDS
+def test_drugs_of_other_conditions_leave_the_verdicts_of_the_clean_history(seed_value):
+    run(_drugs_of_other_conditions_change_nothing,
+        st.tuples(realistic_charts(common_drugs=True), st.sampled_from(sorted(POLICIES, key=str))), seed_value,
         settings_=CHARTS)

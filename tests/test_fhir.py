@@ -108,7 +108,8 @@ def test_administration_not_given_is_listed_not_counted(status):
 def test_unknown_drug_is_kept_so_the_safety_rule_fires():
     b = bundle(statement("s1", "Mystery-mab 5 mg", "2025-01-10", "2025-02-10"))
     assessment = evaluate(b)
-    assert "MedicationStatement/s1: 'Mystery-mab 5 mg' is not in the agent catalog; kept as an unknown agent" in assessment.warnings
+    assert ("MedicationStatement/s1: 'Mystery-mab 5 mg' is not in the agent catalog; kept as an unknown agent"
+            " (mysterymab: INN stem -mab (monoclonal antibody))") in assessment.warnings
     assert {c.verdict for c in assessment.candidates} == {"indeterminate"}
     assert all("safety.unknown-agent" in [f.rule for f in c.findings] for c in assessment.candidates)
 
@@ -166,7 +167,9 @@ def test_leukapheresis_procedure(status, outcome, expected):
 def test_plasmapheresis_is_not_a_leukapheresis():
     imported = read(bundle(procedure("pe", "Plasmapheresis", "2025-02-03")))
     assert "apheresis" not in imported.to_document()
-    assert imported.warnings == ("Procedure/pe: not used (neither a CAR-T infusion nor a leukapheresis)",)
+    assert imported.not_used == ("Procedure/pe: neither a CAR-T infusion, a transplant nor a leukapheresis",)
+    assert imported.warnings == ("not used (1 record that says nothing about myeloma therapy): 1 Procedure;"
+                                 " each is listed under derived.fhir.not_used (--verbose)",)
 
 
 def test_planned_apheresis_from_a_service_request_keeps_a_partial_date():
@@ -195,32 +198,52 @@ def test_apheresis_records_are_put_in_date_order():
     assert [a["status"] for a in document["apheresis"]] == ["failed", "planned"]
 
 
-def test_no_myeloma_diagnosis_is_evaluated_with_a_warning():
-    assessment = evaluate(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), diagnosis=False))
-    assert assessment.warnings[0] == "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present"
-    assert assessment.candidates
+def test_no_myeloma_diagnosis_is_not_assessed_unless_the_caller_says_so():
+    b = bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), diagnosis=False)
+    assessment = evaluate(b)
+    assert assessment.to_dict()["myeloma_gate"]["state"] == "not-assessed"
+    assert assessment.gate.basis == "no-diagnosis"
+    assert assessment.candidates == () and assessment.course.prior_lines == 0
+    assert [a.code for a in assessment.actions] == ["record-myeloma-diagnosis"]
+    assessed = evaluate(b, myeloma_gate=False)
+    assert assessed.gate.basis == "caller" and assessed.candidates and assessed.course.prior_lines == 1
+
+
+def test_a_recorded_death_is_not_assessed():
+    b = bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"))
+    b["entry"][0]["resource"]["deceasedDateTime"] = "2025-02-01"
+    assessment = evaluate(b)
+    assert (assessment.gate.basis, assessment.gate.records) == ("death", ("Patient/p1: deceased 2025-02-01",))
+    assert assessment.candidates == () and [a.code for a in assessment.actions] == ["check-death"]
+    assert evaluate(b, myeloma_gate=False).candidates
 
 
 def test_myeloma_by_text_and_other_conditions_listed():
     text_dx = {"resourceType": "Condition", "id": "dx2", **subject(), "code": {"text": "Plasma cell myeloma"}}
     other = {"resourceType": "Condition", "id": "htn", **subject(), "code": {"text": "Hypertension"}}
     imported = read(bundle(text_dx, other, diagnosis=False))
-    assert imported.warnings == ("Condition/htn: not used (not a multiple myeloma diagnosis)",)
+    assert imported.diagnoses == ("Condition/dx2",)
+    assert imported.not_used == ("Condition/htn: not a multiple myeloma diagnosis",)
 
 
 def test_refuted_myeloma_does_not_count():
     refuted = myeloma("dx9")
     refuted["verificationStatus"] = {"coding": [{"code": "refuted"}]}
-    assert read(bundle(refuted, diagnosis=False)).warnings[0].startswith("bundle: no multiple myeloma diagnosis")
+    imported = read(bundle(refuted, diagnosis=False))
+    assert imported.diagnoses == ()
+    assert imported.warnings == ("Condition/dx9: multiple myeloma diagnosis not used (verification refuted)",)
 
 
 def test_unmapped_resources_are_listed_with_their_id():
     observation = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "M-protein"}}
     unused_medication = {"resourceType": "Medication", "id": "m9", "code": {"text": "ondansetron"}}
-    assert read(bundle(observation, unused_medication)).warnings == (
-        "Observation/o1: not used (its code is not one the site policy maps under observations)",
-        "Medication/m9: not used (no administration, statement or request refers to it)",
+    imported = read(bundle(observation, unused_medication))
+    assert imported.not_used == (
+        "Observation/o1: its code is not one the site policy maps under observations",
+        "Medication/m9: no administration, statement or request refers to it",
     )
+    assert imported.warnings == ("not used (2 records that say nothing about myeloma therapy): 1 Medication,"
+                                 " 1 Observation; each is listed under derived.fhir.not_used (--verbose)",)
 
 
 # --- dates ------------------------------------------------------------------------------------
@@ -395,7 +418,8 @@ def test_examples_evaluate_and_say_how_each_line_was_formed(path):
 
 def test_coded_example_gives_the_same_verdicts_as_the_json_worked_example():
     fhir = evaluate(EXAMPLES / "coded-drugs.json")
-    assert fhir.warnings[0] == "Observation/m-protein: not used (its code is not one the site policy maps under observations)"
+    assert fhir.course.history.not_used == (
+        "Observation/m-protein: its code is not one the site policy maps under observations",)
     talquetamab = fhir.candidate("talquetamab")
     assert talquetamab.verdict == "avoid"
     assert {"review.no-bsab-before-apheresis", "review.interval"} <= {f.rule for f in talquetamab.findings}
@@ -430,7 +454,8 @@ def test_cli_bad_bundle_exits_2_with_the_field_and_no_stdout(tmp_path):
 def test_cli_fhir_import_prints_the_document_lines_and_warnings():
     result = _cli("fhir-import", str(EXAMPLES / "coded-drugs.json"))
     imported = json.loads(result.stdout)
-    assert result.returncode == 0 and set(imported) == {"document", "lines", "warnings"}
+    assert result.returncode == 0 and set(imported) == {"document", "lines", "warnings", "not_used"}
+    assert imported["not_used"] == ["Observation/m-protein: its code is not one the site policy maps under observations"]
     assert imported["document"]["apheresis"] == [
         {"status": "planned", "date": "2026-07-01", "comment": "ServiceRequest/apheresis-plan"}
     ]

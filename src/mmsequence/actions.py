@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .course import PatientCourse
 
 #: Every action code, in the order actions are listed (conflicts first, then missing facts, then dates).
-CODES = ("resolve-car-t-eligibility", "record-car-t-eligibility", "classify-agent", "classify-candidate",
+CODES = ("record-myeloma-diagnosis", "check-death", "resolve-car-t-eligibility", "record-car-t-eligibility",
+         "classify-agent", "classify-candidate",
          "record-dose-date", "record-progression-date", "move-apheresis")
 #: Patient facts a rule may depend on, and the action that asks for each when it is unknown.
 MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}
@@ -53,6 +54,11 @@ class Action:
 
 def _action(code: str, **facts: Any) -> Action:
     return Action(code, action_text(code, facts), facts)
+
+
+def gate_action(code: str, records: tuple[str, ...]) -> Action:
+    """The one action of a record the myeloma gate did not let through."""
+    return _action(code, death=records[0]) if code == "check-death" else _action(code)
 
 
 def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> list[Action]:

@@ -9,6 +9,7 @@ import attrs
 
 from .actions import Action
 from .catalog import Catalog
+from .gate import Gate
 from .knowledge import Knowledge
 from .policy import Policy
 from .ranking import RankReason
@@ -134,13 +135,15 @@ class Assessment:
     catalog: Catalog = attrs.field(eq=False, repr=False)
     course: PatientCourse = attrs.field(eq=False, repr=False)
     actions: tuple[Action, ...] = ()
+    #: Whether the record was assessed (a living myeloma patient's), and on what basis.
+    gate: Gate = Gate("document")
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         """The public JSON; ``shared=False`` leaves out what every assessment of one evaluator
         shares: the ruleset and policy blocks and each rule's evidence level and citation (a batch
         writes them once, in its header)."""
         out: dict[str, Any] = {"patient_id": self.patient_id, "as_of": self.as_of.isoformat(),
-                               "actions": [a.to_dict() for a in self.actions]}
+                               "actions": [a.to_dict() for a in self.actions], "myeloma_gate": self.gate.to_dict()}
         if shared:
             out["ruleset"] = self.ruleset.to_dict()
             out["policy"] = self.policy.to_dict()

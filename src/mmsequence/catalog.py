@@ -46,6 +46,7 @@ ROLE_WORDS = {
     "crs-management": "CRS or ICANS management",
     "premedication": "premedication",
     "supportive": "supportive care",
+    "other": "another drug",  # an uncatalogued drug nothing says is antineoplastic (fhir.coding.NOT_THERAPY)
 }
 #: Roles of drugs that are not directed at the myeloma: modality none, no targets.
 NOT_DIRECTED_AT_MYELOMA = ("crs-management", "premedication", "supportive")
@@ -301,11 +302,13 @@ class Catalog:
         return tuple(agent for agent in self.agents
                      if agent.status == "approved" and agent.is_tcrt and agent.available_in(jurisdiction))
 
-    def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS) -> Catalog:
-        """A new catalog with a site's extra agents and extra synonyms (synonym -> name of a known agent).
+    def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS,
+                 codes: Mapping[str, str] = _NO_SYNONYMS, source: str = "site policy") -> Catalog:
+        """A new catalog with a site's extra agents, extra synonyms (synonym -> name of a known agent)
+        and extra codes ('system|code' -> name of a known agent; the system as the record writes it).
 
-        Raises :class:`CatalogError` listing every clash: an agent name or synonym already taken,
-        a synonym whose agent is unknown.
+        Raises :class:`CatalogError` listing every clash: an agent name, synonym or code already
+        taken, a synonym or code whose agent is unknown.
         """
         base = Catalog((*self.agents, *agents), self.regimens, self.reviewed, self.sources)
         added: dict[str, list[str]] = {}
@@ -319,10 +322,22 @@ class Catalog:
                 problems.append(f"synonym {synonym!r} for {agent.name!r} is already a name of {existing.name!r}")
             else:
                 added.setdefault(agent.name, []).append(synonym)
+        coded: dict[str, list[Code]] = {}
+        for key, target in codes.items():
+            system, code = key.split("|", 1)
+            agent = base.lookup(target)
+            existing = base.by_code(system, code)
+            if agent is None:
+                problems.append(f"code {key!r}: {target!r} is not an agent in the catalog")
+            elif existing is not None and existing is not agent:
+                problems.append(f"code {key!r} for {agent.name!r} is already a code of {existing.name!r}")
+            else:
+                coded.setdefault(agent.name, []).append(Code(system, "site", code, source))
         if problems:
             raise CatalogError(problems)
         return Catalog(
-            (attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ()))) for agent in base.agents),
+            (attrs.evolve(agent, synonyms=(*agent.synonyms, *added.get(agent.name, ())),
+                          codes=(*agent.codes, *coded.get(agent.name, ()))) for agent in base.agents),
             self.regimens, self.reviewed, self.sources,
         )
 

@@ -44,13 +44,14 @@ def _overrides(specs: list[str]) -> tuple[Override, ...]:
 
 def _evaluate(args: argparse.Namespace) -> str:
     evaluator = evaluator_for(load_policy(args.policy))
-    assessment = evaluator.evaluate(evaluator.read(args.file), as_of=args.as_of, overrides=_overrides(args.override))
+    assessment = evaluator.evaluate(evaluator.read(args.file), as_of=args.as_of, overrides=_overrides(args.override),
+                                    myeloma_gate=False if args.no_myeloma_gate else None)
     if (args.format or ("json" if args.lang == ENGLISH else "text")) == "json":
         if args.lang != ENGLISH:
             raise InputError([f"--lang: {args.lang} is for --format text, the default with --lang "
                               "(JSON is for programs and stays English)"])
         return to_json(assessment)
-    return to_text(assessment, language=args.lang)
+    return to_text(assessment, language=args.lang, verbose=args.verbose)
 
 
 def _rules(args: argparse.Namespace) -> str:
@@ -174,6 +175,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="default: json, or text when --lang names another language than English")
     ev.add_argument("--policy", help="site policy file (YAML or JSON)")
     ev.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of the text output (default: en; JSON stays English)")
+    ev.add_argument("--no-myeloma-gate", action="store_true",
+                    help="assess a record that holds no multiple myeloma diagnosis or records a death")
+    ev.add_argument("--verbose", action="store_true",
+                    help="with --format text, list every record not used (JSON always has them: derived.fhir.not_used)")
     ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
                     help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)

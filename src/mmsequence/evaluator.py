@@ -23,13 +23,14 @@ from ._engine import Engine
 from ._facts import engine_facts
 from ._paths import rules_dir
 from ._version import __version__
-from .actions import collect
+from .actions import collect, gate_action
 from .assessment import Assessment, CandidateAssessment, Finding, Ruleset
 from .catalog import Catalog, load_catalog
 from .course import Candidate, PatientCourse, derive_course
 from .dates import PartialDate
 from .documents import read_document
 from .errors import InputError
+from .gate import myeloma_gate as gate_of
 from .history import Override, PatientHistory
 from .knowledge import Knowledge, Reviewed, part_of, site_reviews
 from .policy import Policy, check_catalog, load_policy
@@ -76,15 +77,22 @@ class Evaluator:
         history: PatientHistory | Mapping[str, Any] | str | Path,
         as_of: datetime.date | str | None = None,
         overrides: Iterable[Override] = (),
+        myeloma_gate: bool | None = None,
     ) -> Assessment:
         """Assess every candidate therapy of one patient.
 
         ``history`` is a :class:`PatientHistory` or anything :meth:`read` takes. ``as_of`` defaults to
-        the history's ``as_of``, else today; ``overrides`` add to the history's own. Raises
-        :class:`~mmsequence.errors.InputError` for invalid or inconsistent input.
+        the history's ``as_of``, else today; ``overrides`` add to the history's own. A record with no
+        multiple myeloma diagnosis or with a recorded death is not assessed (no lines, no verdicts,
+        one action) unless ``myeloma_gate`` is False (None: the policy's ``myeloma_gate``); see
+        :mod:`mmsequence.gate`. Raises :class:`~mmsequence.errors.InputError` for invalid or
+        inconsistent input.
         """
         history = self.read(history)
         when = _as_of(as_of, history)
+        gate = gate_of(history, self.policy.myeloma_gate if myeloma_gate is None else myeloma_gate)
+        if not gate.assessed:
+            history = attrs.evolve(history, lines=(), apheresis=(), candidates=(), overrides=())
         course = derive_course(history, self.catalog, self.policy, when)
         facts = engine_facts(course)
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
@@ -106,7 +114,9 @@ class Evaluator:
             warnings=(*history.warnings, *course.warnings, *self.knowledge.warnings(when)),
             catalog=self.catalog,
             course=course,
-            actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course),
+            actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course)
+            if gate.action is None else (gate_action(gate.action, gate.records),),
+            gate=gate,
         )
 
 
@@ -139,6 +149,7 @@ def evaluate(
     as_of: datetime.date | str | None = None,
     policy: Policy | str | Path | None = None,
     overrides: Iterable[Override] = (),
+    myeloma_gate: bool | None = None,
 ) -> Assessment:
     """Assess every candidate therapy of one patient: the one-line convenience over :class:`Evaluator`.
 
@@ -149,13 +160,13 @@ def evaluate(
     """
     if not isinstance(policy, Policy):
         policy = _default_policy() if policy is None else load_policy(policy)
-    return evaluator_for(policy).evaluate(document, as_of, overrides)
+    return evaluator_for(policy).evaluate(document, as_of, overrides, myeloma_gate)
 
 
 def _derived(course: PatientCourse) -> dict[str, Any]:
     derived = course.summary()
     if course.history.format == "fhir":
-        derived["fhir"] = {"lines": course.history.line_sources()}
+        derived["fhir"] = {"lines": course.history.line_sources(), "not_used": list(course.history.not_used)}
     return derived
 
 

@@ -172,6 +172,14 @@ class PatientHistory:
     format: str = attrs.field(default="document", validator=attrs.validators.in_(FORMATS))
     #: Drugs the reader found that are not anti-myeloma therapy: (name, role in words, record).
     not_therapy: tuple[tuple[str, str, str], ...] = ()
+    #: The records that diagnose multiple myeloma; None where the format says nothing of diagnoses
+    #: (a patient-history document is a myeloma history by construction).
+    diagnoses: tuple[str, ...] | None = None
+    #: The record of the patient's death, where one is recorded ("Patient/p1: deceased 2019-03-01").
+    death: str | None = None
+    #: Records not used because they say nothing about myeloma therapy, each "record: why" (in full;
+    #: ``warnings`` count them by type).
+    not_used: tuple[str, ...] = ()
 
     def line_sources(self) -> list[dict[str, Any]]:
         """How each line read from records (a FHIR Bundle) was formed: method, reason, the records."""

@@ -89,6 +89,7 @@ DATA_WORDS = (
     NP_("action", "resolve-car-t-eligibility"), NP_("action", "record-car-t-eligibility"),
     NP_("action", "classify-agent"), NP_("action", "classify-candidate"), NP_("action", "record-dose-date"),
     NP_("action", "record-progression-date"), NP_("action", "move-apheresis"),
+    NP_("action", "record-myeloma-diagnosis"), NP_("action", "check-death"),
 )
 
 

@@ -488,6 +488,10 @@ def not_therapy(reading: LineReading) -> tuple[tuple[str, str, str], ...]:
 
 
 def _words(aside: SetAside) -> str:
-    """The role in words, saying when an ATC code decided it."""
+    """The role in words, saying when an ATC code or the drug's name decided it."""
     atc = aside.event.matched_by.get("atc", {}).get("code") if aside.event.agent is None else None
-    return f"{aside.words} (by its ATC code {atc})" if atc else aside.words
+    if atc:
+        return f"{aside.words} (by its ATC code {atc})"
+    if aside.event.agent is None and "not_antineoplastic" in aside.event.matched_by:
+        return f"{aside.words} (not in the catalog; neither its codes nor its name say antineoplastic)"
+    return aside.words

@@ -33,6 +33,10 @@ ACTION_TEXTS = {
                                "whether the disease was refractory to it (progression within 60 days of the last "
                                "dose) depends on the day.",
     "move-apheresis": "Move the apheresis planned for {planned} to {date} or later.",
+    "record-myeloma-diagnosis": "Record the multiple myeloma diagnosis in the chart (ICD-10 C90.0 or SNOMED CT "
+                                "109989006), or, if the patient has myeloma, ask for the assessment explicitly.",
+    "check-death": "Check the record: it says the patient died ({death}); correct it, or ask for the assessment "
+                   "explicitly.",
 }
 
 _EVENTS = {

@@ -52,6 +52,10 @@ class Policy:
     jurisdiction: str | None = None
     agents: tuple[Agent, ...] = ()
     synonyms: tuple[tuple[str, str], ...] = ()
+    #: The site's drug codes (local code systems, NDC), each 'system|code' -> the catalog agent it means.
+    codes: tuple[tuple[str, str], ...] = ()
+    #: Whether a record without a myeloma diagnosis, or with a recorded death, is left unassessed.
+    myeloma_gate: bool = True
     #: The site's OMOP concept mapping (``mmsequence.omop.mapping`` reads it), as canonical JSON
     #: text so that the policy stays hashable; None when the policy has no ``omop`` section.
     omop: str | None = None
@@ -78,6 +82,8 @@ class Policy:
             "jurisdiction": self.jurisdiction,
             "agents": [_agent_entry(agent) for agent in self.agents],
             "synonyms": dict(self.synonyms),
+            **({"codes": dict(self.codes)} if self.codes else {}),
+            **({"myeloma_gate": False} if not self.myeloma_gate else {}),
             "observations": {kind: list(codes) for kind, codes in self.observations},
             **({"reviewed": dict(self.reviews)} if self.reviews else {}),
             **({"omop": json.loads(self.omop)} if self.omop is not None else {}),
@@ -89,8 +95,10 @@ class Policy:
         return _digest(self)
 
     def catalog(self, base: Catalog) -> Catalog:
-        """The shipped catalog with this site's agents and synonyms added."""
-        return base.extended(self.agents, dict(self.synonyms)) if self.agents or self.synonyms else base
+        """The shipped catalog with this site's agents, synonyms and codes added."""
+        if not (self.agents or self.synonyms or self.codes):
+            return base
+        return base.extended(self.agents, dict(self.synonyms), dict(self.codes), self.source)
 
 
 def _agent_entry(agent: Agent) -> dict[str, Any]:
@@ -119,6 +127,8 @@ _SCHEMA: dict[str, tuple[str, ...] | None] = {
     "jurisdiction": None,
     "agents": None,
     "synonyms": None,
+    "codes": None,
+    "myeloma_gate": None,
     "omop": None,
     "observations": OBSERVATION_KINDS,
     "reviewed": None,
@@ -208,6 +218,18 @@ def policy_from_mapping(data: Any, source: str, base: Policy | None = None) -> P
             values["synonyms"] = tuple(sorted(synonyms.items()))
         else:
             fail("synonyms", "expected a mapping of site name to catalog agent name")
+    if "codes" in data:
+        codes = data["codes"]
+        if isinstance(codes, Mapping) and all(isinstance(k, str) and k.count("|") == 1 and all(k.split("|"))
+                                              and isinstance(v, str) for k, v in codes.items()):
+            values["codes"] = tuple(sorted(codes.items()))
+        else:
+            fail("codes", "expected a mapping of 'system|code' (a local code system, NDC) to catalog agent name")
+    if "myeloma_gate" in data:
+        if isinstance(data["myeloma_gate"], bool):
+            values["myeloma_gate"] = data["myeloma_gate"]
+        else:
+            fail("myeloma_gate", f"{data['myeloma_gate']!r} is not true or false")
     if "reviewed" in data:
         reviews = data["reviewed"]
         if not isinstance(reviews, Mapping):

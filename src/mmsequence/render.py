@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from .assessment import Assessment, CandidateAssessment
+from .catalog import ROLE_WORDS
 from .ranking import RankReason
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 
@@ -97,8 +98,9 @@ def rank_words(reason: RankReason, language: str, name: Callable[[str], str]) ->
     return words
 
 
-def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -> str:
-    """What to do first, a table a person reads in a terminal, then each candidate's findings, in ``language``."""
+def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, verbose: bool = False) -> str:
+    """What to do first, a table a person reads in a terminal, then each candidate's findings, in
+    ``language``; ``verbose`` lists every record not used as well."""
     tr = translations(language)
     _ = tr.gettext
 
@@ -133,7 +135,12 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
         for action in assessment.actions:
             lines += _wrap(f"- {action_message(action, language, assessment.catalog)}", width, "  ", "    ")
         lines.append("")
-    for row in rows:
+    if not assessment.gate.assessed:  # the reasons of gate.Gate, in the reader's language
+        reason = {"no-diagnosis": _("the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT 109989006,"
+                                    " or the words); mmsequence assesses only myeloma patients"),
+                  "death": _("the record says the patient died")}[assessment.gate.basis]
+        lines += _wrap(_("Not assessed: {reason}.").format(reason=reason), width, "", "  ")
+    for row in rows if assessment.gate.assessed else ():
         lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
     for c in assessment.candidates:
         setters = _(" (set by {rules})").format(rules=", ".join(c.earliest_date_set_by)) if c.earliest_date_set_by else ""
@@ -167,10 +174,17 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH) -
     others = course.not_therapy_by_drug()
     if others:
         lines += ["", _("Not anti-myeloma therapy (never a line, never a washout):")]
-        for n in others:
+        other = [n for n in others if n["role"].startswith(ROLE_WORDS["other"])]
+        for n in others if verbose else [n for n in others if n not in other]:
             records = n["records"]
             where = records[0] if len(records) == 1 else _("{count} records").format(count=len(records))
             lines.append(f"  - {n['drug']}: {n['role']} ({where})")
+        if other and not verbose:
+            lines.append("  - " + _("{count} other drugs not in the catalog, nothing antineoplastic in their codes or"
+                                    " names (--verbose lists them)").format(count=len(other)))
     if assessment.warnings:
         lines += ["", _("Warnings:")] + [f"  - {w}" for w in assessment.warnings]
+    not_used = assessment.course.history.not_used
+    if verbose and not_used:
+        lines += ["", _("Records not used:")] + [f"  - {r}" for r in not_used]
     return "\n".join(lines) + "\n"

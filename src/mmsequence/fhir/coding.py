@@ -1,23 +1,29 @@
 """What a FHIR CodeableConcept names: a catalog agent, a leukapheresis, a CAR-T, multiple myeloma.
 
-Drugs are matched by code where the catalog holds that code (RxNorm, ATC; the system is read
-from the Coding, never assumed), else by text through the catalog's names and synonyms. A code
-and a text that name two different agents are a contradiction and an error. A drug the catalog
-does not know but whose ATC code lies outside the groups that hold anti-myeloma therapy is
-supportive care (``catalog.atc_fallback_role``). Procedures and
-diagnoses are recognised by their words, and myeloma also by its ICD-10 code C90.0.
+Drugs are matched by code where the catalog holds that code (RxNorm, ATC, OMOP, or a site's own
+code system and NDC codes its policy maps; the system is read from the Coding, never assumed),
+else by text through the catalog's names and synonyms, including the ingredients an RxNorm
+clinical or branded drug name lists (:mod:`mmsequence.fhir.drug_names`). A code and a text that
+name two different agents are a contradiction and an error.
+
+A drug the catalog does not know is anti-myeloma therapy only when something says it may be:
+an ATC code in a group that holds anti-myeloma therapy, or a name that looks antineoplastic
+(:func:`mmsequence.fhir.drug_names.looks_antineoplastic`). Such a drug stays an unknown agent (a
+safety finding); any other is not therapy (``fallback_role``), listed and never a line.
+Procedures and diagnoses are recognised by their words, and myeloma also by its codes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from ..catalog import Agent, Catalog, atc_fallback_role
 from ..errors import InputError
+from .drug_names import ingredient_names, looks_antineoplastic, name_variants
 
 #: FHIR code system URIs and the catalog's name for each.
 CATALOG_SYSTEMS = {
@@ -25,6 +31,16 @@ CATALOG_SYSTEMS = {
     "http://www.whocc.no/atc": "ATC",
 }
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm")
+SNOMED_SYSTEM = "http://snomed.info/sct"
+#: SNOMED CT codes of multiple myeloma, each with the source it was read from. No descendant of
+#: 109989006 is listed yet: none was found in a source; a site adds its own through the text or
+#: ICD-10, or asks for an assessment explicitly (README, "Records mmsequence reads").
+SNOMED_MYELOMA = {
+    "109989006": "Multiple myeloma (disorder): synthetichealth/synthea,"
+                 " src/main/resources/modules/trigger_bone_marrow_transplant.json (commit 033fe01)",
+}
+#: The role an uncatalogued drug has when nothing says it may be anti-myeloma therapy.
+NOT_THERAPY = "other"
 
 _MYELOMA_CODE = re.compile(r"C90\.?0[0-9]?", re.IGNORECASE)
 _MYELOMA_TEXT = re.compile(r"\b(multiple|plasma[- ]cell) myeloma\b", re.IGNORECASE)
@@ -63,6 +79,15 @@ class DrugMatch:
         """The drug's role: the catalog agent's own, else the ATC fallback; None for an unknown drug."""
         return self.agent.role if self.agent is not None else self.fallback_role
 
+    @property
+    def may_be_therapy(self) -> bool:
+        """Whether the drug may be anti-myeloma therapy: catalogued as such (in its role or a
+        context), or not catalogued and not set aside by its ATC code or its name."""
+        if self.agent is not None:
+            return self.agent.is_anti_myeloma or any(c in ("conditioning", "lymphodepletion") for c in (
+                self.agent.role, *self.agent.contexts))
+        return self.fallback_role is None
+
 
 def _texts(concept: Any) -> list[str]:
     texts = [concept.text] + [coding.display for coding in concept.coding or ()]
@@ -81,21 +106,37 @@ def _text_candidates(text: str) -> Iterator[str]:
 
 
 def agent_by_text(text: str, catalog: Catalog) -> Agent | None:
-    """The first catalog agent a name in ``text`` matches ('Tecvayli 10 mg/mL' -> teclistamab)."""
-    return next((agent for part in _text_candidates(text) if (agent := catalog.lookup(part))), None)
+    """The first catalog agent a name in ``text`` matches ('Tecvayli 10 mg/mL' -> teclistamab;
+    'daratumumab-hyaluronidase-fihj 1,800 mg...' -> daratumumab; 'Bortezomib 3.5 MG Injection' ->
+    bortezomib), trying the whole text, its runs of words, then the ingredients an RxNorm name lists."""
+    found = next((agent for part in _text_candidates(text) for name in name_variants(part)
+                  if (agent := catalog.lookup(name))), None)
+    if found is not None:
+        return found
+    ingredients = ingredient_names(text)
+    agents = [a for name in ingredients if (a := agent_by_text(name, catalog) if name != text else None)]
+    if len(ingredients) > 1 and (whole := catalog.lookup(" and ".join(ingredients))):
+        return whole
+    return agents[0] if agents else None
 
 
 def _code(coding: Any) -> dict[str, str]:
     return {k: v for k, v in (("system", coding.system), ("version", coding.version), ("code", coding.code)) if v}
 
 
-def match_drug(concept: Any, catalog: Catalog, path: str) -> DrugMatch:
-    """The agent a medication concept names; InputError if it names two agents or nothing at all."""
-    by_code = [
-        (coding, agent) for coding in concept.coding or ()
-        if coding.system in CATALOG_SYSTEMS and coding.code
-        and (agent := catalog.by_code(CATALOG_SYSTEMS[coding.system], coding.code))
-    ]
+def _agent_by_code(coding: Any, catalog: Catalog) -> Agent | None:
+    """The agent a Coding names: a catalog code (by the catalog's name of the system), or a code a
+    site's policy maps (by the Coding's own system URI: a local code system, NDC)."""
+    if not (coding.system and coding.code):
+        return None
+    return catalog.by_code(CATALOG_SYSTEMS.get(coding.system, coding.system), coding.code)
+
+
+def match_drug(concept: Any, catalog: Catalog, path: str, more: tuple[Any, ...] = ()) -> DrugMatch:
+    """The agent a medication concept names (``more``: further concepts of the same drug, such as a
+    Medication's ingredients, read where the concept names no agent); InputError if it names two
+    agents or nothing at all."""
+    by_code = [(coding, agent) for coding in concept.coding or () if (agent := _agent_by_code(coding, catalog))]
     by_text = [(text, agent) for text in _texts(concept) if (agent := agent_by_text(text, catalog))]
     found = {agent.name for _, agent in (*by_code, *by_text)}
     if len(found) > 1:
@@ -108,15 +149,63 @@ def match_drug(concept: Any, catalog: Catalog, path: str) -> DrugMatch:
     if by_text:
         text, agent = by_text[0]
         return DrugMatch(agent, agent.name, {"text": text})
+    for i, other in enumerate(more):
+        match = match_drug(other, catalog, f"{path} ingredient[{i}]") if other.coding or other.text else None
+        if match is not None and match.agent is not None:
+            return attrs.evolve(match, matched_by={"ingredient": match.matched_by})
     label = next(iter(_texts(concept)), None) or next(
         (f"{c.system or 'no system'}|{c.code}" for c in concept.coding or () if c.code), None
     )
     if label is None:
         raise InputError([f"{path}: has neither a text nor a code that names the drug"])
-    atc = next((c for c in concept.coding or () if CATALOG_SYSTEMS.get(c.system or "") == "ATC" and c.code), None)
+    return unknown_drug(label, [concept, *more])
+
+
+def unknown_or_named(text: str, catalog: Catalog) -> DrugMatch:
+    """The drug a bare name says (a reference's display): a catalog agent, else an uncatalogued drug."""
+    agent = agent_by_text(text, catalog)
+    if agent is not None:
+        return DrugMatch(agent, agent.name, {"text": text})
+    reason = looks_antineoplastic(text)
+    if reason is not None:
+        return DrugMatch(None, text, {"unmatched": text, "looks_antineoplastic": reason})
+    return DrugMatch(None, text, {"not_antineoplastic": text}, NOT_THERAPY)
+
+
+def not_therapy_by_name(resource: Mapping[str, Any], catalog: Catalog) -> bool:
+    """Whether a (raw, perhaps invalid) medication resource names, in its ``medicationCodeableConcept``,
+    a drug that is not anti-myeloma therapy: a defect elsewhere in it cannot touch myeloma therapy."""
+    concept = resource.get("medicationCodeableConcept")
+    if resource.get("resourceType") not in _DRUG_RECORDS or not isinstance(concept, Mapping):
+        return False
+    from fhir.resources.R4B.codeableconcept import CodeableConcept
+    from pydantic import ValidationError
+
+    try:
+        return not match_drug(CodeableConcept.model_validate(concept), catalog, "").may_be_therapy
+    except (ValidationError, InputError):
+        return False
+
+
+_DRUG_RECORDS = ("MedicationAdministration", "MedicationStatement", "MedicationRequest")
+
+
+def unknown_drug(label: str, concepts: list[Any]) -> DrugMatch:
+    """An uncatalogued drug: unknown (possibly anti-myeloma therapy) when an ATC code in an
+    anti-myeloma group or an antineoplastic-looking name says it may be, else not therapy."""
+    codings = [c for concept in concepts for c in concept.coding or ()]
+    atc = next((c for c in codings if CATALOG_SYSTEMS.get(c.system or "") == "ATC" and c.code), None)
     if atc is not None and atc_fallback_role(atc.code) is not None:
         return DrugMatch(None, label, {"atc": _code(atc)}, atc_fallback_role(atc.code))
-    return DrugMatch(None, label, {"unmatched": label})
+    if atc is not None:
+        return DrugMatch(None, label, {"unmatched": label, "atc": _code(atc)})
+    texts = [text for concept in concepts for text in _texts(concept)]
+    if not texts:  # a code nobody maps, and no name to judge: it may be anything
+        return DrugMatch(None, label, {"unmatched": label})
+    reason = next((why for text in texts if (why := looks_antineoplastic(text))), None)
+    if reason is not None:
+        return DrugMatch(None, label, {"unmatched": label, "looks_antineoplastic": reason})
+    return DrugMatch(None, label, {"not_antineoplastic": label}, NOT_THERAPY)
 
 
 def mentions_apheresis(concept: Any) -> bool:
@@ -155,13 +244,16 @@ def stop_reason(resource: Any) -> str | None:
 
 
 def is_myeloma(concept: Any) -> bool:
-    """Whether a condition concept is multiple myeloma: ICD-10 C90.0x, or the words in its text."""
+    """Whether a condition concept is multiple myeloma: ICD-10 C90.0x, SNOMED CT multiple myeloma,
+    or the words in its text."""
     if concept is None:
         return False
     coded = any(
-        c.system in ICD10_SYSTEMS and c.code and _MYELOMA_CODE.fullmatch(c.code) for c in concept.coding or ()
+        c.code and (c.system in ICD10_SYSTEMS and _MYELOMA_CODE.fullmatch(c.code)
+                    or c.system == SNOMED_SYSTEM and c.code in SNOMED_MYELOMA)
+        for c in concept.coding or ()
     )
-    return coded or any(_MYELOMA_TEXT.search(text) for text in _texts(concept))
+    return bool(coded) or any(_MYELOMA_TEXT.search(text) for text in _texts(concept))
 
 
 def names_car_t_order(resource: Any, catalog: Catalog) -> bool:
@@ -173,7 +265,6 @@ def names_car_t_order(resource: Any, catalog: Catalog) -> bool:
         return False
     if mentions_car_t(concept):
         return True
-    agents = [catalog.by_code(CATALOG_SYSTEMS[c.system], c.code) for c in concept.coding or ()
-              if c.system in CATALOG_SYSTEMS and c.code]
+    agents = [_agent_by_code(c, catalog) for c in concept.coding or ()]
     agents += [agent_by_text(text, catalog) for text in _texts(concept)]
     return any(a is not None and a.modality == "car-t" for a in agents)

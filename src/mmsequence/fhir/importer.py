@@ -6,13 +6,17 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import Catalog
+from ..catalog import ROLE_WORDS, Catalog
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
-from .coding import names_car_t_order
+from .coding import NOT_THERAPY, names_car_t_order, not_therapy_by_name
 from .lines import build_lines
-from .model import validate_bundle
-from .records import LINE_EXTENSION, Records, ResourceReader, medication_index, relative_reference
+from .model import read_leniently
+from .dates import partial_date
+from .records import LINE_EXTENSION, Records, ResourceReader, facts_over_plans, medication_index, relative_reference
+
+#: How many records of each list a note names before it only counts.
+_NAMED = 5
 
 
 #: Resources that must be about the Bundle's patient.
@@ -68,8 +72,67 @@ def _latest(records: Records, kind: str) -> Any:
     return max(found, key=lambda item: (item[0].latest, item[0].earliest))[1] if found else None
 
 
+def _death(entries: list[tuple[int, str | None, Any]]) -> str | None:
+    """The record of the patient's death ('Patient/p1: deceased 2019-03-01'), if the Patient says so."""
+    for i, _, resource in entries:
+        if resource.get_resource_type() != "Patient":
+            continue
+        when = resource.deceasedDateTime
+        if when is not None:
+            day = partial_date(when, f"entry[{i}].resource.deceasedDateTime")
+            return f"{_label(resource, i)}: deceased {day}"
+        if resource.deceasedBoolean:
+            return f"{_label(resource, i)}: deceased"
+    return None
+
+
+def _grouped_notes(records: Records) -> list[str]:
+    """The notes a person reads about the records not used: one line, counted by resource type."""
+    if not records.unused:
+        return []
+    counts: dict[str, int] = {}
+    for kind, _, _ in records.unused:
+        counts[kind] = counts.get(kind, 0) + 1
+    listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    count = len(records.unused)
+    said = "1 record that says" if count == 1 else f"{count} records that say"
+    return [f"not used ({said} nothing about myeloma therapy): {listed};"
+            " each is listed under derived.fhir.not_used (--verbose)"]
+
+
+def _said_once(warnings: list[str]) -> list[str]:
+    """The warnings with one line for each message that several records share ('a, b and 12 more: ...')."""
+    records: dict[str, list[str]] = {}
+    for warning in warnings:
+        label, _, message = warning.partition(": ")
+        if "/" in label or label.startswith("entry["):
+            records.setdefault(message, []).append(label)
+        else:
+            records.setdefault(warning, [])
+    out = []
+    for message, labels in records.items():
+        if not labels:
+            out.append(message)
+            continue
+        shown = _NAMED - 2  # record ids are long: fewer of them than of drug names
+        named = ", ".join(labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
+        out.append(f"{named}: {message}")
+    return out
+
+
+def _other_drugs_note(not_therapy: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """One line for the uncatalogued drugs that are not therapy: their count and the first few names."""
+    names = list(dict.fromkeys(name for name, role, _ in not_therapy if role.startswith(ROLE_WORDS[NOT_THERAPY])))
+    if not names:
+        return []
+    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+    return [f"{len(names)} other drug(s), not in the catalog and with nothing antineoplastic in their codes or names,"
+            f" are not anti-myeloma therapy (never a line): {'; '.join(names[:_NAMED])}{more};"
+            " each is listed under derived.not_anti_myeloma_therapy"]
+
+
 def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, str, str], ...], records: Records,
-             as_of: datetime.date | None, candidates: list[str] | None) -> PatientHistory:
+             as_of: datetime.date | None, candidates: list[str] | None, death: str | None = None) -> PatientHistory:
     dated = sorted((a for a in records.apheresis if a.date), key=lambda a: a.date.sort_key if a.date else (datetime.date.min, datetime.date.min))
     undated = [a for a in records.apheresis if a.date is None]
     return PatientHistory(
@@ -85,6 +148,9 @@ def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, s
         candidates=None if candidates is None else tuple(candidates),
         warnings=tuple(records.warnings),
         format="fhir",
+        diagnoses=tuple(records.myeloma),
+        death=death,
+        not_used=tuple(f"{label}: {why}" for _, label, why in records.unused),
     )
 
 
@@ -106,7 +172,7 @@ def read_bundle(
     is on ``Line.origin``; records not used are in ``warnings``. Raises
     :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
     """
-    model = validate_bundle(bundle)
+    model, left_out = read_leniently(bundle, lambda resource: not_therapy_by_name(resource, catalog))
     missing = [f"entry[{i}].resource: is required" for i, entry in enumerate(model.entry or ()) if not entry.resource]
     if missing:
         raise InputError(missing)
@@ -118,6 +184,7 @@ def read_bundle(
 
         observations = load_policy().observation_codes()
     reader = ResourceReader(catalog, medications, line_extension, observations)
+    reader.records.warnings.extend(left_out)
     reader.car_t_orders = {f"{r.get_resource_type()}/{r.id}" for _, _, r in entries if names_car_t_order(r, catalog)}
     problems: list[str] = []
     for i, url, resource in entries:
@@ -138,11 +205,12 @@ def read_bundle(
         if resource.get_resource_type() == "Medication" and not (
             {url, f"Medication/{resource.id}"} & reader.used_medications
         ):
-            records.warnings.append(f"{_label(resource, i)}: not used (no administration, statement or request refers to it)")
-    if not records.myeloma:
-        records.warnings.insert(0, "bundle: no multiple myeloma diagnosis (Condition) found; evaluated as if present")
-    lines, not_therapy = build_lines(records.exposures, records.events, records.warnings)
-    history = _history(patient_id, lines, not_therapy, records, _as_of(model), candidates)
+            reader.unused(_label(resource, i), "no administration, statement or request refers to it")
+    exposures = facts_over_plans(records.exposures, records.warnings)
+    lines, not_therapy = build_lines(exposures, records.events, records.warnings)
+    # what a person reads first: what was set aside, in two lines; then each note once
+    records.warnings[:] = _said_once([*_grouped_notes(records), *_other_drugs_note(not_therapy), *records.warnings])
+    history = _history(patient_id, lines, not_therapy, records, _as_of(model), candidates, _death(entries))
     problems = consistency_problems(history)
     if problems:
         raise InputError(problems)
@@ -150,6 +218,7 @@ def read_bundle(
 
 
 def import_report(history: PatientHistory) -> dict[str, Any]:
-    """What a Bundle reads as: the patient-history document, how each line was formed, and the
-    records that were not used (``mmsequence fhir-import``)."""
-    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings)}
+    """What a Bundle reads as: the patient-history document, how each line was formed, the warnings,
+    and every record not used (``mmsequence fhir-import``)."""
+    return {"document": history.to_document(), "lines": history.line_sources(), "warnings": list(history.warnings),
+            "not_used": list(history.not_used)}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import InputError, MmsequenceError, missing_extra
@@ -30,6 +31,55 @@ def completeness_problems(document: Mapping[str, Any]) -> list[str]:
             problems.append(f"bundle.link[{i}]: a next page ({link.get('url')}) was not read; the record is incomplete"
                             " (read every page and pass them as one Bundle)")
     return problems
+
+
+#: Resource types that may say something about myeloma therapy, TCRT exposure, apheresis, the
+#: diagnosis or progression: a defect in one refuses the record.
+RELEVANT_TYPES = frozenset({"Patient", "Medication", "MedicationAdministration", "MedicationStatement",
+                            "MedicationRequest", "Procedure", "ServiceRequest", "CarePlan", "Condition", "Observation"})
+
+
+def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] = lambda _: False) -> tuple[Any, list[str]]:
+    """The Bundle as a model, and a note for each invalid resource left out because it cannot say
+    anything about myeloma therapy: a type that cannot (a NutritionOrder without ``intent``), or a
+    resource ``harmless`` says cannot (a drug that is not anti-myeloma therapy). Any other invalid
+    resource (:data:`RELEVANT_TYPES`) refuses the record: InputError naming the field."""
+    try:
+        return validate_bundle(document), []
+    except InputError as error:
+        entries = document.get("entry") if isinstance(document, Mapping) else None
+        if not isinstance(entries, list):
+            raise
+        found = [(problem, _entry_index(problem)) for problem in error.problems]
+        kinds = {i: _kind(entries[i]) for _, i in found if i is not None and i < len(entries)}
+        if any(i is None or not _is_fhir_type(kinds.get(i))
+               or kinds.get(i) in RELEVANT_TYPES and not harmless(entries[i]["resource"]) for _, i in found):
+            raise  # a resource that may bear on myeloma, or no known type at all (a misspelt one may be either)
+        kept = {**document, "entry": [e for i, e in enumerate(entries) if i not in kinds]}
+        notes = [f"entry[{i}] ({kinds[i]}): left out, not valid FHIR ({problem.split(': ', 1)[-1]}); it says nothing"
+                 " about myeloma therapy" for problem, i in found if i is not None]
+        return validate_bundle(kept), list(dict.fromkeys(notes))
+
+
+def _entry_index(problem: str) -> int | None:
+    found = re.match(r"entry\[(\d+)\]", problem)
+    return int(found.group(1)) if found else None
+
+
+def _is_fhir_type(kind: str | None) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(kind or "")
+    except (KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _kind(entry: Any) -> str | None:
+    resource = entry.get("resource") if isinstance(entry, Mapping) else None
+    kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+    return kind if isinstance(kind, str) else None
 
 
 def validate_bundle(document: Any) -> Any:

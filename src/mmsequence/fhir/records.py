@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..lines import Event
 from .coding import (
     DrugMatch,
+    unknown_or_named,
     is_myeloma,
     match_drug,
     mentions_apheresis,
@@ -63,6 +64,8 @@ class Exposure:
     line_number: int | None = None
     kind: str = "drug"
     stop_reason: str | None = None
+    #: The resource type that recorded it (an order is a plan; an administration, a fact).
+    recorded_by: str = ""
 
     @property
     def is_car_t(self) -> bool:
@@ -90,6 +93,8 @@ class Records:
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
     warnings: list[str] = attrs.Factory(list)
+    #: Resources not used because they say nothing about myeloma therapy: (resource type, record, why).
+    unused: list[tuple[str, str, str]] = attrs.Factory(list)
     #: Observations the rules read, by kind: (date, value, record), in the order read.
     observed: dict[str, list[tuple[PartialDate, Any, str]]] = attrs.Factory(dict)
 
@@ -110,6 +115,10 @@ class ResourceReader:
     def warn(self, label: str, message: str) -> None:
         self.records.warnings.append(f"{label}: {message}")
 
+    def unused(self, label: str, why: str) -> None:
+        """A resource that says nothing about myeloma therapy: counted by type, listed in full apart."""
+        self.records.unused.append((label.split("/")[0].split(" (")[-1].rstrip(")"), label, why))
+
     def read(self, resource: Any, label: str, path: str) -> None:
         """Turn one resource into records or a warning."""
         kind = resource.get_resource_type()
@@ -124,7 +133,7 @@ class ResourceReader:
             "Observation": self._observation,
         }.get(kind)
         if handler is None:
-            self.warn(label, f"not used (mmsequence does not read {kind} resources)")
+            self.unused(label, f"mmsequence does not read {kind} resources")
         else:
             handler(resource, label, path)
 
@@ -150,7 +159,9 @@ class ResourceReader:
         return None
 
     def drug(self, resource: Any, path: str) -> DrugMatch:
-        """The drug a medication resource (administration, statement, request) names, references resolved."""
+        """The drug a medication resource (administration, statement, request) names, references
+        resolved: a contained or bundled Medication by its code and its ingredients, else the
+        reference's display."""
         if resource.medicationCodeableConcept is not None:
             return match_drug(resource.medicationCodeableConcept, self.catalog, f"{path}.medicationCodeableConcept")
         ref_path = f"{path}.medicationReference"
@@ -161,20 +172,53 @@ class ResourceReader:
         elif reference:
             medication = self.medications.get(reference) or self.medications.get(relative_reference(reference))
         if medication is None or medication.get_resource_type() != "Medication":
+            display = resource.medicationReference.display
+            if display and display.strip():
+                return unknown_or_named(display, self.catalog)
             raise InputError([f"{ref_path}: {reference!r} is not a Medication in the bundle"])
+        if reference and not reference.startswith("#"):
+            self.used_medications.add(relative_reference(reference))
+        ingredients = tuple(i.itemCodeableConcept for i in medication.ingredient or () if i.itemCodeableConcept)
+        if medication.code is None and not ingredients:
+            raise InputError([f"{ref_path}: the Medication {reference!r} has neither a code nor an ingredient"])
         if medication.code is None:
-            raise InputError([f"{ref_path}: the Medication {reference!r} has no code"])
-        self.used_medications.add(relative_reference(reference))
-        return match_drug(medication.code, self.catalog, f"{ref_path} ({reference}).code")
+            return match_drug(ingredients[0], self.catalog, f"{ref_path} ({reference}).ingredient[0]", ingredients[1:])
+        return match_drug(medication.code, self.catalog, f"{ref_path} ({reference}).code", ingredients)
+
+    def _not_given(self, resource: Any, label: str, path: str, why: str) -> None:
+        """A record of a drug not given: a warning when the drug may be myeloma therapy, else counted apart."""
+        try:
+            relevant = self.drug(resource, path).may_be_therapy
+        except InputError:
+            relevant = True
+        if relevant:
+            self.warn(label, f"not counted as given ({why})")
+        else:
+            self.unused(label, f"a drug that is not anti-myeloma therapy, not given ({why})")
 
     def _medication_use(self, resource: Any, label: str, path: str) -> None:
         kind = resource.get_resource_type()
         if kind == "MedicationRequest" and resource.intent in ("proposal", "plan"):
-            self.warn(label, f"not counted as given (intent {resource.intent!r})")
+            self._not_given(resource, label, path, f"intent {resource.intent!r}")
             return
-        if not self._counts(kind, resource.status, label):
+        given, unclear = _GIVEN[kind]
+        if resource.status not in given | unclear:
+            self._not_given(resource, label, path, f"status {resource.status!r}")
             return
         drug = self.drug(resource, path)
+        if not drug.may_be_therapy:  # a defect in its dates cannot touch myeloma therapy: skipped with a note
+            try:
+                start, end, _ = self._period(resource, kind, path)
+            except InputError as error:
+                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy; {error.problems[0]}")
+                return
+            if start is None:
+                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy, without a date")
+                return
+            if drug.agent is None:  # listed as not therapy; its end matters to nothing
+                self.records.exposures.append(Exposure(drug, start, end if end is not None else start, label))
+                return
+        self._counts(kind, resource.status, label)
         if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
             self.warn(label, f"an order for {drug.name}, not its infusion (read from the infusion's Procedure or"
                              " MedicationAdministration); links a leukapheresis to CAR-T")
@@ -186,10 +230,16 @@ class ResourceReader:
         if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
             self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
         if drug.role is None:
-            self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent")
+            why = drug.matched_by.get("looks_antineoplastic")
+            self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent"
+                             + (f" ({why})" if why else ""))
+        if kind == "MedicationAdministration" and resource.partOf and drug.agent is not None \
+                and drug.agent.may_be("premedication") and not drug.agent.is_tcrt:
+            part_of = resource.partOf[0].reference or "another administration"
+            drug = DrugMatch(None, drug.name, {**drug.matched_by, "part_of": part_of}, "premedication")
         reason = stop_reason(resource)
         self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path),
-                                               stop_reason=reason))
+                                               stop_reason=reason, recorded_by=kind))
 
     def _period(self, resource: Any, kind: str, path: str) -> tuple[PartialDate | None, PartialDate | None, str]:
         """(start, end, the field that should hold the start); end None means ongoing."""
@@ -273,7 +323,7 @@ class ResourceReader:
             return
         product = self._car_t_product(resource, path)
         if product is None:
-            self.warn(label, "not used (neither a CAR-T infusion nor a leukapheresis)")
+            self.unused(label, "neither a CAR-T infusion, a transplant nor a leukapheresis")
             return
         if not self._counts("Procedure", resource.status, label):
             return
@@ -302,7 +352,7 @@ class ResourceReader:
             self.warn(label, "not used (a stem-cell harvest for a transplant, not a T-cell collection)")
             return
         if not mentions_apheresis(resource.code):
-            self.warn(label, "not used (not a leukapheresis request)")
+            self.unused(label, "not a leukapheresis request")
             return
         status = _REQUEST_APHERESIS.get(resource.status)
         if status is None:
@@ -314,7 +364,7 @@ class ResourceReader:
 
     def _care_plan(self, resource: Any, label: str, path: str) -> None:
         if resource.status not in ("draft", "active", "on-hold"):
-            self.warn(label, f"not used (status {resource.status!r})")
+            self.unused(label, f"a care plan with status {resource.status!r}")
             return
         found = False
         for i, activity in enumerate(resource.activity or ()):
@@ -331,11 +381,11 @@ class ResourceReader:
                 f"{label} activity[{i}]",
             ))
         if not found:
-            self.warn(label, "not used (no leukapheresis activity with a detail)")
+            self.unused(label, "no leukapheresis activity with a detail")
 
     def _condition(self, resource: Any, label: str, path: str) -> None:
         if not is_myeloma(resource.code):
-            self.warn(label, "not used (not a multiple myeloma diagnosis)")
+            self.unused(label, "not a multiple myeloma diagnosis")
             return
         verification = resource.verificationStatus
         codes = {c.code for c in verification.coding or ()} if verification else set()
@@ -348,7 +398,7 @@ class ResourceReader:
         codes = [f"{c.system}|{c.code}" for c in (resource.code.coding or ()) if c.system and c.code]
         kind = next((self.observation_kinds[c] for c in codes if c in self.observation_kinds), None)
         if kind is None:
-            self.warn(label, "not used (its code is not one the site policy maps under observations)")
+            self.unused(label, "its code is not one the site policy maps under observations")
             return
         if resource.status not in ("final", "amended", "corrected"):
             self.warn(label, f"not used (status {resource.status!r})")
@@ -400,6 +450,33 @@ def _flag(resource: Any) -> bool | None:
         if _YES.search(text.strip()):
             return True
     return None
+
+
+def _within(day: PartialDate, start: PartialDate, end: PartialDate | None) -> bool:
+    """Whether a day may fall within [start, end] (end None: no end)."""
+    return day.latest >= start.earliest and (end is None or day.earliest <= end.latest)
+
+
+def facts_over_plans(exposures: list[Exposure], warnings: list[str]) -> list[Exposure]:
+    """The exposures with each finished order of a drug set aside where administrations of that drug
+    fall within it: the administrations given say when the drug was given, the last one its last
+    dose; the order's own dates count only where no administration says anything (an active
+    order stays: the drug is still being given)."""
+    given: dict[str, list[Exposure]] = {}
+    for e in exposures:
+        if e.recorded_by == "MedicationAdministration":
+            given.setdefault(e.drug.name, []).append(e)
+    kept = []
+    for e in exposures:
+        inside = [a for a in given.get(e.drug.name, ()) if _within(a.start, e.start, e.end)] \
+            if e.recorded_by == "MedicationRequest" and e.end is not None else []
+        if not inside:
+            kept.append(e)
+            continue
+        last = max(inside, key=lambda a: (a.start.latest, a.start.earliest))
+        warnings.append(f"{e.resource}: the order for {e.drug.name} ({e.start} to {e.end}) is read through its"
+                        f" {len(inside)} administration(s) given; the last dose is {last.start} ({last.resource})")
+    return kept
 
 
 def medication_index(entries: Iterable[tuple[str | None, Any]]) -> dict[str, Any]:

@@ -388,6 +388,11 @@ def _card(fields: dict[str, Any], hook_instance: str, suggest: Sequence[tuple[st
 
 def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH_WORDS) -> Card:
     ranked = assessment.candidates
+    if not assessment.gate.assessed:  # no myeloma diagnosis, or a recorded death: no option to offer
+        return _card({"summary": _summary(w("TCRT sequencing: not assessed")), "indicator": "info",
+                      "source": _source("summary", w("Ranking of candidate therapies")),
+                      "detail": "\n".join(f"- {markdown_text(w.action(a))}" for a in assessment.actions),
+                      "links": w.links()}, hook_instance)
     if not ranked:
         return _card({"summary": w("TCRT sequencing: no candidate therapy to assess"), "indicator": "info",
                       "source": _source("summary", w("Ranking of candidate therapies")), "links": w.links()},
@@ -463,6 +468,8 @@ def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalo
                 language: str = ENGLISH, notes: Sequence[str] = ()) -> list[Card]:
     """One card per ordered therapy, in ``language``; ``notes`` on the draft orders join the record's warnings."""
     w = Words(language, catalog) if language != ENGLISH else ENGLISH_WORDS
+    if not assessment.gate.assessed:
+        return [_summary_card(assessment, hook_instance, w)]
     cards = []
     groups = warning_groups([*assessment.warnings, *notes])
     for order in orders:

@@ -11,6 +11,11 @@ premedication and CRS management around TCRT doses, G-CSF in the middle of a bsA
 supportive orders without end dates (antivirals, antibiotics, anticoagulants, antiemetics, bone
 agents, IVIG). Dates keep the precision the document gives them.
 
+With ``common_drugs``, the chart also holds drugs of the patient's other conditions that the
+catalog does not know (statins, antihypertensives, antibiotics, contraceptives ...), by name or as
+RxNorm clinical and branded drug names, ordered, stopped without an end date, given or taken at any
+time of the course.
+
 The metamorphic property (``tests/test_charts.py``): the noisy chart gives the same verdicts,
 wait dates and prior-line count as the clean document.
 """
@@ -39,6 +44,17 @@ REGIMENS = (("carfilzomib", "pomalidomide", "dexamethasone"), ("daratumumab", "p
             ("belantamab mafodotin", "bortezomib", "dexamethasone"))
 BSABS = ("teclistamab", "elranatamab", "talquetamab", "linvoseltamab")
 CAR_TS = ("ciltacabtagene autoleucel", "idecabtagene vicleucel")
+#: Drugs of other conditions, none in the catalog and none antineoplastic: names, and RxNorm clinical
+#: (SCD), branded (SBD) and pack (BPCK) names as EHRs send them.
+COMMON_DRUGS = ("atorvastatin", "simvastatin", "lisinopril", "amlodipine", "metoprolol", "metformin", "levothyroxine",
+                "galantamine", "sertraline", "ibuprofen", "naproxen", "insulin glargine",
+                "Atorvastatin 20 MG Oral Tablet", "Lisinopril 10 MG Oral Tablet", "Hydrochlorothiazide 25 MG Oral Tablet",
+                "24 HR Metoprolol succinate 100 MG Extended Release Oral Tablet [Toprol]",
+                "Amoxicillin 875 MG / Clavulanate 125 MG Oral Tablet [Augmentin]",
+                "{28 (Ethinyl Estradiol 0.03 MG / Levonorgestrel 0.15 MG Oral Tablet) } Pack [Levora]",
+                "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", "Ibuprofen 400 MG Oral Tablet",
+                "Galantamine 4 MG Oral Tablet", "Sertraline 50 MG Oral Tablet", "Nitrofurantoin 100 MG Oral Capsule",
+                "Cefuroxime 250 MG Oral Tablet", "0.5 ML Medroxyprogesterone acetate 150 MG/ML Injection")
 SUPPORTIVE = ("acyclovir", "valacyclovir", "Bactrim DS", "levofloxacin", "fluconazole", "aspirin", "apixaban",
               "enoxaparin", "ondansetron", "pantoprazole", "famotidine", "allopurinol", "Zometa", "denosumab",
               "oxycodone", "senna")
@@ -93,15 +109,35 @@ class _Chart:
                 "entry": [{"fullUrl": f"urn:uuid:chart-{i}", "resource": r} for i, r in enumerate(self.resources)]}
 
 
+def _other_conditions(draw: st.DrawFn, chart: _Chart, first: datetime.date, as_of: datetime.date) -> None:
+    """Drugs of the patient's other conditions, at any time from before the first line to ``as_of``."""
+    span = (as_of - first).days + 3 * 365
+    for name in draw(st.lists(st.sampled_from(COMMON_DRUGS), min_size=1, max_size=8)):
+        day = first - 3 * 365 * _DAY + draw(st.integers(0, span)) * _DAY
+        how = draw(st.sampled_from(("order", "stopped", "statement", "given")))
+        concept = {"text": name}
+        if how == "order":
+            chart.order(name, day)
+        elif how == "stopped":  # stopped, no end date recorded
+            chart.add("MedicationRequest", status="stopped", intent="order", medicationCodeableConcept=concept,
+                      authoredOn=day.isoformat())
+        elif how == "statement":
+            chart.statement(concept, day.isoformat(), (day + draw(st.integers(1, 400)) * _DAY).isoformat())
+        else:
+            chart.add("MedicationAdministration", status="completed", medicationCodeableConcept=concept,
+                      effectiveDateTime=day.isoformat())
+
+
 def _write(day: datetime.date, month_only: bool) -> str:
     return day.isoformat()[:7] if month_only else day.isoformat()
 
 
 @st.composite
-def realistic_charts(draw: st.DrawFn, max_lines: int = 5) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A clean patient-history document and the FHIR Bundle an EHR would hold for it."""
+def realistic_charts(draw: st.DrawFn, max_lines: int = 5, common_drugs: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A clean patient-history document and the FHIR Bundle an EHR would hold for it (``common_drugs``:
+    with drugs of other conditions as well)."""
     chart, lines, apheresis = _Chart(), [], []
-    day = draw(st.dates(datetime.date(2014, 1, 1), datetime.date(2020, 12, 31)))
+    day = first = draw(st.dates(datetime.date(2014, 1, 1), datetime.date(2020, 12, 31)))
     rxnorm_only = draw(st.booleans())
     noise = draw(st.lists(st.sampled_from(SUPPORTIVE), max_size=5, unique=True))
     for name in noise:  # supportive care ordered with the first line, never stopped
@@ -185,6 +221,8 @@ def realistic_charts(draw: st.DrawFn, max_lines: int = 5) -> tuple[dict[str, Any
         chart.add("Observation", status="final",
                   code={"coding": [{"system": SITE_ELIGIBILITY.split("|")[0], "code": SITE_ELIGIBILITY.split("|")[1]}]},
                   effectiveDateTime=as_of.isoformat(), valueBoolean=eligible)
+    if common_drugs:
+        _other_conditions(draw, chart, first, as_of)
     document: dict[str, Any] = {"patient_id": "p", "as_of": as_of.isoformat(), "car_t_eligible": eligible,
                                 "lines": lines}
     if apheresis:
