@@ -4,6 +4,7 @@ its expected decisions, and the audit of the DuckDB file that every other engine
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -75,7 +76,7 @@ def duckdb_episodes(cdm: Cdm, tmp_path_factory: pytest.TempPathFactory) -> tuple
 SITE_IDS = 1000
 
 
-def site_lines(written: list[tuple]) -> list[tuple]:
+def site_lines(written: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """A site's line episodes made from the line episodes mmsequence writes (EPISODE rows): ids
     from SITE_IDS; every even person's first two lines merged (its second line left out); every
     fifth person without any."""
@@ -87,7 +88,7 @@ def site_lines(written: list[tuple]) -> list[tuple]:
 
 
 @pytest.fixture(scope="session")
-def site_cdm(cdm: Cdm, duckdb_episodes: tuple[list[tuple], list[tuple]],
+def site_cdm(cdm: Cdm, duckdb_episodes: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
              tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Parquet CDM with the site's line episodes (``episode/site.parquet``) and mmsequence's
     own (``episode/mmsequence-episodes.parquet``, which a site reading leaves out)."""
@@ -121,7 +122,7 @@ def site_reference(site_cdm: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return out
 
 
-def compared_lines(out: Path) -> list[dict]:
+def compared_lines(out: Path) -> list[dict[str, Any]]:
     """Every per-person comparison row of an audit folder (``lines/``), in order of person and reading."""
     rows = [row for part in sorted((out / "lines").glob("part-*")) for row in read_table(part)]
     return sorted(rows, key=lambda r: (r["person_id"], r["reading"]))

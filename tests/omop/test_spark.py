@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mmsequence.omop.spark import local_session, run_spark_audit
-
 from mmsequence.errors import InputError
+from mmsequence.omop.spark import local_session, run_spark_audit
 
 from .conftest import POLICY, compared_lines, decisions, table
 
