@@ -136,7 +136,8 @@ def _persons(batches: Iterator[Any]) -> Iterator[tuple[PersonRecords, list[episo
     site: list[tuple[Any, ...]] = []
 
     def done(person: int) -> tuple[PersonRecords, list[episodes.Span]]:
-        spans = episodes.site_spans(sorted(site, key=lambda r: (r[2], r[1])))
+        # in order of start and number, a missing number last (as DuckDB and PostgreSQL order them)
+        spans = episodes.site_spans(sorted(site, key=lambda r: (r[2], r[1] is None, r[1] or 0)))
         return PersonRecords(person, tuple(rows)), spans.get(person, [])
 
     for batch in batches:
