@@ -4,6 +4,7 @@ its expected decisions, and the audit of the DuckDB file that every other engine
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -69,3 +70,59 @@ def duckdb_episodes(cdm: Cdm, tmp_path_factory: pytest.TempPathFactory) -> tuple
     with duckdb.connect(str(path), read_only=True) as db:
         return (db.execute("SELECT * FROM episode ORDER BY episode_id").fetchall(),
                 db.execute("SELECT * FROM episode_event ORDER BY episode_id, event_id, episode_event_field_concept_id").fetchall())
+
+
+#: The first episode id of the site's line episodes the tests make (below mmsequence's own).
+SITE_IDS = 1000
+
+
+def site_lines(written: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """A site's line episodes made from the line episodes mmsequence writes (EPISODE rows): ids
+    from SITE_IDS; every even person's first two lines merged (its second line left out); every
+    fifth person without any."""
+    from mmsequence.omop import standard
+    from mmsequence.omop.episodes import OWN_EPISODES
+
+    return [(e[0] - OWN_EPISODES + SITE_IDS, *e[1:]) for e in written
+            if e[2] == standard.CANCER_DRUG_TREATMENT and e[1] % 5 and not (e[1] % 2 == 0 and e[8] == 2)]
+
+
+@pytest.fixture(scope="session")
+def site_cdm(cdm: Cdm, duckdb_episodes: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]],
+             tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Parquet CDM with the site's line episodes (``episode/site.parquet``) and mmsequence's
+    own (``episode/mmsequence-episodes.parquet``, which a site reading leaves out)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmsequence.omop.episodes import OWN_FILE
+
+    folder = tmp_path_factory.mktemp("site-cdm") / "parquet"
+    shutil.copytree(cdm.parquet, folder)
+    schema = pq.read_schema(folder / "episode" / "part-00000.parquet")
+    for name, rows in (("site.parquet", site_lines(duckdb_episodes[0])), (OWN_FILE, duckdb_episodes[0])):
+        pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=schema),
+                       folder / "episode" / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def site_reference(site_cdm: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The audits of the site's Parquet CDM by DuckDB, with ``lines`` ``site`` and ``both``."""
+    out = {}
+    for lines in ("site", "both"):
+        out[lines] = tmp_path_factory.mktemp(f"site-reference-{lines}") / "audit"
+        source = DuckDBSource(site_cdm)
+        try:
+            run_audit(source, out[lines], POLICY, "parquet", batch=64, lines=lines)
+        finally:
+            source.close()
+    return out
+
+
+def compared_lines(out: Path) -> list[dict[str, Any]]:
+    """Every per-person comparison row of an audit folder (``lines/``), in order of person and reading."""
+    rows = [row for part in sorted((out / "lines").glob("part-*")) for row in read_table(part)]
+    return sorted(rows, key=lambda r: (r["person_id"], r["reading"]))

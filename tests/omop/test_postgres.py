@@ -1,4 +1,5 @@
-"""The audit over a real PostgreSQL server gives the DuckDB file's decisions, on the same synthetic CDM.
+"""The audit over a real PostgreSQL server gives the DuckDB file's decisions, on the same synthetic CDM, and reads a site's line episodes as
+DuckDB does.
 
 The server is required, never skipped: ``.ci/postgres`` starts one on loopback (Debian's package)
 and prints its URL, which ``.ci/run`` passes as MMSEQUENCE_POSTGRES_URL.
@@ -13,9 +14,18 @@ import pytest
 from mmsequence.errors import MmsequenceError
 from mmsequence.omop import synthetic
 from mmsequence.omop.audit import run_audit
+from mmsequence.omop.episodes import OWN_EPISODES
 from mmsequence.omop.sources import PostgresSource, open_source
 
-from .conftest import PATIENTS, POLICY, decisions, table
+from .conftest import (
+    PATIENTS,
+    POLICY,
+    SITE_IDS,
+    compared_lines,
+    decisions,
+    site_lines,
+    table,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -79,3 +89,23 @@ def test_postgres_writes_and_reads_the_same_episodes_as_duckdb(url, duckdb_episo
     compared = [r for r in table(tmp_path / "both", "lines_compared") if r["reading"] == "site EPISODE"]
     assert compared[0]["kind"] == "identical lines" and compared[0]["persons"] == 0
     assert {r["kind"] for r in compared} >= {"fewer lines in the site EPISODE reading", "no line in the site EPISODE reading"}
+
+
+@pytest.mark.parametrize("lines", ["site", "both"])
+def test_postgres_reads_the_sites_line_episodes_as_duckdb_does(url, duckdb_episodes, site_reference, lines, tmp_path):
+    import psycopg
+
+    rows = site_lines(duckdb_episodes[0])
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"DELETE FROM episode WHERE episode_id < {OWN_EPISODES}".encode())  # only these site lines
+        with db.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO episode VALUES ({', '.join(['%s'] * len(rows[0]))})".encode(), rows)
+    source = open_source(url=url)
+    try:
+        run_audit(source, tmp_path / "audit", POLICY, "parquet", batch=64, lines=lines)
+    finally:
+        source.close()
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(f"DELETE FROM episode WHERE episode_id >= {SITE_IDS} AND episode_id < {OWN_EPISODES}".encode())
+    assert decisions(tmp_path / "audit") == decisions(site_reference[lines])
+    assert compared_lines(tmp_path / "audit") == compared_lines(site_reference[lines])

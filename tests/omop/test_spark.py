@@ -1,5 +1,6 @@
 """The audit as a PySpark job in local mode (two executors' worth of cores), and with spark-submit,
-gives the DuckDB file's decisions on the same synthetic CDM. Java comes from Debian's packages
+gives the DuckDB file's decisions on the same synthetic CDM, and reads a site's line episodes as
+DuckDB does. Java comes from Debian's packages
 (``.ci/run`` installs openjdk-17-jre-headless when java is missing); never skipped."""
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from mmsequence.errors import InputError
 from mmsequence.omop.spark import local_session, run_spark_audit
 
-from .conftest import POLICY, decisions, table
+from .conftest import POLICY, compared_lines, decisions, table
 
 pytestmark = pytest.mark.spark
 
@@ -67,3 +70,35 @@ def test_spark_writes_and_reads_the_same_episodes_as_duckdb(spark, cdm, duckdb_e
     events = [tuple(r) for r in spark.sql(f"SELECT * FROM parquet.`{folder}/episode_event`"
                                           " ORDER BY episode_id, event_id, episode_event_field_concept_id").collect()]
     assert (episodes, events) == duckdb_episodes
+
+
+@pytest.mark.parametrize("lines", ["site", "both"])
+def test_spark_reads_the_sites_line_episodes_as_duckdb_does(spark, site_cdm, site_reference, reference, lines, tmp_path):
+    """The same Parquet CDM (site lines, and mmsequence's own rows the reading leaves out) gives
+    the same decisions and per-person comparisons on Spark as on DuckDB."""
+    duck = site_reference[lines]
+    run = run_spark_audit(spark, str(site_cdm), tmp_path / "audit", POLICY, "parquet", partitions=3, lines=lines)
+    assert run.decisions == len(decisions(duck)) and run.diagnostics == ()
+    assert decisions(tmp_path / "audit") == decisions(duck)
+    assert compared_lines(tmp_path / "audit") == compared_lines(duck)
+    for name in ("by_rule", "by_therapy", "lines_compared"):
+        assert table(tmp_path / "audit", name) == table(duck, name)
+    # the site's reading differs where it was made to: merged lines, persons without any
+    kinds = Counter(r["kinds"] for r in compared_lines(duck) if r["reading"] == "site EPISODE")
+    assert kinds[""] > 20 and kinds["no line in the site EPISODE reading"] > 10
+    assert kinds["fewer lines in the site EPISODE reading"] > 10
+    if lines == "both":  # the decisions stay on the IMWG lines
+        assert decisions(duck) == decisions(reference)
+    else:
+        assert decisions(duck) != decisions(reference)
+        # a person without site lines is read by IMWG, with one warning more
+        unread = [r for r in decisions(duck) if r["person_id"] % 5 == 0]
+        assert unread and [{**r, "warnings": r["warnings"] - 1} for r in unread] == \
+            [r for r in decisions(reference) if r["person_id"] % 5 == 0]
+
+
+def test_spark_site_lines_without_an_episode_folder_is_an_error(spark, cdm, tmp_path):
+    folder = tmp_path / "cdm"
+    shutil.copytree(cdm.parquet, folder, ignore=shutil.ignore_patterns("episode", "episode_event"))
+    with pytest.raises(InputError, match="--lines site: .* has no episode table"):
+        run_spark_audit(spark, str(folder), tmp_path / "audit", POLICY, "parquet", lines="site")

@@ -244,11 +244,13 @@ def require_episode_table(source: Any, lines: str) -> None:
                           " from"]) from None
 
 
-def site_lines_sql(persons: str) -> str:
-    """A site's line episodes (not mmsequence's) of the persons: (person, number, start, end, source value)."""
+def site_lines_sql(persons: str, ordered: bool = True) -> str:
+    """A site's line episodes (not mmsequence's) of the persons (``persons``: a list of ids, or a
+    subquery): (person, number, start, end, source value), in order of person and start (unless
+    ``ordered`` is false)."""
     return (f"SELECT person_id, episode_number, episode_start_date, episode_end_date, episode_source_value FROM episode"
             f" WHERE person_id IN ({persons}) AND episode_concept_id = {standard.CANCER_DRUG_TREATMENT}"
-            f" AND episode_id < {OWN_EPISODES} ORDER BY person_id, episode_start_date, episode_number")
+            f" AND episode_id < {OWN_EPISODES}" + (" ORDER BY person_id, episode_start_date, episode_number" if ordered else ""))
 
 
 def site_spans(rows: Sequence[tuple[Any, ...]]) -> dict[int, list[Span]]:

@@ -1,7 +1,8 @@
 """The audit as a PySpark job, for a CDM beyond one machine: the same decisions, computed where the data lives.
 
 Spark SQL reads the CDM tables (Parquet folders, one per table) and finds the cohort; each
-person's records are brought together in one partition (``repartition`` by person, sorted within
+person's records (and, with ``lines`` ``both`` or ``site``, the site's line episodes, as rows of
+their own kind) are brought together in one partition (``repartition`` by person, sorted within
 it) and assessed by ``mapInArrow``; each Python worker builds one evaluator and keeps it for every
 partition it is given. The decisions are written by Spark; the unmapped concepts are added up by
 Spark; the aggregates and the summary are then made on the driver from the decisions files, as
@@ -30,16 +31,18 @@ import attrs
 from ..errors import InputError
 from ..policy import Policy, load_policy
 from . import episodes, readings, sql
-from .audit import Auditor
-from .chart import PersonRecords
+from .audit import LINES, Auditor
+from .chart import PersonRecords, Row
 from .concordance import COLUMNS
+from .diagnostics import diagnose
 from .mapping import omop_mapping
 from .sources import concept_names, make_row, read_vocabulary
-from .diagnostics import diagnose
 from .summary import concepts_note, write_summary
 from .vocabulary import Vocabulary
 
 _UNMAPPED = ("domain", "concept_id", "outcome", "records")
+#: The domain of a site line episode among a person's records in the job (no CDM domain).
+SITE_LINE = "site line"
 _SPARK_TYPES = {int: "bigint", str: "string", bool: "boolean"}
 #: Every column of the job's output: a decision, an unmapped count, a derived episode or a compared reading.
 _OUTPUT = tuple(dict.fromkeys((*COLUMNS, *_UNMAPPED, *episodes.COLUMNS, *readings.COLUMNS)))
@@ -68,31 +71,31 @@ class SparkSource:
         """The session belongs to the caller."""
 
 
-_AUDITORS: dict[str, Auditor] = {}
+_AUDITORS: dict[tuple[str, str], Auditor] = {}
 
 
-def _auditor(policy: Policy, vocabulary: Vocabulary) -> Auditor:
+def _auditor(policy: Policy, vocabulary: Vocabulary, lines: str) -> Auditor:
     """The auditor of this Python worker: one evaluator per worker, built on its first partition."""
-    auditor = _AUDITORS.get(policy.digest)
+    auditor = _AUDITORS.get((policy.digest, lines))
     if auditor is None:
-        auditor = _AUDITORS[policy.digest] = Auditor(policy, vocabulary)
+        auditor = _AUDITORS[policy.digest, lines] = Auditor(policy, vocabulary, lines)
     return auditor
 
 
 class AuditPartition:
     """The ``mapInArrow`` function: Arrow batches of records (a person's rows together, in order)
-    in, Arrow batches of decisions and unmapped counts out."""
+    in, Arrow batches of decisions and unmapped counts out; ``lines`` as :class:`Auditor`'s."""
 
-    def __init__(self, policy: Policy, vocabulary: Vocabulary, batch: int = 500) -> None:
-        self.policy, self.vocabulary, self.batch = policy, vocabulary, batch
+    def __init__(self, policy: Policy, vocabulary: Vocabulary, batch: int = 500, lines: str = "imwg") -> None:
+        self.policy, self.vocabulary, self.batch, self.lines = policy, vocabulary, batch, lines
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        auditor = _auditor(self.policy, self.vocabulary)
+        auditor = _auditor(self.policy, self.vocabulary, self.lines)
         out: list[dict[str, Any]] = []
-        for person in _persons(batches):
-            result = auditor.person(person)
+        for person, site in _persons(batches):
+            result = auditor.person(person, site)
             out += [{"kind": "decision", **row} for row in result.rows]
             out += [{"kind": "unmapped", "person_id": person.person_id, "domain": d, "concept_id": c, "outcome": o,
                      "records": n} for (d, c, o), n in sorted(result.unmapped.items())]
@@ -115,20 +118,41 @@ def _arrow_schema() -> Any:
     return pa.schema([("kind", pa.string()), *((c, types[TYPES[c]]) for c in _OUTPUT)])
 
 
-def _persons(batches: Iterator[Any]) -> Iterator[PersonRecords]:
-    """Consecutive rows of one person as one PersonRecords (rows come sorted by person)."""
+def site_lines_sql(dialect: sql.Dialect, persons: str) -> str:
+    """The site's line episodes of the persons as rows of the records query: domain
+    ``SITE_LINE``, the episode number as record id, the source value as value text."""
+    d = dialect.double
+    return (f"SELECT person_id, '{SITE_LINE}' AS domain, episode_number AS record_id, CAST(0 AS BIGINT) AS concept_id,"
+            f" episode_start_date AS start_date, episode_end_date AS end_date, CAST(NULL AS {d}) AS value_number,"
+            f" CAST(NULL AS BIGINT) AS value_concept_id, episode_source_value AS value_text,"
+            f" CAST(NULL AS BIGINT) AS unit_concept_id FROM ({episodes.site_lines_sql(persons, ordered=False)}) site")
+
+
+def _persons(batches: Iterator[Any]) -> Iterator[tuple[PersonRecords, list[episodes.Span]]]:
+    """Consecutive rows of one person (rows come sorted by person) as one PersonRecords and the
+    site's lines of the person in order of start (as :func:`.sources.read_site_lines` reads them)."""
     person: int | None = None
-    rows: list[Any] = []
+    rows: list[Row] = []
+    site: list[tuple[Any, ...]] = []
+
+    def done(person: int) -> tuple[PersonRecords, list[episodes.Span]]:
+        # in order of start and number, a missing number last (as DuckDB and PostgreSQL order them)
+        spans = episodes.site_spans(sorted(site, key=lambda r: (r[2], r[1] is None, r[1] or 0)))
+        return PersonRecords(person, tuple(rows)), spans.get(person, [])
+
     for batch in batches:
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         for record in zip(*columns):
             if record[0] != person:
                 if person is not None:
-                    yield PersonRecords(person, tuple(rows))
-                person, rows = int(record[0]), []
-            rows.append(make_row(record[1:]))
+                    yield done(person)
+                person, rows, site = int(record[0]), [], []
+            if record[1] == SITE_LINE:  # (person, number, start, end, source value)
+                site.append((record[0], record[2], record[4], record[5], record[8]))
+            else:
+                rows.append(make_row(record[1:]))
     if person is not None:
-        yield PersonRecords(person, tuple(rows))
+        yield done(person)
 
 
 def local_session(master: str = "local[2]") -> Any:
@@ -152,25 +176,31 @@ class SparkRun:
 
 def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = None, fmt: str = "parquet",
                     partitions: int | None = None, lines: str = "imwg", write_episodes: bool = False) -> SparkRun:
-    """Audit the CDM in the Parquet folder ``cdm`` (one folder per table) with ``spark``; with
+    """Audit the CDM in the Parquet folder ``cdm`` (one folder per table) with ``spark``; ``lines``
+    as :func:`.audit.run_audit`'s (``both`` and ``site`` read the ``episode`` folder); with
     ``write_episodes`` (a folder on the driver's file system), write the IMWG lines into its
     ``episode`` and ``episode_event`` folders."""
     from pyspark import StorageLevel
 
-    if lines != "imwg":
-        raise InputError([f"--lines {lines}: the Spark job reads the IMWG lines only; compare a site's episodes"
-                          " with --db on the same Parquet folders"])
+    if lines not in LINES:
+        raise InputError([f"--lines: {lines!r} is not one of {', '.join(LINES)}"])
     for table in sql.CDM_TABLES:
         spark.read.parquet(f"{cdm.rstrip('/')}/{table}").createOrReplaceTempView(table)
+    source = SparkSource(spark, cdm)
+    if lines != "imwg":
+        _episode_views(spark, cdm)
+        episodes.require_episode_table(source, lines)
     policy = load_policy(policy_path)
     mapping = omop_mapping(policy)
-    source = SparkSource(spark, cdm)
     vocabulary = read_vocabulary(source, mapping)
     spark.sql(sql.cohort_sql(vocabulary.myeloma)).createOrReplaceTempView("mmsequence_cohort")
-    records = spark.sql(sql.records_sql(sql.SPARK, "SELECT person_id FROM mmsequence_cohort", ordered=False))
+    cohort = "SELECT person_id FROM mmsequence_cohort"
+    records = spark.sql(sql.records_sql(sql.SPARK, cohort, ordered=False))
+    if lines != "imwg":
+        records = records.unionAll(spark.sql(site_lines_sql(sql.SPARK, cohort)))
     records = records.repartition(partitions or spark.sparkContext.defaultParallelism, "person_id")
     records = records.sortWithinPartitions("person_id", "domain", "record_id")
-    result = records.mapInArrow(AuditPartition(policy, vocabulary), _schema()).persist(StorageLevel.DISK_ONLY)
+    result = records.mapInArrow(AuditPartition(policy, vocabulary, lines=lines), _schema()).persist(StorageLevel.DISK_ONLY)
     try:
         decisions = result.where("kind = 'decision'").select(*COLUMNS).orderBy("person_id", "decision_date", "therapy")
         folder = out / "decisions"
@@ -200,8 +230,21 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
     return SparkRun(tally.total["decisions"], tuple(found), count)
 
 
+def _episode_views(spark: Any, cdm: str) -> None:
+    """The CDM's EPISODE tables as views where the folder has them (a missing or empty folder
+    leaves none, whatever an earlier job of the session read)."""
+    from pyspark.errors import AnalysisException
+
+    for table in sql.EPISODE_TABLES:
+        spark.catalog.dropTempView(table)
+        try:
+            spark.read.parquet(f"{cdm.rstrip('/')}/{table}").createOrReplaceTempView(table)
+        except AnalysisException:  # no such folder, or no Parquet file in it
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``spark-submit mmsequence/omop/spark.py --cdm DIR --out DIR [--policy FILE] [--format F]``."""
+    """``spark-submit mmsequence/omop/spark.py --cdm DIR --out DIR [--policy FILE] [--format F] [--lines L]``."""
     parser = argparse.ArgumentParser(prog="mmsequence.omop.spark", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--path", action="store_true", help="print the path of the file to give spark-submit, and exit")
     parser.add_argument("--cdm", help="folder of Parquet folders, one per CDM table (any path Spark reads)")
@@ -209,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--policy", help="site policy with its omop section")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument("--partitions", type=int)
+    parser.add_argument("--lines", choices=LINES, default="imwg", help="as mmsequence audit --lines")
     args = parser.parse_args(argv)
     if args.path:
         print(Path(__file__).resolve().with_name("spark_submit.py"))
@@ -219,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spark = SparkSession.builder.appName("mmsequence-audit").getOrCreate()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    run = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions)
+    run = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions, args.lines)
     for finding in run.diagnostics:
         print(f"mmsequence: warning: {finding}", file=sys.stderr)
     print(f"mmsequence: {run.decisions} decisions written to {args.out}", file=sys.stderr)
