@@ -54,6 +54,27 @@ def _evaluate(args: argparse.Namespace) -> str:
     return to_text(assessment, language=args.lang, verbose=args.verbose)
 
 
+def _plan(args: argparse.Namespace) -> str:
+    from .plan_text import plans_json, plans_text
+
+    evaluator = evaluator_for(load_policy(args.policy))
+    months = None
+    if args.months is not None:
+        try:
+            months = [int(m) for m in args.months.split(",")]
+        except ValueError:
+            raise InputError([f"--months: {args.months!r} is not whole numbers of months separated by commas"]) from None
+    candidates = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
+    plans = evaluator.plan(evaluator.read(args.file), steps=args.steps, as_of=args.as_of, candidates=candidates,
+                           months=months)
+    if (args.format or ("json" if args.lang == ENGLISH else "text")) == "json":
+        if args.lang != ENGLISH:
+            raise InputError([f"--lang: {args.lang} is for --format text, the default with --lang "
+                              "(JSON is for programs and stays English)"])
+        return plans_json(plans)
+    return plans_text(plans, top=args.top, language=args.lang)
+
+
 def _rules(args: argparse.Namespace) -> str:
     rulebook = load_rulebook(args.rules_dir)
     if args.check:
@@ -182,6 +203,21 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
                     help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)
+    plan = commands.add_parser("plan", help="rank orders of the next two or three therapies (sequence plans)")
+    plan.add_argument("file", help="patient-history document or FHIR R4 Bundle (JSON)")
+    plan.add_argument("--steps", type=int, choices=(2, 3), default=3, help="therapies per plan (default: 3)")
+    plan.add_argument("--as-of", help="the plan's day YYYY-MM-DD (default: the document's as_of, else today)")
+    plan.add_argument("--candidates", metavar="A,B,...",
+                      help="therapies to order, comma-separated (default: the document's, else every approved TCRT and TCRT regimen)")
+    plan.add_argument("--months", metavar="N,N",
+                      help="assumed months from each step's start to relapse, one per step before the last "
+                           "(default: relapses unknown, later dates written relative to them)")
+    plan.add_argument("--format", choices=("json", "text"),
+                      help="default: json, or text when --lang names another language than English")
+    plan.add_argument("--top", type=int, default=5, help="plans shown in the text output (default: 5)")
+    plan.add_argument("--policy", help="site policy file (YAML or JSON)")
+    plan.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of the text output (default: en; JSON stays English)")
+    plan.set_defaults(run=_plan)
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.add_argument("--rules-dir", type=Path, help="a copy of rules/ to read instead of the shipped one")

@@ -34,6 +34,7 @@ from .assessment import Assessment, CandidateAssessment, Finding
 from .catalog import TCRT_MODALITIES, TCRT_TARGETS, Catalog
 from .dates import PartialDate, add_months
 from .errors import InputError
+from .i18n import ENGLISH, format_date, translations
 from .history import Apheresis, CandidateInput, Line, PatientHistory
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ RESTRICTIONS = ("indeterminate", "wait", "caution")
 STEPS = (2, 3)
 NO_PREDICTION = ("Plans do not predict outcomes: no response rate or survival figure is combined into a plan "
                  "or its rank; trial figures appear only where a finding cites them.")
-_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 
 @attrs.frozen
@@ -94,19 +94,25 @@ class When:
     relapse: int
     months: int | None
     days: int | None
+    assumed: bool = False  # the relapses fall on the days assumed durations give
 
-    def words(self, assumed: bool) -> str:
-        """'relapse 1 + 6 months' (symbolic), or the day, with the assumption beside it."""
+    def words(self, language: str = ENGLISH) -> str:
+        """'relapse 1 + 6 months' (symbolic), or the day, with the assumption beside it, in ``language``."""
+        _ = translations(language).gettext
         if self.relapse == 0:
-            return self.day.isoformat()
-        if assumed:
-            return f"{self.day.isoformat()} (if the steps last as assumed)"
+            return format_date(self.day, language)
+        if self.assumed:
+            return _("{date} (assumed durations)").format(date=format_date(self.day, language))
         if self.months == 0 or self.days == 0:
-            return f"relapse {self.relapse}"
-        return f"relapse {self.relapse} + {self.months} months" if self.months else f"relapse {self.relapse} + {self.days} days"
+            return _("relapse {number}").format(number=self.relapse)
+        if self.months:
+            return _("relapse {number} + {months} months").format(number=self.relapse, months=self.months)
+        return _("relapse {number} + {days} days").format(number=self.relapse, days=self.days)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"relapse": self.relapse}
+        if self.relapse == 0 or self.assumed:
+            out["date"] = self.day.isoformat()
         if self.months is not None:
             out["months"] = self.months
         if self.days is not None:
@@ -135,8 +141,10 @@ class PlanStep:
     findings: tuple[Finding, ...]
     reused_target: tuple[str, ...] = ()
     reuses_target: tuple[str, ...] = ()
-    #: The therapy's assessment as the evaluator gave it (findings with the evaluation's own dates).
+    #: The therapy's assessment as the evaluator gave it (findings with the evaluation's own dates),
+    #: and the days the evaluation placed the relapses before it on (for messages in another language).
     assessed: CandidateAssessment | None = attrs.field(default=None, eq=False, repr=False)
+    relapses: tuple[datetime.date, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -146,8 +154,6 @@ class PlanStep:
             "not_before_rules": list(self.not_before_rules),
             "findings": [{"rule": f.rule, "effect": f.effect, "message": f.message} for f in self.findings],
         }
-        if self.starts.relapse == 0 or self.not_before is not None:
-            out["evaluated_on"] = (self.not_before or self.starts).day.isoformat()
         if self.reused_target:
             out["reuses_target"] = {"target": list(self.reused_target), "untouched_with_equal_verdict": list(self.reuses_target)}
         return out
@@ -155,8 +161,9 @@ class PlanStep:
 
 @attrs.frozen
 class Plan:
-    """An order of therapies, its standing and its rank (equal ranks are ties; ``reason`` says why it
-    ranks above the next plan, or names the plans it is tied with)."""
+    """An order of therapies, its standing, its place in the list (``number``) and its rank: plans of
+    equal rank are ties (``tied_with``: their numbers); ``ranked_above_by`` is the criterion that puts
+    it above the plans of the next rank."""
 
     steps: tuple[PlanStep, ...]
     restrictions: tuple[tuple[int, str, tuple[str, ...]], ...]  # (step, verdict, rules)
@@ -164,6 +171,7 @@ class Plan:
     reserve_modalities: tuple[str, ...]
     car_t_first: bool | None
     key: tuple[Any, ...] = attrs.field(eq=False, repr=False)
+    number: int = 0  # its place in the list of plans, best first
     rank: int = 0
     tied_with: tuple[int, ...] = ()
     ranked_above_by: str | None = None
@@ -174,7 +182,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rank": self.rank, "tied_with": list(self.tied_with), "ranked_above_next_by": self.ranked_above_by,
+            "plan": self.number, "rank": self.rank, "tied_with": list(self.tied_with), "ranked_above_next_by": self.ranked_above_by,
             "steps": [s.to_dict() for s in self.steps],
             "restrictions": [{"step": n, "verdict": v, "rules": list(r)} for n, v, r in self.restrictions],
             "reserve": {"targets": list(self.reserve_targets), "modalities": list(self.reserve_modalities)},
@@ -299,15 +307,16 @@ class _Walk:
         if reused:
             passed_over = tuple(sorted({t for g in groups for t in g[0].target if t in TCRT_TARGETS and t not in touched
                                         and (g[0].verdict, g[0].then) == (lead.verdict, lead.then)}))
-        starts = _when(relapses[-1], relapses) if relapses else When(self.first.as_of, 0, None, None)
-        not_before = _when(lead.earliest_date, relapses) if lead.earliest_date else None
+        assumed = self.months is not None
+        starts = _when(relapses[-1], relapses, assumed) if relapses else When(self.first.as_of, 0, None, None)
+        not_before = _when(lead.earliest_date, relapses, assumed) if lead.earliest_date else None
         return PlanStep(
             number=number, therapy=lead.therapy, alternatives=tuple(c.therapy for c in group[1:]),
             target=lead.target, modality=lead.modality, verdict=lead.verdict, then=lead.then,
             starts=starts, not_before=not_before, not_before_rules=lead.earliest_date_set_by,
             findings=tuple(attrs.evolve(f, message=relative_text(f.message, relapses, bool(self.months)))
                            for f in lead.findings if f.overridden is None),
-            reused_target=reused if passed_over else (), reuses_target=passed_over, assessed=lead,
+            reused_target=reused if passed_over else (), reuses_target=passed_over, assessed=lead, relapses=relapses,
         )
 
     def _plan(self, steps: tuple[PlanStep, ...]) -> Plan:
@@ -358,7 +367,7 @@ def extend(history: PatientHistory, step: CandidateAssessment, start: datetime.d
     return attrs.evolve(history, lines=(*lines, added), apheresis=apheresis, overrides=(), as_of=relapse)
 
 
-def _when(day: datetime.date, relapses: tuple[datetime.date, ...]) -> When:
+def _when(day: datetime.date, relapses: tuple[datetime.date, ...], assumed: bool = False) -> When:
     """``day`` relative to the latest relapse on or before it (0: before every relapse)."""
     k = max((i + 1 for i, r in enumerate(relapses) if r <= day), default=0)
     if k == 0:
@@ -366,13 +375,18 @@ def _when(day: datetime.date, relapses: tuple[datetime.date, ...]) -> When:
     relapse = relapses[k - 1]
     months = next((m for m in range(0, 121) if add_months(relapse, m) == day), None)
     if months is not None and (months == 0 or day.day == relapse.day):
-        return When(day, k, months, None)
-    return When(day, k, None, (day - relapse).days)
+        return When(day, k, months, None, assumed)
+    return When(day, k, None, (day - relapse).days, assumed)
 
 
-def relative_text(text: str, relapses: tuple[datetime.date, ...], assumed: bool) -> str:
-    """A finding's message with each day on or after the first relapse written as its relapse offset."""
-    if not relapses or assumed:
+#: How a day is written in a message, by language (ISO in English, CLDR long in Chinese).
+_DAY_PATTERNS = {ENGLISH: re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "zh-CN": re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")}
+
+
+def relative_text(text: str, relapses: tuple[datetime.date, ...], assumed: bool, language: str = ENGLISH) -> str:
+    """A finding's message with each day on or after the first relapse written as its relapse offset
+    (with assumed durations: the day, marked as resting on them)."""
+    if not relapses:
         return text
 
     def replace(match: re.Match[str]) -> str:
@@ -380,9 +394,9 @@ def relative_text(text: str, relapses: tuple[datetime.date, ...], assumed: bool)
             day = datetime.date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             return match[0]
-        return _when(day, relapses).words(False) if day >= relapses[0] else match[0]
+        return _when(day, relapses, assumed).words(language) if day >= relapses[0] else match[0]
 
-    return _ISO_DAY.sub(replace, text)
+    return _DAY_PATTERNS[language].sub(replace, text)
 
 
 def _ranked(plans: list[Plan]) -> tuple[Plan, ...]:
@@ -396,11 +410,11 @@ def _ranked(plans: list[Plan]) -> tuple[Plan, ...]:
         out.append(attrs.evolve(plan, rank=rank))
     final = []
     for i, plan in enumerate(out):
-        tied = tuple(j + 1 for j, other in enumerate(out) if other.rank == plan.rank and j != i)
+        tied = tuple(j + 1 for j, other in enumerate(out) if other.rank == plan.rank and j != i)  # their numbers
         below = next((o for o in out[i + 1:] if o.rank > plan.rank), None)
         by = None
         if below is not None:
             by = next(cid for cid, a, b in zip(_KEYS, plan.key, below.key) if a != b)
-        final.append(attrs.evolve(plan, tied_with=tied, ranked_above_by=by))
+        final.append(attrs.evolve(plan, number=i + 1, tied_with=tied, ranked_above_by=by))
     return tuple(final)
 
