@@ -141,6 +141,8 @@ class PlanStep:
     findings: tuple[Finding, ...]
     reused_target: tuple[str, ...] = ()
     reuses_target: tuple[str, ...] = ()
+    #: Its rank among the candidates evaluated at its step (rules/rank.yaml).
+    rank: int = 0
     #: The therapy's assessment as the evaluator gave it (findings with the evaluation's own dates),
     #: and the days the evaluation placed the relapses before it on (for messages in another language).
     assessed: CandidateAssessment | None = attrs.field(default=None, eq=False, repr=False)
@@ -148,7 +150,7 @@ class PlanStep:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "step": self.number, "therapy": self.therapy, "alternatives": list(self.alternatives),
+            "step": self.number, "rank_at_step": self.rank, "therapy": self.therapy, "alternatives": list(self.alternatives),
             "target": list(self.target), "modality": self.modality, "verdict": self.verdict, "then": self.then,
             "starts": self.starts.to_dict(), "not_before": None if self.not_before is None else self.not_before.to_dict(),
             "not_before_rules": list(self.not_before_rules),
@@ -270,7 +272,8 @@ class _Walk:
         used = [e.agent for e in first.course.exposures]
         self.history_targets = tuple(t for t in TCRT_TARGETS if any(t in a.targets for a in used if a.modality != "conventional"))
         self.history_modalities = tuple(m for m in TCRT_MODALITIES if any(a.modality == m for a in used))
-        self.car_t_option = any(c.modality == "car-t" and c.verdict == "preferred" for c in first.candidates)
+        self.car_t_option = any(c.modality == "car-t" and c.verdict != "avoid" and any(
+            f.effect == "preferred" and f.overridden is None for f in c.findings) for c in first.candidates)
 
     def plans(self, history: PatientHistory, assessment: Assessment, prefix: tuple[PlanStep, ...],
               relapses: tuple[datetime.date, ...]) -> Iterator[Plan]:
@@ -291,7 +294,7 @@ class _Walk:
             if number == self.steps:
                 yield self._plan((*prefix, step))
                 continue
-            start = lead.earliest_date or assessment.as_of
+            start = step_start(lead, history, assessment.as_of)
             duration = self.months[number - 1] if self.months else PLACEHOLDER_MONTHS
             relapse = add_months(start, duration)
             extended = extend(history, lead, start, relapse, self.frozen_as_of)
@@ -317,6 +320,7 @@ class _Walk:
             findings=tuple(attrs.evolve(f, message=relative_text(f.message, relapses, bool(self.months)))
                            for f in lead.findings if f.overridden is None),
             reused_target=reused if passed_over else (), reuses_target=passed_over, assessed=lead, relapses=relapses,
+            rank=lead.rank,
         )
 
     def _plan(self, steps: tuple[PlanStep, ...]) -> Plan:
@@ -331,12 +335,13 @@ class _Walk:
         counts = tuple(sum(1 for _, v, _ in restrictions if v == verdict) for verdict in RESTRICTIONS)
         reuses = sum(1 for s in steps if any(t in self.history_targets or any(t in p.target for p in steps[: s.number - 1])
                                               for t in s.target if t in TCRT_TARGETS))
-        key = (first_rank, 1 if car_t_first is False else 0, counts, reuses, (-len(reserve_targets), -len(reserve_modalities)))
+        key = (first_rank, 1 if car_t_first is False else 0, counts, tuple(s.rank for s in steps[1:]), reuses,
+               (-len(reserve_targets), -len(reserve_modalities)))
         return Plan(steps, restrictions, reserve_targets, reserve_modalities, car_t_first, key)
 
 
 #: The criteria of ``rules/plans.yaml`` in the order of a plan's key.
-_KEYS = ("plan.first-step", "plan.car-t-first", "plan.verdicts", "plan.switch-target", "plan.reserve")
+_KEYS = ("plan.first-step", "plan.car-t-first", "plan.verdicts", "plan.later-steps", "plan.switch-target", "plan.reserve")
 
 
 def _groups(candidates: list[CandidateAssessment]) -> list[list[CandidateAssessment]]:
@@ -352,10 +357,20 @@ def _groups(candidates: list[CandidateAssessment]) -> list[list[CandidateAssessm
 
 
 
+def step_start(step: CandidateAssessment, history: PatientHistory, as_of: datetime.date) -> datetime.date:
+    """The day a step starts: its not-before date, else ``as_of``; a CAR-T not before the collection
+    the history plans (its first possible day)."""
+    start = step.earliest_date or as_of
+    planned = history.apheresis[-1] if history.apheresis and history.apheresis[-1].status == "planned" else None
+    if step.modality == "car-t" and planned is not None and planned.date is not None:
+        start = max(start, planned.date.earliest)
+    return start
+
+
 def extend(history: PatientHistory, step: CandidateAssessment, start: datetime.date, relapse: datetime.date,
            as_of: datetime.date) -> PatientHistory:
     """The history with one more line: ``step`` from ``start``, given until progression at ``relapse``
-    (a CAR-T: collected and infused on ``start``). A line still given on the plan's day (``as_of``)
+    (a CAR-T: collected and infused on ``start``, the collection a planned one becomes). A line still given on the plan's day (``as_of``)
     stops that day; overrides are the first step's only."""
     lines = tuple(attrs.evolve(line, end=PartialDate.of(as_of)) if line.end is None and line.start.earliest <= as_of
                   else line for line in history.lines)
@@ -363,7 +378,10 @@ def extend(history: PatientHistory, step: CandidateAssessment, start: datetime.d
     added = Line(agents=step.agents or (step.therapy,), start=PartialDate.of(start),
                  end=PartialDate.of(start if car_t else relapse), stop_reason="progression",
                  progression=PartialDate.of(relapse))
-    apheresis = (*history.apheresis, Apheresis("done", PartialDate.of(start))) if car_t else history.apheresis
+    apheresis = history.apheresis
+    if car_t:
+        kept = apheresis[:-1] if apheresis and apheresis[-1].status == "planned" else apheresis
+        apheresis = (*kept, Apheresis("done", PartialDate.of(start)))
     return attrs.evolve(history, lines=(*lines, added), apheresis=apheresis, overrides=(), as_of=relapse)
 
 
