@@ -12,8 +12,10 @@ window, the washout), and every date after it is written relative to it ("relaps
 With assumed durations (``months``) the relapses fall on real dates, printed with the assumption.
 
 Interchangeable therapies (single agents of the same targets and modality, with the same verdict,
-date and rules at that step) are folded into one step with the alternatives named; the plan's later steps
-are judged after the first of them by name. Plans are ranked by the criteria of
+date and rules at that step, that no other candidate holds) are folded into one step with the
+alternatives named; the plan's later steps are judged after the first of them by name (the rules
+read an earlier therapy by its target, modality and dates, and by name only to see the same drug
+given again, which folding rules out). Plans are ranked by the criteria of
 ``rules/plans.yaml``; no outcome figure (response rate, PFS) enters a plan or its rank.
 """
 
@@ -345,16 +347,20 @@ _KEYS = ("plan.first-step", "plan.car-t-first", "plan.verdicts", "plan.later-ste
 
 
 def _groups(candidates: list[CandidateAssessment]) -> list[list[CandidateAssessment]]:
-    """Candidates folded by what makes them interchangeable at this step: targets, modality, verdict, what a wait becomes, not-before date, and the rules that fired with their effects.
-    Each group is led by the first of its therapies by name; groups are ordered by their lead."""
+    """Candidates folded by what makes them interchangeable at this step: targets, modality, verdict,
+    what a wait becomes, not-before date, and the rules that fired with their effects. A regimen
+    folds with none, nor does a drug another candidate holds (teclistamab, in Tec-Dara): a later
+    step could re-use that very drug, which the rules judge by name. Each group is led by the first
+    of its therapies by name; groups are ordered by their lead."""
+    held = {a for c in candidates for a in c.agents}
     by_key: dict[tuple[Any, ...], list[CandidateAssessment]] = {}
     for c in candidates:
-        key = (c.target, c.modality, c.therapy if c.agents else None, c.verdict, c.then, c.earliest_date,
+        alone = c.therapy if c.agents or c.therapy in held else None
+        key = (c.target, c.modality, alone, c.verdict, c.then, c.earliest_date,
                tuple(sorted((f.rule, f.effect) for f in c.findings if f.overridden is None)))
         by_key.setdefault(key, []).append(c)
     groups = [sorted(g, key=lambda c: c.therapy) for g in by_key.values()]
     return sorted(groups, key=lambda g: g[0].therapy)
-
 
 
 def step_start(step: CandidateAssessment, history: PatientHistory, as_of: datetime.date) -> datetime.date:
