@@ -70,7 +70,7 @@ def plan_lines(plan: Plan, plans: Plans, width: int, language: str) -> list[str]
             reason=criteria[plan.ranked_above_by].reason_in(language), criterion=plan.ranked_above_by), width, "  ", "    ")
     restricted = "; ".join(_("step {step} {verdict} ({rules})").format(
         step=n, verdict=tr.pgettext("verdict", v), rules=", ".join(r) or "-") for n, v, r in plan.restrictions) or _("none")
-    car_t = {None: _("not applicable (CAR-T is not the preferred first option)"), True: _("yes"), False: _("no")}[plan.car_t_first]
+    car_t = {None: _("not applicable (CAR-T is not the preferred first option)"), True: tr.pgettext("answer", "yes"), False: tr.pgettext("answer", "no")}[plan.car_t_first]
     lines += _wrap(_("restrictions: {restricted}. In reserve at the end: targets {targets}; modalities {modalities}. "
                      "CAR-T first: {car_t}.").format(
         restricted=restricted, targets=", ".join(plan.reserve_targets) or _("none"),
@@ -95,7 +95,7 @@ def step_lines(step: PlanStep, plans: Plans, width: int, language: str) -> list[
     verdict = tr.pgettext("verdict", step.verdict) + (
         _(" (then {verdict})").format(verdict=tr.pgettext("verdict", step.then)) if step.then else "")
     start = step_start_words(step, assumed, language)
-    lines = _wrap(f"  {step.number}. {name}: {verdict}; {start}", width, "", "       ")
+    lines = _wrap(f"{step.number}. {name}: {verdict}; {start}", width, "  ", "       ")
     if step.reuses_target:
         lines += _wrap(_("re-uses {target} while {untouched} is untouched with an equal verdict; ranked lower for it "
                          "(plan.switch-target)").format(target="/".join(step.reused_target),
@@ -104,7 +104,7 @@ def step_lines(step: PlanStep, plans: Plans, width: int, language: str) -> list[
         original = next((o for o in (step.assessed.findings if step.assessed else ()) if o.rule == f.rule), None)
         message = f.message if language == ENGLISH or original is None else relative_text(
             finding_message(original, language, plans.first.catalog), step.relapses, assumed, language)
-        lines += _wrap(f"- {tr.pgettext('verdict', f.effect) if f.effect != 'schedule' else _('schedule')} {f.rule}: "
+        lines += _wrap(f"- {tr.pgettext('verdict', f.effect) if f.effect != 'schedule' else tr.pgettext('timing', 'schedule')} {f.rule}: "
                        f"{message}", width, "     ", "       ")
     return lines
 

@@ -299,7 +299,7 @@ class _Walk:
             start = step_start(lead, history, assessment.as_of)
             duration = self.months[number - 1] if self.months else PLACEHOLDER_MONTHS
             relapse = add_months(start, duration)
-            extended = extend(history, lead, start, relapse, self.frozen_as_of)
+            extended = extend(history, lead, start, relapse, self.frozen_as_of, self.evaluator.catalog)
             self.evaluations += 1
             yield from self.plans(extended, self.evaluator.evaluate(extended, relapse), (*prefix, step), (*relapses, relapse))
 
@@ -374,12 +374,12 @@ def step_start(step: CandidateAssessment, history: PatientHistory, as_of: dateti
 
 
 def extend(history: PatientHistory, step: CandidateAssessment, start: datetime.date, relapse: datetime.date,
-           as_of: datetime.date) -> PatientHistory:
+           as_of: datetime.date, catalog: Catalog) -> PatientHistory:
     """The history with one more line: ``step`` from ``start``, given until progression at ``relapse``
     (a CAR-T: collected and infused on ``start``, the collection a planned one becomes). A line still given on the plan's day (``as_of``)
-    stops that day; overrides are the first step's only."""
+    stops that day (a CAR-T line is one infusion and has no later dose); overrides are the first step's only."""
     lines = tuple(attrs.evolve(line, end=PartialDate.of(as_of)) if line.end is None and line.start.earliest <= as_of
-                  else line for line in history.lines)
+                  and not _car_t(line, catalog) else line for line in history.lines)
     car_t = step.modality == "car-t"
     added = Line(agents=step.agents or (step.therapy,), start=PartialDate.of(start),
                  end=PartialDate.of(start if car_t else relapse), stop_reason="progression",
@@ -389,6 +389,10 @@ def extend(history: PatientHistory, step: CandidateAssessment, start: datetime.d
         kept = apheresis[:-1] if apheresis and apheresis[-1].status == "planned" else apheresis
         apheresis = (*kept, Apheresis("done", PartialDate.of(start)))
     return attrs.evolve(history, lines=(*lines, added), apheresis=apheresis, overrides=(), as_of=relapse)
+
+
+def _car_t(line: Line, catalog: Catalog) -> bool:
+    return any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
 
 
 def _when(day: datetime.date, relapses: tuple[datetime.date, ...], assumed: bool = False) -> When:

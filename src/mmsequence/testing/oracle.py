@@ -232,13 +232,16 @@ def planned(document: Mapping[str, Any], order: list[str], as_of: datetime.date,
     document = {**document, "lines": [dict(line) for line in document.get("lines", [])],
                 "apheresis": [dict(a) for a in document.get("apheresis") or []], "overrides": []}
     for line in document["lines"]:
-        if not line.get("end") and reference.Days.of(line["start"]).first <= as_of:
+        if not line.get("end") and reference.Days.of(line["start"]).first <= as_of and not any(
+                (agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line["agents"]):
             line["end"] = as_of.isoformat()
     outcomes: list[Outcome] = []
     day = as_of
     for k, name in enumerate(order):
         outcome = assess({**document, "candidates": [name]}, day, policy)[reference.query(name)]
         outcomes.append(outcome)
+        if k == len(order) - 1:
+            break
         therapy = reference.therapy(name, catalog)
         car_t = therapy is not None and therapy.modality == "car-t"
         start = outcome[2] or day

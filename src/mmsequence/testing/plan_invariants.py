@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..catalog import TCRT_TARGETS
+from ..catalog import TCRT_TARGETS, Catalog
 from ..evaluator import evaluate, evaluator_for
 from ..plan_text import plans_json
 from ..plans import Plan, Plans
@@ -31,10 +31,6 @@ def extended_documents(document: Mapping[str, Any], order: list[str], plans: Pla
     the earlier steps (relapse 12 months after a step starts unless ``months`` are assumed)."""
     catalog = plans.first.catalog
     doc = copy.deepcopy(dict(document))
-    doc["overrides"] = []
-    for line in doc.get("lines", []):
-        if not line.get("end") and reference.Days.of(line["start"]).first <= plans.as_of:
-            line["end"] = plans.as_of.isoformat()
     day = plans.as_of
     for k, name in enumerate(order):
         doc["candidates"] = [c if isinstance(c, str) else c.to_dict() for c in plans.first.course.history.candidates or ()]
@@ -42,7 +38,12 @@ def extended_documents(document: Mapping[str, Any], order: list[str], plans: Pla
         if k == len(order) - 1:
             return
         step = evaluate(copy.deepcopy(doc), as_of=day, policy=plans.first.policy).candidate(name)
-        therapy = reference.therapy(name, catalog)
+        if k == 0:  # the overrides are the first step's; a line still given on the plan's day stops on it
+            doc["overrides"] = []
+            for line in doc.get("lines", []):
+                if not line.get("end") and reference.Days.of(line["start"]).first <= plans.as_of and not _car_t(line, catalog):
+                    line["end"] = plans.as_of.isoformat()
+        therapy = reference.therapy(query_of(plans, name), catalog)
         car_t = step.modality == "car-t"
         start = step.earliest_date or day
         records = doc.setdefault("apheresis", [])
@@ -56,6 +57,15 @@ def extended_documents(document: Mapping[str, Any], order: list[str], plans: Pla
         if car_t:
             records.append({"status": "done", "date": start.isoformat()})
         day = relapse
+
+
+def query_of(plans: Plans, therapy: str) -> str:
+    """The name the document gives a therapy (a regimen's '+' form or its name as written)."""
+    return next((c.query for c in plans.first.candidates if c.therapy == therapy), therapy)
+
+
+def _car_t(line: Mapping[str, Any], catalog: Catalog) -> bool:
+    return any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line["agents"])
 
 
 def _variants(plan: Plan) -> list[list[str]]:
