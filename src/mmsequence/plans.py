@@ -37,7 +37,7 @@ from .catalog import TCRT_MODALITIES, TCRT_TARGETS, Catalog
 from .dates import PartialDate, add_months
 from .errors import InputError
 from .i18n import ENGLISH, format_date, translations
-from .history import Apheresis, CandidateInput, Line, PatientHistory
+from .history import Apheresis, CandidateInput, Line, PatientHistory, candidate_query
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -143,7 +143,7 @@ class PlanStep:
     findings: tuple[Finding, ...]
     reused_target: tuple[str, ...] = ()
     reuses_target: tuple[str, ...] = ()
-    #: Its rank among the candidates evaluated at its step (rules/rank.yaml).
+    #: Its rank among the candidates not yet in the plan, evaluated at its step (rules/rank.yaml).
     rank: int = 0
     #: The therapy's assessment as the evaluator gave it (findings with the evaluation's own dates),
     #: and the days the evaluation placed the relapses before it on (for messages in another language).
@@ -300,6 +300,8 @@ class _Walk:
             duration = self.months[number - 1] if self.months else PLACEHOLDER_MONTHS
             relapse = add_months(start, duration)
             extended = extend(history, lead, start, relapse, self.frozen_as_of, self.evaluator.catalog)
+            left = {c.query for c in open_} - {c.query for c in group}
+            extended = attrs.evolve(extended, candidates=tuple(c for c in history.candidates or () if candidate_query(c) in left))
             self.evaluations += 1
             yield from self.plans(extended, self.evaluator.evaluate(extended, relapse), (*prefix, step), (*relapses, relapse))
 
