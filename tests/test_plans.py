@@ -170,3 +170,20 @@ def test_bad_plan_input_names_the_field_and_exits_2(capsys, tmp_path, args, fiel
     source.write_text(json.dumps(_naive()), encoding="utf-8")
     code, out, err = _cli(capsys, str(source), *args)
     assert (code, out) == (2, "") and field in err
+
+
+def test_the_board_shows_each_patients_first_two_plans(tmp_path):
+    import re
+
+    from mmsequence.board.build import build_board
+    from mmsequence.board.report import render_html
+
+    board = build_board([ROOT / "examples" / "board"], datetime.date(2026, 3, 12), load_policy())
+    html = render_html(board)
+    sections = re.split(r'<section class="patient"', html)[1:]
+    assert len(sections) == len(board.patients)
+    for patient, section in zip(board.patients, sections):
+        shown = patient.plans.plans[:2] if patient.plans else ()
+        assert section.count('<span class="plan-rank">') == len(shown), patient.slug
+        titles = re.findall(r'<span class="plan-step" title="([^"·]+?)(?: ·[^"]*)?">', section)
+        assert titles == [s.therapy for p in shown for s in p.steps], patient.slug

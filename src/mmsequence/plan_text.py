@@ -119,3 +119,12 @@ def step_start_words(step: PlanStep, assumed: bool, language: str) -> str:
         start += _(", not before {date} ({rules})").format(
             date=step.not_before.words(language), rules=", ".join(step.not_before_rules))
     return start
+
+
+def step_when_short(step: PlanStep, language: str) -> str:
+    """When a step can start, in few words: 'from 2026-06-20', 'at relapse 1', 'relapse 2 + 6 months';
+    nothing for a first step that can start on the plan's day."""
+    _ = translations(language).gettext
+    if step.not_before is not None:
+        return _("from {date}").format(date=step.not_before.words(language))
+    return "" if step.starts.relapse == 0 else _("at relapse {number}").format(number=step.starts.relapse)
