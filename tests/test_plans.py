@@ -187,3 +187,9 @@ def test_the_board_shows_each_patients_first_two_plans(tmp_path):
         assert section.count('<span class="plan-rank">') == len(shown), patient.slug
         titles = re.findall(r'<span class="plan-step" title="([^"·]+?)(?: ·[^"]*)?">', section)
         assert titles == [s.therapy for p in shown for s in p.steps], patient.slug
+
+
+def test_the_vignettes_command_runs_the_plan_vignettes(capsys):
+    code = main(["vignettes", "--plans"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"{len(PLAN_VIGNETTES)} passed, 0 failed" in out

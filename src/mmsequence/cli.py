@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
-from ._paths import vignettes_dir
+from ._paths import plan_vignettes_dir, vignettes_dir
 from ._version import __version__
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
@@ -124,8 +124,12 @@ def _knowledge_table(rulebook: Rulebook, args: argparse.Namespace) -> str:
 
 
 def _vignettes(args: argparse.Namespace) -> str:
-    sources = [Path(s) for s in args.paths] or [vignettes_dir()]
-    results = run_vignettes(sources, args.policy)
+    if args.plans:
+        from .testing.plan_vignettes import run_plan_vignettes
+
+        results = run_plan_vignettes([Path(s) for s in args.paths] or [plan_vignettes_dir()], args.policy)
+    else:
+        results = run_vignettes([Path(s) for s in args.paths] or [vignettes_dir()], args.policy)
     width = max((len(r.name) for r in results), default=4)
     lines = [f"{'vignette'.ljust(width)}  result"]
     for r in results:
@@ -240,6 +244,8 @@ def _parser() -> argparse.ArgumentParser:
     vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
     vig.add_argument("--policy", help="site policy file to run them under")
+    vig.add_argument("--plans", action="store_true",
+                     help="run plan vignettes (expected sequence plans; default: the shipped examples/plan-vignettes)")
     vig.set_defaults(run=_vignettes)
     schema = commands.add_parser("schema", help="print the JSON Schema of the patient-history document")
     schema.set_defaults(run=lambda args: json_schema())

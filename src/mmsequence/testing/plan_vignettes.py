@@ -75,20 +75,26 @@ def _step_mismatches(step: PlanStep, wanted: dict[str, Any], catalog: Catalog) -
             if (_canonical(value, catalog) if key == "therapy" else value) != actual[key]]
 
 
+def _best_mismatches(plan: Plan, best: dict[str, Any], catalog: Catalog) -> list[str]:
+    if len(plan.steps) != len(best["steps"]):
+        return [f"{len(plan.steps)} steps, expected {len(best['steps'])}"]
+    found = [m for s, w in zip(plan.steps, best["steps"]) for m in _step_mismatches(s, w, catalog)]
+    if "car_t_first" in best and plan.car_t_first != best["car_t_first"]:
+        found.append(f"car_t_first {plan.car_t_first!r}, expected {best['car_t_first']!r}")
+    return found
+
+
 def check_plans(plans: Plans, expected: dict[str, Any], catalog: Catalog) -> list[str]:
     """Every way the plans differ from what the vignette expects."""
     mismatches = []
     if "best" in expected:
         best = expected["best"]
-        tries = [[f"{len(p.steps)} steps, expected {len(best['steps'])}"] if len(p.steps) != len(best["steps"]) else
-                 [m for s, w in zip(p.steps, best["steps"]) for m in _step_mismatches(s, w, catalog)]
-                 + ([f"car_t_first {p.car_t_first!r}, expected {best['car_t_first']!r}"]
-                    if "car_t_first" in best and p.car_t_first != best["car_t_first"] else [])
-                 for p in plans.plans if p.rank == 1]
+        tries = [_best_mismatches(p, best, catalog) for p in plans.plans if p.rank == 1]
         if not tries:
             mismatches.append("best: no plan is offered")
         elif all(tries):
-            mismatches.append(f"best: no plan of rank 1 matches; the closest: {'; '.join(min(tries, key=len))}")
+            closest: list[str] = min(tries, key=len)
+            mismatches.append(f"best: no plan of rank 1 matches; the closest: {'; '.join(closest)}")
     for wanted in expected.get("plans", []):
         order = [_canonical(n, catalog) for n in wanted["order"]]
         found = [p for p in plans.plans if _follows(p, order)]
