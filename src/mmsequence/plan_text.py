@@ -28,7 +28,9 @@ def plans_text(plans: Plans, top: int = 5, width: int = 100, language: str = ENG
         evaluations=plans.evaluations, offered=len(plans.plans), not_offered=plans.not_offered), width, "", "  ")
     if plans.plans and len(plans.plans[0].steps) < plans.steps:
         lines.append(_("No plan of {steps} steps: every longer order has a step to avoid.").format(steps=plans.steps))
-    if not plans.plans:
+    if not plans.first.gate.assessed:
+        lines.append(_("No plan: the record is not assessed (mmsequence evaluate says why)."))
+    elif not plans.plans:
         lines.append(_("No plan is offered: every first step is one to avoid."))
     for plan in plans.plans[:top]:
         lines += [""] + plan_lines(plan, plans, width, language)
