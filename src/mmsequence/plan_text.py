@@ -98,10 +98,10 @@ def step_lines(step: PlanStep, plans: Plans, width: int, language: str) -> list[
         _(" (then {verdict})").format(verdict=tr.pgettext("verdict", step.then)) if step.then else "")
     start = step_start_words(step, assumed, language)
     lines = _wrap(f"{step.number}. {name}: {verdict}; {start}", width, "  ", "       ")
-    if step.reuses_target:
+    if step.passed_over:
         lines += _wrap(_("re-uses {target} while {untouched} is untouched with an equal verdict; ranked lower for it "
                          "(plan.switch-target)").format(target="/".join(step.reused_target),
-                                                        untouched=", ".join(step.reuses_target)), width, "     ", "       ")
+                                                        untouched=", ".join(step.passed_over)), width, "     ", "       ")
     for f in step.findings:
         original = next((o for o in (step.assessed.findings if step.assessed else ()) if o.rule == f.rule), None)
         message = f.message if language == ENGLISH or original is None else relative_text(

@@ -127,8 +127,8 @@ class PlanStep:
     """One step: the therapy (and the interchangeable ``alternatives``), its verdict on the extended
     history, when it can start (``starts``: the plan's day or a relapse; ``not_before``: the
     not-before date the rules in ``not_before_rules`` set), the findings that shaped it, and
-    ``reuses_target``: the untouched targets it passes over, with an equal verdict, where it
-    re-uses one (empty otherwise)."""
+    ``reused_target`` and ``passed_over``: the target it re-uses and the untouched targets it passes
+    over, whose candidates had an equal verdict at that step (both empty otherwise)."""
 
     number: int
     therapy: str
@@ -142,7 +142,7 @@ class PlanStep:
     not_before_rules: tuple[str, ...]
     findings: tuple[Finding, ...]
     reused_target: tuple[str, ...] = ()
-    reuses_target: tuple[str, ...] = ()
+    passed_over: tuple[str, ...] = ()
     #: Its rank among the candidates not yet in the plan, evaluated at its step (rules/rank.yaml).
     rank: int = 0
     #: The therapy's assessment as the evaluator gave it (findings with the evaluation's own dates),
@@ -159,7 +159,7 @@ class PlanStep:
             "findings": [{"rule": f.rule, "effect": f.effect, "message": f.message} for f in self.findings],
         }
         if self.reused_target:
-            out["reuses_target"] = {"target": list(self.reused_target), "untouched_with_equal_verdict": list(self.reuses_target)}
+            out["reuses_target"] = {"target": list(self.reused_target), "untouched_with_equal_verdict": list(self.passed_over)}
         return out
 
 
@@ -323,7 +323,7 @@ class _Walk:
             starts=starts, not_before=not_before, not_before_rules=lead.earliest_date_set_by,
             findings=tuple(attrs.evolve(f, message=relative_text(f.message, relapses, bool(self.months)))
                            for f in lead.findings if f.overridden is None),
-            reused_target=reused if passed_over else (), reuses_target=passed_over, assessed=lead, relapses=relapses,
+            reused_target=reused if passed_over else (), passed_over=passed_over, assessed=lead, relapses=relapses,
             rank=lead.rank,
         )
 

@@ -115,7 +115,7 @@ def reuse_says_why(document: Mapping[str, Any], plans: Plans) -> list[str]:
                 at_step = evaluate(doc, as_of=day, policy=plans.first.policy)
                 untouched = {t for c in at_step.candidates for t in c.target if t in TCRT_TARGETS and t not in touched
                              and c.therapy not in order[: step.number - 1] and (c.verdict, c.then) == (step.verdict, step.then)}
-                if untouched - set(step.reuses_target):
+                if untouched - set(step.passed_over):
                     violations.append(f"plan {plan.number}, step {step.number}: re-uses {sorted(targets & touched)} "
                                       f"while {sorted(untouched)} is untouched with an equal verdict, and does not say so")
             touched |= targets

@@ -84,7 +84,7 @@ def _best_mismatches(plan: Plan, best: dict[str, Any], catalog: Catalog) -> list
     return found
 
 
-def check_plans(plans: Plans, expected: dict[str, Any], catalog: Catalog) -> list[str]:
+def plan_mismatches(plans: Plans, expected: dict[str, Any], catalog: Catalog) -> list[str]:
     """Every way the plans differ from what the vignette expects."""
     mismatches = []
     if "best" in expected:
@@ -127,7 +127,7 @@ def run_plan_vignette(path: Path, base: Policy) -> VignetteResult:
                                months=data.get("months"))
     except MmsequenceError as error:
         return VignetteResult(path.stem, data["rationale"], tuple(f"not planned: {p}" for p in error.problems))
-    return VignetteResult(path.stem, data["rationale"], tuple(check_plans(plans, data["expected"], evaluator.catalog)))
+    return VignetteResult(path.stem, data["rationale"], tuple(plan_mismatches(plans, data["expected"], evaluator.catalog)))
 
 
 def run_plan_vignettes(sources: list[Path], policy_path: str | Path | None = None) -> list[VignetteResult]:
