@@ -193,3 +193,12 @@ def test_the_vignettes_command_runs_the_plan_vignettes(capsys):
     code = main(["vignettes", "--plans"])
     out = capsys.readouterr().out
     assert code == 0 and f"{len(PLAN_VIGNETTES)} passed, 0 failed" in out
+
+
+def test_plan_invariants_hold_under_a_policy_with_a_longer_interval():
+    from mmsequence.policy import policy_from_mapping
+
+    policy = policy_from_mapping({"interval": {"months": 9}}, "test policy", load_policy())
+    assert check_plans(_naive(), policy) == []
+    plans = evaluator_for(policy).plan(_naive(), 3)
+    assert plans.plans[0].steps[2].not_before.months == 9

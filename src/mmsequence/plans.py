@@ -42,7 +42,8 @@ from .history import Apheresis, CandidateInput, Line, PatientHistory, candidate_
 if TYPE_CHECKING:
     from .evaluator import Evaluator
 
-#: Where the evaluation places an unknown relapse after a step starts (longer than every clock).
+#: Where the evaluation places an unknown relapse after a step starts: longer than every clock the
+#: default rules run; a policy with a longer interval gets twice its interval.
 PLACEHOLDER_MONTHS = 12
 #: The file beside the rule packs that holds the plans' ranking criteria.
 PLANS_FILE = "plans.yaml"
@@ -269,6 +270,7 @@ class _Walk:
     def __init__(self, evaluator: Evaluator, steps: int, months: tuple[int, ...] | None, first: Assessment) -> None:
         self.evaluator, self.steps, self.months, self.first = evaluator, steps, months, first
         self.evaluations = 1
+        self.placeholder = max(PLACEHOLDER_MONTHS, 2 * evaluator.policy.interval_months)
         self.not_offered = 0
         self.frozen_as_of = first.as_of
         used = [e.agent for e in first.course.exposures]
@@ -297,7 +299,7 @@ class _Walk:
                 yield self._plan((*prefix, step))
                 continue
             start = step_start(lead, history, assessment.as_of)
-            duration = self.months[number - 1] if self.months else PLACEHOLDER_MONTHS
+            duration = self.months[number - 1] if self.months else self.placeholder
             relapse = add_months(start, duration)
             extended = extend(history, lead, start, relapse, self.frozen_as_of, self.evaluator.catalog)
             left = {c.query for c in open_} - {c.query for c in group}

@@ -225,7 +225,8 @@ def planned(document: Mapping[str, Any], order: list[str], as_of: datetime.date,
             months: list[int] | None = None) -> list[Outcome]:
     """The outcome of each step of a plan, as the README's assumption charts it: a step starts on its
     not-before date (else the plan's day; a CAR-T not before a planned collection's day), is given
-    and stops for progression at the relapse ``months`` later (default :data:`RELAPSE_MONTHS`; a
+    and stops for progression at the relapse ``months`` later (default :data:`RELAPSE_MONTHS`, or twice
+    a longer interval of the policy; a
     CAR-T is collected and infused once, on its start day); the next step is judged on the day of
     that relapse. Lines still given on the plan's day stop on it."""
     catalog = policy.catalog(load_catalog())
@@ -249,7 +250,7 @@ def planned(document: Mapping[str, Any], order: list[str], as_of: datetime.date,
         if car_t and records and records[-1]["status"] == "planned" and records[-1].get("date"):
             start = max(start, reference.Days.of(records[-1]["date"]).first)
             records.pop()
-        relapse = reference.add_months(start, (months[k] if months else RELAPSE_MONTHS))
+        relapse = reference.add_months(start, months[k] if months else max(RELAPSE_MONTHS, 2 * policy.interval_months))
         agents = [a.name for a in therapy.agents] if therapy is not None else [name]
         document["lines"].append({"agents": agents, "start": start.isoformat(),
                                   "end": (start if car_t else relapse).isoformat(),

@@ -50,7 +50,7 @@ def extended_documents(document: Mapping[str, Any], order: list[str], plans: Pla
         if car_t and records and records[-1]["status"] == "planned" and records[-1].get("date"):
             start = max(start, reference.Days.of(records[-1]["date"]).first)
             records.pop()
-        relapse = reference.add_months(start, months[k] if months else 12)
+        relapse = reference.add_months(start, months[k] if months else max(12, 2 * plans.first.policy.interval_months))
         agents = [a.name for a in therapy.agents] if therapy is not None else [name]
         doc["lines"].append({"agents": agents, "start": start.isoformat(), "end": (start if car_t else relapse).isoformat(),
                              "stop_reason": "progression", "progression": relapse.isoformat()})
@@ -140,12 +140,13 @@ def deterministic_and_order_independent(document: Mapping[str, Any], plans: Plan
 
 def relapse_day_immaterial(document: Mapping[str, Any], plans: Plans) -> list[str]:
     """5. With relapses unknown, the plans do not depend on where the evaluation places them: relapses
-    placed 18 months after each step starts give the same plans, verdicts and relative dates."""
+    placed half as far again after each step starts give the same plans, verdicts and relative dates."""
     if plans.months:
         return []
     evaluator = evaluator_for(plans.first.policy)
     candidates = list(plans.first.course.history.candidates or [])
-    later = evaluator.plan(copy.deepcopy(dict(document)), plans.steps, plans.as_of, candidates, [18] * (plans.steps - 1))
+    further = 3 * max(12, 2 * plans.first.policy.interval_months) // 2
+    later = evaluator.plan(copy.deepcopy(dict(document)), plans.steps, plans.as_of, candidates, [further] * (plans.steps - 1))
 
     def shape(p: Plans) -> list[Any]:
         return [(plan.rank, [(s.therapy, s.alternatives, s.verdict, s.then, s.not_before_rules,
@@ -154,7 +155,7 @@ def relapse_day_immaterial(document: Mapping[str, Any], plans: Plans) -> list[st
                 for plan in p.plans]
 
     return [] if shape(later) == shape(plans) else [
-        "placing the relapses 18 months after each step starts instead of 12 changed the plans"]
+        f"placing the relapses {further} months after each step starts changed the plans"]
 
 
 PLAN_INVARIANTS: tuple[PlanInvariant, ...] = (
