@@ -19,6 +19,12 @@ def vignettes_dir() -> Path:
     return packaged if packaged.is_dir() else _CHECKOUT / "examples" / "vignettes"
 
 
+def plan_vignettes_dir() -> Path:
+    """The shipped plan vignettes (examples/plan-vignettes/ in the checkout and in the package)."""
+    packaged = _PACKAGE / "examples" / "plan-vignettes"
+    return packaged if packaged.is_dir() else _CHECKOUT / "examples" / "plan-vignettes"
+
+
 def cds_hooks_examples_dir() -> Path:
     """The shipped CDS Hooks requests (examples/cds-hooks/, in the checkout and in the package)."""
     packaged = _PACKAGE / "examples" / "cds-hooks"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
-from ._paths import vignettes_dir
+from ._paths import plan_vignettes_dir, vignettes_dir
 from ._version import __version__
 from .catalog import knowledge_problems as catalog_knowledge_problems
 from .catalog import load_catalog
@@ -52,6 +52,27 @@ def _evaluate(args: argparse.Namespace) -> str:
                               "(JSON is for programs and stays English)"])
         return to_json(assessment)
     return to_text(assessment, language=args.lang, verbose=args.verbose)
+
+
+def _plan(args: argparse.Namespace) -> str:
+    from .plan_text import plans_json, plans_text
+
+    evaluator = evaluator_for(load_policy(args.policy))
+    months = None
+    if args.months is not None:
+        try:
+            months = [int(m) for m in args.months.split(",")]
+        except ValueError:
+            raise InputError([f"--months: {args.months!r} is not whole numbers of months separated by commas"]) from None
+    candidates = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
+    plans = evaluator.plan(evaluator.read(args.file), steps=args.steps, as_of=args.as_of, candidates=candidates,
+                           months=months)
+    if (args.format or ("json" if args.lang == ENGLISH else "text")) == "json":
+        if args.lang != ENGLISH:
+            raise InputError([f"--lang: {args.lang} is for --format text, the default with --lang "
+                              "(JSON is for programs and stays English)"])
+        return plans_json(plans)
+    return plans_text(plans, top=args.top, language=args.lang)
 
 
 def _rules(args: argparse.Namespace) -> str:
@@ -103,8 +124,12 @@ def _knowledge_table(rulebook: Rulebook, args: argparse.Namespace) -> str:
 
 
 def _vignettes(args: argparse.Namespace) -> str:
-    sources = [Path(s) for s in args.paths] or [vignettes_dir()]
-    results = run_vignettes(sources, args.policy)
+    if args.plans:
+        from .testing.plan_vignettes import run_plan_vignettes
+
+        results = run_plan_vignettes([Path(s) for s in args.paths] or [plan_vignettes_dir()], args.policy)
+    else:
+        results = run_vignettes([Path(s) for s in args.paths] or [vignettes_dir()], args.policy)
     width = max((len(r.name) for r in results), default=4)
     lines = [f"{'vignette'.ljust(width)}  result"]
     for r in results:
@@ -182,6 +207,21 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--override", action="append", default=[], metavar="RULE:CANDIDATE:REASON[:NOTE]",
                     help="set aside a finding, with a reason: " + ", ".join(OVERRIDE_REASONS))
     ev.set_defaults(run=_evaluate)
+    plan = commands.add_parser("plan", help="rank orders of the next two or three therapies (sequence plans)")
+    plan.add_argument("file", help="patient-history document or FHIR R4 Bundle (JSON)")
+    plan.add_argument("--steps", type=int, choices=(2, 3), default=3, help="therapies per plan (default: 3)")
+    plan.add_argument("--as-of", help="the plan's day YYYY-MM-DD (default: the document's as_of, else today)")
+    plan.add_argument("--candidates", metavar="A,B,...",
+                      help="therapies to order, comma-separated (default: the document's, else every approved TCRT and TCRT regimen)")
+    plan.add_argument("--months", metavar="N,N",
+                      help="assumed months from each step's start to relapse, one per step before the last "
+                           "(default: relapses unknown, later dates written relative to them)")
+    plan.add_argument("--format", choices=("json", "text"),
+                      help="default: json, or text when --lang names another language than English")
+    plan.add_argument("--top", type=int, default=5, help="plans shown in the text output (default: 5)")
+    plan.add_argument("--policy", help="site policy file (YAML or JSON)")
+    plan.add_argument("--lang", choices=LANGUAGES, default=ENGLISH, help="language of the text output (default: en; JSON stays English)")
+    plan.set_defaults(run=_plan)
     rules = commands.add_parser("rules", help="list the rules, or check the rule files")
     rules.add_argument("--check", action="store_true", help="validate every rule file; exit 1 on any problem")
     rules.add_argument("--rules-dir", type=Path, help="a copy of rules/ to read instead of the shipped one")
@@ -204,6 +244,8 @@ def _parser() -> argparse.ArgumentParser:
     vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")
     vig.add_argument("--policy", help="site policy file to run them under")
+    vig.add_argument("--plans", action="store_true",
+                     help="run plan vignettes (expected sequence plans; default: the shipped examples/plan-vignettes)")
     vig.set_defaults(run=_vignettes)
     schema = commands.add_parser("schema", help="print the JSON Schema of the patient-history document")
     schema.set_defaults(run=lambda args: json_schema())

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -31,13 +31,16 @@ from .dates import PartialDate
 from .documents import read_document
 from .errors import InputError
 from .gate import myeloma_gate as gate_of
-from .history import Override, PatientHistory
+from .history import CandidateInput, Override, PatientHistory
 from .knowledge import Knowledge, Reviewed, part_of, site_reviews
 from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
 from .ranking import Criterion, Standing, ranks, reasons, standing
 from .verdicts import EFFECTS, TIERS, combine, ranking_findings, tiers
+
+if TYPE_CHECKING:
+    from .plans import Plans
 
 
 @functools.lru_cache(maxsize=None)
@@ -118,6 +121,17 @@ class Evaluator:
             if gate.action is None else (gate_action(gate.action, gate.records),),
             gate=gate,
         )
+
+    def plan(self, history: PatientHistory | Mapping[str, Any] | str | Path, steps: int = 3,
+             as_of: datetime.date | str | None = None, candidates: Sequence[CandidateInput] | None = None,
+             months: Sequence[int] | None = None) -> Plans:
+        """The orders of the next ``steps`` (2 or 3) therapies, each step judged by :meth:`evaluate` on
+        the history extended with the earlier steps, ranked; see :mod:`mmsequence.plans`.
+        ``candidates`` default to the history's, else every approved TCRT and TCRT regimen;
+        ``months`` are assumed durations of the steps before the last (default: relapses unknown)."""
+        from .plans import make_plans
+
+        return make_plans(self, self.read(history), steps, as_of, candidates, months)
 
 
 def _knowledge(rulebook: Rulebook, active: Iterable[Rule], catalog: Catalog, policy: Policy) -> Knowledge:

@@ -22,6 +22,7 @@ from ..dates import PartialDate
 from ..errors import InputError, MmsequenceError
 from ..evaluator import Evaluator, evaluator_for
 from ..history import PatientHistory
+from ..plans import Plans
 from ..i18n import ENGLISH
 from ..policy import Policy
 from ..rulebook import Rulebook, shipped_rulebook
@@ -71,6 +72,8 @@ class PatientReport:
     assessment: Assessment
     timeline: Timeline
     summary: SummaryRow
+    #: The patient's sequence plans (the report shows the first two); None when the record was not assessed.
+    plans: Plans | None = None
 
     @property
     def history(self) -> PatientHistory:
@@ -214,6 +217,14 @@ def _evaluate_file(path: Path, as_of: datetime.date, evaluator: Evaluator) -> As
         return FailedInput(str(path), tuple(p.removeprefix(f"{path}: ") for p in error.problems))
 
 
+def _plans(evaluator: Evaluator, assessment: Assessment) -> Plans | None:
+    """The plans of three steps from the patient's history on the board date (None when the record
+    was not assessed, or has no candidate)."""
+    if not assessment.gate.assessed or not assessment.candidates:
+        return None
+    return evaluator.plan(assessment.course.history, steps=3, as_of=assessment.as_of)
+
+
 def build_board(
     inputs: Sequence[str | Path], as_of: datetime.date, policy: Policy, progress: bool = False,
     language: str = ENGLISH,
@@ -246,6 +257,7 @@ def build_board(
             assessment=assessment,
             timeline=build_timeline(assessment, language),
             summary=summarise(assessment),
+            plans=_plans(evaluator, assessment),
         )
         for source, assessment in evaluated
     )

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import attrs
 
 from ..assessment import Assessment
-from ..catalog import Agent
+from ..catalog import Agent, Catalog
 from ..course import TCRT_TARGETS, LineCourse
 from ..dates import PartialDate, add_months
 from ..i18n import ENGLISH, drug_name, format_date, format_when, translations
@@ -340,6 +340,17 @@ def regimen(info: LineCourse, language: str = ENGLISH) -> str:
         shown = agent.display_name(language)
         return shown if shown != agent.name else _short(agent)
     return " + ".join(one(a, raw) for a, raw in zip(info.agents, info.line.agents))
+
+
+def short_therapy(name: str, catalog: Catalog, language: str = ENGLISH) -> str:
+    """A therapy named as a line's lane names it: a regimen by its abbreviation (``Tec-Dara``), an
+    agent by its display name in ``language``, else its short name (``cilta-cel``, ``tec``)."""
+    agent = catalog.lookup(name)
+    if agent is None:
+        regimen = catalog.regimen_named(name)
+        return regimen.abbreviation or regimen.name if regimen is not None else name
+    shown = agent.display_name(language)
+    return shown if shown != agent.name else _short(agent)
 
 
 def _names(info: LineCourse, tr: gettext.NullTranslations, language: str) -> str:

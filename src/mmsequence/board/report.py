@@ -22,8 +22,9 @@ from markupsafe import Markup
 from .._atomic import write_atomically
 from .._version import __version__
 from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
+from ..plan_text import step_start_words, step_when_short
 from ..verdicts import EFFECTS, SCHEDULE, SEVERITY
-from .geometry import FONT_SIZE, SMALL_SIZE
+from .geometry import FONT_SIZE, SMALL_SIZE, short_therapy
 from .pdf import print_pdf
 
 if TYPE_CHECKING:
@@ -82,7 +83,10 @@ def _environment(language: str = "en") -> jinja2.Environment:
                        message=lambda finding, catalog: finding_message(finding, language, catalog),
                        action=lambda act, catalog: action_message(act, language, catalog),
                        anchors=lambda anchors, catalog: anchor_message(anchors, language, catalog),
-                       timing=lambda c: timing_message(c.verdict, c.then, c.earliest_date, language))
+                       timing=lambda c: timing_message(c.verdict, c.then, c.earliest_date, language),
+                       plan_start=lambda step, plans: step_start_words(step, plans.months is not None, language),
+                       plan_when=lambda step: step_when_short(step, language),
+                       short=lambda name, catalog: short_therapy(name, catalog, language))
     return env
 
 

@@ -8,6 +8,9 @@
   on first use, so the invariants work without it;
 - :mod:`~mmsequence.testing.invariants`: the safety invariants, each
   ``(document, assessment) -> list of violations``, and :func:`check`, which runs them all;
+- :mod:`~mmsequence.testing.plan_invariants`: the invariants of sequence plans and
+  :func:`check_plans`, which plans a document and runs them all; :mod:`~mmsequence.testing.plan_vignettes`
+  runs the plan vignettes;
 - :mod:`~mmsequence.testing.reference`: an independent reading of a patient document.
 """
 
@@ -17,13 +20,14 @@ import importlib
 from typing import Any
 
 from .invariants import INVARIANTS, check
+from .plan_invariants import PLAN_INVARIANTS, check_plans
 
 _LAZY = {
     "patient_histories": "strategies", "partial_dates": "strategies", "policies": "strategies",
     "invalid_documents": "invalid", "invalid_files": "invalid", "realistic_charts": "charts",
 }
 
-__all__ = ["INVARIANTS", "check", *_LAZY]
+__all__ = ["INVARIANTS", "PLAN_INVARIANTS", "check", "check_plans", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -215,3 +215,47 @@ def _combine(found: list[Finding]) -> Outcome:
     then = _verdict([effect for _, effect, _ in found if effect != "wait"]) if verdict == "wait" else None
     return verdict, then, max((day for _, effect, day in found if effect in ("wait", "indeterminate") and day is not None),
                               default=None)
+
+
+#: Where a plan places an unknown relapse after a step starts (README, "Sequence plans").
+RELAPSE_MONTHS = 12
+
+
+def planned(document: Mapping[str, Any], order: list[str], as_of: datetime.date, policy: Policy,
+            months: list[int] | None = None) -> list[Outcome]:
+    """The outcome of each step of a plan, as the README's assumption charts it: a step starts on its
+    not-before date (else the plan's day; a CAR-T not before a planned collection's day), is given
+    and stops for progression at the relapse ``months`` later (default :data:`RELAPSE_MONTHS`, or twice
+    a longer interval of the policy; a
+    CAR-T is collected and infused once, on its start day); the next step is judged on the day of
+    that relapse. Lines still given on the plan's day stop on it."""
+    catalog = policy.catalog(load_catalog())
+    document = {**document, "lines": [dict(line) for line in document.get("lines", [])],
+                "apheresis": [dict(a) for a in document.get("apheresis") or []], "overrides": []}
+    for line in document["lines"]:
+        if not line.get("end") and reference.Days.of(line["start"]).first <= as_of and not any(
+                (agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line["agents"]):
+            line["end"] = as_of.isoformat()
+    outcomes: list[Outcome] = []
+    day = as_of
+    for k, name in enumerate(order):
+        outcome = assess({**document, "candidates": [name]}, day, policy)[reference.query(name)]
+        outcomes.append(outcome)
+        if k == len(order) - 1:
+            break
+        therapy = reference.therapy(name, catalog)
+        car_t = therapy is not None and therapy.modality == "car-t"
+        start = outcome[2] or day
+        records = document["apheresis"]
+        if car_t and records and records[-1]["status"] == "planned" and records[-1].get("date"):
+            start = max(start, reference.Days.of(records[-1]["date"]).first)
+            records.pop()
+        relapse = reference.add_months(start, months[k] if months else max(RELAPSE_MONTHS, 2 * policy.interval_months))
+        agents = [a.name for a in therapy.agents] if therapy is not None else [name]
+        document["lines"].append({"agents": agents, "start": start.isoformat(),
+                                  "end": (start if car_t else relapse).isoformat(),
+                                  "stop_reason": "progression", "progression": relapse.isoformat()})
+        if car_t:
+            records.append({"status": "done", "date": start.isoformat()})
+        day = relapse
+    return outcomes
