@@ -13,6 +13,7 @@ from .gate import Gate
 from .knowledge import Knowledge
 from .policy import Policy
 from .ranking import RankReason
+from .vocabulary import CandidateModality, Effect, Verdict, effect_order, is_blocking, is_restrictive
 
 if TYPE_CHECKING:
     from .course import PatientCourse
@@ -29,7 +30,7 @@ class Finding:
     """
 
     rule: str
-    effect: str
+    effect: Effect
     message: str
     evidence: str
     citation: str
@@ -81,16 +82,37 @@ class CandidateAssessment:
     query: str
     therapy: str
     target: tuple[str, ...]
-    modality: str
-    verdict: str
+    modality: CandidateModality
+    verdict: Verdict
     earliest_date: datetime.date | None
     rank: int
     findings: tuple[Finding, ...]
-    then: str | None = None
+    then: Verdict | None = None
     earliest_date_set_by: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()  # a regimen's agents (empty for a single drug)
     #: The candidates it shares its rank with, and why it ranks above the next lower rank.
     rank_reason: RankReason = RankReason()
+
+    @property
+    def live(self) -> tuple[Finding, ...]:
+        """The findings not overridden."""
+        return tuple(f for f in self.findings if f.overridden is None)
+
+    @property
+    def deciding(self) -> tuple[Finding, ...]:
+        """The live findings whose effect is the verdict: what decided it."""
+        return tuple(f for f in self.live if f.effect == self.verdict)
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        """The live findings that keep the option from being given now (wait, avoid, indeterminate)."""
+        return tuple(f for f in self.live if is_blocking(f.effect))
+
+    @property
+    def why_not_first(self) -> Finding | None:
+        """The most restrictive live finding (caution or worse), first of equals; a scheduling
+        finding (a not-before date that leaves the verdict alone) never is."""
+        return max((f for f in self.live if is_restrictive(f.effect)), key=lambda f: effect_order(f.effect), default=None)
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -28,6 +28,7 @@ from .errors import InputError
 from .history import CandidateRegimen, Line, PatientHistory, candidate_query
 from .messages import with_display
 from .policy import Policy
+from .vocabulary import ApheresisState, ClockStatus, Tri
 
 #: IMWG: refractory is progression on therapy or within this many days of the last dose.
 REFRACTORY_DAYS = 60
@@ -35,16 +36,14 @@ REFRACTORY_DAYS = 60
 LABEL_CLASSES = {"pi": "proteasome-inhibitor", "imid": "imid", "anti_cd38": "anti-cd38"}
 #: Conventional classes that do not start the washout clock before apheresis or a bsAb.
 NO_WASHOUT_CLASSES = ("supportive", "corticosteroid")
-#: Apheresis states: no record, a plan pending, T cells collected (and not yet infused), collected
-#: and used by a later infusion, the last collection failed, the plan was cancelled.
-APHERESIS_STATES = ("none", "pending", "collected", "used", "failed", "cancelled")
 
-Tri = str
-"""``yes``, ``no`` or ``unknown``."""
+
+_TRI: dict[bool | None, Tri] = {True: "yes", False: "no", None: "unknown"}
+_CLOCK: dict[bool | None, ClockStatus] = {True: "met", False: "unmet", None: "uncertain"}
 
 
 def tri(value: bool | None) -> Tri:
-    return {True: "yes", False: "no", None: "unknown"}[value]
+    return _TRI[value]
 
 
 def any_of(values: Iterable[Tri]) -> Tri:
@@ -159,10 +158,10 @@ class Candidate:
 
 
 @attrs.frozen
-class ApheresisState:
-    """The state of CAR-T apheresis (one of APHERESIS_STATES), the last record's date and product."""
+class ApheresisCourse:
+    """The course's CAR-T apheresis: its state, the last record's date and product."""
 
-    state: str
+    state: ApheresisState
     date: PartialDate | None = None
     product: Agent | None = None
 
@@ -177,7 +176,7 @@ class Clock:
     ``source`` the exposure whose last dose gives its latest day.
     """
 
-    status: str
+    status: ClockStatus
     source: Exposure | None = None
     last_dose: PartialDate | None = None
     window: PartialDate | None = None
@@ -265,7 +264,7 @@ class PatientCourse:
     as_of: datetime.date
     exposures: tuple[Exposure, ...]
     unknown: tuple[tuple[str, int], ...]  # (name as written, line index) of each agent the catalog does not know
-    apheresis: ApheresisState
+    apheresis: ApheresisCourse
     candidates: tuple[Candidate, ...]
     lines: tuple[LineCourse, ...]
     warnings: tuple[str, ...]
@@ -368,7 +367,7 @@ class PatientCourse:
         if not earlier:
             return _NO_CLOCK
         window, last = _window(earlier, self.as_of, shift)
-        status = {True: "met", False: "unmet", None: "uncertain"}[anchor.on_or_after(window)]
+        status = _CLOCK[anchor.on_or_after(window)]
         return Clock(status, last, None if last.ongoing else last.last_dose(self.as_of), window)
 
     def same_target(self, agent: Agent) -> tuple[Exposure, ...]:
@@ -388,7 +387,7 @@ class PatientCourse:
         return dict(self._class_facts)
 
     def _classes(self) -> dict[str, Tri]:
-        facts = {}
+        facts: dict[str, Tri] = {}
         for key, drug_class in LABEL_CLASSES.items():
             hit = any(e.agent.drug_class == drug_class for e in self.exposures)
             facts[f"exposed_{key}"] = "yes" if hit else "unknown" if self.unknown else "no"
@@ -609,21 +608,21 @@ def _dates(line: Line, as_of: datetime.date) -> tuple[PartialDate, PartialDate |
 
 
 def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, as_of: datetime.date,
-                     warnings: list[str]) -> ApheresisState:
+                     warnings: list[str]) -> ApheresisCourse:
     """The last record decides: pending, collected, used, failed, cancelled (none without a record).
 
     A plan cannot happen before ``as_of``, a collection not after it.
     """
     if not history.apheresis:
-        return ApheresisState("none")
+        return ApheresisCourse("none")
     last = history.apheresis[-1]
     product = catalog.lookup(last.product) if last.product else None
     if last.status == "planned":
         if last.date is not None and last.date.before(as_of):
             warnings.append(f"apheresis[{len(history.apheresis) - 1}].date: planned for '{last.date}', "
                             f"before as_of {as_of}; treated as pending with no date")
-            return ApheresisState("pending", None, product)
-        return ApheresisState("pending", None if last.date is None else last.date.bounded(as_of), product)
+            return ApheresisCourse("pending", None, product)
+        return ApheresisCourse("pending", None if last.date is None else last.date.bounded(as_of), product)
     date = None if last.date is None else last.date.bounded(None, as_of)
     if last.status == "done" and date is not None:
         car_t = [e for e in exposures if e.agent.modality == "car-t"]
@@ -634,8 +633,9 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
                 f".date '{last.date}': give the day of the infusion or of the collection" for e in unordered
             ])
         used = any(e.start.on_or_after(date) for e in car_t)
-        return ApheresisState("used" if used else "collected", date, product)
-    return ApheresisState(last.status, date, product)
+        return ApheresisCourse("used" if used else "collected", date, product)
+    # failed or cancelled: the reader refuses a done record without its date
+    return ApheresisCourse(cast(ApheresisState, last.status), date, product)
 
 
 def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | None) -> tuple[Candidate, ...]:

@@ -37,7 +37,8 @@ from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
 from .ranking import Criterion, Standing, ranks, reasons, standing
-from .verdicts import EFFECTS, TIERS, combine, ranking_findings, tiers
+from .verdicts import combine, ranking_findings, tiers
+from .vocabulary import TIERS, effect_order
 
 
 @functools.lru_cache(maxsize=None)
@@ -182,7 +183,7 @@ def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tupl
 def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
             criteria: tuple[Criterion, ...]) -> tuple[Standing, CandidateAssessment]:
     """The candidate's standing for the ranking and its assessment (ranked later)."""
-    ordered = tuple(sorted(found, key=lambda f: (-EFFECTS.index(f.effect), f.rule)))
+    ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
     outcome = combine(ordered)
     agent = candidate.agent
     bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}

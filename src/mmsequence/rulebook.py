@@ -18,7 +18,7 @@ import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -32,7 +32,7 @@ from .knowledge import Part, Reviewed, part_of, parse_reviewed
 from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
 from .ranking import Criterion, load_criteria
-from .verdicts import EFFECTS, SCHEDULE
+from .vocabulary import EFFECTS, SCHEDULE, Effect
 
 EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
 ACTIONS = ("finding",)
@@ -69,7 +69,7 @@ class Rule:
     pack: str
     version: int
     title: str
-    effect: str
+    effect: Effect
     evidence: str
     citation: str
     source: dict[str, str]
@@ -330,7 +330,7 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str], review_ev
     if len(problems) > start:
         return None
     return Rule(
-        id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=effect,
+        id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=cast(Effect, effect),
         evidence=data["evidence"], citation=str(data["citation"]).strip(),
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
         facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, timing=timing,

@@ -25,12 +25,8 @@ from ..history import PatientHistory
 from ..i18n import ENGLISH
 from ..policy import Policy
 from ..rulebook import Rulebook, shipped_rulebook
-from ..verdicts import SEVERITY
+from ..vocabulary import severity
 from .geometry import Timeline, build_timeline
-
-#: Effects that keep an option from being given now.
-BLOCKING = ("wait", "avoid", "indeterminate")
-
 
 @attrs.frozen
 class Alternative:
@@ -59,7 +55,7 @@ class SummaryRow:
     @property
     def best_order(self) -> int:
         """Sort key of the best option: most favourable verdict first."""
-        return SEVERITY.index(self.best.verdict)
+        return severity(self.best.verdict)
 
 
 @attrs.frozen
@@ -165,21 +161,12 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return list(found.values())
 
 
-def why_not_first(candidate: CandidateAssessment) -> Finding | None:
-    """The most restrictive finding that is not overridden (caution or worse), first of equals; a
-    scheduling finding (a not-before date that leaves the verdict alone) never is."""
-    live = [f for f in candidate.findings
-            if f.overridden is None and f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
-    return max(live, key=lambda f: SEVERITY.index(f.effect), default=None)
-
-
 def summarise(assessment: Assessment) -> SummaryRow:
     """The overview row: the lines of therapy as the text output counts them (IMWG lines, not records),
     TCRTs given in line order, waits soonest first, blocking rules not overridden,
     and each option after the best with the reason it is not first."""
     course = assessment.course
     agents = (agent for line in course.lines for agent in line.agents)
-    findings = (f for c in assessment.candidates for f in c.findings if f.overridden is None)
     return SummaryRow(
         patient_id=assessment.patient_id,
         prior_lines=course.prior_lines,
@@ -187,10 +174,10 @@ def summarise(assessment: Assessment) -> SummaryRow:
         car_t_eligible=assessment.derived["car_t_eligible"],
         best=assessment.candidates[0],
         waits=tuple(sorted((c for c in assessment.candidates if c.verdict == "wait"), key=lambda c: (c.earliest_date, c.rank))),
-        blocking_rules=tuple(sorted({f.rule for f in findings if f.effect in BLOCKING})),
+        blocking_rules=tuple(sorted({f.rule for c in assessment.candidates for f in c.blocking})),
         warnings=assessment.warnings,
         actions=assessment.actions,
-        others=tuple(Alternative(c, why_not_first(c)) for c in assessment.candidates[1:]),
+        others=tuple(Alternative(c, c.why_not_first) for c in assessment.candidates[1:]),
     )
 
 

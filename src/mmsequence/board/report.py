@@ -22,7 +22,7 @@ from markupsafe import Markup
 from .._atomic import write_atomically
 from .._version import __version__
 from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
-from ..verdicts import EFFECTS, SCHEDULE, SEVERITY
+from ..vocabulary import EFFECTS, SCHEDULE, VERDICTS
 from .geometry import FONT_SIZE, SMALL_SIZE
 from .pdf import print_pdf
 
@@ -76,7 +76,7 @@ def _environment(language: str = "en") -> jinja2.Environment:
         evidence=lambda level: tr.pgettext("evidence", level),
         zip=zip,
     )
-    env.globals.update(version=__version__, severity=SEVERITY, lang=language, font_size=FONT_SIZE, small_size=SMALL_SIZE,
+    env.globals.update(version=__version__, severity=VERDICTS, lang=language, font_size=FONT_SIZE, small_size=SMALL_SIZE,
                        verdict_width=verdict_column(env.filters["effect"](effect) for effect in EFFECTS),
                        drug=lambda name, catalog: drug_name(name, catalog, language),
                        message=lambda finding, catalog: finding_message(finding, language, catalog),

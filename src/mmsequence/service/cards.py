@@ -38,7 +38,7 @@ from ..history import OVERRIDE_REASONS
 from ..i18n import ENGLISH, action_message, finding_message, format_date, say_words, translations
 from ..messages import say
 from ..rulebook import shipped_rulebook
-from ..verdicts import SEVERITY
+from ..vocabulary import is_usable, severity
 from .hooks import Order
 
 SUMMARY_LIMIT = 139
@@ -51,8 +51,6 @@ _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mmsequence:cds-hooks:card"
 #: The indicator of an order card by the ordered therapy's verdict.
 ORDER_INDICATORS = {"avoid": "critical", "wait": "warning", "caution": "warning", "indeterminate": "warning",
                     "acceptable": "info", "preferred": "info"}
-#: Verdicts of an alternative worth suggesting instead of the order.
-USABLE = ("preferred", "acceptable", "caution")
 
 
 def N_(message: str) -> str:
@@ -279,10 +277,6 @@ def _kind(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
     return f"{targets} {kind}" if targets else kind
 
 
-def _deciding(candidate: CandidateAssessment) -> list[Finding]:
-    return [f for f in candidate.findings if f.effect == candidate.verdict and f.overridden is None]
-
-
 def _timing(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
     """What follows the verdict: what it becomes after a wait, or the date it may start from."""
     if candidate.verdict == "wait":
@@ -299,7 +293,7 @@ def verdict_line(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> st
     """``Teclistamab: wait until 2026-07-01 (T-cell recovery after talquetamab), then acceptable``:
     the verdict, the reasons that decided it, and its timing."""
     words = w(_VERDICT_WORDS[candidate.verdict]).format(date=w.date(candidate.earliest_date))
-    reasons = list(dict.fromkeys(reason(f, w) for f in _deciding(candidate)))
+    reasons = list(dict.fromkeys(reason(f, w) for f in candidate.deciding))
     return (f"{_therapy(candidate, w)}: {words}" + (f" ({'; '.join(reasons)})" if reasons else "")
             + _timing(candidate, w))
 
@@ -410,7 +404,7 @@ def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH
                 w("Best TCRT options, equal: {therapies}").format(therapies=", ".join(_therapy(c, w) for c in (best, *equal))))
     return _card({
         "summary": _summary(headline),
-        "indicator": "info" if best.verdict in USABLE else "warning",
+        "indicator": "info" if is_usable(best.verdict) else "warning",
         "source": _source("summary", w("Ranking of candidate therapies")),
         "detail": detail,
         "links": w.links(),
@@ -442,8 +436,8 @@ def _alternative(assessment: Assessment, ordered: CandidateAssessment) -> Candid
     """The best-ranked other candidate with a better, usable verdict that also ranks above the order
     (a CAR-T indeterminate only for a missing fact ranks above the bsAbs cautioned for CAR-T first:
     what firms it up is the action, never a swap to a therapy ranked later)."""
-    return next((c for c in assessment.candidates if c.therapy != ordered.therapy and c.verdict in USABLE
-                 and SEVERITY.index(c.verdict) < SEVERITY.index(ordered.verdict) and c.rank < ordered.rank), None)
+    return next((c for c in assessment.candidates if c.therapy != ordered.therapy and is_usable(c.verdict)
+                 and severity(c.verdict) < severity(ordered.verdict) and c.rank < ordered.rank), None)
 
 
 def _medication(candidate: CandidateAssessment, catalog: Catalog) -> dict[str, Any]:
