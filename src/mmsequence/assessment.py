@@ -44,6 +44,12 @@ class Finding:
     #: its placeholders, for outputs in another language (not part of the JSON).
     templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
     values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    #: The rule's short reason phrase template by language, English first (not part of the JSON).
+    reasons: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+
+    def reason_template(self, language: str) -> str | None:
+        """The rule's reason phrase in ``language`` (else English), placeholders unfilled."""
+        return dict(self.reasons).get(language, self.reasons[0][1]) if self.reasons else None
 
     @property
     def sets_date(self) -> bool:

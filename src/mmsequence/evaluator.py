@@ -257,6 +257,7 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
         templates=tuple((language, message) for language, _, message in rule.translations),
+        reasons=rule.reasons,
         values=rule.placeholder_values(bound),
     )
 
