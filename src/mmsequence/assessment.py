@@ -13,7 +13,7 @@ from .gate import Gate
 from .knowledge import Knowledge
 from .policy import Policy
 from .ranking import RankReason
-from .vocabulary import CandidateModality, Effect, Verdict, effect_order, is_blocking, is_restrictive
+from .vocabulary import FAVOURABLE, CandidateModality, Effect, Verdict, effect_order, is_blocking, is_restrictive
 
 if TYPE_CHECKING:
     from .course import PatientCourse
@@ -115,6 +115,12 @@ class CandidateAssessment:
         return tuple(f for f in self.live if is_blocking(f.effect))
 
     @property
+    def against(self) -> tuple[Finding, ...]:
+        """The live findings that say anything against the option (any effect but preferred and
+        acceptable, a scheduling constraint included)."""
+        return tuple(f for f in self.live if f.effect not in FAVOURABLE)
+
+    @property
     def why_not_first(self) -> Finding | None:
         """The most restrictive live finding (caution or worse), first of equals; a scheduling
         finding (a not-before date that leaves the verdict alone) never is."""
@@ -179,6 +185,16 @@ class Assessment:
         out["candidates"] = [c.to_dict(shared) for c in self.candidates]
         out["warnings"] = list(self.warnings)
         return out
+
+    @property
+    def prior_lines(self) -> int:
+        """The patient's prior lines of therapy, counted as IMWG lines (not records)."""
+        return self.course.prior_lines
+
+    @property
+    def knowledge_reviewed(self) -> datetime.date | None:
+        """The oldest day any part of the knowledge used was last checked against its sources."""
+        return self.ruleset.knowledge.reviewed
 
     def candidate(self, name: str) -> CandidateAssessment:
         """The assessment of a candidate by the name the input used or its canonical name."""

@@ -125,10 +125,9 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
             patient=assessment.patient_id, date=day(assessment.as_of), packs=", ".join(assessment.ruleset.packs),
             digest=assessment.ruleset.digest[:19]),
     ]
-    knowledge = assessment.ruleset.knowledge
-    if knowledge.reviewed is not None:
+    if assessment.knowledge_reviewed is not None:
         lines.append(_("Knowledge last checked against its sources on {date}; review due {due}").format(
-            date=day(knowledge.reviewed), due=day(knowledge.due)))
+            date=day(assessment.knowledge_reviewed), due=day(assessment.ruleset.knowledge.due)))
     lines.append("")
     if assessment.actions:
         lines.append(_("To do first:"))
@@ -168,7 +167,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
                 evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
             lines += _wrap(evidence, width, "     ", "     ")
     course = assessment.course
-    lines += ["", _("Lines of therapy ({count}):").format(count=course.prior_lines)]
+    lines += ["", _("Lines of therapy ({count}):").format(count=assessment.prior_lines)]
     for summary in course.line_summaries():
         lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
     others = course.not_therapy_by_drug()

@@ -60,6 +60,8 @@ SCHEDULE: Effect = "schedule"
 TIMING_EFFECTS: frozenset[Effect] = frozenset({"wait", "schedule"})
 #: Verdicts (and effects) that restrict a candidate: caution and everything more restrictive.
 RESTRICTIVE: frozenset[str] = frozenset(VERDICTS[VERDICTS.index("caution"):])
+#: Verdicts (and effects) that say nothing against an option.
+FAVOURABLE: frozenset[str] = frozenset({"preferred", "acceptable"})
 #: Verdicts that keep an option from being given now.
 BLOCKING: frozenset[str] = frozenset({"wait", "avoid", "indeterminate"})
 #: Verdicts of an option that may be given now (an alternative worth suggesting).

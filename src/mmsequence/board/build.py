@@ -169,7 +169,7 @@ def summarise(assessment: Assessment) -> SummaryRow:
     agents = (agent for line in course.lines for agent in line.agents)
     return SummaryRow(
         patient_id=assessment.patient_id,
-        prior_lines=course.prior_lines,
+        prior_lines=assessment.prior_lines,
         tcrts=tuple(a.name for a in agents if a is not None and a.is_tcrt),
         car_t_eligible=assessment.derived["car_t_eligible"],
         best=assessment.candidates[0],
