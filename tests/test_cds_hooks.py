@@ -14,8 +14,17 @@ from mmsequence import evaluate
 from mmsequence.catalog import load_catalog
 from mmsequence.history import OVERRIDE_REASONS
 from mmsequence.service.cards import (
-    OVERRIDE_SYSTEM, Words, cut_card, markdown_text, order_cards, patient_view_cards, problems_card, reason, response,
-    verdict_line, warning_groups,
+    OVERRIDE_SYSTEM,
+    Words,
+    cut_card,
+    markdown_text,
+    order_cards,
+    patient_view_cards,
+    problems_card,
+    reason,
+    response,
+    verdict_line,
+    warning_groups,
 )
 from mmsequence.service.hooks import Order
 

@@ -33,15 +33,15 @@ from .errors import InputError
 from .gate import myeloma_gate as gate_of
 from .history import Override, PatientHistory
 from .knowledge import Knowledge, Reviewed, part_of, site_reviews
-from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
-from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
+from .policy import Policy, check_catalog, load_policy
 from .ranking import Criterion, Standing, ranks, reasons, standing
+from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
 from .verdicts import combine, ranking_findings, tiers
 from .vocabulary import TIERS, effect_order
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agents_digest() -> str:
     return hashlib.sha256((rules_dir() / "agents.yaml").read_bytes()).hexdigest()
 
@@ -140,7 +140,7 @@ def evaluator_for(policy: Policy) -> Evaluator:
 
 
 @resettable
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_policy() -> Policy:
     return load_policy()
 

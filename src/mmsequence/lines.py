@@ -48,8 +48,8 @@ from typing import Any
 import attrs
 
 from .catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Agent
-from .dates import PartialDate
 from .course import refractory_by_date
+from .dates import PartialDate
 from .history import Line, LineOrigin, SourceRecord
 
 REGIMEN_DAYS = 28
@@ -315,7 +315,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             continue
 
         role = e.role
-        if e.agent is not None and role in NOT_DIRECTED_AT_MYELOMA or e.agent is None and role is not None:
+        if (e.agent is not None and role in NOT_DIRECTED_AT_MYELOMA) or (e.agent is None and role is not None):
             set_aside.append(SetAside(e, role))
             continue
         if e.agent is not None and e.agent.may_be("conditioning") and _within_before(e, stem_cell, CONDITIONING_DAYS):
@@ -385,13 +385,13 @@ def _continues(line: _Open, e: Event) -> bool:
 
 def _joins(line: _Open, e: Event, steroid: bool) -> bool:
     # a start that may come after the stop is a new line: a restart after progression, whichever day
-    if line.car_t or line.stopped is not None and e.start.latest > line.stopped:
+    if line.car_t or (line.stopped is not None and e.start.latest > line.stopped):
         return False
     if e.start.earliest <= line.start + _days(REGIMEN_DAYS):
         return True
     if line.transplant_day is not None and e.start.earliest <= line.transplant_day + _days(MAINTENANCE_DAYS):
         return True
-    if steroid and (line.ongoing or line.last_dose is not None and e.start.earliest <= line.last_dose):
+    if steroid and (line.ongoing or (line.last_dose is not None and e.start.earliest <= line.last_dose)):
         return True
     return _continues(line, e)
 

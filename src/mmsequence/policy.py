@@ -15,8 +15,8 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
-from .knowledge import as_day
 from .history import JURISDICTIONS
+from .knowledge import as_day
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
 ALWAYS_ON_PACK = "safety"

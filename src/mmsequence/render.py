@@ -13,8 +13,8 @@ import orjson
 
 from .assessment import Assessment, CandidateAssessment
 from .catalog import ROLE_WORDS
-from .ranking import RankReason
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
+from .ranking import RankReason
 
 
 def to_json(assessment: Assessment) -> str:

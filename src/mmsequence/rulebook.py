@@ -24,12 +24,12 @@ from typing import Any, cast
 import attrs
 
 from . import _yaml as yaml
+from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
 from ._paths import rules_dir
 from .actions import ASKABLE, MISSING_FACTS
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
-from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
-from .knowledge import Part, Reviewed, part_of, parse_reviewed
+from .knowledge import Part, Reviewed, parse_reviewed, part_of
 from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
 from .ranking import Criterion, load_criteria
@@ -473,7 +473,7 @@ def knowledge_problems(rulebook: Rulebook) -> list[str]:
     return problems
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shipped_rulebook() -> Rulebook:
     """The rule files shipped with mmsequence, read once."""
     return load_rulebook()

@@ -28,6 +28,7 @@ from ..rulebook import Rulebook, shipped_rulebook
 from ..vocabulary import severity
 from .geometry import Timeline, build_timeline
 
+
 @attrs.frozen
 class Alternative:
     """An option ranked below the best one, with the one finding that keeps it from being first

@@ -21,7 +21,16 @@ from markupsafe import Markup
 
 from .._atomic import write_atomically
 from .._version import __version__
-from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
+from ..i18n import (
+    action_message,
+    anchor_message,
+    drug_name,
+    finding_message,
+    format_date,
+    format_when,
+    timing_message,
+    translations,
+)
 from ..vocabulary import EFFECTS, SCHEDULE, VERDICTS
 from .geometry import FONT_SIZE, SMALL_SIZE
 from .pdf import print_pdf
@@ -54,7 +63,7 @@ def _markdown(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _environment(language: str = "en") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mmsequence.board", "templates"),

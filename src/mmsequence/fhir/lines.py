@@ -10,6 +10,7 @@ infusion (which the history keeps as one infusion on its day).
 from __future__ import annotations
 
 import datetime
+import itertools
 
 import attrs
 
@@ -37,7 +38,7 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int,
                             " must be a line of its own (bridging therapy is a line before it)")
         members = [Member(e.event(), "infusion" if e.is_car_t else "therapy", e.end) for e in mine]
         lines.append((n, history_line(members, "extension", reason, n, [])))
-    for (n1, earlier), (n2, later) in zip(lines, lines[1:]):
+    for (n1, earlier), (n2, later) in itertools.pairwise(lines):
         if later.start.before(earlier.start):
             problems.append(f"line {n2} ({_origin(later).records[0].resource}) starts {later.start},"
                             f" before line {n1} ({_origin(earlier).records[0].resource}) starts {earlier.start}")

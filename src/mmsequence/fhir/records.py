@@ -9,8 +9,8 @@ was given is counted as given with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -21,15 +21,15 @@ from ..errors import InputError
 from ..lines import Event
 from .coding import (
     DrugMatch,
-    unknown_or_named,
     is_myeloma,
     match_drug,
     mentions_apheresis,
     mentions_car_t,
-    mentions_stem_cells,
     mentions_stem_cell_infusion,
+    mentions_stem_cells,
     mentions_t_cells,
     stop_reason,
+    unknown_or_named,
 )
 from .dates import partial_date
 
@@ -226,7 +226,7 @@ class ResourceReader:
         start, end, field = self._period(resource, kind, path)
         if start is None:
             raise InputError([f"{path}.{field}: is required to place the drug in time"])
-        anti_myeloma = drug.role is None or drug.agent is not None and drug.agent.is_anti_myeloma
+        anti_myeloma = drug.role is None or (drug.agent is not None and drug.agent.is_anti_myeloma)
         if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
             self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
         if drug.role is None:

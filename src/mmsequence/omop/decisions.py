@@ -23,7 +23,6 @@ from __future__ import annotations
 import bisect
 import datetime
 from collections.abc import Sequence
-
 from typing import Any
 
 import attrs

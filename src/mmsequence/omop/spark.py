@@ -33,9 +33,9 @@ from . import episodes, readings, sql
 from .audit import Auditor
 from .chart import PersonRecords
 from .concordance import COLUMNS
+from .diagnostics import diagnose
 from .mapping import omop_mapping
 from .sources import concept_names, make_row, read_vocabulary
-from .diagnostics import diagnose
 from .summary import concepts_note, write_summary
 from .vocabulary import Vocabulary
 
