@@ -225,7 +225,14 @@ def build_board(
             failures.append(result)
         else:
             evaluated.append((str(path), result))
-    evaluated.sort(key=lambda item: (item[1].patient_id, item[0]))
+    return assemble_board(evaluated, as_of, policy, failures, language, evaluator.rulebook)
+
+
+def assemble_board(evaluated: Iterable[tuple[str, Assessment]], as_of: datetime.date, policy: Policy,
+                   failures: Iterable[FailedInput] = (), language: str = ENGLISH,
+                   rulebook: Rulebook | None = None) -> Board:
+    """The board of assessments already made, each with the file it came from: patients by patient
+    id (then file), failures by file."""
     taken: set[str] = set()
     patients = tuple(
         PatientReport(
@@ -235,6 +242,7 @@ def build_board(
             timeline=build_timeline(assessment, language),
             summary=summarise(assessment),
         )
-        for source, assessment in evaluated
+        for source, assessment in sorted(evaluated, key=lambda item: (item[1].patient_id, item[0]))
     )
-    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)), language, evaluator.rulebook)
+    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)), language,
+                 rulebook if rulebook is not None else shipped_rulebook())
