@@ -7,7 +7,15 @@
 """
 
 from .build import (
-    Alternative, Board, FailedInput, PatientReport, Reference, SummaryRow, assemble_board, build_board, collect_inputs,
+    Alternative,
+    Board,
+    FailedInput,
+    PatientReport,
+    Reference,
+    SummaryRow,
+    assemble_board,
+    build_board,
+    collect_inputs,
 )
 
 __all__ = ["Alternative", "Board", "FailedInput", "PatientReport", "Reference", "SummaryRow", "assemble_board", "build_board",
