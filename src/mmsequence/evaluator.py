@@ -30,6 +30,7 @@ from .course import Candidate, PatientCourse, derive_course
 from .dates import PartialDate
 from .documents import read_document
 from .errors import InputError
+from .fact_fields import LINE_AND_CLOCK_FIELDS
 from .gate import myeloma_gate as gate_of
 from .history import Override, PatientHistory
 from .knowledge import Knowledge, Reviewed, part_of, site_reviews
@@ -207,13 +208,6 @@ def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
         return None
     binding, field = ref.split(".", 1)
     return bound[binding][field]
-
-
-#: Facts that line counting or the interval and washout clocks decide, which an unknown drug could change.
-LINE_AND_CLOCK_FIELDS = frozenset({
-    "prior_lines", "tcrt_count", "prior_car_t", "same_target_tcrt", "same_target_count", "same_target_bsab",
-    "same_target_car_t", "same_target_refractory", "interval", "washout", "progression_on_last",
-})
 
 
 def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:

@@ -24,11 +24,11 @@ from typing import Any, cast
 import attrs
 
 from . import _yaml as yaml
-from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
 from ._paths import rules_dir
-from .actions import ASKABLE, MISSING_FACTS
+from .actions import ASKABLE
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
+from .fact_fields import CANDIDATE_FIELDS, MISSING_FACTS, PATIENT_FIELDS
 from .knowledge import Part, Reviewed, parse_reviewed, part_of
 from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
