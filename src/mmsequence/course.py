@@ -132,7 +132,7 @@ class NotTherapy:
 
 
 @attrs.frozen
-class TherapyLineCourse:
+class CountedLine:
     """A line of therapy as the rules count it: the history lines it is made of (a CAR-T line may be
     its bridging and its infusion), by index."""
 
@@ -221,7 +221,7 @@ earliest on the evaluation day), ``planned-apheresis`` or ``collected-apheresis`
 
 
 @attrs.frozen
-class LineCourse:
+class ResolvedLine:
     """One line of therapy as drawn and summarised: its agents looked up, last dose and interval."""
 
     number: int  # 1-based, as a clinician counts lines
@@ -266,10 +266,10 @@ class PatientCourse:
     unknown: tuple[tuple[str, int], ...]  # (name as written, line index) of each agent the catalog does not know
     apheresis: ApheresisCourse
     candidates: tuple[Candidate, ...]
-    lines: tuple[LineCourse, ...]
+    lines: tuple[ResolvedLine, ...]
     warnings: tuple[str, ...]
     not_therapy: tuple[NotTherapy, ...] = ()
-    therapy_lines: tuple[TherapyLineCourse, ...] = ()
+    therapy_lines: tuple[CountedLine, ...] = ()
     tcrt: tuple[Exposure, ...] = attrs.field(init=False)
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
@@ -700,7 +700,7 @@ def _and(names: list[str]) -> str:
 
 
 def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, policy: Policy,
-           as_of: datetime.date) -> tuple[LineCourse, ...]:
+           as_of: datetime.date) -> tuple[ResolvedLine, ...]:
     clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     result = []
     for i, line in enumerate(history.lines):
@@ -712,7 +712,7 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
         last = start if one_infusion else PartialDate.of(as_of) if end is None else end
         starts = any(e.agent.modality in clock for e in mine)
         regimen = catalog.regimen(a for a in agents if a is not None) if all(agents) else None
-        result.append(LineCourse(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
+        result.append(ResolvedLine(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
                                  last.plus_months(policy.interval_months) if starts else None))
     return tuple(result)
 
@@ -737,7 +737,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
 
 
 def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: list[tuple[str, int]],
-                   warnings: list[str]) -> tuple[TherapyLineCourse, ...]:
+                   warnings: list[str]) -> tuple[CountedLine, ...]:
     """History lines grouped into lines of therapy (by their origin's number, else one each); a line
     without an anti-myeloma drug, known or not, or with only a corticosteroid (a pulse, premedication)
     is a warning and counts for nothing."""
@@ -753,6 +753,6 @@ def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: 
         groups.setdefault(key, []).append(i)
     ordered = sorted(groups.values(), key=lambda idx: min(chronological(history.lines[i]) for i in idx))
     return tuple(
-        TherapyLineCourse(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
+        CountedLine(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
         for n, idx in enumerate(ordered, 1)
     )

@@ -18,14 +18,14 @@ from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Line, LineOrigin
 from ..lines import Event, Member, derive_lines, history_line, history_lines, not_therapy
-from .records import Exposure
+from .records import RecordedExposure
 
 
 def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
     return date.earliest, date.latest
 
 
-def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int, Line]]:
+def _explicit(exposures: list[RecordedExposure], warnings: list[str]) -> list[tuple[int, Line]]:
     numbers = sorted({e.line_number for e in exposures if e.line_number is not None})
     lines = []
     problems = []
@@ -51,7 +51,7 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int,
     return lines
 
 
-def build_lines(exposures: list[Exposure], events: list[Event],
+def build_lines(exposures: list[RecordedExposure], events: list[Event],
                 warnings: list[str]) -> tuple[list[Line], tuple[tuple[str, str, str], ...]]:
     """The history's lines in order of their start, numbered as lines of therapy, and the drugs
     that are not anti-myeloma therapy (name, role, record); problems raise InputError."""

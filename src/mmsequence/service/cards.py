@@ -92,7 +92,7 @@ class Source:
 
 
 @attrs.frozen
-class Action:
+class CardAction:
     type: str
     description: str
     resource: Mapping[str, Any] | None = None
@@ -103,7 +103,7 @@ class Action:
 class Suggestion:
     label: str
     uuid: str
-    actions: tuple[Action, ...]
+    actions: tuple[CardAction, ...]
 
 
 @attrs.frozen
@@ -315,7 +315,7 @@ def _source(code: str, display: str) -> Source:
     return Source(SOURCE_LABEL, SOURCE_URL, Coding(TOPIC_SYSTEM, code, display))
 
 
-def _card(fields: dict[str, Any], hook_instance: str, suggest: Sequence[tuple[str, tuple[Action, ...]]] = ()) -> Card:
+def _card(fields: dict[str, Any], hook_instance: str, suggest: Sequence[tuple[str, tuple[CardAction, ...]]] = ()) -> Card:
     content = Card(uuid="", **fields).to_dict()
     identity = json.dumps({"hookInstance": hook_instance, "card": content, "suggest": [label for label, _ in suggest]},
                           sort_keys=True, ensure_ascii=False, default=str)
@@ -394,13 +394,13 @@ def _medication(candidate: CandidateAssessment, catalog: Catalog) -> dict[str, A
 
 
 def _replace(draft: Mapping[str, Any], reference: str, ordered: CandidateAssessment, alternative: CandidateAssessment,
-             patient_id: str, catalog: Catalog) -> tuple[str, tuple[Action, ...]]:
+             patient_id: str, catalog: Catalog) -> tuple[str, tuple[CardAction, ...]]:
     subject = draft.get("subject") if isinstance(draft.get("subject"), dict) else {"reference": f"Patient/{patient_id}"}
     order = {"resourceType": "MedicationRequest", "status": "draft", "intent": draft.get("intent", "order"),
              "subject": subject, "medicationCodeableConcept": _medication(alternative, catalog)}
     return (f"Order {alternative.therapy} instead", (
-        Action("delete", f"Remove the draft order for {ordered.therapy}", resourceId=reference),
-        Action("create", f"Draft an order for {alternative.therapy} (dose and schedule to complete)", resource=order),
+        CardAction("delete", f"Remove the draft order for {ordered.therapy}", resourceId=reference),
+        CardAction("create", f"Draft an order for {alternative.therapy} (dose and schedule to complete)", resource=order),
     ))
 
 
