@@ -15,6 +15,7 @@ from .assessment import Assessment, CandidateAssessment
 from .catalog import ROLE_WORDS
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 from .ranking import RankReason
+from .vocabulary import FAVOURABLE
 
 
 def to_json(assessment: Assessment) -> str:
@@ -116,7 +117,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
     rows = [("#", _("therapy"), _("target"), _("verdict"), _("not before"), _("rules"))]
     for c in assessment.candidates:
         rules = ", ".join(f.rule + (_(" (overridden)") if f.overridden else "")
-                          for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
+                          for f in c.findings if f.effect not in FAVOURABLE) or "-"
         verdict = word(c.verdict) + (_(" (then {verdict})").format(verdict=word(c.then)) if c.then else "")
         rows.append((_rank_label(c, assessment), name(c.therapy), "/".join(c.target) or "?", verdict, day(c.earliest_date), rules))
     widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
