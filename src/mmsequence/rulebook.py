@@ -104,10 +104,6 @@ class Rule:
         """The rule's title in ``language``, else in English."""
         return next((title for lang, title, _ in self.translations if lang == language), self.title)
 
-    def reason_in(self, language: str) -> str:
-        """The rule's reason phrase template in ``language``, else in English."""
-        return dict(self.reasons).get(language, self.reasons[0][1])
-
     def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
         return {field: bound[binding][field] for binding, field in self.facts}
