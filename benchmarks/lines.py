@@ -60,8 +60,8 @@ def measure(sizes: list[int]) -> list[dict]:
     rows = []
     for n in sizes:
         events = chart(n)
-        derive = _best(lambda: derive_lines(events))
-        sort = _best(lambda: sorted(events, key=_sort_key))
+        derive = _best(lambda events=events: derive_lines(events))
+        sort = _best(lambda events=events: sorted(events, key=_sort_key))
         lines = len(derive_lines(events).lines)
         rows.append({"administrations": n, "lines": lines, "derive_s": round(derive, 4), "sort_s": round(sort, 4),
                      "derive_over_sort": round(derive / sort, 1), "us_per_record": round(derive / n * 1e6, 1)})

@@ -22,7 +22,7 @@ def cohort(tmp_path, n: int = 12) -> Path:
     docs = [document(line("teclistamab", "2025-01-01", f"2025-{1 + i % 12:02d}-15"), patient_id=f"P{i}", as_of="2026-01-10")
             for i in range(n)]
     lines = [json.dumps(d) + "\n" for d in docs]
-    path.write_text("".join(lines[: n // 2] + ["{not json}\n", "\n"] + lines[n // 2:]), encoding="utf-8")
+    path.write_text("".join([*lines[:n // 2], "{not json}\n", "\n", *lines[n // 2:]]), encoding="utf-8")
     return path
 
 
@@ -107,7 +107,7 @@ def _with_header(record: dict, header: dict) -> dict:
     """A patient line with what its header holds put back where a full record has it."""
     items = list(record.items())
     at = list(record).index("derived")
-    record = dict(items[:at] + [("ruleset", header["ruleset"]), ("policy", header["policy"])] + items[at:])
+    record = dict([*items[:at], ("ruleset", header["ruleset"]), ("policy", header["policy"]), *items[at:]])
     for candidate in record["candidates"]:
         for i, finding in enumerate(candidate["findings"]):
             fields = list(finding.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import attrs
 import pytest
@@ -478,7 +479,7 @@ def test_extended_adds_site_synonyms_and_agents_without_changing_the_original() 
 
 
 def test_extended_rejects_a_synonym_of_another_agent_or_of_an_unknown_agent() -> None:
-    with pytest.raises(ValueError, match="'Tal-vey'.*'talquetamab'"):
+    with pytest.raises(ValueError, match=r"'Tal-vey'.*'talquetamab'"):
         CATALOG.extended(synonyms={"Tal-vey": "teclistamab"})
     with pytest.raises(ValueError, match="'XYZ'"):
         CATALOG.extended(synonyms={"XYZ": "no-such-drug"})

@@ -14,8 +14,17 @@ from mmsequence import evaluate
 from mmsequence.catalog import load_catalog
 from mmsequence.history import OVERRIDE_REASONS
 from mmsequence.service.cards import (
-    OVERRIDE_SYSTEM, cut_card, markdown_text, order_cards, patient_view_cards, problems_card, reason, response,
-    verdict_line, warning_groups,
+    OVERRIDE_SYSTEM,
+    Words,
+    cut_card,
+    markdown_text,
+    order_cards,
+    patient_view_cards,
+    problems_card,
+    reason,
+    response,
+    verdict_line,
+    warning_groups,
 )
 from mmsequence.service.hooks import Order
 
@@ -83,10 +92,12 @@ def test_verdict_line_says_when_and_why_in_clinical_words():
         f"Teclistamab: wait until {teclistamab.earliest_date} (T-cell recovery after talquetamab), then acceptable")
 
 
-def test_a_reason_falls_back_to_the_rule_title_when_its_facts_change(tb014):
-    finding = tb014.candidate("teclistamab").findings[0]
-    assert reason(attrs.evolve(finding, rule="review.interval", facts={})) == (
-        "at least the interval (6 months) after a bsAb before the next T-cell redirecting therapy")
+def test_a_reason_is_the_rule_files_phrase_in_the_cards_language(tb014):
+    finding = next(f for f in tb014.candidate("teclistamab").findings if f.rule == "review.interval")
+    assert reason(finding) == "T-cell recovery after teclistamab"
+    rephrased = attrs.evolve(finding, reasons=(("en", "recovery from {interval_from:agent}"), ("zh-CN", "自 {interval_from:agent}")))
+    assert reason(rephrased) == "recovery from teclistamab"
+    assert reason(rephrased, Words("zh-CN", tb014.catalog)) == "自 " + tb014.catalog.lookup("teclistamab").display_name("zh-CN")
 
 
 def test_data_warnings_are_grouped_and_said_once_on_one_data_quality_card():

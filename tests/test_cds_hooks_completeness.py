@@ -101,7 +101,7 @@ def _specification_request(name: str, drug: dict | None = None) -> dict:
         context["draftOrders"]["entry"][1]["resource"]["medicationCodeableConcept"] = drug
     patient = context["patientId"]
     condition = fb.myeloma() | {"subject": {"reference": f"Patient/{patient}"}}
-    prefetch = {key: None for key in PREFETCH} | {
+    prefetch = dict.fromkeys(PREFETCH) | {
         "patient": {"resourceType": "Patient", "id": patient},
         "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": condition}]}}
     return {"hook": name, "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "context": context, "prefetch": prefetch}

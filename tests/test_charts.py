@@ -41,7 +41,7 @@ def test_a_noisy_chart_gives_the_clean_documents_verdicts(seed_value):
 
 
 def _drugs_of_other_conditions_change_nothing(case):
-    (document, bundle), jurisdiction = case
+    (_document, bundle), jurisdiction = case
     _same_verdicts(case)
     noisy = evaluate(bundle, policy=POLICIES[jurisdiction])
     names = {n["drug"] for n in noisy.derived["not_anti_myeloma_therapy"]}

@@ -58,7 +58,7 @@ def test_same_input_same_bytes():
 
 
 def test_as_of_option_overrides_the_document(capsys):
-    code, out, _ = run(capsys, "evaluate", str(EXAMPLES / "month-end.json"), "--as-of", "2026-02-28")
+    _code, out, _ = run(capsys, "evaluate", str(EXAMPLES / "month-end.json"), "--as-of", "2026-02-28")
     assert json.loads(out)["candidates"][0]["verdict"] == "acceptable"
 
 
@@ -71,7 +71,7 @@ def test_text_format(capsys):
 def test_override_option(capsys, tmp_path):
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(document(line("teclistamab", "2025-01-01", "2025-12-15"), as_of="2026-01-10")))
-    code, out, _ = run(capsys, "evaluate", str(path), "--override", "review.interval:talquetamab:other:board decision")
+    _code, out, _ = run(capsys, "evaluate", str(path), "--override", "review.interval:talquetamab:other:board decision")
     finding = json.loads(out)["candidates"][0]["findings"][0]
     assert finding["overridden"] == {"reason": "other", "note": "board decision"}
 

@@ -1,7 +1,6 @@
 """The durable_rules guard: each measured failure mode has a test that catches it coming back."""
 
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -92,7 +91,7 @@ def test_an_exception_inside_an_action_is_raised_and_the_session_cleaned_up(monk
 
     monkeypatch.setitem(engine_module.ACTIONS, "finding", broken)
     engine = Engine(shipped_rulebook().rules, "test-action-error")
-    with pytest.raises(EngineError, match="review.interval: action failed: RuntimeError..boom"):
+    with pytest.raises(EngineError, match=r"review.interval: action failed: RuntimeError..boom"):
         engine.run({"t": "patient", "car_t_eligible": "no", "prior_car_t": 0, "apheresis": "none", "unknown_agents": 0},
                    [{"t": "candidate", "cid": 0, "known": True, "modality": "bsab", "tcrt": True, "interval": "unmet", "interval_exact": True,
                      "anchor_kind": "as-of", "same_target_tcrt": False, "antigen_lost": False, "reserve_left": 2,

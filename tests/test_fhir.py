@@ -278,7 +278,7 @@ def test_regimen_new_agent_and_restart_after_a_pause():
         statement("p2", "pomalidomide", "2023-01-10", "2023-03-01"),  # restart after > 90 days: new line
     )
     imported = read(b)
-    assert [(l["agents"], l["start"], l["end"]) for l in imported.to_document()["lines"]] == [
+    assert [(ln["agents"], ln["start"], ln["end"]) for ln in imported.to_document()["lines"]] == [
         (["bortezomib", "dexamethasone", "lenalidomide"], "2020-01-01", "2021-09-30"),
         (["pomalidomide"], "2022-01-10", "2022-06-01"),
         (["pomalidomide"], "2023-01-10", "2023-03-01"),
@@ -298,20 +298,20 @@ def test_car_t_is_a_line_of_its_own_and_starts_a_new_one_after_it():
         procedure("c", "Carvykti infusion", "2023-06-10"),
         statement("d2", "daratumumab", "2023-07-01", "2023-09-01"),
     )
-    assert [l["agents"] for l in lines(b)] == [["daratumumab"], ["ciltacabtagene autoleucel"], ["daratumumab"]]
+    assert [ln["agents"] for ln in lines(b)] == [["daratumumab"], ["ciltacabtagene autoleucel"], ["daratumumab"]]
 
 
 def test_dexamethasone_after_a_car_t_infusion_is_crs_management_not_a_line():
     imported = read(bundle(procedure("c", "Carvykti infusion", "2023-06-10"),
                                   administration("dex", "dexamethasone", "2023-06-12")))
-    assert [l["agents"] for l in imported.to_document()["lines"]] == [["ciltacabtagene autoleucel"]]
+    assert [ln["agents"] for ln in imported.to_document()["lines"]] == [["ciltacabtagene autoleucel"]]
     assert imported.not_therapy == (("dexamethasone", "CRS or ICANS management", "MedicationAdministration/dex"),)
 
 
 def test_corticosteroid_alone_outside_any_line_is_not_counted():
     imported = read(bundle(statement("v", "bortezomib", "2020-01-01", "2020-06-30"),
                            administration("dex", "dexamethasone", "2022-03-12")))
-    assert [l["agents"] for l in imported.to_document()["lines"]] == [["bortezomib"]]
+    assert [ln["agents"] for ln in imported.to_document()["lines"]] == [["bortezomib"]]
     assert imported.not_therapy == (
         ("dexamethasone", "a corticosteroid alone, outside any line of therapy", "MedicationAdministration/dex"),)
 
@@ -323,7 +323,7 @@ def test_explicit_line_numbers_from_the_extension():
         statement("t", "talquetamab", "2024-06-03", "2025-11-20", **line_number(3)),
     )
     imported = read(b)
-    assert [l["agents"] for l in imported.to_document()["lines"]] == [["bortezomib", "melphalan"], ["talquetamab"]]
+    assert [ln["agents"] for ln in imported.to_document()["lines"]] == [["bortezomib", "melphalan"], ["talquetamab"]]
     assert [(s.method, s.reason) for s in (line.origin for line in imported.lines)] == [
         ("extension", "extension: the site recorded line 1"), ("extension", "extension: the site recorded line 3"),
     ]

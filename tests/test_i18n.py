@@ -18,8 +18,8 @@ from mmsequence.errors import RuleFileError
 from mmsequence.i18n import LANGUAGES, finding_message, format_date, negotiate, po_file, translations
 from mmsequence.messages import _EVENTS as EVENTS
 from mmsequence.messages import ACTION_TEXTS
-from mmsequence.rulebook import load_rulebook
 from mmsequence.render import display_width, to_text
+from mmsequence.rulebook import load_rulebook
 
 from .builders import document, line
 

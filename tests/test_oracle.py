@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from mmsequence import Policy, evaluate, load_policy
 from mmsequence.rulebook import load_rulebook
+from mmsequence.testing import oracle
 from mmsequence.testing.strategies import patient_histories, policies
 
-from mmsequence.testing import oracle
 from .profiles import SEEDS, run
 
 #: Extended rules the oracle does not implement (added by later packs), switched off for the comparison.

@@ -76,12 +76,12 @@ def test_disabled_rules(tmp_path):
 
 
 def test_safety_rules_cannot_be_disabled(tmp_path):
-    with pytest.raises(InputError, match="'safety.unknown-agent' is a safety rule and cannot be switched off"):
+    with pytest.raises(InputError, match=r"'safety.unknown-agent' is a safety rule and cannot be switched off"):
         evaluate(document(), policy=policy(tmp_path, "disabled_rules: [safety.unknown-agent]"))
 
 
 def test_unknown_rule_id_is_an_error(tmp_path):
-    with pytest.raises(InputError, match="disabled_rules: 'review.nope' is not a rule id"):
+    with pytest.raises(InputError, match=r"disabled_rules: 'review.nope' is not a rule id"):
         evaluate(document(), policy=policy(tmp_path, "disabled_rules: [review.nope]"))
 
 
@@ -168,7 +168,7 @@ def test_interval_consecutive(tmp_path):
     assert "review.interval" not in outcome(doc, None, "teclistamab")[2]
     assert outcome(doc, policy(tmp_path, "interval: {consecutive: false}"), "teclistamab")[:2] == (
         "wait", datetime.date(2026, 6, 20))
-    with pytest.raises(InputError, match="interval.consecutive: 'yes' is not true or false"):
+    with pytest.raises(InputError, match=r"interval.consecutive: 'yes' is not true or false"):
         policy(tmp_path, "interval: {consecutive: 'yes'}")
 
 

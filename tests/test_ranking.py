@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +30,7 @@ def test_every_criterion_is_cited_with_an_evidence_level_and_a_chinese_reason():
     for c in criteria:
         assert c.citation and c.source["text"] and c.reason
         assert c.evidence in ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
-        assert dict((lang, r) for lang, _, r in c.translations)["zh-CN"]
+        assert {lang: r for lang, _, r in c.translations}["zh-CN"]
         assert c.evidence != "interpretation" or "interpretation" in c.title
 
 
@@ -85,7 +84,7 @@ def test_a_switch_of_target_decides_within_a_tier_and_a_site_can_switch_the_crit
 
 def test_a_criterion_id_that_does_not_exist_is_still_an_error():
     site = policy_from_mapping({"disabled_rules": ["rank.by-name"]}, "site.yaml", load_policy())
-    with pytest.raises(InputError, match="'rank.by-name' is not a rule id"):
+    with pytest.raises(InputError, match=r"'rank.by-name' is not a rule id"):
         evaluate(_vignette(94), policy=site)
 
 

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from mmsequence.board import build_board
+from mmsequence.board.report import render_html, render_markdown
 from mmsequence.cli import main
 from mmsequence.policy import load_policy
-from mmsequence.board.report import render_html, render_markdown
 
 from .batch import BOARD_DAY, EXAMPLES, example_board, write
 from .builders import document, line

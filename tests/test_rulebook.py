@@ -64,6 +64,13 @@ def test_shipped_rules_pass_every_check():
         ("safety/out-of-scope.yaml", "mmsequence interpretation", "our reading", "an interpretation rule must say so"),
         ("review/switch-target.yaml", "effect: caution", "effect: maybe", "effect: 'maybe' is not one of"),
         ("review/switch-target.yaml", "id: review.switch-target", "id: [", "not valid YAML"),
+        ("review/interval.yaml", 'reason: "T-cell recovery after {interval_from:agent}"\n', "", "reason: is required"),
+        ("review/interval.yaml", "after {interval_from:agent}", "after {washout_from:agent}",
+         "reason: {washout_from} is not a fact the rule quotes"),
+        ("review/interval.yaml", "after {interval_from:agent}", "after {interval_from:colour}", "reason: ':colour' is not a part"),
+        ("review/interval.yaml", '  reason: "{interval_from:agent} 后的 T 细胞恢复"\n', "",
+         "zh-CN: expected a mapping with a non-empty title, message and reason"),
+        ("review/interval.yaml", '"{interval_from:agent} 后的 T 细胞恢复"', '"T 细胞恢复"', "zh-CN: reason: quotes other facts"),
     ],
 )
 def test_broken_rule_files_are_rejected_with_file_and_key(rules, name, old, new, message):

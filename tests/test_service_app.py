@@ -3,11 +3,11 @@ data problems, orders by code, feedback, CORS and the dev flag."""
 
 from __future__ import annotations
 
-import re
 import asyncio
 import copy
 import json
 import logging
+import re
 from ipaddress import ip_network
 from typing import Any
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import time
 import uuid
@@ -244,7 +245,7 @@ def test_a_failing_jwk_set_url_backs_off_and_keeps_the_last_good_keys(ehr):
         return attempts
 
     attempts = asyncio.run(scenario())
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert len(attempts) >= 3 and gaps == sorted(gaps) and gaps[-1] > gaps[0]  # the waits grow
 
 

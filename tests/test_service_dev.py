@@ -110,7 +110,7 @@ def test_serve_refuses_the_development_issuer_beyond_loopback(tmp_path, capsys):
     code = main(["serve", "--host", "0.0.0.0", "--trust-file", str(tmp_path / "dev" / "trust.yaml"),
                  "--public-url", "http://127.0.0.1:8088", "--database", str(tmp_path / "s.sqlite3")])
     assert code == 2
-    assert f"'0.0.0.0' is not a loopback address, and the trust file holds the local development issuer" \
+    assert "'0.0.0.0' is not a loopback address, and the trust file holds the local development issuer" \
            in capsys.readouterr().err
     assert not (tmp_path / "s.sqlite3").exists()
 

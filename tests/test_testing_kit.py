@@ -1,6 +1,7 @@
 """mmsequence.testing itself: each invariant catches a planted fault, and the strategies keep their knobs."""
 
 import datetime
+import itertools
 import random
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import attrs
 import pytest
 from hypothesis import find, given, settings
 
-from mmsequence import Policy, PartialDate, evaluate, parse_document
+from mmsequence import PartialDate, Policy, evaluate, parse_document
 from mmsequence.catalog import load_catalog
 from mmsequence.policy import policy_from_mapping
 from mmsequence.testing import invariants, reference
@@ -154,7 +155,7 @@ def test_check_reports_crashes_and_names_the_invariant(monkeypatch):
 def test_frozen_stops_ongoing_lines_on_as_of_and_car_t_on_its_infusion():
     doc = document(line("cilta-cel", "2025-03-01"), line("talquetamab", "2025-06-01"))
     lines = invariants.frozen(doc, datetime.date(2026, 1, 10), load_catalog())["lines"]
-    assert [l.get("end") for l in lines] == ["2022-12-31", "2025-03-01", "2026-01-10"]
+    assert [ln.get("end") for ln in lines] == ["2022-12-31", "2025-03-01", "2026-01-10"]
     assert "end" not in doc["lines"][2]
     # a date that could lie after as_of is seen later as as_of, the latest day it could be
     # (a dose '2016-01' on 2016-01-02 waited until 2016-07-02; on that day '2016-01' read up to 01-31)
@@ -175,11 +176,11 @@ def test_a_policy_is_read_back_from_its_recorded_output(policy):
                          apheresis=("pending",), partial_dates=1.0, car_t_eligible=(False,), jurisdictions=("EU",),
                          candidates=["talquetamab"], synonyms=False, unknown_agents=0.0, site_agents=False))
 def test_the_knobs_bound_what_is_drawn(doc):
-    assert len(doc["lines"]) == 2 and sum(l["agents"] == ["arlocabtagene autoleucel"] for l in doc["lines"]) == 1
-    car_t = [l for l in doc["lines"] if l["agents"] == ["arlocabtagene autoleucel"]]
-    others = [l for l in doc["lines"] if l not in car_t]
-    assert all(len(l["start"]) < 10 for l in others) and len(doc["apheresis"][-1]["date"]) < 10
-    assert all(len(l["start"]) == 10 for l in car_t)  # an infusion is one known day
+    assert len(doc["lines"]) == 2 and sum(ln["agents"] == ["arlocabtagene autoleucel"] for ln in doc["lines"]) == 1
+    car_t = [ln for ln in doc["lines"] if ln["agents"] == ["arlocabtagene autoleucel"]]
+    others = [ln for ln in doc["lines"] if ln not in car_t]
+    assert all(len(ln["start"]) < 10 for ln in others) and len(doc["apheresis"][-1]["date"]) < 10
+    assert all(len(ln["start"]) == 10 for ln in car_t)  # an infusion is one known day
     assert doc["apheresis"][-1]["status"] == "planned"
     assert (doc["car_t_eligible"], doc["jurisdiction"], doc["candidates"]) == (False, "EU", ["talquetamab"])
 
@@ -189,11 +190,11 @@ def test_the_knobs_bound_what_is_drawn(doc):
 def test_histories_are_ones_a_clinic_could_have(doc):
     history = parse_document(doc)
     as_of = datetime.date.fromisoformat(doc["as_of"])
-    days = [d for l in history.lines for d in (l.start, l.end) if d is not None]
-    assert all(a.earliest <= b.earliest for a, b in zip(days, days[1:])) and all(d.earliest <= as_of for d in days)
-    for l, raw in zip(history.lines, doc["lines"]):
+    days = [d for ln in history.lines for d in (ln.start, ln.end) if d is not None]
+    assert all(a.earliest <= b.earliest for a, b in itertools.pairwise(days)) and all(d.earliest <= as_of for d in days)
+    for ln, raw in zip(history.lines, doc["lines"]):
         if reference.given({"lines": [raw]}, load_catalog(), as_of)[0].modality == "car-t":
-            assert len(l.agents) == 1 and l.end in (None, l.start)
+            assert len(ln.agents) == 1 and ln.end in (None, ln.start)
     done = [a.date for a in history.apheresis if a.status in ("done", "failed")]
     assert all(d.earliest <= as_of for d in done)
     assert all(a.date.earliest <= b.date.earliest for a, b in zip(history.apheresis, history.apheresis[1:]) if a.date and b.date)
@@ -206,7 +207,7 @@ def test_partial_dates_are_imprecise_dates_the_parser_reads(text):
 
 
 def test_shrinking_gives_a_small_readable_history():
-    found = find(patient_histories(synonyms=False), lambda d: any("teclistamab" in l["agents"] for l in d["lines"]),
+    found = find(patient_histories(synonyms=False), lambda d: any("teclistamab" in ln["agents"] for ln in d["lines"]),
                  settings=settings(max_examples=300, database=None, deadline=None), random=random.Random(1))
     assert found["lines"] == [{"agents": ["teclistamab"], "start": "2016-01-01", "end": "2016-01-01"}]
 

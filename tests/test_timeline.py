@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmsequence import evaluate
+from mmsequence.board.geometry import Scale, build_timeline
 from mmsequence.dates import add_months
 from mmsequence.policy import Policy
-from mmsequence.board.geometry import Scale, build_timeline
 
 from .builders import document, line
 
@@ -135,7 +135,7 @@ def test_apheresis_weeks_apart_and_a_window_ending_at_the_evaluation_date_do_not
                              apheresis=[{"status": "failed", "date": "2026-01-05"}, {"status": "done", "date": "2026-01-19"},
                                         {"status": "planned", "date": "2026-02-02"}]))
     assert overlapping(t) == []
-    failed, done, planned = sorted((m for m in t.markers if m.kind == "apheresis"), key=lambda m: m.span.mid)
+    failed, done, _planned = sorted((m for m in t.markers if m.kind == "apheresis"), key=lambda m: m.span.mid)
     assert failed.cy != done.cy  # two weeks apart: one moved to a sub-lane
     assert all(m.row.y < m.box.y0 and m.box.y1 < m.row.y + m.row.height for m in t.markers)
     (window,) = [label for label in t.labels if label.css == "tl-window-label"]

@@ -36,7 +36,7 @@ def findings(doc):
 
 @pytest.mark.parametrize("doc", list(DOCUMENTS.values()), ids=list(DOCUMENTS))
 def test_messages_quote_no_field_path_and_no_raw_fact(doc):
-    for candidate, finding in findings(doc):
+    for _candidate, finding in findings(doc):
         assert not RAW.search(finding.message), (finding.rule, finding.message)
         sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", finding.message) if s]
         assert len(sentences) <= 2, (finding.rule, finding.message)

@@ -18,8 +18,22 @@ from .history import Override, PatientHistory, parse_document
 from .policy import Policy, load_policy
 
 __all__ = [
+    "Assessment",
+    "CandidateAssessment",
+    "EngineError",
+    "Evaluator",
+    "Finding",
+    "InputError",
+    "MmsequenceError",
+    "Override",
+    "PartialDate",
+    "PatientCourse",
+    "PatientHistory",
+    "Policy",
+    "RuleFileError",
     "__version__",
-    "Assessment", "CandidateAssessment", "EngineError", "Evaluator", "Finding", "InputError", "MmsequenceError",
-    "Override", "PartialDate", "PatientCourse", "PatientHistory", "Policy", "RuleFileError", "evaluate",
-    "load_policy", "parse_document", "read_document",
+    "evaluate",
+    "load_policy",
+    "parse_document",
+    "read_document",
 ]

@@ -2,7 +2,8 @@
 ``candidate`` fact per candidate therapy.
 
 durable_rules matches flat facts, so every value a rule tests is computed here from the
-:class:`~mmsequence.course.PatientCourse`; nothing is derived again. Values a message only quotes
+:class:`~mmsequence.course.PatientCourse`; nothing is derived again. The fields and their types are
+:mod:`mmsequence.fact_fields`'s (the rule schema). Values a message only quotes
 may be references (a line, an exposure, a last dose, a date, an event: see
 :mod:`mmsequence.course`); no rule condition reads them, so they never reach the engine.
 """
@@ -15,29 +16,6 @@ from typing import Any
 import attrs
 
 from .course import Candidate, Clock, Exposure, PatientCourse, any_of, date_ref, event_ref, tri
-
-#: The fields of the facts the engine matches; rule files may name only these.
-PATIENT_FIELDS = (
-    "t", "sid", "car_t_eligible", "prior_lines", "tcrt_count", "tcrt_agents", "prior_car_t",
-    "prior_car_t_agents", "apheresis", "apheresis_date", "apheresis_event", "unknown_agents", "unknown_agent_names",
-    "jurisdiction", "exposed_pi", "exposed_imid", "exposed_anti_cd38", "triple_class_exposed",
-    "lenalidomide_refractory", "progression_on_last", "soluble_bcma_known", "soluble_bcma_ng_ml",
-    "anti_cd38_refractory", "anti_cd38_refractory_agents", "anti_cd38_refractory_open",
-    "anti_cd38_refractory_open_lines", "exposed_bcma", "bcma_agents", "car_t_option", "bendamustine",
-    "bendamustine_agents",
-)
-CANDIDATE_FIELDS = (
-    "t", "sid", "cid", "query", "known", "name", "modality", "tcrt", "status", "targets",
-    "same_target_tcrt", "same_target_agents", "same_target_count", "same_target_bsab",
-    "same_target_bsab_agents", "same_target_refractory", "same_target_refractory_agents",
-    "same_target_refractory_open", "same_target_refractory_open_lines",
-    "same_target_car_t", "same_target_car_t_agents", "refractory_to_agent", "refractory_agent_lines",
-    "same_targets", "regimen", "refractory_open", "refractory_open_lines",
-    "bcma", "bridging_same_target", "antigen_lost", "lost_targets", "reserve_left", "reserve_targets",
-    "anchor", "anchor_kind", "available",
-    "interval", "interval_from", "interval_exact", "interval_end", "interval_end_earliest", "interval_months",
-    "washout", "washout_from", "washout_exact", "washout_end", "washout_end_earliest", "washout_days",
-)
 
 #: Apheresis states that record a collection planned or done for a CAR-T still to come.
 _CAR_T_UNDER_WAY = {"pending": "planned-apheresis", "collected": "collected-apheresis"}

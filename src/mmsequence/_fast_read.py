@@ -17,11 +17,23 @@ import msgspec
 
 from .dates import PartialDate
 from .history import (
-    Apheresis, Biomarkers, CandidateInput, CandidateRegimen, Line, Override, PatientHistory, _apheresis_order_problems,
+    Apheresis,
+    Biomarkers,
+    CandidateInput,
+    CandidateRegimen,
+    Line,
+    Override,
+    PatientHistory,
+    _apheresis_order_problems,
     _line_problems,
 )
 from .schema import (
-    ApheresisDocument, BiomarkersDocument, LineDocument, OverrideDocument, PatientHistoryDocument, RegimenDocument,
+    ApheresisDocument,
+    BiomarkersDocument,
+    LineDocument,
+    OverrideDocument,
+    PatientHistoryDocument,
+    RegimenDocument,
 )
 
 _DECODER = msgspec.json.Decoder(PatientHistoryDocument)

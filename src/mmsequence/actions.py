@@ -6,7 +6,7 @@ recorded exactly (whatever the candidates). The other actions come from the live
 ways, none of which names a rule:
 
 - a rule that depends on a fact (``depends_on`` in its file) asks for that fact when the record
-  leaves it unknown (:data:`MISSING_FACTS`): "record whether the patient is eligible for CAR-T";
+  leaves it unknown (:data:`mmsequence.fact_fields.MISSING_FACTS`, from the fact's definition): "record whether the patient is eligible for CAR-T";
 - a rule asks for an action by code (``asks``): "identify the candidate 'fooximab'";
 - a timing finding (a wait or a scheduling constraint) whose clock runs from a last dose the record
   gives only to the month or year asks for the exact date, and one whose date falls after a
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .course import event_ref
+from .fact_fields import MISSING_FACTS
 from .messages import action_text
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 CODES = ("record-myeloma-diagnosis", "check-death", "resolve-car-t-eligibility", "record-car-t-eligibility",
          "classify-agent", "classify-candidate",
          "record-dose-date", "record-progression-date", "move-apheresis")
-#: Patient facts a rule may depend on, and the action that asks for each when it is unknown.
-MISSING_FACTS = {"car_t_eligible": "record-car-t-eligibility"}
 #: Codes a rule file may give under ``asks``.
 ASKABLE = ("resolve-car-t-eligibility", "classify-candidate")
 

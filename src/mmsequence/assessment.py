@@ -13,6 +13,7 @@ from .gate import Gate
 from .knowledge import Knowledge
 from .policy import Policy
 from .ranking import RankReason
+from .vocabulary import FAVOURABLE, CandidateModality, Effect, Verdict, effect_order, is_blocking, is_restrictive
 
 if TYPE_CHECKING:
     from .course import PatientCourse
@@ -29,7 +30,7 @@ class Finding:
     """
 
     rule: str
-    effect: str
+    effect: Effect
     message: str
     evidence: str
     citation: str
@@ -43,6 +44,12 @@ class Finding:
     #: its placeholders, for outputs in another language (not part of the JSON).
     templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
     values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    #: The rule's short reason phrase template by language, English first (not part of the JSON).
+    reasons: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+
+    def reason_template(self, language: str) -> str | None:
+        """The rule's reason phrase in ``language`` (else English), placeholders unfilled."""
+        return dict(self.reasons).get(language, self.reasons[0][1]) if self.reasons else None
 
     @property
     def sets_date(self) -> bool:
@@ -81,16 +88,43 @@ class CandidateAssessment:
     query: str
     therapy: str
     target: tuple[str, ...]
-    modality: str
-    verdict: str
+    modality: CandidateModality
+    verdict: Verdict
     earliest_date: datetime.date | None
     rank: int
     findings: tuple[Finding, ...]
-    then: str | None = None
+    then: Verdict | None = None
     earliest_date_set_by: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()  # a regimen's agents (empty for a single drug)
     #: The candidates it shares its rank with, and why it ranks above the next lower rank.
     rank_reason: RankReason = RankReason()
+
+    @property
+    def live(self) -> tuple[Finding, ...]:
+        """The findings not overridden."""
+        return tuple(f for f in self.findings if f.overridden is None)
+
+    @property
+    def deciding(self) -> tuple[Finding, ...]:
+        """The live findings whose effect is the verdict: what decided it."""
+        return tuple(f for f in self.live if f.effect == self.verdict)
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        """The live findings that keep the option from being given now (wait, avoid, indeterminate)."""
+        return tuple(f for f in self.live if is_blocking(f.effect))
+
+    @property
+    def against(self) -> tuple[Finding, ...]:
+        """The live findings that say anything against the option (any effect but preferred and
+        acceptable, a scheduling constraint included)."""
+        return tuple(f for f in self.live if f.effect not in FAVOURABLE)
+
+    @property
+    def why_not_first(self) -> Finding | None:
+        """The most restrictive live finding (caution or worse), first of equals; a scheduling
+        finding (a not-before date that leaves the verdict alone) never is."""
+        return max((f for f in self.live if is_restrictive(f.effect)), key=lambda f: effect_order(f.effect), default=None)
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         return {
@@ -151,6 +185,16 @@ class Assessment:
         out["candidates"] = [c.to_dict(shared) for c in self.candidates]
         out["warnings"] = list(self.warnings)
         return out
+
+    @property
+    def prior_lines(self) -> int:
+        """The patient's prior lines of therapy, counted as IMWG lines (not records)."""
+        return self.course.prior_lines
+
+    @property
+    def knowledge_reviewed(self) -> datetime.date | None:
+        """The oldest day any part of the knowledge used was last checked against its sources."""
+        return self.ruleset.knowledge.reviewed
 
     def candidate(self, name: str) -> CandidateAssessment:
         """The assessment of a candidate by the name the input used or its canonical name."""

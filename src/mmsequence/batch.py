@@ -100,7 +100,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
             return None
     if not isinstance(record, dict):
         return None
-    if isinstance(record.get("header"), dict) or isinstance(record.get("source"), str) and _complete(record):
+    if isinstance(record.get("header"), dict) or (isinstance(record.get("source"), str) and _complete(record)):
         return record
     return None
 

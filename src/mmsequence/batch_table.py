@@ -59,7 +59,7 @@ def table_rows(jsonl: Path) -> Iterator[dict[str, Any]]:
             if "header" in record:
                 ruleset = record["header"]["ruleset"]["digest"]
                 continue
-            base = {column: None for column in COLUMNS} | {"source": record["source"]}
+            base = dict.fromkeys(COLUMNS) | {"source": record["source"]}
             if "errors" in record:
                 yield base | {"errors": "; ".join(record["errors"])}
                 continue

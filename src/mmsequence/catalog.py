@@ -26,13 +26,13 @@ from ._paths import rules_dir
 from .errors import RuleFileError
 from .history import JURISDICTIONS
 from .knowledge import Reviewed, as_day, parse_reviewed
+from .vocabulary import MODALITIES as MODALITIES  # re-exported: the catalog checks agents against it
+from .vocabulary import TCRT_MODALITIES, Modality
 
-MODALITIES = ("bsab", "car-t", "adc", "nk-engager", "conventional", "none")
-TCRT_MODALITIES = ("bsab", "car-t")
 #: The targets of T-cell redirecting therapy, in the order they are shown (any other target after them).
 TCRT_TARGETS = ("BCMA", "GPRC5D", "FcRH5")
 #: A regimen's modality is the first of these that one of its agents has.
-_REGIMEN_MODALITY = ("car-t", "bsab", "adc", "nk-engager", "conventional")
+_REGIMEN_MODALITY: tuple[Modality, ...] = ("car-t", "bsab", "adc", "nk-engager", "conventional")
 STATUSES = ("approved", "investigational", "discontinued", "preclinical")
 #: What a drug is for, which decides how a history treats it:
 #: anti-myeloma counts toward lines, class exposure and the washout; conditioning belongs to the
@@ -129,7 +129,7 @@ class Agent:
 
     name: str
     targets: tuple[str, ...] = attrs.field(converter=_names)
-    modality: str = attrs.field(validator=attrs.validators.in_(MODALITIES))
+    modality: Modality = attrs.field(validator=attrs.validators.in_(MODALITIES))
     drug_class: str
     status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
     synonyms: tuple[str, ...] = attrs.field(default=(), converter=_names)

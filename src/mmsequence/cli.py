@@ -7,8 +7,8 @@ import contextlib
 import datetime
 import os
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from ._paths import plan_vignettes_dir, vignettes_dir
 from ._version import __version__
@@ -23,8 +23,8 @@ from .knowledge import as_day
 from .omop.command import add_omop_commands
 from .policy import load_policy
 from .render import to_json, to_text
-from .schema import json_schema
 from .rulebook import Rule, Rulebook, check_references, check_translations, knowledge_problems, load_rulebook
+from .schema import json_schema
 from .service.command import add_serve_command
 from .service.dev import add_dev_keys_command
 from .testing.command import add_validate_command

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -28,6 +28,7 @@ from .errors import InputError
 from .history import CandidateRegimen, Line, PatientHistory, candidate_query
 from .messages import with_display
 from .policy import Policy
+from .vocabulary import ApheresisState, ClockStatus, Tri
 
 #: IMWG: refractory is progression on therapy or within this many days of the last dose.
 REFRACTORY_DAYS = 60
@@ -35,16 +36,14 @@ REFRACTORY_DAYS = 60
 LABEL_CLASSES = {"pi": "proteasome-inhibitor", "imid": "imid", "anti_cd38": "anti-cd38"}
 #: Conventional classes that do not start the washout clock before apheresis or a bsAb.
 NO_WASHOUT_CLASSES = ("supportive", "corticosteroid")
-#: Apheresis states: no record, a plan pending, T cells collected (and not yet infused), collected
-#: and used by a later infusion, the last collection failed, the plan was cancelled.
-APHERESIS_STATES = ("none", "pending", "collected", "used", "failed", "cancelled")
 
-Tri = str
-"""``yes``, ``no`` or ``unknown``."""
+
+_TRI: dict[bool | None, Tri] = {True: "yes", False: "no", None: "unknown"}
+_CLOCK: dict[bool | None, ClockStatus] = {True: "met", False: "unmet", None: "uncertain"}
 
 
 def tri(value: bool | None) -> Tri:
-    return {True: "yes", False: "no", None: "unknown"}[value]
+    return _TRI[value]
 
 
 def any_of(values: Iterable[Tri]) -> Tri:
@@ -133,7 +132,7 @@ class NotTherapy:
 
 
 @attrs.frozen
-class TherapyLineCourse:
+class CountedLine:
     """A line of therapy as the rules count it: the history lines it is made of (a CAR-T line may be
     its bridging and its infusion), by index."""
 
@@ -159,10 +158,10 @@ class Candidate:
 
 
 @attrs.frozen
-class ApheresisState:
-    """The state of CAR-T apheresis (one of APHERESIS_STATES), the last record's date and product."""
+class ApheresisCourse:
+    """The course's CAR-T apheresis: its state, the last record's date and product."""
 
-    state: str
+    state: ApheresisState
     date: PartialDate | None = None
     product: Agent | None = None
 
@@ -177,7 +176,7 @@ class Clock:
     ``source`` the exposure whose last dose gives its latest day.
     """
 
-    status: str
+    status: ClockStatus
     source: Exposure | None = None
     last_dose: PartialDate | None = None
     window: PartialDate | None = None
@@ -222,7 +221,7 @@ earliest on the evaluation day), ``planned-apheresis`` or ``collected-apheresis`
 
 
 @attrs.frozen
-class LineCourse:
+class ResolvedLine:
     """One line of therapy as drawn and summarised: its agents looked up, last dose and interval."""
 
     number: int  # 1-based, as a clinician counts lines
@@ -265,12 +264,12 @@ class PatientCourse:
     as_of: datetime.date
     exposures: tuple[Exposure, ...]
     unknown: tuple[tuple[str, int], ...]  # (name as written, line index) of each agent the catalog does not know
-    apheresis: ApheresisState
+    apheresis: ApheresisCourse
     candidates: tuple[Candidate, ...]
-    lines: tuple[LineCourse, ...]
+    lines: tuple[ResolvedLine, ...]
     warnings: tuple[str, ...]
     not_therapy: tuple[NotTherapy, ...] = ()
-    therapy_lines: tuple[TherapyLineCourse, ...] = ()
+    therapy_lines: tuple[CountedLine, ...] = ()
     tcrt: tuple[Exposure, ...] = attrs.field(init=False)
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
@@ -368,7 +367,7 @@ class PatientCourse:
         if not earlier:
             return _NO_CLOCK
         window, last = _window(earlier, self.as_of, shift)
-        status = {True: "met", False: "unmet", None: "uncertain"}[anchor.on_or_after(window)]
+        status = _CLOCK[anchor.on_or_after(window)]
         return Clock(status, last, None if last.ongoing else last.last_dose(self.as_of), window)
 
     def same_target(self, agent: Agent) -> tuple[Exposure, ...]:
@@ -388,7 +387,7 @@ class PatientCourse:
         return dict(self._class_facts)
 
     def _classes(self) -> dict[str, Tri]:
-        facts = {}
+        facts: dict[str, Tri] = {}
         for key, drug_class in LABEL_CLASSES.items():
             hit = any(e.agent.drug_class == drug_class for e in self.exposures)
             facts[f"exposed_{key}"] = "yes" if hit else "unknown" if self.unknown else "no"
@@ -609,21 +608,21 @@ def _dates(line: Line, as_of: datetime.date) -> tuple[PartialDate, PartialDate |
 
 
 def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, as_of: datetime.date,
-                     warnings: list[str]) -> ApheresisState:
+                     warnings: list[str]) -> ApheresisCourse:
     """The last record decides: pending, collected, used, failed, cancelled (none without a record).
 
     A plan cannot happen before ``as_of``, a collection not after it.
     """
     if not history.apheresis:
-        return ApheresisState("none")
+        return ApheresisCourse("none")
     last = history.apheresis[-1]
     product = catalog.lookup(last.product) if last.product else None
     if last.status == "planned":
         if last.date is not None and last.date.before(as_of):
             warnings.append(f"apheresis[{len(history.apheresis) - 1}].date: planned for '{last.date}', "
                             f"before as_of {as_of}; treated as pending with no date")
-            return ApheresisState("pending", None, product)
-        return ApheresisState("pending", None if last.date is None else last.date.bounded(as_of), product)
+            return ApheresisCourse("pending", None, product)
+        return ApheresisCourse("pending", None if last.date is None else last.date.bounded(as_of), product)
     date = None if last.date is None else last.date.bounded(None, as_of)
     if last.status == "done" and date is not None:
         car_t = [e for e in exposures if e.agent.modality == "car-t"]
@@ -634,8 +633,9 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
                 f".date '{last.date}': give the day of the infusion or of the collection" for e in unordered
             ])
         used = any(e.start.on_or_after(date) for e in car_t)
-        return ApheresisState("used" if used else "collected", date, product)
-    return ApheresisState(last.status, date, product)
+        return ApheresisCourse("used" if used else "collected", date, product)
+    # failed or cancelled: the reader refuses a done record without its date
+    return ApheresisCourse(cast(ApheresisState, last.status), date, product)
 
 
 def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | None) -> tuple[Candidate, ...]:
@@ -700,7 +700,7 @@ def _and(names: list[str]) -> str:
 
 
 def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, policy: Policy,
-           as_of: datetime.date) -> tuple[LineCourse, ...]:
+           as_of: datetime.date) -> tuple[ResolvedLine, ...]:
     clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     result = []
     for i, line in enumerate(history.lines):
@@ -712,7 +712,7 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
         last = start if one_infusion else PartialDate.of(as_of) if end is None else end
         starts = any(e.agent.modality in clock for e in mine)
         regimen = catalog.regimen(a for a in agents if a is not None) if all(agents) else None
-        result.append(LineCourse(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
+        result.append(ResolvedLine(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
                                  last.plus_months(policy.interval_months) if starts else None))
     return tuple(result)
 
@@ -737,7 +737,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
 
 
 def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: list[tuple[str, int]],
-                   warnings: list[str]) -> tuple[TherapyLineCourse, ...]:
+                   warnings: list[str]) -> tuple[CountedLine, ...]:
     """History lines grouped into lines of therapy (by their origin's number, else one each); a line
     without an anti-myeloma drug, known or not, or with only a corticosteroid (a pulse, premedication)
     is a warning and counts for nothing."""
@@ -753,6 +753,6 @@ def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: 
         groups.setdefault(key, []).append(i)
     ordered = sorted(groups.values(), key=lambda idx: min(chronological(history.lines[i]) for i in idx))
     return tuple(
-        TherapyLineCourse(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
+        CountedLine(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
         for n, idx in enumerate(ordered, 1)
     )

@@ -30,20 +30,22 @@ from .course import Candidate, PatientCourse, derive_course
 from .dates import PartialDate
 from .documents import read_document
 from .errors import InputError
+from .fact_fields import LINE_AND_CLOCK_FIELDS
 from .gate import myeloma_gate as gate_of
 from .history import CandidateInput, Override, PatientHistory
 from .knowledge import Knowledge, Reviewed, part_of, site_reviews
-from .policy import Policy, check_catalog, load_policy
 from .messages import not_confident_words
-from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
+from .policy import Policy, check_catalog, load_policy
 from .ranking import Criterion, Standing, ranks, reasons, standing
-from .verdicts import EFFECTS, TIERS, combine, ranking_findings, tiers
+from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
+from .verdicts import combine, ranking_findings, tiers
+from .vocabulary import TIERS, effect_order
 
 if TYPE_CHECKING:
     from .plans import Plans
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _agents_digest() -> str:
     return hashlib.sha256((rules_dir() / "agents.yaml").read_bytes()).hexdigest()
 
@@ -153,7 +155,7 @@ def evaluator_for(policy: Policy) -> Evaluator:
 
 
 @resettable
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_policy() -> Policy:
     return load_policy()
 
@@ -196,7 +198,7 @@ def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tupl
 def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
             criteria: tuple[Criterion, ...]) -> tuple[Standing, CandidateAssessment]:
     """The candidate's standing for the ranking and its assessment (ranked later)."""
-    ordered = tuple(sorted(found, key=lambda f: (-EFFECTS.index(f.effect), f.rule)))
+    ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
     outcome = combine(ordered)
     agent = candidate.agent
     bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
@@ -220,13 +222,6 @@ def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
         return None
     binding, field = ref.split(".", 1)
     return bound[binding][field]
-
-
-#: Facts that line counting or the interval and washout clocks decide, which an unknown drug could change.
-LINE_AND_CLOCK_FIELDS = frozenset({
-    "prior_lines", "tcrt_count", "prior_car_t", "same_target_tcrt", "same_target_count", "same_target_bsab",
-    "same_target_car_t", "same_target_refractory", "interval", "washout", "progression_on_last",
-})
 
 
 def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
@@ -270,6 +265,7 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
         templates=tuple((language, message) for language, _, message in rule.translations),
+        reasons=rule.reasons,
         values=rule.placeholder_values(bound),
     )
 

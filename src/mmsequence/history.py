@@ -8,6 +8,7 @@ another reader (FHIR) passes the same consistency checks (:func:`consistency_pro
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -18,10 +19,15 @@ import msgspec
 
 from .dates import PartialDate
 from .errors import InputError
-
 from .schema import (
-    ApheresisDocument, BiomarkersDocument, LineDocument, OverrideDocument, PatientHistoryDocument, RegimenDocument,
-    fields, required,
+    ApheresisDocument,
+    BiomarkersDocument,
+    LineDocument,
+    OverrideDocument,
+    PatientHistoryDocument,
+    RegimenDocument,
+    fields,
+    required,
 )
 from .vocabulary import APHERESIS_STATUSES, JURISDICTIONS, OVERRIDE_REASONS, RESPONSES, STOP_REASONS
 
@@ -409,7 +415,7 @@ def _apheresis_order_problems(records: list[tuple[int, Apheresis]]) -> list[str]
     return [
         f"apheresis[{j}].date: '{later.date}' is before apheresis[{i}].date '{earlier.date}'"
         " (records are listed in the order they happened)"
-        for (i, earlier), (j, later) in zip(dated, dated[1:])
+        for (i, earlier), (j, later) in itertools.pairwise(dated)
         if later.date is not None and earlier.date is not None and later.date.before(earlier.date)
     ]
 

@@ -112,7 +112,7 @@ def _babel(language: str):  # type: ignore[no-untyped-def]
         raise missing_extra(f"output in {language}", "i18n", "babel") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def translations(language: str = ENGLISH) -> gettext.NullTranslations:
     """The gettext translations of ``language``; English is the messages themselves."""
     check_language(language)

@@ -48,8 +48,8 @@ from typing import Any
 import attrs
 
 from .catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Agent
-from .dates import PartialDate
 from .course import refractory_by_date
+from .dates import PartialDate
 from .history import Line, LineOrigin, SourceRecord
 
 REGIMEN_DAYS = 28
@@ -107,7 +107,7 @@ class Member:
 
 
 @attrs.frozen
-class TherapyLine:
+class DerivedLine:
     """A line of therapy: its number, why it started, and its records in order."""
 
     number: int
@@ -161,7 +161,7 @@ class SetAside:
 class LineReading:
     """Lines derived from a chart, the drugs set aside, stem-cell harvests, and warnings."""
 
-    lines: tuple[TherapyLine, ...]
+    lines: tuple[DerivedLine, ...]
     set_aside: tuple[SetAside, ...]
     harvests: tuple[Event, ...]
     warnings: tuple[str, ...]
@@ -226,7 +226,7 @@ class _TcrtDays:
 
 
 @attrs.define
-class _Open:
+class _LineInProgress:
     """The line being built."""
 
     number: int
@@ -262,7 +262,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
     collections = [e for e in ordered if e.kind == "t-cell-collection"]
     bridging_windows = _bridging_windows(collections, car_t)
 
-    lines: list[_Open] = []
+    lines: list[_LineInProgress] = []
     set_aside: list[SetAside] = []
     harvests: list[Event] = []
     warnings: list[str] = []
@@ -270,11 +270,11 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
     pending: dict[str, list[Member]] = {"conditioning": [], "lymphodepletion": []}
     bridging: list[Member] = []
 
-    def start_line(reason: str, member: Member) -> _Open:
+    def start_line(reason: str, member: Member) -> _LineInProgress:
         nonlocal progression
         if lines:
             _close_open_ends(lines[-1], member.event, warnings)
-        line = _Open(len(lines) + 1, reason, [], set(), member.event.start.earliest, None, False)
+        line = _LineInProgress(len(lines) + 1, reason, [], set(), member.event.start.earliest, None, False)
         lines.append(line)
         line.add(member)
         progression = None
@@ -315,7 +315,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             continue
 
         role = e.role
-        if e.agent is not None and role in NOT_DIRECTED_AT_MYELOMA or e.agent is None and role is not None:
+        if (e.agent is not None and role in NOT_DIRECTED_AT_MYELOMA) or (e.agent is None and role is not None):
             set_aside.append(SetAside(e, role))
             continue
         if e.agent is not None and e.agent.may_be("conditioning") and _within_before(e, stem_cell, CONDITIONING_DAYS):
@@ -352,7 +352,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             start_line(f"{waiting.event.name} started {waiting.event.start} after the T-cell collection; no CAR-T"
                        " infusion recorded yet", waiting)
     return LineReading(
-        lines=tuple(TherapyLine(o.number, o.reason, tuple(o.members), o.progression) for o in lines),
+        lines=tuple(DerivedLine(o.number, o.reason, tuple(o.members), o.progression) for o in lines),
         set_aside=tuple(set_aside), harvests=tuple(harvests), warnings=tuple(warnings),
     )
 
@@ -376,27 +376,27 @@ def _in_window(e: Event, windows: list[tuple[datetime.date, datetime.date]]) -> 
     return any(first <= e.start.earliest < last for first, last in windows)
 
 
-def _continues(line: _Open, e: Event) -> bool:
+def _continues(line: _LineInProgress, e: Event) -> bool:
     """Whether ``e`` is a drug of ``line`` that goes on (the line ongoing, or restarted within the pause)."""
     if e.name not in line.names:
         return False
     return line.ongoing or line.last_dose is None or e.start.earliest <= line.last_dose + _days(PAUSE_DAYS)
 
 
-def _joins(line: _Open, e: Event, steroid: bool) -> bool:
+def _joins(line: _LineInProgress, e: Event, steroid: bool) -> bool:
     # a start that may come after the stop is a new line: a restart after progression, whichever day
-    if line.car_t or line.stopped is not None and e.start.latest > line.stopped:
+    if line.car_t or (line.stopped is not None and e.start.latest > line.stopped):
         return False
     if e.start.earliest <= line.start + _days(REGIMEN_DAYS):
         return True
     if line.transplant_day is not None and e.start.earliest <= line.transplant_day + _days(MAINTENANCE_DAYS):
         return True
-    if steroid and (line.ongoing or line.last_dose is not None and e.start.earliest <= line.last_dose):
+    if steroid and (line.ongoing or (line.last_dose is not None and e.start.earliest <= line.last_dose)):
         return True
     return _continues(line, e)
 
 
-def _new_line_reason(previous: _Open | None, e: Event, progression: Event | None) -> str:
+def _new_line_reason(previous: _LineInProgress | None, e: Event, progression: Event | None) -> str:
     if previous is None:
         return f"the first anti-myeloma therapy recorded ({e.name}, {e.start})"
     if progression is not None:
@@ -413,7 +413,7 @@ def _new_line_reason(previous: _Open | None, e: Event, progression: Event | None
     return f"the plan changed: {e.name} started {e.start}, after the regimen of line {previous.number} was set"
 
 
-def _close_open_ends(line: _Open, next_event: Event, warnings: list[str]) -> None:
+def _close_open_ends(line: _LineInProgress, next_event: Event, warnings: list[str]) -> None:
     """Drugs of ``line`` without an end that the next line does not continue end before it starts, and
     not before a progression recorded while they were still given (so that it was on therapy)."""
     limit = next_event.start

@@ -53,7 +53,7 @@ def render(template: str, bound: Mapping[str, Mapping[str, Any]]) -> str:
     return "".join([text + say(bound[binding][field], part) for text, binding, field, part in pieces]) + tail
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pieces(template: str) -> tuple[tuple[tuple[str, str, str, str | None], ...], str]:
     """A template split once into (text, binding, field, part) pieces, each text before its
     placeholder, and the text after the last one."""

@@ -33,7 +33,7 @@ def plans_text(plans: Plans, top: int = 5, width: int = 100, language: str = ENG
     elif not plans.plans:
         lines.append(_("No plan is offered: every first step is one to avoid."))
     for plan in plans.plans[:top]:
-        lines += [""] + plan_lines(plan, plans, width, language)
+        lines += ["", *plan_lines(plan, plans, width, language)]
     if len(plans.plans) > top:
         lines += ["", _("{count} more plans (--top, or --format json for all).").format(count=len(plans.plans) - top)]
     return "\n".join(lines) + "\n"

@@ -33,11 +33,12 @@ import attrs
 from . import _yaml as yaml
 from ._paths import rules_dir
 from .assessment import Assessment, CandidateAssessment, Finding
-from .catalog import TCRT_MODALITIES, TCRT_TARGETS, Catalog
+from .catalog import TCRT_TARGETS, Catalog
 from .dates import PartialDate, add_months
 from .errors import InputError
-from .i18n import ENGLISH, format_date, translations
 from .history import Apheresis, CandidateInput, Line, PatientHistory, candidate_query
+from .i18n import ENGLISH, format_date, translations
+from .vocabulary import TCRT_MODALITIES
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -71,7 +72,7 @@ class PlanCriterion:
         return next((r for lang, _, r in self.translations if lang == language), self.reason)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plan_criteria(path: Path | None = None) -> tuple[PlanCriterion, ...]:
     """The criteria of ``rules/plans.yaml``, in order of precedence."""
     source = path or rules_dir() / PLANS_FILE
@@ -405,7 +406,7 @@ def _when(day: datetime.date, relapses: tuple[datetime.date, ...], assumed: bool
     if k == 0:
         return When(day, 0, None, None)
     relapse = relapses[k - 1]
-    months = next((m for m in range(0, 121) if add_months(relapse, m) == day), None)
+    months = next((m for m in range(121) if add_months(relapse, m) == day), None)
     if months is not None and (months == 0 or day.day == relapse.day):
         return When(day, k, months, None, assumed)
     return When(day, k, None, (day - relapse).days, assumed)

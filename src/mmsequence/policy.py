@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -15,13 +15,14 @@ from . import _yaml as yaml
 from ._paths import rules_dir
 from .catalog import Agent, Catalog, CatalogError, parse_agents
 from .errors import InputError
-from .knowledge import as_day
 from .history import JURISDICTIONS
+from .knowledge import as_day
 
 PACK_NAMES = ("safety", "review", "extended", "labels")
 ALWAYS_ON_PACK = "safety"
 INTERVAL_SCOPES = ("after-bsab", "any-tcrt")
-INTERVAL_EFFECTS = ("wait", "caution")
+IntervalEffect = Literal["wait", "caution"]
+INTERVAL_EFFECTS: tuple[IntervalEffect, ...] = get_args(IntervalEffect)
 CAR_T_ANCHORS = ("planned-apheresis", "evaluation-date")
 #: The Observations a FHIR record may carry for the rules, each coded as the site maps it.
 OBSERVATION_KINDS = ("disease_status", "car_t_eligible", "soluble_bcma", "bcma_loss", "gprc5d_loss", "fcrh5_loss")
@@ -44,7 +45,7 @@ class Policy:
     packs: tuple[str, ...] = attrs.field(default=PACK_NAMES, converter=_with_safety)
     interval_months: int = 6
     interval_scope: str = "after-bsab"
-    interval_effect: str = "wait"
+    interval_effect: IntervalEffect = "wait"
     car_t_anchor: str = "planned-apheresis"
     interval_consecutive: bool = True
     washout_days: int = 14

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from . import _yaml as yaml
-from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
+from .fact_fields import CANDIDATE_FIELDS, PATIENT_FIELDS
 
 #: The file beside the rule packs that holds the criteria.
 RANK_FILE = "rank.yaml"

@@ -13,8 +13,9 @@ import orjson
 
 from .assessment import Assessment, CandidateAssessment
 from .catalog import ROLE_WORDS
-from .ranking import RankReason
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
+from .ranking import RankReason
+from .vocabulary import FAVOURABLE
 
 
 def to_json(assessment: Assessment) -> str:
@@ -116,7 +117,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
     rows = [("#", _("therapy"), _("target"), _("verdict"), _("not before"), _("rules"))]
     for c in assessment.candidates:
         rules = ", ".join(f.rule + (_(" (overridden)") if f.overridden else "")
-                          for f in c.findings if f.effect not in ("acceptable", "preferred")) or "-"
+                          for f in c.findings if f.effect not in FAVOURABLE) or "-"
         verdict = word(c.verdict) + (_(" (then {verdict})").format(verdict=word(c.then)) if c.then else "")
         rows.append((_rank_label(c, assessment), name(c.therapy), "/".join(c.target) or "?", verdict, day(c.earliest_date), rules))
     widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
@@ -125,10 +126,9 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
             patient=assessment.patient_id, date=day(assessment.as_of), packs=", ".join(assessment.ruleset.packs),
             digest=assessment.ruleset.digest[:19]),
     ]
-    knowledge = assessment.ruleset.knowledge
-    if knowledge.reviewed is not None:
+    if assessment.knowledge_reviewed is not None:
         lines.append(_("Knowledge last checked against its sources on {date}; review due {due}").format(
-            date=day(knowledge.reviewed), due=day(knowledge.due)))
+            date=day(assessment.knowledge_reviewed), due=day(assessment.ruleset.knowledge.due)))
     lines.append("")
     if assessment.actions:
         lines.append(_("To do first:"))
@@ -168,7 +168,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
                 evidence=tr.pgettext("evidence", f.evidence), citation=f.citation)
             lines += _wrap(evidence, width, "     ", "     ")
     course = assessment.course
-    lines += ["", _("Lines of therapy ({count}):").format(count=course.prior_lines)]
+    lines += ["", _("Lines of therapy ({count}):").format(count=assessment.prior_lines)]
     for summary in course.line_summaries():
         lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
     others = course.not_therapy_by_drug()

@@ -16,23 +16,24 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from . import _yaml as yaml
 from ._paths import rules_dir
-from .actions import ASKABLE, MISSING_FACTS
+from .actions import ASKABLE
 from .catalog import Catalog
 from .errors import InputError, RuleFileError
-from ._facts import CANDIDATE_FIELDS, PATIENT_FIELDS
-from .knowledge import Part, Reviewed, part_of, parse_reviewed
+from .fact_fields import CANDIDATE_FIELDS, MISSING_FACTS, PATIENT_FIELDS
+from .knowledge import Part, Reviewed, parse_reviewed, part_of
 from .messages import PARTS, PLACEHOLDER, render
 from .policy import PACK_NAMES, Policy
 from .ranking import Criterion, load_criteria
-from .verdicts import EFFECTS, SCHEDULE
+from .vocabulary import EFFECTS, SCHEDULE, Effect
 
 EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
 ACTIONS = ("finding",)
@@ -41,7 +42,9 @@ BINDINGS = {"patient": PATIENT_FIELDS, "candidate": CANDIDATE_FIELDS}
 #: ``schedule`` sets a not-before date and keeps the verdict (the washout).
 TIMING_ROLES = ("wait", SCHEDULE)
 _TIMING_KEYS = ("role", "date", "from", "to")
-_REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "facts", "when")
+_REQUIRED = ("id", "version", "title", "effect", "evidence", "citation", "source", "message", "reason", "facts", "when")
+#: A placeholder of a rule's reason phrase: ``{field}`` or ``{field:part}``, a fact the rule quotes.
+REASON_FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _OPTIONAL = ("timing", "depends_on", "asks", "action", "notes", "zh-CN", "reviewed", "review_every_months")
 #: Languages every rule carries a translation of its title and message in (``rules --check``).
 TRANSLATED = ("zh-CN",)
@@ -69,7 +72,7 @@ class Rule:
     pack: str
     version: int
     title: str
-    effect: str
+    effect: Effect
     evidence: str
     citation: str
     source: dict[str, str]
@@ -84,6 +87,9 @@ class Rule:
     path: str = ""
     #: (language, title, message template) of each translation the rule file holds.
     translations: tuple[tuple[str, str, str], ...] = ()
+    #: A short phrase for why the rule fired ("T-cell recovery after {interval_from:agent}"), by
+    #: language, English first: what a card or a summary row says of it.
+    reasons: tuple[tuple[str, str], ...] = ()
     reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
 
     def render(self, bound: dict[str, dict[str, Any]]) -> str:
@@ -321,21 +327,25 @@ def _parse_rule(data: Any, pack: str, where: str, problems: list[str], review_ev
     if "reviewed" in data or "review_every_months" in data:
         reviewed = parse_reviewed(data.get("reviewed"), data.get("review_every_months"), f"{where}: ", problems,
                                   default_every=review_every)
+    quoted = {str(ref).split(".", 1)[-1] for ref in data["facts"]} if isinstance(data["facts"], list) else set()
+    reason = _check_reason(data["reason"], quoted, f"{where}: reason", problems)
+    reasons = [("en", reason)]
     translations = []
     for language in TRANSLATED:
         if language in data:
-            translated = _parse_translation(data[language], str(data["message"]), f"{where}: {language}", problems)
+            translated = _parse_translation(data[language], str(data["message"]), reason, f"{where}: {language}", problems)
             if translated is not None:
-                translations.append((language, *translated))
+                translations.append((language, *translated[:2]))
+                reasons.append((language, translated[2]))
     if len(problems) > start:
         return None
     return Rule(
-        id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=effect,
+        id=rule_id, pack=pack, version=data["version"], title=str(data["title"]).strip(), effect=cast(Effect, effect),
         evidence=data["evidence"], citation=str(data["citation"]).strip(),
         source={k: str(v).strip() for k, v in source.items()}, message=str(data["message"]).strip(),
         facts=tuple(tuple(ref.split(".", 1)) for ref in data["facts"]), when=when, timing=timing,
         depends_on=depends_on, asks=tuple(asks), action=action, policy_effect=policy_effect, path=where,
-        translations=tuple(translations), reviewed=reviewed,
+        translations=tuple(translations), reasons=tuple(reasons), reviewed=reviewed,
     )
 
 
@@ -372,11 +382,29 @@ def _parse_timing(value: Any, effect: str, where: str, problems: list[str]) -> T
     return Timing(value["role"], value["date"], value.get("from"), value.get("to"))
 
 
-def _parse_translation(data: Any, english: str, where: str, problems: list[str]) -> tuple[str, str] | None:
-    """(title, message) of one translation; its message quotes exactly the English message's facts."""
-    if not isinstance(data, dict) or set(data) != {"title", "message"} or not all(
-            isinstance(data[k], str) and data[k].strip() for k in ("title", "message")):
-        problems.append(f"{where}: expected a mapping with a non-empty title and message")
+def _check_reason(value: Any, quoted: set[str], where: str, problems: list[str]) -> str:
+    """A reason phrase: one line, each placeholder a fact the rule quotes, with a known part."""
+    text = " ".join(str(value).split())
+    if not isinstance(value, str) or not text:
+        problems.append(f"{where}: expected a short phrase")
+    for field, part in REASON_FIELD.findall(text):
+        if field not in quoted:
+            problems.append(f"{where}: {{{field}}} is not a fact the rule quotes (facts)")
+        if part and part not in PARTS:
+            problems.append(f"{where}: ':{part}' is not a part of a reference ({', '.join(PARTS)})")
+    return text
+
+
+def _parse_translation(data: Any, english: str, reason: str, where: str,
+                       problems: list[str]) -> tuple[str, str, str] | None:
+    """(title, message, reason) of one translation; its message quotes exactly the English message's
+    facts, its reason the English reason's."""
+    if not isinstance(data, dict) or set(data) != {"title", "message", "reason"} or not all(
+            isinstance(data[k], str) and data[k].strip() for k in ("title", "message", "reason")):
+        problems.append(f"{where}: expected a mapping with a non-empty title, message and reason")
+        return None
+    if sorted(REASON_FIELD.findall(data["reason"])) != sorted(REASON_FIELD.findall(reason)):
+        problems.append(f"{where}: reason: quotes other facts than the English reason")
         return None
     def quoted(text: str) -> list[str]:
         return sorted({f"{b}.{f}" + (f":{part}" if part else "") for b, f, part in PLACEHOLDER.findall(text)})
@@ -385,12 +413,12 @@ def _parse_translation(data: Any, english: str, where: str, problems: list[str])
     if wanted != got:
         problems.append(f"{where}: message: quotes {got}, the English message {wanted}")
         return None
-    return " ".join(data["title"].split()), str(data["message"]).strip()
+    return " ".join(data["title"].split()), str(data["message"]).strip(), " ".join(data["reason"].split())
 
 
 def check_translations(rulebook: Rulebook) -> None:
     """Every rule carries each language of :data:`TRANSLATED`; raises :class:`RuleFileError` naming each gap."""
-    problems = [f"{rule.path}: {language}: missing (the rule's title and message in {language})"
+    problems = [f"{rule.path}: {language}: missing (the rule's title, message and reason in {language})"
                 for rule in rulebook.rules for language in TRANSLATED
                 if language not in {lang for lang, _, _ in rule.translations}]
     if problems:
@@ -441,7 +469,7 @@ def knowledge_problems(rulebook: Rulebook) -> list[str]:
     return problems
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shipped_rulebook() -> Rulebook:
     """The rule files shipped with mmsequence, read once."""
     return load_rulebook()

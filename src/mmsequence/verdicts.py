@@ -8,38 +8,27 @@ from collections.abc import Iterable
 import attrs
 
 from .assessment import Finding
-
-#: From least to most restrictive; a candidate's verdict is its most restrictive finding.
-SEVERITY = ("preferred", "acceptable", "caution", "indeterminate", "wait", "avoid")
-#: A scheduling constraint: it sets a not-before date and never changes the verdict.
-SCHEDULE = "schedule"
-#: Every effect a finding may have, from least to most restrictive (findings are listed in reverse).
-EFFECTS = (SCHEDULE, *SEVERITY)
-#: Effects whose findings set the candidate's earliest date.
-TIMING_EFFECTS = ("wait", SCHEDULE)
-#: Ranking tiers: ``pending`` is an indeterminate whose only restrictions are facts the record
-#: leaves unknown (CAR-T while eligibility is not recorded): it ranks ahead of the cautions.
-TIERS = ("preferred", "acceptable", "pending", "caution", "indeterminate", "wait", "avoid")
+from .vocabulary import VERDICTS, Verdict, is_restrictive, severity, tier_order
 
 
 @attrs.frozen
 class Outcome:
     """The verdict, what a wait becomes when it ends (``then``), the not-before date and the rules that set it."""
 
-    verdict: str
-    then: str | None
+    verdict: Verdict
+    then: Verdict | None
     earliest_date: datetime.date | None
     set_by: tuple[str, ...]
 
 
-def _verdict(effects: Iterable[str]) -> str:
+def _verdict(effects: Iterable[str]) -> Verdict:
     """``preferred`` needs a rule that prefers the candidate and no finding that restricts it
     (caution or worse); with no findings the verdict is ``acceptable``."""
-    effects = [e for e in effects if e in SEVERITY]
-    restrictive = [e for e in effects if SEVERITY.index(e) >= SEVERITY.index("caution")]
+    seen = list(effects)
+    restrictive = [e for e in seen if is_restrictive(e)]
     if restrictive:
-        return max(restrictive, key=SEVERITY.index)
-    return "preferred" if "preferred" in effects else "acceptable"
+        return VERDICTS[max(severity(e) for e in restrictive)]
+    return "preferred" if "preferred" in seen else "acceptable"
 
 
 def _live(findings: Iterable[Finding]) -> list[Finding]:
@@ -61,10 +50,10 @@ def combine(findings: tuple[Finding, ...]) -> Outcome:
 
 
 def _tier(verdict: str, live: list[Finding]) -> int:
-    restrictive = [f for f in live if f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    restrictive = [f for f in live if is_restrictive(f.effect)]
     if verdict == "indeterminate" and all(f.missing for f in restrictive):
-        return TIERS.index("pending")
-    return TIERS.index(verdict)
+        return tier_order("pending")
+    return tier_order(verdict)
 
 
 def tiers(outcome: Outcome, findings: tuple[Finding, ...]) -> tuple[int, int]:

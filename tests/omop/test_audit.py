@@ -19,7 +19,7 @@ from mmsequence.evaluator import Evaluator
 from mmsequence.history import parse_document
 from mmsequence.omop import synthetic
 from mmsequence.omop.audit import run_audit
-from mmsequence.omop.concordance import COLUMNS, assess
+from mmsequence.omop.concordance import assess
 from mmsequence.omop.decisions import Decision
 from mmsequence.omop.sources import DuckDBSource
 from mmsequence.policy import load_policy

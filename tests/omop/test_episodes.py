@@ -117,7 +117,7 @@ def test_episodes_follow_the_ohdsi_conventions(written):
 
 def test_a_rerun_replaces_its_own_rows_and_never_the_sites(written):
     before = episode_rows(written)
-    assert (17,) + SITE_LINE[1:] in [tuple(str(v) if hasattr(v, "isoformat") else v for v in e) for e in before[0]]
+    assert (17, *SITE_LINE[1:]) in [tuple(str(v) if hasattr(v, "isoformat") else v for v in e) for e in before[0]]
     _audit(written, written.parent / "second", write_episodes=True)
     assert episode_rows(written) == before
     assert (17, 1001, 1147094) in before[1]
@@ -144,7 +144,7 @@ def test_lines_both_without_an_episode_table_is_an_error(tmp_path):
             db.execute(next(s for s in ddl.statements("duckdb") if f"TABLE {table} (" in s))
     from mmsequence.errors import InputError
 
-    with pytest.raises(InputError, match="--lines both: .* has no episode table"):
+    with pytest.raises(InputError, match=r"--lines both: .* has no episode table"):
         _audit(path, tmp_path / "out", lines="both")
 
 

@@ -100,5 +100,5 @@ def test_spark_reads_the_sites_line_episodes_as_duckdb_does(spark, site_cdm, sit
 def test_spark_site_lines_without_an_episode_folder_is_an_error(spark, cdm, tmp_path):
     folder = tmp_path / "cdm"
     shutil.copytree(cdm.parquet, folder, ignore=shutil.ignore_patterns("episode", "episode_event"))
-    with pytest.raises(InputError, match="--lines site: .* has no episode table"):
+    with pytest.raises(InputError, match=r"--lines site: .* has no episode table"):
         run_spark_audit(spark, str(folder), tmp_path / "audit", POLICY, "parquet", lines="site")

@@ -6,6 +6,17 @@
 - :mod:`.command`: the ``mmsequence board`` subcommand.
 """
 
-from .build import Alternative, Board, FailedInput, PatientReport, Reference, SummaryRow, build_board, collect_inputs
+from .build import (
+    Alternative,
+    Board,
+    FailedInput,
+    PatientReport,
+    Reference,
+    SummaryRow,
+    assemble_board,
+    build_board,
+    collect_inputs,
+)
 
-__all__ = ["Alternative", "Board", "FailedInput", "PatientReport", "Reference", "SummaryRow", "build_board", "collect_inputs"]
+__all__ = ["Alternative", "Board", "FailedInput", "PatientReport", "Reference", "SummaryRow", "assemble_board", "build_board",
+           "collect_inputs"]

@@ -22,15 +22,12 @@ from ..dates import PartialDate
 from ..errors import InputError, MmsequenceError
 from ..evaluator import Evaluator, evaluator_for
 from ..history import PatientHistory
-from ..plans import Plans
 from ..i18n import ENGLISH
+from ..plans import Plans
 from ..policy import Policy
 from ..rulebook import Rulebook, shipped_rulebook
-from ..verdicts import SEVERITY
+from ..vocabulary import severity
 from .geometry import Timeline, build_timeline
-
-#: Effects that keep an option from being given now.
-BLOCKING = ("wait", "avoid", "indeterminate")
 
 
 @attrs.frozen
@@ -60,7 +57,7 @@ class SummaryRow:
     @property
     def best_order(self) -> int:
         """Sort key of the best option: most favourable verdict first."""
-        return SEVERITY.index(self.best.verdict)
+        return severity(self.best.verdict)
 
 
 @attrs.frozen
@@ -168,32 +165,23 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return list(found.values())
 
 
-def why_not_first(candidate: CandidateAssessment) -> Finding | None:
-    """The most restrictive finding that is not overridden (caution or worse), first of equals; a
-    scheduling finding (a not-before date that leaves the verdict alone) never is."""
-    live = [f for f in candidate.findings
-            if f.overridden is None and f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
-    return max(live, key=lambda f: SEVERITY.index(f.effect), default=None)
-
-
 def summarise(assessment: Assessment) -> SummaryRow:
     """The overview row: the lines of therapy as the text output counts them (IMWG lines, not records),
     TCRTs given in line order, waits soonest first, blocking rules not overridden,
     and each option after the best with the reason it is not first."""
     course = assessment.course
     agents = (agent for line in course.lines for agent in line.agents)
-    findings = (f for c in assessment.candidates for f in c.findings if f.overridden is None)
     return SummaryRow(
         patient_id=assessment.patient_id,
-        prior_lines=course.prior_lines,
+        prior_lines=assessment.prior_lines,
         tcrts=tuple(a.name for a in agents if a is not None and a.is_tcrt),
         car_t_eligible=assessment.derived["car_t_eligible"],
         best=assessment.candidates[0],
         waits=tuple(sorted((c for c in assessment.candidates if c.verdict == "wait"), key=lambda c: (c.earliest_date, c.rank))),
-        blocking_rules=tuple(sorted({f.rule for f in findings if f.effect in BLOCKING})),
+        blocking_rules=tuple(sorted({f.rule for c in assessment.candidates for f in c.blocking})),
         warnings=assessment.warnings,
         actions=assessment.actions,
-        others=tuple(Alternative(c, why_not_first(c)) for c in assessment.candidates[1:]),
+        others=tuple(Alternative(c, c.why_not_first) for c in assessment.candidates[1:]),
     )
 
 
@@ -248,7 +236,15 @@ def build_board(
             failures.append(result)
         else:
             evaluated.append((str(path), result))
-    evaluated.sort(key=lambda item: (item[1].patient_id, item[0]))
+    return assemble_board(evaluated, as_of, policy, failures, language, evaluator)
+
+
+def assemble_board(evaluated: Iterable[tuple[str, Assessment]], as_of: datetime.date, policy: Policy,
+                   failures: Iterable[FailedInput] = (), language: str = ENGLISH,
+                   evaluator: Evaluator | None = None) -> Board:
+    """The board of assessments already made, each with the file it came from: patients by patient
+    id (then file), failures by file; ``evaluator`` (default: the policy's) plans each patient's next lines."""
+    evaluator = evaluator if evaluator is not None else evaluator_for(policy)
     taken: set[str] = set()
     patients = tuple(
         PatientReport(
@@ -259,6 +255,7 @@ def build_board(
             summary=summarise(assessment),
             plans=_plans(evaluator, assessment),
         )
-        for source, assessment in evaluated
+        for source, assessment in sorted(evaluated, key=lambda item: (item[1].patient_id, item[0]))
     )
-    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)), language, evaluator.rulebook)
+    return Board(as_of, policy, patients, tuple(sorted(failures, key=lambda f: f.source)), language,
+                 evaluator.rulebook)

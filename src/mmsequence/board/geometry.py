@@ -21,7 +21,7 @@ import attrs
 
 from ..assessment import Assessment
 from ..catalog import Agent, Catalog
-from ..course import TCRT_TARGETS, LineCourse
+from ..course import TCRT_TARGETS, ResolvedLine
 from ..dates import PartialDate, add_months
 from ..i18n import ENGLISH, drug_name, format_date, format_when, translations
 
@@ -326,7 +326,7 @@ def _short(agent: Agent) -> str:
     return agent.name
 
 
-def regimen(info: LineCourse, language: str = ENGLISH) -> str:
+def regimen(info: ResolvedLine, language: str = ENGLISH) -> str:
     """The line's regimen as clinicians write it: the catalog's abbreviation (``KPd``, ``D-VRd``) when
     the line's agents make a named regimen, else the agents in short names (``dara + btz``); an
     unknown agent as written. In a language with display names (zh-CN), an agent that has one is
@@ -353,18 +353,18 @@ def short_therapy(name: str, catalog: Catalog, language: str = ENGLISH) -> str:
     return shown if shown != agent.name else _short(agent)
 
 
-def _names(info: LineCourse, tr: gettext.NullTranslations, language: str) -> str:
+def _names(info: ResolvedLine, tr: gettext.NullTranslations, language: str) -> str:
     unknown = tr.gettext("{name} (unknown)")
     return " + ".join(a.display_name(language) if a else unknown.format(name=raw)
                       for a, raw in zip(info.agents, info.line.agents))
 
 
-def _kind(info: LineCourse) -> str:
+def _kind(info: ResolvedLine) -> str:
     """tcrt (coloured by target), unknown (an agent not in the catalog and no known TCRT), or other."""
     return "tcrt" if info.targets else "unknown" if None in info.agents else "other"
 
 
-def _describe(info: LineCourse, tr: gettext.NullTranslations, language: str) -> str:
+def _describe(info: ResolvedLine, tr: gettext.NullTranslations, language: str) -> str:
     _ = tr.gettext
     start = format_when(info.line.start, language)
     if info.one_infusion:

@@ -21,9 +21,18 @@ from markupsafe import Markup
 
 from .._atomic import write_atomically
 from .._version import __version__
-from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
+from ..i18n import (
+    action_message,
+    anchor_message,
+    drug_name,
+    finding_message,
+    format_date,
+    format_when,
+    timing_message,
+    translations,
+)
 from ..plan_text import step_start_words, step_when_short
-from ..verdicts import EFFECTS, SCHEDULE, SEVERITY
+from ..vocabulary import EFFECTS, SCHEDULE, VERDICTS
 from .geometry import FONT_SIZE, SMALL_SIZE, short_therapy
 from .pdf import print_pdf
 
@@ -55,7 +64,7 @@ def _markdown(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _environment(language: str = "en") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mmsequence.board", "templates"),
@@ -77,7 +86,7 @@ def _environment(language: str = "en") -> jinja2.Environment:
         evidence=lambda level: tr.pgettext("evidence", level),
         zip=zip,
     )
-    env.globals.update(version=__version__, severity=SEVERITY, lang=language, font_size=FONT_SIZE, small_size=SMALL_SIZE,
+    env.globals.update(version=__version__, severity=VERDICTS, lang=language, font_size=FONT_SIZE, small_size=SMALL_SIZE,
                        verdict_width=verdict_column(env.filters["effect"](effect) for effect in EFFECTS),
                        drug=lambda name, catalog: drug_name(name, catalog, language),
                        message=lambda finding, catalog: finding_message(finding, language, catalog),

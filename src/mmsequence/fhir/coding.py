@@ -249,8 +249,8 @@ def is_myeloma(concept: Any) -> bool:
     if concept is None:
         return False
     coded = any(
-        c.code and (c.system in ICD10_SYSTEMS and _MYELOMA_CODE.fullmatch(c.code)
-                    or c.system == SNOMED_SYSTEM and c.code in SNOMED_MYELOMA)
+        c.code and ((c.system in ICD10_SYSTEMS and _MYELOMA_CODE.fullmatch(c.code))
+                    or (c.system == SNOMED_SYSTEM and c.code in SNOMED_MYELOMA))
         for c in concept.coding or ()
     )
     return bool(coded) or any(_MYELOMA_TEXT.search(text) for text in _texts(concept))

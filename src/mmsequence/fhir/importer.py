@@ -10,9 +10,9 @@ from ..catalog import ROLE_WORDS, Catalog
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
 from .coding import NOT_THERAPY, names_car_t_order, not_therapy_by_name
+from .dates import partial_date
 from .lines import build_lines
 from .model import read_leniently
-from .dates import partial_date
 from .records import LINE_EXTENSION, Records, ResourceReader, facts_over_plans, medication_index, relative_reference
 
 #: How many records of each list a note names before it only counts.
@@ -187,7 +187,7 @@ def read_bundle(
     reader.records.warnings.extend(left_out)
     reader.car_t_orders = {f"{r.get_resource_type()}/{r.id}" for _, _, r in entries if names_car_t_order(r, catalog)}
     problems: list[str] = []
-    for i, url, resource in entries:
+    for i, _url, resource in entries:
         kind = resource.get_resource_type()
         if kind in ("Patient", "Medication"):
             continue

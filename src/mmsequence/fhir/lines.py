@@ -10,6 +10,7 @@ infusion (which the history keeps as one infusion on its day).
 from __future__ import annotations
 
 import datetime
+import itertools
 
 import attrs
 
@@ -17,14 +18,14 @@ from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Line, LineOrigin
 from ..lines import Event, Member, derive_lines, history_line, history_lines, not_therapy
-from .records import Exposure
+from .records import RecordedExposure
 
 
 def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
     return date.earliest, date.latest
 
 
-def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int, Line]]:
+def _explicit(exposures: list[RecordedExposure], warnings: list[str]) -> list[tuple[int, Line]]:
     numbers = sorted({e.line_number for e in exposures if e.line_number is not None})
     lines = []
     problems = []
@@ -37,7 +38,7 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int,
                             " must be a line of its own (bridging therapy is a line before it)")
         members = [Member(e.event(), "infusion" if e.is_car_t else "therapy", e.end) for e in mine]
         lines.append((n, history_line(members, "extension", reason, n, [])))
-    for (n1, earlier), (n2, later) in zip(lines, lines[1:]):
+    for (n1, earlier), (n2, later) in itertools.pairwise(lines):
         if later.start.before(earlier.start):
             problems.append(f"line {n2} ({_origin(later).records[0].resource}) starts {later.start},"
                             f" before line {n1} ({_origin(earlier).records[0].resource}) starts {earlier.start}")
@@ -50,7 +51,7 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int,
     return lines
 
 
-def build_lines(exposures: list[Exposure], events: list[Event],
+def build_lines(exposures: list[RecordedExposure], events: list[Event],
                 warnings: list[str]) -> tuple[list[Line], tuple[tuple[str, str, str], ...]]:
     """The history's lines in order of their start, numbered as lines of therapy, and the drugs
     that are not anti-myeloma therapy (name, role, record); problems raise InputError."""

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import InputError, MmsequenceError, missing_extra
+from ..errors import InputError, missing_extra
 
 
 def _path(location: tuple[Any, ...]) -> str:
@@ -53,7 +53,7 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
         found = [(problem, _entry_index(problem)) for problem in error.problems]
         kinds = {i: _kind(entries[i]) for _, i in found if i is not None and i < len(entries)}
         if any(i is None or not _is_fhir_type(kinds.get(i))
-               or kinds.get(i) in RELEVANT_TYPES and not harmless(entries[i]["resource"]) for _, i in found):
+               or (kinds.get(i) in RELEVANT_TYPES and not harmless(entries[i]["resource"])) for _, i in found):
             raise  # a resource that may bear on myeloma, or no known type at all (a misspelt one may be either)
         kept = {**document, "entry": [e for i, e in enumerate(entries) if i not in kinds]}
         notes = [f"entry[{i}] ({kinds[i]}): left out, not valid FHIR ({problem.split(': ', 1)[-1]}); it says nothing"

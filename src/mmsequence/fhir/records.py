@@ -1,6 +1,6 @@
 """What each FHIR resource of a Bundle says about the patient's therapy, as plain records.
 
-Every resource ends up in exactly one place: an :class:`Exposure` (a drug given), an
+Every resource ends up in exactly one place: a :class:`RecordedExposure` (a drug given), an
 :class:`ApheresisRecord`, the myeloma diagnosis, or a warning naming the resource and why it
 was not used. Statuses are read conservatively: a drug whose end is not recorded counts as
 still ongoing (the latest possible last dose), and a status that leaves open whether a drug
@@ -9,8 +9,8 @@ was given is counted as given with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -21,15 +21,15 @@ from ..errors import InputError
 from ..lines import Event
 from .coding import (
     DrugMatch,
-    unknown_or_named,
     is_myeloma,
     match_drug,
     mentions_apheresis,
     mentions_car_t,
-    mentions_stem_cells,
     mentions_stem_cell_infusion,
+    mentions_stem_cells,
     mentions_t_cells,
     stop_reason,
+    unknown_or_named,
 )
 from .dates import partial_date
 
@@ -53,7 +53,7 @@ _FAILED_OUTCOME = ("unsuccessful", "failed", "failure", "insufficient")
 
 
 @attrs.frozen
-class Exposure:
+class RecordedExposure:
     """A drug given to the patient, or a CAR-T or stem-cell infusion, as one resource records it
     (``end`` None: ongoing)."""
 
@@ -88,7 +88,7 @@ class ApheresisRecord:
 class Records:
     """Everything read from one Bundle."""
 
-    exposures: list[Exposure] = attrs.Factory(list)
+    exposures: list[RecordedExposure] = attrs.Factory(list)
     events: list[Event] = attrs.Factory(list)  # collections, harvests, progressions
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
@@ -216,7 +216,7 @@ class ResourceReader:
                 self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy, without a date")
                 return
             if drug.agent is None:  # listed as not therapy; its end matters to nothing
-                self.records.exposures.append(Exposure(drug, start, end if end is not None else start, label))
+                self.records.exposures.append(RecordedExposure(drug, start, end if end is not None else start, label))
                 return
         self._counts(kind, resource.status, label)
         if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
@@ -226,7 +226,7 @@ class ResourceReader:
         start, end, field = self._period(resource, kind, path)
         if start is None:
             raise InputError([f"{path}.{field}: is required to place the drug in time"])
-        anti_myeloma = drug.role is None or drug.agent is not None and drug.agent.is_anti_myeloma
+        anti_myeloma = drug.role is None or (drug.agent is not None and drug.agent.is_anti_myeloma)
         if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
             self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
         if drug.role is None:
@@ -238,7 +238,7 @@ class ResourceReader:
             part_of = resource.partOf[0].reference or "another administration"
             drug = DrugMatch(None, drug.name, {**drug.matched_by, "part_of": part_of}, "premedication")
         reason = stop_reason(resource)
-        self.records.exposures.append(Exposure(drug, start, end, label, self._line_number(resource, path),
+        self.records.exposures.append(RecordedExposure(drug, start, end, label, self._line_number(resource, path),
                                                stop_reason=reason, recorded_by=kind))
 
     def _period(self, resource: Any, kind: str, path: str) -> tuple[PartialDate | None, PartialDate | None, str]:
@@ -332,7 +332,7 @@ class ResourceReader:
             raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
         if product.agent is None:
             self.warn(label, f"CAR-T product {product.name!r} is not in the agent catalog; kept as an unknown agent")
-        self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path),
+        self.records.exposures.append(RecordedExposure(product, day, day, label, self._line_number(resource, path),
                                                kind="car-t-infusion"))
 
     def _collects_t_cells(self, resource: Any) -> bool:
@@ -457,12 +457,12 @@ def _within(day: PartialDate, start: PartialDate, end: PartialDate | None) -> bo
     return day.latest >= start.earliest and (end is None or day.earliest <= end.latest)
 
 
-def facts_over_plans(exposures: list[Exposure], warnings: list[str]) -> list[Exposure]:
+def facts_over_plans(exposures: list[RecordedExposure], warnings: list[str]) -> list[RecordedExposure]:
     """The exposures with each finished order of a drug set aside where administrations of that drug
     fall within it: the administrations given say when the drug was given, the last one its last
     dose; the order's own dates count only where no administration says anything (an active
     order stays: the drug is still being given)."""
-    given: dict[str, list[Exposure]] = {}
+    given: dict[str, list[RecordedExposure]] = {}
     for e in exposures:
         if e.recorded_by == "MedicationAdministration":
             given.setdefault(e.drug.name, []).append(e)

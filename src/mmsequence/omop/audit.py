@@ -36,11 +36,10 @@ import attrs
 from ..errors import InputError
 from ..evaluator import Evaluator
 from ..policy import Policy, load_policy
+from . import episodes, readings, sql
 from .chart import ChartReader, PersonRecords
-from . import episodes, readings
 from .concordance import COLUMNS, assess
 from .decisions import decisions
-from . import sql
 from .diagnostics import diagnose
 from .episodes import Span
 from .mapping import omop_mapping

@@ -23,6 +23,7 @@ import attrs
 from ..assessment import Assessment, CandidateAssessment
 from ..errors import MmsequenceError
 from ..evaluator import Evaluator
+from ..vocabulary import FAVOURABLE
 from .decisions import Decision
 
 CONCORDANCE = ("concordant", "discordant", "indeterminate", "error")
@@ -30,7 +31,6 @@ CONCORDANCE = ("concordant", "discordant", "indeterminate", "error")
 COLUMNS = ("person_id", "decision_date", "year", "line", "therapy", "modality", "targets", "rank", "verdict",
            "concordance", "best_ranked", "best_therapy", "best_verdict", "against", "overridden",
            "override_recorded", "candidates", "warnings", "errors")
-_NOT_AGAINST = ("preferred", "acceptable")
 
 
 def assess(evaluator: Evaluator, decision: Decision) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def assess(evaluator: Evaluator, decision: Decision) -> dict[str, Any]:
         therapy=given.therapy, modality=given.modality, targets=";".join(given.target), rank=given.rank,
         verdict=given.verdict, concordance=_concordance(given, best), best_ranked=given.rank == 1,
         best_therapy=best.therapy, best_verdict=best.verdict,
-        against=";".join(sorted({f.rule for f in given.findings if f.overridden is None and f.effect not in _NOT_AGAINST})),
+        against=";".join(sorted({f.rule for f in given.against})),
         overridden=";".join(sorted({f.rule for f in given.findings if f.overridden is not None})),
         warnings=len(assessment.warnings),
     )
@@ -77,6 +77,6 @@ def _evaluate(evaluator: Evaluator, decision: Decision) -> Assessment:
 def _concordance(given: CandidateAssessment, best: CandidateAssessment) -> str:
     if given.verdict == "indeterminate" or any(f.effect == "indeterminate" and f.overridden is None for f in given.findings):
         return "indeterminate"
-    if given.rank == 1 or (given.verdict == best.verdict and given.verdict in _NOT_AGAINST):
+    if given.rank == 1 or (given.verdict == best.verdict and given.verdict in FAVOURABLE):
         return "concordant"
     return "discordant"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import bisect
 import datetime
 from collections.abc import Sequence
-
 from typing import Any
 
 import attrs
@@ -32,7 +31,7 @@ from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Override, PatientHistory, parse_overrides
-from ..lines import Event, LineReading, TherapyLine, derive_lines, history_lines, not_therapy
+from ..lines import DerivedLine, Event, LineReading, derive_lines, history_lines, not_therapy
 from .chart import Chart, Dated, Drug
 from .episodes import Span
 from .mapping import OmopMapping
@@ -115,7 +114,7 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
         progression = min([*within, *recorded.get(key, [])], key=lambda p: (p.start.earliest, p.source), default=None)
         reason = ("records before the site's first line episode" if key < 0
                   else f"site line episode {key + 1} ({site[key].text or 'no source value'})")
-        lines.append(TherapyLine(n, reason, members, progression))
+        lines.append(DerivedLine(n, reason, members, progression))
     return attrs.evolve(reading, lines=tuple(lines), warnings=tuple(warnings))
 
 

@@ -41,7 +41,7 @@ _KEYS = ("myeloma", "car_t_infusion", "apheresis", "car_t_eligible", "soluble_bc
 #: What a key means when the policy does not name it: OMOP standard concepts, source in :mod:`.standard`.
 DEFAULTS: dict[str, Any] = {
     "myeloma": [standard.MULTIPLE_MYELOMA],
-    "car_t_infusion": {concept: None for concept in standard.CAR_T_INFUSION},
+    "car_t_infusion": dict.fromkeys(standard.CAR_T_INFUSION),
     "apheresis": {standard.T_CELL_COLLECTION: "done"},
 }
 #: The vocabularies whose Ingredient concepts name a drug exposure's active ingredients.

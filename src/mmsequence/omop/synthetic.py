@@ -490,7 +490,7 @@ def write_parquet(folder: Path, n: int, seed: int = 20261201, chunk: int = 2000)
     """A folder with one Parquet folder per CDM table (``drug_exposure/part-0.parquet`` ...)."""
     import pyarrow.parquet as pq
 
-    counters = {table: 0 for table in COLUMNS}
+    counters = dict.fromkeys(COLUMNS, 0)
 
     def write(table: str, rows: list[tuple[Any, ...]]) -> None:
         (folder / table).mkdir(parents=True, exist_ok=True)

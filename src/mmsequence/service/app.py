@@ -55,7 +55,14 @@ from . import cards
 from .auth import MAX_LIFETIME_SECONDS, AuthError, Verifier
 from .fhir_client import Cut, FhirUnavailable, Limits, Resolver, fetch, guarded_client
 from .hooks import (
-    SERVICES, HookRequest, Service, merged_bundle, ordered_drugs, parse_feedback, parse_request, prefetch_entries,
+    SERVICES,
+    HookRequest,
+    Service,
+    merged_bundle,
+    ordered_drugs,
+    parse_feedback,
+    parse_request,
+    prefetch_entries,
     prefetch_templates,
 )
 from .keys import KeyRing, KeySetError

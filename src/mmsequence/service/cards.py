@@ -22,7 +22,6 @@ the same cards, byte for byte, and two hook calls never share a uuid.
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import re
 import uuid
@@ -37,8 +36,8 @@ from ..fhir.coding import CATALOG_SYSTEMS
 from ..history import OVERRIDE_REASONS
 from ..i18n import ENGLISH, action_message, finding_message, format_date, say_words, translations
 from ..messages import say
-from ..rulebook import shipped_rulebook
-from ..verdicts import SEVERITY
+from ..rulebook import REASON_FIELD
+from ..vocabulary import is_usable, severity
 from .hooks import Order
 
 SUMMARY_LIMIT = 139
@@ -51,8 +50,6 @@ _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:mmsequence:cds-hooks:card"
 #: The indicator of an order card by the ordered therapy's verdict.
 ORDER_INDICATORS = {"avoid": "critical", "wait": "warning", "caution": "warning", "indeterminate": "warning",
                     "acceptable": "info", "preferred": "info"}
-#: Verdicts of an alternative worth suggesting instead of the order.
-USABLE = ("preferred", "acceptable", "caution")
 
 
 def N_(message: str) -> str:
@@ -95,7 +92,7 @@ class Source:
 
 
 @attrs.frozen
-class Action:
+class CardAction:
     type: str
     description: str
     resource: Mapping[str, Any] | None = None
@@ -106,7 +103,7 @@ class Action:
 class Suggestion:
     label: str
     uuid: str
-    actions: tuple[Action, ...]
+    actions: tuple[CardAction, ...]
 
 
 @attrs.frozen
@@ -140,45 +137,6 @@ _VERDICT_WORDS = {
 }
 _KIND = {"bsab": N_("bispecific antibody"), "car-t": N_("CAR-T"), "adc": N_("antibody-drug conjugate"),
          "nk-engager": N_("NK-cell engager"), "conventional": N_("conventional therapy"), "unknown": N_("not in the drug catalog")}
-#: A short clinical reason for each rule, from the facts it quotes; a rule not named here is
-#: described by its title.
-_REASONS = {
-    "review.interval": N_("T-cell recovery after {interval_from:agent}"),
-    "review.interval-uncertain": N_("T-cell recovery after {interval_from:agent}; dates imprecise"),
-    "review.interval-collected": N_("T cells collected within {interval_months} months of {interval_from:agent}"),
-    "review.no-bsab-before-apheresis": N_("no bispecific antibody before CAR-T apheresis"),
-    "review.car-t-eligibility-unknown": N_("CAR-T eligibility not recorded"),
-    "review.car-t-first-bsab": N_("CAR-T first while it is an option"),
-    "review.car-t-first": N_("CAR-T first"),
-    "review.car-t-before-another-bsab": N_("CAR-T before another bispecific antibody"),
-    "review.car-t-ineligible": N_("recorded as not eligible for CAR-T"),
-    "review.reserve": N_("leaves no untouched target in reserve"),
-    "review.switch-target": N_("{same_targets} already targeted by {same_target_agents:agent}"),
-    "extended.adc-after-car-t": N_("after {same_target_car_t_agents:agent}"),
-    "extended.antigen-loss": N_("loss of {lost_targets} known"),
-    "extended.bridging-after-apheresis": N_("bridging after T-cell collection"),
-    "extended.bridging-same-target": N_("bridging against the collected CAR-T's target"),
-    "extended.car-t-after-bsab": N_("{targets} already targeted by {same_target_bsab_agents:agent}"),
-    "extended.car-t-after-car-t": N_("a second CAR-T against {targets}"),
-    "extended.refractory-retreatment": N_("the disease was refractory to this agent"),
-    "extended.refractory-retreatment-uncertain": N_("the disease may have been refractory to this agent (a date not exact)"),
-    "extended.tec-dara-bcma-exposed": N_("after BCMA-directed therapy, which MajesTEC-3 excluded"),
-    "extended.tec-dara-anti-cd38-refractory": N_("refractory to an anti-CD38 antibody, which MajesTEC-3 excluded"),
-    "extended.tec-dara-anti-cd38-refractory-uncertain": N_("may have been refractory to an anti-CD38 antibody, which MajesTEC-3 excluded (a date not exact)"),
-    "extended.investigational": N_("investigational"),
-    "extended.same-target-refractory": N_("refractory to {same_target_refractory_agents:agent}"),
-    "extended.same-target-refractory-uncertain": N_("may have been refractory to {same_target_refractory_open_lines:agent} (a date not exact)"),
-    "extended.soluble-bcma": N_("soluble BCMA {soluble_bcma_ng_ml} ng/mL"),
-    "extended.tcrt-before-adc": N_("a T-cell redirecting therapy first"),
-    "extended.third-same-target": N_("third therapy against {same_targets}"),
-    "extended.washout": N_("washout after {washout_from:agent}"),
-    "extended.washout-apheresis": N_("the planned apheresis falls inside the washout"),
-    "safety.eligibility-conflict": N_("recorded as not eligible, yet CAR-T apheresis is recorded"),
-    "safety.out-of-scope": N_("not a T-cell redirecting therapy"),
-    "safety.unknown-agent": N_("unrecognised drug in the history"),
-    "safety.unknown-candidate": N_("not in the drug catalog"),
-}
-_LABEL_REASON = N_("outside its {jurisdiction} label")
 _DOCUMENT_PATH = re.compile(r"\b(lines|apheresis|candidates|entry)\[(\d+)\]((?:\.[A-Za-z_]+)*)")
 _PATH_WORDS = {"lines": "line", "apheresis": "apheresis", "candidates": "candidate", "entry": "FHIR entry"}
 _QUOTED_PATH = re.compile(r"\s*\((?:line|apheresis|candidate|FHIR entry) \d+[^)]*\)")
@@ -199,7 +157,6 @@ def clinical(text: str) -> str:
     return _RAW_FACT.sub("", _DOCUMENT_PATH.sub(words, text)).replace("as_of", "the evaluation date")
 
 
-_REASON_FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
 @attrs.frozen
@@ -245,27 +202,14 @@ ENGLISH_WORDS = Words()
 
 def _fill(template: str, facts: Mapping[str, Any], w: Words = ENGLISH_WORDS) -> str:
     """A reason template with each ``{fact}`` or ``{fact:part}`` in words (see :func:`messages.say`)."""
-    return _REASON_FIELD.sub(lambda m: _QUOTED_PATH.sub("", w.say(facts[m[1]], m[2])), w(template))
-
-
-@functools.cache
-def _titles() -> dict[str, str]:
-    return {rule.id: rule.title for rule in shipped_rulebook().rules}
+    return REASON_FIELD.sub(lambda m: _QUOTED_PATH.sub("", w.say(facts[m[1]], m[2])), template)
 
 
 def reason(finding: Finding, w: Words = ENGLISH_WORDS) -> str:
-    """A short clinical phrase for why a rule fired ("T-cell recovery after talquetamab")."""
-    template = _LABEL_REASON if finding.rule.startswith("labels.") else _REASONS.get(finding.rule)
-    if template is not None:
-        try:
-            return _fill(template, finding.facts, w)
-        except (KeyError, ValueError, IndexError):
-            pass  # the rule file quotes other facts now: its title still says it
-    if w.language != ENGLISH:
-        rule = shipped_rulebook().get(finding.rule)
-        return rule.title_in(w.language) if rule is not None else finding.rule
-    title = _titles().get(finding.rule, finding.rule)
-    return title[:1].lower() + title[1:]
+    """A short clinical phrase for why a rule fired ("T-cell recovery after talquetamab"): the rule
+    file's reason, in the card's language, with the facts it quotes in words."""
+    template = finding.reason_template(w.language)
+    return finding.rule if template is None else _fill(template, finding.facts, w)
 
 
 def _therapy(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
@@ -277,10 +221,6 @@ def _kind(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
     targets = "/".join(candidate.target)
     kind = w(_KIND[candidate.modality]) if candidate.modality in _KIND else candidate.modality
     return f"{targets} {kind}" if targets else kind
-
-
-def _deciding(candidate: CandidateAssessment) -> list[Finding]:
-    return [f for f in candidate.findings if f.effect == candidate.verdict and f.overridden is None]
 
 
 def _timing(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> str:
@@ -299,7 +239,7 @@ def verdict_line(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> st
     """``Teclistamab: wait until 2026-07-01 (T-cell recovery after talquetamab), then acceptable``:
     the verdict, the reasons that decided it, and its timing."""
     words = w(_VERDICT_WORDS[candidate.verdict]).format(date=w.date(candidate.earliest_date))
-    reasons = list(dict.fromkeys(reason(f, w) for f in _deciding(candidate)))
+    reasons = list(dict.fromkeys(reason(f, w) for f in candidate.deciding))
     return (f"{_therapy(candidate, w)}: {words}" + (f" ({'; '.join(reasons)})" if reasons else "")
             + _timing(candidate, w))
 
@@ -375,7 +315,7 @@ def _source(code: str, display: str) -> Source:
     return Source(SOURCE_LABEL, SOURCE_URL, Coding(TOPIC_SYSTEM, code, display))
 
 
-def _card(fields: dict[str, Any], hook_instance: str, suggest: Sequence[tuple[str, tuple[Action, ...]]] = ()) -> Card:
+def _card(fields: dict[str, Any], hook_instance: str, suggest: Sequence[tuple[str, tuple[CardAction, ...]]] = ()) -> Card:
     content = Card(uuid="", **fields).to_dict()
     identity = json.dumps({"hookInstance": hook_instance, "card": content, "suggest": [label for label, _ in suggest]},
                           sort_keys=True, ensure_ascii=False, default=str)
@@ -410,7 +350,7 @@ def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH
                 w("Best TCRT options, equal: {therapies}").format(therapies=", ".join(_therapy(c, w) for c in (best, *equal))))
     return _card({
         "summary": _summary(headline),
-        "indicator": "info" if best.verdict in USABLE else "warning",
+        "indicator": "info" if is_usable(best.verdict) else "warning",
         "source": _source("summary", w("Ranking of candidate therapies")),
         "detail": detail,
         "links": w.links(),
@@ -442,8 +382,8 @@ def _alternative(assessment: Assessment, ordered: CandidateAssessment) -> Candid
     """The best-ranked other candidate with a better, usable verdict that also ranks above the order
     (a CAR-T indeterminate only for a missing fact ranks above the bsAbs cautioned for CAR-T first:
     what firms it up is the action, never a swap to a therapy ranked later)."""
-    return next((c for c in assessment.candidates if c.therapy != ordered.therapy and c.verdict in USABLE
-                 and SEVERITY.index(c.verdict) < SEVERITY.index(ordered.verdict) and c.rank < ordered.rank), None)
+    return next((c for c in assessment.candidates if c.therapy != ordered.therapy and is_usable(c.verdict)
+                 and severity(c.verdict) < severity(ordered.verdict) and c.rank < ordered.rank), None)
 
 
 def _medication(candidate: CandidateAssessment, catalog: Catalog) -> dict[str, Any]:
@@ -454,13 +394,13 @@ def _medication(candidate: CandidateAssessment, catalog: Catalog) -> dict[str, A
 
 
 def _replace(draft: Mapping[str, Any], reference: str, ordered: CandidateAssessment, alternative: CandidateAssessment,
-             patient_id: str, catalog: Catalog) -> tuple[str, tuple[Action, ...]]:
+             patient_id: str, catalog: Catalog) -> tuple[str, tuple[CardAction, ...]]:
     subject = draft.get("subject") if isinstance(draft.get("subject"), dict) else {"reference": f"Patient/{patient_id}"}
     order = {"resourceType": "MedicationRequest", "status": "draft", "intent": draft.get("intent", "order"),
              "subject": subject, "medicationCodeableConcept": _medication(alternative, catalog)}
     return (f"Order {alternative.therapy} instead", (
-        Action("delete", f"Remove the draft order for {ordered.therapy}", resourceId=reference),
-        Action("create", f"Draft an order for {alternative.therapy} (dose and schedule to complete)", resource=order),
+        CardAction("delete", f"Remove the draft order for {ordered.therapy}", resourceId=reference),
+        CardAction("create", f"Draft an order for {alternative.therapy} (dose and schedule to complete)", resource=order),
     ))
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MmsequenceError, missing_extra
+from ..errors import InputError, missing_extra
 from . import logs
 from .dev import refuse_public_bind
 

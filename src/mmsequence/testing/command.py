@@ -6,7 +6,7 @@ import argparse
 import secrets
 import sys
 
-from ..errors import MmsequenceError, missing_extra
+from ..errors import missing_extra
 from ..policy import load_policy
 
 

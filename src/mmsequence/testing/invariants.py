@@ -23,7 +23,7 @@ from ..evaluator import evaluate
 from ..messages import timing_words
 from ..policy import Policy
 from ..render import to_json
-from ..verdicts import SEVERITY, TIMING_EFFECTS
+from ..vocabulary import TIMING_EFFECTS, is_restrictive, severity
 from . import reference
 
 Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
@@ -221,7 +221,7 @@ def _standing(candidate: CandidateAssessment, named: Mapping[str, Any], catalog:
     waits for facts the record leaves unknown (it ranks ahead of the cautions), what a wait becomes,
     approval, whether a label rule cautions it, modality, and whether a live rule prefers it."""
     live = [f for f in candidate.findings if f.overridden is None]
-    restrictive = [f for f in live if f.effect in SEVERITY and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+    restrictive = [f for f in live if is_restrictive(f.effect)]
     pending = candidate.verdict == "indeterminate" and all(f.missing for f in restrictive)
     preferred = any(f.effect == "preferred" for f in live)
     therapy = reference.therapy(named.get(candidate.query, candidate.query), catalog)
@@ -260,7 +260,7 @@ def _less_restrictive(a: CandidateAssessment, b: CandidateAssessment) -> bool:
     """A less restrictive verdict, or the same verdict with an earlier not-before date."""
     if a.verdict == b.verdict:
         return b.earliest_date is not None and (a.earliest_date is None or a.earliest_date < b.earliest_date)
-    return SEVERITY.index(a.verdict) < SEVERITY.index(b.verdict)
+    return severity(a.verdict) < severity(b.verdict)
 
 
 def _imprecise_dates(document: Mapping[str, Any], assessment: Assessment) -> Iterator[tuple[str, str, list[datetime.date]]]:
@@ -434,8 +434,7 @@ def car_t_ranks_first_when_only_eligibility_is_missing(document: Mapping[str, An
         return []
 
     def live(c: CandidateAssessment) -> list[str]:
-        return [f.rule for f in c.findings if f.overridden is None and f.effect in SEVERITY
-                and SEVERITY.index(f.effect) >= SEVERITY.index("caution")]
+        return [f.rule for f in c.findings if f.overridden is None and is_restrictive(f.effect)]
 
     waiting = [c for c in assessment.candidates if c.modality == "car-t" and live(c) == ["review.car-t-eligibility-unknown"]]
     cautioned = [c for c in assessment.candidates if c.modality == "bsab" and "review.car-t-first-bsab" in live(c)]

@@ -162,7 +162,7 @@ class _Plan:
         chosen = [a for a in tcrts if a.modality in knobs["modalities"] and set(a.targets) & set(knobs["targets"])]
         self.modality = st.sampled_from(sorted({a.modality for a in chosen})) if chosen else None
         self.agents = {m: st.sampled_from([a.name for a in chosen if a.modality == m]) for m in MODALITIES}
-        names = {a.name for a in chosen} | {n for n in knobs["candidates"] or ()}
+        names = {a.name for a in chosen} | set(knobs["candidates"] or ())
         combinations = [r.name for r in _tcrt_regimens(catalog)] + list(OTHER_REGIMENS) if knobs["regimens"] else []
         pool = knobs["candidates"] or ([a.name for a in tcrts] + ["belantamab mafodotin", "daratumumab", UNKNOWN_NAMES[1]]
                                        + combinations)
@@ -284,7 +284,7 @@ def _kinds(wanted: list[bool], low: int, high: int) -> list[bool]:
     """Which lines are TCRTs: as drawn, with the last ones switched until the count is within bounds."""
     kinds = list(wanted)
     for i in reversed(range(len(kinds))):
-        if sum(kinds) > high and kinds[i] or sum(kinds) < low and not kinds[i]:
+        if (sum(kinds) > high and kinds[i]) or (sum(kinds) < low and not kinds[i]):
             kinds[i] = not kinds[i]
     return kinds
 
