@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 
 from .assessment import Assessment, CandidateAssessment
-from .catalog import ROLE_WORDS
 from .ranking import RankReason
+from .notices import is_other_drug
+from .notices import words as notice_words
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
 
 
@@ -170,20 +171,20 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
     course = assessment.course
     lines += ["", _("Lines of therapy ({count}):").format(count=course.prior_lines)]
     for summary in course.line_summaries():
-        lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
+        lines += textwrap.wrap(notice_words(summary, language, assessment.catalog), width, initial_indent="  ", subsequent_indent="     ")
     others = course.not_therapy_by_drug()
     if others:
         lines += ["", _("Not anti-myeloma therapy (never a line, never a washout):")]
-        other = [n for n in others if n["role"].startswith(ROLE_WORDS["other"])]
+        other = [n for n in others if is_other_drug(n["role"])]
         for n in others if verbose else [n for n in others if n not in other]:
             records = n["records"]
             where = records[0] if len(records) == 1 else _("{count} records").format(count=len(records))
-            lines.append(f"  - {n['drug']}: {n['role']} ({where})")
+            lines.append(f"  - {name(n['drug'])}: {notice_words(n['role'], language, assessment.catalog)} ({where})")
         if other and not verbose:
             lines.append("  - " + _("{count} other drugs not in the catalog, nothing antineoplastic in their codes or"
                                     " names (--verbose lists them)").format(count=len(other)))
     if assessment.warnings:
-        lines += ["", _("Warnings:")] + [f"  - {w}" for w in assessment.warnings]
+        lines += ["", _("Warnings:")] + [f"  - {notice_words(w, language, assessment.catalog)}" for w in assessment.warnings]
     not_used = assessment.course.history.not_used
     if verbose and not_used:
         lines += ["", _("Records not used:")] + [f"  - {r}" for r in not_used]

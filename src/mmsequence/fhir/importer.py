@@ -6,10 +6,11 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import ROLE_WORDS, Catalog
+from ..catalog import Catalog
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
-from .coding import NOT_THERAPY, names_car_t_order, not_therapy_by_name
+from ..notices import Notice, is_other_drug
+from .coding import names_car_t_order, not_therapy_by_name
 from .lines import build_lines
 from .model import read_leniently
 from .dates import partial_date
@@ -86,27 +87,26 @@ def _death(entries: list[tuple[int, str | None, Any]]) -> str | None:
     return None
 
 
-def _grouped_notes(records: Records) -> list[str]:
+def _grouped_notes(records: Records) -> list[Notice]:
     """The notes a person reads about the records not used: one line, counted by resource type."""
     if not records.unused:
         return []
     counts: dict[str, int] = {}
     for kind, _, _ in records.unused:
         counts[kind] = counts.get(kind, 0) + 1
-    listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    listed = tuple(Notice("fhir.count", kind=kind, count=n)
+                   for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     count = len(records.unused)
-    said = "1 record that says" if count == 1 else f"{count} records that say"
-    return [f"not used ({said} nothing about myeloma therapy): {listed};"
-            " each is listed under derived.fhir.not_used (--verbose)"]
+    return [Notice("fhir.not-used-one", counts=listed) if count == 1 else Notice("fhir.not-used", count=count, counts=listed)]
 
 
-def _said_once(warnings: list[str]) -> list[str]:
+def _said_once(warnings: list[Notice]) -> list[Notice]:
     """The warnings with one line for each message that several records share ('a, b and 12 more: ...')."""
-    records: dict[str, list[str]] = {}
+    records: dict[Notice, list[str]] = {}
     for warning in warnings:
-        label, _, message = warning.partition(": ")
-        if "/" in label or label.startswith("entry["):
-            records.setdefault(message, []).append(label)
+        label = warning.path
+        if label is not None and ("/" in label or label.startswith("entry[")):
+            records.setdefault(warning.message, []).append(label)
         else:
             records.setdefault(warning, [])
     out = []
@@ -115,20 +115,24 @@ def _said_once(warnings: list[str]) -> list[str]:
             out.append(message)
             continue
         shown = _NAMED - 2  # record ids are long: fewer of them than of drug names
-        named = ", ".join(labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
-        out.append(f"{named}: {message}")
+        if len(labels) == 1:
+            out.append(Notice(message.code, labels[0], **message.values))
+        elif len(labels) > shown:
+            out.append(Notice("places-more", places=tuple(labels[:shown]), more=len(labels) - shown, message=message))
+        else:
+            out.append(Notice("places", places=tuple(labels), message=message))
     return out
 
 
-def _other_drugs_note(not_therapy: tuple[tuple[str, str, str], ...]) -> list[str]:
+def _other_drugs_note(not_therapy: tuple[tuple[str, Notice, str], ...]) -> list[Notice]:
     """One line for the uncatalogued drugs that are not therapy: their count and the first few names."""
-    names = list(dict.fromkeys(name for name, role, _ in not_therapy if role.startswith(ROLE_WORDS[NOT_THERAPY])))
+    names = list(dict.fromkeys(name for name, role, _ in not_therapy if is_other_drug(role)))
     if not names:
         return []
-    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-    return [f"{len(names)} other drug(s), not in the catalog and with nothing antineoplastic in their codes or names,"
-            f" are not anti-myeloma therapy (never a line): {'; '.join(names[:_NAMED])}{more};"
-            " each is listed under derived.not_anti_myeloma_therapy"]
+    if len(names) > _NAMED:
+        return [Notice("fhir.other-drugs-more", count=len(names), names="; ".join(names[:_NAMED]), more=len(names) - _NAMED)]
+    return [Notice("fhir.other-drugs", count=len(names), names="; ".join(names))]
+
 
 
 def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, str, str], ...], records: Records,

@@ -17,6 +17,7 @@ from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Line, LineOrigin
 from ..lines import Event, Member, derive_lines, history_line, history_lines, not_therapy
+from ..notices import Notice
 from .records import Exposure
 
 
@@ -24,13 +25,13 @@ def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
     return date.earliest, date.latest
 
 
-def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int, Line]]:
+def _explicit(exposures: list[Exposure], warnings: list[Notice]) -> list[tuple[int, Line]]:
     numbers = sorted({e.line_number for e in exposures if e.line_number is not None})
     lines = []
     problems = []
     for n in numbers:
         mine = sorted((e for e in exposures if e.line_number == n), key=lambda e: _day(e.start))
-        reason = f"extension: the site recorded line {n}"
+        reason = Notice("line.extension", number=n)
         cells = [e for e in mine if e.is_car_t]
         if cells and len({e.drug.name for e in mine}) > 1:
             problems.append(f"line {n} ({', '.join(e.resource for e in mine)}): a CAR-T infusion"
@@ -45,13 +46,12 @@ def _explicit(exposures: list[Exposure], warnings: list[str]) -> list[tuple[int,
         raise InputError(problems)
     missing = [str(n) for n in range(1, numbers[-1]) if n not in numbers] if numbers else []
     if missing:
-        warnings.append(f"line-of-therapy extension: no resource in the bundle for line {', '.join(missing)};"
-                        " the history holds only the lines present")
+        warnings.append(Notice("fhir.missing-lines", numbers=tuple(missing)))
     return lines
 
 
 def build_lines(exposures: list[Exposure], events: list[Event],
-                warnings: list[str]) -> tuple[list[Line], tuple[tuple[str, str, str], ...]]:
+                warnings: list[Notice]) -> tuple[list[Line], tuple[tuple[str, Notice, str], ...]]:
     """The history's lines in order of their start, numbered as lines of therapy, and the drugs
     that are not anti-myeloma therapy (name, role, record); problems raise InputError."""
     explicit = _explicit([e for e in exposures if e.line_number is not None], warnings)

@@ -19,6 +19,7 @@ from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
 from ..lines import Event
+from ..notices import Notice
 from .coding import (
     DrugMatch,
     unknown_or_named,
@@ -92,7 +93,7 @@ class Records:
     events: list[Event] = attrs.Factory(list)  # collections, harvests, progressions
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
-    warnings: list[str] = attrs.Factory(list)
+    warnings: list[Notice] = attrs.Factory(list)
     #: Resources not used because they say nothing about myeloma therapy: (resource type, record, why).
     unused: list[tuple[str, str, str]] = attrs.Factory(list)
     #: Observations the rules read, by kind: (date, value, record), in the order read.
@@ -112,8 +113,8 @@ class ResourceReader:
         self.used_medications: set[str] = set()
         self.car_t_orders: set[str] = set()  # 'Type/id' of orders for a CAR-T product
 
-    def warn(self, label: str, message: str) -> None:
-        self.records.warnings.append(f"{label}: {message}")
+    def warn(self, code: str, label: str, **values: Any) -> None:
+        self.records.warnings.append(Notice(code, label, **values))
 
     def unused(self, label: str, why: str) -> None:
         """A resource that says nothing about myeloma therapy: counted by type, listed in full apart."""
@@ -142,9 +143,9 @@ class ResourceReader:
     def _counts(self, kind: str, status: str, label: str) -> bool:
         given, unclear = _GIVEN[kind]
         if status in unclear:
-            self.warn(label, f"status {status!r} does not say whether it was given; counted as given")
+            self.warn("fhir.status-counted", label, status=status)
         elif status not in given:
-            self.warn(label, f"not counted as given (status {status!r})")
+            self.warn("fhir.status-not-given", label, status=status)
             return False
         return True
 
@@ -185,25 +186,25 @@ class ResourceReader:
             return match_drug(ingredients[0], self.catalog, f"{ref_path} ({reference}).ingredient[0]", ingredients[1:])
         return match_drug(medication.code, self.catalog, f"{ref_path} ({reference}).code", ingredients)
 
-    def _not_given(self, resource: Any, label: str, path: str, why: str) -> None:
+    def _not_given(self, resource: Any, label: str, path: str, why: Notice) -> None:
         """A record of a drug not given: a warning when the drug may be myeloma therapy, else counted apart."""
         try:
             relevant = self.drug(resource, path).may_be_therapy
         except InputError:
             relevant = True
         if relevant:
-            self.warn(label, f"not counted as given ({why})")
+            self.warn("fhir.not-given", label, why=why)
         else:
             self.unused(label, f"a drug that is not anti-myeloma therapy, not given ({why})")
 
     def _medication_use(self, resource: Any, label: str, path: str) -> None:
         kind = resource.get_resource_type()
         if kind == "MedicationRequest" and resource.intent in ("proposal", "plan"):
-            self._not_given(resource, label, path, f"intent {resource.intent!r}")
+            self._not_given(resource, label, path, Notice("fhir.intent", intent=resource.intent))
             return
         given, unclear = _GIVEN[kind]
         if resource.status not in given | unclear:
-            self._not_given(resource, label, path, f"status {resource.status!r}")
+            self._not_given(resource, label, path, Notice("fhir.status", status=resource.status))
             return
         drug = self.drug(resource, path)
         if not drug.may_be_therapy:  # a defect in its dates cannot touch myeloma therapy: skipped with a note
@@ -220,19 +221,20 @@ class ResourceReader:
                 return
         self._counts(kind, resource.status, label)
         if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
-            self.warn(label, f"an order for {drug.name}, not its infusion (read from the infusion's Procedure or"
-                             " MedicationAdministration); links a leukapheresis to CAR-T")
+            self.warn("fhir.car-t-order", label, drug=drug.name)
             return
         start, end, field = self._period(resource, kind, path)
         if start is None:
             raise InputError([f"{path}.{field}: is required to place the drug in time"])
         anti_myeloma = drug.role is None or drug.agent is not None and drug.agent.is_anti_myeloma
         if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
-            self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
+            self.warn("fhir.no-end", label, drug=drug.name)
         if drug.role is None:
             why = drug.matched_by.get("looks_antineoplastic")
-            self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent"
-                             + (f" ({why})" if why else ""))
+            if why:
+                self.warn("fhir.unknown-agent-why", label, drug=drug.name, why=why)
+            else:
+                self.warn("fhir.unknown-agent", label, drug=drug.name)
         if kind == "MedicationAdministration" and resource.partOf and drug.agent is not None \
                 and drug.agent.may_be("premedication") and not drug.agent.is_tcrt:
             part_of = resource.partOf[0].reference or "another administration"
@@ -290,12 +292,11 @@ class ResourceReader:
         if mentions_apheresis(resource.code) and not self._collects_t_cells(resource):
             if mentions_stem_cells(resource.code):
                 date = self._performed(resource, path)
-                self.warn(label, "stem-cell harvest (for a transplant), not a T-cell collection; starts nothing")
+                self.warn("fhir.harvest", label)
                 if date is not None and resource.status in ("completed", "in-progress"):
                     self.records.events.append(Event("stem-cell-harvest", date, label, "stem-cell harvest"))
             else:
-                self.warn(label, "leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not"
-                                 " linked to a CAR-T order; not read as a T-cell collection")
+                self.warn("fhir.leukapheresis-unnamed", label)
             return
         if mentions_stem_cell_infusion(resource.code):
             if not self._counts("Procedure", resource.status, label):
@@ -308,7 +309,7 @@ class ResourceReader:
         if mentions_apheresis(resource.code):
             status = _PROCEDURE_APHERESIS.get(resource.status)
             if status is None:
-                self.warn(label, f"leukapheresis not used (status {resource.status!r})")
+                self.warn("fhir.leukapheresis-status", label, status=resource.status)
                 return
             outcome = " ".join(filter(None, [resource.outcome.text, *(c.display for c in resource.outcome.coding or ())])) \
                 if resource.outcome else ""
@@ -331,7 +332,7 @@ class ResourceReader:
         if day is None:
             raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
         if product.agent is None:
-            self.warn(label, f"CAR-T product {product.name!r} is not in the agent catalog; kept as an unknown agent")
+            self.warn("fhir.unknown-product", label, drug=product.name)
         self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path),
                                                kind="car-t-infusion"))
 
@@ -349,15 +350,14 @@ class ResourceReader:
 
     def _service_request(self, resource: Any, label: str, path: str) -> None:
         if mentions_apheresis(resource.code) and mentions_stem_cells(resource.code):
-            self.warn(label, "not used (a stem-cell harvest for a transplant, not a T-cell collection)")
+            self.warn("fhir.harvest-request", label)
             return
         if not mentions_apheresis(resource.code):
             self.unused(label, "not a leukapheresis request")
             return
         status = _REQUEST_APHERESIS.get(resource.status)
         if status is None:
-            self.warn(label, f"leukapheresis request not used (status {resource.status!r}; a collection"
-                             " that took place is read from its Procedure)")
+            self.warn("fhir.leukapheresis-request-status", label, status=resource.status)
             return
         when = resource.occurrenceDateTime or (resource.occurrencePeriod.start if resource.occurrencePeriod else None)
         self.records.apheresis.append(ApheresisRecord(status, partial_date(when, f"{path}.occurrence[x]"), label))
@@ -374,7 +374,7 @@ class ResourceReader:
             found = True
             status = _ACTIVITY_APHERESIS.get(detail.status)
             if status is None:
-                self.warn(f"{label} activity[{i}]", f"leukapheresis activity not used (status {detail.status!r})")
+                self.warn("fhir.activity-status", f"{label} activity[{i}]", status=detail.status)
                 continue
             self.records.apheresis.append(ApheresisRecord(
                 status, partial_date(_scheduled(detail), f"{path}.activity[{i}].detail.scheduled[x]"),
@@ -390,7 +390,7 @@ class ResourceReader:
         verification = resource.verificationStatus
         codes = {c.code for c in verification.coding or ()} if verification else set()
         if codes & {"refuted", "entered-in-error"}:
-            self.warn(label, f"multiple myeloma diagnosis not used (verification {', '.join(sorted(codes))})")
+            self.warn("fhir.diagnosis-refuted", label, codes=tuple(sorted(codes)))
             return
         self.records.myeloma.append(label)
 
@@ -401,7 +401,7 @@ class ResourceReader:
             self.unused(label, "its code is not one the site policy maps under observations")
             return
         if resource.status not in ("final", "amended", "corrected"):
-            self.warn(label, f"not used (status {resource.status!r})")
+            self.warn("fhir.observation-status", label, status=resource.status)
             return
         when = resource.effectiveDateTime or (resource.effectivePeriod.start if resource.effectivePeriod else None) \
             or resource.issued
@@ -415,7 +415,7 @@ class ResourceReader:
             if coded & set(_WORSENED) or re.search(r"worse|progress|relapse", words, re.IGNORECASE):
                 self.records.events.append(Event("progression", date, label, "progression"))
             else:
-                self.warn(label, "disease status is not progression; not used")
+                self.warn("fhir.not-progression", label)
             return
         if kind == "soluble_bcma":
             quantity = resource.valueQuantity
@@ -457,7 +457,7 @@ def _within(day: PartialDate, start: PartialDate, end: PartialDate | None) -> bo
     return day.latest >= start.earliest and (end is None or day.earliest <= end.latest)
 
 
-def facts_over_plans(exposures: list[Exposure], warnings: list[str]) -> list[Exposure]:
+def facts_over_plans(exposures: list[Exposure], warnings: list[Notice]) -> list[Exposure]:
     """The exposures with each finished order of a drug set aside where administrations of that drug
     fall within it: the administrations given say when the drug was given, the last one its last
     dose; the order's own dates count only where no administration says anything (an active
@@ -474,8 +474,8 @@ def facts_over_plans(exposures: list[Exposure], warnings: list[str]) -> list[Exp
             kept.append(e)
             continue
         last = max(inside, key=lambda a: (a.start.latest, a.start.earliest))
-        warnings.append(f"{e.resource}: the order for {e.drug.name} ({e.start} to {e.end}) is read through its"
-                        f" {len(inside)} administration(s) given; the last dose is {last.start} ({last.resource})")
+        warnings.append(Notice("fhir.order-read-through", e.resource, drug=e.drug.name, start=e.start, end=e.end,
+                               count=len(inside), date=last.start, record=last.resource))
     return kept
 
 

@@ -1,0 +1,240 @@
+"""Notices: what mmsequence tells a reader beside the verdicts (data warnings, line summaries, how a
+line was formed, drug roles), each as a stable ``code``, the ``path`` it is about (a document field
+or a record) and its ``values``.
+
+A notice becomes words in one place, :func:`words`, through the gettext catalogs: the message
+context is the code, the message id the English template (``locale/*/LC_MESSAGES``; English needs
+no catalog). A :class:`Notice` is also its English text (a ``str``), so that the JSON output, the
+FHIR import and every English output keep their words, while a program reads ``code`` and
+``values`` and never the English.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from .catalog import ROLE_WORDS, Catalog
+from .dates import PartialDate
+from .i18n import ENGLISH, NP_, format_date, format_when, translations
+
+#: The English template of each code; ``{path}`` in a template places the path, else a notice with
+#: a path is said ``path: message``. A value is a str, an int, a date, a notice or a tuple of them.
+TEMPLATES: dict[str, str] = {
+    # drug roles (catalog.ROLE_WORDS)
+    **{f"role.{role}": NP_(f"role.{role}", words) for role, words in ROLE_WORDS.items()},
+    "role.corticosteroid-alone": NP_("role.corticosteroid-alone", "a corticosteroid alone, outside any line of therapy"),
+    "role.by-atc": NP_("role.by-atc", "{role} (by its ATC code {atc})"),
+    "role.by-name": NP_("role.by-name", "{role} (not in the catalog; neither its codes nor its name say antineoplastic)"),
+    # how a line was formed (lines.py, fhir/lines.py)
+    "line.derived": NP_("line.derived", "derived: line {number}: {reason}"),
+    "line.bridging": NP_("line.bridging", "{reason} (bridging)"),
+    "line.extension": NP_("line.extension", "extension: the site recorded line {number}"),
+    "line.car-t-infusion": NP_("line.car-t-infusion", "CAR-T infusion of {drug} ({date}, {record})"),
+    "line.transplant": NP_("line.transplant", "autologous stem-cell transplant ({date}, {record})"),
+    "line.transplant-planned": NP_("line.transplant-planned",
+                                   "{reason}; autologous stem-cell transplant {date} ({record}) planned with it"),
+    "line.first": NP_("line.first", "the first anti-myeloma therapy recorded ({drug}, {date})"),
+    "line.after-progression": NP_("line.after-progression",
+                                  "progression recorded {progression} ({record}); {drug} started {date}"),
+    "line.after-stop": NP_("line.after-stop", "{stopped} stopped for {stop} ({record}); {drug} started {date}"),
+    "line.after-car-t": NP_("line.after-car-t", "the first therapy after a CAR-T infusion ({drug}, {date})"),
+    "line.resumed": NP_("line.resumed", "treatment resumed: {drug} restarted {date}, {days} days after the last dose"
+                                        " (a planned pause ended)"),
+    "line.plan-changed": NP_("line.plan-changed",
+                             "the plan changed: {drug} started {date}, after the regimen of line {number} was set"),
+    "line.bridging-only": NP_("line.bridging-only", "{drug} started {date} after the T-cell collection; no CAR-T"
+                                                    " infusion recorded yet"),
+    "line.part": NP_("line.part", "{reason}; {part}: {drug} {date} ({record})"),
+    "line.progression": NP_("line.progression", "{reason}; progression recorded {date} ({record})"),
+    "part.conditioning": NP_("part.conditioning", "conditioning"),
+    "part.lymphodepletion": NP_("part.lymphodepletion", "lymphodepletion"),
+    "part.collection": NP_("part.collection", "collection"),
+    "part.bridging": NP_("part.bridging", "bridging"),
+    # a line of therapy in words (course.PatientCourse.line_summaries)
+    "summary.line": NP_("summary.line", "{number}. {start} to {end}: {agents}"),
+    "summary.ongoing": NP_("summary.ongoing", "{number}. {start} to ongoing: {agents}"),
+    "summary.infusion": NP_("summary.infusion", "{number}. {start} (infusion): {agents}"),
+    "summary.stopped": NP_("summary.stopped", "{summary}; stopped for {stop}"),
+    "summary.progression": NP_("summary.progression", "{summary}; progression {date}"),
+    "summary.why": NP_("summary.why", "{summary} ({why})"),
+    "stop.progression": NP_("stop.progression", "progression"),
+    "stop.toxicity": NP_("stop.toxicity", "toxicity"),
+    "stop.completed": NP_("stop.completed", "completed"),
+    "stop.patient-choice": NP_("stop.patient-choice", "patient-choice"),
+    "stop.other": NP_("stop.other", "other"),
+    # data warnings of the course (course.py, lines.py)
+    "course.unknown-agent": NP_("course.unknown-agent", "{drug} ({path}): not in the agent catalog"),
+    "course.unknown-candidate": NP_("course.unknown-candidate", "candidate {drug}: not in the agent catalog"),
+    "course.not-a-line": NP_("course.not-a-line", "{path}: holds no anti-myeloma drug ({agents}); not counted as a line"),
+    "course.steroid-not-a-line": NP_("course.steroid-not-a-line",
+                                     "{path}: holds only a corticosteroid ({agents}); not counted as a line"),
+    "course.planned-apheresis-past": NP_("course.planned-apheresis-past",
+                                         "{path}: planned for '{date}', before as_of {as_of}; treated as pending with no"
+                                         " date"),
+    "course.refractory-conflict": NP_("course.refractory-conflict",
+                                      "{path}: recorded {recorded}, but the progression on '{date}' came {when}, so the"
+                                      " line is {verdict} by the IMWG definition; the recorded value is used"),
+    "course.relapsed": NP_("course.relapsed",
+                           "{path}: the progression on '{date}' came {when}; by the IMWG definition the line counts as"
+                           " relapsed, not refractory (for information: its stop reason 'progression' is kept)"),
+    "when.given": NP_("when.given", "while it was still given"),
+    "when.within": NP_("when.within", "within {days} days after the last dose ({date})"),
+    "when.more-than": NP_("when.more-than", "more than {days} days after the last dose ({date})"),
+    "refractory.true": NP_("refractory.true", "refractory"),
+    "refractory.false": NP_("refractory.false", "not refractory"),
+    "recorded.true": NP_("recorded.true", "true"),
+    "recorded.false": NP_("recorded.false", "false"),
+    "lines.no-infusion": NP_("lines.no-infusion", "{drug} is {role} but no {what} infusion follows within {days} days;"
+                                                  " not counted in a line"),
+    "infusion.stem-cell": NP_("infusion.stem-cell", "stem-cell"),
+    "infusion.car-t": NP_("infusion.car-t", "CAR-T"),
+    "lines.open-end": NP_("lines.open-end", "{drug} has no end date; its last dose is taken to be no later than the"
+                                           " start of line {number} ({date})"),
+    "lines.open-end-progression": NP_("lines.open-end-progression",
+                                      "{drug} has no end date; its last dose is taken to be no later than the start of"
+                                      " line {number} ({date}) and no earlier than the progression recorded"
+                                      " {progression}"),
+    "lines.set-aside": NP_("lines.set-aside", "{drug} is {role}, not anti-myeloma therapy"),
+    "lines.set-aside-atc": NP_("lines.set-aside-atc", "{drug} is {role} by its ATC code {atc}, not anti-myeloma therapy"),
+    "lines.set-aside-note": NP_("lines.set-aside-note", "{drug} is {role}, not counted as a line"),
+    # notes of the FHIR reader (fhir/*)
+    "fhir.status-counted": NP_("fhir.status-counted",
+                               "status {status!r} does not say whether it was given; counted as given"),
+    "fhir.status-not-given": NP_("fhir.status-not-given", "not counted as given (status {status!r})"),
+    "fhir.not-given": NP_("fhir.not-given", "not counted as given ({why})"),
+    "fhir.car-t-order": NP_("fhir.car-t-order", "an order for {drug}, not its infusion (read from the infusion's Procedure"
+                                                " or MedicationAdministration); links a leukapheresis to CAR-T"),
+    "fhir.no-end": NP_("fhir.no-end", "{drug}: no end date recorded; counted as ongoing (the latest possible last dose)"),
+    "fhir.intent": NP_("fhir.intent", "intent {intent!r}"),
+    "fhir.status": NP_("fhir.status", "status {status!r}"),
+    "fhir.unknown-agent": NP_("fhir.unknown-agent", "{drug!r} is not in the agent catalog; kept as an unknown agent"),
+    "fhir.unknown-agent-why": NP_("fhir.unknown-agent-why",
+                                  "{drug!r} is not in the agent catalog; kept as an unknown agent ({why})"),
+    "fhir.harvest": NP_("fhir.harvest", "stem-cell harvest (for a transplant), not a T-cell collection; starts nothing"),
+    "fhir.leukapheresis-unnamed": NP_("fhir.leukapheresis-unnamed",
+                                      "leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not"
+                                      " linked to a CAR-T order; not read as a T-cell collection"),
+    "fhir.leukapheresis-status": NP_("fhir.leukapheresis-status", "leukapheresis not used (status {status!r})"),
+    "fhir.unknown-product": NP_("fhir.unknown-product",
+                                "CAR-T product {drug!r} is not in the agent catalog; kept as an unknown agent"),
+    "fhir.harvest-request": NP_("fhir.harvest-request",
+                                "not used (a stem-cell harvest for a transplant, not a T-cell collection)"),
+    "fhir.leukapheresis-request-status": NP_("fhir.leukapheresis-request-status",
+                                             "leukapheresis request not used (status {status!r}; a collection"
+                                             " that took place is read from its Procedure)"),
+    "fhir.activity-status": NP_("fhir.activity-status", "leukapheresis activity not used (status {status!r})"),
+    "fhir.diagnosis-refuted": NP_("fhir.diagnosis-refuted", "multiple myeloma diagnosis not used (verification {codes})"),
+    "fhir.observation-status": NP_("fhir.observation-status", "not used (status {status!r})"),
+    "fhir.not-progression": NP_("fhir.not-progression", "disease status is not progression; not used"),
+    "fhir.order-read-through": NP_("fhir.order-read-through",
+                                   "the order for {drug} ({start} to {end}) is read through its {count} administration(s)"
+                                   " given; the last dose is {date} ({record})"),
+    "fhir.missing-lines": NP_("fhir.missing-lines", "line-of-therapy extension: no resource in the bundle for line"
+                                                    " {numbers}; the history holds only the lines present"),
+    "fhir.not-used-one": NP_("fhir.not-used-one", "not used (1 record that says nothing about myeloma therapy): {counts};"
+                                                  " each is listed under derived.fhir.not_used (--verbose)"),
+    "fhir.not-used": NP_("fhir.not-used", "not used ({count} records that say nothing about myeloma therapy): {counts};"
+                                          " each is listed under derived.fhir.not_used (--verbose)"),
+    "fhir.count": NP_("fhir.count", "{count} {kind}"),
+    "fhir.other-drugs": NP_("fhir.other-drugs", "{count} other drug(s), not in the catalog and with nothing antineoplastic"
+                                                " in their codes or names, are not anti-myeloma therapy (never a line):"
+                                                " {names}; each is listed under derived.not_anti_myeloma_therapy"),
+    "fhir.other-drugs-more": NP_("fhir.other-drugs-more",
+                                 "{count} other drug(s), not in the catalog and with nothing antineoplastic in their codes"
+                                 " or names, are not anti-myeloma therapy (never a line): {names} and {more} more;"
+                                 " each is listed under derived.not_anti_myeloma_therapy"),
+    "fhir.left-out": NP_("fhir.left-out", "left out, not valid FHIR ({why}); it says nothing about myeloma therapy"),
+    # one message several records share (fhir.importer)
+    "places": NP_("places", "{places}: {message}"),
+    "places-more": NP_("places-more", "{places} and {more} more: {message}"),
+    # the knowledge's review (knowledge.py)
+    "knowledge.catalog-due": NP_("knowledge.catalog-due",
+                                 "knowledge: the agent catalog{which} was last checked against its sources on {date} and"
+                                 " was due for review on {due}; on {day} it may be out of date (the verdicts are"
+                                 " unchanged)"),
+    "knowledge.rules-due": NP_("knowledge.rules-due",
+                               "knowledge: the {pack} rules{which} were last checked against their sources on {date} and"
+                               " were due for review on {due}; on {day} they may be out of date (the verdicts are"
+                               " unchanged)"),
+    "knowledge.which": NP_("knowledge.which", " ({entries})"),
+}
+
+
+class Notice(str):
+    """A notice: its English text, with the ``code``, the ``path`` and the ``values`` it is made of."""
+
+    __slots__ = ("code", "path", "values")
+    code: str
+    path: str | None
+    values: dict[str, Any]
+
+    def __new__(cls, code: str, path: str | None = None, /, **values: Any) -> Notice:
+        notice = super().__new__(cls, _say(code, path, values, _english))
+        notice.code, notice.path, notice.values = code, path, values
+        return notice
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (self.code, self.path, self.values)
+
+    @property
+    def message(self) -> Notice:
+        """The notice without its place (what several places may share)."""
+        return self if self.path is None or "{path}" in TEMPLATES[self.code] else Notice(self.code, None, **self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The code and the path, for a program (the JSON output)."""
+        return {"code": self.code, "path": self.path}
+
+
+def _rebuild(code: str, path: str | None, values: dict[str, Any]) -> Notice:
+    return Notice(code, path, **values)
+
+
+def _english(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(_english(v) for v in value)
+    return str(value)
+
+
+def _say(code: str, path: str | None, values: dict[str, Any], say: Any, template: str | None = None,
+         colon: str = ": ") -> str:
+    template = TEMPLATES[code] if template is None else template
+    text = template.format(path=path, **{k: say(v) for k, v in values.items()})
+    return f"{path}{colon}{text}" if path is not None and "{path}" not in TEMPLATES[code] else text
+
+
+def words(notice: str, language: str = ENGLISH, catalog: Catalog | None = None) -> str:
+    """A notice in ``language``: its English text in English, else its code's message in the
+    catalog with each value said in the language (dates as the reader writes them, drugs by their
+    display names); a plain string is said as it is."""
+    if language == ENGLISH or not isinstance(notice, Notice):
+        return str(notice)
+    tr = translations(language)
+
+    def say(value: Any) -> str:
+        if isinstance(value, Notice):
+            return words(value, language, catalog)
+        if isinstance(value, tuple):
+            return "、".join(say(v) for v in value)
+        if isinstance(value, (PartialDate, datetime.date)):
+            return format_when(value, language) if isinstance(value, PartialDate) else format_date(value, language)
+        if isinstance(value, str) and catalog is not None:
+            agent = catalog.lookup(value)
+            return agent.display_name(language) if agent is not None else value
+        return str(value)
+
+    return _say(notice.code, notice.path, notice.values, say, tr.pgettext(notice.code, TEMPLATES[notice.code]), "：")
+
+
+def is_other_drug(role: str) -> bool:
+    """Whether a drug's role (a notice) is "another drug": uncatalogued, and nothing says antineoplastic."""
+    while isinstance(role, Notice) and role.code != "role.other" and "role" in role.values:
+        role = role.values["role"]
+    return isinstance(role, Notice) and role.code == "role.other"
+
+
+def codes(notices: Iterable[str]) -> list[dict[str, Any]]:
+    """The code and path of each notice (a plain string has none)."""
+    return [n.to_dict() if isinstance(n, Notice) else {"code": None, "path": None} for n in notices]
