@@ -68,7 +68,7 @@ def NP_(context: str, message: str) -> str:
 #: extraction (``babel.cfg``) sees them.
 DATA_WORDS = (
     NP_("verdict", "preferred"), NP_("verdict", "acceptable"), NP_("verdict", "caution"),
-    NP_("verdict", "indeterminate"), NP_("verdict", "wait"), NP_("verdict", "avoid"),
+    NP_("verdict", "indeterminate"), NP_("verdict", "wait"), NP_("verdict", "avoid"), NP_("verdict", "schedule"),
     NP_("evidence", "review"), NP_("evidence", "guideline"), NP_("evidence", "guideline-secondary"),
     NP_("evidence", "trial-data"), NP_("evidence", "label"), NP_("evidence", "interpretation"),
     NP_("apheresis", "none"), NP_("apheresis", "pending"), NP_("apheresis", "collected"), NP_("apheresis", "used"),
@@ -203,6 +203,10 @@ class _Words:
             return f"{value:g}"
         if isinstance(value, list):
             return self.join([self.say(item, part) for item in value]) or self.tr.pgettext("fact", "none")
+        if isinstance(value, str) and hasattr(value, "code"):  # a notice (mmsequence.notices)
+            from .notices import words
+
+            return words(value, self.language, self.catalog)
         if isinstance(value, dict) and "kind" in value:
             return getattr(self, f"_{value['kind']}")(value, part)  # type: ignore[no-any-return]
         text = str(value)

@@ -15,15 +15,21 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from .catalog import ROLE_WORDS, Catalog
+from .catalog import Catalog
 from .dates import PartialDate
 from .i18n import ENGLISH, NP_, format_date, format_when, translations
 
 #: The English template of each code; ``{path}`` in a template places the path, else a notice with
 #: a path is said ``path: message``. A value is a str, an int, a date, a notice or a tuple of them.
 TEMPLATES: dict[str, str] = {
-    # drug roles (catalog.ROLE_WORDS)
-    **{f"role.{role}": NP_(f"role.{role}", words) for role, words in ROLE_WORDS.items()},
+    # drug roles (catalog.ROLES), in words
+    "role.anti-myeloma": NP_("role.anti-myeloma", "anti-myeloma therapy"),
+    "role.conditioning": NP_("role.conditioning", "transplant conditioning"),
+    "role.lymphodepletion": NP_("role.lymphodepletion", "lymphodepletion before a CAR-T infusion"),
+    "role.crs-management": NP_("role.crs-management", "CRS or ICANS management"),
+    "role.premedication": NP_("role.premedication", "premedication"),
+    "role.supportive": NP_("role.supportive", "supportive care"),
+    "role.other": NP_("role.other", "another drug"),  # uncatalogued, nothing says antineoplastic (fhir.coding.NOT_THERAPY)
     "role.corticosteroid-alone": NP_("role.corticosteroid-alone", "a corticosteroid alone, outside any line of therapy"),
     "role.by-atc": NP_("role.by-atc", "{role} (by its ATC code {atc})"),
     "role.by-name": NP_("role.by-name", "{role} (not in the catalog; neither its codes nor its name say antineoplastic)"),
@@ -146,6 +152,32 @@ TEMPLATES: dict[str, str] = {
                                  " or names, are not anti-myeloma therapy (never a line): {names} and {more} more;"
                                  " each is listed under derived.not_anti_myeloma_therapy"),
     "fhir.left-out": NP_("fhir.left-out", "left out, not valid FHIR ({why}); it says nothing about myeloma therapy"),
+    "unused.type": NP_("unused.type", "mmsequence does not read {kind} resources"),
+    "unused.not-given": NP_("unused.not-given", "a drug that is not anti-myeloma therapy, not given ({why})"),
+    "unused.bad-date": NP_("unused.bad-date", "{drug}: a drug that is not anti-myeloma therapy; {problem}"),
+    "unused.no-date": NP_("unused.no-date", "{drug}: a drug that is not anti-myeloma therapy, without a date"),
+    "unused.procedure": NP_("unused.procedure", "neither a CAR-T infusion, a transplant nor a leukapheresis"),
+    "unused.request": NP_("unused.request", "not a leukapheresis request"),
+    "unused.care-plan": NP_("unused.care-plan", "a care plan with status {status!r}"),
+    "unused.activity": NP_("unused.activity", "no leukapheresis activity with a detail"),
+    "unused.condition": NP_("unused.condition", "not a multiple myeloma diagnosis"),
+    "unused.observation": NP_("unused.observation", "its code is not one the site policy maps under observations"),
+    "unused.medication": NP_("unused.medication", "no administration, statement or request refers to it"),
+    "fhir.deceased": NP_("fhir.deceased", "deceased {date}"),
+    "fhir.deceased-undated": NP_("fhir.deceased-undated", "deceased"),
+    # records that are not drugs (lines.Event names)
+    "event.stem-cell-harvest": NP_("event.stem-cell-harvest", "stem-cell harvest"),
+    "event.stem-cell-infusion": NP_("event.stem-cell-infusion", "autologous stem-cell transplant"),
+    "event.t-cell-collection": NP_("event.t-cell-collection", "T-cell collection"),
+    "event.progression": NP_("event.progression", "progression"),
+    # the myeloma gate (gate.Gate.reason, by its basis)
+    "gate.diagnosis": NP_("gate.diagnosis", "a multiple myeloma diagnosis is recorded"),
+    "gate.document": NP_("gate.document", "a patient-history document is a myeloma history by construction"),
+    "gate.cohort": NP_("gate.cohort", "an OMOP chart of the myeloma cohort (selected by its multiple myeloma concept)"),
+    "gate.caller": NP_("gate.caller", "assessed on the caller's word (the myeloma gate is off)"),
+    "gate.no-diagnosis": NP_("gate.no-diagnosis", "the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT"
+                                                  " 109989006, or the words); mmsequence assesses only myeloma patients"),
+    "gate.death": NP_("gate.death", "the record says the patient died"),
     # one message several records share (fhir.importer)
     "places": NP_("places", "{places}: {message}"),
     "places-more": NP_("places-more", "{places} and {more} more: {message}"),

@@ -81,9 +81,9 @@ def _death(entries: list[tuple[int, str | None, Any]]) -> str | None:
         when = resource.deceasedDateTime
         if when is not None:
             day = partial_date(when, f"entry[{i}].resource.deceasedDateTime")
-            return f"{_label(resource, i)}: deceased {day}"
+            return Notice("fhir.deceased", _label(resource, i), date=day)
         if resource.deceasedBoolean:
-            return f"{_label(resource, i)}: deceased"
+            return Notice("fhir.deceased-undated", _label(resource, i))
     return None
 
 
@@ -154,7 +154,7 @@ def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, s
         format="fhir",
         diagnoses=tuple(records.myeloma),
         death=death,
-        not_used=tuple(f"{label}: {why}" for _, label, why in records.unused),
+        not_used=tuple(notice for _, _, notice in records.unused),
     )
 
 
@@ -209,7 +209,7 @@ def read_bundle(
         if resource.get_resource_type() == "Medication" and not (
             {url, f"Medication/{resource.id}"} & reader.used_medications
         ):
-            reader.unused(_label(resource, i), "no administration, statement or request refers to it")
+            reader.unused("unused.medication", _label(resource, i))
     exposures = facts_over_plans(records.exposures, records.warnings)
     lines, not_therapy = build_lines(exposures, records.events, records.warnings)
     # what a person reads first: what was set aside, in two lines; then each note once

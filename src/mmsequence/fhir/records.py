@@ -95,7 +95,7 @@ class Records:
     myeloma: list[str] = attrs.Factory(list)
     warnings: list[Notice] = attrs.Factory(list)
     #: Resources not used because they say nothing about myeloma therapy: (resource type, record, why).
-    unused: list[tuple[str, str, str]] = attrs.Factory(list)
+    unused: list[tuple[str, str, Notice]] = attrs.Factory(list)
     #: Observations the rules read, by kind: (date, value, record), in the order read.
     observed: dict[str, list[tuple[PartialDate, Any, str]]] = attrs.Factory(dict)
 
@@ -116,9 +116,9 @@ class ResourceReader:
     def warn(self, code: str, label: str, **values: Any) -> None:
         self.records.warnings.append(Notice(code, label, **values))
 
-    def unused(self, label: str, why: str) -> None:
+    def unused(self, code: str, label: str, **values: Any) -> None:
         """A resource that says nothing about myeloma therapy: counted by type, listed in full apart."""
-        self.records.unused.append((label.split("/")[0].split(" (")[-1].rstrip(")"), label, why))
+        self.records.unused.append((label.split("/")[0].split(" (")[-1].rstrip(")"), label, Notice(code, label, **values)))
 
     def read(self, resource: Any, label: str, path: str) -> None:
         """Turn one resource into records or a warning."""
@@ -134,7 +134,7 @@ class ResourceReader:
             "Observation": self._observation,
         }.get(kind)
         if handler is None:
-            self.unused(label, f"mmsequence does not read {kind} resources")
+            self.unused("unused.type", label, kind=kind)
         else:
             handler(resource, label, path)
 
@@ -195,7 +195,7 @@ class ResourceReader:
         if relevant:
             self.warn("fhir.not-given", label, why=why)
         else:
-            self.unused(label, f"a drug that is not anti-myeloma therapy, not given ({why})")
+            self.unused("unused.not-given", label, why=why)
 
     def _medication_use(self, resource: Any, label: str, path: str) -> None:
         kind = resource.get_resource_type()
@@ -211,10 +211,10 @@ class ResourceReader:
             try:
                 start, end, _ = self._period(resource, kind, path)
             except InputError as error:
-                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy; {error.problems[0]}")
+                self.unused("unused.bad-date", label, drug=drug.name, problem=error.problems[0])
                 return
             if start is None:
-                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy, without a date")
+                self.unused("unused.no-date", label, drug=drug.name)
                 return
             if drug.agent is None:  # listed as not therapy; its end matters to nothing
                 self.records.exposures.append(Exposure(drug, start, end if end is not None else start, label))
@@ -294,7 +294,7 @@ class ResourceReader:
                 date = self._performed(resource, path)
                 self.warn("fhir.harvest", label)
                 if date is not None and resource.status in ("completed", "in-progress"):
-                    self.records.events.append(Event("stem-cell-harvest", date, label, "stem-cell harvest"))
+                    self.records.events.append(Event("stem-cell-harvest", date, label, Notice("event.stem-cell-harvest")))
             else:
                 self.warn("fhir.leukapheresis-unnamed", label)
             return
@@ -304,7 +304,7 @@ class ResourceReader:
             day = self._performed(resource, path)
             if day is None:
                 raise InputError([f"{path}.performed[x]: a stem-cell infusion needs its date"])
-            self.records.events.append(Event("stem-cell-infusion", day, label, "autologous stem-cell transplant"))
+            self.records.events.append(Event("stem-cell-infusion", day, label, Notice("event.stem-cell-infusion")))
             return
         if mentions_apheresis(resource.code):
             status = _PROCEDURE_APHERESIS.get(resource.status)
@@ -320,11 +320,11 @@ class ResourceReader:
                 raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
             self.records.apheresis.append(ApheresisRecord(status, date, label))
             if status == "done" and date is not None:
-                self.records.events.append(Event("t-cell-collection", date, label, "T-cell collection"))
+                self.records.events.append(Event("t-cell-collection", date, label, Notice("event.t-cell-collection")))
             return
         product = self._car_t_product(resource, path)
         if product is None:
-            self.unused(label, "neither a CAR-T infusion, a transplant nor a leukapheresis")
+            self.unused("unused.procedure", label)
             return
         if not self._counts("Procedure", resource.status, label):
             return
@@ -353,7 +353,7 @@ class ResourceReader:
             self.warn("fhir.harvest-request", label)
             return
         if not mentions_apheresis(resource.code):
-            self.unused(label, "not a leukapheresis request")
+            self.unused("unused.request", label)
             return
         status = _REQUEST_APHERESIS.get(resource.status)
         if status is None:
@@ -364,7 +364,7 @@ class ResourceReader:
 
     def _care_plan(self, resource: Any, label: str, path: str) -> None:
         if resource.status not in ("draft", "active", "on-hold"):
-            self.unused(label, f"a care plan with status {resource.status!r}")
+            self.unused("unused.care-plan", label, status=resource.status)
             return
         found = False
         for i, activity in enumerate(resource.activity or ()):
@@ -381,11 +381,11 @@ class ResourceReader:
                 f"{label} activity[{i}]",
             ))
         if not found:
-            self.unused(label, "no leukapheresis activity with a detail")
+            self.unused("unused.activity", label)
 
     def _condition(self, resource: Any, label: str, path: str) -> None:
         if not is_myeloma(resource.code):
-            self.unused(label, "not a multiple myeloma diagnosis")
+            self.unused("unused.condition", label)
             return
         verification = resource.verificationStatus
         codes = {c.code for c in verification.coding or ()} if verification else set()
@@ -398,7 +398,7 @@ class ResourceReader:
         codes = [f"{c.system}|{c.code}" for c in (resource.code.coding or ()) if c.system and c.code]
         kind = next((self.observation_kinds[c] for c in codes if c in self.observation_kinds), None)
         if kind is None:
-            self.unused(label, "its code is not one the site policy maps under observations")
+            self.unused("unused.observation", label)
             return
         if resource.status not in ("final", "amended", "corrected"):
             self.warn("fhir.observation-status", label, status=resource.status)
@@ -413,7 +413,7 @@ class ResourceReader:
             coded = {c.code for c in (concept.coding or ())} if concept else set()
             words = " ".join(filter(None, [concept.text, *(c.display for c in concept.coding or ())])) if concept else ""
             if coded & set(_WORSENED) or re.search(r"worse|progress|relapse", words, re.IGNORECASE):
-                self.records.events.append(Event("progression", date, label, "progression"))
+                self.records.events.append(Event("progression", date, label, Notice("event.progression")))
             else:
                 self.warn("fhir.not-progression", label)
             return

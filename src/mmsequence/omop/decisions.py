@@ -32,6 +32,7 @@ from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Override, PatientHistory, parse_overrides
+from ..notices import Notice
 from ..lines import Event, LineReading, TherapyLine, derive_lines, history_lines, not_therapy
 from .chart import Chart, Dated, Drug
 from .episodes import Span
@@ -61,9 +62,9 @@ def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> lis
               matched_by=dict(d.meaning.matched_by))
         for d in drugs
     ]
-    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, "T-cell collection")
+    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, Notice("event.t-cell-collection"))
                for a in chart.apheresis if a.value == "done" and known(a.day)]
-    events += [Event("progression", PartialDate.of(p.day), p.label, "progression") for p in chart.progression if known(p.day)]
+    events += [Event("progression", PartialDate.of(p.day), p.label, Notice("event.progression")) for p in chart.progression if known(p.day)]
     return events
 
 
