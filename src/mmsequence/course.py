@@ -627,7 +627,7 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
     if last.status == "planned":
         if last.date is not None and last.date.before(as_of):
             warnings.append(Notice("course.planned-apheresis-past", f"apheresis[{len(history.apheresis) - 1}].date",
-                                   date=last.date, as_of=as_of))
+                                   date=last.date, field=Notice("field.as_of"), as_of=as_of))
             return ApheresisState("pending", None, product)
         return ApheresisState("pending", None if last.date is None else last.date.bounded(as_of), product)
     date = None if last.date is None else last.date.bounded(None, as_of)
@@ -728,12 +728,15 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
     _check_consistency(history, catalog, as_of)
     conflicts: list[Notice] = []
     exposures, unknown, others = _exposures(history, catalog, as_of, conflicts)
-    warnings = [Notice("course.unknown-agent", f"lines[{index}]", drug=name) for name, index in unknown] + conflicts
+    warnings = [Notice("course.not-in-catalog", f"lines[{index}]",
+                       subject=Notice("subject.line-agent", f"lines[{index}]", drug=name)) for name, index in unknown]
+    warnings += conflicts
     therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
     others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
     candidates = _candidates(history, catalog, history.jurisdiction or policy.jurisdiction)
-    warnings += [Notice("course.unknown-candidate", drug=c.query) for c in candidates if c.agent is None]
+    warnings += [Notice("course.not-in-catalog", subject=Notice("subject.candidate", drug=c.query))
+                 for c in candidates if c.agent is None]
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),
         unknown=tuple(unknown), apheresis=apheresis, candidates=candidates,

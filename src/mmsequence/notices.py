@@ -12,15 +12,19 @@ FHIR import and every English output keep their words, while a program reads ``c
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable
 from typing import Any
+
+import attrs
 
 from .catalog import Catalog
 from .dates import PartialDate
 from .i18n import ENGLISH, NP_, format_date, format_when, translations
 
 #: The English template of each code; ``{path}`` in a template places the path, else a notice with
-#: a path is said ``path: message``. A value is a str, an int, a date, a notice or a tuple of them.
+#: a ``subject`` value (a notice) or a path is said ``subject: message``. A value is a str, an int,
+#: a date, a notice or a tuple of them.
 TEMPLATES: dict[str, str] = {
     # drug roles (catalog.ROLES), in words
     "role.anti-myeloma": NP_("role.anti-myeloma", "anti-myeloma therapy"),
@@ -71,20 +75,26 @@ TEMPLATES: dict[str, str] = {
     "stop.patient-choice": NP_("stop.patient-choice", "patient-choice"),
     "stop.other": NP_("stop.other", "other"),
     # data warnings of the course (course.py, lines.py)
-    "course.unknown-agent": NP_("course.unknown-agent", "{drug} ({path}): not in the agent catalog"),
-    "course.unknown-candidate": NP_("course.unknown-candidate", "candidate {drug}: not in the agent catalog"),
-    "course.not-a-line": NP_("course.not-a-line", "{path}: holds no anti-myeloma drug ({agents}); not counted as a line"),
+    "course.not-in-catalog": NP_("course.not-in-catalog", "not in the agent catalog"),
+    "subject.line-agent": NP_("subject.line-agent", "{drug} ({path})"),
+    "subject.candidate": NP_("subject.candidate", "candidate {drug}"),
+    "course.not-a-line": NP_("course.not-a-line", "holds no anti-myeloma drug ({agents}); not counted as a line"),
     "course.steroid-not-a-line": NP_("course.steroid-not-a-line",
-                                     "{path}: holds only a corticosteroid ({agents}); not counted as a line"),
+                                     "holds only a corticosteroid ({agents}); not counted as a line"),
     "course.planned-apheresis-past": NP_("course.planned-apheresis-past",
-                                         "{path}: planned for '{date}', before as_of {as_of}; treated as pending with no"
-                                         " date"),
+                                         "planned for '{date}', before {field} {as_of}; treated as pending with no date"),
+    "field.as_of": NP_("field.as_of", "as_of"),
+    "field.as_of.words": NP_("field.as_of.words", "the evaluation date"),
+    "place.line": NP_("place.line", "line {number}"),
+    "place.apheresis": NP_("place.apheresis", "apheresis {number}"),
+    "place.candidate": NP_("place.candidate", "candidate {number}"),
+    "place.entry": NP_("place.entry", "FHIR entry {number}"),
     "course.refractory-conflict": NP_("course.refractory-conflict",
-                                      "{path}: recorded {recorded}, but the progression on '{date}' came {when}, so the"
-                                      " line is {verdict} by the IMWG definition; the recorded value is used"),
+                                      "recorded {recorded}, but the progression on '{date}' came {when}, so the line is"
+                                      " {verdict} by the IMWG definition; the recorded value is used"),
     "course.relapsed": NP_("course.relapsed",
-                           "{path}: the progression on '{date}' came {when}; by the IMWG definition the line counts as"
-                           " relapsed, not refractory (for information: its stop reason 'progression' is kept)"),
+                           "the progression on '{date}' came {when}; by the IMWG definition the line counts as relapsed,"
+                           " not refractory (for information: its stop reason 'progression' is kept)"),
     "when.given": NP_("when.given", "while it was still given"),
     "when.within": NP_("when.within", "within {days} days after the last dose ({date})"),
     "when.more-than": NP_("when.more-than", "more than {days} days after the last dose ({date})"),
@@ -179,8 +189,8 @@ TEMPLATES: dict[str, str] = {
                                                   " 109989006, or the words); mmsequence assesses only myeloma patients"),
     "gate.death": NP_("gate.death", "the record says the patient died"),
     # one message several records share (fhir.importer)
-    "places": NP_("places", "{places}: {message}"),
-    "places-more": NP_("places-more", "{places} and {more} more: {message}"),
+    "places": NP_("places", "{places}"),
+    "places-more": NP_("places-more", "{places} and {more} more"),
     # the knowledge's review (knowledge.py)
     "knowledge.catalog-due": NP_("knowledge.catalog-due",
                                  "knowledge: the agent catalog{which} was last checked against its sources on {date} and"
@@ -203,7 +213,7 @@ class Notice(str):
     values: dict[str, Any]
 
     def __new__(cls, code: str, path: str | None = None, /, **values: Any) -> Notice:
-        notice = super().__new__(cls, _say(code, path, values, _english))
+        notice = super().__new__(cls, _Saying(ENGLISH).say(code, path, values))
         notice.code, notice.path, notice.values = code, path, values
         return notice
 
@@ -211,9 +221,18 @@ class Notice(str):
         return _rebuild, (self.code, self.path, self.values)
 
     @property
+    def place(self) -> str | Notice | None:
+        """What the notice is said about before its message: its subject, else its path (None: neither)."""
+        if "subject" in self.values:
+            return self.values["subject"]  # type: ignore[no-any-return]
+        return self.path if "{path}" not in TEMPLATES[self.code] else None
+
+    @property
     def message(self) -> Notice:
         """The notice without its place (what several places may share)."""
-        return self if self.path is None or "{path}" in TEMPLATES[self.code] else Notice(self.code, None, **self.values)
+        if self.place is None:
+            return self
+        return Notice(self.code, None, **{k: v for k, v in self.values.items() if k != "subject"})
 
     def to_dict(self) -> dict[str, Any]:
         """The code and the path, for a program (the JSON output)."""
@@ -224,40 +243,82 @@ def _rebuild(code: str, path: str | None, values: dict[str, Any]) -> Notice:
     return Notice(code, path, **values)
 
 
-def _english(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ", ".join(_english(v) for v in value)
-    return str(value)
+_DOCUMENT_PATH = re.compile(r"\b(lines|apheresis|candidates|entry)\[(\d+)\]((?:\.[A-Za-z_]+)*)")
+#: A document path's list and a field in the words of a clinician (``clinical``), by code.
+_PLACE_CODES = {"lines": "place.line", "apheresis": "place.apheresis", "candidates": "place.candidate",
+                "entry": "place.entry"}
+#: A field named in a message, in the words of a clinician (``clinical``): the code said instead.
+_CLINICAL_FIELDS = {"field.as_of": "field.as_of.words"}
 
 
-def _say(code: str, path: str | None, values: dict[str, Any], say: Any, template: str | None = None,
-         colon: str = ": ") -> str:
-    template = TEMPLATES[code] if template is None else template
-    text = template.format(path=path, **{k: say(v) for k, v in values.items()})
-    return f"{path}{colon}{text}" if path is not None and "{path}" not in TEMPLATES[code] else text
+@attrs.frozen
+class _Saying:
+    """How notices are said: the language, the catalog that names drugs, and whether document paths
+    and field names are said in a clinician's words (``lines[1].end`` as ``line 2 end``, cards)."""
 
+    language: str
+    catalog: Catalog | None = None
+    clinical: bool = False
 
-def words(notice: str, language: str = ENGLISH, catalog: Catalog | None = None) -> str:
-    """A notice in ``language``: its English text in English, else its code's message in the
-    catalog with each value said in the language (dates as the reader writes them, drugs by their
-    display names); a plain string is said as it is."""
-    if language == ENGLISH or not isinstance(notice, Notice):
-        return str(notice)
-    tr = translations(language)
+    def notice(self, notice: Notice) -> str:
+        if self.language == ENGLISH and not self.clinical:
+            return str(notice)
+        return self.say(notice.code, notice.path, notice.values)
 
-    def say(value: Any) -> str:
+    def say(self, code: str, path: str | None, values: dict[str, Any]) -> str:
+        code = _CLINICAL_FIELDS.get(code, code) if self.clinical else code
+        template = TEMPLATES[code] if self.language == ENGLISH else translations(self.language).pgettext(
+            code, TEMPLATES[code])
+        where = self.place(path) if path is not None else None
+        text = template.format(path=where, **{k: self.value(v) for k, v in values.items() if k != "subject"})
+        colon = ": " if self.language == ENGLISH else "："
+        if "subject" in values:
+            return f"{self.value(values['subject'])}{colon}{text}"
+        return f"{where}{colon}{text}" if where is not None and "{path}" not in TEMPLATES[code] else text
+
+    def place(self, path: str) -> str:
+        """A path as said: as it is, or in a clinician's words (``lines[1].end`` -> ``line 2 end``)."""
+        def words(found: re.Match[str]) -> str:
+            fields = " ".join(f.replace("_", " ") for f in found[3].split(".") if f)
+            said = self.say(_PLACE_CODES[found[1]], None, {"number": int(found[2]) + 1})
+            return said + (f" {fields}" if fields else "")
+
+        return _DOCUMENT_PATH.sub(words, path) if self.clinical else path
+
+    def value(self, value: Any) -> str:
         if isinstance(value, Notice):
-            return words(value, language, catalog)
+            return self.notice(value)
         if isinstance(value, tuple):
-            return "、".join(say(v) for v in value)
-        if isinstance(value, (PartialDate, datetime.date)):
-            return format_when(value, language) if isinstance(value, PartialDate) else format_date(value, language)
-        if isinstance(value, str) and catalog is not None:
-            agent = catalog.lookup(value)
-            return agent.display_name(language) if agent is not None else value
+            return (", " if self.language == ENGLISH else "、").join(self.value(v) for v in value)
+        if self.language == ENGLISH:
+            return str(value)
+        if isinstance(value, PartialDate):
+            return format_when(value, self.language)
+        if isinstance(value, datetime.date):
+            return format_date(value, self.language)
+        if isinstance(value, str) and self.catalog is not None:
+            agent = self.catalog.lookup(value)
+            return agent.display_name(self.language) if agent is not None else value
         return str(value)
 
-    return _say(notice.code, notice.path, notice.values, say, tr.pgettext(notice.code, TEMPLATES[notice.code]), "：")
+
+def words(notice: str, language: str = ENGLISH, catalog: Catalog | None = None, clinical: bool = False) -> str:
+    """A notice in ``language``: its English text in English, else its code's message in the
+    catalog with each value said in the language (dates as the reader writes them, drugs by their
+    display names); ``clinical`` says document paths and field names in a clinician's words. A
+    plain string is said as it is."""
+    if not isinstance(notice, Notice):
+        return str(notice)
+    return _Saying(language, catalog, clinical).notice(notice)
+
+
+def place_words(notice: Notice, language: str = ENGLISH, catalog: Catalog | None = None,
+                clinical: bool = False) -> str | None:
+    """What a notice is said about (:attr:`Notice.place`) in ``language``; None: nothing."""
+    place = notice.place
+    if place is None or isinstance(place, Notice):
+        return None if place is None else _Saying(language, catalog, clinical).notice(place)
+    return _Saying(language, catalog, clinical).place(place)
 
 
 def is_other_drug(role: str) -> bool:

@@ -117,10 +117,10 @@ def _said_once(warnings: list[Notice]) -> list[Notice]:
         shown = _NAMED - 2  # record ids are long: fewer of them than of drug names
         if len(labels) == 1:
             out.append(Notice(message.code, labels[0], **message.values))
-        elif len(labels) > shown:
-            out.append(Notice("places-more", places=tuple(labels[:shown]), more=len(labels) - shown, message=message))
-        else:
-            out.append(Notice("places", places=tuple(labels), message=message))
+            continue
+        places = Notice("places-more", places=tuple(labels[:shown]), more=len(labels) - shown) if len(labels) > shown \
+            else Notice("places", places=tuple(labels))
+        out.append(Notice(message.code, None, subject=places, **message.values))
     return out
 
 
