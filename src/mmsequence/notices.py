@@ -188,6 +188,20 @@ TEMPLATES: dict[str, str] = {
     "gate.no-diagnosis": NP_("gate.no-diagnosis", "the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT"
                                                   " 109989006, or the words); mmsequence assesses only myeloma patients"),
     "gate.death": NP_("gate.death", "the record says the patient died"),
+    # notes of the OMOP reader (omop/*)
+    "omop.no-site-lines": NP_("omop.no-site-lines", "no site line episode for this person: lines derived by the IMWG"
+                                                    " definition"),
+    "omop.before-site-lines": NP_("omop.before-site-lines",
+                                  "before the site's first line episode ({date}); read as a line of their own"),
+    "omop.site-line": NP_("omop.site-line", "site line episode {number} ({date}, {text})"),
+    "omop.empty-site-line": NP_("omop.empty-site-line", "no record of the chart in it"),
+    "omop.line-before-site": NP_("omop.line-before-site", "records before the site's first line episode"),
+    "omop.site-line-reason": NP_("omop.site-line-reason", "site line episode {number} ({text})"),
+    "omop.no-source-value": NP_("omop.no-source-value", "no source value"),
+    "omop.override-not-used": NP_("omop.override-not-used", "{problem}; override not used"),
+    "omop.end-before-start": NP_("omop.end-before-start", "end {end} before start {start}; read as one day"),
+    "omop.override-of": NP_("omop.override-of", "override of {rule}"),
+    "omop.override-not-fired": NP_("omop.override-not-fired", "the rule did not fire for {drug}; not used"),
     # one message several records share (fhir.importer)
     "places": NP_("places", "{places}"),
     "places-more": NP_("places-more", "{places} and {more} more"),

@@ -86,8 +86,7 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
     if site is None:
         return reading
     if not site:
-        return attrs.evolve(reading, warnings=(*reading.warnings, "no site line episode for this person:"
-                                               " lines derived by the IMWG definition"))
+        return attrs.evolve(reading, warnings=(*reading.warnings, Notice("omop.no-site-lines")))
     starts = [s.start for s in site]
     groups: dict[int, list[Any]] = {}
     recorded: dict[int, list[Event]] = {}  # the progressions the IMWG derivation gave the lines whose records each holds
@@ -99,9 +98,9 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
                 recorded.setdefault(key, []).append(line.progression)
     warnings = list(reading.warnings)
     if -1 in groups:
-        warnings.append(f"{', '.join(m.event.source for m in groups[-1])}: before the site's first line episode"
-                        f" ({site[0].start}); read as a line of their own")
-    warnings += [f"site line episode {i + 1} ({s.start}, {s.text}): no record of the chart in it"
+        warnings.append(Notice("omop.before-site-lines", subject=Notice("places", places=tuple(m.event.source for m in groups[-1])),
+                               date=site[0].start))
+    warnings += [Notice("omop.empty-site-line", subject=Notice("omop.site-line", number=i + 1, date=s.start, text=s.text))
                  for i, s in enumerate(site) if i not in groups and (as_of is None or (s.end is not None and s.end <= as_of))]
     progressions = sorted((e for e in events if e.kind == "progression"), key=lambda e: e.start.earliest)
     claimed = {p.source: key for key, found in recorded.items() for p in found}
@@ -114,8 +113,8 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
         within = [p for p in progressions if p.start.earliest >= start and (until is None or p.start.earliest < until)
                   and claimed.get(p.source, key) == key]
         progression = min([*within, *recorded.get(key, [])], key=lambda p: (p.start.earliest, p.source), default=None)
-        reason = ("records before the site's first line episode" if key < 0
-                  else f"site line episode {key + 1} ({site[key].text or 'no source value'})")
+        reason = (Notice("omop.line-before-site") if key < 0 else
+                  Notice("omop.site-line-reason", number=key + 1, text=site[key].text or Notice("omop.no-source-value")))
         lines.append(TherapyLine(n, reason, members, progression))
     return attrs.evolve(reading, lines=tuple(lines), warnings=tuple(warnings))
 
@@ -146,7 +145,7 @@ def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...]
     """The patient history as the records stood the day before ``day``, without the drug records
     ``leave_out`` names (the lymphodepletion of a CAR-T infusion)."""
     as_of = day - datetime.timedelta(days=1)
-    warnings = [f"{w.label}: {w.value}" for w in chart.warnings if w.day <= as_of]
+    warnings = [w.value for w in chart.warnings if w.day <= as_of and isinstance(w.value, Notice)]
     drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end)
              for d in chart.drugs if d.start <= as_of and d.source not in leave_out]
     known = None if site is None else [s for s in site if s.start <= as_of]
@@ -179,7 +178,8 @@ def _latest(facts: list[Dated], as_of: datetime.date) -> Dated | None:
     return last[0] if len({str(f.value) for f in last}) == 1 else None
 
 
-def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: int, warnings: list[str]) -> tuple[Override, ...]:
+def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: int,
+               warnings: list[Notice]) -> tuple[Override, ...]:
     """Overrides recorded for the decision (``RULE:REASON[:NOTE]``); one that cannot be read is a warning."""
     earliest = day - datetime.timedelta(days=window)
     found: list[Override] = []
@@ -193,5 +193,5 @@ def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: i
             raw = {"rule": parts[0], "candidate": therapy, "reason": parts[1], "note": parts[2] if len(parts) > 2 else None}
             found += parse_overrides([raw], record.label)
         except InputError as error:
-            warnings += [f"{p}; override not used" for p in error.problems]
+            warnings += [Notice("omop.override-not-used", problem=p) for p in error.problems]
     return tuple(found)
