@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from .catalog import Catalog
 from .dates import PartialDate
 from .errors import InputError, MmsequenceError, missing_extra
+from .notices import ENGLISH as ENGLISH  # the language of the templates, defined with them
+from .notices import NP_
 
 if TYPE_CHECKING:
     from .assessment import Finding
 
-ENGLISH = "en"
 #: The languages an output can be written in, as command-line ``--lang`` values (BCP 47 tags).
 LANGUAGES = (ENGLISH, "zh-CN")
 _LOCALE_DIR = Path(__file__).parent / "locale"
@@ -57,11 +58,6 @@ def negotiate(accept_language: str | None) -> str:
         if tag in ("en", "*") or tag.startswith("en-"):
             return ENGLISH
     return ENGLISH
-
-
-def NP_(context: str, message: str) -> str:
-    """Marks a word that is translated at run time with ``pgettext(context, word)``, for extraction."""
-    return message
 
 
 #: Words that reach the outputs as data (verdicts, evidence levels, states), so that the catalog

@@ -18,9 +18,21 @@ from typing import Any
 
 import attrs
 
-from .catalog import Catalog
+from typing import TYPE_CHECKING
+
 from .dates import PartialDate
-from .i18n import ENGLISH, NP_, format_date, format_when, translations
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+#: The language of the templates (and of every output by default).
+ENGLISH = "en"
+
+
+def NP_(context: str, message: str) -> str:
+    """Marks a word that is translated at run time with ``pgettext(context, word)``, for extraction."""
+    return message
+
 
 #: The English template of each code; ``{path}`` in a template places the path, else a notice with
 #: a ``subject`` value (a notice) or a path is said ``subject: message``. A value is a str, an int,
@@ -202,6 +214,38 @@ TEMPLATES: dict[str, str] = {
     "omop.end-before-start": NP_("omop.end-before-start", "end {end} before start {start}; read as one day"),
     "omop.override-of": NP_("omop.override-of", "override of {rule}"),
     "omop.override-not-fired": NP_("omop.override-not-fired", "the rule did not fire for {drug}; not used"),
+    # a draft order's defect that does not touch its drug (service.hooks)
+    "hooks.draft-defect": NP_("hooks.draft-defect", "a defect not bearing on the drug was left aside ({problem})"),
+    # problems of a patient-history document (history.py): the CLI, the JSON and HTTP answers say them
+    "input.expected-object": NP_("input.expected-object", "expected an object, got {type}"),
+    "input.unknown-field": NP_("input.unknown-field", "unknown field"),
+    "input.required": NP_("input.required", "is required"),
+    "input.expected-text": NP_("input.expected-text", "expected a non-empty string, got {value}"),
+    "input.not-unicode": NP_("input.not-unicode", "is not valid Unicode text (it holds a lone surrogate)"),
+    "input.not-one-of": NP_("input.not-one-of", "{value!r} is not one of {choices}"),
+    "input.expected-flag": NP_("input.expected-flag", "expected true, false or null, got {value}"),
+    "input.expected-number": NP_("input.expected-number", "expected a non-negative number, got {value}"),
+    "input.date-required": NP_("input.date-required", "is required (a date, not null)"),
+    "input.not-a-date": NP_("input.not-a-date", "{value} is not a date"),
+    "input.date": NP_("input.date", "{problem}"),
+    "input.full-date": NP_("input.full-date", "{value!r} must be a full date (YYYY-MM-DD)"),
+    "input.expected-names": NP_("input.expected-names", "expected a non-empty list of names, got {value}"),
+    "input.expected-names-or-none": NP_("input.expected-names-or-none", "expected a list of names, got {value}"),
+    "input.expected-list": NP_("input.expected-list", "expected a list, got {type}"),
+    "input.expected-candidates": NP_("input.expected-candidates",
+                                     "expected a non-empty list of names or regimens, got {value}"),
+    "input.regimen-agents": NP_("input.regimen-agents",
+                                "a regimen holds at least two agents (name a single drug as a string)"),
+    "input.end-before-start": NP_("input.end-before-start", "'{end}' is before start '{start}'"),
+    "input.progression-before-start": NP_("input.progression-before-start",
+                                          "'{progression}' is before start '{start}' (a progression on or after the"
+                                          " line)"),
+    "input.date-required-status": NP_("input.date-required-status", "is required when status is {status!r}"),
+    "input.apheresis-order": NP_("input.apheresis-order", "'{date}' is before {earlier} '{earlier_date}' (records are"
+                                                          " listed in the order they happened)"),
+    "input.note-required": NP_("input.note-required", "is required when reason is 'other'"),
+    "input.empty": NP_("input.empty", "is empty"),
+    "input.version": NP_("input.version", "{value} is not a supported version (1)"),
     # one message several records share (fhir.importer)
     "places": NP_("places", "{places}"),
     "places-more": NP_("places-more", "{places} and {more} more"),
@@ -280,6 +324,8 @@ class _Saying:
         return self.say(notice.code, notice.path, notice.values)
 
     def say(self, code: str, path: str | None, values: dict[str, Any]) -> str:
+        from .i18n import translations  # the catalogs read the drug catalog, which reads documents' notices
+
         code = _CLINICAL_FIELDS.get(code, code) if self.clinical else code
         template = TEMPLATES[code] if self.language == ENGLISH else translations(self.language).pgettext(
             code, TEMPLATES[code])
@@ -299,13 +345,16 @@ class _Saying:
 
         return _DOCUMENT_PATH.sub(words, path) if self.clinical else path
 
-    def value(self, value: Any) -> str:
+    def value(self, value: Any) -> Any:
+        """A value as the template formats it (a str, or the value itself, which ``!r`` may quote)."""
         if isinstance(value, Notice):
             return self.notice(value)
         if isinstance(value, tuple):
-            return (", " if self.language == ENGLISH else "、").join(self.value(v) for v in value)
+            return (", " if self.language == ENGLISH else "、").join(str(self.value(v)) for v in value)
         if self.language == ENGLISH:
-            return str(value)
+            return value
+        from .i18n import format_date, format_when
+
         if isinstance(value, PartialDate):
             return format_when(value, self.language)
         if isinstance(value, datetime.date):
@@ -313,7 +362,7 @@ class _Saying:
         if isinstance(value, str) and self.catalog is not None:
             agent = self.catalog.lookup(value)
             return agent.display_name(self.language) if agent is not None else value
-        return str(value)
+        return value
 
 
 def words(notice: str, language: str = ENGLISH, catalog: Catalog | None = None, clinical: bool = False) -> str:
