@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from .._atomic import write_atomically
 from .._version import __version__
+from ..notices import words as notice_words
 from ..i18n import action_message, anchor_message, drug_name, finding_message, format_date, format_when, timing_message, translations
 from ..verdicts import EFFECTS, SCHEDULE, SEVERITY
 from .geometry import FONT_SIZE, SMALL_SIZE
@@ -81,6 +82,7 @@ def _environment(language: str = "en") -> jinja2.Environment:
                        drug=lambda name, catalog: drug_name(name, catalog, language),
                        message=lambda finding, catalog: finding_message(finding, language, catalog),
                        action=lambda act, catalog: action_message(act, language, catalog),
+                       notice=lambda note, catalog: notice_words(note, language, catalog),
                        anchors=lambda anchors, catalog: anchor_message(anchors, language, catalog),
                        timing=lambda c: timing_message(c.verdict, c.then, c.earliest_date, language))
     return env
