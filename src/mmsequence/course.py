@@ -590,19 +590,20 @@ def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last
 
 
 def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:
-    problems = []
+    problems: list[str] = []
     for i, line in enumerate(history.lines):
         for key, date in (("start", line.start), ("end", line.end)):
             if date is not None and date.after(as_of):
-                problems.append(f"lines[{i}].{key}: '{date}' is after as_of {as_of}")
+                problems.append(Notice("input.after-as-of", f"lines[{i}].{key}", date=date, as_of=as_of))
         car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
         if car_t and line.end is not None and line.end != line.start:
-            problems.append(f"lines[{i}].end: a CAR-T line is one infusion, so end must equal start '{line.start}'")
+            problems.append(Notice("input.car-t-end", f"lines[{i}].end", start=line.start))
         if line.progression is not None and line.progression.after(as_of):
-            problems.append(f"lines[{i}].progression: '{line.progression}' is after as_of {as_of}")
+            problems.append(Notice("input.after-as-of", f"lines[{i}].progression", date=line.progression, as_of=as_of))
     for i, record in enumerate(history.apheresis):
         if record.status in ("done", "failed") and record.date is not None and record.date.after(as_of):
-            problems.append(f"apheresis[{i}].date: '{record.date}' is after as_of {as_of} but status is {record.status!r}")
+            problems.append(Notice("input.apheresis-after-as-of", f"apheresis[{i}].date", date=record.date, as_of=as_of,
+                                   status=record.status))
     if problems:
         raise InputError(sorted(set(problems)))
 
@@ -636,8 +637,9 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
         unordered = [e for e in car_t if e.start.on_or_after(date) is None]
         if unordered:
             raise InputError([
-                f"lines[{e.line}].start: '{e.start}' cannot be ordered against apheresis[{len(history.apheresis) - 1}]"
-                f".date '{last.date}': give the day of the infusion or of the collection" for e in unordered
+                Notice("input.unordered-infusion", f"lines[{e.line}].start", date=e.start,
+                       apheresis=f"apheresis[{len(history.apheresis) - 1}].date", apheresis_date=last.date)
+                for e in unordered
             ])
         used = any(e.start.on_or_after(date) for e in car_t)
         return ApheresisState("used" if used else "collected", date, product)
@@ -654,7 +656,8 @@ def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | N
         candidate = _candidate(given, catalog, f"candidates[{i}]", problems)
         key = candidate.agent.name if candidate.agent else candidate.query.casefold()
         if key in seen:
-            problems.append(f"candidates[{i}]: {candidate.query!r} names the same therapy as candidates[{seen[key]}]")
+            problems.append(Notice("input.same-candidate", f"candidates[{i}]", query=candidate.query,
+                                   other=f"candidates[{seen[key]}]"))
         seen[key] = i
         result.append(candidate)
     if problems:
@@ -678,7 +681,7 @@ def _candidate(given: str | CandidateRegimen, catalog: Catalog, path: str, probl
             return Candidate(query, agent)
         names = tuple(sorted(regimen.agents))
     if any(not name for name in names):
-        problems.append(f"{path}: {query!r} has an empty drug name between its '+'")
+        problems.append(Notice("input.empty-drug-name", path, query=query))
         return Candidate(query, None)
     looked = [catalog.lookup(name) for name in names]
     if any(agent is None for agent in looked):
@@ -686,14 +689,15 @@ def _candidate(given: str | CandidateRegimen, catalog: Catalog, path: str, probl
     order = {agent.name: k for k, agent in enumerate(catalog.agents)}
     parts = sorted({a.name: a for a in looked if a is not None}.values(), key=lambda a: order[a.name])
     if len(parts) < len(looked):
-        problems.append(f"{path}: {query!r} names one drug twice")
+        problems.append(Notice("input.drug-twice", path, query=query))
     if any(a.modality == "car-t" for a in parts) and len(parts) > 1:
-        problems.append(f"{path}: {query!r} holds a CAR-T, which is given on its own, not in a regimen")
+        problems.append(Notice("input.car-t-in-regimen", path, query=query))
     regimen = catalog.regimen(parts)
     if isinstance(given, CandidateRegimen) and given.name:
         named = catalog.regimen_named(given.name)
         if named is not None and named is not regimen:
-            problems.append(f"{path}.name: {given.name!r} is the regimen {named.name!r}, whose agents differ from {list(names)}")
+            problems.append(Notice("input.regimen-name", f"{path}.name", name=given.name, regimen=named.name,
+                                   agents=repr(list(names))))
     if len(parts) == 1:
         return Candidate(query, parts[0])
     name = regimen.name if regimen is not None else _and([a.name for a in parts])

@@ -34,20 +34,20 @@ def _patient_id(entries: list[tuple[int, str | None, Any]], expected: str | None
     """The patient's id and every reference that means that patient; InputError if not exactly one patient."""
     patients = [(i, url, r) for i, url, r in entries if r.get_resource_type() == "Patient"]
     if len(patients) > 1:
-        raise InputError([f"entry[{i}]: a second Patient; a bundle must hold one patient" for i, _, _ in patients[1:]])
+        raise InputError([Notice("fhir.second-patient", f"entry[{i}]") for i, _, _ in patients[1:]])
     if patients:
         i, url, patient = patients[0]
         if not patient.id:
-            raise InputError([f"entry[{i}].resource.id: the Patient needs an id"])
+            raise InputError([Notice("fhir.patient-id", f"entry[{i}].resource.id")])
         if expected is not None and patient.id != expected:
-            raise InputError([f"entry[{i}].resource.id: {patient.id!r} is not the patient in context ({expected!r})"])
+            raise InputError([Notice("fhir.other-patient", f"entry[{i}].resource.id", id=patient.id, expected=expected)])
         return patient.id, {f"Patient/{patient.id}", *([url] if url else [])}
     subjects = {relative_reference(r.subject.reference) for _, _, r in entries
                 if getattr(r, "subject", None) is not None and r.subject.reference}
     ids = {s.removeprefix("Patient/") for s in subjects if s.startswith("Patient/")} | ({expected} if expected else set())
     if len(ids) != 1:
-        raise InputError([f"bundle: holds no Patient resource and refers to {len(ids)} patients ({', '.join(sorted(ids))})"
-                          if ids else "bundle: holds no Patient resource and no reference to a patient"])
+        raise InputError([Notice("fhir.patients", "bundle", count=len(ids), ids=tuple(sorted(ids)))
+                          if ids else Notice("fhir.no-patient", "bundle")])
     patient_id = ids.pop()
     return patient_id, {f"Patient/{patient_id}"}
 
@@ -56,10 +56,10 @@ def _check_subject(resource: Any, path: str, patient: set[str]) -> None:
     subject = getattr(resource, "subject", None)
     reference = subject.reference if subject is not None else None
     if reference is None:
-        raise InputError([f"{path}.subject.reference: is required to tell whose record this is"])
+        raise InputError([Notice("fhir.subject-required", f"{path}.subject.reference")])
     if reference not in patient and relative_reference(reference) not in patient:
-        raise InputError([f"{path}.subject.reference: {reference!r} is not the bundle's patient"
-                          f" ({sorted(patient)[0]})"])
+        raise InputError([Notice("fhir.other-subject", f"{path}.subject.reference", reference=reference,
+                                 patient=sorted(patient)[0])])
 
 
 def _as_of(bundle: Any) -> datetime.date | None:

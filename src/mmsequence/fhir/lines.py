@@ -28,20 +28,21 @@ def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
 def _explicit(exposures: list[Exposure], warnings: list[Notice]) -> list[tuple[int, Line]]:
     numbers = sorted({e.line_number for e in exposures if e.line_number is not None})
     lines = []
-    problems = []
+    problems: list[str] = []
     for n in numbers:
         mine = sorted((e for e in exposures if e.line_number == n), key=lambda e: _day(e.start))
         reason = Notice("line.extension", number=n)
         cells = [e for e in mine if e.is_car_t]
         if cells and len({e.drug.name for e in mine}) > 1:
-            problems.append(f"line {n} ({', '.join(e.resource for e in mine)}): a CAR-T infusion"
-                            " must be a line of its own (bridging therapy is a line before it)")
+            problems.append(Notice("fhir.car-t-line", subject=Notice("fhir.line", number=n,
+                                                                      records=tuple(e.resource for e in mine))))
         members = [Member(e.event(), "infusion" if e.is_car_t else "therapy", e.end) for e in mine]
         lines.append((n, history_line(members, "extension", reason, n, [])))
     for (n1, earlier), (n2, later) in zip(lines, lines[1:]):
         if later.start.before(earlier.start):
-            problems.append(f"line {n2} ({_origin(later).records[0].resource}) starts {later.start},"
-                            f" before line {n1} ({_origin(earlier).records[0].resource}) starts {earlier.start}")
+            problems.append(Notice("fhir.lines-out-of-order", start=later.start, date=earlier.start,
+                                   line=Notice("fhir.line", number=n2, records=_origin(later).records[0].resource),
+                                   earlier=Notice("fhir.line", number=n1, records=_origin(earlier).records[0].resource)))
     if problems:
         raise InputError(problems)
     missing = [str(n) for n in range(1, numbers[-1]) if n not in numbers] if numbers else []

@@ -154,8 +154,7 @@ class ResourceReader:
             if extension.url == self.line_extension:
                 value = extension.valuePositiveInt or extension.valueInteger
                 if not isinstance(value, int) or value < 1:
-                    raise InputError([f"{path}.extension[{i}]: a line-of-therapy number must be valueInteger"
-                                      f" or valuePositiveInt of at least 1"])
+                    raise InputError([Notice("fhir.line-number", f"{path}.extension[{i}]")])
                 return value
         return None
 
@@ -176,12 +175,12 @@ class ResourceReader:
             display = resource.medicationReference.display
             if display and display.strip():
                 return unknown_or_named(display, self.catalog)
-            raise InputError([f"{ref_path}: {reference!r} is not a Medication in the bundle"])
+            raise InputError([Notice("fhir.no-medication", ref_path, reference=reference)])
         if reference and not reference.startswith("#"):
             self.used_medications.add(relative_reference(reference))
         ingredients = tuple(i.itemCodeableConcept for i in medication.ingredient or () if i.itemCodeableConcept)
         if medication.code is None and not ingredients:
-            raise InputError([f"{ref_path}: the Medication {reference!r} has neither a code nor an ingredient"])
+            raise InputError([Notice("fhir.medication-uncoded", ref_path, reference=reference)])
         if medication.code is None:
             return match_drug(ingredients[0], self.catalog, f"{ref_path} ({reference}).ingredient[0]", ingredients[1:])
         return match_drug(medication.code, self.catalog, f"{ref_path} ({reference}).code", ingredients)
@@ -225,7 +224,7 @@ class ResourceReader:
             return
         start, end, field = self._period(resource, kind, path)
         if start is None:
-            raise InputError([f"{path}.{field}: is required to place the drug in time"])
+            raise InputError([Notice("fhir.drug-date", f"{path}.{field}")])
         anti_myeloma = drug.role is None or drug.agent is not None and drug.agent.is_anti_myeloma
         if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
             self.warn("fhir.no-end", label, drug=drug.name)
@@ -303,7 +302,7 @@ class ResourceReader:
                 return
             day = self._performed(resource, path)
             if day is None:
-                raise InputError([f"{path}.performed[x]: a stem-cell infusion needs its date"])
+                raise InputError([Notice("fhir.transplant-date", f"{path}.performed[x]")])
             self.records.events.append(Event("stem-cell-infusion", day, label, Notice("event.stem-cell-infusion")))
             return
         if mentions_apheresis(resource.code):
@@ -317,7 +316,7 @@ class ResourceReader:
                 status = "failed"
             date = self._performed(resource, path)
             if status in ("done", "failed") and date is None:
-                raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
+                raise InputError([Notice("fhir.leukapheresis-date", f"{path}.performed[x]", status=status)])
             self.records.apheresis.append(ApheresisRecord(status, date, label))
             if status == "done" and date is not None:
                 self.records.events.append(Event("t-cell-collection", date, label, Notice("event.t-cell-collection")))
@@ -330,7 +329,7 @@ class ResourceReader:
             return
         day = self._performed(resource, path)
         if day is None:
-            raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
+            raise InputError([Notice("fhir.infusion-date", f"{path}.performed[x]")])
         if product.agent is None:
             self.warn("fhir.unknown-product", label, drug=product.name)
         self.records.exposures.append(Exposure(product, day, day, label, self._line_number(resource, path),
@@ -407,7 +406,7 @@ class ResourceReader:
             or resource.issued
         date = partial_date(when, f"{path}.effective[x]")
         if date is None:
-            raise InputError([f"{path}.effective[x]: a {kind.replace('_', ' ')} observation needs its date"])
+            raise InputError([Notice("fhir.observation-date", f"{path}.effective[x]", kind=Notice(f"observation.{kind}"))])
         if kind == "disease_status":
             concept = resource.valueCodeableConcept
             coded = {c.code for c in (concept.coding or ())} if concept else set()
@@ -421,12 +420,12 @@ class ResourceReader:
             quantity = resource.valueQuantity
             unit = (quantity.unit or quantity.code or "").casefold() if quantity else ""
             if quantity is None or quantity.value is None or unit not in _NG_PER_ML:
-                raise InputError([f"{path}.valueQuantity: soluble BCMA needs a value in ng/mL (got {unit or 'none'!r})"])
+                raise InputError([Notice("fhir.soluble-bcma-unit", f"{path}.valueQuantity", unit=unit or "none")])
             value: Any = float(quantity.value)
         else:
             value = _flag(resource)
             if value is None:
-                raise InputError([f"{path}.value[x]: a {kind.replace('_', ' ')} observation needs a yes or no value"])
+                raise InputError([Notice("fhir.observation-flag", f"{path}.value[x]", kind=Notice(f"observation.{kind}"))])
         self.records.observed.setdefault(kind, []).append((date, value, label))
 
 
