@@ -594,16 +594,18 @@ def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetim
     for i, line in enumerate(history.lines):
         for key, date in (("start", line.start), ("end", line.end)):
             if date is not None and date.after(as_of):
-                problems.append(Notice("input.after-as-of", f"lines[{i}].{key}", date=date, as_of=as_of))
+                problems.append(Notice("input.after-as-of", f"lines[{i}].{key}", date=date, field=Notice("field.as_of"),
+                                       as_of=as_of))
         car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
         if car_t and line.end is not None and line.end != line.start:
             problems.append(Notice("input.car-t-end", f"lines[{i}].end", start=line.start))
         if line.progression is not None and line.progression.after(as_of):
-            problems.append(Notice("input.after-as-of", f"lines[{i}].progression", date=line.progression, as_of=as_of))
+            problems.append(Notice("input.after-as-of", f"lines[{i}].progression", date=line.progression,
+                                   field=Notice("field.as_of"), as_of=as_of))
     for i, record in enumerate(history.apheresis):
         if record.status in ("done", "failed") and record.date is not None and record.date.after(as_of):
-            problems.append(Notice("input.apheresis-after-as-of", f"apheresis[{i}].date", date=record.date, as_of=as_of,
-                                   status=record.status))
+            problems.append(Notice("input.apheresis-after-as-of", f"apheresis[{i}].date", date=record.date,
+                                   field=Notice("field.as_of"), as_of=as_of, status=record.status))
     if problems:
         raise InputError(sorted(set(problems)))
 

@@ -247,10 +247,10 @@ TEMPLATES: dict[str, str] = {
     "input.empty": NP_("input.empty", "is empty"),
     "input.version": NP_("input.version", "{value} is not a supported version (1)"),
     # a history inconsistent with its evaluation date or the catalog (course.py)
-    "input.after-as-of": NP_("input.after-as-of", "'{date}' is after as_of {as_of}"),
+    "input.after-as-of": NP_("input.after-as-of", "'{date}' is after {field} {as_of}"),
     "input.car-t-end": NP_("input.car-t-end", "a CAR-T line is one infusion, so end must equal start '{start}'"),
     "input.apheresis-after-as-of": NP_("input.apheresis-after-as-of",
-                                       "'{date}' is after as_of {as_of} but status is {status!r}"),
+                                       "'{date}' is after {field} {as_of} but status is {status!r}"),
     "input.unordered-infusion": NP_("input.unordered-infusion",
                                     "'{date}' cannot be ordered against {apheresis} '{apheresis_date}': give the day of"
                                     " the infusion or of the collection"),

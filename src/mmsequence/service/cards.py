@@ -307,8 +307,8 @@ def verdict_line(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> st
 
 
 def finding_text(finding: Finding, w: Words = ENGLISH_WORDS) -> str:
-    """The finding's message as the detail shows it."""
-    return clinical(w.message(finding))
+    """The finding's message as the detail shows it (its references are already in a clinician's words)."""
+    return w.message(finding)
 
 
 def _summary(text: str) -> str:
@@ -518,9 +518,15 @@ def not_assessed_card(summary: str, detail_lines: Sequence[str], topic: str, hoo
         "summary": _summary(summary),
         "indicator": "warning",
         "source": _source(topic, "The record could not be assessed"),
-        "detail": "\n".join(f"- {markdown_text(clinical(line))}" for line in detail_lines),
+        "detail": "\n".join(f"- {markdown_text(_problem(line))}" for line in detail_lines),
         "links": _LINKS,
     }, hook_instance)
+
+
+def _problem(line: str) -> str:
+    """A problem in a clinician's words: a notice from its code and path; a plain string (a request
+    the service could not read, a limit) with its paths in words."""
+    return notice_words(line, clinical=True) if isinstance(line, Notice) else clinical(line)
 
 
 def problems_card(problems: Sequence[str], hook_instance: str = "") -> Card:
