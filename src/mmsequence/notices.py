@@ -291,6 +291,17 @@ TEMPLATES: dict[str, str] = {
     "fhir.car-t-line": NP_("fhir.car-t-line",
                            "a CAR-T infusion must be a line of its own (bridging therapy is a line before it)"),
     "fhir.lines-out-of-order": NP_("fhir.lines-out-of-order", "{line} starts {start}, before {earlier} starts {date}"),
+    # overrides and the evaluation date given to an evaluation (evaluator.py)
+    "input.not-a-rule": NP_("input.not-a-rule", "{rule!r} is not a rule id"),
+    "input.safety-rule": NP_("input.safety-rule", "{rule!r} is a safety rule and cannot be overridden"),
+    "input.not-a-candidate": NP_("input.not-a-candidate", "{candidate!r} is not a candidate of this evaluation"),
+    "input.rule-not-fired": NP_("input.rule-not-fired", "rule {rule!r} did not fire for {candidate!r}"),
+    # a JSON text that cannot be read (documents.py)
+    "json.duplicate-key": NP_("json.duplicate-key", "the key {key!r} is given twice in one object"),
+    "json.not-utf-8": NP_("json.not-utf-8", "is not UTF-8 (byte {byte})"),
+    "json.invalid-at": NP_("json.invalid-at", "invalid JSON at line {line} column {column}: {why}"),
+    "json.invalid": NP_("json.invalid", "invalid JSON ({why})"),
+    "json.unreadable": NP_("json.unreadable", "cannot be read ({why})"),
     # one message several records share (fhir.importer)
     "places": NP_("places", "{places}"),
     "places-more": NP_("places-more", "{places} and {more} more"),
