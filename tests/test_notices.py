@@ -7,15 +7,22 @@ import gzip
 import json
 import pickle
 import re
+from string import Formatter
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from mmsequence import evaluate
 from mmsequence.assessment import Assessment
+from mmsequence.i18n import translations
 from mmsequence.notices import TEMPLATES, Notice, words
 from mmsequence.render import to_json, to_text
 from mmsequence.service.cards import Words, warning_groups
+from mmsequence.testing.charts import realistic_charts
+from mmsequence.testing.strategies import patient_histories
+
+from .profiles import SEEDS, run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in [*(ROOT / "examples").glob("*.json"), *(ROOT / "examples" / "fhir").glob("*.json")]
@@ -39,6 +46,8 @@ def allowed_names(assessment: Assessment) -> list[str]:
     names |= {r.name for r in catalog.regimens} | {r.abbreviation for r in catalog.regimens if r.abbreviation}
     names |= {agent for line in history.lines for agent in line.agents} | {n[0] for n in history.not_therapy}
     names |= {c.query for c in assessment.candidates} | {assessment.patient_id} | set(assessment.ruleset.packs)
+    # a regimen the catalog does not name is named by its drugs ("elranatamab and daratumumab")
+    names |= {c.therapy for c in assessment.candidates}
     names |= {record.resource for line in history.lines if line.origin for record in line.origin.records}
     # the rules' own translations name the evidence level in both languages; a change to a rule file is
     # a change to the ruleset's digest, so they are kept
@@ -106,3 +115,25 @@ def test_cards_group_warnings_by_their_codes_in_chinese():
     chinese = warning_groups(assessment.warnings, Words("zh-CN", assessment.catalog))
     assert english == ["Not in the agent catalog: ZX-9001 (line 2), candidate fooximab"]
     assert chinese == ["ZX-9001（第 2 线）、候选治疗 fooximab：不在药物目录中"]
+
+
+@SEEDS
+def test_a_chinese_reader_reads_no_english_for_generated_histories_and_charts(seed_value):
+    def check(drawn):
+        document, bundle = drawn
+        for record in (document, bundle):
+            assessment = evaluate(record)
+            text = to_text(assessment, language="zh-CN", verbose=True)
+            assert english_left(text, assessment) == [], text
+
+    run(check, st.tuples(patient_histories(), realistic_charts(common_drugs=True)).map(
+        lambda pair: (pair[0], pair[1][1])), seed_value)
+
+
+def test_every_chinese_template_keeps_the_fields_of_its_english():
+    fields = Formatter()
+    for code, english in TEMPLATES.items():
+        chinese = translations("zh-CN").pgettext(code, english)
+        assert chinese != english or not re.search("[a-z]{3}", re.sub(r"\{[^}]*\}", "", english)), code
+        assert sorted(f[1:3] for f in fields.parse(chinese) if f[1]) == sorted(f[1:3] for f in fields.parse(english)
+                                                                              if f[1]), code
