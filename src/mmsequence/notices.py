@@ -302,6 +302,9 @@ TEMPLATES: dict[str, str] = {
     "json.invalid-at": NP_("json.invalid-at", "invalid JSON at line {line} column {column}: {why}"),
     "json.invalid": NP_("json.invalid", "invalid JSON ({why})"),
     "json.unreadable": NP_("json.unreadable", "cannot be read ({why})"),
+    "fhir.several-drugs": NP_("fhir.several-drugs", "names more than one drug ({drugs})"),
+    "fhir.unnamed-drug": NP_("fhir.unnamed-drug", "has neither a text nor a code that names the drug"),
+    "omop.override-text": NP_("omop.override-text", "{value!r} is not RULE:REASON[:NOTE]"),
     # one message several records share (fhir.importer)
     "places": NP_("places", "{places}"),
     "places-more": NP_("places-more", "{places} and {more} more"),

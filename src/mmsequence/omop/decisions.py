@@ -189,7 +189,7 @@ def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: i
         parts = str(record.value).split(":", 2)
         try:
             if len(parts) < 2:
-                raise InputError([f"{record.label}: {record.value!r} is not RULE:REASON[:NOTE]"])
+                raise InputError([Notice("omop.override-text", record.label, value=record.value)])
             raw = {"rule": parts[0], "candidate": therapy, "reason": parts[1], "note": parts[2] if len(parts) > 2 else None}
             found += parse_overrides([raw], record.label)
         except InputError as error:
