@@ -13,6 +13,7 @@ import pytest
 from mmsequence import evaluate
 from mmsequence.catalog import load_catalog
 from mmsequence.history import OVERRIDE_REASONS
+from mmsequence.notices import Notice
 from mmsequence.service.cards import (
     OVERRIDE_SYSTEM,
     Words,
@@ -101,10 +102,11 @@ def test_a_reason_is_the_rule_files_phrase_in_the_cards_language(tb014):
 
 
 def test_data_warnings_are_grouped_and_said_once_on_one_data_quality_card():
-    warnings = ["ZX-9001 (lines[1]): not in the agent catalog", "candidate fooximab: not in the agent catalog",
-                "ZX-9001 (lines[1]): not in the agent catalog", "Observation/m1: not used (not read)"]
+    unknown = Notice("course.not-in-catalog", "lines[1]", subject=Notice("subject.line-agent", "lines[1]", drug="ZX-9001"))
+    warnings = [unknown, Notice("course.not-in-catalog", subject=Notice("subject.candidate", drug="fooximab")), unknown,
+                Notice("fhir.observation-status", "Observation/m1", status="preliminary")]
     assert warning_groups(warnings) == ["Not in the agent catalog: ZX-9001 (line 2), candidate fooximab",
-                                        "Observation/m1: not used (not read)"]
+                                        "Observation/m1: not used (status 'preliminary')"]
     assessment = evaluate(document(line("mystery-mab", "2025-01-01", "2025-02-01"), line("other-mab", "2025-03-01")))
     summary, quality = response(patient_view_cards(assessment))["cards"]
     assert quality["indicator"] == "warning" and quality["source"]["topic"]["code"] == "data-quality"

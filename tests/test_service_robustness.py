@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mmsequence.notices import Notice
 from mmsequence.service import cards
 from mmsequence.service.fhir_client import _GuardedBackend, within
 
@@ -85,7 +86,7 @@ def test_a_second_large_body_at_once_gets_503(tmp_path):
 
 
 def test_the_data_card_names_a_bounded_number_of_places():
-    warnings = [f"observations[{i}]: code not mapped by the site policy" for i in range(5000)]
+    warnings = [Notice("unused.observation", f"Observation/o{i}") for i in range(5000)]
     [group] = cards.warning_groups(warnings)
     assert group.endswith(f"and {5000 - cards.MAX_PLACES} more") and len(group) < 2000
 

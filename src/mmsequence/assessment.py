@@ -11,6 +11,7 @@ from .actions import Action
 from .catalog import Catalog
 from .gate import Gate
 from .knowledge import Knowledge
+from .notices import codes
 from .policy import Policy
 from .ranking import RankReason
 from .vocabulary import FAVOURABLE, CandidateModality, Effect, Verdict, effect_order, is_blocking, is_restrictive
@@ -184,6 +185,7 @@ class Assessment:
         out["derived"] = self.derived
         out["candidates"] = [c.to_dict(shared) for c in self.candidates]
         out["warnings"] = list(self.warnings)
+        out["notices"] = codes(self.warnings)  # each warning's code and path, for a program
         return out
 
     @property

@@ -38,16 +38,6 @@ STATUSES = ("approved", "investigational", "discontinued", "preclinical")
 #: anti-myeloma counts toward lines, class exposure and the washout; conditioning belongs to the
 #: transplant line and lymphodepletion to the CAR-T line; the last three are never a line.
 ROLES = ("anti-myeloma", "conditioning", "lymphodepletion", "crs-management", "premedication", "supportive")
-#: Each role in words, as messages say it.
-ROLE_WORDS = {
-    "anti-myeloma": "anti-myeloma therapy",
-    "conditioning": "transplant conditioning",
-    "lymphodepletion": "lymphodepletion before a CAR-T infusion",
-    "crs-management": "CRS or ICANS management",
-    "premedication": "premedication",
-    "supportive": "supportive care",
-    "other": "another drug",  # an uncatalogued drug nothing says is antineoplastic (fhir.coding.NOT_THERAPY)
-}
 #: Roles of drugs that are not directed at the myeloma: modality none, no targets.
 NOT_DIRECTED_AT_MYELOMA = ("crs-management", "premedication", "supportive")
 #: ATC groups whose drugs may be anti-myeloma therapy (antineoplastic agents, endocrine therapy,

@@ -21,12 +21,13 @@ from typing import Any, cast
 
 import attrs
 
-from .catalog import ROLE_WORDS, Agent, Catalog, Regimen, as_one_therapy
 from .catalog import TCRT_TARGETS as TCRT_TARGETS  # the board colours lines by these
+from .catalog import Agent, Catalog, Regimen, as_one_therapy
 from .dates import PartialDate
 from .errors import InputError
 from .history import CandidateRegimen, Line, PatientHistory, candidate_query
 from .messages import with_display
+from .notices import Notice
 from .policy import Policy
 from .vocabulary import ApheresisState, ClockStatus, Tri
 
@@ -433,7 +434,7 @@ class PatientCourse:
             grouped.setdefault((n.name, n.role), []).append(n.where)
         return [{"drug": name, "role": role, "records": records} for (name, role), records in grouped.items()]
 
-    def line_summaries(self) -> list[str]:
+    def line_summaries(self) -> list[Notice]:
         """Each line of therapy in words: number, dates, drugs, and how it was formed or why it ended."""
         out = []
         for line in self.therapy_lines:
@@ -442,14 +443,21 @@ class PatientCourse:
             ends = [part.end for part in parts if part.end is not None]
             # a CAR-T line is one infusion on its start, not an ongoing therapy
             infusions = sum(1 for i in line.indices if self.history.lines[i].end is None and self.lines[i].one_infusion)
-            end = ("ongoing" if len(ends) + infusions < len(parts) else
-                   str(max(ends, key=lambda d: (d.latest, d.earliest))) if ends else "")
+            names = tuple(agents)
+            if len(ends) + infusions < len(parts):
+                summary = Notice("summary.ongoing", number=line.number, start=line.start, agents=names)
+            elif ends:
+                summary = Notice("summary.line", number=line.number, start=line.start, agents=names,
+                                 end=max(ends, key=lambda d: (d.latest, d.earliest)))
+            else:
+                summary = Notice("summary.infusion", number=line.number, start=line.start, agents=names)
             last = max(parts, key=chronological)
-            stop = f"; stopped for {last.stop_reason}" if last.stop_reason else ""
-            stop += f"; progression {last.progression}" if last.progression is not None and last.origin is None else ""
+            if last.stop_reason:
+                summary = Notice("summary.stopped", summary=summary, stop=Notice(f"stop.{last.stop_reason}"))
+            if last.progression is not None and last.origin is None:
+                summary = Notice("summary.progression", summary=summary, date=last.progression)
             why = parts[0].origin.reason if parts[0].origin is not None else None
-            span = f"{line.start} to {end}" if end else f"{line.start} (infusion)"
-            out.append(f"{line.number}. {span}: {', '.join(agents)}{stop}" + (f" ({why})" if why else ""))
+            out.append(Notice("summary.why", summary=summary, why=why) if why else summary)
         return out
 
     # --- references: what messages and the derived summary quote, as data with its field path
@@ -534,7 +542,7 @@ def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
 
 
 def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
-               warnings: list[str]) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
+               warnings: list[Notice]) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
     """Exposures to anti-myeloma therapy (dates as the record leaves them possible, each with its
     refractoriness), unknown agents (name as written, line index), and the other drugs the lines name."""
     exposures: list[Exposure] = []
@@ -550,7 +558,7 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
                 continue
             role = line_role(agent, agents)
             if role != "anti-myeloma":
-                others.append(NotTherapy(agent.name, ROLE_WORDS[role], f"lines[{i}]"))
+                others.append(NotTherapy(agent.name, Notice(f"role.{role}"), f"lines[{i}]"))
                 continue
             car_t = agent.modality == "car-t"
             found = line_refractory(line, start if car_t else end, one_infusion=car_t, progression=progression)
@@ -562,40 +570,41 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
 
 
 def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last_dose: PartialDate | None,
-                          one_infusion: bool = False) -> list[str]:
+                          one_infusion: bool = False) -> list[Notice]:
     """A recorded flag that the line's progression date contradicts (the flag still wins), and a stop
     for progression that the IMWG definition counts as a relapse (not after a CAR-T's one infusion,
     whose ordinary relapse that is)."""
     dated = refractory_by_date(progression, last_dose)
     if dated is None:
         return []
-    when = ("while it was still given" if last_dose is None else
-            f"{'within' if dated else 'more than'} {REFRACTORY_DAYS} days after the last dose ({last_dose})")
-    verdict = "refractory" if dated else "not refractory"
+    when = (Notice("when.given") if last_dose is None else
+            Notice("when.within" if dated else "when.more-than", days=REFRACTORY_DAYS, date=last_dose))
     if line.refractory is not None and line.refractory != dated:
-        return [f"lines[{index}].refractory: recorded {str(line.refractory).lower()}, but the progression on "
-                f"'{line.progression}' came {when}, so the line is {verdict} by the IMWG definition; the recorded "
-                "value is used"]
+        return [Notice("course.refractory-conflict", f"lines[{index}].refractory",
+                       recorded=Notice(f"recorded.{str(line.refractory).lower()}"), date=line.progression, when=when,
+                       verdict=Notice(f"refractory.{str(dated).lower()}"))]
     if line.refractory is None and line.stop_reason == "progression" and not dated and not one_infusion:
-        return [f"lines[{index}]: the progression on '{line.progression}' came {when}; by the IMWG definition the "
-                "line counts as relapsed, not refractory (for information: its stop reason 'progression' is kept)"]
+        return [Notice("course.relapsed", f"lines[{index}]", date=line.progression, when=when)]
     return []
 
 
 def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:
-    problems = []
+    problems: list[str] = []
     for i, line in enumerate(history.lines):
         for key, date in (("start", line.start), ("end", line.end)):
             if date is not None and date.after(as_of):
-                problems.append(f"lines[{i}].{key}: '{date}' is after as_of {as_of}")
+                problems.append(Notice("input.after-as-of", f"lines[{i}].{key}", date=date, field=Notice("field.as_of"),
+                                       as_of=as_of))
         car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
         if car_t and line.end is not None and line.end != line.start:
-            problems.append(f"lines[{i}].end: a CAR-T line is one infusion, so end must equal start '{line.start}'")
+            problems.append(Notice("input.car-t-end", f"lines[{i}].end", start=line.start))
         if line.progression is not None and line.progression.after(as_of):
-            problems.append(f"lines[{i}].progression: '{line.progression}' is after as_of {as_of}")
+            problems.append(Notice("input.after-as-of", f"lines[{i}].progression", date=line.progression,
+                                   field=Notice("field.as_of"), as_of=as_of))
     for i, record in enumerate(history.apheresis):
         if record.status in ("done", "failed") and record.date is not None and record.date.after(as_of):
-            problems.append(f"apheresis[{i}].date: '{record.date}' is after as_of {as_of} but status is {record.status!r}")
+            problems.append(Notice("input.apheresis-after-as-of", f"apheresis[{i}].date", date=record.date,
+                                   field=Notice("field.as_of"), as_of=as_of, status=record.status))
     if problems:
         raise InputError(sorted(set(problems)))
 
@@ -608,7 +617,7 @@ def _dates(line: Line, as_of: datetime.date) -> tuple[PartialDate, PartialDate |
 
 
 def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, as_of: datetime.date,
-                     warnings: list[str]) -> ApheresisCourse:
+                     warnings: list[Notice]) -> ApheresisCourse:
     """The last record decides: pending, collected, used, failed, cancelled (none without a record).
 
     A plan cannot happen before ``as_of``, a collection not after it.
@@ -619,8 +628,8 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
     product = catalog.lookup(last.product) if last.product else None
     if last.status == "planned":
         if last.date is not None and last.date.before(as_of):
-            warnings.append(f"apheresis[{len(history.apheresis) - 1}].date: planned for '{last.date}', "
-                            f"before as_of {as_of}; treated as pending with no date")
+            warnings.append(Notice("course.planned-apheresis-past", f"apheresis[{len(history.apheresis) - 1}].date",
+                                   date=last.date, field=Notice("field.as_of"), as_of=as_of))
             return ApheresisCourse("pending", None, product)
         return ApheresisCourse("pending", None if last.date is None else last.date.bounded(as_of), product)
     date = None if last.date is None else last.date.bounded(None, as_of)
@@ -629,8 +638,9 @@ def _apheresis_state(history: PatientHistory, exposures: list[Exposure], catalog
         unordered = [e for e in car_t if e.start.on_or_after(date) is None]
         if unordered:
             raise InputError([
-                f"lines[{e.line}].start: '{e.start}' cannot be ordered against apheresis[{len(history.apheresis) - 1}]"
-                f".date '{last.date}': give the day of the infusion or of the collection" for e in unordered
+                Notice("input.unordered-infusion", f"lines[{e.line}].start", date=e.start,
+                       apheresis=f"apheresis[{len(history.apheresis) - 1}].date", apheresis_date=last.date)
+                for e in unordered
             ])
         used = any(e.start.on_or_after(date) for e in car_t)
         return ApheresisCourse("used" if used else "collected", date, product)
@@ -648,7 +658,8 @@ def _candidates(history: PatientHistory, catalog: Catalog, jurisdiction: str | N
         candidate = _candidate(given, catalog, f"candidates[{i}]", problems)
         key = candidate.agent.name if candidate.agent else candidate.query.casefold()
         if key in seen:
-            problems.append(f"candidates[{i}]: {candidate.query!r} names the same therapy as candidates[{seen[key]}]")
+            problems.append(Notice("input.same-candidate", f"candidates[{i}]", query=candidate.query,
+                                   other=f"candidates[{seen[key]}]"))
         seen[key] = i
         result.append(candidate)
     if problems:
@@ -672,7 +683,7 @@ def _candidate(given: str | CandidateRegimen, catalog: Catalog, path: str, probl
             return Candidate(query, agent)
         names = tuple(sorted(regimen.agents))
     if any(not name for name in names):
-        problems.append(f"{path}: {query!r} has an empty drug name between its '+'")
+        problems.append(Notice("input.empty-drug-name", path, query=query))
         return Candidate(query, None)
     looked = [catalog.lookup(name) for name in names]
     if any(agent is None for agent in looked):
@@ -680,14 +691,15 @@ def _candidate(given: str | CandidateRegimen, catalog: Catalog, path: str, probl
     order = {agent.name: k for k, agent in enumerate(catalog.agents)}
     parts = sorted({a.name: a for a in looked if a is not None}.values(), key=lambda a: order[a.name])
     if len(parts) < len(looked):
-        problems.append(f"{path}: {query!r} names one drug twice")
+        problems.append(Notice("input.drug-twice", path, query=query))
     if any(a.modality == "car-t" for a in parts) and len(parts) > 1:
-        problems.append(f"{path}: {query!r} holds a CAR-T, which is given on its own, not in a regimen")
+        problems.append(Notice("input.car-t-in-regimen", path, query=query))
     regimen = catalog.regimen(parts)
     if isinstance(given, CandidateRegimen) and given.name:
         named = catalog.regimen_named(given.name)
         if named is not None and named is not regimen:
-            problems.append(f"{path}.name: {given.name!r} is the regimen {named.name!r}, whose agents differ from {list(names)}")
+            problems.append(Notice("input.regimen-name", f"{path}.name", name=given.name, regimen=named.name,
+                                   agents=repr(list(names))))
     if len(parts) == 1:
         return Candidate(query, parts[0])
     name = regimen.name if regimen is not None else _and([a.name for a in parts])
@@ -720,14 +732,17 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
 def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> PatientCourse:
     """The course of ``history`` as of ``as_of``; raises :class:`InputError` for an inconsistent history."""
     _check_consistency(history, catalog, as_of)
-    conflicts: list[str] = []
+    conflicts: list[Notice] = []
     exposures, unknown, others = _exposures(history, catalog, as_of, conflicts)
-    warnings = [f"{name} (lines[{index}]): not in the agent catalog" for name, index in unknown] + conflicts
+    warnings = [Notice("course.not-in-catalog", f"lines[{index}]",
+                       subject=Notice("subject.line-agent", f"lines[{index}]", drug=name)) for name, index in unknown]
+    warnings += conflicts
     therapy_lines = _therapy_lines(history, exposures, unknown, warnings)
     others += [NotTherapy(name, role, where) for name, role, where in history.not_therapy]
     apheresis = _apheresis_state(history, exposures, catalog, as_of, warnings)
     candidates = _candidates(history, catalog, history.jurisdiction or policy.jurisdiction)
-    warnings += [f"candidate {c.query}: not in the agent catalog" for c in candidates if c.agent is None]
+    warnings += [Notice("course.not-in-catalog", subject=Notice("subject.candidate", drug=c.query))
+                 for c in candidates if c.agent is None]
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),
         unknown=tuple(unknown), apheresis=apheresis, candidates=candidates,
@@ -737,7 +752,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
 
 
 def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: list[tuple[str, int]],
-                   warnings: list[str]) -> tuple[CountedLine, ...]:
+                   warnings: list[Notice]) -> tuple[CountedLine, ...]:
     """History lines grouped into lines of therapy (by their origin's number, else one each); a line
     without an anti-myeloma drug, known or not, or with only a corticosteroid (a pulse, premedication)
     is a warning and counts for nothing."""
@@ -746,8 +761,8 @@ def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: 
     groups: dict[object, list[int]] = {}
     for i, line in enumerate(history.lines):
         if i not in counting:
-            held = "only a corticosteroid" if any(e.line == i for e in exposures) else "no anti-myeloma drug"
-            warnings.append(f"lines[{i}]: holds {held} ({', '.join(line.agents)}); not counted as a line")
+            held = "course.steroid-not-a-line" if any(e.line == i for e in exposures) else "course.not-a-line"
+            warnings.append(Notice(held, f"lines[{i}]", agents=tuple(line.agents)))
             continue
         key = ("origin", line.origin.number) if line.origin is not None and line.origin.number else ("line", i)
         groups.setdefault(key, []).append(i)

@@ -17,6 +17,7 @@ import attrs
 from .catalog import Catalog, load_catalog
 from .errors import InputError
 from .history import PatientHistory, parse_document
+from .notices import Notice
 
 
 @attrs.frozen
@@ -110,13 +111,13 @@ def decode_json(text: str | bytes, where: str, limits: ReadLimits = READ_LIMITS)
     try:
         value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text, object_pairs_hook=_unique_keys)
     except _DuplicateKey as error:
-        raise InputError([f"{where}: the key {error.key!r} is given twice in one object"]) from None
+        raise InputError([Notice("json.duplicate-key", where, key=error.key)]) from None
     except UnicodeDecodeError as error:
-        raise InputError([f"{where}: is not UTF-8 (byte {error.start})"]) from None
+        raise InputError([Notice("json.not-utf-8", where, byte=error.start)]) from None
     except json.JSONDecodeError as error:
-        raise InputError([f"{where}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]) from None
+        raise InputError([Notice("json.invalid-at", where, line=error.lineno, column=error.colno, why=error.msg)]) from None
     except ValueError as error:  # an integer too long to read
-        raise InputError([f"{where}: invalid JSON ({error})"]) from None
+        raise InputError([Notice("json.invalid", where, why=str(error))]) from None
     except RecursionError:
         raise LimitExceeded(f"{where}: nested deeper than {limits.max_depth} levels (limit max_depth)",
                             "max_depth") from None
@@ -130,7 +131,7 @@ def load_json(path: str | Path) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise InputError([f"{path}: cannot be read ({error.strerror})"]) from None
+        raise InputError([Notice("json.unreadable", str(path), why=error.strerror)]) from None
     return decode_json(raw, str(path))
 
 

@@ -35,6 +35,7 @@ from .gate import myeloma_gate as gate_of
 from .history import CandidateInput, Override, PatientHistory
 from .knowledge import Knowledge, Reviewed, part_of, site_reviews
 from .messages import not_confident_words
+from .notices import Notice
 from .policy import Policy, check_catalog, load_policy
 from .ranking import Criterion, Standing, ranks, reasons, standing
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
@@ -274,21 +275,21 @@ def _apply_overrides(
     findings: dict[int, list[Finding]], candidates: tuple[tuple[Candidate, dict[str, Any]], ...],
     overrides: Iterable[Override], rulebook: Rulebook,
 ) -> None:
-    problems = []
+    problems: list[str] = []
     for i, override in enumerate(overrides):
         path = f"overrides[{i}]"
         cids = [cid for cid, (c, fact) in enumerate(candidates) if override.candidate in (c.query, fact["name"])]
         rule = rulebook.get(override.rule)
         if rule is None:
-            problems.append(f"{path}.rule: {override.rule!r} is not a rule id")
+            problems.append(Notice("input.not-a-rule", f"{path}.rule", rule=override.rule))
         elif rule.pack == "safety":
-            problems.append(f"{path}.rule: {override.rule!r} is a safety rule and cannot be overridden")
+            problems.append(Notice("input.safety-rule", f"{path}.rule", rule=override.rule))
         elif not cids:
-            problems.append(f"{path}.candidate: {override.candidate!r} is not a candidate of this evaluation")
+            problems.append(Notice("input.not-a-candidate", f"{path}.candidate", candidate=override.candidate))
         else:
             hits = [j for j, f in enumerate(findings[cids[0]]) if f.rule == override.rule]
             if not hits:
-                problems.append(f"{path}: rule {override.rule!r} did not fire for {override.candidate!r}")
+                problems.append(Notice("input.rule-not-fired", path, rule=override.rule, candidate=override.candidate))
             reason = {"reason": override.reason} | ({"note": override.note} if override.note else {})
             for j in hits:
                 findings[cids[0]][j] = attrs.evolve(findings[cids[0]][j], overridden=reason)
@@ -305,8 +306,8 @@ def _as_of(value: datetime.date | str | None, history: PatientHistory) -> dateti
         try:
             day = PartialDate.parse(value)
         except ValueError as error:
-            raise InputError([f"as_of: {error}"]) from None
+            raise InputError([Notice("input.date", "as_of", problem=str(error))]) from None
         if day.precision != "day":
-            raise InputError([f"as_of: {value!r} must be a full date (YYYY-MM-DD)"])
+            raise InputError([Notice("input.full-date", "as_of", value=value)])
         return day.earliest
     return history.as_of or datetime.date.today()

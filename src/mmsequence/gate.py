@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from .history import PatientHistory
+from .notices import Notice
 
 #: How an assessment passed the gate, or why it did not.
 BASES = ("diagnosis", "document", "cohort", "caller", "no-diagnosis", "death")
@@ -32,16 +33,8 @@ class Gate:
         return self.basis in ("diagnosis", "document", "cohort", "caller")
 
     @property
-    def reason(self) -> str:
-        return {
-            "diagnosis": "a multiple myeloma diagnosis is recorded",
-            "document": "a patient-history document is a myeloma history by construction",
-            "cohort": "an OMOP chart of the myeloma cohort (selected by its multiple myeloma concept)",
-            "caller": "assessed on the caller's word (the myeloma gate is off)",
-            "no-diagnosis": "the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT 109989006,"
-                            " or the words); mmsequence assesses only myeloma patients",
-            "death": "the record says the patient died",
-        }[self.basis]
+    def reason(self) -> Notice:
+        return Notice(f"gate.{self.basis}")
 
     @property
     def action(self) -> str | None:

@@ -19,6 +19,7 @@ import msgspec
 
 from .dates import PartialDate
 from .errors import InputError
+from .notices import Notice
 from .schema import (
     ApheresisDocument,
     BiomarkersDocument,
@@ -223,75 +224,78 @@ class _Reader:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def fail(self, path: str, message: str) -> None:
-        self.problems.append(f"{path or 'document'}: {message}")
+    def fail(self, path: str, code: str, **values: Any) -> None:
+        self.problems.append(Notice(code, path or "document", **values))
 
     def obj(self, value: Any, path: str, structure: type[msgspec.Struct]) -> dict[str, Any]:
         """The object at ``path``, its fields checked against the structure that declares them."""
         if not isinstance(value, dict):
-            self.fail(path, f"expected an object, got {_type(value)}")
+            self.fail(path, "input.expected-object", type=_type(value))
             return {}
         allowed = fields(structure)
         for key in value:
             if key not in allowed:
-                self.fail(_join(path, key), "unknown field")
+                self.fail(_join(path, key), "input.unknown-field")
         for key in required(structure):
             if key not in value:
-                self.fail(_join(path, key), "is required")
+                self.fail(_join(path, key), "input.required")
         return value
 
     def text(self, value: Any, path: str, choices: tuple[str, ...] = (), optional: bool = True) -> str | None:
         if value is None and optional:
             return None
         if not isinstance(value, str) or not value.strip():
-            self.fail(path, f"expected a non-empty string, got {_show(value)}")
+            self.fail(path, "input.expected-text", value=_show(value))
             return None
         if not _is_unicode(value):
-            self.fail(path, "is not valid Unicode text (it holds a lone surrogate)")
+            self.fail(path, "input.not-unicode")
             return None
         if choices and value not in choices:
-            self.fail(path, f"{value!r} is not one of {', '.join(choices)}")
+            self.fail(path, "input.not-one-of", value=value, choices=choices)
             return None
         return value
 
     def flag(self, value: Any, path: str) -> bool | None:
         if value is None or isinstance(value, bool):
             return value
-        self.fail(path, f"expected true, false or null, got {_show(value)}")
+        self.fail(path, "input.expected-flag", value=_show(value))
         return None
 
     def number(self, value: Any, path: str) -> float | None:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value < 0:
-            self.fail(path, f"expected a non-negative number, got {_show(value)}")
+            self.fail(path, "input.expected-number", value=_show(value))
             return None
         return float(value)
 
     def date(self, value: Any, path: str, optional: bool = True) -> PartialDate | None:
         if value is None:
             if not optional:
-                self.fail(path, "is required (a date, not null)")
+                self.fail(path, "input.date-required")
             return None
         if not isinstance(value, str):
-            self.fail(path, f"{_show(value)} is not a date")
+            self.fail(path, "input.not-a-date", value=_show(value))
             return None
         try:
             return PartialDate.parse(value)
         except ValueError as error:
-            self.fail(path, str(error) if len(str(error)) <= 80 else f"{_show(value)} is not a date")
+            if len(str(error)) <= 80:
+                self.fail(path, "input.date", problem=str(error))
+            else:
+                self.fail(path, "input.not-a-date", value=_show(value))
             return None
 
     def day(self, value: Any, path: str) -> datetime.date | None:
         parsed = self.date(value, path)
         if parsed is not None and parsed.precision != "day":
-            self.fail(path, f"{value!r} must be a full date (YYYY-MM-DD)")
+            self.fail(path, "input.full-date", value=value)
             return None
         return parsed.earliest if parsed else None
 
     def names(self, value: Any, path: str, allow_empty: bool = False) -> tuple[str, ...]:
         if not isinstance(value, list) or (not value and not allow_empty):
-            self.fail(path, f"expected a {'' if allow_empty else 'non-empty '}list of names, got {_show(value)}")
+            self.fail(path, "input.expected-names-or-none" if allow_empty else "input.expected-names", value=_show(value))
             return ()
         names = [self.text(item, f"{path}[{i}]", optional=False) for i, item in enumerate(value)]
         return tuple(name.strip() for name in names if name)
@@ -300,7 +304,7 @@ class _Reader:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(path, f"expected a list, got {_type(value)}")
+            self.fail(path, "input.expected-list", type=_type(value))
             return []
         return value
 
@@ -368,7 +372,7 @@ def _line(r: _Reader, raw: Any, path: str) -> Line | None:
 def _candidates(r: _Reader, value: Any) -> tuple[CandidateInput, ...]:
     """Names, or regimens given as ``{agents: [...], name: ...}`` (at least two agents)."""
     if not isinstance(value, list) or not value:
-        r.fail("candidates", f"expected a non-empty list of names or regimens, got {_show(value)}")
+        r.fail("candidates", "input.expected-candidates", value=_show(value))
         return ()
     found: list[CandidateInput] = []
     for i, item in enumerate(value):
@@ -381,7 +385,7 @@ def _candidates(r: _Reader, value: Any) -> tuple[CandidateInput, ...]:
         data = r.obj(item, path, RegimenDocument)
         agents = r.names(data["agents"], f"{path}.agents") if "agents" in data else ()
         if "agents" in data and isinstance(data["agents"], list) and len(data["agents"]) == 1:
-            r.fail(f"{path}.agents", "a regimen holds at least two agents (name a single drug as a string)")
+            r.fail(f"{path}.agents", "input.regimen-agents")
         name = r.text(data.get("name"), f"{path}.name")
         if len(agents) >= 2:
             found.append(CandidateRegimen(agents, name.strip() if name else None))
@@ -390,11 +394,12 @@ def _candidates(r: _Reader, value: Any) -> tuple[CandidateInput, ...]:
 
 def _line_problems(start: PartialDate, end: PartialDate | None, path: str,
                    progression: PartialDate | None = None) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if end is not None and end.before(start):
-        problems.append(f"{path}.end: '{end}' is before start '{start}'")
+        problems.append(Notice("input.end-before-start", f"{path}.end", end=end, start=start))
     if progression is not None and progression.before(start):
-        problems.append(f"{path}.progression: '{progression}' is before start '{start}' (a progression on or after the line)")
+        problems.append(Notice("input.progression-before-start", f"{path}.progression", progression=progression,
+                               start=start))
     return problems
 
 
@@ -404,7 +409,7 @@ def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
     date = r.date(data.get("date"), f"{path}.date")
     comment = r.text(data.get("comment"), f"{path}.comment")
     if status in ("done", "failed") and data.get("date") is None:
-        r.fail(f"{path}.date", f"is required when status is {status!r}")
+        r.fail(f"{path}.date", "input.date-required-status", status=status)
     if status is None:
         return None
     return Apheresis(status=status, date=date, product=r.text(data.get("product"), f"{path}.product"), comment=comment)
@@ -413,8 +418,8 @@ def _apheresis(r: _Reader, raw: Any, path: str) -> Apheresis | None:
 def _apheresis_order_problems(records: list[tuple[int, Apheresis]]) -> list[str]:
     dated = [(i, a) for i, a in records if a.date is not None]
     return [
-        f"apheresis[{j}].date: '{later.date}' is before apheresis[{i}].date '{earlier.date}'"
-        " (records are listed in the order they happened)"
+        Notice("input.apheresis-order", f"apheresis[{j}].date", date=later.date, earlier=f"apheresis[{i}].date",
+               earlier_date=earlier.date)
         for (i, earlier), (j, later) in itertools.pairwise(dated)
         if later.date is not None and earlier.date is not None and later.date.before(earlier.date)
     ]
@@ -436,7 +441,7 @@ def _overrides(r: _Reader, raw: Any, where: str) -> tuple[Override, ...]:
         reason = r.text(item.get("reason"), f"{path}.reason", OVERRIDE_REASONS, optional=False)
         note = r.text(item.get("note"), f"{path}.note")
         if reason == "other" and not note:
-            r.fail(f"{path}.note", "is required when reason is 'other'")
+            r.fail(f"{path}.note", "input.note-required")
         overrides.append(Override(
             rule=r.text(item.get("rule"), f"{path}.rule", optional=False) or "",
             candidate=r.text(item.get("candidate"), f"{path}.candidate", optional=False) or "",
@@ -463,9 +468,9 @@ def parse_document(document: Any) -> PatientHistory:
     r = _Reader()
     data = r.obj(document, "", PatientHistoryDocument)
     if not data:
-        raise InputError(r.problems or ["document: is empty"])
+        raise InputError(r.problems or [Notice("input.empty", "document")])
     if data.get("version", 1) != 1:
-        r.fail("version", f"{_show(data['version'])} is not a supported version (1)")
+        r.fail("version", "input.version", value=_show(data["version"]))
     lines = [_line(r, raw, f"lines[{i}]") for i, raw in enumerate(r.items(data.get("lines"), "lines"))]
     read = [(i, _apheresis(r, raw, f"apheresis[{i}]")) for i, raw in enumerate(r.items(data.get("apheresis"), "apheresis"))]
     records = [(i, a) for i, a in read if a is not None]

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from .catalog import Catalog
 from .dates import PartialDate
 from .errors import InputError, MmsequenceError, missing_extra
+from .notices import ENGLISH as ENGLISH  # the language of the templates, defined with them
+from .notices import NP_
 
 if TYPE_CHECKING:
     from .assessment import Finding
 
-ENGLISH = "en"
 #: The languages an output can be written in, as command-line ``--lang`` values (BCP 47 tags).
 LANGUAGES = (ENGLISH, "zh-CN")
 _LOCALE_DIR = Path(__file__).parent / "locale"
@@ -59,16 +60,11 @@ def negotiate(accept_language: str | None) -> str:
     return ENGLISH
 
 
-def NP_(context: str, message: str) -> str:
-    """Marks a word that is translated at run time with ``pgettext(context, word)``, for extraction."""
-    return message
-
-
 #: Words that reach the outputs as data (verdicts, evidence levels, states), so that the catalog
 #: extraction (``babel.cfg``) sees them.
 DATA_WORDS = (
     NP_("verdict", "preferred"), NP_("verdict", "acceptable"), NP_("verdict", "caution"),
-    NP_("verdict", "indeterminate"), NP_("verdict", "wait"), NP_("verdict", "avoid"),
+    NP_("verdict", "indeterminate"), NP_("verdict", "wait"), NP_("verdict", "avoid"), NP_("verdict", "schedule"),
     NP_("evidence", "review"), NP_("evidence", "guideline"), NP_("evidence", "guideline-secondary"),
     NP_("evidence", "trial-data"), NP_("evidence", "label"), NP_("evidence", "interpretation"),
     NP_("apheresis", "none"), NP_("apheresis", "pending"), NP_("apheresis", "collected"), NP_("apheresis", "used"),
@@ -203,6 +199,10 @@ class _Words:
             return f"{value:g}"
         if isinstance(value, list):
             return self.join([self.say(item, part) for item in value]) or self.tr.pgettext("fact", "none")
+        if isinstance(value, str) and hasattr(value, "code"):  # a notice (mmsequence.notices)
+            from .notices import words
+
+            return words(value, self.language, self.catalog)
         if isinstance(value, dict) and "kind" in value:
             return getattr(self, f"_{value['kind']}")(value, part)  # type: ignore[no-any-return]
         text = str(value)

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .dates import add_months
+
+if TYPE_CHECKING:
+    from .notices import Notice
 
 #: The longest review interval a file may give, in months.
 MAX_REVIEW_MONTHS = 36
@@ -128,7 +131,7 @@ class Knowledge:
         """The parts whose review was due before ``day``."""
         return tuple(p for p in self.parts if p.due < day)
 
-    def warnings(self, day: datetime.date) -> tuple[str, ...]:
+    def warnings(self, day: datetime.date) -> tuple[Notice, ...]:
         """One data warning for each part due for review before ``day`` (the evaluation day)."""
         return tuple(_warning(p, day) for p in self.overdue(day))
 
@@ -140,16 +143,14 @@ class Knowledge:
         }
 
 
-def _warning(part: Part, day: datetime.date) -> str:
+def _warning(part: Part, day: datetime.date) -> Notice:
+    from .notices import Notice  # the catalog reads this module; the notices read the catalog's roles
+
     late = part.overdue_entries(day)
-    which = f" ({', '.join(late)})" if late else ""
+    which = Notice("knowledge.which", entries=tuple(late)) if late else ""
     if part.part == "catalog":
-        what, were, they = f"the agent catalog{which}", "was", "it"
-    else:
-        what, were, they = f"the {part.part} rules{which}", "were", "they"
-    return (f"knowledge: {what} {were} last checked against {'its' if they == 'it' else 'their'} sources on "
-            f"{part.reviewed} and {were} due for review on {part.due}; on {day} {they} may be out of date "
-            "(the verdicts are unchanged)")
+        return Notice("knowledge.catalog-due", which=which, date=part.reviewed, due=part.due, day=day)
+    return Notice("knowledge.rules-due", pack=part.part, which=which, date=part.reviewed, due=part.due, day=day)
 
 
 def site_reviews(reviews: Mapping[str, str]) -> dict[str, datetime.date]:

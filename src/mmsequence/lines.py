@@ -47,10 +47,11 @@ from typing import Any
 
 import attrs
 
-from .catalog import NOT_DIRECTED_AT_MYELOMA, ROLE_WORDS, Agent
+from .catalog import NOT_DIRECTED_AT_MYELOMA, Agent
 from .course import refractory_by_date
 from .dates import PartialDate
 from .history import Line, LineOrigin, SourceRecord
+from .notices import Notice
 
 REGIMEN_DAYS = 28
 PAUSE_DAYS = 90
@@ -143,18 +144,19 @@ class SetAside:
 
     event: Event
     role: str
-    note: str | None = None
+    note: str | None = None  # the code of a role no catalog role says (notices.TEMPLATES)
 
     @property
-    def words(self) -> str:
-        return self.note or ROLE_WORDS[self.role]
+    def words(self) -> Notice:
+        return Notice(self.note) if self.note else Notice(f"role.{self.role}")
 
-    def message(self) -> str:
+    def message(self) -> Notice:
         if self.note:
-            return f"{self.event.source}: {self.event.name} is {self.note}, not counted as a line"
+            return Notice("lines.set-aside-note", self.event.source, drug=self.event.name, role=self.words)
         atc = self.event.matched_by.get("atc", {}).get("code") if self.event.agent is None else None
-        how = f" by its ATC code {atc}" if atc else ""
-        return f"{self.event.source}: {self.event.name} is {ROLE_WORDS[self.role]}{how}, not anti-myeloma therapy"
+        if atc:
+            return Notice("lines.set-aside-atc", self.event.source, drug=self.event.name, role=self.words, atc=atc)
+        return Notice("lines.set-aside", self.event.source, drug=self.event.name, role=self.words)
 
 
 @attrs.frozen
@@ -164,7 +166,7 @@ class LineReading:
     lines: tuple[DerivedLine, ...]
     set_aside: tuple[SetAside, ...]
     harvests: tuple[Event, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[Notice, ...]
 
 
 def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
@@ -265,12 +267,12 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
     lines: list[_LineInProgress] = []
     set_aside: list[SetAside] = []
     harvests: list[Event] = []
-    warnings: list[str] = []
+    warnings: list[Notice] = []
     progression: Event | None = None  # the latest progression seen, while no line started after it
     pending: dict[str, list[Member]] = {"conditioning": [], "lymphodepletion": []}
     bridging: list[Member] = []
 
-    def start_line(reason: str, member: Member) -> _LineInProgress:
+    def start_line(reason: Notice, member: Member) -> _LineInProgress:
         nonlocal progression
         if lines:
             _close_open_ends(lines[-1], member.event, warnings)
@@ -293,7 +295,7 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
         if e.kind == "t-cell-collection":
             continue  # joins its CAR-T line when the infusion comes
         if e.kind == "car-t-infusion":
-            reason = f"CAR-T infusion of {e.name} ({e.start}, {e.source})"
+            reason = Notice("line.car-t-infusion", drug=e.name, date=e.start, record=e.source)
             line = start_line(reason, Member(e, "infusion", e.start))
             line.car_t = True
             for collection in _collection_of(e, collections):
@@ -305,10 +307,10 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             member = Member(e, "transplant", e.start)
             if current is not None and not current.car_t and progression is None:
                 current.add(member)
-                current.reason += f"; autologous stem-cell transplant {e.start} ({e.source}) planned with it"
+                current.reason = Notice("line.transplant-planned", reason=current.reason, date=e.start, record=e.source)
                 line = current
             else:
-                line = start_line(f"autologous stem-cell transplant ({e.start}, {e.source})", member)
+                line = start_line(Notice("line.transplant", date=e.start, record=e.source), member)
             line.transplant_day = e.start.earliest
             line.members.extend(pending["conditioning"])
             pending["conditioning"] = []
@@ -325,10 +327,9 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             pending["lymphodepletion"].append(Member(e, "lymphodepletion", e.end))
             continue
         if role in ("conditioning", "lymphodepletion"):
-            what = "stem-cell" if role == "conditioning" else "CAR-T"
-            warnings.append(f"{e.source}: {e.name} is {ROLE_WORDS[role]} but no {what} infusion follows within"
-                            f" {CONDITIONING_DAYS if role == 'conditioning' else LYMPHODEPLETION_DAYS} days;"
-                            " not counted in a line")
+            what = Notice("infusion.stem-cell" if role == "conditioning" else "infusion.car-t")
+            warnings.append(Notice("lines.no-infusion", e.source, drug=e.name, role=Notice(f"role.{role}"), what=what,
+                                   days=CONDITIONING_DAYS if role == "conditioning" else LYMPHODEPLETION_DAYS))
             set_aside.append(SetAside(e, role))
             continue
         if _in_window(e, bridging_windows) and not (current is not None and _continues(current, e)):
@@ -343,14 +344,13 @@ def derive_lines(events: Iterable[Event]) -> LineReading:
             current.add(Member(e, "therapy", e.end))
             continue
         if steroid:
-            set_aside.append(SetAside(e, "anti-myeloma", "a corticosteroid alone, outside any line of therapy"))
+            set_aside.append(SetAside(e, "anti-myeloma", "role.corticosteroid-alone"))
             continue
         start_line(_new_line_reason(current, e, progression), Member(e, "therapy", e.end))
 
     if bridging or pending["lymphodepletion"] or pending["conditioning"]:
         for waiting in bridging:  # a collection with no infusion yet: the bridging is its own line, so far
-            start_line(f"{waiting.event.name} started {waiting.event.start} after the T-cell collection; no CAR-T"
-                       " infusion recorded yet", waiting)
+            start_line(Notice("line.bridging-only", drug=waiting.event.name, date=waiting.event.start), waiting)
     return LineReading(
         lines=tuple(DerivedLine(o.number, o.reason, tuple(o.members), o.progression) for o in lines),
         set_aside=tuple(set_aside), harvests=tuple(harvests), warnings=tuple(warnings),
@@ -396,37 +396,41 @@ def _joins(line: _LineInProgress, e: Event, steroid: bool) -> bool:
     return _continues(line, e)
 
 
-def _new_line_reason(previous: _LineInProgress | None, e: Event, progression: Event | None) -> str:
+def _new_line_reason(previous: _LineInProgress | None, e: Event, progression: Event | None) -> Notice:
     if previous is None:
-        return f"the first anti-myeloma therapy recorded ({e.name}, {e.start})"
+        return Notice("line.first", drug=e.name, date=e.start)
     if progression is not None:
-        return f"progression recorded {progression.start} ({progression.source}); {e.name} started {e.start}"
+        return Notice("line.after-progression", progression=progression.start, record=progression.source, drug=e.name,
+                      date=e.start)
     stopped = [m.event for m in previous.members if m.event.stop_reason in ("progression", "toxicity")]
     if stopped:
         last = next((s for s in stopped if s.agent is None or s.agent.drug_class != _CORTICOSTEROID), stopped[-1])
-        return f"{last.name} stopped for {last.stop_reason} ({last.source}); {e.name} started {e.start}"
+        return Notice("line.after-stop", stopped=last.name, stop=Notice(f"stop.{last.stop_reason}"), record=last.source,
+                      drug=e.name, date=e.start)
     if previous.car_t:
-        return f"the first therapy after a CAR-T infusion ({e.name}, {e.start})"
+        return Notice("line.after-car-t", drug=e.name, date=e.start)
     if e.name in previous.names:
         gap = (e.start.earliest - previous.last_dose).days if previous.last_dose else 0
-        return f"treatment resumed: {e.name} restarted {e.start}, {gap} days after the last dose (a planned pause ended)"
-    return f"the plan changed: {e.name} started {e.start}, after the regimen of line {previous.number} was set"
+        return Notice("line.resumed", drug=e.name, date=e.start, days=gap)
+    return Notice("line.plan-changed", drug=e.name, date=e.start, number=previous.number)
 
 
-def _close_open_ends(line: _LineInProgress, next_event: Event, warnings: list[str]) -> None:
+def _close_open_ends(line: _LineInProgress, next_event: Event, warnings: list[Notice]) -> None:
     """Drugs of ``line`` without an end that the next line does not continue end before it starts, and
     not before a progression recorded while they were still given (so that it was on therapy)."""
     limit = next_event.start
     for i, m in enumerate(line.members):
         if m.event.kind == "drug" and m.end is None and m.counts and m.event.name != next_event.name:
-            first, after = m.event.start.earliest, ""
+            first, after = m.event.start.earliest, None
             progression = line.progression
             if progression is not None and first <= progression.start.earliest <= limit.latest:
-                first, after = progression.start.earliest, f" and no earlier than the progression recorded {progression.start}"
+                first, after = progression.start.earliest, progression.start
             end = PartialDate.between(first, max(first, limit.latest))
             line.members[i] = attrs.evolve(m, end=end)
-            warnings.append(f"{m.event.source}: {m.event.name} has no end date; its last dose is taken to be no later"
-                            f" than the start of line {line.number + 1} ({limit}){after}")
+            warnings.append(Notice("lines.open-end", m.event.source, drug=m.event.name, number=line.number + 1, date=limit)
+                            if after is None else
+                            Notice("lines.open-end-progression", m.event.source, drug=m.event.name, number=line.number + 1,
+                                   date=limit, progression=after))
     line.ongoing = False
     ends = [m.end.latest for m in line.members if m.counts and m.end is not None]
     line.last_dose = max(ends, default=line.last_dose)
@@ -447,9 +451,11 @@ def history_line(members: list[Member], method: str, reason: str, number: int, n
     last_stop = max(stopped, key=lambda m: _day(m.end or m.event.start)).event.stop_reason if stopped else None
     known_ends = [e for e in ends if e is not None]
     end = None if len(known_ends) < len(ends) else max(known_ends, key=lambda d: (d.latest, d.earliest))
-    extra = "".join(f"; {m.part}: {m.event.name} {m.event.start} ({m.event.source})" for m in notes)
+    for m in notes:
+        reason = Notice("line.part", reason=reason, part=Notice(f"part.{m.part}"), drug=m.event.name, date=m.event.start,
+                        record=m.event.source)
     if progression is not None:
-        extra += f"; progression recorded {progression.start} ({progression.source})"
+        reason = Notice("line.progression", reason=reason, date=progression.start, record=progression.source)
     # a progression that may count as on therapy (IMWG: within 60 days of the last dose) is why it
     # stopped; its date, on the line, decides refractoriness in the course
     on_therapy = progression is not None and refractory_by_date(progression.start, end) is not False
@@ -458,8 +464,8 @@ def history_line(members: list[Member], method: str, reason: str, number: int, n
         start=min(starts, key=_day),
         end=end,
         stop_reason=last_stop or ("progression" if on_therapy else None),
-        comment=reason + extra,
-        origin=LineOrigin(method, reason + extra, _records(m.event for m in members + notes), number),
+        comment=str(reason),
+        origin=LineOrigin(method, reason, _records(m.event for m in members + notes), number),
         progression=None if progression is None else progression.start,
     )
 
@@ -472,9 +478,9 @@ def history_lines(reading: LineReading) -> list[tuple[int, Line]]:
         notes = [m for m in line.members if not m.counts and m.part != "transplant"]
         therapy = [m for m in line.members if m.part in ("therapy", "bridging")]
         infusion = [m for m in line.members if m.part == "infusion"]
-        reason = f"derived: line {line.number}: {line.reason}"
+        reason = Notice("line.derived", number=line.number, reason=line.reason)
         if therapy:
-            out.append((line.number, history_line(therapy, "derived", reason + (" (bridging)" if infusion else ""),
+            out.append((line.number, history_line(therapy, "derived", Notice("line.bridging", reason=reason) if infusion else reason,
                                            line.number, [] if infusion else notes,
                                            None if infusion else line.progression)))
         if infusion:
@@ -482,16 +488,16 @@ def history_lines(reading: LineReading) -> list[tuple[int, Line]]:
     return out
 
 
-def not_therapy(reading: LineReading) -> tuple[tuple[str, str, str], ...]:
+def not_therapy(reading: LineReading) -> tuple[tuple[str, Notice, str], ...]:
     """The drugs a reading set aside, as the history lists them: (name, role in words, record)."""
     return tuple((a.event.name, _words(a), a.event.source) for a in reading.set_aside)
 
 
-def _words(aside: SetAside) -> str:
+def _words(aside: SetAside) -> Notice:
     """The role in words, saying when an ATC code or the drug's name decided it."""
     atc = aside.event.matched_by.get("atc", {}).get("code") if aside.event.agent is None else None
     if atc:
-        return f"{aside.words} (by its ATC code {atc})"
+        return Notice("role.by-atc", role=aside.words, atc=atc)
     if aside.event.agent is None and "not_antineoplastic" in aside.event.matched_by:
-        return f"{aside.words} (not in the catalog; neither its codes nor its name say antineoplastic)"
+        return Notice("role.by-name", role=aside.words)
     return aside.words

@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 
 from .assessment import Assessment, CandidateAssessment
-from .catalog import ROLE_WORDS
 from .i18n import ENGLISH, action_message, anchor_message, drug_name, finding_message, format_date, timing_message, translations
+from .notices import is_other_drug
+from .notices import words as notice_words
 from .ranking import RankReason
 from .vocabulary import FAVOURABLE
 
@@ -136,9 +137,7 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
             lines += _wrap(f"- {action_message(action, language, assessment.catalog)}", width, "  ", "    ")
         lines.append("")
     if not assessment.gate.assessed:  # the reasons of gate.Gate, in the reader's language
-        reason = {"no-diagnosis": _("the record holds no multiple myeloma diagnosis (ICD-10 C90.0, SNOMED CT 109989006,"
-                                    " or the words); mmsequence assesses only myeloma patients"),
-                  "death": _("the record says the patient died")}[assessment.gate.basis]
+        reason = notice_words(assessment.gate.reason, language, assessment.catalog)
         lines += _wrap(_("Not assessed: {reason}.").format(reason=reason), width, "", "  ")
     for row in rows if assessment.gate.assessed else ():
         lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)) + "  " + row[5])
@@ -170,21 +169,24 @@ def to_text(assessment: Assessment, width: int = 100, language: str = ENGLISH, v
     course = assessment.course
     lines += ["", _("Lines of therapy ({count}):").format(count=assessment.prior_lines)]
     for summary in course.line_summaries():
-        lines += textwrap.wrap(summary, width, initial_indent="  ", subsequent_indent="     ")
+        said = notice_words(summary, language, assessment.catalog)
+        lines += (textwrap.wrap(said, width, initial_indent="  ", subsequent_indent="     ") if language == ENGLISH else
+                  _wrap(said, width, "  ", "     "))
     others = course.not_therapy_by_drug()
     if others:
         lines += ["", _("Not anti-myeloma therapy (never a line, never a washout):")]
-        other = [n for n in others if n["role"].startswith(ROLE_WORDS["other"])]
+        other = [n for n in others if is_other_drug(n["role"])]
         for n in others if verbose else [n for n in others if n not in other]:
             records = n["records"]
             where = records[0] if len(records) == 1 else _("{count} records").format(count=len(records))
-            lines.append(f"  - {n['drug']}: {n['role']} ({where})")
+            lines.append("  - " + _("{drug}: {role} ({where})").format(
+                drug=name(n["drug"]), role=notice_words(n["role"], language, assessment.catalog), where=where))
         if other and not verbose:
             lines.append("  - " + _("{count} other drugs not in the catalog, nothing antineoplastic in their codes or"
                                     " names (--verbose lists them)").format(count=len(other)))
     if assessment.warnings:
-        lines += ["", _("Warnings:")] + [f"  - {w}" for w in assessment.warnings]
+        lines += ["", _("Warnings:")] + [f"  - {notice_words(w, language, assessment.catalog)}" for w in assessment.warnings]
     not_used = assessment.course.history.not_used
     if verbose and not_used:
-        lines += ["", _("Records not used:")] + [f"  - {r}" for r in not_used]
+        lines += ["", _("Records not used:")] + [f"  - {notice_words(r, language, assessment.catalog)}" for r in not_used]
     return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ from ..i18n import (
     timing_message,
     translations,
 )
+from ..notices import words as notice_words
 from ..plan_text import step_start_words, step_when_short
 from ..vocabulary import EFFECTS, SCHEDULE, VERDICTS
 from .geometry import FONT_SIZE, SMALL_SIZE, short_therapy
@@ -91,6 +92,7 @@ def _environment(language: str = "en") -> jinja2.Environment:
                        drug=lambda name, catalog: drug_name(name, catalog, language),
                        message=lambda finding, catalog: finding_message(finding, language, catalog),
                        action=lambda act, catalog: action_message(act, language, catalog),
+                       notice=lambda note, catalog: notice_words(note, language, catalog),
                        anchors=lambda anchors, catalog: anchor_message(anchors, language, catalog),
                        timing=lambda c: timing_message(c.verdict, c.then, c.earliest_date, language),
                        plan_start=lambda step, plans: step_start_words(step, plans.months is not None, language),

@@ -23,6 +23,7 @@ import attrs
 
 from ..catalog import Agent, Catalog, atc_fallback_role
 from ..errors import InputError
+from ..notices import Notice
 from .drug_names import ingredient_names, looks_antineoplastic, name_variants
 
 #: FHIR code system URIs and the catalog's name for each.
@@ -142,7 +143,7 @@ def match_drug(concept: Any, catalog: Catalog, path: str, more: tuple[Any, ...] 
     if len(found) > 1:
         said = [f"code {coding.code} means {agent.name}" for coding, agent in by_code]
         said += [f"text {text!r} means {agent.name}" for text, agent in by_text]
-        raise InputError([f"{path}: names more than one drug ({'; '.join(said)})"])
+        raise InputError([Notice("fhir.several-drugs", path, drugs="; ".join(said))])
     if by_code:
         coding, agent = by_code[0]
         return DrugMatch(agent, agent.name, {"code": _code(coding)})
@@ -157,7 +158,7 @@ def match_drug(concept: Any, catalog: Catalog, path: str, more: tuple[Any, ...] 
         (f"{c.system or 'no system'}|{c.code}" for c in concept.coding or () if c.code), None
     )
     if label is None:
-        raise InputError([f"{path}: has neither a text nor a code that names the drug"])
+        raise InputError([Notice("fhir.unnamed-drug", path)])
     return unknown_drug(label, [concept, *more])
 
 

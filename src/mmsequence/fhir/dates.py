@@ -11,6 +11,7 @@ import datetime
 
 from ..dates import PartialDate
 from ..errors import InputError
+from ..notices import Notice
 
 
 def partial_date(value: str | datetime.date | None, path: str) -> PartialDate | None:
@@ -24,4 +25,4 @@ def partial_date(value: str | datetime.date | None, path: str) -> PartialDate | 
     try:
         return PartialDate.parse(value[:10])
     except ValueError as error:
-        raise InputError([f"{path}: {error}"]) from None
+        raise InputError([Notice("input.date", path, problem=str(error))]) from None

@@ -6,10 +6,11 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import ROLE_WORDS, Catalog
+from ..catalog import Catalog
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Line, PatientHistory, consistency_problems
-from .coding import NOT_THERAPY, names_car_t_order, not_therapy_by_name
+from ..notices import Notice, is_other_drug
+from .coding import names_car_t_order, not_therapy_by_name
 from .dates import partial_date
 from .lines import build_lines
 from .model import read_leniently
@@ -33,20 +34,20 @@ def _patient_id(entries: list[tuple[int, str | None, Any]], expected: str | None
     """The patient's id and every reference that means that patient; InputError if not exactly one patient."""
     patients = [(i, url, r) for i, url, r in entries if r.get_resource_type() == "Patient"]
     if len(patients) > 1:
-        raise InputError([f"entry[{i}]: a second Patient; a bundle must hold one patient" for i, _, _ in patients[1:]])
+        raise InputError([Notice("fhir.second-patient", f"entry[{i}]") for i, _, _ in patients[1:]])
     if patients:
         i, url, patient = patients[0]
         if not patient.id:
-            raise InputError([f"entry[{i}].resource.id: the Patient needs an id"])
+            raise InputError([Notice("fhir.patient-id", f"entry[{i}].resource.id")])
         if expected is not None and patient.id != expected:
-            raise InputError([f"entry[{i}].resource.id: {patient.id!r} is not the patient in context ({expected!r})"])
+            raise InputError([Notice("fhir.other-patient", f"entry[{i}].resource.id", id=patient.id, expected=expected)])
         return patient.id, {f"Patient/{patient.id}", *([url] if url else [])}
     subjects = {relative_reference(r.subject.reference) for _, _, r in entries
                 if getattr(r, "subject", None) is not None and r.subject.reference}
     ids = {s.removeprefix("Patient/") for s in subjects if s.startswith("Patient/")} | ({expected} if expected else set())
     if len(ids) != 1:
-        raise InputError([f"bundle: holds no Patient resource and refers to {len(ids)} patients ({', '.join(sorted(ids))})"
-                          if ids else "bundle: holds no Patient resource and no reference to a patient"])
+        raise InputError([Notice("fhir.patients", "bundle", count=len(ids), ids=tuple(sorted(ids)))
+                          if ids else Notice("fhir.no-patient", "bundle")])
     patient_id = ids.pop()
     return patient_id, {f"Patient/{patient_id}"}
 
@@ -55,10 +56,10 @@ def _check_subject(resource: Any, path: str, patient: set[str]) -> None:
     subject = getattr(resource, "subject", None)
     reference = subject.reference if subject is not None else None
     if reference is None:
-        raise InputError([f"{path}.subject.reference: is required to tell whose record this is"])
+        raise InputError([Notice("fhir.subject-required", f"{path}.subject.reference")])
     if reference not in patient and relative_reference(reference) not in patient:
-        raise InputError([f"{path}.subject.reference: {reference!r} is not the bundle's patient"
-                          f" ({sorted(patient)[0]})"])
+        raise InputError([Notice("fhir.other-subject", f"{path}.subject.reference", reference=reference,
+                                 patient=sorted(patient)[0])])
 
 
 def _as_of(bundle: Any) -> datetime.date | None:
@@ -80,33 +81,32 @@ def _death(entries: list[tuple[int, str | None, Any]]) -> str | None:
         when = resource.deceasedDateTime
         if when is not None:
             day = partial_date(when, f"entry[{i}].resource.deceasedDateTime")
-            return f"{_label(resource, i)}: deceased {day}"
+            return Notice("fhir.deceased", _label(resource, i), date=day)
         if resource.deceasedBoolean:
-            return f"{_label(resource, i)}: deceased"
+            return Notice("fhir.deceased-undated", _label(resource, i))
     return None
 
 
-def _grouped_notes(records: Records) -> list[str]:
+def _grouped_notes(records: Records) -> list[Notice]:
     """The notes a person reads about the records not used: one line, counted by resource type."""
     if not records.unused:
         return []
     counts: dict[str, int] = {}
     for kind, _, _ in records.unused:
         counts[kind] = counts.get(kind, 0) + 1
-    listed = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    listed = tuple(Notice("fhir.count", kind=kind, count=n)
+                   for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     count = len(records.unused)
-    said = "1 record that says" if count == 1 else f"{count} records that say"
-    return [f"not used ({said} nothing about myeloma therapy): {listed};"
-            " each is listed under derived.fhir.not_used (--verbose)"]
+    return [Notice("fhir.not-used-one", counts=listed) if count == 1 else Notice("fhir.not-used", count=count, counts=listed)]
 
 
-def _said_once(warnings: list[str]) -> list[str]:
+def _said_once(warnings: list[Notice]) -> list[Notice]:
     """The warnings with one line for each message that several records share ('a, b and 12 more: ...')."""
-    records: dict[str, list[str]] = {}
+    records: dict[Notice, list[str]] = {}
     for warning in warnings:
-        label, _, message = warning.partition(": ")
-        if "/" in label or label.startswith("entry["):
-            records.setdefault(message, []).append(label)
+        label = warning.path
+        if label is not None and ("/" in label or label.startswith("entry[")):
+            records.setdefault(warning.message, []).append(label)
         else:
             records.setdefault(warning, [])
     out = []
@@ -115,20 +115,24 @@ def _said_once(warnings: list[str]) -> list[str]:
             out.append(message)
             continue
         shown = _NAMED - 2  # record ids are long: fewer of them than of drug names
-        named = ", ".join(labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
-        out.append(f"{named}: {message}")
+        if len(labels) == 1:
+            out.append(Notice(message.code, labels[0], **message.values))
+            continue
+        places = Notice("places-more", places=tuple(labels[:shown]), more=len(labels) - shown) if len(labels) > shown \
+            else Notice("places", places=tuple(labels))
+        out.append(Notice(message.code, None, subject=places, **message.values))
     return out
 
 
-def _other_drugs_note(not_therapy: tuple[tuple[str, str, str], ...]) -> list[str]:
+def _other_drugs_note(not_therapy: tuple[tuple[str, Notice, str], ...]) -> list[Notice]:
     """One line for the uncatalogued drugs that are not therapy: their count and the first few names."""
-    names = list(dict.fromkeys(name for name, role, _ in not_therapy if role.startswith(ROLE_WORDS[NOT_THERAPY])))
+    names = list(dict.fromkeys(name for name, role, _ in not_therapy if is_other_drug(role)))
     if not names:
         return []
-    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-    return [f"{len(names)} other drug(s), not in the catalog and with nothing antineoplastic in their codes or names,"
-            f" are not anti-myeloma therapy (never a line): {'; '.join(names[:_NAMED])}{more};"
-            " each is listed under derived.not_anti_myeloma_therapy"]
+    if len(names) > _NAMED:
+        return [Notice("fhir.other-drugs-more", count=len(names), names="; ".join(names[:_NAMED]), more=len(names) - _NAMED)]
+    return [Notice("fhir.other-drugs", count=len(names), names="; ".join(names))]
+
 
 
 def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, str, str], ...], records: Records,
@@ -150,7 +154,7 @@ def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, s
         format="fhir",
         diagnoses=tuple(records.myeloma),
         death=death,
-        not_used=tuple(f"{label}: {why}" for _, label, why in records.unused),
+        not_used=tuple(notice for _, _, notice in records.unused),
     )
 
 
@@ -205,7 +209,7 @@ def read_bundle(
         if resource.get_resource_type() == "Medication" and not (
             {url, f"Medication/{resource.id}"} & reader.used_medications
         ):
-            reader.unused(_label(resource, i), "no administration, statement or request refers to it")
+            reader.unused("unused.medication", _label(resource, i))
     exposures = facts_over_plans(records.exposures, records.warnings)
     lines, not_therapy = build_lines(exposures, records.events, records.warnings)
     # what a person reads first: what was set aside, in two lines; then each note once

@@ -18,6 +18,7 @@ from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Line, LineOrigin
 from ..lines import Event, Member, derive_lines, history_line, history_lines, not_therapy
+from ..notices import Notice
 from .records import RecordedExposure
 
 
@@ -25,34 +26,34 @@ def _day(date: PartialDate) -> tuple[datetime.date, datetime.date]:
     return date.earliest, date.latest
 
 
-def _explicit(exposures: list[RecordedExposure], warnings: list[str]) -> list[tuple[int, Line]]:
+def _explicit(exposures: list[RecordedExposure], warnings: list[Notice]) -> list[tuple[int, Line]]:
     numbers = sorted({e.line_number for e in exposures if e.line_number is not None})
     lines = []
-    problems = []
+    problems: list[str] = []
     for n in numbers:
         mine = sorted((e for e in exposures if e.line_number == n), key=lambda e: _day(e.start))
-        reason = f"extension: the site recorded line {n}"
+        reason = Notice("line.extension", number=n)
         cells = [e for e in mine if e.is_car_t]
         if cells and len({e.drug.name for e in mine}) > 1:
-            problems.append(f"line {n} ({', '.join(e.resource for e in mine)}): a CAR-T infusion"
-                            " must be a line of its own (bridging therapy is a line before it)")
+            problems.append(Notice("fhir.car-t-line", subject=Notice("fhir.line", number=n,
+                                                                      records=tuple(e.resource for e in mine))))
         members = [Member(e.event(), "infusion" if e.is_car_t else "therapy", e.end) for e in mine]
         lines.append((n, history_line(members, "extension", reason, n, [])))
     for (n1, earlier), (n2, later) in itertools.pairwise(lines):
         if later.start.before(earlier.start):
-            problems.append(f"line {n2} ({_origin(later).records[0].resource}) starts {later.start},"
-                            f" before line {n1} ({_origin(earlier).records[0].resource}) starts {earlier.start}")
+            problems.append(Notice("fhir.lines-out-of-order", start=later.start, date=earlier.start,
+                                   line=Notice("fhir.line", number=n2, records=_origin(later).records[0].resource),
+                                   earlier=Notice("fhir.line", number=n1, records=_origin(earlier).records[0].resource)))
     if problems:
         raise InputError(problems)
     missing = [str(n) for n in range(1, numbers[-1]) if n not in numbers] if numbers else []
     if missing:
-        warnings.append(f"line-of-therapy extension: no resource in the bundle for line {', '.join(missing)};"
-                        " the history holds only the lines present")
+        warnings.append(Notice("fhir.missing-lines", numbers=tuple(missing)))
     return lines
 
 
 def build_lines(exposures: list[RecordedExposure], events: list[Event],
-                warnings: list[str]) -> tuple[list[Line], tuple[tuple[str, str, str], ...]]:
+                warnings: list[Notice]) -> tuple[list[Line], tuple[tuple[str, Notice, str], ...]]:
     """The history's lines in order of their start, numbered as lines of therapy, and the drugs
     that are not anti-myeloma therapy (name, role, record); problems raise InputError."""
     explicit = _explicit([e for e in exposures if e.line_number is not None], warnings)

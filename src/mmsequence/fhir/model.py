@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import InputError, missing_extra
+from ..notices import Notice
 
 
 def _path(location: tuple[Any, ...]) -> str:
@@ -39,7 +40,7 @@ RELEVANT_TYPES = frozenset({"Patient", "Medication", "MedicationAdministration",
                             "MedicationRequest", "Procedure", "ServiceRequest", "CarePlan", "Condition", "Observation"})
 
 
-def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] = lambda _: False) -> tuple[Any, list[str]]:
+def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] = lambda _: False) -> tuple[Any, list[Notice]]:
     """The Bundle as a model, and a note for each invalid resource left out because it cannot say
     anything about myeloma therapy: a type that cannot (a NutritionOrder without ``intent``), or a
     resource ``harmless`` says cannot (a drug that is not anti-myeloma therapy). Any other invalid
@@ -56,8 +57,8 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
                or (kinds.get(i) in RELEVANT_TYPES and not harmless(entries[i]["resource"])) for _, i in found):
             raise  # a resource that may bear on myeloma, or no known type at all (a misspelt one may be either)
         kept = {**document, "entry": [e for i, e in enumerate(entries) if i not in kinds]}
-        notes = [f"entry[{i}] ({kinds[i]}): left out, not valid FHIR ({problem.split(': ', 1)[-1]}); it says nothing"
-                 " about myeloma therapy" for problem, i in found if i is not None]
+        notes = [Notice("fhir.left-out", f"entry[{i}] ({kinds[i]})", why=problem.split(': ', 1)[-1])
+                 for problem, i in found if i is not None]
         return validate_bundle(kept), list(dict.fromkeys(notes))
 
 

@@ -19,6 +19,7 @@ from ..catalog import Catalog
 from ..dates import PartialDate
 from ..errors import InputError
 from ..lines import Event
+from ..notices import Notice
 from .coding import (
     DrugMatch,
     is_myeloma,
@@ -92,9 +93,9 @@ class Records:
     events: list[Event] = attrs.Factory(list)  # collections, harvests, progressions
     apheresis: list[ApheresisRecord] = attrs.Factory(list)
     myeloma: list[str] = attrs.Factory(list)
-    warnings: list[str] = attrs.Factory(list)
+    warnings: list[Notice] = attrs.Factory(list)
     #: Resources not used because they say nothing about myeloma therapy: (resource type, record, why).
-    unused: list[tuple[str, str, str]] = attrs.Factory(list)
+    unused: list[tuple[str, str, Notice]] = attrs.Factory(list)
     #: Observations the rules read, by kind: (date, value, record), in the order read.
     observed: dict[str, list[tuple[PartialDate, Any, str]]] = attrs.Factory(dict)
 
@@ -112,12 +113,12 @@ class ResourceReader:
         self.used_medications: set[str] = set()
         self.car_t_orders: set[str] = set()  # 'Type/id' of orders for a CAR-T product
 
-    def warn(self, label: str, message: str) -> None:
-        self.records.warnings.append(f"{label}: {message}")
+    def warn(self, code: str, label: str, **values: Any) -> None:
+        self.records.warnings.append(Notice(code, label, **values))
 
-    def unused(self, label: str, why: str) -> None:
+    def unused(self, code: str, label: str, **values: Any) -> None:
         """A resource that says nothing about myeloma therapy: counted by type, listed in full apart."""
-        self.records.unused.append((label.split("/")[0].split(" (")[-1].rstrip(")"), label, why))
+        self.records.unused.append((label.split("/")[0].split(" (")[-1].rstrip(")"), label, Notice(code, label, **values)))
 
     def read(self, resource: Any, label: str, path: str) -> None:
         """Turn one resource into records or a warning."""
@@ -133,7 +134,7 @@ class ResourceReader:
             "Observation": self._observation,
         }.get(kind)
         if handler is None:
-            self.unused(label, f"mmsequence does not read {kind} resources")
+            self.unused("unused.type", label, kind=kind)
         else:
             handler(resource, label, path)
 
@@ -142,9 +143,9 @@ class ResourceReader:
     def _counts(self, kind: str, status: str, label: str) -> bool:
         given, unclear = _GIVEN[kind]
         if status in unclear:
-            self.warn(label, f"status {status!r} does not say whether it was given; counted as given")
+            self.warn("fhir.status-counted", label, status=status)
         elif status not in given:
-            self.warn(label, f"not counted as given (status {status!r})")
+            self.warn("fhir.status-not-given", label, status=status)
             return False
         return True
 
@@ -153,8 +154,7 @@ class ResourceReader:
             if extension.url == self.line_extension:
                 value = extension.valuePositiveInt or extension.valueInteger
                 if not isinstance(value, int) or value < 1:
-                    raise InputError([f"{path}.extension[{i}]: a line-of-therapy number must be valueInteger"
-                                      f" or valuePositiveInt of at least 1"])
+                    raise InputError([Notice("fhir.line-number", f"{path}.extension[{i}]")])
                 return value
         return None
 
@@ -175,64 +175,65 @@ class ResourceReader:
             display = resource.medicationReference.display
             if display and display.strip():
                 return unknown_or_named(display, self.catalog)
-            raise InputError([f"{ref_path}: {reference!r} is not a Medication in the bundle"])
+            raise InputError([Notice("fhir.no-medication", ref_path, reference=reference)])
         if reference and not reference.startswith("#"):
             self.used_medications.add(relative_reference(reference))
         ingredients = tuple(i.itemCodeableConcept for i in medication.ingredient or () if i.itemCodeableConcept)
         if medication.code is None and not ingredients:
-            raise InputError([f"{ref_path}: the Medication {reference!r} has neither a code nor an ingredient"])
+            raise InputError([Notice("fhir.medication-uncoded", ref_path, reference=reference)])
         if medication.code is None:
             return match_drug(ingredients[0], self.catalog, f"{ref_path} ({reference}).ingredient[0]", ingredients[1:])
         return match_drug(medication.code, self.catalog, f"{ref_path} ({reference}).code", ingredients)
 
-    def _not_given(self, resource: Any, label: str, path: str, why: str) -> None:
+    def _not_given(self, resource: Any, label: str, path: str, why: Notice) -> None:
         """A record of a drug not given: a warning when the drug may be myeloma therapy, else counted apart."""
         try:
             relevant = self.drug(resource, path).may_be_therapy
         except InputError:
             relevant = True
         if relevant:
-            self.warn(label, f"not counted as given ({why})")
+            self.warn("fhir.not-given", label, why=why)
         else:
-            self.unused(label, f"a drug that is not anti-myeloma therapy, not given ({why})")
+            self.unused("unused.not-given", label, why=why)
 
     def _medication_use(self, resource: Any, label: str, path: str) -> None:
         kind = resource.get_resource_type()
         if kind == "MedicationRequest" and resource.intent in ("proposal", "plan"):
-            self._not_given(resource, label, path, f"intent {resource.intent!r}")
+            self._not_given(resource, label, path, Notice("fhir.intent", intent=resource.intent))
             return
         given, unclear = _GIVEN[kind]
         if resource.status not in given | unclear:
-            self._not_given(resource, label, path, f"status {resource.status!r}")
+            self._not_given(resource, label, path, Notice("fhir.status", status=resource.status))
             return
         drug = self.drug(resource, path)
         if not drug.may_be_therapy:  # a defect in its dates cannot touch myeloma therapy: skipped with a note
             try:
                 start, end, _ = self._period(resource, kind, path)
             except InputError as error:
-                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy; {error.problems[0]}")
+                self.unused("unused.bad-date", label, drug=drug.name, problem=error.problems[0])
                 return
             if start is None:
-                self.unused(label, f"{drug.name}: a drug that is not anti-myeloma therapy, without a date")
+                self.unused("unused.no-date", label, drug=drug.name)
                 return
             if drug.agent is None:  # listed as not therapy; its end matters to nothing
                 self.records.exposures.append(RecordedExposure(drug, start, end if end is not None else start, label))
                 return
         self._counts(kind, resource.status, label)
         if kind == "MedicationRequest" and drug.agent is not None and drug.agent.modality == "car-t":
-            self.warn(label, f"an order for {drug.name}, not its infusion (read from the infusion's Procedure or"
-                             " MedicationAdministration); links a leukapheresis to CAR-T")
+            self.warn("fhir.car-t-order", label, drug=drug.name)
             return
         start, end, field = self._period(resource, kind, path)
         if start is None:
-            raise InputError([f"{path}.{field}: is required to place the drug in time"])
+            raise InputError([Notice("fhir.drug-date", f"{path}.{field}")])
         anti_myeloma = drug.role is None or (drug.agent is not None and drug.agent.is_anti_myeloma)
         if anti_myeloma and end is None and kind != "MedicationAdministration" and resource.status not in ("active", "on-hold"):
-            self.warn(label, f"{drug.name}: no end date recorded; counted as ongoing (the latest possible last dose)")
+            self.warn("fhir.no-end", label, drug=drug.name)
         if drug.role is None:
             why = drug.matched_by.get("looks_antineoplastic")
-            self.warn(label, f"{drug.name!r} is not in the agent catalog; kept as an unknown agent"
-                             + (f" ({why})" if why else ""))
+            if why:
+                self.warn("fhir.unknown-agent-why", label, drug=drug.name, why=why)
+            else:
+                self.warn("fhir.unknown-agent", label, drug=drug.name)
         if kind == "MedicationAdministration" and resource.partOf and drug.agent is not None \
                 and drug.agent.may_be("premedication") and not drug.agent.is_tcrt:
             part_of = resource.partOf[0].reference or "another administration"
@@ -290,25 +291,24 @@ class ResourceReader:
         if mentions_apheresis(resource.code) and not self._collects_t_cells(resource):
             if mentions_stem_cells(resource.code):
                 date = self._performed(resource, path)
-                self.warn(label, "stem-cell harvest (for a transplant), not a T-cell collection; starts nothing")
+                self.warn("fhir.harvest", label)
                 if date is not None and resource.status in ("completed", "in-progress"):
-                    self.records.events.append(Event("stem-cell-harvest", date, label, "stem-cell harvest"))
+                    self.records.events.append(Event("stem-cell-harvest", date, label, Notice("event.stem-cell-harvest")))
             else:
-                self.warn(label, "leukapheresis that names neither CAR-T, T cells nor a CAR-T product and is not"
-                                 " linked to a CAR-T order; not read as a T-cell collection")
+                self.warn("fhir.leukapheresis-unnamed", label)
             return
         if mentions_stem_cell_infusion(resource.code):
             if not self._counts("Procedure", resource.status, label):
                 return
             day = self._performed(resource, path)
             if day is None:
-                raise InputError([f"{path}.performed[x]: a stem-cell infusion needs its date"])
-            self.records.events.append(Event("stem-cell-infusion", day, label, "autologous stem-cell transplant"))
+                raise InputError([Notice("fhir.transplant-date", f"{path}.performed[x]")])
+            self.records.events.append(Event("stem-cell-infusion", day, label, Notice("event.stem-cell-infusion")))
             return
         if mentions_apheresis(resource.code):
             status = _PROCEDURE_APHERESIS.get(resource.status)
             if status is None:
-                self.warn(label, f"leukapheresis not used (status {resource.status!r})")
+                self.warn("fhir.leukapheresis-status", label, status=resource.status)
                 return
             outcome = " ".join(filter(None, [resource.outcome.text, *(c.display for c in resource.outcome.coding or ())])) \
                 if resource.outcome else ""
@@ -316,22 +316,22 @@ class ResourceReader:
                 status = "failed"
             date = self._performed(resource, path)
             if status in ("done", "failed") and date is None:
-                raise InputError([f"{path}.performed[x]: a {status} leukapheresis needs its date"])
+                raise InputError([Notice("fhir.leukapheresis-date", f"{path}.performed[x]", status=status)])
             self.records.apheresis.append(ApheresisRecord(status, date, label))
             if status == "done" and date is not None:
-                self.records.events.append(Event("t-cell-collection", date, label, "T-cell collection"))
+                self.records.events.append(Event("t-cell-collection", date, label, Notice("event.t-cell-collection")))
             return
         product = self._car_t_product(resource, path)
         if product is None:
-            self.unused(label, "neither a CAR-T infusion, a transplant nor a leukapheresis")
+            self.unused("unused.procedure", label)
             return
         if not self._counts("Procedure", resource.status, label):
             return
         day = self._performed(resource, path)
         if day is None:
-            raise InputError([f"{path}.performed[x]: a CAR-T infusion needs its date"])
+            raise InputError([Notice("fhir.infusion-date", f"{path}.performed[x]")])
         if product.agent is None:
-            self.warn(label, f"CAR-T product {product.name!r} is not in the agent catalog; kept as an unknown agent")
+            self.warn("fhir.unknown-product", label, drug=product.name)
         self.records.exposures.append(RecordedExposure(product, day, day, label, self._line_number(resource, path),
                                                kind="car-t-infusion"))
 
@@ -349,22 +349,21 @@ class ResourceReader:
 
     def _service_request(self, resource: Any, label: str, path: str) -> None:
         if mentions_apheresis(resource.code) and mentions_stem_cells(resource.code):
-            self.warn(label, "not used (a stem-cell harvest for a transplant, not a T-cell collection)")
+            self.warn("fhir.harvest-request", label)
             return
         if not mentions_apheresis(resource.code):
-            self.unused(label, "not a leukapheresis request")
+            self.unused("unused.request", label)
             return
         status = _REQUEST_APHERESIS.get(resource.status)
         if status is None:
-            self.warn(label, f"leukapheresis request not used (status {resource.status!r}; a collection"
-                             " that took place is read from its Procedure)")
+            self.warn("fhir.leukapheresis-request-status", label, status=resource.status)
             return
         when = resource.occurrenceDateTime or (resource.occurrencePeriod.start if resource.occurrencePeriod else None)
         self.records.apheresis.append(ApheresisRecord(status, partial_date(when, f"{path}.occurrence[x]"), label))
 
     def _care_plan(self, resource: Any, label: str, path: str) -> None:
         if resource.status not in ("draft", "active", "on-hold"):
-            self.unused(label, f"a care plan with status {resource.status!r}")
+            self.unused("unused.care-plan", label, status=resource.status)
             return
         found = False
         for i, activity in enumerate(resource.activity or ()):
@@ -374,23 +373,23 @@ class ResourceReader:
             found = True
             status = _ACTIVITY_APHERESIS.get(detail.status)
             if status is None:
-                self.warn(f"{label} activity[{i}]", f"leukapheresis activity not used (status {detail.status!r})")
+                self.warn("fhir.activity-status", f"{label} activity[{i}]", status=detail.status)
                 continue
             self.records.apheresis.append(ApheresisRecord(
                 status, partial_date(_scheduled(detail), f"{path}.activity[{i}].detail.scheduled[x]"),
                 f"{label} activity[{i}]",
             ))
         if not found:
-            self.unused(label, "no leukapheresis activity with a detail")
+            self.unused("unused.activity", label)
 
     def _condition(self, resource: Any, label: str, path: str) -> None:
         if not is_myeloma(resource.code):
-            self.unused(label, "not a multiple myeloma diagnosis")
+            self.unused("unused.condition", label)
             return
         verification = resource.verificationStatus
         codes = {c.code for c in verification.coding or ()} if verification else set()
         if codes & {"refuted", "entered-in-error"}:
-            self.warn(label, f"multiple myeloma diagnosis not used (verification {', '.join(sorted(codes))})")
+            self.warn("fhir.diagnosis-refuted", label, codes=tuple(sorted(codes)))
             return
         self.records.myeloma.append(label)
 
@@ -398,35 +397,35 @@ class ResourceReader:
         codes = [f"{c.system}|{c.code}" for c in (resource.code.coding or ()) if c.system and c.code]
         kind = next((self.observation_kinds[c] for c in codes if c in self.observation_kinds), None)
         if kind is None:
-            self.unused(label, "its code is not one the site policy maps under observations")
+            self.unused("unused.observation", label)
             return
         if resource.status not in ("final", "amended", "corrected"):
-            self.warn(label, f"not used (status {resource.status!r})")
+            self.warn("fhir.observation-status", label, status=resource.status)
             return
         when = resource.effectiveDateTime or (resource.effectivePeriod.start if resource.effectivePeriod else None) \
             or resource.issued
         date = partial_date(when, f"{path}.effective[x]")
         if date is None:
-            raise InputError([f"{path}.effective[x]: a {kind.replace('_', ' ')} observation needs its date"])
+            raise InputError([Notice("fhir.observation-date", f"{path}.effective[x]", kind=Notice(f"observation.{kind}"))])
         if kind == "disease_status":
             concept = resource.valueCodeableConcept
             coded = {c.code for c in (concept.coding or ())} if concept else set()
             words = " ".join(filter(None, [concept.text, *(c.display for c in concept.coding or ())])) if concept else ""
             if coded & set(_WORSENED) or re.search(r"worse|progress|relapse", words, re.IGNORECASE):
-                self.records.events.append(Event("progression", date, label, "progression"))
+                self.records.events.append(Event("progression", date, label, Notice("event.progression")))
             else:
-                self.warn(label, "disease status is not progression; not used")
+                self.warn("fhir.not-progression", label)
             return
         if kind == "soluble_bcma":
             quantity = resource.valueQuantity
             unit = (quantity.unit or quantity.code or "").casefold() if quantity else ""
             if quantity is None or quantity.value is None or unit not in _NG_PER_ML:
-                raise InputError([f"{path}.valueQuantity: soluble BCMA needs a value in ng/mL (got {unit or 'none'!r})"])
+                raise InputError([Notice("fhir.soluble-bcma-unit", f"{path}.valueQuantity", unit=unit or "none")])
             value: Any = float(quantity.value)
         else:
             value = _flag(resource)
             if value is None:
-                raise InputError([f"{path}.value[x]: a {kind.replace('_', ' ')} observation needs a yes or no value"])
+                raise InputError([Notice("fhir.observation-flag", f"{path}.value[x]", kind=Notice(f"observation.{kind}"))])
         self.records.observed.setdefault(kind, []).append((date, value, label))
 
 
@@ -457,7 +456,7 @@ def _within(day: PartialDate, start: PartialDate, end: PartialDate | None) -> bo
     return day.latest >= start.earliest and (end is None or day.earliest <= end.latest)
 
 
-def facts_over_plans(exposures: list[RecordedExposure], warnings: list[str]) -> list[RecordedExposure]:
+def facts_over_plans(exposures: list[RecordedExposure], warnings: list[Notice]) -> list[RecordedExposure]:
     """The exposures with each finished order of a drug set aside where administrations of that drug
     fall within it: the administrations given say when the drug was given, the last one its last
     dose; the order's own dates count only where no administration says anything (an active
@@ -474,8 +473,8 @@ def facts_over_plans(exposures: list[RecordedExposure], warnings: list[str]) -> 
             kept.append(e)
             continue
         last = max(inside, key=lambda a: (a.start.latest, a.start.earliest))
-        warnings.append(f"{e.resource}: the order for {e.drug.name} ({e.start} to {e.end}) is read through its"
-                        f" {len(inside)} administration(s) given; the last dose is {last.start} ({last.resource})")
+        warnings.append(Notice("fhir.order-read-through", e.resource, drug=e.drug.name, start=e.start, end=e.end,
+                               count=len(inside), date=last.start, record=last.resource))
     return kept
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from ..catalog import Agent, Catalog
+from ..notices import Notice
 from .mapping import OmopMapping
 from .vocabulary import DrugMeaning, Vocabulary, drug_meanings
 
@@ -142,7 +143,8 @@ class ChartReader:
             car_t = meaning.agent is not None and meaning.agent.modality == "car-t"
             end = row.start if car_t else row.end
             if end is not None and end < row.start:
-                chart.warnings.append(Dated(row.start, f"end {end} before start {row.start}; read as one day", row.label))
+                chart.warnings.append(Dated(row.start, Notice("omop.end-before-start", row.label, end=end, start=row.start),
+                                            row.label))
                 end = row.start
             chart.drugs.append(Drug(meaning, row.start, end, row.label, car_t))
 

@@ -23,6 +23,7 @@ import attrs
 from ..assessment import Assessment, CandidateAssessment
 from ..errors import MmsequenceError
 from ..evaluator import Evaluator
+from ..notices import Notice
 from ..vocabulary import FAVOURABLE
 from .decisions import Decision
 
@@ -68,7 +69,7 @@ def _evaluate(evaluator: Evaluator, decision: Decision) -> Assessment:
     plain = evaluator.evaluate(attrs.evolve(history, overrides=()))
     fired = {f.rule for f in plain.candidate(decision.therapy).findings}
     kept = tuple(o for o in history.overrides if o.rule in fired)
-    dropped = [f"override of {o.rule}: the rule did not fire for {decision.therapy}; not used"
+    dropped = [Notice("omop.override-not-fired", subject=Notice("omop.override-of", rule=o.rule), drug=decision.therapy)
                for o in history.overrides if o.rule not in fired]
     history = attrs.evolve(history, overrides=kept, warnings=(*history.warnings, *dropped))
     return evaluator.evaluate(history) if kept else attrs.evolve(plain, warnings=(*plain.warnings, *dropped))

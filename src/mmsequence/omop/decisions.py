@@ -32,6 +32,7 @@ from ..dates import PartialDate
 from ..errors import InputError
 from ..history import Apheresis, Biomarkers, Override, PatientHistory, parse_overrides
 from ..lines import DerivedLine, Event, LineReading, derive_lines, history_lines, not_therapy
+from ..notices import Notice
 from .chart import Chart, Dated, Drug
 from .episodes import Span
 from .mapping import OmopMapping
@@ -60,9 +61,9 @@ def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> lis
               matched_by=dict(d.meaning.matched_by))
         for d in drugs
     ]
-    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, "T-cell collection")
+    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, Notice("event.t-cell-collection"))
                for a in chart.apheresis if a.value == "done" and known(a.day)]
-    events += [Event("progression", PartialDate.of(p.day), p.label, "progression") for p in chart.progression if known(p.day)]
+    events += [Event("progression", PartialDate.of(p.day), p.label, Notice("event.progression")) for p in chart.progression if known(p.day)]
     return events
 
 
@@ -84,8 +85,7 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
     if site is None:
         return reading
     if not site:
-        return attrs.evolve(reading, warnings=(*reading.warnings, "no site line episode for this person:"
-                                               " lines derived by the IMWG definition"))
+        return attrs.evolve(reading, warnings=(*reading.warnings, Notice("omop.no-site-lines")))
     starts = [s.start for s in site]
     groups: dict[int, list[Any]] = {}
     recorded: dict[int, list[Event]] = {}  # the progressions the IMWG derivation gave the lines whose records each holds
@@ -97,9 +97,9 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
                 recorded.setdefault(key, []).append(line.progression)
     warnings = list(reading.warnings)
     if -1 in groups:
-        warnings.append(f"{', '.join(m.event.source for m in groups[-1])}: before the site's first line episode"
-                        f" ({site[0].start}); read as a line of their own")
-    warnings += [f"site line episode {i + 1} ({s.start}, {s.text}): no record of the chart in it"
+        warnings.append(Notice("omop.before-site-lines", subject=Notice("places", places=tuple(m.event.source for m in groups[-1])),
+                               date=site[0].start))
+    warnings += [Notice("omop.empty-site-line", subject=Notice("omop.site-line", number=i + 1, date=s.start, text=s.text))
                  for i, s in enumerate(site) if i not in groups and (as_of is None or (s.end is not None and s.end <= as_of))]
     progressions = sorted((e for e in events if e.kind == "progression"), key=lambda e: e.start.earliest)
     claimed = {p.source: key for key, found in recorded.items() for p in found}
@@ -112,8 +112,8 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
         within = [p for p in progressions if p.start.earliest >= start and (until is None or p.start.earliest < until)
                   and claimed.get(p.source, key) == key]
         progression = min([*within, *recorded.get(key, [])], key=lambda p: (p.start.earliest, p.source), default=None)
-        reason = ("records before the site's first line episode" if key < 0
-                  else f"site line episode {key + 1} ({site[key].text or 'no source value'})")
+        reason = (Notice("omop.line-before-site") if key < 0 else
+                  Notice("omop.site-line-reason", number=key + 1, text=site[key].text or Notice("omop.no-source-value")))
         lines.append(DerivedLine(n, reason, members, progression))
     return attrs.evolve(reading, lines=tuple(lines), warnings=tuple(warnings))
 
@@ -144,7 +144,7 @@ def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...]
     """The patient history as the records stood the day before ``day``, without the drug records
     ``leave_out`` names (the lymphodepletion of a CAR-T infusion)."""
     as_of = day - datetime.timedelta(days=1)
-    warnings = [f"{w.label}: {w.value}" for w in chart.warnings if w.day <= as_of]
+    warnings = [w.value for w in chart.warnings if w.day <= as_of and isinstance(w.value, Notice)]
     drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end)
              for d in chart.drugs if d.start <= as_of and d.source not in leave_out]
     known = None if site is None else [s for s in site if s.start <= as_of]
@@ -177,7 +177,8 @@ def _latest(facts: list[Dated], as_of: datetime.date) -> Dated | None:
     return last[0] if len({str(f.value) for f in last}) == 1 else None
 
 
-def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: int, warnings: list[str]) -> tuple[Override, ...]:
+def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: int,
+               warnings: list[Notice]) -> tuple[Override, ...]:
     """Overrides recorded for the decision (``RULE:REASON[:NOTE]``); one that cannot be read is a warning."""
     earliest = day - datetime.timedelta(days=window)
     found: list[Override] = []
@@ -187,9 +188,9 @@ def _overrides(records: list[Dated], day: datetime.date, therapy: str, window: i
         parts = str(record.value).split(":", 2)
         try:
             if len(parts) < 2:
-                raise InputError([f"{record.label}: {record.value!r} is not RULE:REASON[:NOTE]"])
+                raise InputError([Notice("omop.override-text", record.label, value=record.value)])
             raw = {"rule": parts[0], "candidate": therapy, "reason": parts[1], "note": parts[2] if len(parts) > 2 else None}
             found += parse_overrides([raw], record.label)
         except InputError as error:
-            warnings += [f"{p}; override not used" for p in error.problems]
+            warnings += [Notice("omop.override-not-used", problem=p) for p in error.problems]
     return tuple(found)

@@ -36,6 +36,8 @@ from ..fhir.coding import CATALOG_SYSTEMS
 from ..history import OVERRIDE_REASONS
 from ..i18n import ENGLISH, action_message, finding_message, format_date, say_words, translations
 from ..messages import say
+from ..notices import Notice, place_words
+from ..notices import words as notice_words
 from ..rulebook import REASON_FIELD
 from ..vocabulary import is_usable, severity
 from .hooks import Order
@@ -245,8 +247,8 @@ def verdict_line(candidate: CandidateAssessment, w: Words = ENGLISH_WORDS) -> st
 
 
 def finding_text(finding: Finding, w: Words = ENGLISH_WORDS) -> str:
-    """The finding's message as the detail shows it."""
-    return clinical(w.message(finding))
+    """The finding's message as the detail shows it (its references are already in a clinician's words)."""
+    return w.message(finding)
 
 
 def _summary(text: str) -> str:
@@ -279,23 +281,33 @@ def _why(candidate: CandidateAssessment, sources: _Sources, w: Words = ENGLISH_W
     return rows or [w("- no rule fired")]
 
 
-def warning_groups(warnings: Iterable[str]) -> list[str]:
-    """Data warnings in words, the same problem said once with every place it was found."""
+def warning_groups(warnings: Iterable[str], w: Words = ENGLISH_WORDS) -> list[str]:
+    """Data warnings in words, the same problem said once with every place it was found: a notice's
+    place and message are its own (:mod:`mmsequence.notices`); a plain note (a draft order's) is one
+    problem, its paths in words."""
+    english = w.language == ENGLISH
     groups: dict[str, dict[str, None]] = {}  # problem -> its places, in order, each once (a dict: linear time)
-    for warning in dict.fromkeys(clinical(w) for w in warnings):
-        where, sep, what = warning.partition(": ")
-        subject, problem = (where, what) if sep and what else ("", warning)
-        places = groups.setdefault(problem[:1].upper() + problem[1:], {})
+    for warning in dict.fromkeys(warnings):
+        if isinstance(warning, Notice):
+            subject = place_words(warning, w.language, w.catalog, clinical=True) or ""
+            problem = notice_words(warning.message, w.language, w.catalog, clinical=True)
+        else:
+            subject, problem = "", clinical(warning)
+        places = groups.setdefault(problem[:1].upper() + problem[1:] if english else problem, {})
         if subject:
             places[subject] = None
-    return [_group(problem, list(places)) for problem, places in groups.items()]
+    return [_group(problem, list(places), w) for problem, places in groups.items()]
 
 
 #: Places named for one problem on a card; the others are counted.
 MAX_PLACES = 20
 
 
-def _group(problem: str, places: list[str]) -> str:
+def _group(problem: str, places: list[str], w: Words) -> str:
+    if w.language != ENGLISH:
+        named = "、".join(places[:MAX_PLACES]) + (w(" and {count} more").format(count=len(places) - MAX_PLACES)
+                                                 if len(places) > MAX_PLACES else "")
+        return f"{named}：{problem}" if places else problem
     if len(places) == 1:
         return f"{places[0][:1].upper()}{places[0][1:]}: {problem[:1].lower()}{problem[1:]}"
     named = ", ".join(places[:MAX_PLACES]) + (f" and {len(places) - MAX_PLACES} more" if len(places) > MAX_PLACES else "")
@@ -358,7 +370,7 @@ def _summary_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH
 
 
 def _data_quality_card(assessment: Assessment, hook_instance: str, w: Words = ENGLISH_WORDS) -> Card | None:
-    groups = warning_groups(assessment.warnings)
+    groups = warning_groups(assessment.warnings, w)
     if not groups:
         return None
     issues = w("1 data issue") if len(groups) == 1 else w("{count} data issues").format(count=len(groups))
@@ -411,7 +423,7 @@ def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalo
     if not assessment.gate.assessed:
         return [_summary_card(assessment, hook_instance, w)]
     cards = []
-    groups = warning_groups([*assessment.warnings, *notes])
+    groups = warning_groups([*assessment.warnings, *notes], w)
     for order in orders:
         ordered = assessment.candidate(order.name)
         alternative = _alternative(assessment, ordered)
@@ -446,9 +458,15 @@ def not_assessed_card(summary: str, detail_lines: Sequence[str], topic: str, hoo
         "summary": _summary(summary),
         "indicator": "warning",
         "source": _source(topic, "The record could not be assessed"),
-        "detail": "\n".join(f"- {markdown_text(clinical(line))}" for line in detail_lines),
+        "detail": "\n".join(f"- {markdown_text(_problem(line))}" for line in detail_lines),
         "links": _LINKS,
     }, hook_instance)
+
+
+def _problem(line: str) -> str:
+    """A problem in a clinician's words: a notice from its code and path; a plain string (a request
+    the service could not read, a limit) with its paths in words."""
+    return notice_words(line, clinical=True) if isinstance(line, Notice) else clinical(line)
 
 
 def problems_card(problems: Sequence[str], hook_instance: str = "") -> Card:

@@ -18,6 +18,7 @@ from ..catalog import Catalog
 from ..errors import InputError
 from ..fhir.model import validate_bundle
 from ..fhir.records import LINE_EXTENSION, ResourceReader, medication_index
+from ..notices import Notice
 from .store import Feedback
 
 _PATIENT = "{{context.patientId}}"
@@ -193,7 +194,7 @@ _DRUG_FIELDS = {
 }
 
 
-def _draft_notes(raw: list[Any]) -> list[str]:
+def _draft_notes(raw: list[Any]) -> list[Notice]:
     """A note for each draft with a defect of its own, the draft not otherwise used (a NutritionOrder
     without ``intent``, a MedicationRequest whose dosage is malformed)."""
     notes = []
@@ -203,12 +204,11 @@ def _draft_notes(raw: list[Any]) -> list[str]:
         except InputError as error:
             kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
             first = error.problems[0].removeprefix("entry[0].resource.")
-            notes.append(f"context.draftOrders.entry[{i}] ({kind}): a defect not bearing on the drug was"
-                         f" left aside ({first})")
+            notes.append(Notice("hooks.draft-defect", f"context.draftOrders.entry[{i}] ({kind})", problem=first))
     return notes
 
 
-def ordered_drugs(request: HookRequest, catalog: Catalog) -> tuple[list[Order], list[str]]:
+def ordered_drugs(request: HookRequest, catalog: Catalog) -> tuple[list[Order], list[Notice]]:
     """The draft orders for drugs mmsequence assesses (in the catalog and not conventional therapy), in
     order, each drug once, and notes on drafts with defects that do not touch their drug. A drug is
     recognised by a code the catalog holds (RxNorm, ATC), else by name. Only what names a draft's drug
