@@ -202,3 +202,16 @@ def test_plan_invariants_hold_under_a_policy_with_a_longer_interval():
     assert check_plans(_naive(), policy) == []
     plans = evaluator_for(policy).plan(_naive(), 3)
     assert plans.plans[0].steps[2].not_before.months == 9
+
+
+def test_a_relapse_placed_on_a_day_that_month_arithmetic_clips_reads_as_whole_months():
+    """Step 1 on 29 February: its relapse placed 12 months on falls on 28 February, 18 months on on
+    29 August; '+ 6 months' from each is a clipped day, and the plans must read the same either way
+    (found by the random seed 3806672172)."""
+    document = {"patient_id": "GEN-1", "as_of": "2016-02-29", "car_t_eligible": True,
+                "lines": [{"agents": ["dexamethasone"], "start": "2016-01-01", "end": "2016-01-31"}],
+                "candidates": ["teclistamab", "elranatamab", "linvoseltamab", "talquetamab"]}
+    assert check_plans(document, steps=2) == []
+    plans = evaluator_for(load_policy()).plan(copy.deepcopy(document), 2)
+    later = [s.not_before for p in plans.plans for s in p.steps[1:] if s.not_before is not None]
+    assert later and all(w.months is not None and w.days is None for w in later)

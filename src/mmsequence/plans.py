@@ -406,8 +406,10 @@ def _when(day: datetime.date, relapses: tuple[datetime.date, ...], assumed: bool
     if k == 0:
         return When(day, 0, None, None)
     relapse = relapses[k - 1]
+    # Whole months as the rules count them (end-of-month clipping: a relapse on 31 August + 6 months
+    # is 28 February), so that the words do not depend on the day the relapse is placed on.
     months = next((m for m in range(121) if add_months(relapse, m) == day), None)
-    if months is not None and (months == 0 or day.day == relapse.day):
+    if months is not None:
         return When(day, k, months, None, assumed)
     return When(day, k, None, (day - relapse).days, assumed)
 
