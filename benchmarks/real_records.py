@@ -71,6 +71,24 @@ def measure(path: Path, repeat: int, src: Path) -> dict:
             "ratio_to_validation": round(best["seconds"] / best["validate_seconds"], 1)}
 
 
+#: entries -> (seconds, MB) at most, for a fresh process reading and evaluating the bundle.
+TARGETS = {1111: (0.15, None), 22_000: (2.0, 250)}
+
+
+def _targets(results: dict) -> list[tuple[str, bool]]:
+    """(target beside its measure and the validation baseline, met) for each size measured."""
+    rows = []
+    for size, (seconds, megabytes) in TARGETS.items():
+        if size not in results:
+            continue
+        found = results[size]
+        rows.append((f"{size:,} entries in <= {seconds} s: {found['seconds']} s"
+                     f" ({found['ratio_to_validation']}x validation alone)", found["seconds"] <= seconds))
+        if megabytes is not None:
+            rows.append((f"{size:,} entries in <= {megabytes} MB: {found['peak_mb']} MB", found["peak_mb"] <= megabytes))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
@@ -88,6 +106,8 @@ def main() -> None:
             print(f"{size:>6} entries: {results[size]['seconds']:6.2f} s, peak {results[size]['peak_mb']:4d} MB"
                   f" (validation alone {results[size]['validate_seconds']:.2f} s;"
                   f" {results[size]['ratio_to_validation']}x)")
+    for target, met in _targets(results):
+        print(f"{'met' if met else 'MISSED':6}  {target}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
