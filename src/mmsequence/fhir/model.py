@@ -93,8 +93,8 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
     except ImportError as error:
         raise missing_extra("reading FHIR", "fhir", error.name) from None
     if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
-        found = document.get("resourceType") if isinstance(document, Mapping) else None
-        raise InputError([f"resourceType: expected 'Bundle', got {found!r}"])
+        kind = document.get("resourceType") if isinstance(document, Mapping) else None
+        raise InputError([f"resourceType: expected 'Bundle', got {kind!r}"])
     problems = completeness_problems(document)
     if problems:
         raise InputError(problems)
