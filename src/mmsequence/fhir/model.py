@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -86,18 +87,21 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
     one ``unread`` gives a reason for (an Observation whose code the site does not map), is
     :class:`Unread`: it is not used, so it is not validated either. Any other invalid resource
     refuses the record: InputError naming the field."""
-    try:
-        from fhir.resources.R4B import fhirtypes, get_fhir_model_class
-        from fhir.resources.R4B.bundle import Bundle
-        from pydantic import ValidationError
-    except ImportError as error:
-        raise missing_extra("reading FHIR", "fhir", error.name) from None
     if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
         kind = document.get("resourceType") if isinstance(document, Mapping) else None
         raise InputError([f"resourceType: expected 'Bundle', got {kind!r}"])
     problems = completeness_problems(document)
     if problems:
         raise InputError(problems)
+    fast = _typed_bundle(document, unread)
+    if fast is not None:
+        return fast, []
+    try:
+        from fhir.resources.R4B import fhirtypes, get_fhir_model_class
+        from fhir.resources.R4B.bundle import Bundle
+        from pydantic import ValidationError
+    except ImportError as error:
+        raise missing_extra("reading FHIR", "fhir", error.name) from None
     raw = [e.get("resource") for e in document.get("entry") or ()]
     for i, resource in enumerate(raw):
         kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
@@ -134,6 +138,29 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
              " says nothing about myeloma therapy" for problem, i in found if i is not None]
     left_out = {i for _, i in found}
     return ReadBundle(shell.timestamp, [e for e in entries if e[0] not in left_out]), list(dict.fromkeys(notes))
+
+
+def _typed_bundle(document: Mapping[str, Any], unread: Callable[[Mapping[str, Any]], str | None]) -> ReadBundle | None:
+    """The Bundle through the typed fast path (:mod:`mmsequence.fhir.typed`), each resource read a
+    typed record; None if anything in it is in doubt (then fhir.resources validates it whole)."""
+    from .typed import RESOURCE_TYPES, timestamp, typed_resource
+
+    valid, when = timestamp(document)
+    if not valid:
+        return None
+    entries = []
+    for i, entry in enumerate(document.get("entry") or ()):
+        resource, url = entry.get("resource"), entry.get("fullUrl")
+        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        if not isinstance(kind, str) or kind not in RESOURCE_TYPES \
+                or url is not None and not (isinstance(url, str) and re.fullmatch(r"\S+", url)):
+            return None
+        why = f"mmsequence does not read {kind} resources" if kind not in RELEVANT_TYPES else unread(resource)
+        typed = Unread.of(resource, why) if why is not None else typed_resource(resource)
+        if typed is None:
+            return None
+        entries.append((i, url, typed))
+    return ReadBundle(when, entries)
 
 
 def validate_bundle(document: Any) -> Any:
