@@ -55,9 +55,44 @@ def _path(link: tuple[Any, ...] | None) -> str:
     return "".join(parts).removeprefix(".") or "(top level)"
 
 
+def _plainly_within(value: Any, limits: ReadLimits) -> tuple[int, int] | None:
+    """(keys, colons in keys and strings) of decoded JSON plainly within ``limits``; None for any
+    doubt (a value over a limit, a type other than JSON's own), which the full check then names."""
+    if type(value) not in (dict, list):
+        return None
+    keys = colons = 0
+    most, deepest, longest = limits.max_items, limits.max_depth, limits.max_string_chars
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= deepest or len(item) > most:
+            return None
+        children = item
+        if type(item) is dict:
+            keys += len(item)
+            for key in item:
+                if type(key) is not str or len(key) > longest:
+                    return None
+                colons += key.count(":")
+            children = item.values()
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                if len(child) > longest:
+                    return None
+                colons += child.count(":")
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind not in (int, float, bool, type(None)):
+                return None
+    return keys, colons
+
+
 def check_limits(value: Any, where: str, limits: ReadLimits = READ_LIMITS) -> None:
     """LimitExceeded naming ``where``, the limit and the path of the first value over it (a walk
     with its own stack, so however deep the value, the check itself cannot overflow)."""
+    if _plainly_within(value, limits) is not None:
+        return
     stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 0, None)]
     while stack:
         item, depth, link = stack.pop()
@@ -101,39 +136,6 @@ class _DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
-
-
-def _plainly_within(value: Any, limits: ReadLimits) -> tuple[int, int] | None:
-    """(keys, colons in keys and strings) of decoded JSON plainly within ``limits``; None for any
-    doubt (a value over a limit, a type other than JSON's own), which the full check then names."""
-    if type(value) not in (dict, list):
-        return None
-    keys = colons = 0
-    most, deepest, longest = limits.max_items, limits.max_depth, limits.max_string_chars
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth >= deepest or len(item) > most:
-            return None
-        children = item
-        if type(item) is dict:
-            keys += len(item)
-            for key in item:
-                if type(key) is not str or len(key) > longest:
-                    return None
-                colons += key.count(":")
-            children = item.values()
-        for child in children:
-            kind = type(child)
-            if kind is str:
-                if len(child) > longest:
-                    return None
-                colons += child.count(":")
-            elif kind is dict or kind is list:
-                stack.append((child, depth + 1))
-            elif kind not in (int, float, bool, type(None)):
-                return None
-    return keys, colons
 
 
 def decode_json(text: str | bytes, where: str, limits: ReadLimits = READ_LIMITS) -> Any:
