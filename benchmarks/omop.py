@@ -109,6 +109,16 @@ def main() -> None:
         "ratios": {"duckdb_2_vs_1": one[1] / two[1], "spark_vs_duckdb_1": one[1] / spark[1],
                    "audit_vs_evaluation_alone": one[1] / alone},
     }
+    duckdb_rate, executor_rate = one[0] / one[1], spark[0] / spark[1] / 2
+    figures["targets"] = [
+        {"target": ">= 1,000 decisions/s on DuckDB, one process", "measured": f"{duckdb_rate:.0f}/s",
+         "met": duckdb_rate >= 1000},
+        {"target": "Spark per executor within 25% of DuckDB per process",
+         "measured": f"{executor_rate / duckdb_rate:.2f}x ({executor_rate:.0f}/s per executor)",
+         "met": executor_rate >= 0.75 * duckdb_rate},
+    ]
+    for target in figures["targets"]:
+        print(f"{target['target']}: {target['measured']} -> {'met' if target['met'] else 'MISSED'}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -251,10 +251,11 @@ def _targets(results: dict) -> list[tuple[str, str, bool, str]]:
     if "latency" in results:
         lat = results["latency"]
         rows += [
-            ("warm evaluation p50 <= 0.5 ms", f"{lat['api']['p50_ms']:.3f} ms", lat["api"]["p50_ms"] <= 0.5,
-             f"{lat['api_ratio_p50']:.1f}x the oracle ({lat['oracle_api']['p50_ms']:.3f} ms)"),
-            ("warm evaluation p99 <= 1.5 ms", f"{lat['api']['p99_ms']:.3f} ms", lat["api"]["p99_ms"] <= 1.5,
-             f"{lat['api_ratio_p99']:.1f}x the oracle ({lat['oracle_api']['p99_ms']:.3f} ms)"),
+            ("warm evaluation p50 within 2.5x of the oracle", f"{lat['api_ratio_p50']:.1f}x",
+             lat["api_ratio_p50"] <= 2.5, f"p50 {lat['api']['p50_ms']:.3f} ms, oracle {lat['oracle_api']['p50_ms']:.3f} ms"),
+            ("warm evaluation p99 within 3x of its p50", f"{lat['api']['p99_ms'] / lat['api']['p50_ms']:.1f}x",
+             lat["api"]["p99_ms"] <= 3 * lat["api"]["p50_ms"],
+             f"p99 {lat['api']['p99_ms']:.3f} ms; {lat['api_ratio_p99']:.1f}x the oracle's p99"),
             ("pipeline within 2.5x of the oracle pipeline", f"{lat['pipeline_ratio_p50']:.2f}x",
              lat["pipeline_ratio_p50"] <= 2.5,
              f"p50 {lat['pipeline']['p50_ms']:.3f} ms, oracle {lat['oracle_pipeline']['p50_ms']:.3f} ms"),
@@ -263,8 +264,8 @@ def _targets(results: dict) -> list[tuple[str, str, bool, str]]:
         cohort = results["throughput"]
         many = cohort["processes"]
         rows += [
-            ("batch >= 1,500 histories/s on 1 process", f"{cohort['engine_1p_per_s']:.0f}/s",
-             cohort["engine_1p_per_s"] >= 1500, f"oracle pipeline {cohort['per_core_ratio']:.1f}x faster "
+            ("batch >= 2,000 histories/s on 1 process", f"{cohort['engine_1p_per_s']:.0f}/s",
+             cohort["engine_1p_per_s"] >= 2000, f"oracle pipeline {cohort['per_core_ratio']:.1f}x faster "
              f"({cohort['oracle_1p_per_s']:.0f}/s)"),
             (f"batch on {many} processes >= 1.8x one", f"{cohort['scaling']:.2f}x ({cohort[f'engine_{many}p_per_s']:.0f}/s)",
              cohort["scaling"] >= 1.8, f"machine ceiling {cohort['control_ceiling']:.2f}x; oracle {cohort['oracle_scaling']:.2f}x"),
@@ -309,8 +310,11 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="small sizes: checks the benchmark runs")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--cohort", type=int, help="histories in the throughput cohort (default: the size's)")
     args = parser.parse_args()
-    size = SIZES["smoke" if args.smoke else "full"]
+    size = {**SIZES["smoke" if args.smoke else "full"]}
+    if args.cohort:
+        size["cohort"] = args.cohort
     processes = len(os.sched_getaffinity(0))
     docs = histories(max(size["latency"], size["threads"], 2000))
     sections = {

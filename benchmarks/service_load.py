@@ -6,8 +6,9 @@ ES256 token and hook instance. The machine may be shared, so each level runs in 
 alternate between the two services, and the figures of a level pool its rounds. Reports
 throughput and latency percentiles per level, and the two targets, each met or missed:
 
-- throughput with 2 workers >= 1.7x one worker (at 32 clients);
-- p99 <= 10x p50 at 32 clients (for each worker count);
+- one worker >= 200 patient-view requests/s, and two workers >= 1.6x one where the
+  two-process control reaches 1.8x (at 32 clients);
+- p99 <= 3x p50 at 32 clients (for each worker count);
 - with a second client sending 4 MB bodies back to back (an Observation-heavy record under the
   entry cap, assessed on the service's large-body lane) beside the 32 clients, the small
   requests' p99 <= 3x their p99 without it (for each worker count); the large client's answers
@@ -54,8 +55,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "https://ehr.example.org/"
 KID = "load-key"
 PATH = "/cds-services/mmsequence-patient-view"
-THROUGHPUT_TARGET = 1.7
-TAIL_TARGET = 10.0
+THROUGHPUT_TARGET = 1.6
+#: The two-process control the workers' ratio is held to only where the machine gives at least this.
+CONTROL_GAIN = 1.8
+#: Patient-view requests a second one worker serves at 32 clients, at least.
+RATE_TARGET = 200
+TAIL_TARGET = 3.0
 TAIL_CLIENTS = 32
 LOADED_TARGET = 3.0
 LARGE_BYTES = 4_000_000
@@ -305,9 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         results["reference_gain_2_over_1"] = gain
         print(f"without the service: 1 process {results['reference_per_s']['1']:.0f}/s, 2 processes"
               f" {results['reference_per_s']['2']:.0f}/s: {gain:.2f}x (what 2 processes can gain here now)")
-    results["targets"] = _targets(results["levels"], results.get("loaded", {}))
+    results["targets"] = _targets(results["levels"], results.get("loaded", {}), results.get("reference_gain_2_over_1"))
     for line in results["targets"]:
-        print(f"{line['target']}: {line['measured']} -> {'met' if line['met'] else 'MISSED'}")
+        verdict = "not judged (the control is below its bar)" if line["met"] is None else "met" if line["met"] else "MISSED"
+        print(f"{line['target']}: {line['measured']} -> {verdict}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
@@ -317,14 +323,23 @@ def _at(levels: list[dict[str, Any]], clients: int) -> dict[str, Any] | None:
     return next((level for level in levels if level["clients"] == clients), None)
 
 
-def _targets(levels: dict[str, list[dict[str, Any]]], loaded: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _targets(levels: dict[str, list[dict[str, Any]]], loaded: dict[str, dict[str, Any]],
+             control: float | None = None) -> list[dict[str, Any]]:
     targets = []
     one, two = _at(levels.get("1", []), TAIL_CLIENTS), _at(levels.get("2", []), TAIL_CLIENTS)
+    if one:
+        targets.append({"target": f"throughput, 1 worker >= {RATE_TARGET}/s at {TAIL_CLIENTS} clients",
+                        "measured": f"{one['throughput_per_s']:.0f}/s",
+                        "met": one["throughput_per_s"] >= RATE_TARGET})
     if one and two:
         ratio = two["throughput_per_s"] / one["throughput_per_s"]
-        targets.append({"target": f"throughput, 2 workers >= {THROUGHPUT_TARGET}x 1 worker at {TAIL_CLIENTS} clients",
-                        "measured": f"{ratio:.2f}x ({two['throughput_per_s']:.0f}/s vs {one['throughput_per_s']:.0f}/s)",
-                        "met": ratio >= THROUGHPUT_TARGET})
+        held = control is None or control >= CONTROL_GAIN
+        control_said = "" if control is None else f"; two-process control {control:.2f}x"
+        targets.append({"target": f"throughput, 2 workers >= {THROUGHPUT_TARGET}x 1 worker at {TAIL_CLIENTS} clients"
+                                  f" (where the control reaches {CONTROL_GAIN}x)",
+                        "measured": f"{ratio:.2f}x ({two['throughput_per_s']:.0f}/s vs {one['throughput_per_s']:.0f}/s"
+                                    f"{control_said})",
+                        "met": ratio >= THROUGHPUT_TARGET if held else None})
     for workers, runs in levels.items():
         level = _at(runs, TAIL_CLIENTS)
         if level:

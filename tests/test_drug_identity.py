@@ -104,13 +104,22 @@ def test_an_ordinary_drug_is_never_a_line_and_is_noted_once():
                                  " derived.not_anti_myeloma_therapy",)
 
 
-def test_a_defect_in_a_record_unrelated_to_myeloma_is_left_out_with_a_note():
+def test_a_record_of_a_type_never_read_is_not_used_whatever_its_defects():
     draft = {"resourceType": "NutritionOrder", "id": "n1", "status": "draft", "patient": {"reference": "Patient/p1"},
-             "dateTime": "2024-01-01"}
+             "dateTime": "2024-01-01"}  # no intent: not valid FHIR, and never read
     imported = read(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), draft))
     assert imported.lines[0].agents == ("lenalidomide",)
-    assert imported.warnings == ("entry[3] (NutritionOrder): left out, not valid FHIR (Value for the field 'intent' is"
-                                 " required.); it says nothing about myeloma therapy",)
+    assert imported.not_used == ("NutritionOrder/n1: mmsequence does not read NutritionOrder resources",)
+
+
+def test_an_observation_the_site_does_not_map_is_not_used_but_a_mapped_one_is_validated():
+    unmapped = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"coding": [
+        {"system": "http://loinc.org", "code": "8867-4"}]}, **subject(), "effectiveDateTime": "not a date"}
+    assert read(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), unmapped)).not_used == (
+        "Observation/o1: its code is not one the site policy maps under observations",)
+    mapped = {**unmapped, "code": {"coding": [{"system": "http://loinc.org", "code": "97509-4"}]}}
+    with pytest.raises(InputError, match=r"entry\[3\]\.resource\.effectiveDateTime"):
+        read(bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"), mapped))
 
 
 def test_a_defect_in_a_drug_record_refuses_the_record_naming_the_field():

@@ -93,7 +93,7 @@ class TestOneInputPath:
         ]
         source.write_text("\n".join(rows) + "\n", encoding="utf-8")
         out = tmp_path / "out.jsonl"
-        assert run_batch(source, out) == (3, 1)
+        assert run_batch(source, out, full=True) == (3, 1)  # the full record shows how the Bundle was read
         records = [r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines()) if "header" not in r]
         assert records[0]["derived"]["fhir"]["lines"][0]["method"] == "derived"
         assert records[1]["errors"][0].startswith("invalid JSON (Exceeds the limit")

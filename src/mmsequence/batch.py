@@ -7,10 +7,10 @@ holds only a bounded window of documents in flight.
 
 What is the same for every patient of a run is written once, in a header record that applies to
 the lines after it: ``{"header": {"ruleset": ..., "policy": ..., "rules": {id: {"evidence": ...,
-"citation": ...}}}}``. Each patient line then carries ``source`` and the rest of its assessment,
-its findings without the evidence level and citation the header gives for their rule
-(``full=True``, the CLI's ``--full-records``, writes everything into every line instead, with no
-header: the assessment as ``mmsequence evaluate`` gives it).
+"citation": ...}}}}``. Each patient line then carries ``source`` and its compact record
+(:func:`compact_record`: the verdict, rank and dates of each candidate and the rule and effect of
+each finding, a few kilobytes); ``full=True``, the CLI's ``--full-records``, writes the whole
+assessment into every line instead, as ``mmsequence evaluate`` gives it, with no header.
 
 Each patient line carries ``source`` (``file:line`` or the file name) and ``input_sha256``, the
 digest of the document it was made from: a rerun after an interruption skips every source already
@@ -41,9 +41,11 @@ import attrs
 import orjson
 
 from ._caches import resettable
+from .assessment import Assessment
 from .documents import read_json
 from .errors import InputError, MmsequenceError
 from .evaluator import Evaluator, evaluator_for
+from .notices import codes
 from .policy import load_policy
 from .render import to_json_line
 
@@ -215,6 +217,26 @@ def header(policy: str | None) -> dict[str, Any]:
     }}
 
 
+def compact_record(assessment: Assessment) -> dict[str, Any]:
+    """The compact patient line: the assessment without ``ruleset``, ``policy`` and ``derived``,
+    each candidate without ``rank_reason`` and each finding reduced to its ``rule``, ``effect`` and
+    ``overridden`` (the full record, ``--full-records``, has everything)."""
+    return {
+        "patient_id": assessment.patient_id, "as_of": assessment.as_of.isoformat(),
+        "actions": [a.to_dict() for a in assessment.actions], "myeloma_gate": assessment.gate.to_dict(),
+        "candidates": [{
+            "query": c.query, "therapy": c.therapy, **({"agents": list(c.agents)} if c.agents else {}),
+            "target": list(c.target), "modality": c.modality, "verdict": c.verdict, "then": c.then,
+            "earliest_date": None if c.earliest_date is None else c.earliest_date.isoformat(),
+            "earliest_date_set_by": list(c.earliest_date_set_by), "rank": c.rank,
+            "findings": [{"rule": f.rule, "effect": f.effect,
+                          **({"overridden": f.overridden} if f.overridden is not None else {})} for f in c.findings],
+        } for c in assessment.candidates],
+        "warnings": list(assessment.warnings),
+        "notices": codes(assessment.warnings),
+    }
+
+
 @attrs.frozen
 class _Job:
     """What a worker needs besides the item (picklable, so it can go to other processes)."""
@@ -235,7 +257,7 @@ class _Job:
             problems = [f"internal error ({type(error).__name__}): this document could not be assessed"]
         else:
             return to_json_line({"source": item.source, "input_sha256": input_digest(item.text),
-                                 **assessment.to_dict(shared=self.full)}), True
+                                 **(assessment.to_dict() if self.full else compact_record(assessment))}), True
         return to_json_line({"source": item.source, "input_sha256": input_digest(item.text), "errors": problems}), False
 
 
@@ -245,7 +267,7 @@ def run_batch(
 ) -> tuple[int, int]:
     """Assess every document not yet in ``out``; returns (written, failed).
 
-    ``full``: every line carries the ruleset and policy blocks, and no header is written.
+    ``full``: every line is the whole assessment (:func:`compact_record` otherwise), and no header is written.
     """
     done = read_done(out)
     reader = read_items(source)

@@ -239,7 +239,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write every patient of --out as a flat table, one row per patient and candidate"
                             " (Parquet needs the table extra)")
     batch.add_argument("--full-records", action="store_true",
-                       help="write the ruleset and policy into every line instead of once, in a header record")
+                       help="write every line as the whole assessment (the ruleset, policy, course and each finding in full)"
+                            " instead of the compact record after a header")
     batch.set_defaults(run=_batch)
     vig = commands.add_parser("vignettes", help="run vignettes (expected verdicts) and print a pass table")
     vig.add_argument("paths", nargs="*", help="vignette files or folders (default: the shipped examples/vignettes)")

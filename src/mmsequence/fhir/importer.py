@@ -13,7 +13,7 @@ from ..notices import Notice, is_other_drug
 from .coding import names_car_t_order, not_therapy_by_name
 from .dates import partial_date
 from .lines import build_lines
-from .model import read_leniently
+from .model import Unread, read_leniently
 from .records import LINE_EXTENSION, Records, ResourceReader, facts_over_plans, medication_index, relative_reference
 
 #: How many records of each list a note names before it only counts.
@@ -60,6 +60,21 @@ def _check_subject(resource: Any, path: str, patient: set[str]) -> None:
     if reference not in patient and relative_reference(reference) not in patient:
         raise InputError([Notice("fhir.other-subject", f"{path}.subject.reference", reference=reference,
                                  patient=sorted(patient)[0])])
+
+
+def _unmapped_observation(resource: Mapping[str, Any], mapped: set[str]) -> str | None:
+    """The notice code of why an Observation is not read, when its codes are plainly given and none
+    is one the site maps (None: it is read, and validated)."""
+    if resource.get("resourceType") != "Observation":
+        return None
+    code = resource.get("code")
+    codings = code.get("coding", []) if isinstance(code, Mapping) else None
+    if not isinstance(codings, list) or not all(
+            isinstance(c, Mapping) and all(isinstance(c.get(k, ""), str) for k in ("system", "code")) for c in codings):
+        return None
+    if any(f"{c.get('system')}|{c.get('code')}" in mapped for c in codings if c.get("system") and c.get("code")):
+        return None
+    return "unused.observation"
 
 
 def _as_of(bundle: Any) -> datetime.date | None:
@@ -176,17 +191,16 @@ def read_bundle(
     is on ``Line.origin``; records not used are in ``warnings``. Raises
     :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
     """
-    model, left_out = read_leniently(bundle, lambda resource: not_therapy_by_name(resource, catalog))
-    missing = [f"entry[{i}].resource: is required" for i, entry in enumerate(model.entry or ()) if not entry.resource]
-    if missing:
-        raise InputError(missing)
-    entries = [(i, entry.fullUrl, entry.resource) for i, entry in enumerate(model.entry or ())]
-    patient_id, patient_refs = _patient_id(entries, patient_id)
-    medications = medication_index((url, resource) for _, url, resource in entries)
     if observations is None:
         from ..policy import load_policy
 
         observations = load_policy().observation_codes()
+    mapped = {code for codes in observations.values() for code in codes}
+    model, left_out = read_leniently(bundle, lambda resource: not_therapy_by_name(resource, catalog),
+                                     lambda resource: _unmapped_observation(resource, mapped))
+    entries = model.entries
+    patient_id, patient_refs = _patient_id(entries, patient_id)
+    medications = medication_index((url, resource) for _, url, resource in entries)
     reader = ResourceReader(catalog, medications, line_extension, observations)
     reader.records.warnings.extend(left_out)
     reader.car_t_orders = {f"{r.get_resource_type()}/{r.id}" for _, _, r in entries if names_car_t_order(r, catalog)}
@@ -196,6 +210,9 @@ def read_bundle(
         if kind in ("Patient", "Medication"):
             continue
         path = f"entry[{i}].resource"
+        if isinstance(resource, Unread):
+            reader.unused(resource.why, _label(resource, i), **resource.values)
+            continue
         try:
             if kind in _SUBJECT_TYPES:
                 _check_subject(resource, path, patient_refs)

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
+
 from ..errors import InputError, missing_extra
 from ..notices import Notice
 
@@ -40,47 +42,135 @@ RELEVANT_TYPES = frozenset({"Patient", "Medication", "MedicationAdministration",
                             "MedicationRequest", "Procedure", "ServiceRequest", "CarePlan", "Condition", "Observation"})
 
 
-def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] = lambda _: False) -> tuple[Any, list[Notice]]:
-    """The Bundle as a model, and a note for each invalid resource left out because it cannot say
-    anything about myeloma therapy: a type that cannot (a NutritionOrder without ``intent``), or a
-    resource ``harmless`` says cannot (a drug that is not anti-myeloma therapy). Any other invalid
-    resource (:data:`RELEVANT_TYPES`) refuses the record: InputError naming the field."""
+@attrs.frozen
+class Reference:
+    """The ``reference`` of a Reference element as the record gives it."""
+
+    reference: str | None
+
+
+@attrs.frozen
+class Unread:
+    """A resource left unread because it cannot bear on what mmsequence reads: its type, id and
+    subject as the record gives them, and why it is not used (a notice code and its values). Not
+    validated: nothing is taken from it."""
+
+    kind: str
+    id: str | None
+    subject: Reference | None
+    why: str
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def get_resource_type(self) -> str:
+        return self.kind
+
+    @classmethod
+    def of(cls, resource: Mapping[str, Any], why: str, **values: Any) -> Unread:
+        subject = resource.get("subject")
+        reference = subject.get("reference") if isinstance(subject, Mapping) else None
+        kind, identifier = resource["resourceType"], resource.get("id")
+        return cls(kind, identifier if isinstance(identifier, str) else None,
+                   Reference(reference) if isinstance(reference, str) else None, why, values)
+
+
+def _unread(resource: Mapping[str, Any], unread: Callable[[Mapping[str, Any]], str | None]) -> Unread | None:
+    """The resource as :class:`Unread` when its type is one mmsequence does not read, or ``unread``
+    gives the notice code of a reason not to read it; None when it is read."""
+    kind = resource["resourceType"]
+    if kind not in RELEVANT_TYPES:
+        return Unread.of(resource, "unused.type", kind=kind)
+    why = unread(resource)
+    return None if why is None else Unread.of(resource, why)
+
+
+@attrs.frozen
+class ReadBundle:
+    """A Bundle as read: its ``timestamp`` and its entries as (index, fullUrl, resource), each
+    resource a ``fhir.resources`` model or :class:`Unread`."""
+
+    timestamp: Any
+    entries: list[tuple[int, str | None, Any]]
+
+
+def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] = lambda _: False,
+                   unread: Callable[[Mapping[str, Any]], str | None] = lambda _: None) -> tuple[ReadBundle, list[Notice]]:
+    """The Bundle with each resource mmsequence reads validated as a model, and a note for each
+    invalid one left out because ``harmless`` says it cannot say anything about myeloma therapy (a
+    drug that is not anti-myeloma therapy). A resource of a type outside :data:`RELEVANT_TYPES`, or
+    one ``unread`` gives the notice code of a reason for (an Observation whose code the site does not map), is
+    :class:`Unread`: it is not used, so it is not validated either. Any other invalid resource
+    refuses the record: InputError naming the field."""
+    if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
+        kind = document.get("resourceType") if isinstance(document, Mapping) else None
+        raise InputError([f"resourceType: expected 'Bundle', got {kind!r}"])
+    problems = completeness_problems(document)
+    if problems:
+        raise InputError(problems)
+    fast = _typed_bundle(document, unread)
+    if fast is not None:
+        return fast, []
     try:
-        return validate_bundle(document), []
-    except InputError as error:
-        entries = document.get("entry") if isinstance(document, Mapping) else None
-        if not isinstance(entries, list):
-            raise
-        found = [(problem, _entry_index(problem)) for problem in error.problems]
-        kinds = {i: _kind(entries[i]) for _, i in found if i is not None and i < len(entries)}
-        if any(i is None or not _is_fhir_type(kinds.get(i))
-               or (kinds.get(i) in RELEVANT_TYPES and not harmless(entries[i]["resource"])) for _, i in found):
-            raise  # a resource that may bear on myeloma, or no known type at all (a misspelt one may be either)
-        kept = {**document, "entry": [e for i, e in enumerate(entries) if i not in kinds]}
-        notes = [Notice("fhir.left-out", f"entry[{i}] ({kinds[i]})", why=problem.split(': ', 1)[-1])
-                 for problem, i in found if i is not None]
-        return validate_bundle(kept), list(dict.fromkeys(notes))
+        from fhir.resources.R4B import fhirtypes, get_fhir_model_class
+        from fhir.resources.R4B.bundle import Bundle
+        from pydantic import ValidationError
+    except ImportError as error:
+        raise missing_extra("reading FHIR", "fhir", error.name) from None
+    raw = [e.get("resource") for e in document.get("entry") or ()]
+    for i, resource in enumerate(raw):
+        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        if not (isinstance(kind, str) and hasattr(fhirtypes, kind + "Type")):
+            problems.append(f"entry[{i}].resource.resourceType: {kind!r} is not a FHIR R4B resource type")
+    if problems:
+        raise InputError(problems)
+    found: list[tuple[str, int | None]] = []
+
+    def validate(model: Any, value: Any, where: tuple[Any, ...], index: int | None) -> Any:
+        try:
+            return model.model_validate(value)
+        except ValidationError as error:
+            found.extend((f"{_path(where + tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}", index)
+                         for e in error.errors())
+        except (KeyError, ValueError) as error:  # a contained resource of an unknown type
+            found.append((f"bundle: not a valid FHIR R4B Bundle ({error})", index))
+        return None
+
+    shell = validate(Bundle, {**document, "entry": [{k: v for k, v in e.items() if k != "resource"}
+                                                     for e in document.get("entry") or ()]}, (), None)
+    entries = []
+    for i, resource in enumerate(raw):
+        model = _unread(resource, unread) or \
+            validate(get_fhir_model_class(resource["resourceType"]), resource, ("entry", i, "resource"), i)
+        entries.append((i, document["entry"][i].get("fullUrl"), model))
+    if not found:
+        return ReadBundle(shell.timestamp, entries), []
+    if any(i is None or not harmless(raw[i]) for _, i in found):
+        raise InputError([problem for problem, _ in found])
+    notes = [Notice("fhir.left-out", f"entry[{i}] ({raw[i]['resourceType']})", why=problem.split(": ", 1)[-1])
+             for problem, i in found if i is not None]
+    left_out = {i for _, i in found}
+    return ReadBundle(shell.timestamp, [e for e in entries if e[0] not in left_out]), list(dict.fromkeys(notes))
 
 
-def _entry_index(problem: str) -> int | None:
-    found = re.match(r"entry\[(\d+)\]", problem)
-    return int(found.group(1)) if found else None
+def _typed_bundle(document: Mapping[str, Any], unread: Callable[[Mapping[str, Any]], str | None]) -> ReadBundle | None:
+    """The Bundle through the typed fast path (:mod:`mmsequence.fhir.typed`), each resource read a
+    typed record; None if anything in it is in doubt (then fhir.resources validates it whole)."""
+    from .typed import RESOURCE_TYPES, timestamp, typed_resource
 
-
-def _is_fhir_type(kind: str | None) -> bool:
-    from fhir.resources.R4B import get_fhir_model_class
-
-    try:
-        get_fhir_model_class(kind or "")
-    except (KeyError, ValueError, TypeError):
-        return False
-    return True
-
-
-def _kind(entry: Any) -> str | None:
-    resource = entry.get("resource") if isinstance(entry, Mapping) else None
-    kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
-    return kind if isinstance(kind, str) else None
+    valid, when = timestamp(document)
+    if not valid:
+        return None
+    entries = []
+    for i, entry in enumerate(document.get("entry") or ()):
+        resource, url = entry.get("resource"), entry.get("fullUrl")
+        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        if not isinstance(kind, str) or kind not in RESOURCE_TYPES \
+                or (url is not None and not (isinstance(url, str) and re.fullmatch(r"\S+", url))):
+            return None
+        typed = _unread(resource, unread) or typed_resource(resource)
+        if typed is None:
+            return None
+        entries.append((i, url, typed))
+    return ReadBundle(when, entries)
 
 
 def validate_bundle(document: Any) -> Any:
