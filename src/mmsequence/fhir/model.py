@@ -100,12 +100,7 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
     one ``unread`` gives the notice code of a reason for (an Observation whose code the site does not map), is
     :class:`Unread`: it is not used, so it is not validated either. Any other invalid resource
     refuses the record: InputError naming the field."""
-    if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
-        kind = document.get("resourceType") if isinstance(document, Mapping) else None
-        raise InputError([f"resourceType: expected 'Bundle', got {kind!r}"])
-    problems = completeness_problems(document)
-    if problems:
-        raise InputError(problems)
+    problems = _bundle_problems(document)
     fast = _typed_bundle(document, unread)
     if fast is not None:
         return fast, []
@@ -173,6 +168,18 @@ def _typed_bundle(document: Mapping[str, Any], unread: Callable[[Mapping[str, An
     return ReadBundle(when, entries)
 
 
+def _bundle_problems(document: Any) -> list[str]:
+    """Refuses what is not a Bundle, or one whose entries are incomplete (InputError); else no
+    problem yet, as a list that the caller may add to."""
+    if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
+        kind = document.get("resourceType") if isinstance(document, Mapping) else None
+        raise InputError([f"resourceType: expected 'Bundle', got {kind!r}"])
+    problems = completeness_problems(document)
+    if problems:
+        raise InputError(problems)
+    return problems
+
+
 def validate_bundle(document: Any) -> Any:
     """The Bundle as a ``fhir.resources.R4B`` model; InputError naming each invalid field."""
     try:
@@ -181,12 +188,7 @@ def validate_bundle(document: Any) -> Any:
         from pydantic import ValidationError
     except ImportError as error:
         raise missing_extra("reading FHIR", "fhir", error.name) from None
-    if not isinstance(document, Mapping) or document.get("resourceType") != "Bundle":
-        found = document.get("resourceType") if isinstance(document, Mapping) else None
-        raise InputError([f"resourceType: expected 'Bundle', got {found!r}"])
-    problems = completeness_problems(document)
-    if problems:
-        raise InputError(problems)
+    problems = _bundle_problems(document)
     for i, entry in enumerate(document.get("entry") or ()):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         kind = resource.get("resourceType") if isinstance(resource, Mapping) else None

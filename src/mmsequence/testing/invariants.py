@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
@@ -25,6 +25,8 @@ from ..policy import Policy
 from ..render import to_json
 from ..vocabulary import TIMING_EFFECTS, is_restrictive, severity
 from . import reference
+
+_S = TypeVar("_S")
 
 Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
 
@@ -580,11 +582,18 @@ def check(document: Mapping[str, Any], policy: Policy | None = None,
         assessment = evaluate(copy.deepcopy(dict(document)), policy=policy)
     except Exception as error:  # noqa: BLE001 - a crash is what this looks for
         return [f"evaluate: raised {type(error).__name__}: {error}"]
+    return run_invariants(invariants, document, assessment)
+
+
+def run_invariants(invariants: Iterable[Callable[[Mapping[str, Any], _S], list[str]]], document: Mapping[str, Any],
+                   subject: _S) -> list[str]:
+    """Every invariant's violations on ``subject`` (an assessment, or plans) of ``document``, each
+    prefixed by its invariant; an invariant that raises is a violation too."""
     violations = []
     for invariant in invariants:
         try:
-            found = invariant(document, assessment)
-        except Exception as error:  # noqa: BLE001
+            found = invariant(document, subject)
+        except Exception as error:  # noqa: BLE001 - a crash is what this looks for
             found = [f"raised {type(error).__name__}: {error}"]
         violations += [f"{invariant.__name__}: {v}" for v in found]
     return violations

@@ -18,6 +18,7 @@ from ..plan_text import plans_json
 from ..plans import Plan, Plans
 from ..policy import Policy
 from . import reference
+from .invariants import run_invariants
 
 PlanInvariant = Callable[[Mapping[str, Any], Plans], list[str]]
 
@@ -176,11 +177,4 @@ def check_plans(document: Mapping[str, Any], policy: Policy | None = None, steps
         plans = evaluator_for(policy or load_policy()).plan(copy.deepcopy(dict(document)), steps)
     except Exception as error:  # noqa: BLE001 - a crash is what this looks for
         return [f"plan: raised {type(error).__name__}: {error}"]
-    violations = []
-    for invariant in invariants:
-        try:
-            found = invariant(document, plans)
-        except Exception as error:  # noqa: BLE001
-            found = [f"raised {type(error).__name__}: {error}"]
-        violations += [f"{invariant.__name__}: {v}" for v in found]
-    return violations
+    return run_invariants(invariants, document, plans)
