@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -158,13 +159,13 @@ class Ruleset:
 class Assessment:
     """Every candidate of one patient assessed on one day, what the team should record or do first
     (``actions``), and what the verdicts were made from: the typed ``policy``, its ``catalog`` and
-    the patient's ``course`` (for adapters to read, never to rebuild)."""
+    the patient's ``course`` (for adapters to read, never to rebuild). ``derived``, the course as
+    data, is made from the course when first read."""
 
     patient_id: str
     as_of: datetime.date
     ruleset: Ruleset
     policy: Policy
-    derived: dict[str, Any]
     candidates: tuple[CandidateAssessment, ...]
     warnings: tuple[str, ...]
     catalog: Catalog = attrs.field(eq=False, repr=False)
@@ -172,6 +173,16 @@ class Assessment:
     actions: tuple[Action, ...] = ()
     #: Whether the record was assessed (a living myeloma patient's), and on what basis.
     gate: Gate = Gate("document")
+
+    @functools.cached_property
+    def derived(self) -> dict[str, Any]:
+        """What the rules read, as data (:meth:`PatientCourse.summary`), with the FHIR resources each
+        line came from and those not used for a FHIR record."""
+        derived = self.course.summary()
+        history = self.course.history
+        if history.format == "fhir":
+            derived["fhir"] = {"lines": history.line_sources(), "not_used": list(history.not_used)}
+        return derived
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         """The public JSON; ``shared=False`` leaves out what every assessment of one evaluator

@@ -115,7 +115,6 @@ class Evaluator:
             as_of=when,
             ruleset=self.ruleset,
             policy=self.policy,
-            derived=_derived(course),
             candidates=ranked,
             warnings=(*history.warnings, *course.warnings, *self.knowledge.warnings(when)),
             catalog=self.catalog,
@@ -178,13 +177,6 @@ def evaluate(
     if not isinstance(policy, Policy):
         policy = _default_policy() if policy is None else load_policy(policy)
     return evaluator_for(policy).evaluate(document, as_of, overrides, myeloma_gate)
-
-
-def _derived(course: PatientCourse) -> dict[str, Any]:
-    derived = course.summary()
-    if course.history.format == "fhir":
-        derived["fhir"] = {"lines": course.history.line_sources(), "not_used": list(course.history.not_used)}
-    return derived
 
 
 def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
