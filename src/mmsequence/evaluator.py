@@ -249,7 +249,8 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
     return Finding(
         rule=rule.id,
         effect=rule.effect,
-        message=rule.render(bound),
+        message=None,
+        template=rule.message,
         evidence=rule.evidence,
         citation=rule.citation,
         facts=rule.quoted_facts(bound),

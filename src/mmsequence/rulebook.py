@@ -30,7 +30,7 @@ from .catalog import Catalog
 from .errors import InputError, RuleFileError
 from .fact_fields import CANDIDATE_FIELDS, MISSING_FACTS, PATIENT_FIELDS
 from .knowledge import Part, Reviewed, parse_reviewed, part_of
-from .messages import PARTS, PLACEHOLDER, render
+from .messages import PARTS, PLACEHOLDER
 from .policy import PACK_NAMES, Policy
 from .ranking import Criterion, load_criteria
 from .vocabulary import EFFECTS, SCHEDULE, Effect
@@ -91,10 +91,6 @@ class Rule:
     #: language, English first: what a card or a summary row says of it.
     reasons: tuple[tuple[str, str], ...] = ()
     reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
-
-    def render(self, bound: dict[str, dict[str, Any]]) -> str:
-        """The message with its placeholders filled from the bound facts (see :mod:`mmsequence.messages`)."""
-        return render(self.message, bound)
 
     def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
