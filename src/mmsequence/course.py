@@ -278,6 +278,7 @@ class PatientCourse:
     _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
     _quoted_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
     _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    _exposure_refs: dict[tuple[int, str], dict[str, Any]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # a line is named by its number as a line of therapy (several records may form one line);
@@ -468,8 +469,13 @@ class PatientCourse:
         return self._line_refs[index]
 
     def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
-        """One agent given in one line (the line quoted with at most its first few agents)."""
-        return {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": exposure.agent.name}
+        """One agent given in one line (the line quoted with at most its first few agents; built once
+        per course; treat it as read-only)."""
+        key = (exposure.line, exposure.agent.name)
+        ref = self._exposure_refs.get(key)
+        if ref is None:
+            ref = self._exposure_refs[key] = {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": key[1]}
+        return ref
 
     def dose_ref(self, exposure: Exposure) -> dict[str, Any]:
         """The last dose of an exposure: the line's end (or its infusion), ``date`` None while ongoing."""
