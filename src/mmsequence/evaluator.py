@@ -64,6 +64,8 @@ class Evaluator:
         self.rulebook = rulebook if rulebook is not None else shipped_rulebook()
         active = self.rulebook.active(self.policy)
         self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
+        #: each rule's message template in each language it is translated into
+        self._templates = {rule.id: tuple((lang, message) for lang, _, message in rule.translations) for rule in active}
         self.criteria = self.rulebook.ranked_by(self.policy)
         self.catalog: Catalog = check_catalog(self.policy, load_catalog())
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
@@ -104,7 +106,7 @@ class Evaluator:
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
-            finding = _finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1])
+            finding = _finding(self.rules[rule_id], self._templates[rule_id], facts.patient, facts.candidates[cid][1])
             findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
         assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
@@ -243,7 +245,8 @@ def _bound_is_certain(course: PatientCourse) -> bool:
     return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 
-def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:
+def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], patient: dict[str, Any],
+             candidate: dict[str, Any]) -> Finding:
     bound = {"patient": patient, "candidate": candidate}
     timing = rule.timing
     return Finding(
@@ -258,7 +261,7 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         timing=None if timing is None else timing.role,
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
-        templates=tuple((language, message) for language, _, message in rule.translations),
+        templates=templates,
         reasons=rule.reasons,
         values=rule.placeholder_values(bound),
     )

@@ -94,7 +94,7 @@ class Rule:
 
     def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
-        return {f"{b}.{f}": bound[b][f] for b, f, _ in PLACEHOLDER.findall(self.message)}
+        return {f"{b}.{f}": bound[b][f] for b, f in _placeholders(self.message)}
 
     def title_in(self, language: str) -> str:
         """The rule's title in ``language``, else in English."""
@@ -107,6 +107,12 @@ class Rule:
     def missing(self, bound: dict[str, dict[str, Any]]) -> tuple[str, ...]:
         """The facts the rule depends on that the record leaves unknown."""
         return tuple(field for binding, field in self.depends_on if bound[binding][field] == "unknown")
+
+
+@functools.cache
+def _placeholders(message: str) -> tuple[tuple[str, str], ...]:
+    """The (binding, field) of each placeholder of a message, in order."""
+    return tuple((b, f) for b, f, _ in PLACEHOLDER.findall(message))
 
 
 @attrs.frozen
