@@ -721,9 +721,12 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
            as_of: datetime.date) -> tuple[ResolvedLine, ...]:
     clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     result = []
+    by_line: dict[int, list[Exposure]] = {}
+    for e in exposures:
+        by_line.setdefault(e.line, []).append(e)
     for i, line in enumerate(history.lines):
         agents = tuple(map(catalog.lookup, line.agents))
-        mine = [e for e in exposures if e.line == i]
+        mine = by_line.get(i, [])
         one_infusion = any(e.agent.modality == "car-t" for e in mine)
         ongoing = line.end is None and not one_infusion
         start, end = _dates(line, as_of)
