@@ -181,35 +181,34 @@ def evaluate(
     return evaluator_for(policy).evaluate(document, as_of, overrides, myeloma_gate)
 
 
-def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
+def _ranked(assessed: list[tuple[Standing, dict[str, Any]]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
     """Candidates best first, each with its rank and why it ranks there; equal standings share a
     rank and keep the order they were asked in."""
     ordered = sorted(assessed, key=lambda pair: pair[0].key)
     numbers = ranks([s for s, _ in ordered])
-    why = reasons([(c.therapy, s) for s, c in ordered], criteria, TIERS)
-    return tuple(attrs.evolve(c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
+    why = reasons([(c["therapy"], s) for s, c in ordered], criteria, TIERS)
+    return tuple(CandidateAssessment(**c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
 
 
 def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
-            criteria: tuple[Criterion, ...]) -> tuple[Standing, CandidateAssessment]:
-    """The candidate's standing for the ranking and its assessment (ranked later)."""
+            criteria: tuple[Criterion, ...]) -> tuple[Standing, dict[str, Any]]:
+    """The candidate's standing for the ranking and its assessment but for the rank (given once ranked)."""
     ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
     outcome = combine(ordered)
     agent = candidate.agent
     bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
-    return standing(tiers(outcome, ordered), criteria, bound), CandidateAssessment(
-        query=candidate.query,
-        therapy=agent.name if agent else candidate.query,
-        target=agent.targets if agent else (),
-        modality=agent.modality if agent else "unknown",
-        verdict=outcome.verdict,
-        earliest_date=outcome.earliest_date,
-        rank=0,
-        findings=ordered,
-        then=outcome.then,
-        earliest_date_set_by=outcome.set_by,
-        agents=tuple(a.name for a in candidate.parts),
-    )
+    return standing(tiers(outcome, ordered), criteria, bound), {
+        "query": candidate.query,
+        "therapy": agent.name if agent else candidate.query,
+        "target": agent.targets if agent else (),
+        "modality": agent.modality if agent else "unknown",
+        "verdict": outcome.verdict,
+        "earliest_date": outcome.earliest_date,
+        "findings": ordered,
+        "then": outcome.then,
+        "earliest_date_set_by": outcome.set_by,
+        "agents": tuple(a.name for a in candidate.parts),
+    }
 
 
 def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
