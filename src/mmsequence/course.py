@@ -558,7 +558,7 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
         start, end = _dates(line, as_of)
         progression = None if line.progression is None else line.progression.bounded(start.earliest, as_of)
         agents = [catalog.lookup(name) for name in line.agents]
-        for name, agent in dict.fromkeys(zip(line.agents, agents)):  # a name written twice is one exposure
+        for name, agent in dict(zip(line.agents, agents)).items():  # a name written twice is one exposure
             if agent is None:
                 unknown.append((name, i))
                 continue
