@@ -114,6 +114,11 @@ _CID = re.compile(r'"cid":(\d+)')
 _KEPT = ("sid", "t", "cid")  # the keys the core and this module read keep their names
 
 
+#: A JSON number with an exponent and no fraction (or a string holding what looks like one): the
+#: facts are written again through :func:`_for_core`.
+_EXPONENT = re.compile(rb"[:,\[]-?\d+[eE]")
+
+
 def _for_core(value: Any) -> Any:
     """A value as the core can read it: its JSON parser takes an exponent only after a fraction
     (``1.0e+20``, not ``1e+20``: one fact is refused with error 204, a batch of them crashes)."""
@@ -231,7 +236,10 @@ class Engine:
             booted = False
             try:
                 lean = [self._lean("patient", patient, sid), *(self._lean("candidate", c, sid) for c in candidates)]
-                booted = self._assert(lean, sid, firings)
+                text = orjson.dumps(lean)
+                if _EXPONENT.search(text):
+                    text = orjson.dumps([{key: _for_core(value) for key, value in fact.items()} for fact in lean])
+                booted = self._assert(text.decode(), sid, firings)
                 if not booted:
                     raise EngineError("the bootstrap rule did not fire")
             finally:
@@ -245,14 +253,13 @@ class Engine:
         lean = {"sid": sid, "t": fact["t"]}
         if "cid" in fact:
             lean["cid"] = fact["cid"]
-        lean.update((key, _for_core(fact[field])) for field, key in self._fields[binding] if field in fact)
-        return lean
+        return lean | {key: fact[field] for field, key in self._fields[binding] if field in fact}
 
-    def _assert(self, facts: list[dict[str, Any]], sid: str, firings: set[Firing]) -> bool:
-        """Assert the patient fact, then the candidate facts, in one call; then run every action
-        the core queued. True if the bootstrap rule fired."""
+    def _assert(self, facts: str, sid: str, firings: set[Firing]) -> bool:
+        """Assert the patient fact, then the candidate facts (JSON), in one call; then run every
+        action the core queued. True if the bootstrap rule fired."""
         try:
-            code, state = CORE.assert_facts(self._handle, orjson.dumps(facts).decode())
+            code, state = CORE.assert_facts(self._handle, facts)
         except Exception as error:  # the core raises a bare Exception naming its error code
             raise EngineError(f"the rule engine refused the facts ({error})") from None
         if code not in (_HANDLED, _OBSERVED):

@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from .course import Candidate, Clock, Exposure, PatientCourse, any_of, date_ref, event_ref, tri
+from .catalog import Agent
+from .course import Anchor, Candidate, Clock, Exposure, PatientCourse, any_of, date_ref, event_ref, tri
 
 #: Apheresis states that record a collection planned or done for a CAR-T still to come.
 _CAR_T_UNDER_WAY = {"pending": "planned-apheresis", "collected": "collected-apheresis"}
@@ -52,16 +53,70 @@ def _clock(name: str, clock: Clock, source: dict[str, Any] | None, length: tuple
     }
 
 
-def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> dict[str, Any]:
+@attrs.define
+class _Shared:
+    """What candidates of one course with the same targets, or the same anchor, have in common:
+    made for the first of them, reused for the others (read-only)."""
+
+    course: PatientCourse
+    _by_targets: dict[tuple[str, ...], tuple[tuple[Exposure, ...], dict[str, Any]]] = attrs.field(factory=dict)
+    _before: dict[tuple[tuple[str, ...], Anchor], dict[str, Any]] = attrs.field(factory=dict)
+    _clocks: dict[tuple[str, Anchor], dict[str, Any]] = attrs.field(factory=dict)
+
+    def same_target(self, agent: Agent) -> tuple[tuple[Exposure, ...], dict[str, Any]]:
+        """Earlier TCRTs against any target of ``agent``, and the facts that read only them."""
+        found = self._by_targets.get(agent.targets)
+        if found is None:
+            course = self.course
+            same = course.same_target(agent)
+            found = self._by_targets[agent.targets] = same, {
+                "same_target_tcrt": bool(same),
+                "same_target_agents": _exposures(course, same),
+                "same_target_count": len({e.line for e in same}),
+                "same_target_car_t": any(e.agent.modality == "car-t" for e in same),
+                "same_target_car_t_agents": _exposures(course, (e for e in same if e.agent.modality == "car-t")),
+                "same_targets": ", ".join(t for t in agent.targets if any(t in e.agent.targets for e in same)) or "none",
+            }
+        return found
+
+    def before(self, agent: Agent, same: tuple[Exposure, ...], anchor: Anchor) -> dict[str, Any]:
+        """The same-target bsAbs given before the anchor: a bsAb given after the T cells were
+        collected did not touch the cells the CAR-T is made of."""
+        key = (agent.targets, anchor)
+        found = self._before.get(key)
+        if found is None:
+            bsabs = tuple(e for e in same if e.agent.modality == "bsab" and e.start.after(anchor[0]) is not True)
+            found = self._before[key] = {"same_target_bsab": bool(bsabs),
+                                         "same_target_bsab_agents": _exposures(self.course, bsabs)}
+        return found
+
+    def clock(self, kind: str, anchor: Anchor) -> dict[str, Any]:
+        """The facts of the interval or the washout clock up to ``anchor``."""
+        key = (kind, anchor)
+        found = self._clocks.get(key)
+        if found is None:
+            course, policy = self.course, self.course.policy
+            if kind == "interval":
+                clock = course.interval(anchor[0])
+                source = None if clock.source is None else course.dose_ref(clock.source)
+                found = _clock("interval", clock, source, ("interval_months", policy.interval_months))
+            else:
+                clock = course.washout(anchor[0])
+                source = None if clock.source is None else {**course.dose_ref(clock.source), "agent": None}  # the line's last dose
+                found = _clock("washout", clock, source, ("washout_days", policy.washout_days))
+            self._clocks[key] = found
+        return found
+
+
+def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, shared: _Shared) -> dict[str, Any]:
     agent = candidate.agent
     fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
     if agent is None:
         return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
     targets = set(agent.targets)
-    anchor, anchor_kind = course.anchor(agent)
-    same = course.same_target(agent)
-    # a bsAb given after the T cells were collected did not touch the cells the CAR-T is made of
-    before = tuple(e for e in same if e.start.after(anchor) is not True)
+    anchored = course.anchor(agent)
+    anchor, anchor_kind = anchored
+    same, same_facts = shared.same_target(agent)
     # a regimen is its agents: re-treatment is with the ones that are directed at a target (a TCRT,
     # an ADC), and the same target is another agent's
     parts = {a.name for a in candidate.agents}
@@ -84,22 +139,16 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         status=agent.status,
         targets=", ".join(agent.targets),
         bcma="BCMA" in targets,
-        same_target_tcrt=bool(same),
-        same_target_agents=_exposures(course, same),
-        same_target_count=len({e.line for e in same}),
-        same_target_bsab=any(e.agent.modality == "bsab" for e in before),
-        same_target_bsab_agents=_exposures(course, (e for e in before if e.agent.modality == "bsab")),
+        **same_facts,
+        **shared.before(agent, same, anchored),
         same_target_refractory=same_target_refractory,
         same_target_refractory_agents=_exposures(course, (e for e in others if e.refractory == "yes")),
         same_target_refractory_open=bool(others_open),
         same_target_refractory_open_lines=_exposures(course, others_open),
-        same_target_car_t=any(e.agent.modality == "car-t" for e in same),
-        same_target_car_t_agents=_exposures(course, (e for e in same if e.agent.modality == "car-t")),
         refractory_to_agent=refractory_to_agent,
         refractory_agent_lines=_exposures(course, (e for e in itself if e.refractory == "yes")),
         refractory_open=bool(left_open),
         refractory_open_lines=_exposures(course, left_open),
-        same_targets=", ".join(t for t in agent.targets if any(t in e.agent.targets for e in same)) or "none",
         regimen=bool(candidate.parts),
         bridging_same_target=bool(targets & product_targets),
         antigen_lost=any(lost.get(t) is True for t in targets),
@@ -111,19 +160,8 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse) -> di
         anchor_kind=anchor_kind,
         available=agent.available_in(course.jurisdiction) if course.jurisdiction else True,
     )
-    policy = course.policy
-    if agent.is_tcrt:
-        clock = course.interval(anchor)
-        source = None if clock.source is None else course.dose_ref(clock.source)
-        fact.update(_clock("interval", clock, source, ("interval_months", policy.interval_months)))
-    else:
-        fact["interval"] = "none"
-    if agent.modality != "conventional":
-        clock = course.washout(anchor)
-        source = None if clock.source is None else {**course.dose_ref(clock.source), "agent": None}  # the line's last dose
-        fact.update(_clock("washout", clock, source, ("washout_days", policy.washout_days)))
-    else:
-        fact["washout"] = "none"
+    fact.update(shared.clock("interval", anchored) if agent.is_tcrt else {"interval": "none"})
+    fact.update(shared.clock("washout", anchored) if agent.modality != "conventional" else {"washout": "none"})
     return fact
 
 
@@ -169,5 +207,6 @@ def engine_facts(course: PatientCourse) -> Facts:
         "bendamustine_agents": _exposures(course, bendamustine),
         **classes,
     }
-    candidates = tuple((c, _candidate_fact(i, c, course)) for i, c in enumerate(course.candidates))
+    shared = _Shared(course)
+    candidates = tuple((c, _candidate_fact(i, c, course, shared)) for i, c in enumerate(course.candidates))
     return Facts(patient=patient, candidates=candidates)

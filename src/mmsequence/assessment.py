@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -11,6 +12,7 @@ from .actions import Action
 from .catalog import Catalog
 from .gate import Gate
 from .knowledge import Knowledge
+from .messages import render
 from .notices import codes
 from .policy import Policy
 from .ranking import RankReason
@@ -20,19 +22,20 @@ if TYPE_CHECKING:
     from .course import PatientCourse
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Finding:
     """One rule that fired for one candidate, with everything needed to explain it.
 
     A timing finding (``timing`` ``wait``: the T-cell recovery interval; ``schedule``: a scheduling
     constraint such as the washout) carries the day its reason ends (``earliest_date``) and what
     its clock runs from and to (``anchors``). ``missing`` names the facts the record leaves unknown
-    that the finding depends on.
+    that the finding depends on. ``message`` is given, or filled in from ``template`` and
+    ``values`` when first read (a compact batch record never reads it).
     """
 
     rule: str
     effect: Effect
-    message: str
+    _message: str | None = attrs.field(alias="message", repr=False)
     evidence: str
     citation: str
     facts: dict[str, Any]
@@ -47,6 +50,32 @@ class Finding:
     values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
     #: The rule's short reason phrase template by language, English first (not part of the JSON).
     reasons: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+    #: The English message template, its placeholders filled from ``values`` when ``message`` is not given.
+    template: str = attrs.field(default="", repr=False)
+
+    @functools.cached_property
+    def message(self) -> str:
+        """The rule's message, its placeholders filled in."""
+        if self._message is not None:
+            return self._message
+        bound: dict[str, dict[str, Any]] = {}
+        for key, value in self.values.items():
+            binding, field = key.split(".", 1)
+            bound.setdefault(binding, {})[field] = value
+        return render(self.template, bound)
+
+    def _compared(self) -> tuple[Any, ...]:
+        return (self.rule, self.effect, self.message, self.evidence, self.citation, self.facts, self.earliest_date,
+                self.timing, self.anchors, self.missing, self.overridden)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Finding)
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
     def reason_template(self, language: str) -> str | None:
         """The rule's reason phrase in ``language`` (else English), placeholders unfilled."""
@@ -158,13 +187,13 @@ class Ruleset:
 class Assessment:
     """Every candidate of one patient assessed on one day, what the team should record or do first
     (``actions``), and what the verdicts were made from: the typed ``policy``, its ``catalog`` and
-    the patient's ``course`` (for adapters to read, never to rebuild)."""
+    the patient's ``course`` (for adapters to read, never to rebuild). ``derived``, the course as
+    data, is made from the course when first read."""
 
     patient_id: str
     as_of: datetime.date
     ruleset: Ruleset
     policy: Policy
-    derived: dict[str, Any]
     candidates: tuple[CandidateAssessment, ...]
     warnings: tuple[str, ...]
     catalog: Catalog = attrs.field(eq=False, repr=False)
@@ -172,6 +201,16 @@ class Assessment:
     actions: tuple[Action, ...] = ()
     #: Whether the record was assessed (a living myeloma patient's), and on what basis.
     gate: Gate = Gate("document")
+
+    @functools.cached_property
+    def derived(self) -> dict[str, Any]:
+        """What the rules read, as data (:meth:`PatientCourse.summary`), with the FHIR resources each
+        line came from and those not used for a FHIR record."""
+        derived = self.course.summary()
+        history = self.course.history
+        if history.format == "fhir":
+            derived["fhir"] = {"lines": history.line_sources(), "not_used": list(history.not_used)}
+        return derived
 
     def to_dict(self, shared: bool = True) -> dict[str, Any]:
         """The public JSON; ``shared=False`` leaves out what every assessment of one evaluator

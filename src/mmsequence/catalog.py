@@ -214,6 +214,7 @@ class Catalog:
     _by_code: dict[tuple[str, str], Agent] = attrs.field(init=False, repr=False, eq=False)
     _by_agents: dict[frozenset[str], Regimen] = attrs.field(init=False, repr=False, eq=False)
     _by_regimen_name: dict[str, Regimen] = attrs.field(init=False, repr=False, eq=False)
+    _approved: dict[str | None, tuple[Agent, ...]] = attrs.field(init=False, repr=False, eq=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         by_name: dict[str, Agent] = {}
@@ -289,8 +290,12 @@ class Catalog:
 
         Without a jurisdiction: those approved in the US or the EU.
         """
-        return tuple(agent for agent in self.agents
-                     if agent.status == "approved" and agent.is_tcrt and agent.available_in(jurisdiction))
+        found = self._approved.get(jurisdiction)
+        if found is None:
+            found = self._approved[jurisdiction] = tuple(
+                agent for agent in self.agents
+                if agent.status == "approved" and agent.is_tcrt and agent.available_in(jurisdiction))
+        return found
 
     def extended(self, agents: Iterable[Agent] = (), synonyms: Mapping[str, str] = _NO_SYNONYMS,
                  codes: Mapping[str, str] = _NO_SYNONYMS, source: str = "site policy") -> Catalog:

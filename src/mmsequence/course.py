@@ -278,6 +278,7 @@ class PatientCourse:
     _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
     _quoted_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
     _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    _exposure_refs: dict[tuple[int, str], dict[str, Any]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # a line is named by its number as a line of therapy (several records may form one line);
@@ -468,8 +469,13 @@ class PatientCourse:
         return self._line_refs[index]
 
     def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
-        """One agent given in one line (the line quoted with at most its first few agents)."""
-        return {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": exposure.agent.name}
+        """One agent given in one line (the line quoted with at most its first few agents; built once
+        per course; treat it as read-only)."""
+        key = (exposure.line, exposure.agent.name)
+        ref = self._exposure_refs.get(key)
+        if ref is None:
+            ref = self._exposure_refs[key] = {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": key[1]}
+        return ref
 
     def dose_ref(self, exposure: Exposure) -> dict[str, Any]:
         """The last dose of an exposure: the line's end (or its infusion), ``date`` None while ongoing."""
@@ -552,7 +558,7 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
         start, end = _dates(line, as_of)
         progression = None if line.progression is None else line.progression.bounded(start.earliest, as_of)
         agents = [catalog.lookup(name) for name in line.agents]
-        for name, agent in dict.fromkeys(zip(line.agents, agents)):  # a name written twice is one exposure
+        for name, agent in dict(zip(line.agents, agents)).items():  # a name written twice is one exposure
             if agent is None:
                 unknown.append((name, i))
                 continue
@@ -715,9 +721,12 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
            as_of: datetime.date) -> tuple[ResolvedLine, ...]:
     clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     result = []
+    by_line: dict[int, list[Exposure]] = {}
+    for e in exposures:
+        by_line.setdefault(e.line, []).append(e)
     for i, line in enumerate(history.lines):
         agents = tuple(map(catalog.lookup, line.agents))
-        mine = [e for e in exposures if e.line == i]
+        mine = by_line.get(i, [])
         one_infusion = any(e.agent.modality == "car-t" for e in mine)
         ongoing = line.end is None and not one_infusion
         start, end = _dates(line, as_of)

@@ -64,6 +64,8 @@ class Evaluator:
         self.rulebook = rulebook if rulebook is not None else shipped_rulebook()
         active = self.rulebook.active(self.policy)
         self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
+        #: each rule's message template in each language it is translated into
+        self._templates = {rule.id: tuple((lang, message) for lang, _, message in rule.translations) for rule in active}
         self.criteria = self.rulebook.ranked_by(self.policy)
         self.catalog: Catalog = check_catalog(self.policy, load_catalog())
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
@@ -104,7 +106,7 @@ class Evaluator:
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
-            finding = _finding(self.rules[rule_id], facts.patient, facts.candidates[cid][1])
+            finding = _finding(self.rules[rule_id], self._templates[rule_id], facts.patient, facts.candidates[cid][1])
             findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
         assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
@@ -115,7 +117,6 @@ class Evaluator:
             as_of=when,
             ruleset=self.ruleset,
             policy=self.policy,
-            derived=_derived(course),
             candidates=ranked,
             warnings=(*history.warnings, *course.warnings, *self.knowledge.warnings(when)),
             catalog=self.catalog,
@@ -180,42 +181,34 @@ def evaluate(
     return evaluator_for(policy).evaluate(document, as_of, overrides, myeloma_gate)
 
 
-def _derived(course: PatientCourse) -> dict[str, Any]:
-    derived = course.summary()
-    if course.history.format == "fhir":
-        derived["fhir"] = {"lines": course.history.line_sources(), "not_used": list(course.history.not_used)}
-    return derived
-
-
-def _ranked(assessed: list[tuple[Standing, CandidateAssessment]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
+def _ranked(assessed: list[tuple[Standing, dict[str, Any]]], criteria: tuple[Criterion, ...]) -> tuple[CandidateAssessment, ...]:
     """Candidates best first, each with its rank and why it ranks there; equal standings share a
     rank and keep the order they were asked in."""
     ordered = sorted(assessed, key=lambda pair: pair[0].key)
     numbers = ranks([s for s, _ in ordered])
-    why = reasons([(c.therapy, s) for s, c in ordered], criteria, TIERS)
-    return tuple(attrs.evolve(c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
+    why = reasons([(c["therapy"], s) for s, c in ordered], criteria, TIERS)
+    return tuple(CandidateAssessment(**c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
 
 
 def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
-            criteria: tuple[Criterion, ...]) -> tuple[Standing, CandidateAssessment]:
-    """The candidate's standing for the ranking and its assessment (ranked later)."""
+            criteria: tuple[Criterion, ...]) -> tuple[Standing, dict[str, Any]]:
+    """The candidate's standing for the ranking and its assessment but for the rank (given once ranked)."""
     ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
     outcome = combine(ordered)
     agent = candidate.agent
     bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
-    return standing(tiers(outcome, ordered), criteria, bound), CandidateAssessment(
-        query=candidate.query,
-        therapy=agent.name if agent else candidate.query,
-        target=agent.targets if agent else (),
-        modality=agent.modality if agent else "unknown",
-        verdict=outcome.verdict,
-        earliest_date=outcome.earliest_date,
-        rank=0,
-        findings=ordered,
-        then=outcome.then,
-        earliest_date_set_by=outcome.set_by,
-        agents=tuple(a.name for a in candidate.parts),
-    )
+    return standing(tiers(outcome, ordered), criteria, bound), {
+        "query": candidate.query,
+        "therapy": agent.name if agent else candidate.query,
+        "target": agent.targets if agent else (),
+        "modality": agent.modality if agent else "unknown",
+        "verdict": outcome.verdict,
+        "earliest_date": outcome.earliest_date,
+        "findings": ordered,
+        "then": outcome.then,
+        "earliest_date_set_by": outcome.set_by,
+        "agents": tuple(a.name for a in candidate.parts),
+    }
 
 
 def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
@@ -251,13 +244,15 @@ def _bound_is_certain(course: PatientCourse) -> bool:
     return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 
-def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> Finding:
+def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], patient: dict[str, Any],
+             candidate: dict[str, Any]) -> Finding:
     bound = {"patient": patient, "candidate": candidate}
     timing = rule.timing
     return Finding(
         rule=rule.id,
         effect=rule.effect,
-        message=rule.render(bound),
+        message=None,
+        template=rule.message,
         evidence=rule.evidence,
         citation=rule.citation,
         facts=rule.quoted_facts(bound),
@@ -265,7 +260,7 @@ def _finding(rule: Rule, patient: dict[str, Any], candidate: dict[str, Any]) -> 
         timing=None if timing is None else timing.role,
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
-        templates=tuple((language, message) for language, _, message in rule.translations),
+        templates=templates,
         reasons=rule.reasons,
         values=rule.placeholder_values(bound),
     )

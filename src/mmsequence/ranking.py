@@ -13,7 +13,7 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ BINDINGS: dict[str, tuple[str, ...]] = {"patient": PATIENT_FIELDS, "candidate": 
 EVIDENCE_LEVELS = ("review", "guideline", "guideline-secondary", "trial-data", "label", "interpretation")
 _KEYS = ("id", "title", "evidence", "citation", "source", "reason", "zh-CN")
 _WAYS = ("better", "worse", "more")
-_COMPARE = {"$neq": lambda a, b: a != b, "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
+_Test = Callable[[Mapping[str, Any]], bool]
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {"$neq": lambda a, b: a != b, "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
             "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b}
 
 
@@ -54,33 +55,49 @@ class Criterion:
     field: tuple[str, str] | None  # (binding, field) of a ``more`` criterion
     reason: str
     translations: tuple[tuple[str, str, str], ...] = ()  # (language, title, reason)
+    #: The condition as a test per binding, made once.
+    _tests: tuple[tuple[str, _Test], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    @_tests.default
+    def _compile(self) -> tuple[tuple[str, _Test], ...]:
+        return tuple((binding, test(pattern)) for binding, pattern in self.condition.items())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its fields; the tests are made again."""
+        return (Criterion, tuple(getattr(self, a.name) for a in attrs.fields(Criterion) if a.init))
 
     def score(self, bound: Mapping[str, Mapping[str, Any]]) -> int:
         """Lower ranks first."""
         if self.field is not None:
             binding, field = self.field
             return -int(bound[binding].get(field, 0))
-        hit = all(matches(pattern, bound[binding]) for binding, pattern in self.condition.items())
+        hit = all(check(bound[binding]) for binding, check in self._tests)
         return (0 if hit else 1) if self.way == "better" else (1 if hit else 0)
 
     def reason_in(self, language: str | None) -> str:
         return next((r for lang, _, r in self.translations if lang == language), self.reason)
 
 
-def matches(pattern: Any, fact: Mapping[str, Any]) -> bool:
+def test(pattern: Any) -> _Test:
     """Whether a fact satisfies a pattern of the rule files' syntax (field equality, ``$and``,
-    ``$or`` and the comparisons)."""
+    ``$or`` and the comparisons), as a function of the fact."""
     if isinstance(pattern, list):
-        return all(matches(p, fact) for p in pattern)
+        return _all([test(p) for p in pattern])
     ((key, value),) = pattern.items()
     if key == "$and":
-        return all(matches(p, fact) for p in value)
+        return _all([test(p) for p in value])
     if key == "$or":
-        return any(matches(p, fact) for p in value)
+        tests = [test(p) for p in value]
+        return lambda fact: any(t(fact) for t in tests)
     if key in _COMPARE:
         ((field, operand),) = value.items()
-        return field in fact and bool(_COMPARE[key](fact[field], operand))
-    return bool(fact.get(key) == value)
+        compare = _COMPARE[key]
+        return lambda fact: field in fact and bool(compare(fact[field], operand))
+    return lambda fact: bool(fact.get(key) == value)
+
+
+def _all(tests: list[_Test]) -> _Test:
+    return lambda fact: all(t(fact) for t in tests)
 
 
 def _check_pattern(pattern: Any, fields: tuple[str, ...], where: str, problems: list[str]) -> None:

@@ -30,7 +30,7 @@ from .catalog import Catalog
 from .errors import InputError, RuleFileError
 from .fact_fields import CANDIDATE_FIELDS, MISSING_FACTS, PATIENT_FIELDS
 from .knowledge import Part, Reviewed, parse_reviewed, part_of
-from .messages import PARTS, PLACEHOLDER, render
+from .messages import PARTS, PLACEHOLDER
 from .policy import PACK_NAMES, Policy
 from .ranking import Criterion, load_criteria
 from .vocabulary import EFFECTS, SCHEDULE, Effect
@@ -92,13 +92,9 @@ class Rule:
     reasons: tuple[tuple[str, str], ...] = ()
     reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
 
-    def render(self, bound: dict[str, dict[str, Any]]) -> str:
-        """The message with its placeholders filled from the bound facts (see :mod:`mmsequence.messages`)."""
-        return render(self.message, bound)
-
     def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
-        return {f"{b}.{f}": bound[b][f] for b, f, _ in PLACEHOLDER.findall(self.message)}
+        return {f"{b}.{f}": bound[b][f] for b, f in _placeholders(self.message)}
 
     def title_in(self, language: str) -> str:
         """The rule's title in ``language``, else in English."""
@@ -111,6 +107,12 @@ class Rule:
     def missing(self, bound: dict[str, dict[str, Any]]) -> tuple[str, ...]:
         """The facts the rule depends on that the record leaves unknown."""
         return tuple(field for binding, field in self.depends_on if bound[binding][field] == "unknown")
+
+
+@functools.cache
+def _placeholders(message: str) -> tuple[tuple[str, str], ...]:
+    """The (binding, field) of each placeholder of a message, in order."""
+    return tuple((b, f) for b, f, _ in PLACEHOLDER.findall(message))
 
 
 @attrs.frozen
