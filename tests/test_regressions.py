@@ -170,3 +170,22 @@ def test_a_collection_that_cannot_be_ordered_against_an_infusion_is_an_error():
                    apheresis=[{"status": "done", "date": "2027-01"}])
     with pytest.raises(InputError, match=r"lines\[1\].start: '2027-01-15' cannot be ordered against apheresis\[0\].date '2027-01'"):
         evaluate(doc)
+
+
+def test_an_imprecise_last_dose_keeps_the_bound_of_its_worst_case_under_an_unknown_drug():
+    """Teclistamab's last dose known to the month (2016-01, so 1 to 3 January on 3 January) and an
+    unknown drug from 2 January: on its latest possible day the last dose follows the unknown drug,
+    which then cannot end the interval, so the wait's date stays as the indeterminate's bound, as it
+    does for that exact day (found by the random seed 1368187304 of the invariants)."""
+    import attrs
+
+    from mmsequence.testing import invariants
+
+    policy = attrs.evolve(load_policy(), interval_scope="after-bsab")
+    case = {"patient_id": "GEN-1", "as_of": "2016-01-03", "car_t_eligible": True,
+            "lines": [{"agents": ["teclistamab"], "start": "2016-01-01", "end": "2016-01"},
+                      {"agents": ["gprc5d site car-t"], "start": "2016-01-02"}],
+            "candidates": ["teclistamab"]}
+    (teclistamab,) = evaluate(case, policy=policy).candidates
+    assert (teclistamab.verdict, teclistamab.earliest_date) == ("indeterminate", datetime.date(2016, 7, 3))
+    assert invariants.check(case, policy) == []

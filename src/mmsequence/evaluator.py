@@ -238,9 +238,10 @@ def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Findi
 
 def _bound_is_certain(course: PatientCourse) -> bool:
     """Whether every unknown drug's line certainly started before the last dose of every exposure of
-    a kind that starts the interval's clock (so that none of them can end one)."""
+    a kind that starts the interval's clock (so that none of them can end one). An imprecise last
+    dose counts as its latest possible day: its worst case, as for the interval itself."""
     kinds = ("bsab", "car-t") if course.policy.interval_scope == "any-tcrt" else ("bsab",)
-    doses = [e.last_dose(course.as_of).earliest for e in course.exposures if e.agent.modality in kinds]
+    doses = [e.last_dose(course.as_of).latest for e in course.exposures if e.agent.modality in kinds]
     return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 

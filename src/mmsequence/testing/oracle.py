@@ -186,7 +186,7 @@ class _Patient:
 
     def _bound_is_certain(self) -> bool:
         kinds = reference.TCRT if self.policy.interval_scope == "any-tcrt" else ("bsab",)
-        doses = [g.last_dose(self.as_of).first for g in self.gifts if g.modality in kinds]
+        doses = [g.last_dose(self.as_of).last for g in self.gifts if g.modality in kinds]  # imprecise: worst case
         return bool(doses) and all(g.start.last < min(doses) for g in self.gifts if g.agent is None)
 
     def _window(self, anchor: reference.Days) -> reference.Days | None:
