@@ -119,18 +119,8 @@ async def _client(port: int, body: bytes, token: Callable[[], str], start: float
     try:
         while time.perf_counter() < stop:
             payload = body.replace(b"HOOK-INSTANCE", uuid.uuid4().hex.encode())
-            head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token()}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
             sent = time.perf_counter()
-            writer.write(head + payload)
-            await writer.drain()
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            await reader.readexactly(length)
+            status = await _post(reader, writer, port, token(), payload)
             ended = time.perf_counter()
             if status != 200:
                 errors.append(status)
@@ -142,22 +132,28 @@ async def _client(port: int, body: bytes, token: Callable[[], str], start: float
             await writer.wait_closed()
 
 
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, token: str, body: bytes) -> int:
+    """One patient-view POST on an open connection, its answer read whole; its status."""
+    head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    writer.write(head + body)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
 async def _large_client(port: int, body: bytes, token: Callable[[], str], stop: float, statuses: list[int]) -> None:
     """A second EHR sending large bodies back to back on one connection until ``stop``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < stop:
-            head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token()}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-            writer.write(head + body)
-            await writer.drain()
-            statuses.append(int((await reader.readline()).split()[1]))
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            await reader.readexactly(length)
+            statuses.append(await _post(reader, writer, port, token(), body))
     finally:
         writer.close()
         with contextlib.suppress(OSError):

@@ -26,7 +26,8 @@ def test_invalid_documents_raise_input_error_and_nothing_else(seed_value):
     run(_rejected, invalid_documents(), seed_value)
 
 
-def _evaluate_file(path, content: bytes) -> tuple[int, str, str]:
+def evaluate_file(path, content: bytes) -> tuple[int, str, str]:
+    """``mmsequence evaluate`` on ``content`` written to ``path``: exit code, stdout, stderr."""
     path.write_bytes(content)
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
@@ -37,7 +38,7 @@ def _evaluate_file(path, content: bytes) -> tuple[int, str, str]:
 @SEEDS
 def test_the_command_line_answers_bad_files_with_one_line_per_problem(seed_value, tmp_path):
     def rejected(content: bytes) -> None:
-        code, out, err = _evaluate_file(tmp_path / "document.json", content)
+        code, out, err = evaluate_file(tmp_path / "document.json", content)
         assert (code, out) == (2, "")
         assert err and all(line.startswith("mmsequence: ") for line in err.splitlines())
 

@@ -5,18 +5,15 @@ with its square (the attack cases of the robustness review, as properties)."""
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 from hypothesis import strategies as st
 
-from mmsequence.cli import main
-
 from .builders import document, line
 from .profiles import SEEDS, VALIDATION, run
 from .service_support import call_app, example
+from .test_fuzz import evaluate_file
 from .test_robustness import nested_extension_bundle
 from .test_service_app import PATIENT_VIEW, app_with
 
@@ -58,19 +55,10 @@ def hostile_texts(draw: st.DrawFn) -> bytes:
                        "entry": [{}] * draw(st.integers(0, 150_000))}).encode()
 
 
-def _evaluate(tmp_path: Any, content: bytes) -> tuple[int, str, str]:
-    path = tmp_path / "document.json"
-    path.write_bytes(content)
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(["evaluate", str(path)])
-    return code, out.getvalue(), err.getvalue()
-
-
 @SEEDS
 def test_hostile_documents_get_an_answer_or_a_named_refusal(seed_value, tmp_path):
     def check(content: bytes) -> None:
-        code, out, err = _evaluate(tmp_path, content)
+        code, out, err = evaluate_file(tmp_path / "document.json", content)
         assert code in (0, 2) and "Traceback" not in err
         if code == 2:
             assert out == "" and err and all(x.startswith("mmsequence: ") and len(x) < 400 for x in err.splitlines())
@@ -86,7 +74,7 @@ def test_output_grows_at_most_linearly_with_a_lines_drugs(seed_value, tmp_path):
         doubled = names + [f"{name}-again" for name in names]
         sizes = []
         for agents in (names, doubled):
-            code, out, _ = _evaluate(tmp_path, json.dumps(document(line(agents, "2024-01-01", "2024-03-01"))).encode())
+            code, out, _ = evaluate_file(tmp_path / "document.json", json.dumps(document(line(agents, "2024-01-01", "2024-03-01"))).encode())
             assert code == 0
             sizes.append(len(out))
         assert sizes[1] < 2.5 * sizes[0]
