@@ -145,3 +145,24 @@ def test_prior_lines_are_the_lines_of_therapy_the_text_output_counts(tmp_path):
     run_board([str(chart)], BOARD_DAY.isoformat(), str(out))
     html = out.read_text(encoding="utf-8")
     assert "3 prior lines" in html and "4 prior lines" not in html
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "Not assessed: the record says the patient died."),
+                                                 ("zh-CN", "未评估：病历记载患者已死亡。")])
+def test_a_record_not_assessed_is_one_row_saying_why_beside_the_others(tmp_path, language, words):
+    """A public Synthea chart (no myeloma, a recorded death) on the same board as the shipped
+    patients: the board is written, the row says why it was not assessed and offers no option, and
+    it sorts after every assessed patient."""
+    import gzip
+
+    chart = tmp_path / "synthea.json"
+    chart.write_bytes(gzip.decompress((Path(__file__).parent / "data" / "synthea" /
+                                       "Alejandro_Riojas_a9fcc685-c7a2-4474-bf25-26c8fe4b48f9.json.gz").read_bytes()))
+    out = tmp_path / "b.md"
+    assert run_board([str(chart), str(EXAMPLES)], BOARD_DAY.isoformat(), str(out), language=language) \
+        .startswith(f"{out}: 12 patients")
+    assert words in out.read_text(encoding="utf-8")
+    board = build_board([chart, EXAMPLES], BOARD_DAY, load_policy(), language=language)
+    (dead,) = [p for p in board.patients if not p.assessment.gate.assessed]
+    assert dead.summary.best is None and dead.plans is None
+    assert dead.summary.best_order > max(p.summary.best_order for p in board.patients if p is not dead)

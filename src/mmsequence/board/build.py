@@ -26,7 +26,7 @@ from ..i18n import ENGLISH
 from ..plans import Plans
 from ..policy import Policy
 from ..rulebook import Rulebook, shipped_rulebook
-from ..vocabulary import severity
+from ..vocabulary import VERDICTS, severity
 from .geometry import Timeline, build_timeline
 
 
@@ -47,7 +47,7 @@ class SummaryRow:
     prior_lines: int
     tcrts: tuple[str, ...]
     car_t_eligible: str
-    best: CandidateAssessment
+    best: CandidateAssessment | None  # None: the record was not assessed (the myeloma gate)
     waits: tuple[CandidateAssessment, ...]
     blocking_rules: tuple[str, ...]
     warnings: tuple[str, ...]
@@ -56,8 +56,8 @@ class SummaryRow:
 
     @property
     def best_order(self) -> int:
-        """Sort key of the best option: most favourable verdict first."""
-        return severity(self.best.verdict)
+        """Sort key of the best option: most favourable verdict first, a record not assessed last."""
+        return severity(self.best.verdict) if self.best is not None else len(VERDICTS)
 
 
 @attrs.frozen
@@ -176,7 +176,7 @@ def summarise(assessment: Assessment) -> SummaryRow:
         prior_lines=assessment.prior_lines,
         tcrts=tuple(a.name for a in agents if a is not None and a.is_tcrt),
         car_t_eligible=assessment.derived["car_t_eligible"],
-        best=assessment.candidates[0],
+        best=assessment.candidates[0] if assessment.candidates else None,
         waits=tuple(sorted((c for c in assessment.candidates if c.verdict == "wait"), key=lambda c: (c.earliest_date, c.rank))),
         blocking_rules=tuple(sorted({f.rule for c in assessment.candidates for f in c.blocking})),
         warnings=assessment.warnings,
