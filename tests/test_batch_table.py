@@ -100,3 +100,23 @@ def test_a_table_that_is_neither_parquet_nor_csv_is_refused_before_the_batch(tmp
     code, err = run(capsys, str(EXAMPLES), "--out", str(out), "--table", str(tmp_path / "t.xlsx"))
     assert code == 2 and "--table: " in err and "is neither a .parquet nor a .csv file" in err
     assert not out.exists()
+
+
+def test_a_record_not_assessed_is_one_row_saying_so(tmp_path, capsys):
+    """A public Synthea chart (no myeloma diagnosis) is a row of its own, marked not assessed, not a
+    patient that silently disappears from the table."""
+    import gzip
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "tb-101.json", folder)
+    (folder / "synthea.json").write_bytes(gzip.decompress(
+        (Path(__file__).parent / "data" / "synthea" / "Stephen_McLaughlin_7735ab79-6ac8-4b81-9936-f7ddabd18751.json.gz")
+        .read_bytes()))
+    table = tmp_path / "results.csv"
+    assert run(capsys, str(folder), "--out", str(tmp_path / "o.jsonl"), "--as-of", AS_OF, "--table", str(table))[0] == 0
+    rows = csv_rows(table)
+    (synthea,) = [r for r in rows if r["source"] == "synthea.json"]
+    assert synthea["myeloma_gate"] == "not-assessed" and synthea["therapy"] == synthea["verdict"] == ""
+    others = [r for r in rows if r["source"] == "tb-101.json"]
+    assert others and all(r["myeloma_gate"] == "assessed" and r["verdict"] for r in others)

@@ -4,7 +4,8 @@ One row per patient and candidate, read back from the batch's JSONL output (so a
 table holds every patient of the file): where the document came from, the patient, the day, the
 ruleset digest, the candidate, its rank, verdict, what a wait becomes, its not-before date and the
 rules that set it, and the deciding rules (the live findings whose effect is the verdict). A
-document that could not be assessed is one row with its errors and no candidate.
+record the myeloma gate did not let through (``myeloma_gate`` is ``not-assessed``) is one row with
+no candidate, and a document that could not be read is one row with its errors.
 
 Parquet (typed columns: ``rank`` an integer, dates as dates) needs pyarrow, the ``table`` extra;
 CSV needs nothing. Either is written beside its final name and renamed into place, in batches of
@@ -25,7 +26,7 @@ import orjson
 from .errors import InputError, missing_extra
 
 COLUMNS = ("source", "patient_id", "as_of", "ruleset", "therapy", "query", "target", "modality", "rank", "verdict",
-           "then", "earliest_date", "earliest_date_set_by", "deciding_rules", "errors")
+           "then", "earliest_date", "earliest_date_set_by", "deciding_rules", "myeloma_gate", "errors")
 _DATES = ("as_of", "earliest_date")
 _SUFFIXES = (".parquet", ".csv")
 _BATCH_ROWS = 10_000
@@ -64,7 +65,10 @@ def table_rows(jsonl: Path) -> Iterator[dict[str, Any]]:
                 yield base | {"errors": "; ".join(record["errors"])}
                 continue
             base |= {"patient_id": record["patient_id"], "as_of": record["as_of"],
-                     "ruleset": record["ruleset"]["digest"] if "ruleset" in record else ruleset}
+                     "ruleset": record["ruleset"]["digest"] if "ruleset" in record else ruleset,
+                     "myeloma_gate": record["myeloma_gate"]["state"]}
+            if not record["candidates"]:  # not assessed: the patient still has a row, saying so
+                yield base
             for c in record["candidates"]:
                 yield base | {
                     "therapy": c["therapy"], "query": c["query"], "target": ", ".join(c["target"]),
