@@ -71,5 +71,5 @@ def test_the_fast_check_of_the_limits_steps_aside_for_any_doubt():
 @given(_VALUES, st.booleans(), st.data())
 def test_the_fast_decoding_agrees_with_checking_every_object(value, tight, data):
     limits = _LIMITS if tight else ReadLimits()
-    text = _json(value, data.draw)
+    text = data.draw(st.sampled_from(["", " ", "\n\t"])) + _json(value, data.draw)
     assert _decoded(text, limits) == _reference(text, limits)

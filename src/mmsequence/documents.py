@@ -7,12 +7,15 @@ and report the same problems, each naming its file or field.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+import msgspec
 
 from .catalog import Catalog, load_catalog
 from .errors import InputError
@@ -56,43 +59,90 @@ def _path(link: tuple[Any, ...] | None) -> str:
     return "".join(parts).removeprefix(".") or "(top level)"
 
 
-def _plainly_within(value: Any, limits: ReadLimits) -> tuple[int, int] | None:
-    """(keys, colons in keys and strings) of decoded JSON plainly within ``limits``; None for any
-    doubt (a value over a limit, a type other than JSON's own), which the full check then names."""
+def _plainly_within(value: Any, limits: ReadLimits) -> bool:
+    """Whether decoded JSON is plainly within ``limits``; False for any doubt (a value over a limit,
+    a type other than JSON's own), which the full check then names."""
     if type(value) not in (dict, list):
-        return None
-    keys = colons = 0
+        return False
     most, deepest, longest = limits.max_items, limits.max_depth, limits.max_string_chars
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if depth >= deepest or len(item) > most:
-            return None
+            return False
         children = item
         if type(item) is dict:
-            keys += len(item)
             for key in item:
                 if type(key) is not str or len(key) > longest:
-                    return None
-                colons += key.count(":")
+                    return False
             children = item.values()
         for child in children:
             kind = type(child)
             if kind is str:
                 if len(child) > longest:
-                    return None
-                colons += child.count(":")
+                    return False
             elif kind is dict or kind is list:
                 stack.append((child, depth + 1))
             elif kind not in (int, float, bool, type(None)):
-                return None
-    return keys, colons
+                return False
+    return True
+
+
+#: A JSON object or array as its members' text, each left undecoded.
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
+
+
+def _text_plainly_within(text: bytes, limits: ReadLimits) -> bool:
+    """Whether JSON text is plainly within ``limits``, read from the text in C rather than by a walk
+    over the decoded value; False for any doubt. A part of the text no longer than twice
+    ``max_items`` holds no array or object with more items, nor, no longer than
+    ``max_string_chars``, a longer string; larger parts are split into their members until they
+    are that small. A part nested ``depth`` deep holds nothing nested ``max_depth`` deep when,
+    laid out one element a line, no line of it is indented ``max_depth - depth`` deep."""
+    small = min(2 * limits.max_items, limits.max_string_chars)
+    parts: list[tuple[Any, int]] = [(text, 0)]
+    while parts:
+        part, depth = parts.pop()
+        if depth >= limits.max_depth:
+            return False
+        if len(part) <= small:
+            if (b"\n" + b" " * (limits.max_depth - depth)) in msgspec.json.format(part, indent=1):
+                return False
+            continue
+        try:
+            members = _MEMBERS.decode(part)
+        except msgspec.ValidationError:  # a long scalar: only a string can be over a limit
+            value = msgspec.json.decode(part)
+            if isinstance(value, str) and len(value) > limits.max_string_chars:
+                return False
+            continue
+        if len(members) > limits.max_items:
+            return False
+        if isinstance(members, dict):
+            if any(len(key) > limits.max_string_chars for key in members):
+                return False
+            members = members.values()
+        parts.extend((member, depth + 1) for member in members)
+    return True
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cycle collection meanwhile: decoded JSON holds no cycles, and the collections that the
+    many objects of a large document set off take twice as long as decoding it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def check_limits(value: Any, where: str, limits: ReadLimits = READ_LIMITS) -> None:
     """LimitExceeded naming ``where``, the limit and the path of the first value over it (a walk
     with its own stack, so however deep the value, the check itself cannot overflow)."""
-    if _plainly_within(value, limits) is not None:
+    if _plainly_within(value, limits):
         return
     stack: list[tuple[Any, int, tuple[Any, ...] | None]] = [(value, 0, None)]
     while stack:
@@ -144,18 +194,20 @@ def decode_json(text: str | bytes, where: str, limits: ReadLimits = READ_LIMITS)
     UTF-8 JSON (including integers too long to read, nesting too deep and a key given twice in one
     object), a :class:`LimitExceeded` for JSON over a limit.
 
-    The fast way decodes without looking at each object's keys: every colon of JSON text outside
-    its strings separates a key from its value, so no key was given twice exactly when the text's
-    colons, less those its keys and strings hold, are as many as the keys decoded (text that
-    writes a colon as an escape takes the slow way, which checks each object)."""
+    The fast way decodes without looking at each object's keys, then checks the limits on the
+    text (:func:`_text_plainly_within`): every colon of JSON text outside its strings separates a
+    key from its value, so no key was given twice exactly when the text has as many colons as the
+    decoded value written again (text that writes a colon as an escape takes the slow way, which
+    checks each object)."""
     try:
-        plain = text.decode("utf-8") if isinstance(text, bytes) else text
-        if "\\u003a" not in plain and "\\u003A" not in plain:
-            value = json.loads(plain)
-            counted = _plainly_within(value, limits)
-            if counted is not None and plain.count(":") - counted[1] == counted[0]:
+        raw = text if isinstance(text, bytes) else text.encode("utf-8")
+        if b"\\u003a" not in raw and b"\\u003A" not in raw:
+            with _collection_paused():
+                value = json.loads(raw.decode("utf-8") if text is raw else text)
+            if type(value) in (dict, list) and raw.count(b":") == msgspec.json.encode(value).count(b":") \
+                    and _text_plainly_within(raw, limits):
                 return value
-    except (ValueError, RecursionError):
+    except (ValueError, TypeError, OverflowError, RecursionError, msgspec.MsgspecError):
         pass  # the slow way says what is wrong
     try:
         value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text, object_pairs_hook=_unique_keys)
