@@ -92,15 +92,16 @@ def _plainly_within(value: Any, limits: ReadLimits) -> bool:
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
 
 
-def _text_plainly_within(text: bytes, limits: ReadLimits) -> bool:
+def _text_plainly_within(text: bytes, limits: ReadLimits, depth: int = 0) -> bool:
     """Whether JSON text is plainly within ``limits``, read from the text in C rather than by a walk
     over the decoded value; False for any doubt. A part of the text no longer than twice
     ``max_items`` holds no array or object with more items, nor, no longer than
     ``max_string_chars``, a longer string; larger parts are split into their members until they
     are that small. A part nested ``depth`` deep holds nothing nested ``max_depth`` deep when,
-    laid out one element a line, no line of it is indented ``max_depth - depth`` deep."""
+    laid out one element a line, no line of it is indented ``max_depth - depth`` deep (``depth``:
+    how deep the text itself is nested in the document)."""
     small = min(2 * limits.max_items, limits.max_string_chars)
-    parts: list[tuple[Any, int]] = [(text, 0)]
+    parts: list[tuple[Any, int]] = [(text, depth)]
     while parts:
         part, depth = parts.pop()
         if depth >= limits.max_depth:
@@ -118,11 +119,9 @@ def _text_plainly_within(text: bytes, limits: ReadLimits) -> bool:
             continue
         if len(members) > limits.max_items:
             return False
-        if isinstance(members, dict):
-            if any(len(key) > limits.max_string_chars for key in members):
-                return False
-            members = members.values()
-        parts.extend((member, depth + 1) for member in members)
+        if isinstance(members, dict) and any(len(key) > limits.max_string_chars for key in members):
+            return False
+        parts.extend((member, depth + 1) for member in (members.values() if isinstance(members, dict) else members))
     return True
 
 
@@ -137,6 +136,48 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class NotPlain(ValueError):
+    """JSON text that the fast way does not read: it may hold a problem, which the slow way names."""
+
+
+def plain_part(part: Any, depth: int = 0, limits: ReadLimits = READ_LIMITS) -> Any:
+    """A part of JSON text (bytes, or a member as :func:`plain_members` gives it) nested ``depth``
+    deep in its document, decoded as :func:`decode_json` decodes the whole; :class:`NotPlain`
+    unless it is plainly valid, within ``limits``, and gives no key twice in one object: every
+    colon of JSON text outside its strings separates a key from its value, so no key was given
+    twice exactly when the text has as many colons as the decoded value written again (text that
+    writes a colon as an escape is not plain)."""
+    text = bytes(part)
+    try:
+        if b"\\u003a" not in text and b"\\u003A" not in text:
+            value = msgspec.json.decode(text)  # strict JSON: where json.loads decodes it too, the same value
+            if text.count(b":") == msgspec.json.encode(value).count(b":") and _text_plainly_within(text, limits, depth):
+                return value
+    except (ValueError, TypeError, OverflowError, RecursionError, msgspec.MsgspecError):
+        pass
+    raise NotPlain
+
+
+def plain_members(part: Any, depth: int = 0, limits: ReadLimits = READ_LIMITS) -> dict[str, Any] | list[Any]:
+    """The members of an object or array of JSON text nested ``depth`` deep, each left as text for
+    :func:`plain_part` or this function; :class:`NotPlain` unless it is an object or array within
+    ``limits`` that gives no key twice (its own members are checked as they are read)."""
+    text = bytes(part)
+    try:
+        members = _MEMBERS.decode(text)
+    except msgspec.MsgspecError:
+        raise NotPlain from None
+    if depth >= limits.max_depth or len(members) > limits.max_items or b"\\u003a" in text or b"\\u003A" in text:
+        raise NotPlain
+    if isinstance(members, dict):
+        if any(len(key) > limits.max_string_chars for key in members):
+            raise NotPlain
+        colons = len(members) + sum(key.count(":") for key in members)
+        if text.count(b":") != colons + sum(bytes(member).count(b":") for member in members.values()):
+            raise NotPlain
+    return members
 
 
 def check_limits(value: Any, where: str, limits: ReadLimits = READ_LIMITS) -> None:
@@ -194,21 +235,12 @@ def decode_json(text: str | bytes, where: str, limits: ReadLimits = READ_LIMITS)
     UTF-8 JSON (including integers too long to read, nesting too deep and a key given twice in one
     object), a :class:`LimitExceeded` for JSON over a limit.
 
-    The fast way decodes without looking at each object's keys, then checks the limits on the
-    text (:func:`_text_plainly_within`): every colon of JSON text outside its strings separates a
-    key from its value, so no key was given twice exactly when the text has as many colons as the
-    decoded value written again (text that writes a colon as an escape takes the slow way, which
-    checks each object)."""
-    try:
-        raw = text if isinstance(text, bytes) else text.encode("utf-8")
-        if b"\\u003a" not in raw and b"\\u003A" not in raw:
-            with _collection_paused():
-                value = json.loads(raw.decode("utf-8") if text is raw else text)
-            if type(value) in (dict, list) and raw.count(b":") == msgspec.json.encode(value).count(b":") \
-                    and _text_plainly_within(raw, limits):
-                return value
-    except (ValueError, TypeError, OverflowError, RecursionError, msgspec.MsgspecError):
-        pass  # the slow way says what is wrong
+    The fast way (:func:`plain_part`) decodes without looking at each object's keys and checks the
+    limits on the text; whatever it doubts takes the slow way, which checks each object."""
+    with contextlib.suppress(NotPlain, UnicodeEncodeError), _collection_paused():
+        value = plain_part(text if isinstance(text, bytes) else text.encode("utf-8"), 0, limits)
+        if type(value) in (dict, list):
+            return value
     try:
         value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text, object_pairs_hook=_unique_keys)
     except _DuplicateKey as error:
@@ -228,12 +260,14 @@ def decode_json(text: str | bytes, where: str, limits: ReadLimits = READ_LIMITS)
 
 def load_json(path: str | Path) -> Any:
     """A UTF-8 JSON file, decoded; problems name the file."""
-    path = Path(path)
+    return decode_json(_file_bytes(path), str(path))
+
+
+def _file_bytes(path: str | Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return Path(path).read_bytes()
     except OSError as error:
         raise InputError([Notice("json.unreadable", str(path), why=error.strerror)]) from None
-    return decode_json(raw, str(path))
 
 
 def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> PatientHistory:
@@ -246,6 +280,14 @@ def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> 
 
     data = decode_json(text, where)
     return fast_history(text) or read_document(data, catalog)
+
+
+def _names_resource_type(text: bytes) -> bool:
+    """Whether JSON text is plainly an object with a ``resourceType``, as :func:`is_fhir` asks of decoded JSON."""
+    try:
+        return "resourceType" in plain_members(text)
+    except NotPlain:
+        return False
 
 
 def is_fhir(data: Any) -> bool:
@@ -271,7 +313,15 @@ def read_document(
     if isinstance(source, PatientHistory):
         return source
     if isinstance(source, (str, Path)):
-        data = load_json(source)
+        text = _file_bytes(source)
+        if _names_resource_type(text):  # a FHIR resource: read from the text, holding only what is read
+            from .fhir.importer import read_bundle_text
+
+            history = read_bundle_text(text, catalog or load_catalog(), patient_id=patient_id, candidates=candidates,
+                                       observations=observations)
+            if history is not None:
+                return history
+        data = decode_json(text, str(source))
     else:
         data = source
         check_limits(data, "document")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..catalog import Catalog
@@ -13,7 +13,7 @@ from ..notices import Notice, is_other_drug
 from .coding import names_car_t_order, not_therapy_by_name
 from .dates import partial_date
 from .lines import build_lines
-from .model import Unread, read_leniently
+from .model import ReadBundle, Unread, read_leniently, read_text
 from .records import LINE_EXTENSION, Records, ResourceReader, facts_over_plans, medication_index, relative_reference
 
 #: How many records of each list a note names before it only counts.
@@ -191,13 +191,48 @@ def read_bundle(
     is on ``Line.origin``; records not used are in ``warnings``. Raises
     :class:`~mmsequence.errors.InputError` naming every invalid or contradictory field.
     """
+    observations = _observations(observations)
+    model, left_out = read_leniently(bundle, lambda resource: not_therapy_by_name(resource, catalog),
+                                     _unmapped(observations))
+    return _read(model, left_out, catalog, patient_id, candidates, line_extension, observations)
+
+
+def read_bundle_text(
+    text: bytes,
+    catalog: Catalog,
+    *,
+    patient_id: str | None = None,
+    candidates: list[str] | None = None,
+    line_extension: str = LINE_EXTENSION,
+    observations: Mapping[str, tuple[str, ...]] | None = None,
+) -> PatientHistory | None:
+    """The patient history in a Bundle's JSON text, as :func:`read_bundle` reads the decoded text,
+    through the typed fast path and without holding the resources it does not read; None when
+    the text or the Bundle is in any doubt (decode it and call :func:`read_bundle`, which names
+    every problem)."""
+    observations = _observations(observations)
+    model = read_text(text, _unmapped(observations))
+    if model is None:
+        return None
+    return _read(model, [], catalog, patient_id, candidates, line_extension, observations)
+
+
+def _observations(observations: Mapping[str, tuple[str, ...]] | None) -> Mapping[str, tuple[str, ...]]:
     if observations is None:
         from ..policy import load_policy
 
-        observations = load_policy().observation_codes()
+        return load_policy().observation_codes()
+    return observations
+
+
+def _unmapped(observations: Mapping[str, tuple[str, ...]]) -> Callable[[Mapping[str, Any]], str | None]:
     mapped = {code for codes in observations.values() for code in codes}
-    model, left_out = read_leniently(bundle, lambda resource: not_therapy_by_name(resource, catalog),
-                                     lambda resource: _unmapped_observation(resource, mapped))
+    return lambda resource: _unmapped_observation(resource, mapped)
+
+
+def _read(model: ReadBundle, left_out: list[Notice], catalog: Catalog, patient_id: str | None,
+          candidates: list[str] | None, line_extension: str, observations: Mapping[str, tuple[str, ...]]) -> PatientHistory:
+    """The history of a Bundle as read (:mod:`mmsequence.fhir.model`)."""
     entries = model.entries
     patient_id, patient_refs = _patient_id(entries, patient_id)
     medications = medication_index((url, resource) for _, url, resource in entries)

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ..documents import NotPlain, plain_members, plain_part
 from ..errors import InputError, missing_extra
 from ..notices import Notice
 
@@ -149,23 +150,61 @@ def read_leniently(document: Any, harmless: Callable[[Mapping[str, Any]], bool] 
 def _typed_bundle(document: Mapping[str, Any], unread: Callable[[Mapping[str, Any]], str | None]) -> ReadBundle | None:
     """The Bundle through the typed fast path (:mod:`mmsequence.fhir.typed`), each resource read a
     typed record; None if anything in it is in doubt (then fhir.resources validates it whole)."""
+    entries = []
+    for i, entry in enumerate(document.get("entry") or ()):
+        resource = entry.get("resource")
+        if not (isinstance(resource, Mapping) and isinstance(resource.get("resourceType"), str)):
+            return None
+        entries.append((i, entry.get("fullUrl"), _unread(resource, unread) or resource))
+    return _typed_entries(document, entries)
+
+
+def _typed_entries(document: Mapping[str, Any], entries: list[tuple[int, Any, Any]]) -> ReadBundle | None:
+    """The Bundle with its entries (index, fullUrl, resource or :class:`Unread`) through the typed
+    fast path; None if anything in it is in doubt."""
     from .typed import RESOURCE_TYPES, timestamp, typed_resource
 
     valid, when = timestamp(document)
     if not valid:
         return None
-    entries = []
-    for i, entry in enumerate(document.get("entry") or ()):
-        resource, url = entry.get("resource"), entry.get("fullUrl")
-        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+    typed_entries = []
+    for i, url, resource in entries:
+        kind = resource.kind if isinstance(resource, Unread) else resource.get("resourceType")
         if not isinstance(kind, str) or kind not in RESOURCE_TYPES \
                 or (url is not None and not (isinstance(url, str) and re.fullmatch(r"\S+", url))):
             return None
-        typed = _unread(resource, unread) or typed_resource(resource)
+        typed = resource if isinstance(resource, Unread) else typed_resource(resource)
         if typed is None:
             return None
-        entries.append((i, url, typed))
-    return ReadBundle(when, entries)
+        typed_entries.append((i, url, typed))
+    return ReadBundle(when, typed_entries)
+
+
+def read_text(text: bytes, unread: Callable[[Mapping[str, Any]], str | None] = lambda _: None) -> ReadBundle | None:
+    """The Bundle in JSON text through the typed fast path, as :func:`read_leniently` reads the
+    decoded text, without keeping what it does not read: each resource is decoded on its own and,
+    if :class:`Unread`, let go at once. None for any doubt about the text or the Bundle (then the
+    text is decoded whole and read as usual, which names every problem); InputError for a Bundle
+    that :func:`read_leniently` refuses as such."""
+    try:
+        root = plain_members(text)
+        if not isinstance(root, dict):
+            return None
+        shell = {key: plain_part(value, 1) for key, value in root.items() if key != "entry"}
+        entries = []
+        listed = plain_members(root["entry"], 1) if "entry" in root else []
+        if not isinstance(listed, list):
+            return None
+        for i, member in enumerate(listed):
+            entry = plain_part(member, 2)
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not (isinstance(resource, dict) and isinstance(resource.get("resourceType"), str)):
+                return None
+            entries.append((i, entry.get("fullUrl"), _unread(resource, unread) or resource))
+    except NotPlain:
+        return None
+    _bundle_problems(shell)  # every entry is an object with a resource: the shell says the rest
+    return _typed_entries(shell, entries)
 
 
 def _bundle_problems(document: Any) -> list[str]:
