@@ -16,6 +16,7 @@ Procedures and diagnoses are recognised by their words, and myeloma also by its 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -106,10 +107,28 @@ def _text_candidates(text: str) -> Iterator[str]:
             yield " ".join(words[start:start + size])
 
 
+#: Per catalog (by identity, dropped with the catalog): the agent each text named, as
+#: :func:`agent_by_text` found it. A record names the same few drugs over and over.
+_BY_TEXT: dict[int, dict[str, Agent | None]] = {}
+_TEXTS_KEPT = 65_536
+
+
 def agent_by_text(text: str, catalog: Catalog) -> Agent | None:
     """The first catalog agent a name in ``text`` matches ('Tecvayli 10 mg/mL' -> teclistamab;
     'daratumumab-hyaluronidase-fihj 1,800 mg...' -> daratumumab; 'Bortezomib 3.5 MG Injection' ->
     bortezomib), trying the whole text, its runs of words, then the ingredients an RxNorm name lists."""
+    known = _BY_TEXT.get(id(catalog))
+    if known is None:
+        known = _BY_TEXT[id(catalog)] = {}
+        weakref.finalize(catalog, _BY_TEXT.pop, id(catalog), None)
+    if text not in known:
+        if len(known) >= _TEXTS_KEPT:
+            known.clear()
+        known[text] = _agent_by_text(text, catalog)
+    return known[text]
+
+
+def _agent_by_text(text: str, catalog: Catalog) -> Agent | None:
     found = next((agent for part in _text_candidates(text) for name in name_variants(part)
                   if (agent := catalog.lookup(name))), None)
     if found is not None:
