@@ -28,7 +28,6 @@ from .schema import json_schema
 from .service.command import add_serve_command
 from .service.dev import add_dev_keys_command
 from .testing.command import add_validate_command
-from .testing.vignettes import run_vignettes
 
 
 def _overrides(specs: list[str]) -> tuple[Override, ...]:
@@ -129,6 +128,8 @@ def _vignettes(args: argparse.Namespace) -> str:
 
         results = run_plan_vignettes([Path(s) for s in args.paths] or [plan_vignettes_dir()], args.policy)
     else:
+        from .testing.vignettes import run_vignettes
+
         results = run_vignettes([Path(s) for s in args.paths] or [vignettes_dir()], args.policy)
     width = max((len(r.name) for r in results), default=4)
     lines = [f"{'vignette'.ljust(width)}  result"]

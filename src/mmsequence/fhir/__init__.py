@@ -11,8 +11,17 @@ Every reader of mmsequence accepts a Bundle wherever it accepts a patient-histor
 
 from __future__ import annotations
 
-from ..lines import PAUSE_DAYS, REGIMEN_DAYS
-from .importer import import_report, read_bundle
-from .records import LINE_EXTENSION
+import importlib
+from typing import Any
+
+#: Imported on first use: a command that reads no Bundle does not load the reader.
+_LAZY = {"import_report": ".importer", "read_bundle": ".importer", "LINE_EXTENSION": ".records",
+         "PAUSE_DAYS": "..lines", "REGIMEN_DAYS": "..lines"}
 
 __all__ = ["LINE_EXTENSION", "PAUSE_DAYS", "REGIMEN_DAYS", "import_report", "read_bundle"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, missing_extra
-from . import logs
 from .dev import refuse_public_bind
+
+#: The service's log formats (:mod:`mmsequence.service.logs`, imported when serving).
+LOG_FORMATS = ("text", "json")
 
 #: With ``--workers N`` each worker process rebuilds its settings from the same arguments.
 _ARGS_VARIABLE = "MMSEQUENCE_SERVE_ARGS"
@@ -48,7 +50,7 @@ def _add_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="a browser origin allowed to call the service (https://ehr.example.org); repeatable")
     serve.add_argument("--policy", help="site policy file (YAML or JSON)")
-    serve.add_argument("--log-format", choices=logs.FORMATS, default="text",
+    serve.add_argument("--log-format", choices=LOG_FORMATS, default="text",
                        help="log lines as text or as one JSON object a line (default: %(default)s)")
     serve.add_argument("--insecure-dev-no-auth", action="store_true",
                        help="accept requests without a JWT; for development only, logged loudly")
@@ -100,6 +102,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 def worker_app() -> Any:
     """The application of one worker process (uvicorn's factory for ``--workers N``)."""
+    from . import logs
     from .app import create_app
 
     args = argparse.Namespace(**json.loads(os.environ[_ARGS_VARIABLE]))
@@ -111,6 +114,7 @@ def _serve(args: argparse.Namespace) -> str:
     try:
         import uvicorn
 
+        from . import logs
         from .app import create_app
         from .server import refuse_if_served, run_workers
         from .store import open_store

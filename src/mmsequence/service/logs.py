@@ -14,7 +14,6 @@ import json
 import logging
 from typing import Any
 
-FORMATS = ("text", "json")
 TEXT_FORMAT = "%(levelname)s:     [%(process)d] %(name)s: %(message)s"
 #: The fields of the lines whose message format is known: the request line of mmsequence.service.app.
 _FIELDS = {"%s %s %d %.1f ms": ("method", "path", "status", "duration_ms")}

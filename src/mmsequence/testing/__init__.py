@@ -19,15 +19,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .invariants import INVARIANTS, check
-from .plan_invariants import PLAN_INVARIANTS, check_plans
-
 _LAZY = {
+    "INVARIANTS": "invariants", "check": "invariants", "PLAN_INVARIANTS": "plan_invariants", "check_plans": "plan_invariants",
     "patient_histories": "strategies", "partial_dates": "strategies", "policies": "strategies",
     "invalid_documents": "invalid", "invalid_files": "invalid", "realistic_charts": "charts",
 }
 
-__all__ = ["INVARIANTS", "PLAN_INVARIANTS", "check", "check_plans", *_LAZY]
+__all__ = [*_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 
 from ..errors import missing_extra
@@ -15,6 +14,8 @@ def _validate(args: argparse.Namespace) -> str:
         from . import validation
     except ImportError as error:
         raise missing_extra("validate", "testing", error.name) from None
+    import secrets
+
     policy = load_policy(args.policy)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     bar = validation.ProgressBar(args.examples)
