@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmsequence.documents import ReadLimits, _unique_keys, check_limits, decode_json
+from mmsequence.documents import ReadLimits, _unique_keys, check_limits, decode_json, read_document
 from mmsequence.errors import MmsequenceError
 
 _TEXT = st.text(alphabet=":ab\\\"é", max_size=4)
@@ -66,6 +66,18 @@ def test_the_fast_check_of_the_limits_steps_aside_for_any_doubt():
         deep = [deep]
     assert _decoded(json.dumps(deep), _LIMITS) == ("error", ("doc: [0][0][0][0]: nested deeper than 4 levels"
                                                             " (limit max_depth)",))
+
+
+def test_text_nested_past_any_decoder_is_refused_naming_the_limit(tmp_path):
+    path = tmp_path / "deep.json"
+    for opening, closing in ((b"[", b"]"), (b'{"resourceType": "Bundle", "entry": [', b"]}")):
+        path.write_bytes(opening + b"[" * 100_000 + b"]" * 100_000 + closing)
+        try:
+            read_document(path)
+        except MmsequenceError as error:
+            assert "limit max_depth" in error.problems[0]
+        else:
+            raise AssertionError("read")
 
 
 @given(_VALUES, st.booleans(), st.data())

@@ -167,7 +167,7 @@ def plain_members(part: Any, depth: int = 0, limits: ReadLimits = READ_LIMITS) -
     text = bytes(part)
     try:
         members = _MEMBERS.decode(text)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # text nested thousands deep exhausts the decoder's recursion
         raise NotPlain from None
     if depth >= limits.max_depth or len(members) > limits.max_items or b"\\u003a" in text or b"\\u003A" in text:
         raise NotPlain
