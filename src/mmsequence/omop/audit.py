@@ -82,7 +82,7 @@ class Auditor:
         lines = ChartLines.of(chart)
         used = site if self.lines == "site" else None
         rows = [assess(self.evaluator, d) for d in decisions(lines, self.evaluator.catalog, self.mapping, used)]
-        derived, compared = readings.read_lines(lines, self.evaluator.catalog, self.codeset,
+        derived, compared = readings.read_lines(lines, self.codeset,
                                                 site if self.lines != "imwg" else None)
         drugs = sum(1 for r in records.rows if r.domain == "drug")
         return PersonResult(rows, chart.unmapped, derived, compared, drugs)
