@@ -109,4 +109,5 @@ def test_identical_readings_have_no_disagreement():
 
 def test_drugs_before_the_first_myeloma_diagnosis_are_not_read():
     events = [drug("cyclophosphamide", 0, 10), drug("bortezomib", 100, 200)]
-    assert [line.source_value for line in ohdsi_lines(events, codeset(CATALOG), DAY + datetime.timedelta(days=50))] == ["bortezomib"]
+    diagnosis = DAY + datetime.timedelta(days=50)
+    assert [line.source_value for line in ohdsi_lines(events, codeset(CATALOG), diagnosis)] == ["bortezomib"]
