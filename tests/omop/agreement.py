@@ -48,7 +48,7 @@ def chart_events(bundle: dict[str, Any]) -> list[Event]:
 
 def compare_events(person: int, events: list[Event]) -> dict[str, Any]:
     visible = codeset(CATALOG) | {e.name for e in events if e.kind == "car-t-infusion"}
-    return compared(person, OHDSI_LOGIC, imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, CATALOG)),
+    return compared(person, OHDSI_LOGIC, imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, codeset(CATALOG))),
                     visible)
 
 

@@ -6,7 +6,7 @@ import datetime
 
 from mmsequence.catalog import load_catalog
 from mmsequence.omop.chart import ChartReader, PersonRecords, Row
-from mmsequence.omop.decisions import decisions
+from mmsequence.omop.decisions import ChartLines, decisions
 from mmsequence.omop.mapping import omop_mapping
 from mmsequence.omop.vocabulary import Ingredient, Vocabulary
 from mmsequence.policy import policy_from_mapping
@@ -41,7 +41,7 @@ def test_each_tcrt_start_is_a_decision_with_the_history_of_the_day_before():
             Row("condition", 10, 1, D(2021, 12, 1)), Row("measurement", 11, 999, D(2022, 2, 1))]
     chart = _chart(rows)
     assert chart.unmapped == {("measurement", 999, "not mapped"): 1}
-    first, second = decisions(chart, CATALOG, MAPPING)
+    first, second = decisions(ChartLines.of(chart), CATALOG, MAPPING)
     assert (first.day, first.therapy, first.line) == (D(2022, 8, 1), "teclistamab", 2)
     (line,) = first.history.lines
     assert line.agents == ("daratumumab", "lenalidomide") and str(line.end) == "2022-06-30"
@@ -59,6 +59,6 @@ def test_disagreeing_records_of_one_day_leave_eligibility_unknown_and_a_bad_over
             Row("observation", 2, 60, D(2022, 12, 1), value_concept_id=61),
             Row("observation", 3, 60, D(2022, 12, 1), value_concept_id=62),
             Row("observation", 4, 70, D(2023, 1, 1), value_text="no colon here")]
-    (decision,) = decisions(_chart(rows), CATALOG, MAPPING)
+    (decision,) = decisions(ChartLines.of(_chart(rows)), CATALOG, MAPPING)
     assert decision.history.car_t_eligible is None and decision.history.overrides == ()
     assert any("observation/4" in w and "override not used" in w for w in decision.history.warnings)

@@ -24,7 +24,7 @@ def drug(name: str, start: int, end: int) -> Event:
 
 
 def shape(events: list[Event]) -> list[str]:
-    return [line.source_value for line in ohdsi_lines(events, CATALOG)]
+    return [line.source_value for line in ohdsi_lines(events, codeset(CATALOG))]
 
 
 def test_the_codeset_is_the_documents_and_leaves_dexamethasone_out():
@@ -35,13 +35,13 @@ def test_the_codeset_is_the_documents_and_leaves_dexamethasone_out():
 
 def test_drugs_started_within_30_days_are_one_regimen_and_dexamethasone_is_not_in_it():
     events = [drug("bortezomib", 0, 200), drug("lenalidomide", 20, 200), drug("dexamethasone", 0, 200)]
-    (regimen,) = regimens(events, CATALOG)
+    (regimen,) = regimens(events, codeset(CATALOG))
     assert (regimen.name, regimen.start, regimen.end) == ("bortezomib, lenalidomide", DAY, DAY + datetime.timedelta(days=200))
 
 
 def test_a_drug_added_after_30_days_ends_the_regimen_the_day_before_and_starts_a_new_line():
     events = [drug("bortezomib", 0, 300), drug("selinexor", 120, 300)]
-    assert [(r.name, r.end) for r in regimens(events, CATALOG)] == [
+    assert [(r.name, r.end) for r in regimens(events, codeset(CATALOG))] == [
         ("bortezomib", DAY + datetime.timedelta(days=119)), ("bortezomib, selinexor", DAY + datetime.timedelta(days=300))]
     assert shape(events) == ["bortezomib", "bortezomib, selinexor"]
 
@@ -55,9 +55,9 @@ def test_an_imid_or_pi_added_within_90_days_stays_in_the_line():
 
 def test_a_gap_of_more_than_90_days_discontinues_a_drug():
     joined = [drug("pomalidomide", 0, 100), drug("pomalidomide", 180, 300)]  # 80 days apart: one era
-    assert [r.name for r in regimens(joined, CATALOG)] == ["pomalidomide"]
+    assert [r.name for r in regimens(joined, codeset(CATALOG))] == ["pomalidomide"]
     apart = [drug("pomalidomide", 0, 100), drug("pomalidomide", 200, 300)]  # 100 days apart
-    assert len(regimens(apart, CATALOG)) == 2
+    assert len(regimens(apart, codeset(CATALOG))) == 2
 
 
 def test_lenalidomide_maintenance_after_a_polytherapy_joins_its_line():
@@ -88,14 +88,14 @@ def test_a_regimen_given_again_after_progression_is_one_line_for_ohdsi_and_two_f
     events = [drug("isatuximab", 0, 200), drug("pomalidomide", 0, 200),
               Event("progression", _on(195), "observation/1", "progression"),
               drug("isatuximab", 260, 500), drug("pomalidomide", 260, 500)]
-    imwg, ohdsi = imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, CATALOG))
+    imwg, ohdsi = imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, codeset(CATALOG)))
     assert (len(imwg), len(ohdsi)) == (2, 1)
     assert disagreements(imwg, ohdsi, codeset(CATALOG), "the OHDSI logic") == ["fewer lines in the OHDSI logic"]
 
 
 def test_a_bsab_outside_the_codeset_is_a_line_only_imwg_sees():
     events = [drug("bortezomib", 0, 100), drug("lenalidomide", 0, 100), drug("linvoseltamab", 300, 400)]
-    imwg, ohdsi = imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, CATALOG))
+    imwg, ohdsi = imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, codeset(CATALOG)))
     assert disagreements(imwg, ohdsi, codeset(CATALOG), "the OHDSI logic") == [
         "an IMWG line holds no drug the OHDSI logic counts"]
 
@@ -103,10 +103,11 @@ def test_a_bsab_outside_the_codeset_is_a_line_only_imwg_sees():
 def test_identical_readings_have_no_disagreement():
     events = [drug("bortezomib", 0, 100), drug("lenalidomide", 0, 100), drug("dexamethasone", 1, 100),
               drug("teclistamab", 300, 400)]
-    imwg, ohdsi = imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, CATALOG))
+    imwg, ohdsi = imwg_spans(derive_lines(events)), ohdsi_spans(ohdsi_lines(events, codeset(CATALOG)))
     assert len(imwg) == 2 and disagreements(imwg, ohdsi, codeset(CATALOG)) == []
 
 
 def test_drugs_before_the_first_myeloma_diagnosis_are_not_read():
     events = [drug("cyclophosphamide", 0, 10), drug("bortezomib", 100, 200)]
-    assert [line.source_value for line in ohdsi_lines(events, CATALOG, DAY + datetime.timedelta(days=50))] == ["bortezomib"]
+    diagnosis = DAY + datetime.timedelta(days=50)
+    assert [line.source_value for line in ohdsi_lines(events, codeset(CATALOG), diagnosis)] == ["bortezomib"]

@@ -39,7 +39,7 @@ from ..policy import Policy, load_policy
 from . import episodes, readings, sql
 from .chart import ChartReader, PersonRecords
 from .concordance import COLUMNS, assess
-from .decisions import decisions
+from .decisions import ChartLines, decisions
 from .diagnostics import diagnose
 from .episodes import Span
 from .mapping import omop_mapping
@@ -79,9 +79,10 @@ class Auditor:
 
     def person(self, records: PersonRecords, site: list[Span] | None = None) -> PersonResult:
         chart = self.reader.read(records)
+        lines = ChartLines.of(chart)
         used = site if self.lines == "site" else None
-        rows = [assess(self.evaluator, d) for d in decisions(chart, self.evaluator.catalog, self.mapping, used)]
-        derived, compared = readings.read_lines(chart, self.evaluator.catalog, self.codeset,
+        rows = [assess(self.evaluator, d) for d in decisions(lines, self.evaluator.catalog, self.mapping, used)]
+        derived, compared = readings.read_lines(lines, self.codeset,
                                                 site if self.lines != "imwg" else None)
         drugs = sum(1 for r in records.rows if r.domain == "drug")
         return PersonResult(rows, chart.unmapped, derived, compared, drugs)

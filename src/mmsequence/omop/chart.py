@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -24,8 +25,7 @@ TABLES = {"drug": "drug_exposure", "procedure": "procedure_occurrence", "observa
           "measurement": "measurement", "condition": "condition_occurrence"}
 
 
-@attrs.frozen
-class Row:
+class Row(NamedTuple):
     """One CDM record: its domain (one of DOMAINS), id, concept, dates and value."""
 
     domain: str
@@ -97,6 +97,13 @@ class Chart:
     unmapped: Counter[tuple[str, int, str]] = attrs.Factory(Counter)
 
 
+#: A drug record as read, before rows of one drug are joined into periods:
+#: (start, name, record label, end, meaning, CAR-T infusion).
+_Given = tuple[datetime.date, str, str, datetime.date | None, DrugMeaning, bool]
+_RECORD_ORDER = itemgetter(3, 0, 1)  # a Row's (start, domain, record_id)
+_GIVEN_ORDER = itemgetter(0, 1, 2)  # a _Given's (start, name, label)
+
+
 class ChartReader:
     """Reads persons' records with one catalog, mapping and vocabulary; drug meanings are kept per concept."""
 
@@ -104,20 +111,30 @@ class ChartReader:
         self.catalog = catalog
         self.mapping = mapping
         self.vocabulary = vocabulary
-        self._meanings: dict[int, tuple[DrugMeaning, ...]] = {}
+        self._drugs: dict[int, tuple[tuple[DrugMeaning, bool, tuple[str, int, str] | None], ...]] = {}
 
-    def meanings(self, concept_id: int) -> tuple[DrugMeaning, ...]:
-        found = self._meanings.get(concept_id)
+    def _drug_concept(self, concept_id: int) -> tuple[tuple[DrugMeaning, bool, tuple[str, int, str] | None], ...]:
+        """Each meaning of a drug concept, whether it is a CAR-T infusion, and the unmapped count it adds."""
+        found = self._drugs.get(concept_id)
         if found is None:
-            found = self._meanings[concept_id] = drug_meanings(concept_id, self.vocabulary, self.catalog)
+            given = []
+            for meaning in drug_meanings(concept_id, self.vocabulary, self.catalog):
+                unmapped = None
+                if meaning.outcome == "not-anti-myeloma":
+                    unmapped = ("drug", concept_id, f"set aside by its ATC class ({meaning.name})")
+                elif meaning.outcome == "unknown-agent":
+                    unmapped = ("drug", concept_id, f"kept as an unknown agent ({meaning.name})")
+                given.append((meaning, meaning.agent is not None and meaning.agent.modality == "car-t", unmapped))
+            found = self._drugs[concept_id] = tuple(given)
         return found
 
     def read(self, person: PersonRecords) -> Chart:
         chart = Chart(person.person_id)
+        given: list[_Given] = []
         infusions: list[Row] = []
-        for row in sorted(person.rows, key=lambda r: (r.start, r.domain, r.record_id)):
+        for row in sorted(person.rows, key=_RECORD_ORDER):
             if row.domain == "drug":
-                self._drug(chart, row)
+                self._drug(chart, given, row)
             elif row.domain == "condition" and row.concept_id in self.vocabulary.myeloma:
                 if chart.diagnosis is None:  # the diagnosis that put the person in the cohort
                     chart.diagnosis = row.start
@@ -130,29 +147,26 @@ class ChartReader:
                 else:
                     self._fact(chart, row, meaning)
         for row in infusions:
-            self._infusion(chart, row)
-        chart.drugs = periods(chart.drugs)
+            self._infusion(chart, given, row)
+        chart.drugs = periods(given)
         return chart
 
-    def _drug(self, chart: Chart, row: Row) -> None:
-        for meaning in self.meanings(row.concept_id):
-            if meaning.outcome == "not-anti-myeloma":
-                chart.unmapped[(row.domain, row.concept_id, f"set aside by its ATC class ({meaning.name})")] += 1
-            elif meaning.outcome == "unknown-agent":
-                chart.unmapped[(row.domain, row.concept_id, f"kept as an unknown agent ({meaning.name})")] += 1
-            car_t = meaning.agent is not None and meaning.agent.modality == "car-t"
-            end = row.start if car_t else row.end
-            if end is not None and end < row.start:
-                chart.warnings.append(Dated(row.start, Notice("omop.end-before-start", row.label, end=end, start=row.start),
-                                            row.label))
-                end = row.start
-            chart.drugs.append(Drug(meaning, row.start, end, row.label, car_t))
+    def _drug(self, chart: Chart, given: list[_Given], row: Row) -> None:
+        label = f"drug_exposure/{row.record_id}"
+        start = row.start
+        for meaning, car_t, unmapped in self._drug_concept(row.concept_id):
+            if unmapped is not None:
+                chart.unmapped[unmapped] += 1
+            end = start if car_t else row.end
+            if end is not None and end < start:
+                chart.warnings.append(Dated(start, Notice("omop.end-before-start", label, end=end, start=start), label))
+                end = start
+            given.append((start, meaning.name, label, end, meaning, car_t))
 
-    def _infusion(self, chart: Chart, row: Row) -> None:
+    def _infusion(self, chart: Chart, given: list[_Given], row: Row) -> None:
         """A mapped CAR-T infusion procedure: the product it names, else the same day's CAR-T drug;
         a procedure on the day of a CAR-T drug exposure records that infusion, not another."""
-        same_day = [d for d in chart.drugs if d.car_t and d.start == row.start]
-        if same_day:
+        if any(car_t and start == row.start for start, _, _, _, _, car_t in given):
             return
         product = self.mapping.car_t_infusion.get(row.concept_id)
         agent: Agent | None = self.catalog.lookup(product) if product else None
@@ -162,7 +176,7 @@ class ChartReader:
             name = product or f"CAR-T product not recorded (procedure concept {row.concept_id})"
             meaning = DrugMeaning(None, name, {"unmatched": name}, "unknown-agent")
             chart.unmapped[(row.domain, row.concept_id, f"kept as an unknown agent ({name})")] += 1
-        chart.drugs.append(Drug(meaning, row.start, row.start, row.label, True))
+        given.append((row.start, meaning.name, row.label, row.start, meaning, True))
 
     def _fact(self, chart: Chart, row: Row, meaning: str) -> None:
         mapping = self.mapping
@@ -187,22 +201,22 @@ class ChartReader:
             chart.overrides.append(Dated(row.start, row.value_text or "", row.label))
 
 
-def periods(drugs: list[Drug]) -> list[Drug]:
+def periods(given: list[_Given]) -> list[Drug]:
     """Rows of one drug that overlap or follow each other without a day between (a row per cycle or
     per dispensing) joined into one period, as a FHIR statement records a period; CAR-T infusions
     and rows without an end stay as they are."""
     merged: list[list[Any]] = []  # [first row, last day, rows, labels of the rows after the first]
     latest: dict[str, list[Any]] = {}  # drug name -> its latest period
     day = datetime.timedelta(days=1)
-    for drug in sorted(drugs, key=lambda d: (d.start, d.meaning.name, d.label)):
-        last = latest.get(drug.meaning.name)
-        if (last is not None and not drug.car_t and last[1] is not None and drug.end is not None
-                and drug.start <= last[1] + day):
-            last[1] = max(last[1], drug.end)
+    for drug in sorted(given, key=_GIVEN_ORDER):
+        start, name, label, end, _, car_t = drug
+        last = latest.get(name)
+        if last is not None and not car_t and last[1] is not None and end is not None and start <= last[1] + day:
+            last[1] = max(last[1], end)
             last[2] += 1
-            last[3].append(drug.label)
+            last[3].append(label)
         else:
-            period: list[Any] = [drug, drug.end, 1, []]
-            latest[drug.meaning.name] = period
+            period: list[Any] = [drug, end, 1, []]
+            latest[name] = period
             merged.append(period)
-    return [d if n == 1 else attrs.evolve(d, end=end, records=n, others=tuple(others)) for d, end, n, others in merged]
+    return [Drug(first[4], first[0], end, first[2], first[5], n, tuple(others)) for first, end, n, others in merged]

@@ -50,26 +50,46 @@ class Decision:
     history: PatientHistory
 
 
-def _events(chart: Chart, drugs: list[Drug], as_of: datetime.date | None) -> list[Event]:
-    """The chart as the line derivation reads it, up to ``as_of`` (None: everything)."""
-    def known(day: datetime.date) -> bool:
-        return as_of is None or day <= as_of
+@attrs.frozen
+class ChartLines:
+    """A chart's records as the line derivations read them, each made once, and its IMWG lines:
+    what the decisions, the episodes and the comparisons of one person share."""
 
-    events = [
-        Event("car-t-infusion" if d.car_t else "drug", PartialDate.of(d.start), d.source, d.meaning.name,
-              None if d.end is None else PartialDate.of(d.end), d.meaning.agent, d.meaning.fallback_role,
-              matched_by=dict(d.meaning.matched_by))
-        for d in drugs
-    ]
-    events += [Event("t-cell-collection", PartialDate.of(a.day), a.label, Notice("event.t-cell-collection"))
-               for a in chart.apheresis if a.value == "done" and known(a.day)]
-    events += [Event("progression", PartialDate.of(p.day), p.label, Notice("event.progression")) for p in chart.progression if known(p.day)]
-    return events
+    chart: Chart
+    drugs: tuple[Event, ...]  # one per drug of the chart, in its order
+    dated: tuple[tuple[datetime.date, Event], ...]  # T-cell collections done, then progressions, with their days
+    reading: LineReading  # the IMWG lines of every record
 
+    @classmethod
+    def of(cls, chart: Chart) -> ChartLines:
+        drugs = tuple(
+            Event("car-t-infusion" if d.car_t else "drug", PartialDate.of(d.start), d.source, d.meaning.name,
+                  None if d.end is None else PartialDate.of(d.end), d.meaning.agent, d.meaning.fallback_role,
+                  matched_by=dict(d.meaning.matched_by))
+            for d in chart.drugs)
+        collection, progression = Notice("event.t-cell-collection"), Notice("event.progression")
+        dated = (*((a.day, Event("t-cell-collection", PartialDate.of(a.day), a.label, collection))
+                   for a in chart.apheresis if a.value == "done"),
+                 *((p.day, Event("progression", PartialDate.of(p.day), p.label, progression)) for p in chart.progression))
+        return cls(chart, drugs, dated, derive_lines([*drugs, *(e for _, e in dated)]))
 
-def chart_events(chart: Chart) -> list[Event]:
-    """Every record of the chart as the line derivations read it."""
-    return _events(chart, chart.drugs, None)
+    @property
+    def events(self) -> list[Event]:
+        """Every record as an event."""
+        return [*self.drugs, *(e for _, e in self.dated)]
+
+    def events_before(self, as_of: datetime.date, leave_out: frozenset[str]) -> list[Event]:
+        """The records known on ``as_of``, without the drug records ``leave_out`` names: a drug
+        given until after that day is ongoing (no end)."""
+        events = []
+        for d, e in zip(self.chart.drugs, self.drugs):
+            if d.start > as_of or d.source in leave_out:
+                continue
+            if d.end is not None and d.end > as_of:
+                e = Event(e.kind, e.start, e.source, e.name, None, e.agent, e.fallback_role, matched_by=e.matched_by)
+            events.append(e)
+        events += [e for day, e in self.dated if day <= as_of]
+        return events
 
 
 def _is_tcrt(drug: Drug) -> bool:
@@ -77,13 +97,10 @@ def _is_tcrt(drug: Drug) -> bool:
     return drug.car_t or (agent is not None and agent.is_tcrt)
 
 
-def read_lines(events: list[Event], site: Sequence[Span] | None = None,
+def site_lines(reading: LineReading, events: list[Event], site: Sequence[Span],
                as_of: datetime.date | None = None) -> LineReading:
-    """The IMWG lines of the events, or (``site``) the site's lines holding them (as of ``as_of``:
-    a site line still under way then may hold no record yet)."""
-    reading = derive_lines(events)
-    if site is None:
-        return reading
+    """The site's lines holding the events of an IMWG ``reading`` (as of ``as_of``: a site line
+    still under way then may hold no record yet)."""
     if not site:
         return attrs.evolve(reading, warnings=(*reading.warnings, Notice("omop.no-site-lines")))
     starts = [s.start for s in site]
@@ -118,11 +135,13 @@ def read_lines(events: list[Event], site: Sequence[Span] | None = None,
     return attrs.evolve(reading, lines=tuple(lines), warnings=tuple(warnings))
 
 
-def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping, site: Sequence[Span] | None = None) -> list[Decision]:
+def decisions(lines: ChartLines, catalog: Catalog, mapping: OmopMapping,
+              site: Sequence[Span] | None = None) -> list[Decision]:
     """Every decision point of one person, in order of day and therapy (``site``: the site's lines)."""
+    chart = lines.chart
     tcrt = {d.source for d in chart.drugs if _is_tcrt(d)}
     first: dict[tuple[int, str], datetime.date] = {}
-    reading = read_lines(_events(chart, chart.drugs, None), site)
+    reading = lines.reading if site is None else site_lines(lines.reading, lines.events, site)
     # lymphodepletion follows from the decision to infuse: the history before it leaves it out
     consequences = frozenset(m.event.source for line in reading.lines for m in line.members if m.part == "lymphodepletion")
     for line in reading.lines:
@@ -135,20 +154,21 @@ def decisions(chart: Chart, catalog: Catalog, mapping: OmopMapping, site: Sequen
     for (number, therapy), day in sorted(first.items(), key=lambda item: (item[1], item[0][1])):
         candidates = tuple(dict.fromkeys([therapy, *approved]))
         out.append(Decision(chart.person_id, day, therapy, number,
-                            history_before(chart, day, candidates, mapping, consequences, site)))
+                            history_before(lines, day, candidates, mapping, consequences, site)))
     return out
 
 
-def history_before(chart: Chart, day: datetime.date, candidates: tuple[str, ...], mapping: OmopMapping,
+def history_before(lines: ChartLines, day: datetime.date, candidates: tuple[str, ...], mapping: OmopMapping,
                    leave_out: frozenset[str] = frozenset(), site: Sequence[Span] | None = None) -> PatientHistory:
     """The patient history as the records stood the day before ``day``, without the drug records
     ``leave_out`` names (the lymphodepletion of a CAR-T infusion)."""
+    chart = lines.chart
     as_of = day - datetime.timedelta(days=1)
     warnings = [w.value for w in chart.warnings if w.day <= as_of and isinstance(w.value, Notice)]
-    drugs = [attrs.evolve(d, end=None if d.end is None or d.end > as_of else d.end)
-             for d in chart.drugs if d.start <= as_of and d.source not in leave_out]
-    known = None if site is None else [s for s in site if s.start <= as_of]
-    reading: LineReading = read_lines(_events(chart, drugs, as_of), known, as_of)
+    events = lines.events_before(as_of, leave_out)
+    reading = derive_lines(events)
+    if site is not None:
+        reading = site_lines(reading, events, [s for s in site if s.start <= as_of], as_of)
     warnings += reading.warnings
     eligible = _latest(chart.eligibility, as_of)
     sbcma = _latest(chart.soluble_bcma, as_of)

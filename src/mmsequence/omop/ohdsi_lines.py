@@ -154,9 +154,8 @@ def _drug_regimens(eras: list[_Era]) -> list[Regimen]:
             return regimens
 
 
-def regimens(events: Iterable[Event], catalog: Catalog, diagnosis: datetime.date | None = None) -> list[Regimen]:
-    """The regimens of a chart's events (rules 1-8), in order of start."""
-    drugs = codeset(catalog)
+def regimens(events: Iterable[Event], drugs: frozenset[str], diagnosis: datetime.date | None = None) -> list[Regimen]:
+    """The regimens of a chart's events (rules 1-8; ``drugs``: the :func:`codeset`), in order of start."""
     exposures: list[tuple[str, datetime.date, datetime.date, str]] = []
     procedures: list[Regimen] = []
     collections: list[datetime.date] = []
@@ -219,11 +218,12 @@ def _joins(r: Regimen, line: list[Regimen], number: int, transplant: datetime.da
             and "cyclophosphamide" in {d for x in line for d in x.drugs} and r.start <= line[0].start + 60 * _DAY)
 
 
-def ohdsi_lines(events: Iterable[Event], catalog: Catalog, diagnosis: datetime.date | None = None) -> list[OhdsiLine]:
-    """The lines of therapy of a chart's events by the OHDSI myeloma logic, numbered from 1."""
+def ohdsi_lines(events: Iterable[Event], drugs: frozenset[str], diagnosis: datetime.date | None = None) -> list[OhdsiLine]:
+    """The lines of therapy of a chart's events by the OHDSI myeloma logic (``drugs``: the
+    :func:`codeset`), numbered from 1."""
     groups: list[list[Regimen]] = []
     transplant: datetime.date | None = None
-    for r in regimens(events, catalog, diagnosis):
+    for r in regimens(events, drugs, diagnosis):
         if groups and _joins(r, groups[-1], len(groups), transplant):
             groups[-1].append(r)
         else:

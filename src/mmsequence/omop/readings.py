@@ -7,10 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..catalog import Catalog
-from ..lines import derive_lines
-from .chart import Chart
-from .decisions import chart_events
+from .decisions import ChartLines
 from .episodes import Span, disagreements, imwg_rows, imwg_spans, ohdsi_spans
 from .ohdsi_lines import ohdsi_lines
 
@@ -30,15 +27,14 @@ def compared(person_id: int, reading: str, imwg: Sequence[Span], other: Sequence
             "identical": not kinds, "kinds": ";".join(kinds), "imwg": _text(imwg), "other": _text(other)}
 
 
-def read_lines(chart: Chart, catalog: Catalog, codeset: frozenset[str],
+def read_lines(lines: ChartLines, codeset: frozenset[str],
                site: Sequence[Span] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(the IMWG lines as derived-episode rows, the comparison rows: OHDSI logic, and site when given)."""
-    events = chart_events(chart)
-    reading = derive_lines(events)
+    chart, events, reading = lines.chart, lines.events, lines.reading
     records = {d.source: d.labels for d in chart.drugs}
     imwg = imwg_spans(reading)
     visible = codeset | {d.meaning.name for d in chart.drugs if d.car_t}  # the logic counts any CAR-T infusion
-    rows = [compared(chart.person_id, OHDSI_LOGIC, imwg, ohdsi_spans(ohdsi_lines(events, catalog, chart.diagnosis)),
+    rows = [compared(chart.person_id, OHDSI_LOGIC, imwg, ohdsi_spans(ohdsi_lines(events, codeset, chart.diagnosis)),
                      visible)]
     if site is not None:
         rows.append(compared(chart.person_id, SITE, imwg, site, None))

@@ -7,7 +7,6 @@ The Spark job (:mod:`mmsequence.omop.spark`) reads the same tables with Spark SQ
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -138,24 +137,12 @@ def read_persons(source: Source, persons: list[int]) -> list[PersonRecords]:
 
 
 def group_rows(persons: list[int], rows: Sequence[tuple[Any, ...]]) -> list[PersonRecords]:
-    """Rows of the records query (ordered by person) grouped into one PersonRecords per person."""
+    """Rows of the records query (person, then a :class:`Row`'s fields, each of its type) grouped
+    into one PersonRecords per person."""
     found: dict[int, list[Row]] = {p: [] for p in persons}
     for r in rows:
-        found[int(r[0])].append(make_row(r[1:]))
+        found[r[0]].append(Row._make(r[1:]))
     return [PersonRecords(p, tuple(found[p])) for p in persons]
-
-
-def make_row(r: Sequence[Any]) -> Row:
-    """A :class:`Row` from (domain, record id, concept, start, end, number, value concept, text, unit)."""
-    domain, record_id, concept, start, end, number, value_concept, text, unit = r
-    return Row(str(domain), int(record_id), int(concept or 0), _day(start), None if end is None else _day(end),
-               None if number is None else float(number), None if value_concept is None else int(value_concept),
-               None if text is None else str(text), None if unit is None else int(unit))
-
-
-def _day(value: Any) -> datetime.date:
-    day: datetime.date = value.date() if isinstance(value, datetime.datetime) else value
-    return day
 
 
 def concept_names(source: Source, concepts: list[int]) -> dict[int, tuple[str, str]]:

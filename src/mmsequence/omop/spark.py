@@ -36,7 +36,7 @@ from .chart import PersonRecords, Row
 from .concordance import COLUMNS
 from .diagnostics import diagnose
 from .mapping import omop_mapping
-from .sources import concept_names, make_row, read_vocabulary
+from .sources import concept_names, read_vocabulary
 from .summary import concepts_note, write_summary
 from .vocabulary import Vocabulary
 
@@ -84,10 +84,12 @@ def _auditor(policy: Policy, vocabulary: Vocabulary, lines: str) -> Auditor:
 
 class AuditPartition:
     """The ``mapInArrow`` function: Arrow batches of records (a person's rows together, in order)
-    in, Arrow batches of decisions and unmapped counts out; ``lines`` as :class:`Auditor`'s."""
+    in, Arrow batches of decisions and unmapped counts out; ``lines`` as :class:`Auditor`'s; the
+    derived episodes too when ``episodes`` (they are written to the CDM)."""
 
-    def __init__(self, policy: Policy, vocabulary: Vocabulary, batch: int = 500, lines: str = "imwg") -> None:
-        self.policy, self.vocabulary, self.batch, self.lines = policy, vocabulary, batch, lines
+    def __init__(self, policy: Policy, vocabulary: Vocabulary, batch: int = 500, lines: str = "imwg",
+                 episodes: bool = False) -> None:
+        self.policy, self.vocabulary, self.batch, self.lines, self.episodes = policy, vocabulary, batch, lines, episodes
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -100,7 +102,8 @@ class AuditPartition:
             out += [{"kind": "unmapped", "person_id": person.person_id, "domain": d, "concept_id": c, "outcome": o,
                      "records": n} for (d, c, o), n in sorted(result.unmapped.items())]
             out += [{"kind": "drugs", "person_id": person.person_id, "records": result.drug_records}]
-            out += [{"kind": "episode", **row} for row in result.episodes]
+            if self.episodes:
+                out += [{"kind": "episode", **row} for row in result.episodes]
             out += [{"kind": "line", **row} for row in result.lines]
             if len(out) >= self.batch:
                 yield pa.RecordBatch.from_pylist(out, schema=_arrow_schema())
@@ -122,8 +125,10 @@ def site_lines_sql(dialect: sql.Dialect, persons: str) -> str:
     """The site's line episodes of the persons as rows of the records query: domain
     ``SITE_LINE``, the episode number as record id, the source value as value text."""
     d = dialect.double
-    return (f"SELECT person_id, '{SITE_LINE}' AS domain, episode_number AS record_id, CAST(0 AS BIGINT) AS concept_id,"
-            f" episode_start_date AS start_date, episode_end_date AS end_date, CAST(NULL AS {d}) AS value_number,"
+    return (f"SELECT CAST(person_id AS BIGINT) AS person_id, '{SITE_LINE}' AS domain,"
+            f" CAST(episode_number AS BIGINT) AS record_id, CAST(0 AS BIGINT) AS concept_id,"
+            f" CAST(episode_start_date AS DATE) AS start_date, CAST(episode_end_date AS DATE) AS end_date,"
+            f" CAST(NULL AS {d}) AS value_number,"
             f" CAST(NULL AS BIGINT) AS value_concept_id, episode_source_value AS value_text,"
             f" CAST(NULL AS BIGINT) AS unit_concept_id FROM ({episodes.site_lines_sql(persons, ordered=False)}) site")
 
@@ -150,7 +155,7 @@ def _persons(batches: Iterator[Any]) -> Iterator[tuple[PersonRecords, list[episo
             if record[1] == SITE_LINE:  # (person, number, start, end, source value)
                 site.append((record[0], record[2], record[4], record[5], record[8]))
             else:
-                rows.append(make_row(record[1:]))
+                rows.append(Row._make(record[1:]))
     if person is not None:
         yield done(person)
 
@@ -200,7 +205,8 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
         records = records.unionAll(spark.sql(site_lines_sql(sql.SPARK, cohort)))
     records = records.repartition(partitions or spark.sparkContext.defaultParallelism, "person_id")
     records = records.sortWithinPartitions("person_id", "domain", "record_id")
-    result = records.mapInArrow(AuditPartition(policy, vocabulary, lines=lines), _schema()).persist(StorageLevel.DISK_ONLY)
+    audit = AuditPartition(policy, vocabulary, lines=lines, episodes=write_episodes)
+    result = records.mapInArrow(audit, _schema()).persist(StorageLevel.DISK_ONLY)
     try:
         decisions = result.where("kind = 'decision'").select(*COLUMNS).orderBy("person_id", "decision_date", "therapy")
         folder = out / "decisions"

@@ -78,27 +78,37 @@ def cohort_sql(myeloma: Iterable[int], after: int | None = None, limit: int | No
 
 def records_sql(dialect: Dialect, persons: str, ordered: bool = True) -> str:
     """Every record of the persons (``persons``: a list of ids, or a subquery), one row format,
-    ordered by person, domain and record (unless ``ordered`` is false)."""
+    ordered by person, domain and record (unless ``ordered`` is false). Each column is cast to its
+    type (a missing concept is 0), so every engine gives rows that are :class:`~.chart.Row` as they are."""
     d, t = dialect.double, dialect.text
-    nothing = f"CAST(NULL AS {d}), CAST(NULL AS BIGINT), CAST(NULL AS {t}), CAST(NULL AS BIGINT)"
-    return f"""SELECT person_id, 'drug' AS domain, drug_exposure_id AS record_id, drug_concept_id AS concept_id,
-  drug_exposure_start_date AS start_date, drug_exposure_end_date AS end_date,
-  CAST(NULL AS {d}) AS value_number, CAST(NULL AS BIGINT) AS value_concept_id, CAST(NULL AS {t}) AS value_text,
-  CAST(NULL AS BIGINT) AS unit_concept_id
+
+    def common(domain: str, record: str, concept: str, start: str, end: str | None = None) -> str:
+        return (f"SELECT CAST(person_id AS BIGINT) AS person_id, '{domain}' AS domain, CAST({record} AS BIGINT) AS record_id,"
+                f" CAST(COALESCE({concept}, 0) AS BIGINT) AS concept_id, CAST({start} AS DATE) AS start_date,"
+                f" CAST({end or 'NULL'} AS DATE) AS end_date")
+
+    def values(number: str, concept: str, text: str, unit: str) -> str:
+        return (f"CAST({number} AS {d}) AS value_number, CAST({concept} AS BIGINT) AS value_concept_id,"
+                f" CAST({text} AS {t}) AS value_text, CAST({unit} AS BIGINT) AS unit_concept_id")
+
+    nothing = values("NULL", "NULL", "NULL", "NULL")
+    drug = common("drug", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date")
+    return f"""{drug}, {nothing}
 FROM drug_exposure WHERE person_id IN ({persons})
 UNION ALL
-SELECT person_id, 'procedure', procedure_occurrence_id, procedure_concept_id, procedure_date, CAST(NULL AS DATE), {nothing}
+{common("procedure", "procedure_occurrence_id", "procedure_concept_id", "procedure_date")}, {nothing}
 FROM procedure_occurrence WHERE person_id IN ({persons})
 UNION ALL
-SELECT person_id, 'observation', observation_id, observation_concept_id, observation_date, CAST(NULL AS DATE),
-  value_as_number, value_as_concept_id, value_as_string, unit_concept_id
+{common("observation", "observation_id", "observation_concept_id", "observation_date")},
+  {values("value_as_number", "value_as_concept_id", "value_as_string", "unit_concept_id")}
 FROM observation WHERE person_id IN ({persons})
 UNION ALL
-SELECT person_id, 'measurement', measurement_id, measurement_concept_id, measurement_date, CAST(NULL AS DATE),
-  value_as_number, value_as_concept_id, CAST(NULL AS {t}), unit_concept_id
+{common("measurement", "measurement_id", "measurement_concept_id", "measurement_date")},
+  {values("value_as_number", "value_as_concept_id", "NULL", "unit_concept_id")}
 FROM measurement WHERE person_id IN ({persons})
 UNION ALL
-SELECT person_id, 'condition', condition_occurrence_id, condition_concept_id, condition_start_date, CAST(NULL AS DATE), {nothing}
+{common("condition", "condition_occurrence_id", "condition_concept_id", "condition_start_date")},
+  {nothing}
 FROM condition_occurrence WHERE person_id IN ({persons})""" + ("\nORDER BY 1, 2, 3" if ordered else "")
 
 

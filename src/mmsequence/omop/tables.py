@@ -44,7 +44,7 @@ def write_table(path: Path, columns: tuple[str, ...], rows: Iterable[Mapping[str
 
         types = {int: pa.int64(), str: pa.string(), bool: pa.bool_(), float: pa.float64()}
         schema = pa.schema([(c, types[TYPES[c]]) for c in columns])
-        pq.write_table(pa.Table.from_pylist([{c: r[c] for c in columns} for r in rows], schema=schema), temporary)
+        pq.write_table(pa.Table.from_pydict({c: [r[c] for r in rows] for c in columns}, schema=schema), temporary)
     else:
         with temporary.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
