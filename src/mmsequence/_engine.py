@@ -173,16 +173,19 @@ class _Sessions:
     def __init__(self) -> None:
         self._counter = itertools.count(1)
         self._live: set[int] = set()
+        self._hashes: dict[str, int] = {}  # each live sid's hash
 
     def open(self) -> str:
         while True:
             sid = f"e{next(self._counter)}"
-            if fnv1a_32(sid) not in self._live:
-                self._live.add(fnv1a_32(sid))
+            hashed = fnv1a_32(sid)
+            if hashed not in self._live:
+                self._live.add(hashed)
+                self._hashes[sid] = hashed
                 return sid
 
     def close(self, sid: str) -> None:
-        self._live.discard(fnv1a_32(sid))
+        self._live.discard(self._hashes.pop(sid))
 
 
 def _finding(firings: set[Firing], rule_id: str, cid: int) -> None:
@@ -237,7 +240,7 @@ class Engine:
             try:
                 lean = [self._lean("patient", patient, sid), *(self._lean("candidate", c, sid) for c in candidates)]
                 text = orjson.dumps(lean)
-                if _EXPONENT.search(text):
+                if (b"e+" in text or b"e-" in text) and _EXPONENT.search(text):  # orjson signs every exponent
                     text = orjson.dumps([{key: _for_core(value) for key, value in fact.items()} for fact in lean])
                 booted = self._assert(text.decode(), sid, firings)
                 if not booted:
@@ -253,7 +256,8 @@ class Engine:
         lean = {"sid": sid, "t": fact["t"]}
         if "cid" in fact:
             lean["cid"] = fact["cid"]
-        return lean | {key: fact[field] for field, key in self._fields[binding] if field in fact}
+        lean.update({key: fact[field] for field, key in self._fields[binding] if field in fact})
+        return lean
 
     def _assert(self, facts: str, sid: str, firings: set[Firing]) -> bool:
         """Assert the patient fact, then the candidate facts (JSON), in one call; then run every
