@@ -39,7 +39,7 @@ from .notices import Notice
 from .policy import Policy, check_catalog, load_policy
 from .ranking import Criterion, Standing, ranks, reasons, standing
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
-from .verdicts import combine, ranking_findings, tiers
+from .verdicts import combine, live, ranking_findings, tiers
 from .vocabulary import TIERS, effect_order
 
 if TYPE_CHECKING:
@@ -66,6 +66,10 @@ class Evaluator:
         self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
         #: each rule's message template in each language it is translated into
         self._templates = {rule.id: tuple((lang, message) for lang, _, message in rule.translations) for rule in active}
+        #: the actions each rule asks for, and the rules whose condition reads a fact that line
+        #: counting or a clock decides
+        self._asks = {rule.id: rule.asks for rule in active if rule.asks}
+        self._on_lines = frozenset(rule.id for rule in active if {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS)
         self.criteria = self.rulebook.ranked_by(self.policy)
         self.catalog: Catalog = check_catalog(self.policy, load_catalog())
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
@@ -107,7 +111,7 @@ class Evaluator:
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
             finding = _finding(self.rules[rule_id], self._templates[rule_id], facts.patient, facts.candidates[cid][1])
-            findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
+            findings[cid].append(_not_confident(finding, course) if course.unknown and rule_id in self._on_lines else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
         assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
                     for cid, (candidate, fact) in enumerate(facts.candidates)]
@@ -121,7 +125,7 @@ class Evaluator:
             warnings=(*history.warnings, *course.warnings, *self.knowledge.warnings(when)),
             catalog=self.catalog,
             course=course,
-            actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course)
+            actions=collect(ranked, self._asks, course)
             if gate.action is None else (gate_action(gate.action, gate.records),),
             gate=gate,
         )
@@ -194,10 +198,11 @@ def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any],
             criteria: tuple[Criterion, ...]) -> tuple[Standing, dict[str, Any]]:
     """The candidate's standing for the ranking and its assessment but for the rank (given once ranked)."""
     ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
-    outcome = combine(ordered)
+    current = live(ordered)
+    outcome = combine(current)
     agent = candidate.agent
-    bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
-    return standing(tiers(outcome, ordered), criteria, bound), {
+    bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(current)}
+    return standing(tiers(outcome, current), criteria, bound), {
         "query": candidate.query,
         "therapy": agent.name if agent else candidate.query,
         "target": agent.targets if agent else (),
@@ -214,18 +219,25 @@ def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any],
 def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
     if ref is None:
         return None
-    binding, field = ref.split(".", 1)
+    binding, field = _split(ref)
     return bound[binding][field]
 
 
-def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
-    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown.
+@functools.cache
+def _split(ref: str) -> tuple[str, str]:
+    """``binding.field`` as (binding, field)."""
+    binding, field = ref.split(".", 1)
+    return binding, field
+
+
+def _not_confident(finding: Finding, course: PatientCourse) -> Finding:
+    """An avoid or wait of a rule that reads line counting or clocks is indeterminate while a drug is unknown.
 
     A wait keeps its date as a certain lower bound (with its timing, so that its actions stay) when
     every unknown drug certainly started before the last dose of every therapy that starts the
     interval's clock: such a drug cannot end a clock, only add a later one.
     """
-    if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
+    if finding.effect not in ("avoid", "wait"):
         return finding
     unknown = course.unknown_refs()
     bound = finding.earliest_date if finding.effect == "wait" and _bound_is_certain(course) else None

@@ -55,12 +55,16 @@ class Criterion:
     field: tuple[str, str] | None  # (binding, field) of a ``more`` criterion
     reason: str
     translations: tuple[tuple[str, str, str], ...] = ()  # (language, title, reason)
-    #: The condition as a test per binding, made once.
-    _tests: tuple[tuple[str, _Test], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: The condition as one test of the bound facts, made once.
+    _hit: Callable[[Mapping[str, Mapping[str, Any]]], bool] = attrs.field(init=False, eq=False, repr=False)
 
-    @_tests.default
-    def _compile(self) -> tuple[tuple[str, _Test], ...]:
-        return tuple((binding, test(pattern)) for binding, pattern in self.condition.items())
+    @_hit.default
+    def _compile(self) -> Callable[[Mapping[str, Mapping[str, Any]]], bool]:
+        tests = [(binding, test(pattern)) for binding, pattern in self.condition.items()]
+        if len(tests) == 1:
+            ((binding, check),) = tests
+            return lambda bound: check(bound[binding])
+        return lambda bound: all(check(bound[binding]) for binding, check in tests)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its fields; the tests are made again."""
@@ -71,7 +75,7 @@ class Criterion:
         if self.field is not None:
             binding, field = self.field
             return -int(bound[binding].get(field, 0))
-        hit = all(check(bound[binding]) for binding, check in self._tests)
+        hit = self._hit(bound)
         return (0 if hit else 1) if self.way == "better" else (1 if hit else 0)
 
     def reason_in(self, language: str | None) -> str:

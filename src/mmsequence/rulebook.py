@@ -94,7 +94,7 @@ class Rule:
 
     def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
-        return {f"{b}.{f}": bound[b][f] for b, f in _placeholders(self.message)}
+        return {key: bound[b][f] for key, b, f in _placeholders(self.message)}
 
     def title_in(self, language: str) -> str:
         """The rule's title in ``language``, else in English."""
@@ -110,9 +110,9 @@ class Rule:
 
 
 @functools.cache
-def _placeholders(message: str) -> tuple[tuple[str, str], ...]:
-    """The (binding, field) of each placeholder of a message, in order."""
-    return tuple((b, f) for b, f, _ in PLACEHOLDER.findall(message))
+def _placeholders(message: str) -> tuple[tuple[str, str, str], ...]:
+    """The ``binding.field``, binding and field of each placeholder of a message, in order."""
+    return tuple((f"{b}.{f}", b, f) for b, f, _ in PLACEHOLDER.findall(message))
 
 
 @attrs.frozen
