@@ -122,7 +122,7 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, share
     parts = {a.name for a in candidate.agents}
     directed = {a.name for a in candidate.agents if not candidate.parts or a.is_tcrt or a.modality == "adc"}
     others = tuple(e for e in same if e.agent.name not in parts)
-    itself = [e for e in course.exposures if e.agent.name in directed]
+    itself = course.exposures_to(directed)
     refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
     left_open = _left_open(itself, refractory_to_agent)
     same_target_refractory = any_of(e.refractory for e in others) if others else "no"

@@ -279,6 +279,7 @@ class PatientCourse:
     _quoted_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
     _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _exposure_refs: dict[tuple[int, str], dict[str, Any]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    _by_agent: dict[str, list[Exposure]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # a line is named by its number as a line of therapy (several records may form one line);
@@ -292,6 +293,8 @@ class PatientCourse:
         )
         self._quoted_refs = tuple(_quoted(ref) for ref in self._line_refs)
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
+        for e in self.exposures:
+            self._by_agent.setdefault(e.agent.name, []).append(e)
         self.exposed_targets = frozenset(t for e in self.tcrt for t in e.agent.targets)
         b = self.history.biomarkers
         self.lost = {"BCMA": b.bcma_loss, "GPRC5D": b.gprc5d_loss, "FcRH5": b.fcrh5_loss}
@@ -371,6 +374,12 @@ class PatientCourse:
         window, last = _window(earlier, self.as_of, shift)
         status = _CLOCK[anchor.on_or_after(window)]
         return Clock(status, last, None if last.ongoing else last.last_dose(self.as_of), window)
+
+    def exposures_to(self, names: set[str]) -> list[Exposure]:
+        """The exposures to the agents named, in the course's order."""
+        if len(names) == 1:
+            return list(self._by_agent.get(next(iter(names)), ()))
+        return [e for e in self.exposures if e.agent.name in names]
 
     def same_target(self, agent: Agent) -> tuple[Exposure, ...]:
         """Earlier TCRTs against any target of ``agent``."""
@@ -547,7 +556,13 @@ def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
     return agent.role
 
 
-def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
+#: Each line's agents as the catalog knows them (None: unknown), in the order the line names them.
+_Looked = list[tuple[Agent | None, ...]]
+#: Each line's first and last dose as the record leaves them possible (see :func:`_dates`).
+_Dated = list[tuple[PartialDate, PartialDate | None]]
+
+
+def _exposures(history: PatientHistory, looked: _Looked, dated: _Dated, as_of: datetime.date,
                warnings: list[Notice]) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
     """Exposures to anti-myeloma therapy (dates as the record leaves them possible, each with its
     refractoriness), unknown agents (name as written, line index), and the other drugs the lines name."""
@@ -555,9 +570,10 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
     unknown: list[tuple[str, int]] = []
     others: list[NotTherapy] = []
     for i, line in enumerate(history.lines):
-        start, end = _dates(line, as_of)
+        start, end = dated[i]
         progression = None if line.progression is None else line.progression.bounded(start.earliest, as_of)
-        agents = [catalog.lookup(name) for name in line.agents]
+        agents = looked[i]
+        refractoriness: dict[bool, Refractoriness] = {}  # of a CAR-T's infusion, and of the line's other agents
         for name, agent in dict(zip(line.agents, agents)).items():  # a name written twice is one exposure
             if agent is None:
                 unknown.append((name, i))
@@ -567,7 +583,10 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
                 others.append(NotTherapy(agent.name, Notice(f"role.{role}"), f"lines[{i}]"))
                 continue
             car_t = agent.modality == "car-t"
-            found = line_refractory(line, start if car_t else end, one_infusion=car_t, progression=progression)
+            found = refractoriness.get(car_t)
+            if found is None:
+                found = refractoriness[car_t] = line_refractory(line, start if car_t else end, one_infusion=car_t,
+                                                                progression=progression)
             exposures.append(Exposure(agent, i, start, end, found.value, found.open_date))
         if progression is not None:
             car_t = any(a is not None and a.modality == "car-t" for a in agents)
@@ -594,14 +613,14 @@ def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last
     return []
 
 
-def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:
+def _check_consistency(history: PatientHistory, looked: _Looked, as_of: datetime.date) -> None:
     problems: list[str] = []
     for i, line in enumerate(history.lines):
         for key, date in (("start", line.start), ("end", line.end)):
             if date is not None and date.after(as_of):
                 problems.append(Notice("input.after-as-of", f"lines[{i}].{key}", date=date, field=Notice("field.as_of"),
                                        as_of=as_of))
-        car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
+        car_t = any(agent is not None and agent.modality == "car-t" for agent in looked[i])
         if car_t and line.end is not None and line.end != line.start:
             problems.append(Notice("input.car-t-end", f"lines[{i}].end", start=line.start))
         if line.progression is not None and line.progression.after(as_of):
@@ -717,19 +736,19 @@ def _and(names: list[str]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, policy: Policy,
-           as_of: datetime.date) -> tuple[ResolvedLine, ...]:
+def _lines(history: PatientHistory, looked: _Looked, dated: _Dated, exposures: list[Exposure], catalog: Catalog,
+           policy: Policy, as_of: datetime.date) -> tuple[ResolvedLine, ...]:
     clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     result = []
     by_line: dict[int, list[Exposure]] = {}
     for e in exposures:
         by_line.setdefault(e.line, []).append(e)
     for i, line in enumerate(history.lines):
-        agents = tuple(map(catalog.lookup, line.agents))
+        agents = looked[i]
         mine = by_line.get(i, [])
         one_infusion = any(e.agent.modality == "car-t" for e in mine)
         ongoing = line.end is None and not one_infusion
-        start, end = _dates(line, as_of)
+        start, end = dated[i]
         last = start if one_infusion else PartialDate.of(as_of) if end is None else end
         starts = any(e.agent.modality in clock for e in mine)
         regimen = catalog.regimen(a for a in agents if a is not None) if all(agents) else None
@@ -740,9 +759,11 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
 
 def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> PatientCourse:
     """The course of ``history`` as of ``as_of``; raises :class:`InputError` for an inconsistent history."""
-    _check_consistency(history, catalog, as_of)
+    looked = [tuple(map(catalog.lookup, line.agents)) for line in history.lines]
+    _check_consistency(history, looked, as_of)
+    dated = [_dates(line, as_of) for line in history.lines]
     conflicts: list[Notice] = []
-    exposures, unknown, others = _exposures(history, catalog, as_of, conflicts)
+    exposures, unknown, others = _exposures(history, looked, dated, as_of, conflicts)
     warnings = [Notice("course.not-in-catalog", f"lines[{index}]",
                        subject=Notice("subject.line-agent", f"lines[{index}]", drug=name)) for name, index in unknown]
     warnings += conflicts
@@ -755,7 +776,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),
         unknown=tuple(unknown), apheresis=apheresis, candidates=candidates,
-        lines=_lines(history, exposures, catalog, policy, as_of), warnings=tuple(warnings),
+        lines=_lines(history, looked, dated, exposures, catalog, policy, as_of), warnings=tuple(warnings),
         not_therapy=tuple(others), therapy_lines=therapy_lines,
     )
 
