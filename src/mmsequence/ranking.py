@@ -55,28 +55,24 @@ class Criterion:
     field: tuple[str, str] | None  # (binding, field) of a ``more`` criterion
     reason: str
     translations: tuple[tuple[str, str, str], ...] = ()  # (language, title, reason)
-    #: The condition as one test of the bound facts, made once.
-    _hit: Callable[[Mapping[str, Mapping[str, Any]]], bool] = attrs.field(init=False, eq=False, repr=False)
+    #: The score of the bound facts (lower ranks first), as one function made once.
+    score: Callable[[Mapping[str, Mapping[str, Any]]], int] = attrs.field(init=False, eq=False, repr=False)
 
-    @_hit.default
-    def _compile(self) -> Callable[[Mapping[str, Mapping[str, Any]]], bool]:
+    @score.default
+    def _compile(self) -> Callable[[Mapping[str, Mapping[str, Any]]], int]:
+        if self.field is not None:
+            binding, field = self.field
+            return lambda bound: -int(bound[binding].get(field, 0))
+        miss, hit = (1, 0) if self.way == "better" else (0, 1)
         tests = [(binding, test(pattern)) for binding, pattern in self.condition.items()]
         if len(tests) == 1:
             ((binding, check),) = tests
-            return lambda bound: check(bound[binding])
-        return lambda bound: all(check(bound[binding]) for binding, check in tests)
+            return lambda bound: hit if check(bound[binding]) else miss
+        return lambda bound: hit if all(check(bound[binding]) for binding, check in tests) else miss
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its fields; the tests are made again."""
+        """Pickled as its fields; the score function is made again."""
         return (Criterion, tuple(getattr(self, a.name) for a in attrs.fields(Criterion) if a.init))
-
-    def score(self, bound: Mapping[str, Mapping[str, Any]]) -> int:
-        """Lower ranks first."""
-        if self.field is not None:
-            binding, field = self.field
-            return -int(bound[binding].get(field, 0))
-        hit = self._hit(bound)
-        return (0 if hit else 1) if self.way == "better" else (1 if hit else 0)
 
     def reason_in(self, language: str | None) -> str:
         return next((r for lang, _, r in self.translations if lang == language), self.reason)
@@ -215,7 +211,7 @@ class Standing:
 
 
 def standing(tiers: tuple[int, int], criteria: Sequence[Criterion], bound: Mapping[str, Mapping[str, Any]]) -> Standing:
-    return Standing(tiers, tuple(c.score(bound) for c in criteria))
+    return Standing(tiers, tuple([c.score(bound) for c in criteria]))
 
 
 @attrs.frozen
