@@ -66,7 +66,7 @@ class PartialDate:
     @classmethod
     def of(cls, day: datetime.date) -> PartialDate:
         """The exact day."""
-        return cls(day, day, day.isoformat())
+        return _exact(day)
 
     @property
     def precision(self) -> str:
@@ -86,10 +86,7 @@ class PartialDate:
     @classmethod
     def between(cls, earliest: datetime.date, latest: datetime.date) -> PartialDate:
         """The range of days; its text is ISO if it is a whole day, month or year, else 'A..B'."""
-        precision = _precision(earliest, latest)
-        if precision == "span":
-            return cls(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
-        return cls(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
+        return _between(earliest, latest)
 
     def bounded(self, not_before: datetime.date | None = None, not_after: datetime.date | None = None) -> PartialDate:
         """The days of this date that other records leave possible (a dose never after the
@@ -139,6 +136,21 @@ class PartialDate:
 def _bounds(value: PartialDate | datetime.date) -> tuple[datetime.date, datetime.date]:
     """The first and last possible day of a PartialDate, or of a plain date."""
     return (value.earliest, value.latest) if isinstance(value, PartialDate) else (value, value)
+
+
+@functools.lru_cache(maxsize=16384)
+def _exact(day: datetime.date) -> PartialDate:
+    """The exact day (cached: clocks and anchors make the same days again and again)."""
+    return PartialDate(day, day, day.isoformat())
+
+
+@functools.lru_cache(maxsize=16384)
+def _between(earliest: datetime.date, latest: datetime.date) -> PartialDate:
+    """The range of days, named as :meth:`PartialDate.between` names it (cached, as :func:`_exact`)."""
+    precision = _precision(earliest, latest)
+    if precision == "span":
+        return PartialDate(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
+    return PartialDate(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
 
 
 @functools.lru_cache(maxsize=65536)
