@@ -119,8 +119,11 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, share
     same, same_facts = shared.same_target(agent)
     # a regimen is its agents: re-treatment is with the ones that are directed at a target (a TCRT,
     # an ADC), and the same target is another agent's
-    parts = {a.name for a in candidate.agents}
-    directed = {a.name for a in candidate.agents if not candidate.parts or a.is_tcrt or a.modality == "adc"}
+    if candidate.parts:
+        parts = {a.name for a in candidate.parts}
+        directed = {a.name for a in candidate.parts if a.is_tcrt or a.modality == "adc"}
+    else:
+        parts = directed = {agent.name}
     others = tuple(e for e in same if e.agent.name not in parts)
     itself = course.exposures_to(directed)
     refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"

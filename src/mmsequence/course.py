@@ -275,23 +275,14 @@ class PatientCourse:
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
-    _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
-    _quoted_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
+    _line_refs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    _numbers: dict[int, int] | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _exposure_refs: dict[tuple[int, str], dict[str, Any]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
     _by_agent: dict[str, list[Exposure]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    _washed: list[Exposure] | None = attrs.field(init=False, default=None, eq=False, repr=False)  # what a washout follows
 
     def __attrs_post_init__(self) -> None:
-        # a line is named by its number as a line of therapy (several records may form one line);
-        # a record not counted as a line has no number
-        counted = {i: line.number for line in self.therapy_lines for i in line.indices}
-        self._line_refs = tuple(
-            {"kind": "line", "number": counted.get(i) if counted else info.number,
-             "regimen": info.regimen.abbreviation if info.regimen else None,
-             "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)], "field": f"lines[{i}]"}
-            for i, info in enumerate(self.lines)
-        )
-        self._quoted_refs = tuple(_quoted(ref) for ref in self._line_refs)
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
         for e in self.exposures:
             self._by_agent.setdefault(e.agent.name, []).append(e)
@@ -343,18 +334,18 @@ class PatientCourse:
     def _clock(self, kind: str, anchor: PartialDate) -> Clock:
         key = (kind, anchor)
         if key not in self._clocks:
+            # an exposure counts unless it certainly started after the anchor
             if kind == "interval":
                 starts = ("bsab", "car-t") if self.policy.interval_scope == "any-tcrt" else ("bsab",)
-                earlier = [e for e in self.exposures if e.agent.modality in starts and e.start.after(anchor) is not True
+                earlier = [e for e in self.tcrt if e.agent.modality in starts and e.start.earliest <= anchor.latest
                            and not (self.policy.interval_consecutive and self._followed(e, anchor))]
                 months = self.policy.interval_months
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_months(months))
             else:
-                earlier = [
-                    e for e in self.exposures
-                    if e.agent.modality == "conventional" and e.agent.drug_class not in NO_WASHOUT_CLASSES
-                    and e.start.after(anchor) is not True
-                ]
+                if self._washed is None:
+                    self._washed = [e for e in self.exposures if e.agent.modality == "conventional"
+                                    and e.agent.drug_class not in NO_WASHOUT_CLASSES]
+                earlier = [e for e in self._washed if e.start.earliest <= anchor.latest]
                 days = self.policy.washout_days
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_days(days))
         return self._clocks[key]
@@ -475,7 +466,23 @@ class PatientCourse:
     def line_ref(self, index: int) -> dict[str, Any]:
         """A line as a clinician names it: its number, its regimen (if the catalog names one) and agents
         (built once per course; treat it as read-only)."""
-        return self._line_refs[index]
+        return self._refs(index)[0]
+
+    def _refs(self, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A line's reference, and the reference as an agent's reference quotes it: made when first asked for."""
+        refs = self._line_refs.get(index)
+        if refs is None:
+            # a line is named by its number as a line of therapy (several records may form one line);
+            # a record not counted as a line has no number
+            if self._numbers is None:
+                self._numbers = {i: line.number for line in self.therapy_lines for i in line.indices}
+            info = self.lines[index]
+            ref = {"kind": "line", "number": self._numbers.get(index) if self._numbers else info.number,
+                   "regimen": info.regimen.abbreviation if info.regimen else None,
+                   "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)],
+                   "field": f"lines[{index}]"}
+            refs = self._line_refs[index] = (ref, _quoted(ref))
+        return refs
 
     def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
         """One agent given in one line (the line quoted with at most its first few agents; built once
@@ -483,7 +490,7 @@ class PatientCourse:
         key = (exposure.line, exposure.agent.name)
         ref = self._exposure_refs.get(key)
         if ref is None:
-            ref = self._exposure_refs[key] = {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": key[1]}
+            ref = self._exposure_refs[key] = {**self._refs(exposure.line)[1], "kind": "exposure", "agent": key[1]}
         return ref
 
     def dose_ref(self, exposure: Exposure) -> dict[str, Any]:
@@ -495,7 +502,7 @@ class PatientCourse:
 
     def unknown_refs(self) -> list[dict[str, Any]]:
         """Each agent the catalog does not know, with its line."""
-        return [{**self._quoted_refs[index], "kind": "exposure", "agent": name} for name, index in self.unknown]
+        return [{**self._refs(index)[1], "kind": "exposure", "agent": name} for name, index in self.unknown]
 
     def last_tcrt_dose(self) -> dict[str, Any] | None:
         """The latest last dose of any TCRT, with its exposure (None: no TCRT so far)."""
@@ -516,7 +523,7 @@ class PatientCourse:
         last = self.last_tcrt_dose()
         return {
             "prior_lines": self.prior_lines,
-            "lines": [with_display(ref) for ref in self._line_refs],
+            "lines": [with_display(self.line_ref(i)) for i in range(len(self.lines))],
             "jurisdiction": self.jurisdiction or "none",
             "car_t_eligible": tri(self.history.car_t_eligible),
             "tcrt_count": len(self.tcrt),
