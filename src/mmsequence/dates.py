@@ -36,15 +36,13 @@ def _precision(earliest: datetime.date, latest: datetime.date) -> str:
     return "span"
 
 
-def _verdict(always: bool, never: bool) -> bool | None:
-    """Three-valued answer: True if it holds for every pair, False if for none, else None."""
-    return True if always else False if never else None
-
-
 @attrs.frozen(order=False)
 class PartialDate:
     """The closed range of days a date written as 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' may be; ``text``
-    is how it was written (a range narrowed by :meth:`bounded` keeps it)."""
+    is how it was written (a range narrowed by :meth:`bounded` keeps it).
+
+    A comparison is True if it holds for every pair of possible days, False if for none, else None.
+    """
 
     earliest: datetime.date
     latest: datetime.date = attrs.field()
@@ -112,22 +110,22 @@ class PartialDate:
     def before(self, other: PartialDate | datetime.date) -> bool | None:
         """self < other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.latest < first, self.earliest >= last)
+        return True if self.latest < first else False if self.earliest >= last else None
 
     def on_or_before(self, other: PartialDate | datetime.date) -> bool | None:
         """self <= other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.latest <= first, self.earliest > last)
+        return True if self.latest <= first else False if self.earliest > last else None
 
     def after(self, other: PartialDate | datetime.date) -> bool | None:
         """self > other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.earliest > last, self.latest <= first)
+        return True if self.earliest > last else False if self.latest <= first else None
 
     def on_or_after(self, other: PartialDate | datetime.date) -> bool | None:
         """self >= other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.earliest >= last, self.latest < first)
+        return True if self.earliest >= last else False if self.latest < first else None
 
     def __str__(self) -> str:
         return self.text
