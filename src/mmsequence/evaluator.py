@@ -108,13 +108,14 @@ class Evaluator:
         course = derive_course(history, self.catalog, self.policy, when)
         facts = engine_facts(course)
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
+        bound = [{"patient": facts.patient, "candidate": fact} for _, fact in facts.candidates]
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
-            finding = _finding(self.rules[rule_id], self._templates[rule_id], facts.patient, facts.candidates[cid][1])
+            finding = _finding(self.rules[rule_id], self._templates[rule_id], bound[cid])
             findings[cid].append(_not_confident(finding, course) if course.unknown and rule_id in self._on_lines else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
-        assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
-                    for cid, (candidate, fact) in enumerate(facts.candidates)]
+        assessed = [_assess(candidate, bound[cid], findings[cid], self.criteria)
+                    for cid, (candidate, _) in enumerate(facts.candidates)]
         ranked = _ranked(assessed, self.criteria)
         return Assessment(
             patient_id=history.patient_id,
@@ -194,15 +195,16 @@ def _ranked(assessed: list[tuple[Standing, dict[str, Any]]], criteria: tuple[Cri
     return tuple(CandidateAssessment(**c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
 
 
-def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
+def _assess(candidate: Candidate, bound: dict[str, dict[str, Any]], found: list[Finding],
             criteria: tuple[Criterion, ...]) -> tuple[Standing, dict[str, Any]]:
-    """The candidate's standing for the ranking and its assessment but for the rank (given once ranked)."""
+    """The candidate's standing for the ranking and its assessment but for the rank (given once ranked);
+    ``bound`` holds the patient's and the candidate's facts."""
     ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
     current = live(ordered)
     outcome = combine(current)
     agent = candidate.agent
-    bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(current)}
-    return standing(tiers(outcome, current), criteria, bound), {
+    ranked_by = {**bound, "findings": ranking_findings(current)}
+    return standing(tiers(outcome, current), criteria, ranked_by), {
         "query": candidate.query,
         "therapy": agent.name if agent else candidate.query,
         "target": agent.targets if agent else (),
@@ -257,9 +259,7 @@ def _bound_is_certain(course: PatientCourse) -> bool:
     return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 
-def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], patient: dict[str, Any],
-             candidate: dict[str, Any]) -> Finding:
-    bound = {"patient": patient, "candidate": candidate}
+def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], bound: dict[str, dict[str, Any]]) -> Finding:
     timing = rule.timing
     return Finding(
         rule=rule.id,
