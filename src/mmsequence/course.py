@@ -390,11 +390,11 @@ class PatientCourse:
 
     def _classes(self) -> dict[str, Tri]:
         facts: dict[str, Tri] = {}
+        given = {e.agent.drug_class for e in self.exposures}
         for key, drug_class in LABEL_CLASSES.items():
-            hit = any(e.agent.drug_class == drug_class for e in self.exposures)
-            facts[f"exposed_{key}"] = "yes" if hit else "unknown" if self.unknown else "no"
+            facts[f"exposed_{key}"] = "yes" if drug_class in given else "unknown" if self.unknown else "no"
         facts["triple_class_exposed"] = all_of(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
-        lenalidomide = [e.refractory for e in self.exposures if e.agent.name == "lenalidomide"]
+        lenalidomide = [e.refractory for e in self._by_agent.get("lenalidomide", ())]
         facts["lenalidomide_refractory"] = any_of(lenalidomide) if lenalidomide else "unknown" if self.unknown else "no"
         anti_cd38 = [e.refractory for e in self.exposures if e.agent.drug_class == LABEL_CLASSES["anti_cd38"]]
         facts["anti_cd38_refractory"] = any_of(anti_cd38) if anti_cd38 else "unknown" if self.unknown else "no"
@@ -803,7 +803,8 @@ def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: 
             continue
         key = ("origin", line.origin.number) if line.origin is not None and line.origin.number else ("line", i)
         groups.setdefault(key, []).append(i)
-    ordered = sorted(groups.values(), key=lambda idx: min(chronological(history.lines[i]) for i in idx))
+    order = {i: chronological(history.lines[i]) for idx in groups.values() for i in idx}
+    ordered = sorted(groups.values(), key=lambda idx: min(map(order.__getitem__, idx)))
     return tuple(
         CountedLine(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
         for n, idx in enumerate(ordered, 1)
