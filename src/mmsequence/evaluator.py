@@ -268,14 +268,13 @@ def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], bound: dict[str
         template=rule.message,
         evidence=rule.evidence,
         citation=rule.citation,
-        facts=rule.quoted_facts(bound),
         earliest_date=None if timing is None else datetime.date.fromisoformat(_fact(bound, timing.date)),
         timing=None if timing is None else timing.role,
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
         templates=templates,
         reasons=rule.reasons,
-        values=rule.placeholder_values(bound),
+        fired=(rule, bound),
     )
 
 
