@@ -68,7 +68,13 @@ class Criterion:
         if len(tests) == 1:
             ((binding, check),) = tests
             return lambda bound: hit if check(bound[binding]) else miss
-        return lambda bound: hit if all(check(bound[binding]) for binding, check in tests) else miss
+
+        def scored(bound: Mapping[str, Mapping[str, Any]]) -> int:
+            for binding, check in tests:
+                if not check(bound[binding]):
+                    return miss
+            return hit
+        return scored
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its fields; the score function is made again."""
@@ -87,8 +93,7 @@ def test(pattern: Any) -> _Test:
     if key == "$and":
         return _all([test(p) for p in value])
     if key == "$or":
-        tests = [test(p) for p in value]
-        return lambda fact: any(t(fact) for t in tests)
+        return _any([test(p) for p in value])
     if key in _COMPARE:
         ((field, operand),) = value.items()
         compare = _COMPARE[key]
@@ -97,7 +102,21 @@ def test(pattern: Any) -> _Test:
 
 
 def _all(tests: list[_Test]) -> _Test:
-    return lambda fact: all(t(fact) for t in tests)
+    def every(fact: Mapping[str, Any]) -> bool:
+        for check in tests:
+            if not check(fact):
+                return False
+        return True
+    return every
+
+
+def _any(tests: list[_Test]) -> _Test:
+    def some(fact: Mapping[str, Any]) -> bool:
+        for check in tests:
+            if check(fact):
+                return True
+        return False
+    return some
 
 
 def _check_pattern(pattern: Any, fields: tuple[str, ...], where: str, problems: list[str]) -> None:
