@@ -62,8 +62,8 @@ def _text(value: str | None) -> str | None:
 
 
 def _names(values: list[str]) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in values)
-    if not names or not all(names) or not all(map(_unicode, names)):
+    names = tuple(map(str.strip, values))
+    if not names or not all(names) or not _unicode("".join(names)):
         raise _Doubt
     return names
 
