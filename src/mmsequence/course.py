@@ -758,7 +758,7 @@ def _lines(history: PatientHistory, looked: _Looked, dated: _Dated, exposures: l
         start, end = dated[i]
         last = start if one_infusion else PartialDate.of(as_of) if end is None else end
         starts = any(e.agent.modality in clock for e in mine)
-        regimen = catalog.regimen(a for a in agents if a is not None) if all(agents) else None
+        regimen = catalog.regimen(cast("tuple[Agent, ...]", agents)) if all(agents) else None
         result.append(ResolvedLine(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
                                  last.plus_months(policy.interval_months) if starts else None))
     return tuple(result)
