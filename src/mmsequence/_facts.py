@@ -110,9 +110,9 @@ class _Shared:
 
 def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, shared: _Shared) -> dict[str, Any]:
     agent = candidate.agent
-    fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
     if agent is None:
-        return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
+        return {"t": "candidate", "cid": cid, "query": candidate.query, "known": False, "name": candidate.query,
+                "modality": "unknown", "tcrt": False}
     targets = set(agent.targets)
     anchored = course.anchor(agent)
     anchor, anchor_kind = anchored
@@ -134,38 +134,40 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, share
     reserve = course.reserve(agent)
     product = course.apheresis.product
     product_targets = set(product.targets) if product is not None else {"BCMA"}
-    fact.update(
-        known=True,
-        name=agent.name,
-        modality=agent.modality,
-        tcrt=agent.is_tcrt,
-        status=agent.status,
-        targets=", ".join(agent.targets),
-        bcma="BCMA" in targets,
+    return {
+        "t": "candidate",
+        "cid": cid,
+        "query": candidate.query,
+        "known": True,
+        "name": agent.name,
+        "modality": agent.modality,
+        "tcrt": agent.is_tcrt,
+        "status": agent.status,
+        "targets": ", ".join(agent.targets),
+        "bcma": "BCMA" in targets,
         **same_facts,
         **shared.before(agent, same, anchored),
-        same_target_refractory=same_target_refractory,
-        same_target_refractory_agents=_exposures(course, (e for e in others if e.refractory == "yes")),
-        same_target_refractory_open=bool(others_open),
-        same_target_refractory_open_lines=_exposures(course, others_open),
-        refractory_to_agent=refractory_to_agent,
-        refractory_agent_lines=_exposures(course, (e for e in itself if e.refractory == "yes")),
-        refractory_open=bool(left_open),
-        refractory_open_lines=_exposures(course, left_open),
-        regimen=bool(candidate.parts),
-        bridging_same_target=bool(targets & product_targets),
-        antigen_lost=any(lost.get(t) is True for t in targets),
-        lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),
-        reserve_left=len(reserve),
-        reserve_targets=", ".join(reserve) or "none",
-        anchor=(event_ref("apheresis" if agent.modality == "car-t" else "first-dose", anchor) if anchor_kind == "as-of"
-                else event_ref(anchor_kind, anchor, course.apheresis_field)),
-        anchor_kind=anchor_kind,
-        available=agent.available_in(course.jurisdiction) if course.jurisdiction else True,
-    )
-    fact.update(shared.clock("interval", anchored) if agent.is_tcrt else {"interval": "none"})
-    fact.update(shared.clock("washout", anchored) if agent.modality != "conventional" else {"washout": "none"})
-    return fact
+        "same_target_refractory": same_target_refractory,
+        "same_target_refractory_agents": _exposures(course, (e for e in others if e.refractory == "yes")),
+        "same_target_refractory_open": bool(others_open),
+        "same_target_refractory_open_lines": _exposures(course, others_open),
+        "refractory_to_agent": refractory_to_agent,
+        "refractory_agent_lines": _exposures(course, (e for e in itself if e.refractory == "yes")),
+        "refractory_open": bool(left_open),
+        "refractory_open_lines": _exposures(course, left_open),
+        "regimen": bool(candidate.parts),
+        "bridging_same_target": bool(targets & product_targets),
+        "antigen_lost": any(lost.get(t) is True for t in targets),
+        "lost_targets": ", ".join(t for t in agent.targets if lost.get(t) is True),
+        "reserve_left": len(reserve),
+        "reserve_targets": ", ".join(reserve) or "none",
+        "anchor": (event_ref("apheresis" if agent.modality == "car-t" else "first-dose", anchor) if anchor_kind == "as-of"
+                   else event_ref(anchor_kind, anchor, course.apheresis_field)),
+        "anchor_kind": anchor_kind,
+        "available": agent.available_in(course.jurisdiction) if course.jurisdiction else True,
+        **(shared.clock("interval", anchored) if agent.is_tcrt else {"interval": "none"}),
+        **(shared.clock("washout", anchored) if agent.modality != "conventional" else {"washout": "none"}),
+    }
 
 
 def _car_t_option(course: PatientCourse) -> bool:
