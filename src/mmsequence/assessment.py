@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .rulebook import Rule
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, slots=False)  # made many times per assessment: faster without slots
 class Finding:
     """One rule that fired for one candidate, with everything needed to explain it.
 
@@ -127,7 +127,7 @@ class Finding:
         return out
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class CandidateAssessment:
     """One candidate: what the sequencing guidance says of it (``verdict``), and when it can start.
 

@@ -97,7 +97,7 @@ def line_refractory(line: Line, last_dose: PartialDate | None, one_infusion: boo
     return Refractoriness("yes" if line.stop_reason == "progression" and not one_infusion else "unknown")
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Exposure:
     """One agent given in one line (``end`` None: still ongoing at ``as_of``, or a CAR-T infusion)."""
 
@@ -221,7 +221,7 @@ Anchor = tuple[PartialDate, str]
 earliest on the evaluation day), ``planned-apheresis`` or ``collected-apheresis``."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class ResolvedLine:
     """One line of therapy as drawn and summarised: its agents looked up, last dose and interval."""
 
