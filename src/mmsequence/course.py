@@ -132,7 +132,7 @@ class NotTherapy:
         return {"drug": self.name, "role": self.role, "record": self.where}
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class CountedLine:
     """A line of therapy as the rules count it: the history lines it is made of (a CAR-T line may be
     its bridging and its infusion), by index."""
@@ -167,7 +167,7 @@ class ApheresisCourse:
     product: Agent | None = None
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Clock:
     """Whether a candidate's anchor falls on or after the latest of the earlier last doses, shifted
     by the interval or washout.

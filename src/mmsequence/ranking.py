@@ -215,7 +215,7 @@ def load_criteria(root: Path, problems: list[str]) -> tuple[tuple[Criterion, ...
     return criteria, raw
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Standing:
     """Where one candidate stands: its tier (verdict, then what a wait becomes, as
     :func:`mmsequence.verdicts.tiers` gives them) and one score per criterion (lower first)."""
@@ -233,7 +233,7 @@ def standing(tiers: tuple[int, int], criteria: Sequence[Criterion], bound: Mappi
     return Standing(tiers, tuple([c.score(bound) for c in criteria]))
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class RankReason:
     """Why a candidate ranks where it does: the candidates it shares its rank with, the first
     candidate ranked below it and what puts it above that one (a criterion id, or ``verdict`` /

@@ -11,7 +11,7 @@ from .assessment import Finding
 from .vocabulary import RESTRICTIVE, VERDICTS, Verdict, severity, tier_order
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Outcome:
     """The verdict, what a wait becomes when it ends (``then``), the not-before date and the rules that set it."""
 
