@@ -17,7 +17,7 @@ import datetime
 import functools
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -92,7 +92,7 @@ class Rule:
     reasons: tuple[tuple[str, str], ...] = ()
     reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
 
-    def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def placeholder_values(self, bound: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
         return {key: bound[b][f] for key, b, f in _placeholders(self.message)}
 
@@ -100,11 +100,11 @@ class Rule:
         """The rule's title in ``language``, else in English."""
         return next((title for lang, title, _ in self.translations if lang == language), self.title)
 
-    def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def quoted_facts(self, bound: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
         return {field: bound[binding][field] for binding, field in self.facts}
 
-    def missing(self, bound: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    def missing(self, bound: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
         """The facts the rule depends on that the record leaves unknown."""
         return tuple(field for binding, field in self.depends_on if bound[binding][field] == "unknown")
 
