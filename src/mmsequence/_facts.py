@@ -185,7 +185,7 @@ def engine_facts(course: PatientCourse) -> Facts:
     classes = course.class_facts()
     anti_cd38 = [e for e in course.exposures if e.agent.drug_class == "anti-cd38"]
     anti_cd38_open = _left_open(anti_cd38, classes["anti_cd38_refractory"])
-    bendamustine = [e for e in course.exposures if e.agent.name == "bendamustine"]
+    bendamustine = course.exposures_to({"bendamustine"})
     patient = {
         "t": "patient",
         "car_t_eligible": tri(course.history.car_t_eligible),

@@ -343,8 +343,12 @@ class PatientCourse:
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_months(months))
             else:
                 if self._washed is None:
-                    self._washed = [e for e in self.exposures if e.agent.modality == "conventional"
-                                    and e.agent.drug_class not in NO_WASHOUT_CLASSES]
+                    # the conventional drugs of a line share its first and last dose: its first one stands for them
+                    first: dict[int, Exposure] = {}
+                    for e in self.exposures:
+                        if e.agent.modality == "conventional" and e.agent.drug_class not in NO_WASHOUT_CLASSES:
+                            first.setdefault(e.line, e)
+                    self._washed = list(first.values())
                 earlier = [e for e in self._washed if e.start.earliest <= anchor.latest]
                 days = self.policy.washout_days
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_days(days))
