@@ -5,9 +5,11 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import strategies as st
 
 from mmsequence._fast_read import fast_history
+from mmsequence.documents import read_document
 from mmsequence.errors import InputError
 from mmsequence.history import parse_document
 from mmsequence.testing.invalid import invalid_documents, invalid_files
@@ -42,9 +44,11 @@ def _same(document) -> None:
         expected = parse_document(json.loads(text))
     except (InputError, ValueError, RecursionError):
         assert fast_history(text) is None
+        assert fast_history(json.loads(text)) is None
         return
     got = fast_history(text)
     assert got is None or got == expected
+    assert fast_history(json.loads(text)) in (None, expected)
 
 
 def _answers(document) -> None:
@@ -56,6 +60,7 @@ def _answers(document) -> None:
         return
     assert fast_history(json.dumps(document)) == expected
     assert fast_history(json.dumps(document, ensure_ascii=False).encode()) == expected
+    assert fast_history(json.loads(json.dumps(document))) == expected
 
 
 @SEEDS
@@ -91,3 +96,25 @@ def test_what_only_the_full_validator_accepts_is_declined_not_misread():
         document = {**base, **extra}
         assert parse_document(document) is not None
         assert fast_history(json.dumps(document)) is None
+
+
+def test_decoded_json_with_what_text_cannot_hold_is_declined():
+    base = {"patient_id": "P", "lines": [{"agents": ["teclistamab"], "start": "2025-01-01"}]}
+    assert fast_history(base) == parse_document(base)
+    for document in ({**base, "patient_id": "P\udcff"}, {**base, "comment": "\udcff"},
+                     {**base, "lines": [{"agents": ["teclistamab\udcff"], "start": "2025-01-01"}]}):
+        assert fast_history(document) is None
+        with pytest.raises(InputError) as error:
+            parse_document(document)
+        with pytest.raises(InputError) as again:
+            read_document(document)
+        assert again.value.problems == error.value.problems
+
+
+def test_a_mapping_with_other_than_json_types_is_read_by_the_full_validator():
+    document = {"patient_id": "P", "lines": [{"agents": ("teclistamab",), "start": "2025-01-01"}]}
+    with pytest.raises(InputError) as error:
+        parse_document(document)
+    with pytest.raises(InputError) as again:
+        read_document(document)
+    assert again.value.problems == error.value.problems

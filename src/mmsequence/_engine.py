@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 import re
 import sys
@@ -159,6 +160,13 @@ def _renamed(pattern: Any, keys: dict[str, str]) -> Any:
     return {keys.get(key, key): value}
 
 
+def _reader(fields: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of ``fields`` of a fact, as a tuple in their order (a KeyError if one is absent)."""
+    if len(fields) > 1:
+        return operator.itemgetter(*fields)
+    return lambda fact: tuple(fact[field] for field in fields)
+
+
 def fnv1a_32(text: str) -> int:
     """The hash durable_rules uses to find a session (FNV-1a, 32 bits, over the sid's bytes)."""
     value = 0x811C9DC5
@@ -173,16 +181,19 @@ class _Sessions:
     def __init__(self) -> None:
         self._counter = itertools.count(1)
         self._live: set[int] = set()
+        self._hashes: dict[str, int] = {}  # each live sid's hash
 
     def open(self) -> str:
         while True:
             sid = f"e{next(self._counter)}"
-            if fnv1a_32(sid) not in self._live:
-                self._live.add(fnv1a_32(sid))
+            hashed = fnv1a_32(sid)
+            if hashed not in self._live:
+                self._live.add(hashed)
+                self._hashes[sid] = hashed
                 return sid
 
     def close(self, sid: str) -> None:
-        self._live.discard(fnv1a_32(sid))
+        self._live.discard(self._hashes.pop(sid))
 
 
 def _finding(firings: set[Firing], rule_id: str, cid: int) -> None:
@@ -216,6 +227,8 @@ class Engine:
         self._keys = _short_keys(sorted({field for _, field in used} - set(_KEPT)))
         self._fields = {b: [(f, self._keys[f]) for f in sorted(f for binding, f in used if binding == b and f not in _KEPT)]
                         for b in ("patient", "candidate")}
+        #: each binding's short keys, and its fields in the same order read at once
+        self._read = {b: (tuple(k for _, k in fields), _reader([f for f, _ in fields])) for b, fields in self._fields.items()}
         self.name = f"mmsequence@{digest.removeprefix('sha256:')}"
         definition = {
             _BOOTSTRAP: {"all": [{"m": {"t": "patient"}}]},
@@ -237,7 +250,7 @@ class Engine:
             try:
                 lean = [self._lean("patient", patient, sid), *(self._lean("candidate", c, sid) for c in candidates)]
                 text = orjson.dumps(lean)
-                if _EXPONENT.search(text):
+                if (b"e+" in text or b"e-" in text) and _EXPONENT.search(text):  # orjson signs every exponent
                     text = orjson.dumps([{key: _for_core(value) for key, value in fact.items()} for fact in lean])
                 booted = self._assert(text.decode(), sid, firings)
                 if not booted:
@@ -253,7 +266,12 @@ class Engine:
         lean = {"sid": sid, "t": fact["t"]}
         if "cid" in fact:
             lean["cid"] = fact["cid"]
-        return lean | {key: fact[field] for field, key in self._fields[binding] if field in fact}
+        keys, read = self._read[binding]
+        try:
+            lean.update(zip(keys, read(fact)))
+        except KeyError:  # a fact without some fields (an unknown candidate, a clock that does not run)
+            lean.update({key: fact[field] for field, key in self._fields[binding] if field in fact})
+        return lean
 
     def _assert(self, facts: str, sid: str, firings: set[Firing]) -> bool:
         """Assert the patient fact, then the candidate facts (JSON), in one call; then run every

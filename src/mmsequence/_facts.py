@@ -110,19 +110,22 @@ class _Shared:
 
 def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, shared: _Shared) -> dict[str, Any]:
     agent = candidate.agent
-    fact: dict[str, Any] = {"t": "candidate", "cid": cid, "query": candidate.query}
     if agent is None:
-        return {**fact, "known": False, "name": candidate.query, "modality": "unknown", "tcrt": False}
+        return {"t": "candidate", "cid": cid, "query": candidate.query, "known": False, "name": candidate.query,
+                "modality": "unknown", "tcrt": False}
     targets = set(agent.targets)
     anchored = course.anchor(agent)
     anchor, anchor_kind = anchored
     same, same_facts = shared.same_target(agent)
     # a regimen is its agents: re-treatment is with the ones that are directed at a target (a TCRT,
     # an ADC), and the same target is another agent's
-    parts = {a.name for a in candidate.agents}
-    directed = {a.name for a in candidate.agents if not candidate.parts or a.is_tcrt or a.modality == "adc"}
+    if candidate.parts:
+        parts = {a.name for a in candidate.parts}
+        directed = {a.name for a in candidate.parts if a.is_tcrt or a.modality == "adc"}
+    else:
+        parts = directed = {agent.name}
     others = tuple(e for e in same if e.agent.name not in parts)
-    itself = [e for e in course.exposures if e.agent.name in directed]
+    itself = course.exposures_to(directed)
     refractory_to_agent = any_of(e.refractory for e in itself) if itself else "no"
     left_open = _left_open(itself, refractory_to_agent)
     same_target_refractory = any_of(e.refractory for e in others) if others else "no"
@@ -131,38 +134,40 @@ def _candidate_fact(cid: int, candidate: Candidate, course: PatientCourse, share
     reserve = course.reserve(agent)
     product = course.apheresis.product
     product_targets = set(product.targets) if product is not None else {"BCMA"}
-    fact.update(
-        known=True,
-        name=agent.name,
-        modality=agent.modality,
-        tcrt=agent.is_tcrt,
-        status=agent.status,
-        targets=", ".join(agent.targets),
-        bcma="BCMA" in targets,
+    return {
+        "t": "candidate",
+        "cid": cid,
+        "query": candidate.query,
+        "known": True,
+        "name": agent.name,
+        "modality": agent.modality,
+        "tcrt": agent.is_tcrt,
+        "status": agent.status,
+        "targets": ", ".join(agent.targets),
+        "bcma": "BCMA" in targets,
         **same_facts,
         **shared.before(agent, same, anchored),
-        same_target_refractory=same_target_refractory,
-        same_target_refractory_agents=_exposures(course, (e for e in others if e.refractory == "yes")),
-        same_target_refractory_open=bool(others_open),
-        same_target_refractory_open_lines=_exposures(course, others_open),
-        refractory_to_agent=refractory_to_agent,
-        refractory_agent_lines=_exposures(course, (e for e in itself if e.refractory == "yes")),
-        refractory_open=bool(left_open),
-        refractory_open_lines=_exposures(course, left_open),
-        regimen=bool(candidate.parts),
-        bridging_same_target=bool(targets & product_targets),
-        antigen_lost=any(lost.get(t) is True for t in targets),
-        lost_targets=", ".join(t for t in agent.targets if lost.get(t) is True),
-        reserve_left=len(reserve),
-        reserve_targets=", ".join(reserve) or "none",
-        anchor=(event_ref("apheresis" if agent.modality == "car-t" else "first-dose", anchor) if anchor_kind == "as-of"
-                else event_ref(anchor_kind, anchor, course.apheresis_field)),
-        anchor_kind=anchor_kind,
-        available=agent.available_in(course.jurisdiction) if course.jurisdiction else True,
-    )
-    fact.update(shared.clock("interval", anchored) if agent.is_tcrt else {"interval": "none"})
-    fact.update(shared.clock("washout", anchored) if agent.modality != "conventional" else {"washout": "none"})
-    return fact
+        "same_target_refractory": same_target_refractory,
+        "same_target_refractory_agents": _exposures(course, (e for e in others if e.refractory == "yes")),
+        "same_target_refractory_open": bool(others_open),
+        "same_target_refractory_open_lines": _exposures(course, others_open),
+        "refractory_to_agent": refractory_to_agent,
+        "refractory_agent_lines": _exposures(course, (e for e in itself if e.refractory == "yes")),
+        "refractory_open": bool(left_open),
+        "refractory_open_lines": _exposures(course, left_open),
+        "regimen": bool(candidate.parts),
+        "bridging_same_target": bool(targets & product_targets),
+        "antigen_lost": any(lost.get(t) is True for t in targets),
+        "lost_targets": ", ".join(t for t in agent.targets if lost.get(t) is True),
+        "reserve_left": len(reserve),
+        "reserve_targets": ", ".join(reserve) or "none",
+        "anchor": (event_ref("apheresis" if agent.modality == "car-t" else "first-dose", anchor) if anchor_kind == "as-of"
+                   else event_ref(anchor_kind, anchor, course.apheresis_field)),
+        "anchor_kind": anchor_kind,
+        "available": agent.available_in(course.jurisdiction) if course.jurisdiction else True,
+        **(shared.clock("interval", anchored) if agent.is_tcrt else {"interval": "none"}),
+        **(shared.clock("washout", anchored) if agent.modality != "conventional" else {"washout": "none"}),
+    }
 
 
 def _car_t_option(course: PatientCourse) -> bool:
@@ -180,7 +185,7 @@ def engine_facts(course: PatientCourse) -> Facts:
     classes = course.class_facts()
     anti_cd38 = [e for e in course.exposures if e.agent.drug_class == "anti-cd38"]
     anti_cd38_open = _left_open(anti_cd38, classes["anti_cd38_refractory"])
-    bendamustine = [e for e in course.exposures if e.agent.name == "bendamustine"]
+    bendamustine = course.exposures_to({"bendamustine"})
     patient = {
         "t": "patient",
         "car_t_eligible": tri(course.history.car_t_eligible),

@@ -1,7 +1,7 @@
-"""The typed fast path for valid patient-history documents: JSON text straight to a history.
+"""The typed fast path for valid patient-history documents: JSON text, or decoded JSON, straight to a history.
 
-msgspec decodes the text into the document's declared structures (:mod:`mmsequence.schema`:
-fields, types, choices and patterns checked in C), and
+msgspec decodes the text (or converts the decoded JSON) into the document's declared structures
+(:mod:`mmsequence.schema`: fields, types, choices and patterns checked in C), and
 :func:`fast_history` finishes what types cannot say (non-blank text, dates, the checks between
 fields). It answers only for documents that are valid as they stand; anything else, however
 small the doubt, gives None and the document goes to :func:`mmsequence.history.parse_document`,
@@ -12,6 +12,7 @@ fast path accepts (tests/test_fast_read.py holds them to that).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 
@@ -43,16 +44,28 @@ class _Doubt(Exception):
     """The document is not valid as it stands: let the full validator say why."""
 
 
+def _unicode(value: str) -> bool:
+    """False for a lone surrogate, which UTF-8 cannot encode (JSON text cannot hold one; decoded JSON can)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: str | None) -> str | None:
-    if value is not None and not value.strip():
+    if value is not None and (not value.strip() or not _unicode(value)):
         raise _Doubt
     return value
 
 
 def _names(values: list[str]) -> tuple[str, ...]:
-    if not values or not all(v.strip() for v in values):
+    names = tuple(map(str.strip, values))
+    if not names or not all(names) or not _unicode("".join(names)):
         raise _Doubt
-    return tuple(v.strip() for v in values)
+    return names
 
 
 def _date(text: str | None) -> PartialDate | None:
@@ -115,11 +128,15 @@ def _biomarkers(raw: BiomarkersDocument | None) -> Biomarkers:
                       soluble_bcma_ng_ml=soluble)
 
 
-def fast_history(text: str | bytes) -> PatientHistory | None:
-    """The history of a valid patient-history document given as JSON text; None for anything else
-    (invalid, unusual or not a patient-history document at all, such as a FHIR Bundle)."""
+def fast_history(document: str | bytes | dict[str, Any]) -> PatientHistory | None:
+    """The history of a valid patient-history document given as JSON text, or as JSON decoded into
+    Python's own types (dict, list, str, int, float, bool, None: nothing else); None for anything
+    else (invalid, unusual or not a patient-history document at all, such as a FHIR Bundle)."""
     try:
-        raw = _DECODER.decode(text)
+        if isinstance(document, (str, bytes)):
+            raw = _DECODER.decode(document)
+        else:
+            raw = msgspec.convert(document, PatientHistoryDocument)
         as_of = _date(raw.as_of)
         if as_of is not None and as_of.precision != "day":
             raise _Doubt
@@ -138,5 +155,5 @@ def fast_history(text: str | bytes) -> PatientHistory | None:
             overrides=tuple(_override(o) for o in raw.overrides or ()),
             comment=_text(raw.comment),
         )
-    except (msgspec.DecodeError, _Doubt, UnicodeError):
+    except (msgspec.DecodeError, msgspec.ValidationError, _Doubt, UnicodeError):
         return None

@@ -60,12 +60,16 @@ def gate_action(code: str, records: tuple[str, ...]) -> Action:
     return _action(code, death=records[0]) if code == "check-death" else _action(code)
 
 
-def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse) -> list[Action]:
+def _asked(code: str, candidate: CandidateAssessment, course: PatientCourse, made: dict[str, Action]) -> Action:
+    """The action a rule asks for: of the candidate, or of the course (made once, kept in ``made``)."""
     if code == "classify-candidate":
-        return [_action(code, name=candidate.query)]
-    state = course.apheresis.state
-    kind = "planned-apheresis" if state == "pending" else "collected-apheresis"
-    return [_action(code, apheresis=event_ref(kind, course.apheresis.date, course.apheresis_field))]
+        return _action(code, name=candidate.query)
+    action = made.get(code)
+    if action is None:
+        state = course.apheresis.state
+        kind = "planned-apheresis" if state == "pending" else "collected-apheresis"
+        action = made[code] = _action(code, apheresis=event_ref(kind, course.apheresis.date, course.apheresis_field))
+    return action
 
 
 def _timed(finding: Finding) -> list[Action]:
@@ -106,6 +110,7 @@ def collect(candidates: Iterable[CandidateAssessment], asks: dict[str, tuple[str
     ``asks`` gives the action codes each rule asks for (by rule id).
     """
     found: dict[tuple[str, str], Action] = {}
+    made: dict[str, Action] = {}
     for action in [_action("classify-agent", agent=ref) for ref in course.unknown_refs()] + _open_refractoriness(course):
         found.setdefault((action.code, action.text), action)
     for candidate in candidates:
@@ -113,7 +118,7 @@ def collect(candidates: Iterable[CandidateAssessment], asks: dict[str, tuple[str
             if finding.overridden is not None:
                 continue
             actions = [_action(MISSING_FACTS[fact]) for fact in finding.missing]
-            actions += [a for code in asks.get(finding.rule, ()) for a in _asked(code, candidate, course)]
+            actions += [_asked(code, candidate, course, made) for code in asks.get(finding.rule, ())]
             actions += _timed(finding)
             for action in actions:
                 found.setdefault((action.code, action.text), action)

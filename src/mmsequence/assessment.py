@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -20,9 +21,10 @@ from .vocabulary import FAVOURABLE, CandidateModality, Effect, Verdict, effect_o
 
 if TYPE_CHECKING:
     from .course import PatientCourse
+    from .rulebook import Rule
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, slots=False)  # made many times per assessment: faster without slots
 class Finding:
     """One rule that fired for one candidate, with everything needed to explain it.
 
@@ -30,7 +32,8 @@ class Finding:
     constraint such as the washout) carries the day its reason ends (``earliest_date``) and what
     its clock runs from and to (``anchors``). ``missing`` names the facts the record leaves unknown
     that the finding depends on. ``message`` is given, or filled in from ``template`` and
-    ``values`` when first read (a compact batch record never reads it).
+    ``values`` when first read; ``facts`` and ``values`` are given, or read from the facts the rule
+    fired on (``fired``) when first read (a compact batch record reads none of them).
     """
 
     rule: str
@@ -38,7 +41,7 @@ class Finding:
     _message: str | None = attrs.field(alias="message", repr=False)
     evidence: str
     citation: str
-    facts: dict[str, Any]
+    _facts: dict[str, Any] | None = attrs.field(alias="facts", default=None, repr=False)
     earliest_date: datetime.date | None = None
     timing: str | None = None
     anchors: dict[str, Any] | None = None
@@ -47,11 +50,29 @@ class Finding:
     #: The message template in each language the rule is translated into, and the value of each of
     #: its placeholders, for outputs in another language (not part of the JSON).
     templates: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
-    values: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    _values: dict[str, Any] | None = attrs.field(alias="values", default=None, eq=False, repr=False)
     #: The rule's short reason phrase template by language, English first (not part of the JSON).
     reasons: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
     #: The English message template, its placeholders filled from ``values`` when ``message`` is not given.
     template: str = attrs.field(default="", repr=False)
+    #: The rule and the facts it fired on (``patient`` and ``candidate``), which ``facts`` and
+    #: ``values`` are read from when they are not given.
+    _fired: tuple[Rule, Mapping[str, Mapping[str, Any]]] | None = attrs.field(alias="fired", default=None, eq=False,
+                                                                             repr=False)
+
+    @functools.cached_property
+    def facts(self) -> dict[str, Any]:
+        """The facts the rule quotes, by field name."""
+        if self._facts is not None:
+            return self._facts
+        return {} if self._fired is None else self._fired[0].quoted_facts(self._fired[1])
+
+    @functools.cached_property
+    def values(self) -> dict[str, Any]:
+        """The value of each placeholder of the rule's message, by ``binding.field``."""
+        if self._values is not None:
+            return self._values
+        return {} if self._fired is None else self._fired[0].placeholder_values(self._fired[1])
 
     @functools.cached_property
     def message(self) -> str:
@@ -106,7 +127,7 @@ class Finding:
         return out
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class CandidateAssessment:
     """One candidate: what the sequencing guidance says of it (``verdict``), and when it can start.
 

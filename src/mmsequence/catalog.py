@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -55,6 +56,7 @@ _KEBAB_CASE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ATC_CODE = re.compile(r"[A-Z][0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?")
 _MARKS = str.maketrans("", "", "®™")
 _NO_SYNONYMS: Mapping[str, str] = MappingProxyType({})
+_NAME = operator.attrgetter("name")
 
 
 class CatalogError(RuleFileError, ValueError):
@@ -263,7 +265,7 @@ class Catalog:
 
     def regimen(self, agents: Iterable[Agent]) -> Regimen | None:
         """The regimen made of exactly these agents, if the catalog names one."""
-        return self._by_agents.get(frozenset(agent.name for agent in agents))
+        return self._by_agents.get(frozenset(map(_NAME, agents)))
 
     def regimen_named(self, name: str) -> Regimen | None:
         """The regimen with this name or abbreviation (compared normalised, as a drug's synonyms are), else None."""

@@ -97,7 +97,7 @@ def line_refractory(line: Line, last_dose: PartialDate | None, one_infusion: boo
     return Refractoriness("yes" if line.stop_reason == "progression" and not one_infusion else "unknown")
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Exposure:
     """One agent given in one line (``end`` None: still ongoing at ``as_of``, or a CAR-T infusion)."""
 
@@ -132,7 +132,7 @@ class NotTherapy:
         return {"drug": self.name, "role": self.role, "record": self.where}
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class CountedLine:
     """A line of therapy as the rules count it: the history lines it is made of (a CAR-T line may be
     its bridging and its infusion), by index."""
@@ -167,7 +167,7 @@ class ApheresisCourse:
     product: Agent | None = None
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Clock:
     """Whether a candidate's anchor falls on or after the latest of the earlier last doses, shifted
     by the interval or washout.
@@ -221,7 +221,7 @@ Anchor = tuple[PartialDate, str]
 earliest on the evaluation day), ``planned-apheresis`` or ``collected-apheresis``."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class ResolvedLine:
     """One line of therapy as drawn and summarised: its agents looked up, last dose and interval."""
 
@@ -275,23 +275,17 @@ class PatientCourse:
     exposed_targets: frozenset[str] = attrs.field(init=False)
     lost: dict[str, bool | None] = attrs.field(init=False)
     _clocks: dict[tuple[str, PartialDate], Clock] = attrs.field(init=False, factory=dict)
-    _line_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
-    _quoted_refs: tuple[dict[str, Any], ...] = attrs.field(init=False)
+    _line_refs: dict[int, tuple[dict[str, Any], dict[str, Any]]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    _numbers: dict[int, int] | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _class_facts: dict[str, Tri] | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _exposure_refs: dict[tuple[int, str], dict[str, Any]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    _by_agent: dict[str, list[Exposure]] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    _washed: list[Exposure] | None = attrs.field(init=False, default=None, eq=False, repr=False)  # what a washout follows
 
     def __attrs_post_init__(self) -> None:
-        # a line is named by its number as a line of therapy (several records may form one line);
-        # a record not counted as a line has no number
-        counted = {i: line.number for line in self.therapy_lines for i in line.indices}
-        self._line_refs = tuple(
-            {"kind": "line", "number": counted.get(i) if counted else info.number,
-             "regimen": info.regimen.abbreviation if info.regimen else None,
-             "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)], "field": f"lines[{i}]"}
-            for i, info in enumerate(self.lines)
-        )
-        self._quoted_refs = tuple(_quoted(ref) for ref in self._line_refs)
         self.tcrt = tuple(e for e in self.exposures if e.agent.is_tcrt)
+        for e in self.exposures:
+            self._by_agent.setdefault(e.agent.name, []).append(e)
         self.exposed_targets = frozenset(t for e in self.tcrt for t in e.agent.targets)
         b = self.history.biomarkers
         self.lost = {"BCMA": b.bcma_loss, "GPRC5D": b.gprc5d_loss, "FcRH5": b.fcrh5_loss}
@@ -340,18 +334,22 @@ class PatientCourse:
     def _clock(self, kind: str, anchor: PartialDate) -> Clock:
         key = (kind, anchor)
         if key not in self._clocks:
+            # an exposure counts unless it certainly started after the anchor
             if kind == "interval":
                 starts = ("bsab", "car-t") if self.policy.interval_scope == "any-tcrt" else ("bsab",)
-                earlier = [e for e in self.exposures if e.agent.modality in starts and e.start.after(anchor) is not True
+                earlier = [e for e in self.tcrt if e.agent.modality in starts and e.start.earliest <= anchor.latest
                            and not (self.policy.interval_consecutive and self._followed(e, anchor))]
                 months = self.policy.interval_months
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_months(months))
             else:
-                earlier = [
-                    e for e in self.exposures
-                    if e.agent.modality == "conventional" and e.agent.drug_class not in NO_WASHOUT_CLASSES
-                    and e.start.after(anchor) is not True
-                ]
+                if self._washed is None:
+                    # the conventional drugs of a line share its first and last dose: its first one stands for them
+                    first: dict[int, Exposure] = {}
+                    for e in self.exposures:
+                        if e.agent.modality == "conventional" and e.agent.drug_class not in NO_WASHOUT_CLASSES:
+                            first.setdefault(e.line, e)
+                    self._washed = list(first.values())
+                earlier = [e for e in self._washed if e.start.earliest <= anchor.latest]
                 days = self.policy.washout_days
                 self._clocks[key] = self._measure(earlier, anchor, lambda d: d.plus_days(days))
         return self._clocks[key]
@@ -372,6 +370,12 @@ class PatientCourse:
         status = _CLOCK[anchor.on_or_after(window)]
         return Clock(status, last, None if last.ongoing else last.last_dose(self.as_of), window)
 
+    def exposures_to(self, names: set[str]) -> list[Exposure]:
+        """The exposures to the agents named, in the course's order."""
+        if len(names) == 1:
+            return list(self._by_agent.get(next(iter(names)), ()))
+        return [e for e in self.exposures if e.agent.name in names]
+
     def same_target(self, agent: Agent) -> tuple[Exposure, ...]:
         """Earlier TCRTs against any target of ``agent``."""
         targets = set(agent.targets)
@@ -390,11 +394,11 @@ class PatientCourse:
 
     def _classes(self) -> dict[str, Tri]:
         facts: dict[str, Tri] = {}
+        given = {e.agent.drug_class for e in self.exposures}
         for key, drug_class in LABEL_CLASSES.items():
-            hit = any(e.agent.drug_class == drug_class for e in self.exposures)
-            facts[f"exposed_{key}"] = "yes" if hit else "unknown" if self.unknown else "no"
+            facts[f"exposed_{key}"] = "yes" if drug_class in given else "unknown" if self.unknown else "no"
         facts["triple_class_exposed"] = all_of(facts[f"exposed_{k}"] for k in LABEL_CLASSES)
-        lenalidomide = [e.refractory for e in self.exposures if e.agent.name == "lenalidomide"]
+        lenalidomide = [e.refractory for e in self._by_agent.get("lenalidomide", ())]
         facts["lenalidomide_refractory"] = any_of(lenalidomide) if lenalidomide else "unknown" if self.unknown else "no"
         anti_cd38 = [e.refractory for e in self.exposures if e.agent.drug_class == LABEL_CLASSES["anti_cd38"]]
         facts["anti_cd38_refractory"] = any_of(anti_cd38) if anti_cd38 else "unknown" if self.unknown else "no"
@@ -466,7 +470,23 @@ class PatientCourse:
     def line_ref(self, index: int) -> dict[str, Any]:
         """A line as a clinician names it: its number, its regimen (if the catalog names one) and agents
         (built once per course; treat it as read-only)."""
-        return self._line_refs[index]
+        return self._refs(index)[0]
+
+    def _refs(self, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A line's reference, and the reference as an agent's reference quotes it: made when first asked for."""
+        refs = self._line_refs.get(index)
+        if refs is None:
+            # a line is named by its number as a line of therapy (several records may form one line);
+            # a record not counted as a line has no number
+            if self._numbers is None:
+                self._numbers = {i: line.number for line in self.therapy_lines for i in line.indices}
+            info = self.lines[index]
+            ref = {"kind": "line", "number": self._numbers.get(index) if self._numbers else info.number,
+                   "regimen": info.regimen.abbreviation if info.regimen else None,
+                   "agents": [a.name if a else raw for a, raw in zip(info.agents, info.line.agents)],
+                   "field": f"lines[{index}]"}
+            refs = self._line_refs[index] = (ref, _quoted(ref))
+        return refs
 
     def exposure_ref(self, exposure: Exposure) -> dict[str, Any]:
         """One agent given in one line (the line quoted with at most its first few agents; built once
@@ -474,7 +494,7 @@ class PatientCourse:
         key = (exposure.line, exposure.agent.name)
         ref = self._exposure_refs.get(key)
         if ref is None:
-            ref = self._exposure_refs[key] = {**self._quoted_refs[exposure.line], "kind": "exposure", "agent": key[1]}
+            ref = self._exposure_refs[key] = {**self._refs(exposure.line)[1], "kind": "exposure", "agent": key[1]}
         return ref
 
     def dose_ref(self, exposure: Exposure) -> dict[str, Any]:
@@ -486,7 +506,7 @@ class PatientCourse:
 
     def unknown_refs(self) -> list[dict[str, Any]]:
         """Each agent the catalog does not know, with its line."""
-        return [{**self._quoted_refs[index], "kind": "exposure", "agent": name} for name, index in self.unknown]
+        return [{**self._refs(index)[1], "kind": "exposure", "agent": name} for name, index in self.unknown]
 
     def last_tcrt_dose(self) -> dict[str, Any] | None:
         """The latest last dose of any TCRT, with its exposure (None: no TCRT so far)."""
@@ -507,7 +527,7 @@ class PatientCourse:
         last = self.last_tcrt_dose()
         return {
             "prior_lines": self.prior_lines,
-            "lines": [with_display(ref) for ref in self._line_refs],
+            "lines": [with_display(self.line_ref(i)) for i in range(len(self.lines))],
             "jurisdiction": self.jurisdiction or "none",
             "car_t_eligible": tri(self.history.car_t_eligible),
             "tcrt_count": len(self.tcrt),
@@ -547,7 +567,13 @@ def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
     return agent.role
 
 
-def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
+#: Each line's agents as the catalog knows them (None: unknown), in the order the line names them.
+_Looked = list[tuple[Agent | None, ...]]
+#: Each line's first and last dose as the record leaves them possible (see :func:`_dates`).
+_Dated = list[tuple[PartialDate, PartialDate | None]]
+
+
+def _exposures(history: PatientHistory, looked: _Looked, dated: _Dated, as_of: datetime.date,
                warnings: list[Notice]) -> tuple[list[Exposure], list[tuple[str, int]], list[NotTherapy]]:
     """Exposures to anti-myeloma therapy (dates as the record leaves them possible, each with its
     refractoriness), unknown agents (name as written, line index), and the other drugs the lines name."""
@@ -555,9 +581,10 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
     unknown: list[tuple[str, int]] = []
     others: list[NotTherapy] = []
     for i, line in enumerate(history.lines):
-        start, end = _dates(line, as_of)
+        start, end = dated[i]
         progression = None if line.progression is None else line.progression.bounded(start.earliest, as_of)
-        agents = [catalog.lookup(name) for name in line.agents]
+        agents = looked[i]
+        refractoriness: dict[bool, Refractoriness] = {}  # of a CAR-T's infusion, and of the line's other agents
         for name, agent in dict(zip(line.agents, agents)).items():  # a name written twice is one exposure
             if agent is None:
                 unknown.append((name, i))
@@ -567,7 +594,10 @@ def _exposures(history: PatientHistory, catalog: Catalog, as_of: datetime.date,
                 others.append(NotTherapy(agent.name, Notice(f"role.{role}"), f"lines[{i}]"))
                 continue
             car_t = agent.modality == "car-t"
-            found = line_refractory(line, start if car_t else end, one_infusion=car_t, progression=progression)
+            found = refractoriness.get(car_t)
+            if found is None:
+                found = refractoriness[car_t] = line_refractory(line, start if car_t else end, one_infusion=car_t,
+                                                                progression=progression)
             exposures.append(Exposure(agent, i, start, end, found.value, found.open_date))
         if progression is not None:
             car_t = any(a is not None and a.modality == "car-t" for a in agents)
@@ -594,14 +624,14 @@ def _refractory_conflicts(line: Line, index: int, progression: PartialDate, last
     return []
 
 
-def _check_consistency(history: PatientHistory, catalog: Catalog, as_of: datetime.date) -> None:
+def _check_consistency(history: PatientHistory, looked: _Looked, as_of: datetime.date) -> None:
     problems: list[str] = []
     for i, line in enumerate(history.lines):
         for key, date in (("start", line.start), ("end", line.end)):
             if date is not None and date.after(as_of):
                 problems.append(Notice("input.after-as-of", f"lines[{i}].{key}", date=date, field=Notice("field.as_of"),
                                        as_of=as_of))
-        car_t = any((agent := catalog.lookup(name)) is not None and agent.modality == "car-t" for name in line.agents)
+        car_t = any(agent is not None and agent.modality == "car-t" for agent in looked[i])
         if car_t and line.end is not None and line.end != line.start:
             problems.append(Notice("input.car-t-end", f"lines[{i}].end", start=line.start))
         if line.progression is not None and line.progression.after(as_of):
@@ -717,22 +747,22 @@ def _and(names: list[str]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog, policy: Policy,
-           as_of: datetime.date) -> tuple[ResolvedLine, ...]:
+def _lines(history: PatientHistory, looked: _Looked, dated: _Dated, exposures: list[Exposure], catalog: Catalog,
+           policy: Policy, as_of: datetime.date) -> tuple[ResolvedLine, ...]:
     clock = ("bsab", "car-t") if policy.interval_scope == "any-tcrt" else ("bsab",)
     result = []
     by_line: dict[int, list[Exposure]] = {}
     for e in exposures:
         by_line.setdefault(e.line, []).append(e)
     for i, line in enumerate(history.lines):
-        agents = tuple(map(catalog.lookup, line.agents))
+        agents = looked[i]
         mine = by_line.get(i, [])
         one_infusion = any(e.agent.modality == "car-t" for e in mine)
         ongoing = line.end is None and not one_infusion
-        start, end = _dates(line, as_of)
+        start, end = dated[i]
         last = start if one_infusion else PartialDate.of(as_of) if end is None else end
         starts = any(e.agent.modality in clock for e in mine)
-        regimen = catalog.regimen(a for a in agents if a is not None) if all(agents) else None
+        regimen = catalog.regimen(cast("tuple[Agent, ...]", agents)) if all(agents) else None
         result.append(ResolvedLine(i + 1, line, agents, regimen, one_infusion, ongoing, start, last,
                                  last.plus_months(policy.interval_months) if starts else None))
     return tuple(result)
@@ -740,9 +770,11 @@ def _lines(history: PatientHistory, exposures: list[Exposure], catalog: Catalog,
 
 def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_of: datetime.date) -> PatientCourse:
     """The course of ``history`` as of ``as_of``; raises :class:`InputError` for an inconsistent history."""
-    _check_consistency(history, catalog, as_of)
+    looked = [tuple(map(catalog.lookup, line.agents)) for line in history.lines]
+    _check_consistency(history, looked, as_of)
+    dated = [_dates(line, as_of) for line in history.lines]
     conflicts: list[Notice] = []
-    exposures, unknown, others = _exposures(history, catalog, as_of, conflicts)
+    exposures, unknown, others = _exposures(history, looked, dated, as_of, conflicts)
     warnings = [Notice("course.not-in-catalog", f"lines[{index}]",
                        subject=Notice("subject.line-agent", f"lines[{index}]", drug=name)) for name, index in unknown]
     warnings += conflicts
@@ -755,7 +787,7 @@ def derive_course(history: PatientHistory, catalog: Catalog, policy: Policy, as_
     return PatientCourse(
         history=history, catalog=catalog, policy=policy, as_of=as_of, exposures=tuple(exposures),
         unknown=tuple(unknown), apheresis=apheresis, candidates=candidates,
-        lines=_lines(history, exposures, catalog, policy, as_of), warnings=tuple(warnings),
+        lines=_lines(history, looked, dated, exposures, catalog, policy, as_of), warnings=tuple(warnings),
         not_therapy=tuple(others), therapy_lines=therapy_lines,
     )
 
@@ -775,7 +807,8 @@ def _therapy_lines(history: PatientHistory, exposures: list[Exposure], unknown: 
             continue
         key = ("origin", line.origin.number) if line.origin is not None and line.origin.number else ("line", i)
         groups.setdefault(key, []).append(i)
-    ordered = sorted(groups.values(), key=lambda idx: min(chronological(history.lines[i]) for i in idx))
+    order = {i: chronological(history.lines[i]) for idx in groups.values() for i in idx}
+    ordered = sorted(groups.values(), key=lambda idx: min(map(order.__getitem__, idx)))
     return tuple(
         CountedLine(n, tuple(idx), min((history.lines[i].start for i in idx), key=lambda d: (d.earliest, d.latest)))
         for n, idx in enumerate(ordered, 1)

@@ -36,15 +36,13 @@ def _precision(earliest: datetime.date, latest: datetime.date) -> str:
     return "span"
 
 
-def _verdict(always: bool, never: bool) -> bool | None:
-    """Three-valued answer: True if it holds for every pair, False if for none, else None."""
-    return True if always else False if never else None
-
-
 @attrs.frozen(order=False)
 class PartialDate:
     """The closed range of days a date written as 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' may be; ``text``
-    is how it was written (a range narrowed by :meth:`bounded` keeps it)."""
+    is how it was written (a range narrowed by :meth:`bounded` keeps it).
+
+    A comparison is True if it holds for every pair of possible days, False if for none, else None.
+    """
 
     earliest: datetime.date
     latest: datetime.date = attrs.field()
@@ -66,7 +64,7 @@ class PartialDate:
     @classmethod
     def of(cls, day: datetime.date) -> PartialDate:
         """The exact day."""
-        return cls(day, day, day.isoformat())
+        return _exact(day)
 
     @property
     def precision(self) -> str:
@@ -86,10 +84,7 @@ class PartialDate:
     @classmethod
     def between(cls, earliest: datetime.date, latest: datetime.date) -> PartialDate:
         """The range of days; its text is ISO if it is a whole day, month or year, else 'A..B'."""
-        precision = _precision(earliest, latest)
-        if precision == "span":
-            return cls(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
-        return cls(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
+        return _between(earliest, latest)
 
     def bounded(self, not_before: datetime.date | None = None, not_after: datetime.date | None = None) -> PartialDate:
         """The days of this date that other records leave possible (a dose never after the
@@ -115,22 +110,22 @@ class PartialDate:
     def before(self, other: PartialDate | datetime.date) -> bool | None:
         """self < other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.latest < first, self.earliest >= last)
+        return True if self.latest < first else False if self.earliest >= last else None
 
     def on_or_before(self, other: PartialDate | datetime.date) -> bool | None:
         """self <= other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.latest <= first, self.earliest > last)
+        return True if self.latest <= first else False if self.earliest > last else None
 
     def after(self, other: PartialDate | datetime.date) -> bool | None:
         """self > other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.earliest > last, self.latest <= first)
+        return True if self.earliest > last else False if self.latest <= first else None
 
     def on_or_after(self, other: PartialDate | datetime.date) -> bool | None:
         """self >= other, three-valued."""
         first, last = _bounds(other)
-        return _verdict(self.earliest >= last, self.latest < first)
+        return True if self.earliest >= last else False if self.latest < first else None
 
     def __str__(self) -> str:
         return self.text
@@ -139,6 +134,21 @@ class PartialDate:
 def _bounds(value: PartialDate | datetime.date) -> tuple[datetime.date, datetime.date]:
     """The first and last possible day of a PartialDate, or of a plain date."""
     return (value.earliest, value.latest) if isinstance(value, PartialDate) else (value, value)
+
+
+@functools.lru_cache(maxsize=16384)
+def _exact(day: datetime.date) -> PartialDate:
+    """The exact day (cached: clocks and anchors make the same days again and again)."""
+    return PartialDate(day, day, day.isoformat())
+
+
+@functools.lru_cache(maxsize=16384)
+def _between(earliest: datetime.date, latest: datetime.date) -> PartialDate:
+    """The range of days, named as :meth:`PartialDate.between` names it (cached, as :func:`_exact`)."""
+    precision = _precision(earliest, latest)
+    if precision == "span":
+        return PartialDate(earliest, latest, f"{earliest.isoformat()}..{latest.isoformat()}")
+    return PartialDate(earliest, latest, earliest.isoformat()[: _ISO_LENGTH[precision]])
 
 
 @functools.lru_cache(maxsize=65536)

@@ -326,13 +326,20 @@ def read_document(
                                        observations=observations)
             if history is not None:
                 return history
-        data = decode_json(text, str(source))
+        data, plain = decode_json(text, str(source)), True
     else:
-        data = source
-        check_limits(data, "document")
+        data, plain = source, _plainly_within(source, READ_LIMITS)
+        if not plain:
+            check_limits(data, "document")
     if is_fhir(data):
         from .fhir.importer import read_bundle
 
         return read_bundle(data, catalog or load_catalog(), patient_id=patient_id, candidates=candidates,
                            observations=observations)
+    if plain:  # JSON's own types within the limits: a valid document takes the typed fast path
+        from ._fast_read import fast_history
+
+        history = fast_history(data)
+        if history is not None:
+            return history
     return parse_document(data)

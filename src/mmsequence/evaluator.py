@@ -39,7 +39,7 @@ from .notices import Notice
 from .policy import Policy, check_catalog, load_policy
 from .ranking import Criterion, Standing, ranks, reasons, standing
 from .rulebook import Rule, Rulebook, fields_used, shipped_rulebook
-from .verdicts import combine, ranking_findings, tiers
+from .verdicts import combine, live, ranking_findings, tiers
 from .vocabulary import TIERS, effect_order
 
 if TYPE_CHECKING:
@@ -66,6 +66,10 @@ class Evaluator:
         self.rules: dict[str, Rule] = {rule.id: rule for rule in active}
         #: each rule's message template in each language it is translated into
         self._templates = {rule.id: tuple((lang, message) for lang, _, message in rule.translations) for rule in active}
+        #: the actions each rule asks for, and the rules whose condition reads a fact that line
+        #: counting or a clock decides
+        self._asks = {rule.id: rule.asks for rule in active if rule.asks}
+        self._on_lines = frozenset(rule.id for rule in active if {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS)
         self.criteria = self.rulebook.ranked_by(self.policy)
         self.catalog: Catalog = check_catalog(self.policy, load_catalog())
         chosen = ",".join(f"{r.id}={r.effect}" for r in active)
@@ -104,13 +108,14 @@ class Evaluator:
         course = derive_course(history, self.catalog, self.policy, when)
         facts = engine_facts(course)
         firings = self._engine.run(facts.patient, [fact for _, fact in facts.candidates])
+        bound = [{"patient": facts.patient, "candidate": fact} for _, fact in facts.candidates]
         findings: dict[int, list[Finding]] = {cid: [] for cid in range(len(facts.candidates))}
         for rule_id, cid in firings:
-            finding = _finding(self.rules[rule_id], self._templates[rule_id], facts.patient, facts.candidates[cid][1])
-            findings[cid].append(_not_confident(finding, self.rules[rule_id], course) if course.unknown else finding)
+            finding = _finding(self.rules[rule_id], self._templates[rule_id], bound[cid])
+            findings[cid].append(_not_confident(finding, course) if course.unknown and rule_id in self._on_lines else finding)
         _apply_overrides(findings, facts.candidates, (*history.overrides, *overrides), self.rulebook)
-        assessed = [_assess(candidate, facts.patient, fact, findings[cid], self.criteria)
-                    for cid, (candidate, fact) in enumerate(facts.candidates)]
+        assessed = [_assess(candidate, bound[cid], findings[cid], self.criteria)
+                    for cid, (candidate, _) in enumerate(facts.candidates)]
         ranked = _ranked(assessed, self.criteria)
         return Assessment(
             patient_id=history.patient_id,
@@ -121,7 +126,7 @@ class Evaluator:
             warnings=(*history.warnings, *course.warnings, *self.knowledge.warnings(when)),
             catalog=self.catalog,
             course=course,
-            actions=collect(ranked, {rule.id: rule.asks for rule in self.rules.values() if rule.asks}, course)
+            actions=collect(ranked, self._asks, course)
             if gate.action is None else (gate_action(gate.action, gate.records),),
             gate=gate,
         )
@@ -190,14 +195,16 @@ def _ranked(assessed: list[tuple[Standing, dict[str, Any]]], criteria: tuple[Cri
     return tuple(CandidateAssessment(**c, rank=n, rank_reason=r) for (_, c), n, r in zip(ordered, numbers, why))
 
 
-def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any], found: list[Finding],
+def _assess(candidate: Candidate, bound: dict[str, dict[str, Any]], found: list[Finding],
             criteria: tuple[Criterion, ...]) -> tuple[Standing, dict[str, Any]]:
-    """The candidate's standing for the ranking and its assessment but for the rank (given once ranked)."""
+    """The candidate's standing for the ranking and its assessment but for the rank (given once ranked);
+    ``bound`` holds the patient's and the candidate's facts."""
     ordered = tuple(sorted(found, key=lambda f: (-effect_order(f.effect), f.rule)))
-    outcome = combine(ordered)
+    current = live(ordered)
+    outcome = combine(current)
     agent = candidate.agent
-    bound = {"patient": patient, "candidate": fact, "findings": ranking_findings(ordered)}
-    return standing(tiers(outcome, ordered), criteria, bound), {
+    ranked_by = {**bound, "findings": ranking_findings(current)}
+    return standing(tiers(outcome, current), criteria, ranked_by), {
         "query": candidate.query,
         "therapy": agent.name if agent else candidate.query,
         "target": agent.targets if agent else (),
@@ -214,18 +221,25 @@ def _assess(candidate: Candidate, patient: dict[str, Any], fact: dict[str, Any],
 def _fact(bound: dict[str, dict[str, Any]], ref: str | None) -> Any:
     if ref is None:
         return None
-    binding, field = ref.split(".", 1)
+    binding, field = _split(ref)
     return bound[binding][field]
 
 
-def _not_confident(finding: Finding, rule: Rule, course: PatientCourse) -> Finding:
-    """An avoid or wait that rests on line counting or clocks is indeterminate while a drug is unknown.
+@functools.cache
+def _split(ref: str) -> tuple[str, str]:
+    """``binding.field`` as (binding, field)."""
+    binding, field = ref.split(".", 1)
+    return binding, field
+
+
+def _not_confident(finding: Finding, course: PatientCourse) -> Finding:
+    """An avoid or wait of a rule that reads line counting or clocks is indeterminate while a drug is unknown.
 
     A wait keeps its date as a certain lower bound (with its timing, so that its actions stay) when
     every unknown drug certainly started before the last dose of every therapy that starts the
     interval's clock: such a drug cannot end a clock, only add a later one.
     """
-    if finding.effect not in ("avoid", "wait") or not {f for _, f in fields_used(rule)} & LINE_AND_CLOCK_FIELDS:
+    if finding.effect not in ("avoid", "wait"):
         return finding
     unknown = course.unknown_refs()
     bound = finding.earliest_date if finding.effect == "wait" and _bound_is_certain(course) else None
@@ -245,9 +259,7 @@ def _bound_is_certain(course: PatientCourse) -> bool:
     return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
 
 
-def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], patient: dict[str, Any],
-             candidate: dict[str, Any]) -> Finding:
-    bound = {"patient": patient, "candidate": candidate}
+def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], bound: dict[str, dict[str, Any]]) -> Finding:
     timing = rule.timing
     return Finding(
         rule=rule.id,
@@ -256,14 +268,13 @@ def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], patient: dict[s
         template=rule.message,
         evidence=rule.evidence,
         citation=rule.citation,
-        facts=rule.quoted_facts(bound),
         earliest_date=None if timing is None else datetime.date.fromisoformat(_fact(bound, timing.date)),
         timing=None if timing is None else timing.role,
         anchors=None if timing is None else {"from": _fact(bound, timing.start), "to": _fact(bound, timing.end)},
         missing=rule.missing(bound),
         templates=templates,
         reasons=rule.reasons,
-        values=rule.placeholder_values(bound),
+        fired=(rule, bound),
     )
 
 

@@ -57,7 +57,7 @@ class LineOrigin:
     number: int | None = None  # the line of therapy it belongs to (a CAR-T and its bridging share one)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Line:
     """One line of therapy: agents given together, first and last dose (``end`` None: no end recorded).
 

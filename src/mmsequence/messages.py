@@ -64,9 +64,12 @@ def _pieces(template: str) -> tuple[tuple[tuple[str, str, str, str | None], ...]
     return tuple(pieces), template[at:]
 
 
+_ACTION_FIELD = re.compile(r"\{(\w+)\}")
+
+
 def action_text(code: str, values: Mapping[str, Any]) -> str:
     """The text of an action, its placeholders filled with the words for ``values``."""
-    return re.sub(r"\{(\w+)\}", lambda m: say(values[m[1]]), ACTION_TEXTS[code])
+    return _ACTION_FIELD.sub(lambda m: say(values[m[1]]), ACTION_TEXTS[code])
 
 
 def say(value: Any, part: str | None = None) -> str:

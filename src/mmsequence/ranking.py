@@ -55,24 +55,30 @@ class Criterion:
     field: tuple[str, str] | None  # (binding, field) of a ``more`` criterion
     reason: str
     translations: tuple[tuple[str, str, str], ...] = ()  # (language, title, reason)
-    #: The condition as a test per binding, made once.
-    _tests: tuple[tuple[str, _Test], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: The score of the bound facts (lower ranks first), as one function made once.
+    score: Callable[[Mapping[str, Mapping[str, Any]]], int] = attrs.field(init=False, eq=False, repr=False)
 
-    @_tests.default
-    def _compile(self) -> tuple[tuple[str, _Test], ...]:
-        return tuple((binding, test(pattern)) for binding, pattern in self.condition.items())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its fields; the tests are made again."""
-        return (Criterion, tuple(getattr(self, a.name) for a in attrs.fields(Criterion) if a.init))
-
-    def score(self, bound: Mapping[str, Mapping[str, Any]]) -> int:
-        """Lower ranks first."""
+    @score.default
+    def _compile(self) -> Callable[[Mapping[str, Mapping[str, Any]]], int]:
         if self.field is not None:
             binding, field = self.field
-            return -int(bound[binding].get(field, 0))
-        hit = all(check(bound[binding]) for binding, check in self._tests)
-        return (0 if hit else 1) if self.way == "better" else (1 if hit else 0)
+            return lambda bound: -int(bound[binding].get(field, 0))
+        miss, hit = (1, 0) if self.way == "better" else (0, 1)
+        tests = [(binding, test(pattern)) for binding, pattern in self.condition.items()]
+        if len(tests) == 1:
+            ((binding, check),) = tests
+            return lambda bound: hit if check(bound[binding]) else miss
+
+        def scored(bound: Mapping[str, Mapping[str, Any]]) -> int:
+            for binding, check in tests:
+                if not check(bound[binding]):
+                    return miss
+            return hit
+        return scored
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its fields; the score function is made again."""
+        return (Criterion, tuple(getattr(self, a.name) for a in attrs.fields(Criterion) if a.init))
 
     def reason_in(self, language: str | None) -> str:
         return next((r for lang, _, r in self.translations if lang == language), self.reason)
@@ -87,8 +93,7 @@ def test(pattern: Any) -> _Test:
     if key == "$and":
         return _all([test(p) for p in value])
     if key == "$or":
-        tests = [test(p) for p in value]
-        return lambda fact: any(t(fact) for t in tests)
+        return _any([test(p) for p in value])
     if key in _COMPARE:
         ((field, operand),) = value.items()
         compare = _COMPARE[key]
@@ -97,7 +102,21 @@ def test(pattern: Any) -> _Test:
 
 
 def _all(tests: list[_Test]) -> _Test:
-    return lambda fact: all(t(fact) for t in tests)
+    def every(fact: Mapping[str, Any]) -> bool:
+        for check in tests:
+            if not check(fact):
+                return False
+        return True
+    return every
+
+
+def _any(tests: list[_Test]) -> _Test:
+    def some(fact: Mapping[str, Any]) -> bool:
+        for check in tests:
+            if check(fact):
+                return True
+        return False
+    return some
 
 
 def _check_pattern(pattern: Any, fields: tuple[str, ...], where: str, problems: list[str]) -> None:
@@ -196,7 +215,7 @@ def load_criteria(root: Path, problems: list[str]) -> tuple[tuple[Criterion, ...
     return criteria, raw
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class Standing:
     """Where one candidate stands: its tier (verdict, then what a wait becomes, as
     :func:`mmsequence.verdicts.tiers` gives them) and one score per criterion (lower first)."""
@@ -211,10 +230,10 @@ class Standing:
 
 
 def standing(tiers: tuple[int, int], criteria: Sequence[Criterion], bound: Mapping[str, Mapping[str, Any]]) -> Standing:
-    return Standing(tiers, tuple(c.score(bound) for c in criteria))
+    return Standing(tiers, tuple([c.score(bound) for c in criteria]))
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made many times per assessment: faster without slots
 class RankReason:
     """Why a candidate ranks where it does: the candidates it shares its rank with, the first
     candidate ranked below it and what puts it above that one (a criterion id, or ``verdict`` /

@@ -17,7 +17,7 @@ import datetime
 import functools
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -92,27 +92,27 @@ class Rule:
     reasons: tuple[tuple[str, str], ...] = ()
     reviewed: Reviewed | None = None  # the rule's own date, when it is not its pack's
 
-    def placeholder_values(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def placeholder_values(self, bound: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The value of each ``{binding.field}`` of the message, by ``binding.field``."""
-        return {f"{b}.{f}": bound[b][f] for b, f in _placeholders(self.message)}
+        return {key: bound[b][f] for key, b, f in _placeholders(self.message)}
 
     def title_in(self, language: str) -> str:
         """The rule's title in ``language``, else in English."""
         return next((title for lang, title, _ in self.translations if lang == language), self.title)
 
-    def quoted_facts(self, bound: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def quoted_facts(self, bound: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The facts the rule quotes, by field name."""
         return {field: bound[binding][field] for binding, field in self.facts}
 
-    def missing(self, bound: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    def missing(self, bound: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
         """The facts the rule depends on that the record leaves unknown."""
         return tuple(field for binding, field in self.depends_on if bound[binding][field] == "unknown")
 
 
 @functools.cache
-def _placeholders(message: str) -> tuple[tuple[str, str], ...]:
-    """The (binding, field) of each placeholder of a message, in order."""
-    return tuple((b, f) for b, f, _ in PLACEHOLDER.findall(message))
+def _placeholders(message: str) -> tuple[tuple[str, str, str], ...]:
+    """The ``binding.field``, binding and field of each placeholder of a message, in order."""
+    return tuple((f"{b}.{f}", b, f) for b, f, _ in PLACEHOLDER.findall(message))
 
 
 @attrs.frozen
