@@ -189,3 +189,28 @@ def test_an_imprecise_last_dose_keeps_the_bound_of_its_worst_case_under_an_unkno
     (teclistamab,) = evaluate(case, policy=policy).candidates
     assert (teclistamab.verdict, teclistamab.earliest_date) == ("indeterminate", datetime.date(2016, 7, 3))
     assert invariants.check(case, policy) == []
+
+
+def test_lines_tied_for_last_that_disagree_on_progression_leave_it_unknown():
+    """Two cilta-cel lines from the same day, both ongoing, one with a progression: which came last is
+    not recorded, so whether the disease progressed on the last line is unknown, and listing the lines
+    in the other order changes nothing (found by the random seed 3441665542 of the invariants)."""
+    from mmsequence.testing import invariants
+
+    case = {"patient_id": "GEN-1", "as_of": "2016-01-03", "car_t_eligible": True, "jurisdiction": "EU",
+            "lines": [{"agents": ["dexamethasone"], "start": "2016-01-01", "end": "2016-01-02"},
+                      {"agents": ["ciltacabtagene autoleucel"], "start": "2016-01-02"},
+                      {"agents": ["ciltacabtagene autoleucel"], "start": "2016-01-02", "progression": "2016-01-02"},
+                      {"agents": ["dexamethasone", "lenalidomide"], "start": "2016-01-02", "end": "2016-01-03"}]}
+    reordered = {**case, "lines": case["lines"][::-1]}
+    for doc in (case, reordered):
+        assessment = evaluate(doc)
+        assert assessment.derived["progression_on_last"] == "unknown"
+        assert assessment.candidate("talquetamab").verdict == "caution"  # the EU label is not confirmed
+    assert invariants.check(case, load_policy()) == []
+
+
+def test_lines_tied_for_last_that_agree_on_progression_keep_it():
+    lines = [line("ciltacabtagene autoleucel", "2025-01-02", progression="2025-06-01"),
+             line("ciltacabtagene autoleucel", "2025-01-02", stop_reason="progression")]
+    assert evaluate(document(*lines, as_of="2026-01-01")).derived["progression_on_last"] == "yes"

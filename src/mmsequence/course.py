@@ -422,15 +422,18 @@ class PatientCourse:
         return len(self.therapy_lines)
 
     def progression_on_last(self) -> Tri:
-        """Whether the disease progressed on the last line of therapy (its latest part decides)."""
+        """Whether the disease progressed on the last line of therapy (its latest part decides).
+
+        Lines that tie for last in time and disagree leave it unknown: which came last is not recorded.
+        """
         if not self.therapy_lines:
             return "no"
-        last = self.therapy_lines[-1]
-        parts = [self.history.lines[i] for i in last.indices]
-        latest = max(parts, key=chronological)
-        if latest.stop_reason == "progression" or latest.progression is not None:
-            return "yes"
-        return tri(latest.refractory)
+        began = {line.number: min(in_time(self.history.lines[i]) for i in line.indices) for line in self.therapy_lines}
+        parts = [self.history.lines[i] for line in self.therapy_lines if began[line.number] == began[len(began)]
+                 for i in line.indices]
+        latest = max(map(in_time, parts))
+        found = {_progressed(part) for part in parts if in_time(part) == latest}
+        return found.pop() if len(found) == 1 else "unknown"
 
     def not_therapy_by_drug(self) -> list[dict[str, Any]]:
         """The drugs that are not anti-myeloma therapy, one entry per drug and role, with their records."""
@@ -551,11 +554,23 @@ class PatientCourse:
         }
 
 
-def chronological(line: Line) -> tuple[datetime.date, datetime.date, datetime.date, tuple[str, ...]]:
-    """The order of lines in time, whatever order the record lists them in: by start, then by end
-    (an ongoing line last), then by their drugs."""
-    end = line.end.latest if line.end is not None else datetime.date.max
-    return line.start.earliest, line.start.latest, end, tuple(sorted(line.agents))
+def in_time(line: Line) -> tuple[datetime.date, datetime.date, datetime.date]:
+    """Where a line stands in time: by start, then by end (an ongoing line last)."""
+    return line.start.earliest, line.start.latest, line.end.latest if line.end is not None else datetime.date.max
+
+
+def chronological(line: Line) -> tuple[Any, ...]:
+    """The order of lines, whatever order the record lists them in: in time, then by their drugs and
+    what is recorded of their outcome, so that only identical lines keep the record's order."""
+    progression = (line.progression.earliest, line.progression.latest) if line.progression is not None else ()
+    return (*in_time(line), tuple(sorted(line.agents)), progression, line.stop_reason or "",
+            _TRI[line.refractory], line.best_response or "", line.comment or "")
+
+
+def _progressed(line: Line) -> Tri:
+    if line.stop_reason == "progression" or line.progression is not None:
+        return "yes"
+    return tri(line.refractory)
 
 
 def line_role(agent: Agent, line_agents: Iterable[Agent | None]) -> str:
