@@ -203,10 +203,12 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")
 def test_workers_die_with_a_supervisor_killed_by_sigkill_and_a_served_port_is_refused(ehr, tmp_path):
+    """And so do the workers' large-body processes (every body is large here)."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "mmsequence.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", "2", "--database", str(tmp_path / "db.sqlite3"), "--trust", f"{ISSUER}={ehr.jwks}",
-               "--public-url", f"http://127.0.0.1:{port}"]
+               "--public-url", base, "--large-body-bytes", "1"]
     log = (tmp_path / "service.log").open("wb")
     supervisor = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     workers: list[int] = []
@@ -218,16 +220,19 @@ def test_workers_die_with_a_supervisor_killed_by_sigkill_and_a_served_port_is_re
             workers = _children(supervisor.pid)
         again = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert again.returncode == 2 and f"--port: 127.0.0.1:{port} is already in use" in again.stderr
+        assert post(base, ehr, PATIENT_VIEW, example("patient-view")).status_code == 200
+        lanes = [lane for w in workers for lane in _children(w) if _alive(lane)]
+        assert lanes, "the call was not assessed in a large-body process"
         supervisor.kill()
         supervisor.wait(timeout=10)
         deadline = time.monotonic() + 15
-        while (_listening(port) or any(_alive(w) for w in workers)) and time.monotonic() < deadline:
+        while (_listening(port) or any(_alive(p) for p in workers + lanes)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _listening(port) and not any(_alive(w) for w in workers)
+        assert not _listening(port) and not any(_alive(p) for p in workers + lanes)
     finally:
         supervisor.kill()
         supervisor.wait(timeout=10)
-        for worker in workers:
+        for worker in workers + [lane for w in workers for lane in _children(w)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker, signal.SIGKILL)
         log.close()

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import multiprocessing
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +24,7 @@ from mmsequence.service.fhir_client import _GuardedBackend, within
 
 from .service_support import call_app, example, free_port
 from .test_robustness import nested_extension_bundle
-from .test_service_app import FHIR, PATIENT_VIEW, WITHOUT_PREFETCH, app_with, fhir_server, post
+from .test_service_app import FHIR, ORDER_SELECT, PATIENT_VIEW, WITHOUT_PREFETCH, app_with, fhir_server, post
 
 
 def test_a_deeply_nested_prefetch_is_422_naming_the_limit(tmp_path):
@@ -83,6 +86,58 @@ def test_a_second_large_body_at_once_gets_503(tmp_path):
     large = _large_record(2000)
     replies = _concurrently(app_with(tmp_path, large_body_bytes=100_000), [large, large])
     assert sorted(reply.status_code for _, reply in replies) == [200, 503]
+
+
+def _without_uuids(reply: httpx.Response) -> list[dict]:
+    return [{k: v for k, v in card.items() if k not in ("uuid", "suggestions")} | {
+        "suggestions": [{k: v for k, v in s.items() if k != "uuid"} for s in card.get("suggestions", ())]}
+        for card in reply.json()["cards"]]
+
+
+@pytest.mark.parametrize("name, path", [("patient-view", PATIENT_VIEW), ("order-select", ORDER_SELECT)])
+def test_a_call_assessed_in_the_large_lanes_process_gets_the_cards_of_the_ordinary_lane(tmp_path, name, path):
+    ordinary = post(app_with(tmp_path / "ordinary"), path, example(name))
+    large = post(app_with(tmp_path / "large", large_body_bytes=1), path, example(name))
+    assert ordinary.status_code == large.status_code == 200
+    assert _without_uuids(large) == _without_uuids(ordinary) and large.json()["cards"]
+
+
+def test_the_large_lanes_process_refuses_as_the_ordinary_lane_does(tmp_path):
+    request = example("patient-view") | {"hookInstance": 7}
+    ordinary = post(app_with(tmp_path / "ordinary"), PATIENT_VIEW, request)
+    large = post(app_with(tmp_path / "large", large_body_bytes=1), PATIENT_VIEW, request)
+    assert ordinary.status_code == large.status_code == 400
+    assert large.json() == ordinary.json() and "hookInstance" in str(large.json()["problems"])
+
+
+def test_a_large_call_whose_record_is_on_the_fhir_server_reads_it_there(tmp_path):
+    seen: list[httpx.Request] = []
+    large = post(app_with(tmp_path / "large", fhir_server(seen), large_body_bytes=1), PATIENT_VIEW, WITHOUT_PREFETCH)
+    direct = post(app_with(tmp_path / "direct"), PATIENT_VIEW, example("patient-view"))
+    assert large.status_code == 200 and f"{FHIR}/Patient/tb-014" in {str(r.url) for r in seen}
+    assert [c["summary"] for c in large.json()["cards"]] == [c["summary"] for c in direct.json()["cards"]]
+
+
+def test_a_call_whose_large_lane_process_ended_is_assessed_on_the_thread_and_the_process_restarts(tmp_path, caplog):
+    app = app_with(tmp_path, large_body_bytes=1)
+
+    async def run() -> list[int]:
+        statuses, earlier, started = [], {p.pid for p in multiprocessing.active_children()}, []
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+                for kill in (False, True, False):
+                    if kill:  # the process the first call started
+                        (child,) = [p for p in multiprocessing.active_children() if p.pid not in earlier]
+                        os.kill(child.pid, signal.SIGKILL)
+                        child.join(30)
+                    statuses.append((await client.post(PATIENT_VIEW, json=example("patient-view"), timeout=120)).status_code)
+                    started.append({p.pid for p in multiprocessing.active_children() if p.pid not in earlier})
+        return statuses, started
+    with caplog.at_level(logging.ERROR, logger="mmsequence.service"):
+        statuses, started = asyncio.run(run())
+    assert statuses == [200, 200, 200]
+    assert caplog.text.count("the large-body lane's process ended") == 1
+    assert len(started[0]) == 1 and len(started[2] - started[0]) == 1  # started again for the third call
 
 
 def test_the_data_card_names_a_bounded_number_of_places():

@@ -8,13 +8,16 @@ naming the problem, never a 500; bodies over the size limit get 413. CORS prefli
 answered for the configured origins only. The log names the endpoint, status, timing and the
 reason for a refusal, never patient data (httpx's request log, which names FHIR URLs, is off).
 
-Evaluations run off the event loop, on two lanes of one thread each: bodies up to
-``large_body_bytes`` on one, larger ones on the other, so a large record (decoded, checked and
-assessed on its lane) does not queue the ordinary calls behind it. More threads would only make
-evaluations wait in turns for the GIL, and requests would finish in random order (a long tail);
-for more throughput run more processes (``serve --workers N``). Each lane admits a bounded
-number of calls (``max_evaluations``, ``max_large_evaluations``); beyond it the answer is 503
-with ``Retry-After``. A request's JSON is held to the reader's limits (nesting: 422; items,
+Evaluations run off the event loop, on two lanes: bodies up to ``large_body_bytes`` on one
+thread, larger ones in a process of their own (started on the first large call), so a large
+record (decoded, checked and assessed there) neither queues the ordinary calls behind it nor takes
+the GIL from them: a 4 MB record takes a core for a fifth of a second. A large call whose record
+must still be read from the FHIR server is assessed on a second thread instead. More threads would
+only make evaluations wait in turns for the GIL, and requests would finish in random order (a
+long tail); for more throughput run more processes (``serve --workers N``). Each lane admits a
+bounded number of calls (``max_evaluations``, ``max_large_evaluations``); beyond it the answer is
+503 with ``Retry-After``. When the large lane's process has ended (or cannot start), the call is
+assessed on the lane's thread, and the process starts again on the next large call. A request's JSON is held to the reader's limits (nesting: 422; items,
 string length: 413) and its Bundles to ``max_entries`` entries in all (413). A failure of the
 service's database is a 503 with its reason logged, never a bare 500.
 """
@@ -26,10 +29,13 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import multiprocessing
+import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,15 +54,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..assessment import Assessment
 from ..documents import READ_LIMITS, LimitExceeded, ReadLimits, check_limits
 from ..errors import InputError
-from ..evaluator import evaluator_for
+from ..evaluator import Evaluator, evaluator_for
 from ..i18n import ENGLISH, negotiate
-from ..policy import load_policy
+from ..policy import Policy, load_policy
 from . import cards
 from .auth import MAX_LIFETIME_SECONDS, AuthError, Verifier
 from .fhir_client import Cut, FhirUnavailable, Limits, Resolver, fetch, guarded_client
 from .hooks import (
     SERVICES,
     HookRequest,
+    Prefetched,
     Service,
     merged_bundle,
     ordered_drugs,
@@ -66,6 +73,7 @@ from .hooks import (
     prefetch_templates,
 )
 from .keys import KeyRing, KeySetError
+from .server import die_with
 from .store import open_store
 from .trust import Issuer, Trust
 
@@ -231,13 +239,148 @@ class _Incomplete(Cut):
     """The prefetch holds the first page of a search, and its other pages cannot be read."""
 
 
+def _cut_cards(cut: Cut, hook: HookRequest) -> list[cards.Card]:
+    advice = cards.INCOMPLETE_PREFETCH if isinstance(cut, _Incomplete) else None
+    return [cards.cut_card(str(cut), hook.hook_instance, *([advice] if advice else []))]
+
+
+@attrs.frozen
+class _Assessor:
+    """What turns a hook call into cards, built once per process (the worker's, and its large lane's):
+    the policy's evaluator and prefetch templates, and the cap on a call's entries."""
+
+    evaluator: Evaluator
+    templates: Mapping[str, str]
+    max_entries: int
+
+    @classmethod
+    def of(cls, policy: Policy, max_entries: int) -> _Assessor:
+        evaluator = evaluator_for(policy)
+        return cls(evaluator, prefetch_templates(policy.observation_codes()), max_entries)
+
+    def hook(self, body: bytes, service: Service) -> HookRequest:
+        """The request's body as a hook call for ``service``; 400 naming each bad field."""
+        try:
+            return parse_request(_decoded(body), service)
+        except InputError as error:
+            raise _fail(400, "invalid hook request", problems=list(error.problems)) from None
+
+    def prefetched(self, hook: HookRequest) -> Prefetched:
+        """What the prefetch brought, within ``max_entries`` (413); _Incomplete or 412 when the rest
+        is needed and no fhirServer with fhirAuthorization was given to read it."""
+        prefetched = prefetch_entries(hook.prefetch, self.templates)
+        if len(prefetched.entries) + self.drafts(hook) > self.max_entries:
+            raise _fail(413, f"the request's Bundles hold more than {self.max_entries:,} entries (limit max_entries)")
+        readable = bool(hook.fhir_server and hook.access_token)
+        if prefetched.following and not readable:
+            raise _Incomplete(f"the prefetched {', '.join(sorted(prefetched.following))} hold only the first page of a"
+                              " longer search, and no fhirServer with fhirAuthorization was given to read the rest:"
+                              " drugs, diagnoses or progressions on the other pages could change every verdict")
+        if prefetched.missing and not readable:
+            raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given",
+                        missing=prefetched.missing)
+        return prefetched
+
+    @staticmethod
+    def drafts(hook: HookRequest) -> int:
+        return len((hook.draft_orders or {}).get("entry") or ())
+
+    def evaluate(self, bundle: dict[str, Any], patient_id: str, candidates: list[str] | None) -> Assessment:
+        """The one call into the evaluation: the Bundle read through the policy's catalog, then assessed."""
+        return self.evaluator.evaluate(self.evaluator.read(bundle, patient_id=patient_id, candidates=candidates))
+
+    def cards(self, hook: HookRequest, bundle: dict[str, Any], language: str = ENGLISH) -> list[cards.Card]:
+        """The cards for the call, its record read in full into ``bundle``."""
+        try:
+            if hook.draft_orders is None:
+                return cards.patient_view_cards(self.evaluate(bundle, hook.patient_id, None), hook.hook_instance,
+                                                language)
+            orders, notes = ordered_drugs(hook, self.evaluator.catalog)
+            if not orders:
+                return []
+            names = [o.name for o in orders] + [a.name for a in self.evaluator.catalog.approved_tcrts()]
+            assessment = self.evaluate(bundle, hook.patient_id, list(dict.fromkeys(names)))
+            return cards.order_cards(assessment, orders, self.evaluator.catalog, hook.hook_instance, language, notes)
+        except LimitExceeded as error:
+            raise _limit_failure(error) from None
+        except InputError as error:
+            return [cards.problems_card(error.problems, hook.hook_instance)]
+
+
+@attrs.frozen
+class _Answer:
+    """What the large lane's process answers: the cards (and the cut that made them, if any), an
+    HTTP refusal, or neither when the call is to be assessed on the lane's thread (its record must
+    first be read from the FHIR server, or the process ended)."""
+
+    issued: list[cards.Card] | None = None
+    cut: str | None = None
+    refusal: tuple[int, str, Mapping[str, str] | None] | None = None
+
+
+_LARGE_LANE: list[_Assessor] = []  # in the large lane's process: its assessor
+
+
+def _start_large_lane(policy: Policy, max_entries: int, worker: int) -> None:
+    """The large lane's process starts: it ends with its worker, and builds its own assessor."""
+    die_with(worker)
+    _LARGE_LANE.append(_Assessor.of(policy, max_entries))
+
+
+def _large_call(body: bytes, service_id: str, language: str) -> _Answer:
+    """In the large lane's process: a hook call whose prefetch holds its whole record, to its cards."""
+    (assessor,) = _LARGE_LANE
+    try:
+        hook = assessor.hook(body, SERVICES[service_id])
+        try:
+            prefetched = assessor.prefetched(hook)
+        except Cut as cut:
+            return _Answer(_cut_cards(cut, hook), cut=str(cut))
+        if prefetched.missing or prefetched.following:
+            return _Answer()
+        return _Answer(assessor.cards(hook, merged_bundle(prefetched.entries), language))
+    except HTTPException as error:  # not picklable as it is: its detail would be lost
+        return _Answer(refusal=(error.status_code, error.detail, error.headers))
+
+
+@attrs.define
+class _Process:
+    """The large lane's process, spawned on the first large call and again after it ends."""
+
+    policy: Policy
+    max_entries: int
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    async def answer(self, body: bytes, service: Service, language: str) -> _Answer:
+        """The process's answer; when the process has ended (or cannot start), the error is logged
+        and the answer is empty, so that the call is assessed on the lane's thread."""
+        if self.pool is None:
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_large_lane,
+                initargs=(self.policy, self.max_entries, os.getpid()))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, _large_call, body, service.id, language)
+        except BrokenProcessPool:
+            log.error("the large-body lane's process ended: this call is assessed on the lane's thread,"
+                      " and the process starts again on the next large call")
+            self.close()
+            return _Answer()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+
 @attrs.define
 class _Lane:
-    """One evaluation thread and how many calls it has admitted (counted on the event loop)."""
+    """A lane of evaluations: its thread (and for large bodies its process), and how many calls it
+    has admitted (counted on the event loop)."""
 
     limit: int
     name: str
-    executor: concurrent.futures.ThreadPoolExecutor | None = None
+    process: _Process | None = None
+    thread: concurrent.futures.ThreadPoolExecutor | None = None
     admitted: int = 0
 
     @contextlib.contextmanager
@@ -247,10 +390,10 @@ class _Lane:
             log.warning("%s evaluations: %d admitted, the limit; call refused with 503", self.name, self.admitted)
             raise HTTPException(503, detail=json.dumps({"error": "the service is busy; try again shortly"}),
                                 headers={"Retry-After": "2"})
-        assert self.executor is not None
+        assert self.thread is not None
         self.admitted += 1
         try:
-            yield self.executor
+            yield self.thread
         finally:
             self.admitted -= 1
 
@@ -266,11 +409,12 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
     except KeySetError as error:
         raise InputError([f"JWK Set: {error}"]) from None
     verifier = Verifier(trust, keys, max_lifetime=settings.max_token_lifetime)
-    evaluator = evaluator_for(load_policy(settings.policy))
-    templates = prefetch_templates(evaluator.policy.observation_codes())
+    policy = load_policy(settings.policy)
+    assessor = _Assessor.of(policy, settings.max_entries)
+    templates = assessor.templates
     state: dict[str, Any] = {}
     ordinary = _Lane(settings.max_evaluations, "ordinary")
-    large = _Lane(settings.max_large_evaluations, "large")
+    large = _Lane(settings.max_large_evaluations, "large", _Process(policy, settings.max_entries))
     if not settings.authenticate:
         log.warning("AUTHENTICATION IS OFF: any caller is accepted without a JWT. "
                     "Development only; never expose this service to patient data.")
@@ -310,18 +454,8 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
         raise _fail(412, "fhirServer is not a FHIR server the trust file names for this EHR")
 
     async def bundle_of(hook: HookRequest, issuer: Issuer | None) -> dict[str, Any]:
-        prefetched = prefetch_entries(hook.prefetch, templates)
+        prefetched = assessor.prefetched(hook)
         entries, missing, following = prefetched.entries, prefetched.missing, prefetched.following
-        drafts = len((hook.draft_orders or {}).get("entry") or ())
-        if len(entries) + drafts > settings.max_entries:
-            raise _fail(413, f"the request's Bundles hold more than {settings.max_entries:,} entries (limit max_entries)")
-        readable = bool(hook.fhir_server and hook.access_token)
-        if following and not readable:
-            raise _Incomplete(f"the prefetched {', '.join(sorted(following))} hold only the first page of a longer"
-                              " search, and no fhirServer with fhirAuthorization was given to read the rest: drugs,"
-                              " diagnoses or progressions on the other pages could change every verdict")
-        if missing and not readable:
-            raise _fail(412, "prefetch data missing and no fhirServer with fhirAuthorization given", missing=missing)
         if missing or following:
             assert hook.fhir_server is not None and hook.access_token is not None
             base, client = fhir_base(issuer, hook.fhir_server)
@@ -330,28 +464,9 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
                                        templates, following)
             except FhirUnavailable as error:
                 raise _fail(412, f"cannot read the FHIR server: {error}") from None
-            if len(entries) + drafts > settings.max_entries:
+            if len(entries) + assessor.drafts(hook) > settings.max_entries:
                 raise Cut(f"the record holds more than {settings.max_entries:,} entries, the most one call assesses")
         return merged_bundle(entries)
-
-    def evaluate(bundle: dict[str, Any], patient_id: str, candidates: list[str] | None) -> Assessment:
-        """The one call into the evaluation: the Bundle read through the policy's catalog, then assessed."""
-        return evaluator.evaluate(evaluator.read(bundle, patient_id=patient_id, candidates=candidates))
-
-    def assess(hook: HookRequest, bundle: dict[str, Any], language: str = ENGLISH) -> list[cards.Card]:
-        try:
-            if hook.draft_orders is None:
-                return cards.patient_view_cards(evaluate(bundle, hook.patient_id, None), hook.hook_instance, language)
-            orders, notes = ordered_drugs(hook, evaluator.catalog)
-            if not orders:
-                return []
-            names = [o.name for o in orders] + [a.name for a in evaluator.catalog.approved_tcrts()]
-            assessment = evaluate(bundle, hook.patient_id, list(dict.fromkeys(names)))
-            return cards.order_cards(assessment, orders, evaluator.catalog, hook.hook_instance, language, notes)
-        except LimitExceeded as error:
-            raise _limit_failure(error) from None
-        except InputError as error:
-            return [cards.problems_card(error.problems, hook.hook_instance)]
 
     def record(issuer: Issuer | None, service: Service, issued: list[cards.Card]) -> list[cards.Card]:
         """Record the cards issued (on the evaluation's thread: one hand-over fewer per call)."""
@@ -370,31 +485,37 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             raise _fail(400, f"invalid {what}", problems=list(error.problems)) from None
         return parsed, service, issuer
 
-    def parsed_hook(body: bytes, service: Service) -> HookRequest:
-        try:
-            return parse_request(_decoded(body), service)
-        except InputError as error:
-            raise _fail(400, "invalid hook request", problems=list(error.problems)) from None
-
     async def call(request: Request) -> Response:
         issuer = await authenticate(request)
         service = service_of(request)
         body = await _raw_body(request, settings.max_body_bytes)
-        loop = asyncio.get_running_loop()
-        with (large if len(body) > settings.large_body_bytes else ordinary).admit() as lane:
-            hook = await loop.run_in_executor(lane, parsed_hook, body, service)
-            del body
-            try:
-                bundle = await bundle_of(hook, issuer)
-            except Cut as cut:
-                log.warning("%s: record incomplete: %s", logged_path(request.url.path), cut)
-                advice = cards.INCOMPLETE_PREFETCH if isinstance(cut, _Incomplete) else None
-                issued = [cards.cut_card(str(cut), hook.hook_instance, *([advice] if advice else []))]
-                await run_in_threadpool(record, issuer, service, issued)
-            else:
-                language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
-                issued = await loop.run_in_executor(lane, lambda: record(issuer, service, assess(hook, bundle, language)))
+        language = negotiate(request.headers.get("accept-language"))  # the cards' language, else English
+        lane = large if len(body) > settings.large_body_bytes else ordinary
+        with lane.admit() as thread:
+            if lane.process is not None:
+                answer = await lane.process.answer(body, service, language)
+                if answer.refusal is not None:
+                    status, detail, headers = answer.refusal
+                    raise HTTPException(status, detail=detail, headers=headers)
+                if answer.cut is not None:
+                    log.warning("%s: record incomplete: %s", logged_path(request.url.path), answer.cut)
+                if answer.issued is not None:
+                    return _AsciiJSON(cards.response(await run_in_threadpool(record, issuer, service, answer.issued)))
+            issued = await on_thread(thread, request, body, service, issuer, language)
         return _AsciiJSON(cards.response(issued))
+
+    async def on_thread(thread: concurrent.futures.ThreadPoolExecutor, request: Request, body: bytes,
+                        service: Service, issuer: Issuer | None, language: str) -> list[cards.Card]:
+        """The call on its lane's thread, its record read from the FHIR server where the prefetch lacks it."""
+        loop = asyncio.get_running_loop()
+        hook = await loop.run_in_executor(thread, assessor.hook, body, service)
+        del body
+        try:
+            bundle = await bundle_of(hook, issuer)
+        except Cut as cut:
+            log.warning("%s: record incomplete: %s", logged_path(request.url.path), cut)
+            return await run_in_threadpool(record, issuer, service, _cut_cards(cut, hook))
+        return await loop.run_in_executor(thread, lambda: record(issuer, service, assessor.cards(hook, bundle, language)))
 
     async def feedback(request: Request) -> Response:
         items, service, caller = await read(request, parse_feedback, "feedback")
@@ -420,7 +541,7 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for lane in (ordinary, large):
-            lane.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"mmsequence-{lane.name}")
+            lane.thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"mmsequence-{lane.name}")
         state["clients"] = {iss: guarded_client(issuer.allowed_networks(), *([resolver] if resolver else []))
                             for iss, issuer in trust.issuers.items()}
         await keys.start()
@@ -431,8 +552,10 @@ def create_app(settings: Settings, http_client: httpx.AsyncClient | None = None,
             for client in state.pop("clients").values():
                 await client.aclose()
             for lane in (ordinary, large):
-                assert lane.executor is not None
-                lane.executor.shutdown(wait=False, cancel_futures=True)
+                assert lane.thread is not None
+                lane.thread.shutdown(wait=False, cancel_futures=True)
+                if lane.process is not None:
+                    lane.process.close()
 
     middleware = [Middleware(_Guard)]
     if settings.cors_origins:

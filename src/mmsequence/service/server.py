@@ -71,7 +71,7 @@ def refuse_if_served(host: str, port: int) -> None:
             raise InputError([f"--port: {host}:{port} is {reason}"]) from None
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """End this process when ``parent`` ends: the kernel's parent-death signal where there is one,
     and a watchdog thread everywhere (it also covers a parent that died before the signal was set)."""
     if sys.platform.startswith("linux"):
@@ -89,7 +89,7 @@ def _die_with(parent: int) -> None:
 
 
 def _worker(app: str, host: str, port: int, options: dict[str, Any], parent: int) -> None:
-    _die_with(parent)
+    die_with(parent)
     sock = _listening_socket(host, port)
     uvicorn.Server(uvicorn.Config(app, factory=True, **options)).run(sockets=[sock])
 
@@ -100,7 +100,8 @@ def run_workers(app: str, host: str, port: int, workers: int, options: dict[str,
         raise InputError(["--workers: needs SO_REUSEPORT (Linux); run one process per port instead"])
     refuse_if_served(host, port)  # say so now, not in N workers
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(app, host, port, options, os.getpid()), daemon=True)
+    # not daemonic: a worker starts its large-body lane's process; each dies with its parent anyway
+    processes = [context.Process(target=_worker, args=(app, host, port, options, os.getpid()))
                  for _ in range(workers)]
     stopping: list[int] = []  # a plain flag: a signal handler must not take a lock its thread may hold
 
