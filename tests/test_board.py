@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from pathlib import Path
 
@@ -145,6 +146,17 @@ def test_prior_lines_are_the_lines_of_therapy_the_text_output_counts(tmp_path):
     run_board([str(chart)], BOARD_DAY.isoformat(), str(out))
     html = out.read_text(encoding="utf-8")
     assert "3 prior lines" in html and "4 prior lines" not in html
+
+
+@pytest.mark.parametrize(("language", "said", "not_said"), [
+    ("en", "Read from a FHIR Bundle; each line's comment says how it was formed.", "读取自"),
+    ("zh-CN", "读取自 FHIR Bundle；每条治疗线的备注说明其如何形成。", "Read from a FHIR Bundle")])
+def test_a_chart_read_from_fhir_says_so_in_the_boards_language(tmp_path, language, said, not_said):
+    chart = Path(__file__).resolve().parents[1] / "examples" / "fhir" / "car-t-bridging.json"
+    for paper in ("b.html", "b.md"):
+        run_board([str(chart)], BOARD_DAY.isoformat(), str(tmp_path / paper), language=language)
+        text = html.unescape((tmp_path / paper).read_text(encoding="utf-8"))
+        assert said in text and not_said not in text
 
 
 @pytest.mark.parametrize(("language", "words"), [("en", "Not assessed: the record says the patient died."),

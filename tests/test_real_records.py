@@ -159,6 +159,8 @@ def test_a_patient_not_assessed_gets_no_best_option_card_and_no_order_verdict():
     card, *others = response(patient_view_cards(assessment, "h"))["cards"]
     assert card["summary"] == "TCRT sequencing: not assessed" and card["indicator"] == "info"
     assert all("Best" not in other["summary"] for other in others)
+    (data,) = others  # its problems are shown, with no options for them to change
+    assert data["summary"].startswith("Check the record: ") and "options" not in data["summary"]
     assert "Record the multiple myeloma diagnosis" in card["detail"] and "Best" not in card["detail"]
     draft = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
              "medicationCodeableConcept": {"text": "Elrexfio"}}

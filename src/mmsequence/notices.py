@@ -126,6 +126,8 @@ TEMPLATES: dict[str, str] = {
     "lines.set-aside-atc": NP_("lines.set-aside-atc", "{drug} is {role} by its ATC code {atc}, not anti-myeloma therapy"),
     "lines.set-aside-note": NP_("lines.set-aside-note", "{drug} is {role}, not counted as a line"),
     # notes of the FHIR reader (fhir/*)
+    "fhir.history-comment": NP_("fhir.history-comment",
+                                "Read from a FHIR Bundle; each line's comment says how it was formed."),
     "fhir.status-counted": NP_("fhir.status-counted",
                                "status {status!r} does not say whether it was given; counted as given"),
     "fhir.status-not-given": NP_("fhir.status-not-given", "not counted as given (status {status!r})"),

@@ -156,7 +156,7 @@ def _history(patient_id: str, lines: list[Line], not_therapy: tuple[tuple[str, s
     undated = [a for a in records.apheresis if a.date is None]
     return PatientHistory(
         patient_id=patient_id,
-        comment="Read from a FHIR Bundle; each line's comment says how it was formed.",
+        comment=Notice("fhir.history-comment"),
         lines=tuple(lines),
         not_therapy=not_therapy,
         apheresis=tuple(Apheresis(a.status, a.date, comment=a.resource) for a in dated + undated),

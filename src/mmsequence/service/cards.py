@@ -374,8 +374,11 @@ def _data_quality_card(assessment: Assessment, hook_instance: str, w: Words = EN
     if not groups:
         return None
     issues = w("1 data issue") if len(groups) == 1 else w("{count} data issues").format(count=len(groups))
+    # with no options shown (a record not assessed), there are none for the issues to change
+    summary = w("Check the record: {issues} may change these options") if assessment.candidates else \
+        w("Check the record: {issues}")
     return _card({
-        "summary": _summary(w("Check the record: {issues} may change these options").format(issues=issues)),
+        "summary": _summary(summary.format(issues=issues)),
         "indicator": "warning",
         "source": _source("data-quality", w("Data the assessment could not use as given")),
         "detail": "\n".join(f"- {markdown_text(g)}" for g in groups),
