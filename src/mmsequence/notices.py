@@ -330,7 +330,7 @@ class Notice(str):
     values: dict[str, Any]
 
     def __new__(cls, code: str, path: str | None = None, /, **values: Any) -> Notice:
-        notice = super().__new__(cls, _Saying(ENGLISH).say(code, path, values))
+        notice = super().__new__(cls, _IN_ENGLISH.say(code, path, values))
         notice.code, notice.path, notice.values = code, path, values
         return notice
 
@@ -383,14 +383,18 @@ class _Saying:
         return self.say(notice.code, notice.path, notice.values)
 
     def say(self, code: str, path: str | None, values: dict[str, Any]) -> str:
-        from .i18n import translations  # the catalogs read the drug catalog, which reads documents' notices
+        english = self.language == ENGLISH
+        if self.clinical:
+            code = _CLINICAL_FIELDS.get(code, code)
+        if english:
+            template = TEMPLATES[code]
+        else:
+            from .i18n import translations  # the catalogs read the drug catalog, which reads documents' notices
 
-        code = _CLINICAL_FIELDS.get(code, code) if self.clinical else code
-        template = TEMPLATES[code] if self.language == ENGLISH else translations(self.language).pgettext(
-            code, TEMPLATES[code])
+            template = translations(self.language).pgettext(code, TEMPLATES[code])
         where = self.place(path) if path is not None else None
         text = template.format(path=where, **{k: self.value(v) for k, v in values.items() if k != "subject"})
-        colon = ": " if self.language == ENGLISH else "："
+        colon = ": " if english else "："
         if "subject" in values:
             return f"{self.value(values['subject'])}{colon}{text}"
         return f"{where}{colon}{text}" if where is not None and "{path}" not in TEMPLATES[code] else text
@@ -406,6 +410,8 @@ class _Saying:
 
     def value(self, value: Any) -> Any:
         """A value as the template formats it (a str, or the value itself, which ``!r`` may quote)."""
+        if type(value) is str:  # the commonest value: said as it is in English, a drug's name otherwise
+            return value if self.language == ENGLISH or self.catalog is None else self._drug(value)
         if isinstance(value, Notice):
             return self.notice(value)
         if isinstance(value, tuple):
@@ -419,9 +425,17 @@ class _Saying:
         if isinstance(value, datetime.date):
             return format_date(value, self.language)
         if isinstance(value, str) and self.catalog is not None:
-            agent = self.catalog.lookup(value)
-            return agent.display_name(self.language) if agent is not None else value
+            return self._drug(value)
         return value
+
+    def _drug(self, name: str) -> str:
+        assert self.catalog is not None
+        agent = self.catalog.lookup(name)
+        return agent.display_name(self.language) if agent is not None else name
+
+
+#: How notices are said in English, as their text.
+_IN_ENGLISH = _Saying(ENGLISH)
 
 
 def words(notice: str, language: str = ENGLISH, catalog: Catalog | None = None, clinical: bool = False) -> str:
