@@ -17,9 +17,10 @@ only make evaluations wait in turns for the GIL, and requests would finish in ra
 long tail); for more throughput run more processes (``serve --workers N``). Each lane admits a
 bounded number of calls (``max_evaluations``, ``max_large_evaluations``); beyond it the answer is
 503 with ``Retry-After``. When the large lane's process has ended (or cannot start), the call is
-assessed on the lane's thread, and the process starts again on the next large call. A request's JSON is held to the reader's limits (nesting: 422; items,
-string length: 413) and its Bundles to ``max_entries`` entries in all (413). A failure of the
-service's database is a 503 with its reason logged, never a bare 500.
+assessed on the lane's thread, and the process starts again on the next large call. A request's
+JSON is held to the reader's limits (nesting: 422; items, string length: 413) and its Bundles to
+``max_entries`` entries in all (413). A failure of the service's database is a 503 with its reason
+logged, never a bare 500.
 """
 
 from __future__ import annotations
