@@ -359,12 +359,14 @@ class _Process:
             self.pool = concurrent.futures.ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_large_lane,
                 initargs=(self.policy, self.max_entries, os.getpid()))
+        pool = self.pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, _large_call, body, service.id, language)
+            return await asyncio.get_running_loop().run_in_executor(pool, _large_call, body, service.id, language)
         except BrokenProcessPool:
             log.error("the large-body lane's process ended: this call is assessed on the lane's thread,"
                       " and the process starts again on the next large call")
-            self.close()
+            if self.pool is pool:  # not one a later call has started since
+                self.close()
             return _Answer()
 
     def close(self) -> None:
