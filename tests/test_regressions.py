@@ -214,3 +214,45 @@ def test_lines_tied_for_last_that_agree_on_progression_keep_it():
     lines = [line("ciltacabtagene autoleucel", "2025-01-02", progression="2025-06-01"),
              line("ciltacabtagene autoleucel", "2025-01-02", stop_reason="progression")]
     assert evaluate(document(*lines, as_of="2026-01-01")).derived["progression_on_last"] == "yes"
+
+
+def test_a_line_that_may_be_last_by_its_imprecise_start_leaves_progression_on_the_last_line_unknown():
+    """Teclistamab started in January 2016, known to the month (so 1 to 3 January on 3 January),
+    and a cilta-cel infusion with progression on 2 January: either may be the last line, so whether
+    the disease progressed on it is unknown and the EU label is not confirmed. It read yes, as if
+    teclistamab had started on 1 January; started on 3 January, teclistamab is the last line, with
+    no progression recorded (found by the random seed 4074210262 of the invariants)."""
+    from mmsequence.testing import invariants
+
+    policy = Policy(packs=("safety", "extended", "labels"), interval_scope="after-bsab", source="generated")
+    case = {"patient_id": "GEN-1", "as_of": "2016-01-03", "car_t_eligible": True, "jurisdiction": "EU",
+            "lines": [{"agents": ["dexamethasone", "lenalidomide"], "start": "2016-01-02", "end": "2016-01-02"},
+                      {"agents": ["ciltacabtagene autoleucel"], "start": "2016-01-02", "progression": "2016-01-02"},
+                      {"agents": ["teclistamab"], "start": "2016-01", "end": "2016-01-03"}]}
+    def on(day):
+        return {**case, "lines": [*case["lines"][:2], {**case["lines"][2], "start": day}]}
+    assert evaluate(case, policy=policy).derived["progression_on_last"] == "unknown"
+    assert evaluate(on("2016-01-01"), policy=policy).derived["progression_on_last"] == "yes"
+    assert evaluate(on("2016-01-03"), policy=policy).derived["progression_on_last"] == "unknown"
+    assert evaluate(case, policy=policy).candidate("talquetamab").verdict == "caution"
+    assert invariants.check(case, policy) == []
+
+
+def test_an_unknown_drug_that_may_have_started_before_the_last_bsab_dose_keeps_the_waits_bound():
+    """An unidentified drug known to the month (1 to 3 January) and teclistamab's last dose on
+    3 January: had it started on 1 or 2 January, it could not end the interval and the wait's date
+    stays as a bound, so the imprecise date, at its worst case, keeps it too (found by the random
+    seed 2604826122 of the invariants)."""
+    import attrs
+
+    from mmsequence.testing import invariants
+
+    policy = attrs.evolve(load_policy(), interval_scope="after-bsab")
+    case = {"patient_id": "GEN-1", "as_of": "2016-01-03", "car_t_eligible": True,
+            "lines": [{"agents": ["dexamethasone"], "start": "2016-01-01", "end": "2016-01-02"},
+                      {"agents": ["teclistamab"], "start": "2016-01-02", "end": "2016-01-03"},
+                      {"agents": ["sitamab"], "start": "2016-01", "end": "2016-01"}],
+            "candidates": ["elranatamab"]}
+    (elranatamab,) = evaluate(case, policy=policy).candidates
+    assert (elranatamab.verdict, elranatamab.earliest_date) == ("indeterminate", datetime.date(2016, 7, 3))
+    assert invariants.check(case, policy) == []

@@ -424,15 +424,14 @@ class PatientCourse:
     def progression_on_last(self) -> Tri:
         """Whether the disease progressed on the last line of therapy (its latest part decides).
 
-        Lines that tie for last in time and disagree leave it unknown: which came last is not recorded.
+        Lines that may each be the last (tied in time, or with dates too imprecise to order them)
+        and disagree leave it unknown: which came last is not recorded.
         """
         if not self.therapy_lines:
             return "no"
-        began = {line.number: min(in_time(self.history.lines[i]) for i in line.indices) for line in self.therapy_lines}
-        parts = [self.history.lines[i] for line in self.therapy_lines if began[line.number] == began[len(began)]
-                 for i in line.indices]
-        latest = max(map(in_time, parts))
-        found = {_progressed(part) for part in parts if in_time(part) == latest}
+        lines = [[self.history.lines[i] for i in line.indices] for line in self.therapy_lines]
+        parts = [part for k in _maybe_last([_span(line) for line in lines]) for part in lines[k]]
+        found = {_progressed(parts[k]) for k in _maybe_last([_span([part]) for part in parts])}
         return found.pop() if len(found) == 1 else "unknown"
 
     def not_therapy_by_drug(self) -> list[dict[str, Any]]:
@@ -554,17 +553,38 @@ class PatientCourse:
         }
 
 
-def in_time(line: Line) -> tuple[datetime.date, datetime.date, datetime.date]:
-    """Where a line stands in time: by start, then by end (an ongoing line last)."""
-    return line.start.earliest, line.start.latest, line.end.latest if line.end is not None else datetime.date.max
-
-
 def chronological(line: Line) -> tuple[Any, ...]:
-    """The order of lines, whatever order the record lists them in: in time, then by their drugs and
-    what is recorded of their outcome, so that only identical lines keep the record's order."""
+    """The order of lines, whatever order the record lists them in: by start, then by end (an ongoing
+    line last), then by their drugs and what is recorded of their outcome, so that only identical
+    lines keep the record's order."""
+    end = line.end.latest if line.end is not None else datetime.date.max
     progression = (line.progression.earliest, line.progression.latest) if line.progression is not None else ()
-    return (*in_time(line), tuple(sorted(line.agents)), progression, line.stop_reason or "",
-            _TRI[line.refractory], line.best_response or "", line.comment or "")
+    return (line.start.earliest, line.start.latest, end, tuple(sorted(line.agents)), progression,
+            line.stop_reason or "", _TRI[line.refractory], line.best_response or "", line.comment or "")
+
+
+#: When lines ran: the first and last possible day of their start, and of their end (ongoing: none).
+_Span = tuple[datetime.date, datetime.date, datetime.date, datetime.date]
+
+
+def _span(lines: list[Line]) -> _Span:
+    ends = [line.end for line in lines]
+    first, last = min(line.start.earliest for line in lines), min(line.start.latest for line in lines)
+    if any(end is None for end in ends):
+        return first, last, datetime.date.max, datetime.date.max
+    return first, last, max(end.earliest for end in ends if end), max(end.latest for end in ends if end)
+
+
+def _maybe_last(spans: list[_Span]) -> list[int]:
+    """The indices of the spans that may be the last in time: no other certainly starts later, nor
+    starts on the same known day and certainly ends later (in linear time: a record may be long)."""
+    latest_start = max(span[0] for span in spans)
+    kept = [k for k, span in enumerate(spans) if span[1] >= latest_start]
+    ends: dict[datetime.date, datetime.date] = {}
+    for k in kept:
+        if spans[k][0] == spans[k][1]:
+            ends[spans[k][0]] = max(ends.get(spans[k][0], datetime.date.min), spans[k][2])
+    return [k for k in kept if not (spans[k][0] == spans[k][1] and spans[k][3] < ends[spans[k][0]])]
 
 
 def _progressed(line: Line) -> Tri:

@@ -235,14 +235,14 @@ def _split(ref: str) -> tuple[str, str]:
 def _not_confident(finding: Finding, course: PatientCourse) -> Finding:
     """An avoid or wait of a rule that reads line counting or clocks is indeterminate while a drug is unknown.
 
-    A wait keeps its date as a certain lower bound (with its timing, so that its actions stay) when
-    every unknown drug certainly started before the last dose of every therapy that starts the
-    interval's clock: such a drug cannot end a clock, only add a later one.
+    A wait keeps its date as a lower bound (with its timing, so that its actions stay) when every
+    unknown drug started before the last dose of every therapy that starts the interval's clock:
+    such a drug cannot end a clock, only add a later one. Imprecise dates count as their worst case.
     """
     if finding.effect not in ("avoid", "wait"):
         return finding
     unknown = course.unknown_refs()
-    bound = finding.earliest_date if finding.effect == "wait" and _bound_is_certain(course) else None
+    bound = finding.earliest_date if finding.effect == "wait" and _bound_holds(course) else None
     return attrs.evolve(
         finding, effect="indeterminate", earliest_date=bound,
         message=not_confident_words(finding.message, finding.effect, unknown, bound),
@@ -250,13 +250,14 @@ def _not_confident(finding: Finding, course: PatientCourse) -> Finding:
     )
 
 
-def _bound_is_certain(course: PatientCourse) -> bool:
-    """Whether every unknown drug's line certainly started before the last dose of every exposure of
-    a kind that starts the interval's clock (so that none of them can end one). An imprecise last
-    dose counts as its latest possible day: its worst case, as for the interval itself."""
+def _bound_holds(course: PatientCourse) -> bool:
+    """Whether every unknown drug's line started before the last dose of every exposure of a kind
+    that starts the interval's clock (so that none of them can end one). Imprecise dates count as
+    their worst case, the one that keeps the bound: a last dose as its latest possible day, as for
+    the interval itself, and an unknown drug's start as its first possible day."""
     kinds = ("bsab", "car-t") if course.policy.interval_scope == "any-tcrt" else ("bsab",)
     doses = [e.last_dose(course.as_of).latest for e in course.exposures if e.agent.modality in kinds]
-    return bool(doses) and all(course.lines[index].start.latest < min(doses) for _, index in course.unknown)
+    return bool(doses) and all(course.lines[index].start.earliest < min(doses) for _, index in course.unknown)
 
 
 def _finding(rule: Rule, templates: tuple[tuple[str, str], ...], bound: dict[str, dict[str, Any]]) -> Finding:

@@ -180,14 +180,14 @@ class _Patient:
         rule = "review.interval" if window.first == window.last else "review.interval-uncertain"
         effect = self.policy.interval_effect
         if effect == "wait" and self.unknown:  # an unidentified drug could move the clock: no confident wait,
-            # but one that certainly came before every clock's last dose cannot end a clock: the date is a bound
-            return [(rule, "indeterminate", window.last if self._bound_is_certain() else None)]
+            # but one that came before every clock's last dose cannot end a clock: the date is a bound
+            return [(rule, "indeterminate", window.last if self._bound_holds() else None)]
         return [(rule, effect, window.last if effect == "wait" else None)]
 
-    def _bound_is_certain(self) -> bool:
+    def _bound_holds(self) -> bool:
         kinds = reference.TCRT if self.policy.interval_scope == "any-tcrt" else ("bsab",)
         doses = [g.last_dose(self.as_of).last for g in self.gifts if g.modality in kinds]  # imprecise: worst case
-        return bool(doses) and all(g.start.last < min(doses) for g in self.gifts if g.agent is None)
+        return bool(doses) and all(g.start.first < min(doses) for g in self.gifts if g.agent is None)
 
     def _window(self, anchor: reference.Days) -> reference.Days | None:
         p = self.policy
