@@ -33,14 +33,18 @@ Invariant = Callable[[Mapping[str, Any], Assessment], list[str]]
 CONFIDENT = ("preferred", "acceptable", "caution")
 INTERVAL_RULES = ("review.interval", "review.interval-uncertain")
 RETREATMENT_RULES = ("extended.refractory-retreatment", "extended.refractory-retreatment-uncertain")
-#: Each rule for an exact date beside its twin for a date known only to the month or year (the worst case).
+WASHOUT_RULES = ("extended.washout", "extended.washout-apheresis")
+#: Each rule for an exact date beside its twin for a date known only to the month or year (the worst
+#: case); and the washout to the first dose beside the washout to a planned apheresis, since a plan
+#: known to the month may be overdue on some of its days (its date dropped, the washout measured to
+#: the first dose) and due on the others.
 WORST_CASE_TWINS = (
     INTERVAL_RULES,
     RETREATMENT_RULES,
     ("extended.same-target-refractory", "extended.same-target-refractory-uncertain"),
     ("extended.tec-dara-anti-cd38-refractory", "extended.tec-dara-anti-cd38-refractory-uncertain"),
+    WASHOUT_RULES,
 )
-WASHOUT_RULES = ("extended.washout", "extended.washout-apheresis")
 #: Washout lengths invariant 11 tries: none, and the longest a policy allows.
 WASHOUT_DAYS = (0, 90)
 #: How far invariant 4 moves as_of: the next day, and past a 6-month interval.
