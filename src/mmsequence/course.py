@@ -431,7 +431,9 @@ class PatientCourse:
             return "no"
         lines = [[self.history.lines[i] for i in line.indices] for line in self.therapy_lines]
         parts = [part for k in _maybe_last([_span(line) for line in lines]) for part in lines[k]]
-        found = {_progressed(parts[k]) for k in _maybe_last([_span([part]) for part in parts])}
+        if len(parts) > 1:
+            parts = [parts[k] for k in _maybe_last([_span([part]) for part in parts])]
+        found = {_progressed(part) for part in parts}
         return found.pop() if len(found) == 1 else "unknown"
 
     def not_therapy_by_drug(self) -> list[dict[str, Any]]:
@@ -568,11 +570,14 @@ _Span = tuple[datetime.date, datetime.date, datetime.date, datetime.date]
 
 
 def _span(lines: list[Line]) -> _Span:
-    ends = [line.end for line in lines]
-    first, last = min(line.start.earliest for line in lines), min(line.start.latest for line in lines)
-    if any(end is None for end in ends):
-        return first, last, datetime.date.max, datetime.date.max
-    return first, last, max(end.earliest for end in ends if end), max(end.latest for end in ends if end)
+    if len(lines) == 1:  # the most common: a line of therapy that is one history line
+        start, end = lines[0].start, lines[0].end
+        if end is None:
+            return start.earliest, start.latest, datetime.date.max, datetime.date.max
+        return start.earliest, start.latest, end.earliest, end.latest
+    spans = [_span([line]) for line in lines]
+    return (min(s[0] for s in spans), min(s[1] for s in spans), max(s[2] for s in spans),
+            max(s[3] for s in spans))
 
 
 def _maybe_last(spans: list[_Span]) -> list[int]:
