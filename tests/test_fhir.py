@@ -371,6 +371,23 @@ def test_a_resource_about_another_patient_is_an_error():
     ]
 
 
+def test_a_urn_uuid_subject_resolves_through_the_patients_full_url_and_names_the_missing_one_otherwise():
+    """Synthea and transaction Bundles say the patient as ``urn:uuid:``, which only an entry's fullUrl
+    resolves: with the fullUrl the record reads; without it each such subject is a problem that says so."""
+    own = bundle(statement("s1", "lenalidomide", "2024-01-01", "2024-06-01"))
+    patient_url = own["entry"][0]["fullUrl"]
+    for entry in own["entry"][1:]:
+        entry["resource"]["subject"] = {"reference": patient_url}
+    assert [line.agents for line in read(own).lines] == [("lenalidomide",)]
+    for entry in own["entry"]:
+        del entry["fullUrl"]
+    assert problems(own) == [
+        f"entry[{i}].resource.subject.reference: '{patient_url}' names no entry of the bundle: a urn:uuid reference"
+        " names an entry by its fullUrl, and no entry has that fullUrl (the record's patient is Patient/p1)"
+        for i in (1, 2)
+    ]
+
+
 def test_patient_in_context_must_be_the_bundle_patient():
     with pytest.raises(InputError, match="'p1' is not the patient in context"):
         read(bundle(), patient_id="p7")

@@ -168,6 +168,22 @@ def test_contradictory_record_gets_one_warning_card_naming_the_problem(tmp_path)
     assert "'Patient/someone-else' is not the bundle's patient" in card["detail"]
 
 
+def test_the_same_problem_in_many_records_is_one_line_of_the_problems_card(tmp_path):
+    """A record whose every resource has the same defect (here each subject names another patient)
+    gets one line naming the problem and its places, the places after the twentieth counted."""
+    request = example("patient-view")
+    given = request["prefetch"]["medicationAdministrations"]["entry"]
+    given += [{"resource": {**given[0]["resource"], "id": f"again-{n}"}} for n in range(30)]
+    for entry in given:
+        entry["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    [card] = post(app_with(tmp_path), PATIENT_VIEW, request).json()["cards"]
+    assert card["summary"] == f"TCRT sequencing not assessed: the patient record has {len(given)} data problems to correct"
+    [line] = card["detail"].splitlines()
+    assert line.startswith("- 'Patient/someone-else' is not the bundle's patient")
+    assert line.count("FHIR entry") == 20
+    assert line.endswith(f" and {len(given) - 20} more")
+
+
 def test_order_for_a_conventional_drug_gets_no_cards(tmp_path):
     request = example("order-select")
     draft = request["context"]["draftOrders"]["entry"][0]["resource"]

@@ -287,6 +287,9 @@ TEMPLATES: dict[str, str] = {
     "fhir.no-patient": NP_("fhir.no-patient", "holds no Patient resource and no reference to a patient"),
     "fhir.subject-required": NP_("fhir.subject-required", "is required to tell whose record this is"),
     "fhir.other-subject": NP_("fhir.other-subject", "{reference!r} is not the bundle's patient ({patient})"),
+    "fhir.unresolved-subject": NP_("fhir.unresolved-subject",
+                                   "{reference!r} names no entry of the bundle: a {scheme} reference names an entry by"
+                                   " its fullUrl, and no entry has that fullUrl (the record's patient is {patient})"),
     "fhir.line": NP_("fhir.line", "line {number} ({records})"),
     "fhir.car-t-line": NP_("fhir.car-t-line",
                            "a CAR-T infusion must be a line of its own (bridging therapy is a line before it)"),

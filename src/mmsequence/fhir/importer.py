@@ -52,11 +52,16 @@ def _patient_id(entries: list[tuple[int, str | None, Any]], expected: str | None
     return patient_id, {f"Patient/{patient_id}"}
 
 
-def _check_subject(resource: Any, path: str, patient: set[str]) -> None:
+def _check_subject(resource: Any, path: str, patient: set[str], urls: set[str]) -> None:
+    """That ``resource`` is about the patient (``patient``: the references that mean the patient;
+    ``urls``: the bundle's fullUrls, which a ``urn:`` reference must name)."""
     subject = getattr(resource, "subject", None)
     reference = subject.reference if subject is not None else None
     if reference is None:
         raise InputError([Notice("fhir.subject-required", f"{path}.subject.reference")])
+    if reference.startswith("urn:") and reference not in urls:
+        raise InputError([Notice("fhir.unresolved-subject", f"{path}.subject.reference", reference=reference,
+                                 scheme=reference[:reference.find(":", 4)], patient=sorted(patient)[0])])
     if reference not in patient and relative_reference(reference) not in patient:
         raise InputError([Notice("fhir.other-subject", f"{path}.subject.reference", reference=reference,
                                  patient=sorted(patient)[0])])
@@ -240,6 +245,7 @@ def _read(model: ReadBundle, left_out: list[Notice], catalog: Catalog, patient_i
     reader.records.warnings.extend(left_out)
     reader.car_t_orders = {f"{r.get_resource_type()}/{r.id}" for _, _, r in entries if names_car_t_order(r, catalog)}
     problems: list[str] = []
+    urls = {url for _, url, _ in entries if url}
     for i, _url, resource in entries:
         kind = resource.get_resource_type()
         if kind in ("Patient", "Medication"):
@@ -250,7 +256,7 @@ def _read(model: ReadBundle, left_out: list[Notice], catalog: Catalog, patient_i
             continue
         try:
             if kind in _SUBJECT_TYPES:
-                _check_subject(resource, path, patient_refs)
+                _check_subject(resource, path, patient_refs, urls)
             reader.read(resource, _label(resource, i), path)
         except InputError as error:  # every resource is read, so that every problem is reported
             problems += error.problems

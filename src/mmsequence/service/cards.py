@@ -473,10 +473,16 @@ def _problem(line: str) -> str:
 
 
 def problems_card(problems: Sequence[str], hook_instance: str = "") -> Card:
-    """The record could not be read: one warning card naming each problem."""
+    """The record could not be read: one warning card naming each problem, the same problem said
+    once with the places it was found (as on the data card), so that the card stays short."""
     count = f"{len(problems)} data problem{'s' if len(problems) != 1 else ''}"
-    return not_assessed_card(f"TCRT sequencing not assessed: the patient record has {count} to correct",
-                             problems, "data-problem", hook_instance)
+    return _card({
+        "summary": _summary(f"TCRT sequencing not assessed: the patient record has {count} to correct"),
+        "indicator": "warning",
+        "source": _source("data-problem", "The record could not be assessed"),
+        "detail": "\n".join(f"- {markdown_text(g)}" for g in warning_groups(problems)),
+        "links": _LINKS,
+    }, hook_instance)
 
 
 _RAISE_LIMITS = ("No assessment was made on part of the record: reopen it later, or ask the EHR team to raise the"
