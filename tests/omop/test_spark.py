@@ -46,17 +46,33 @@ def test_spark_local_mode_gives_the_same_decisions_and_aggregates(spark, cdm, re
         (reference / "summary.html").read_text().replace(str(cdm.duckdb), "CDM")
 
 
-def test_spark_submit_runs_the_job_and_writes_csv(spark, cdm, reference, tmp_path):
+def test_spark_submit_runs_the_job_writes_csv_and_the_episodes(spark, cdm, reference, duckdb_episodes, tmp_path):
+    folder = tmp_path / "cdm"
+    shutil.copytree(cdm.parquet, folder)
     submit = Path(sys.executable).with_name("spark-submit")
     launcher = subprocess.run([sys.executable, "-m", "mmsequence.omop.spark", "--path"], capture_output=True,
                               text=True, check=True).stdout.strip()
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
     done = subprocess.run([str(submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", launcher,
-                           "--cdm", str(cdm.parquet), "--policy", POLICY, "--out", str(tmp_path / "audit"),
-                           "--format", "csv"], capture_output=True, text=True, env=env, timeout=600)
+                           "--cdm", str(folder), "--policy", POLICY, "--out", str(tmp_path / "audit"),
+                           "--format", "csv", "--write-episodes"], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "decisions written to" in done.stdout + done.stderr  # spark-submit relays the driver's stderr
+    said = done.stdout + done.stderr  # spark-submit relays the driver's stderr
+    assert "decisions written to" in said
+    assert f"{len(duckdb_episodes[0])} episodes (lines of therapy and regimens) written to {folder}" in said
     assert decisions(tmp_path / "audit") == decisions(reference)
+    episodes = [tuple(r) for r in spark.sql(f"SELECT * FROM parquet.`{folder}/episode` ORDER BY episode_id").collect()]
+    assert episodes == duckdb_episodes[0]
+
+
+def test_spark_submit_refuses_to_write_episodes_to_a_cdm_off_the_driver(tmp_path, capsys):
+    from mmsequence.omop.spark import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--cdm", "hdfs:///cdm", "--out", str(tmp_path / "audit"), "--write-episodes"])
+    assert stopped.value.code == 2
+    assert "--write-episodes: --cdm hdfs:///cdm is not a folder on the driver's file system" in capsys.readouterr().err
+    assert not (tmp_path / "audit").exists()
 
 
 def test_spark_writes_and_reads_the_same_episodes_as_duckdb(spark, cdm, duckdb_episodes, tmp_path):

@@ -27,7 +27,7 @@ def _audit(args: argparse.Namespace) -> str:
                                       args.lines, args.write_episodes)
             finally:
                 spark.stop()
-            _report(job.diagnostics, job.episodes, args.spark)
+            report(job.diagnostics, job.episodes, args.spark)
             print(f"mmsequence: {job.decisions} decisions written to {out}", file=sys.stderr)
             return ""
         from .audit import run_audit
@@ -41,13 +41,14 @@ def _audit(args: argparse.Namespace) -> str:
                         lines=args.lines, write_episodes=args.write_episodes)
     finally:
         source.close()
-    _report(run.diagnostics, run.episodes, source.label)
+    report(run.diagnostics, run.episodes, source.label)
     print(f"mmsequence: {run.decisions} decisions of {run.persons} persons written to {out}"
           f" ({run.parts} parts in all)", file=sys.stderr)
     return ""
 
 
-def _report(diagnostics: tuple[str, ...], episodes: int | None, where: str) -> None:
+def report(diagnostics: tuple[str, ...], episodes: int | None, where: str) -> None:
+    """An audit's diagnostics, and the episodes it wrote to ``where``, on stderr."""
     for finding in diagnostics:
         print(f"mmsequence: warning: {finding}", file=sys.stderr)
     if episodes is not None:

@@ -33,6 +33,7 @@ from ..policy import Policy, load_policy
 from . import episodes, readings, sql
 from .audit import LINES, Auditor
 from .chart import PersonRecords, Row
+from .command import report
 from .concordance import COLUMNS
 from .diagnostics import diagnose
 from .mapping import omop_mapping
@@ -250,7 +251,8 @@ def _episode_views(spark: Any, cdm: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``spark-submit mmsequence/omop/spark.py --cdm DIR --out DIR [--policy FILE] [--format F] [--lines L]``."""
+    """``spark-submit mmsequence/omop/spark.py --cdm DIR --out DIR [--policy FILE] [--format F] [--lines L]
+    [--write-episodes]``."""
     parser = argparse.ArgumentParser(prog="mmsequence.omop.spark", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--path", action="store_true", help="print the path of the file to give spark-submit, and exit")
     parser.add_argument("--cdm", help="folder of Parquet folders, one per CDM table (any path Spark reads)")
@@ -259,19 +261,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument("--partitions", type=int)
     parser.add_argument("--lines", choices=LINES, default="imwg", help="as mmsequence audit --lines")
+    parser.add_argument("--write-episodes", action="store_true",
+                        help="write the IMWG lines to the CDM's episode and episode_event folders (the CDM a folder"
+                             " on the driver's file system)")
     args = parser.parse_args(argv)
     if args.path:
         print(Path(__file__).resolve().with_name("spark_submit.py"))
         return 0
     if not (args.cdm and args.out):
         parser.error("--cdm and --out are required")
+    if args.write_episodes and not Path(args.cdm).is_dir():
+        parser.error(f"--write-episodes: --cdm {args.cdm} is not a folder on the driver's file system, where the"
+                     " episodes are written")
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.appName("mmsequence-audit").getOrCreate()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    run = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions, args.lines)
-    for finding in run.diagnostics:
-        print(f"mmsequence: warning: {finding}", file=sys.stderr)
+    run = run_spark_audit(spark, args.cdm, Path(args.out), args.policy, args.format, args.partitions, args.lines,
+                          args.write_episodes)
+    report(run.diagnostics, run.episodes, args.cdm)
     print(f"mmsequence: {run.decisions} decisions written to {args.out}", file=sys.stderr)
     spark.stop()
     return 0
