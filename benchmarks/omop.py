@@ -1,5 +1,6 @@
 """OMOP audit benchmark: a synthetic CDM audited on DuckDB (one and two processes) and on Spark in
-local mode with two executors' cores, and the audit's memory at two cohort sizes with one batch size.
+local mode with two executors' cores, the audit's memory at two cohort sizes with one batch size,
+and the same CDM with a real chart's volume of lab results the audit has no use for.
 
 Each target is reported met or missed beside its baseline from the same run. The DuckDB audit runs
 in a fresh interpreter that also evaluates the same decisions' expected documents (the JSON path,
@@ -33,7 +34,10 @@ from mmsequence.omop import synthetic  # noqa: E402
 #: The synthetic cohort averages 1.9 decisions a patient: 53,000 patients hold about 100,000.
 SIZES = {"full": {"patients": 53_000, "batch": 1000}, "smoke": {"patients": 300, "batch": 100}}
 POLICY = str(synthetic.synthetic_policy_path())
-SECTIONS = ("duckdb", "two", "memory", "spark")
+SECTIONS = ("duckdb", "two", "memory", "labs", "spark")
+#: Lab results a person of the ``labs`` run has besides the synthetic chart's own records: a real
+#: chart is mostly records the audit has no use for (concepts the site maps to nothing).
+LABS = 500
 #: Executors of the Spark run (``local[2]``): its rate per executor is its rate over this.
 EXECUTORS = 2
 #: The targets (issue #23): decisions per second of one DuckDB process, and Spark's rate per
@@ -90,6 +94,24 @@ def _run(script: str, *args: object) -> tuple[int, float, float, float]:
     return int(decisions), float(seconds), float(bare), float(rss)
 
 
+def _with_labs(source: Path, target: Path, labs: int) -> int:
+    """A copy of the DuckDB CDM where each person's hemoglobin result is ``labs`` results, a day
+    apart (a concept the policy maps to nothing); returns the measurement rows it holds."""
+    import shutil
+
+    import duckdb
+
+    shutil.copy(source, target)
+    with duckdb.connect(str(target)) as db:
+        columns = [row[0] for row in db.execute("DESCRIBE measurement").fetchall()]
+        made = {"measurement_id": "CAST(2000000000 - row_number() OVER () AS INTEGER)",
+                "measurement_date": "m.measurement_date - CAST(r.range AS INTEGER)"}
+        db.execute(f"INSERT INTO measurement SELECT {', '.join(made.get(c, f'm.{c}') for c in columns)}"
+                   f" FROM measurement m CROSS JOIN range(1, {int(labs)}) r"
+                   f" WHERE m.measurement_concept_id = {synthetic.HEMOGLOBIN}")
+        return int(db.execute("SELECT count(*) FROM measurement").fetchone()[0])
+
+
 def _write_expected(path: Path, expected: list[Any]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for e in expected:
@@ -104,7 +126,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, help="persons per part (default 1,000)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="the runs to make: duckdb (always made: the baseline of the others), two (2 processes),"
-                             " memory (a quarter cohort), spark")
+                             f" memory (a quarter cohort), labs (the CDM with {LABS} lab results a person), spark")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     size = dict(SIZES["smoke" if args.smoke else "full"])
@@ -142,6 +164,14 @@ def main() -> None:
             figures["rss_mb"] = {"quarter": small[3], "full": one[3], "quarter_decisions": small[0]}
             print(f"memory: peak RSS {small[3]:.0f} MB for {small[0]} decisions, {one[3]:.0f} MB for {one[0]}"
                   f" (batch {size['batch']}): {one[3] - small[3]:+.0f} MB", flush=True)
+        if "labs" in args.only:
+            rows = _with_labs(folder / "cdm.duckdb", folder / "labs.duckdb", LABS)
+            labs = _run(_AUDIT, folder / "labs.duckdb", folder / "labs", POLICY, size["batch"], 1, "-")
+            assert labs[0] == one[0], (labs[0], one[0])
+            figures |= {"labs_per_person": LABS, "labs_measurement_rows": rows, "duckdb_labs_s": labs[1],
+                        "duckdb_labs_rate": labs[0] / labs[1], "labs_vs_plain": one[1] / labs[1]}
+            print(f"duckdb, {LABS} lab results a person ({rows:,} measurement rows): {labs[0] / labs[1]:.0f}/s,"
+                  f" {one[1] / labs[1]:.2f}x the plain CDM's rate; peak RSS {labs[3]:.0f} MB", flush=True)
         if "spark" in args.only:
             synthetic.write_parquet(folder / "parquet", size["patients"])
             spark = _run(_SPARK, folder / "parquet", folder / "spark", POLICY)

@@ -17,11 +17,13 @@ import tqdm
 from mmsequence.errors import InputError
 from mmsequence.evaluator import Evaluator
 from mmsequence.history import parse_document
-from mmsequence.omop import synthetic
+from mmsequence.omop import sql, synthetic
 from mmsequence.omop.audit import run_audit
+from mmsequence.omop.chart import ChartReader
 from mmsequence.omop.concordance import assess
 from mmsequence.omop.decisions import Decision
-from mmsequence.omop.sources import DuckDBSource
+from mmsequence.omop.mapping import omop_mapping
+from mmsequence.omop.sources import DuckDBSource, read_persons, read_vocabulary
 from mmsequence.policy import load_policy
 
 from .conftest import POLICY, decisions, table
@@ -91,6 +93,42 @@ def test_every_unmapped_record_is_listed_with_its_count(cdm, reference):
     assert ("drug", synthetic.drug_id("zoledronic acid")) not in listed  # supportive care the catalog knows
     assert listed[("drug", synthetic.drug_id("synthetic investigational compound"))]["outcome"].startswith("kept as an unknown agent")
     assert listed[("condition", synthetic.HYPERTENSION)]["concept_name"] == "Essential hypertension (synthetic concept)"
+
+
+def test_records_the_site_maps_to_nothing_are_counted_by_the_database_and_never_read(cdm, tmp_path):
+    """A real chart is mostly labs and diagnoses the audit has no use for: they are counted where
+    they are (a record of no matching concept, 0, too) and only the records the chart reads come
+    out of the database."""
+    path = tmp_path / "cdm.duckdb"
+    shutil.copy(cdm.duckdb, path)
+    with duckdb.connect(str(path)) as db:
+        first = db.execute(f"SELECT min(person_id) FROM measurement WHERE measurement_concept_id = {synthetic.HEMOGLOBIN}"
+                           ).fetchone()[0]
+        db.execute(f"INSERT INTO measurement (measurement_id, person_id, measurement_concept_id, measurement_date,"
+                   f" measurement_type_concept_id) SELECT 900000000 + i, {first}, CASE WHEN i = 0 THEN 0 ELSE"
+                   f" {synthetic.HEMOGLOBIN} END, DATE '2024-01-01', 32817 FROM range(4) t(i)")
+    source = DuckDBSource(path)
+    mapping = omop_mapping(load_policy(POLICY))
+    vocabulary = read_vocabulary(source, mapping)
+    persons = [int(r[0]) for r in source.rows(sql.cohort_sql(vocabulary.myeloma, None, 40))]
+    read = read_persons(source, persons, mapping, vocabulary)
+    source.close()
+    assert [p.person_id for p in read] == persons and first in persons
+    rows = [r for p in read for r in p.rows]
+    assert {r.domain for r in rows} == {"drug", "condition", "observation", "measurement", "procedure"}
+    assert all(r.domain == "drug" or r.concept_id in mapping.read or r.concept_id in vocabulary.myeloma for r in rows)
+    counted = {p.person_id: {(d, c): n for d, c, n in p.unmapped} for p in read}
+    assert counted[first][("measurement", synthetic.HEMOGLOBIN)] == 1 + 3
+    assert counted[first][("measurement", 0)] == 1
+    with duckdb.connect(str(path), read_only=True) as db:
+        hypertension = dict(db.execute(
+            f"SELECT person_id, count(*) FROM condition_occurrence WHERE condition_concept_id = {synthetic.HYPERTENSION}"
+            f" AND person_id IN ({sql.ids(persons)}) GROUP BY 1").fetchall())
+    assert hypertension and {p: c[("condition", synthetic.HYPERTENSION)] for p, c in counted.items()
+                             if ("condition", synthetic.HYPERTENSION) in c} == hypertension
+    chart = ChartReader(Evaluator(load_policy(POLICY)).catalog, mapping, vocabulary).read(read[persons.index(first)])
+    assert chart.unmapped[("measurement", synthetic.HEMOGLOBIN, "not mapped")] == 4
+    assert chart.unmapped[("measurement", 0, "not mapped")] == 1
 
 
 def test_parquet_folders_and_parquet_output_give_the_same_decisions(cdm, reference, tmp_path):

@@ -90,7 +90,8 @@ class Auditor:
     def page(self, source: Source, persons: list[int]) -> list[PersonResult]:
         """Read and audit a page of persons."""
         site = read_site_lines(source, persons) if self.lines != "imwg" else {}
-        return [self.person(records, site.get(records.person_id, [])) for records in read_persons(source, persons)]
+        return [self.person(records, site.get(records.person_id, []))
+                for records in read_persons(source, persons, self.mapping, self.reader.vocabulary)]
 
 
 _WORKER: tuple[Auditor, Source] | None = None

@@ -43,10 +43,18 @@ class Row(NamedTuple):
         return f"{TABLES[self.domain]}/{self.record_id}"
 
 
+#: The outcome of a non-drug record whose concept the site maps to nothing.
+NOT_MAPPED = "not mapped"
+
+
 @attrs.frozen
 class PersonRecords:
+    """A person's records as read, and the records counted without being read: (domain, concept,
+    how many) of those whose concept the site maps to nothing (:func:`.sql.unmapped_sql`)."""
+
     person_id: int
     rows: tuple[Row, ...]
+    unmapped: tuple[tuple[str, int, int], ...] = ()
 
 
 @attrs.frozen
@@ -143,11 +151,13 @@ class ChartReader:
                 if meaning == "car-t-infusion":
                     infusions.append(row)
                 elif meaning is None:
-                    chart.unmapped[(row.domain, row.concept_id, "not mapped")] += 1
+                    chart.unmapped[(row.domain, row.concept_id, NOT_MAPPED)] += 1
                 else:
                     self._fact(chart, row, meaning)
         for row in infusions:
             self._infusion(chart, given, row)
+        for domain, concept, count in person.unmapped:
+            chart.unmapped[(domain, concept, NOT_MAPPED)] += count
         chart.drugs = periods(given)
         return chart
 

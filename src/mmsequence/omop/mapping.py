@@ -67,6 +67,12 @@ class OmopMapping:
     #: The keys read from their OHDSI defaults (the policy did not name them), for the summary.
     defaults: tuple[str, ...] = ()
 
+    @property
+    def read(self) -> frozenset[int]:
+        """Every concept a non-drug record is read for (one :meth:`meaning` gives a meaning)."""
+        return frozenset((*self.car_t_infusion, *self.apheresis, *self.eligibility, *self.soluble_bcma,
+                          *self.progression, *self.overrides))
+
     def meaning(self, concept_id: int) -> str | None:
         """What a non-drug record with this concept is, or None when the site mapped it to nothing."""
         for name, concepts in (("car-t-infusion", self.car_t_infusion), ("apheresis", self.apheresis),

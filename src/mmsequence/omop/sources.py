@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
+
 from ..errors import InputError, MmsequenceError
 from . import sql
 from .chart import PersonRecords, Row
@@ -131,9 +133,15 @@ def read_site_lines(source: Source, persons: list[int]) -> dict[int, list[Span]]
     return site_spans(source.rows(site_lines_sql(sql.ids(persons))))
 
 
-def read_persons(source: Source, persons: list[int]) -> list[PersonRecords]:
-    """Every record of these persons, one PersonRecords each, in the order given."""
-    return group_rows(persons, source.rows(sql.records_sql(source.dialect, sql.ids(persons))))
+def read_persons(source: Source, persons: list[int], mapping: OmopMapping, vocabulary: Vocabulary) -> list[PersonRecords]:
+    """Every record of these persons that the chart reads, and the count of the others, one
+    PersonRecords each, in the order given."""
+    people = sql.ids(persons)
+    read = group_rows(persons, source.rows(sql.records_sql(source.dialect, people, mapping.read, vocabulary.myeloma)))
+    counted: dict[int, list[tuple[str, int, int]]] = {}
+    for person, domain, concept, records in source.rows(sql.unmapped_sql(people, mapping.read, vocabulary.myeloma)):
+        counted.setdefault(int(person), []).append((str(domain), int(concept), int(records)))
+    return [attrs.evolve(p, unmapped=tuple(counted[p.person_id])) if p.person_id in counted else p for p in read]
 
 
 def group_rows(persons: list[int], rows: Sequence[tuple[Any, ...]]) -> list[PersonRecords]:

@@ -32,7 +32,7 @@ from ..errors import InputError
 from ..policy import Policy, load_policy
 from . import episodes, readings, sql
 from .audit import LINES, Auditor
-from .chart import PersonRecords, Row
+from .chart import NOT_MAPPED, PersonRecords, Row
 from .command import report
 from .concordance import COLUMNS
 from .diagnostics import diagnose
@@ -201,7 +201,7 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
     vocabulary = read_vocabulary(source, mapping)
     spark.sql(sql.cohort_sql(vocabulary.myeloma)).createOrReplaceTempView("mmsequence_cohort")
     cohort = "SELECT person_id FROM mmsequence_cohort"
-    records = spark.sql(sql.records_sql(sql.SPARK, cohort, ordered=False))
+    records = spark.sql(sql.records_sql(sql.SPARK, cohort, mapping.read, vocabulary.myeloma, ordered=False))
     if lines != "imwg":
         records = records.unionAll(spark.sql(site_lines_sql(sql.SPARK, cohort)))
     records = records.repartition(partitions or spark.sparkContext.defaultParallelism, "person_id")
@@ -229,6 +229,14 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
         result.unpersist()
     unmapped = {(str(r["domain"]), int(r["concept_id"]), str(r["outcome"])): [int(r["sum(records)"]), int(r["count(person_id)"])]
                 for r in counted}
+    # the records the site maps to nothing, counted by Spark without going through the workers
+    for domain, concept, records, persons in spark.sql(
+            f"SELECT domain, concept_id, SUM(records), COUNT(*) FROM"
+            f" ({sql.unmapped_sql(cohort, mapping.read, vocabulary.myeloma, ordered=False)}) counted"
+            " GROUP BY domain, concept_id").collect():
+        counts = unmapped.setdefault((str(domain), int(concept), NOT_MAPPED), [0, 0])
+        counts[0] += int(records)
+        counts[1] += int(persons)
     found = diagnose(source, vocabulary, mapping, int(persons or 0), int(drugs or 0), unmapped)
     parts = sorted(folder.glob(f"part-*.{fmt}" if fmt == "csv" else "part-*.parquet"))
     tally = write_summary(out, fmt, parts, unmapped, lambda ids: concept_names(source, ids), cdm, found,

@@ -76,11 +76,22 @@ def cohort_sql(myeloma: Iterable[int], after: int | None = None, limit: int | No
             f"{where}{page}")
 
 
-def records_sql(dialect: Dialect, persons: str, ordered: bool = True) -> str:
-    """Every record of the persons (``persons``: a list of ids, or a subquery), one row format,
-    ordered by person, domain and record (unless ``ordered`` is false). Each column is cast to its
-    type (a missing concept is 0), so every engine gives rows that are :class:`~.chart.Row` as they are."""
+def _kept(concept: str, concepts: str, kept: bool) -> str:
+    """Whether a record's concept (a missing one is 0) is among ``concepts``, or with ``kept`` false is not."""
+    test = f"COALESCE({concept}, 0) IN ({concepts})"
+    return test if kept else f"NOT ({test})"
+
+
+def records_sql(dialect: Dialect, persons: str, read: Iterable[int], myeloma: Iterable[int],
+                ordered: bool = True) -> str:
+    """Every record of the persons (``persons``: a list of ids, or a subquery) that the chart reads,
+    one row format, ordered by person, domain and record (unless ``ordered`` is false): every drug
+    exposure, and the other records whose concept is one the site maps (``read``; for conditions,
+    the ``myeloma`` concepts too). Each column is cast to its type (a missing concept is 0), so
+    every engine gives rows that are :class:`~.chart.Row` as they are. The other records (a
+    hospital's labs and diagnoses: most of a real chart) are only counted, by :func:`unmapped_sql`."""
     d, t = dialect.double, dialect.text
+    mapped, conditions = ids(sorted(set(read))), ids(sorted(set(read) | set(myeloma)))
 
     def common(domain: str, record: str, concept: str, start: str, end: str | None = None) -> str:
         return (f"SELECT CAST(person_id AS BIGINT) AS person_id, '{domain}' AS domain, CAST({record} AS BIGINT) AS record_id,"
@@ -97,19 +108,39 @@ def records_sql(dialect: Dialect, persons: str, ordered: bool = True) -> str:
 FROM drug_exposure WHERE person_id IN ({persons})
 UNION ALL
 {common("procedure", "procedure_occurrence_id", "procedure_concept_id", "procedure_date")}, {nothing}
-FROM procedure_occurrence WHERE person_id IN ({persons})
+FROM procedure_occurrence WHERE person_id IN ({persons}) AND {_kept("procedure_concept_id", mapped, True)}
 UNION ALL
 {common("observation", "observation_id", "observation_concept_id", "observation_date")},
   {values("value_as_number", "value_as_concept_id", "value_as_string", "unit_concept_id")}
-FROM observation WHERE person_id IN ({persons})
+FROM observation WHERE person_id IN ({persons}) AND {_kept("observation_concept_id", mapped, True)}
 UNION ALL
 {common("measurement", "measurement_id", "measurement_concept_id", "measurement_date")},
   {values("value_as_number", "value_as_concept_id", "NULL", "unit_concept_id")}
-FROM measurement WHERE person_id IN ({persons})
+FROM measurement WHERE person_id IN ({persons}) AND {_kept("measurement_concept_id", mapped, True)}
 UNION ALL
 {common("condition", "condition_occurrence_id", "condition_concept_id", "condition_start_date")},
   {nothing}
-FROM condition_occurrence WHERE person_id IN ({persons})""" + ("\nORDER BY 1, 2, 3" if ordered else "")
+FROM condition_occurrence WHERE person_id IN ({persons}) AND {_kept("condition_concept_id", conditions, True)}""" + (
+        "\nORDER BY 1, 2, 3" if ordered else "")
+
+
+def unmapped_sql(persons: str, read: Iterable[int], myeloma: Iterable[int], ordered: bool = True) -> str:
+    """(person, domain, concept, records) of the records of the persons that :func:`records_sql`
+    leaves out: the records whose concept the site maps to nothing, counted without being read
+    (ordered by person, domain and concept unless ``ordered`` is false)."""
+    mapped, conditions = ids(sorted(set(read))), ids(sorted(set(read) | set(myeloma)))
+    branches = [(domain, table, concept, conditions if domain == "condition" else mapped)
+                for domain, table, concept in (("procedure", "procedure_occurrence", "procedure_concept_id"),
+                                               ("observation", "observation", "observation_concept_id"),
+                                               ("measurement", "measurement", "measurement_concept_id"),
+                                               ("condition", "condition_occurrence", "condition_concept_id"))]
+    union = "\nUNION ALL\n".join(
+        f"SELECT CAST(person_id AS BIGINT) AS person_id, '{domain}' AS domain,"
+        f" CAST(COALESCE({concept}, 0) AS BIGINT) AS concept_id FROM {table}"
+        f" WHERE person_id IN ({persons}) AND {_kept(concept, concepts, False)}"
+        for domain, table, concept, concepts in branches)
+    return (f"SELECT person_id, domain, concept_id, COUNT(*) AS records FROM ({union}) unmapped"
+            " GROUP BY person_id, domain, concept_id" + (" ORDER BY 1, 2, 3" if ordered else ""))
 
 
 def concept_names_sql(concepts: Iterable[int]) -> str:
