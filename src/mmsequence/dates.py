@@ -36,7 +36,7 @@ def _precision(earliest: datetime.date, latest: datetime.date) -> str:
     return "span"
 
 
-@attrs.frozen(order=False)
+@attrs.frozen(order=False, cache_hash=True)  # a key of many caches: hashed once
 class PartialDate:
     """The closed range of days a date written as 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' may be; ``text``
     is how it was written (a range narrowed by :meth:`bounded` keeps it).

@@ -106,6 +106,8 @@ class Rule:
 
     def missing(self, bound: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
         """The facts the rule depends on that the record leaves unknown."""
+        if not self.depends_on:  # most rules: nothing to look up
+            return ()
         return tuple(field for binding, field in self.depends_on if bound[binding][field] == "unknown")
 
 
