@@ -274,12 +274,13 @@ def read_json(text: str | bytes, where: str, catalog: Catalog | None = None) -> 
     """The history in JSON text: a valid patient-history document through the typed fast path,
     anything else (a FHIR Bundle, a document with problems) as :func:`read_document` reads it,
     problems naming ``where``. For many documents (a batch): the fast path's library is loaded on
-    first use, which one document alone does not pay back. The text is decoded here first all the
-    same: the fast path would take a key given twice silently, and the limits hold for both paths."""
+    first use, which one document alone does not pay back. The text is decoded once, by
+    :func:`decode_json` (which refuses a key given twice and holds the limits), and the fast path
+    converts what it decoded."""
     from ._fast_read import fast_history
 
     data = decode_json(text, where)
-    return fast_history(text) or read_document(data, catalog)
+    return fast_history(data) or read_document(data, catalog)
 
 
 class _Resource(msgspec.Struct):
