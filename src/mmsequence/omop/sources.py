@@ -22,13 +22,16 @@ from .vocabulary import Ingredient, Vocabulary
 
 
 class Source(Protocol):
-    """A CDM that answers SQL with rows; ``where`` reopens it (in a worker process)."""
+    """A CDM that answers SQL with rows (``rows_of_each``: several independent queries, side by
+    side where the engine can); ``where`` reopens it (in a worker process)."""
 
     dialect: sql.Dialect
     label: str
     where: tuple[str | None, str | None]
 
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]: ...
+
+    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]: ...
 
     def close(self) -> None: ...
 
@@ -63,6 +66,9 @@ class DuckDBSource:
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]:
         return self._db.execute(query).fetchall()
 
+    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]:
+        return [self.rows(query) for query in queries]
+
     def close(self) -> None:
         self._db.close()
 
@@ -87,6 +93,9 @@ class PostgresSource:
             cursor.execute(query.encode())
             return cursor.fetchall()
 
+    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]:
+        return [self.rows(query) for query in queries]
+
     def close(self) -> None:
         self._db.close()
 
@@ -106,15 +115,17 @@ def open_source(db: str | None = None, url: str | None = None) -> Source:
 
 def read_vocabulary(source: Source, mapping: OmopMapping) -> Vocabulary:
     """The drug concepts' ingredients (with their ATC classes), drug names and the myeloma concepts."""
+    atc_rows, ingredient_rows, name_rows, myeloma_rows = source.rows_of_each(
+        [sql.atc_sql(mapping), sql.ingredients_sql(mapping), sql.DRUG_NAMES_SQL, sql.myeloma_sql(mapping)])
     atc: dict[int, list[str]] = {}
-    for ingredient_id, code in source.rows(sql.atc_sql(mapping)):
+    for ingredient_id, code in atc_rows:
         atc.setdefault(int(ingredient_id), []).append(str(code))
     ingredients: dict[int, list[Ingredient]] = {}
-    for drug, iid, name, vocabulary, code in sorted(source.rows(sql.ingredients_sql(mapping)), key=lambda r: (r[0], r[1])):
+    for drug, iid, name, vocabulary, code in sorted(ingredient_rows, key=lambda r: (r[0], r[1])):
         ingredients.setdefault(int(drug), []).append(
             Ingredient(int(iid), str(name), str(vocabulary), str(code), tuple(sorted(set(atc.get(int(iid), ()))))))
-    names = {int(cid): str(name) for cid, name in source.rows(sql.DRUG_NAMES_SQL)}
-    myeloma = frozenset(int(r[0]) for r in source.rows(sql.myeloma_sql(mapping))) | mapping.myeloma
+    names = {int(cid): str(name) for cid, name in name_rows}
+    myeloma = frozenset(int(r[0]) for r in myeloma_rows) | mapping.myeloma
     return Vocabulary({k: tuple(v) for k, v in ingredients.items()}, names, myeloma)
 
 

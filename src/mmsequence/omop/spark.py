@@ -19,6 +19,7 @@ to a cluster (the workers need mmsequence installed with the ``omop`` extra)::
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import shutil
 import sys
@@ -67,6 +68,12 @@ class SparkSource:
 
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]:
         return [tuple(row) for row in self.spark.sql(query).collect()]
+
+    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]:
+        """Each query's rows, the queries run as concurrent jobs (each a job's start-up, on a small
+        vocabulary mostly waiting)."""
+        with concurrent.futures.ThreadPoolExecutor(len(queries)) as pool:
+            return list(pool.map(self.rows, queries))
 
     def close(self) -> None:
         """The session belongs to the caller."""
@@ -215,10 +222,17 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
             shutil.rmtree(folder)
         writer = decisions.write.mode("overwrite")
         (writer.option("header", True).csv(str(folder)) if fmt == "csv" else writer.parquet(str(folder)))
-        counted = (result.where("kind = 'unmapped'").groupBy("domain", "concept_id", "outcome")
-                   .agg({"records": "sum", "person_id": "count"}).collect())
-        totals = result.where("kind = 'drugs'").agg({"person_id": "count", "records": "sum"}).collect()[0]
-        persons, drugs = totals["count(person_id)"], totals["sum(records)"]
+        result.createOrReplaceTempView("mmsequence_result")
+        counted, totals, not_mapped = source.rows_of_each([
+            "SELECT domain, concept_id, outcome, SUM(records), COUNT(person_id) FROM mmsequence_result"
+            " WHERE kind = 'unmapped' GROUP BY domain, concept_id, outcome",
+            "SELECT COUNT(person_id), SUM(records) FROM mmsequence_result WHERE kind = 'drugs'",
+            # the records the site maps to nothing, counted by Spark without going through the workers
+            f"SELECT domain, concept_id, SUM(records), COUNT(*) FROM"
+            f" ({sql.unmapped_sql(cohort, mapping.read, vocabulary.myeloma, ordered=False)}) counted"
+            " GROUP BY domain, concept_id",
+        ])
+        ((persons, drugs),) = totals
         compared = out / "lines"
         if compared.exists():
             shutil.rmtree(compared)
@@ -227,16 +241,12 @@ def run_spark_audit(spark: Any, cdm: str, out: Path, policy_path: str | None = N
                    .orderBy("person_id", "line", "regimen").collect()] if write_episodes else []
     finally:
         result.unpersist()
-    unmapped = {(str(r["domain"]), int(r["concept_id"]), str(r["outcome"])): [int(r["sum(records)"]), int(r["count(person_id)"])]
-                for r in counted}
-    # the records the site maps to nothing, counted by Spark without going through the workers
-    for domain, concept, records, persons in spark.sql(
-            f"SELECT domain, concept_id, SUM(records), COUNT(*) FROM"
-            f" ({sql.unmapped_sql(cohort, mapping.read, vocabulary.myeloma, ordered=False)}) counted"
-            " GROUP BY domain, concept_id").collect():
+    unmapped = {(str(domain), int(concept), str(outcome)): [int(records), int(people)]
+                for domain, concept, outcome, records, people in counted}
+    for domain, concept, records, people in not_mapped:
         counts = unmapped.setdefault((str(domain), int(concept), NOT_MAPPED), [0, 0])
         counts[0] += int(records)
-        counts[1] += int(persons)
+        counts[1] += int(people)
     found = diagnose(source, vocabulary, mapping, int(persons or 0), int(drugs or 0), unmapped)
     parts = sorted(folder.glob(f"part-*.{fmt}" if fmt == "csv" else "part-*.parquet"))
     tally = write_summary(out, fmt, parts, unmapped, lambda ids: concept_names(source, ids), cdm, found,
