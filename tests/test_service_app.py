@@ -284,6 +284,16 @@ def test_draft_orders_with_entries_that_are_not_a_list_is_400(tmp_path):
     assert reply.status_code == 400 and "context.draftOrders.entry: expected a list" in reply.json()["problems"]
 
 
+@pytest.mark.parametrize("kind", [[], {}, 5, None])
+def test_a_draft_order_whose_type_is_not_a_string_is_400_naming_the_field(tmp_path, kind):
+    """A draft is told apart by its resourceType; one that is a list or an object was a server error."""
+    request = example("order-select")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["resourceType"] = kind
+    reply = post(app_with(tmp_path), ORDER_SELECT, request)
+    assert reply.status_code == 400
+    assert reply.json()["problems"] == ["context.draftOrders.entry[0].resource.resourceType: expected a string"]
+
+
 @pytest.mark.parametrize("path, raw", [
     (PATIENT_VIEW, json.dumps(example("patient-view") | {"hookInstance": "\\ud800"}).replace("\\\\ud800", "\\ud800")),
     (PATIENT_VIEW + "/feedback", '{"feedback": [{"card": "\\udc00", "outcome": "overridden",'

@@ -166,8 +166,11 @@ def parse_request(body: Any, service: Service) -> HookRequest:
         draft_orders = context.get("draftOrders")
         if not isinstance(draft_orders, dict) or draft_orders.get("resourceType") != "Bundle":
             problems.append("context.draftOrders: expected a FHIR Bundle")
-        else:
-            _bundle_shape(draft_orders, "context.draftOrders", problems)
+        elif _bundle_shape(draft_orders, "context.draftOrders", problems):
+            # a draft is told apart by its type (a drug order, or another order left alone)
+            problems.extend(f"context.draftOrders.entry[{i}].resource.resourceType: expected a string"
+                            for i, e in enumerate(draft_orders.get("entry") or ())
+                            if "resource" in e and not isinstance(e["resource"].get("resourceType"), str))
         raw = context.get("selections", [])
         if service.hook == "order-select" and (not isinstance(raw, list) or not all(isinstance(s, str) for s in raw)):
             problems.append("context.selections: expected a list of references")
