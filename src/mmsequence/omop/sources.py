@@ -11,8 +11,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import attrs
-
 from ..errors import InputError, MmsequenceError
 from . import sql
 from .chart import PersonRecords, Row
@@ -31,12 +29,13 @@ class Source(Protocol):
 
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]: ...
 
-    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]: ...
+    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]:
+        return [self.rows(query) for query in queries]
 
     def close(self) -> None: ...
 
 
-class DuckDBSource:
+class DuckDBSource(Source):
     """A DuckDB database file (read only), or a folder of Parquet files read through DuckDB views."""
 
     dialect = sql.DUCKDB
@@ -66,14 +65,11 @@ class DuckDBSource:
     def rows(self, query: str) -> Sequence[tuple[Any, ...]]:
         return self._db.execute(query).fetchall()
 
-    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]:
-        return [self.rows(query) for query in queries]
-
     def close(self) -> None:
         self._db.close()
 
 
-class PostgresSource:
+class PostgresSource(Source):
     """A PostgreSQL database by URL (``postgresql://user@host:port/db``), through psycopg."""
 
     dialect = sql.POSTGRES
@@ -92,9 +88,6 @@ class PostgresSource:
         with self._db.cursor() as cursor:
             cursor.execute(query.encode())
             return cursor.fetchall()
-
-    def rows_of_each(self, queries: Sequence[str]) -> list[Sequence[tuple[Any, ...]]]:
-        return [self.rows(query) for query in queries]
 
     def close(self) -> None:
         self._db.close()
@@ -148,20 +141,13 @@ def read_persons(source: Source, persons: list[int], mapping: OmopMapping, vocab
     """Every record of these persons that the chart reads, and the count of the others, one
     PersonRecords each, in the order given."""
     people = sql.ids(persons)
-    read = group_rows(persons, source.rows(sql.records_sql(source.dialect, people, mapping.read, vocabulary.myeloma)))
-    counted: dict[int, list[tuple[str, int, int]]] = {}
-    for person, domain, concept, records in source.rows(sql.unmapped_sql(people, mapping.read, vocabulary.myeloma)):
-        counted.setdefault(int(person), []).append((str(domain), int(concept), int(records)))
-    return [attrs.evolve(p, unmapped=tuple(counted[p.person_id])) if p.person_id in counted else p for p in read]
-
-
-def group_rows(persons: list[int], rows: Sequence[tuple[Any, ...]]) -> list[PersonRecords]:
-    """Rows of the records query (person, then a :class:`Row`'s fields, each of its type) grouped
-    into one PersonRecords per person."""
     found: dict[int, list[Row]] = {p: [] for p in persons}
-    for r in rows:
+    for r in source.rows(sql.records_sql(source.dialect, people, mapping.read, vocabulary.myeloma)):
         found[r[0]].append(Row._make(r[1:]))
-    return [PersonRecords(p, tuple(found[p])) for p in persons]
+    counted: dict[int, list[tuple[str, int, int]]] = {p: [] for p in persons}
+    for person, domain, concept, records in source.rows(sql.unmapped_sql(people, mapping.read, vocabulary.myeloma)):
+        counted[int(person)].append((str(domain), int(concept), int(records)))
+    return [PersonRecords(p, tuple(found[p]), tuple(counted[p])) for p in persons]
 
 
 def concept_names(source: Source, concepts: list[int]) -> dict[int, tuple[str, str]]:

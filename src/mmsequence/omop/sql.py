@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from .chart import DOMAINS, TABLES
 from .mapping import OmopMapping
 
 
@@ -76,9 +77,11 @@ def cohort_sql(myeloma: Iterable[int], after: int | None = None, limit: int | No
             f"{where}{page}")
 
 
-def _kept(concept: str, concepts: str, kept: bool) -> str:
-    """Whether a record's concept (a missing one is 0) is among ``concepts``, or with ``kept`` false is not."""
-    test = f"COALESCE({concept}, 0) IN ({concepts})"
+def _kept(domain: str, read: Iterable[int], myeloma: Iterable[int], kept: bool = True) -> str:
+    """Whether a non-drug record of ``domain`` is one the chart reads (with ``kept`` false: one it
+    does not): its concept (a missing one is 0) one the site maps, or for a condition a myeloma one."""
+    concepts = set(read) | (set(myeloma) if domain == "condition" else set())
+    test = f"COALESCE({domain}_concept_id, 0) IN ({ids(sorted(concepts))})"
     return test if kept else f"NOT ({test})"
 
 
@@ -91,7 +94,6 @@ def records_sql(dialect: Dialect, persons: str, read: Iterable[int], myeloma: It
     every engine gives rows that are :class:`~.chart.Row` as they are. The other records (a
     hospital's labs and diagnoses: most of a real chart) are only counted, by :func:`unmapped_sql`."""
     d, t = dialect.double, dialect.text
-    mapped, conditions = ids(sorted(set(read))), ids(sorted(set(read) | set(myeloma)))
 
     def common(domain: str, record: str, concept: str, start: str, end: str | None = None) -> str:
         return (f"SELECT CAST(person_id AS BIGINT) AS person_id, '{domain}' AS domain, CAST({record} AS BIGINT) AS record_id,"
@@ -108,19 +110,19 @@ def records_sql(dialect: Dialect, persons: str, read: Iterable[int], myeloma: It
 FROM drug_exposure WHERE person_id IN ({persons})
 UNION ALL
 {common("procedure", "procedure_occurrence_id", "procedure_concept_id", "procedure_date")}, {nothing}
-FROM procedure_occurrence WHERE person_id IN ({persons}) AND {_kept("procedure_concept_id", mapped, True)}
+FROM procedure_occurrence WHERE person_id IN ({persons}) AND {_kept("procedure", read, myeloma)}
 UNION ALL
 {common("observation", "observation_id", "observation_concept_id", "observation_date")},
   {values("value_as_number", "value_as_concept_id", "value_as_string", "unit_concept_id")}
-FROM observation WHERE person_id IN ({persons}) AND {_kept("observation_concept_id", mapped, True)}
+FROM observation WHERE person_id IN ({persons}) AND {_kept("observation", read, myeloma)}
 UNION ALL
 {common("measurement", "measurement_id", "measurement_concept_id", "measurement_date")},
   {values("value_as_number", "value_as_concept_id", "NULL", "unit_concept_id")}
-FROM measurement WHERE person_id IN ({persons}) AND {_kept("measurement_concept_id", mapped, True)}
+FROM measurement WHERE person_id IN ({persons}) AND {_kept("measurement", read, myeloma)}
 UNION ALL
 {common("condition", "condition_occurrence_id", "condition_concept_id", "condition_start_date")},
   {nothing}
-FROM condition_occurrence WHERE person_id IN ({persons}) AND {_kept("condition_concept_id", conditions, True)}""" + (
+FROM condition_occurrence WHERE person_id IN ({persons}) AND {_kept("condition", read, myeloma)}""" + (
         "\nORDER BY 1, 2, 3" if ordered else "")
 
 
@@ -128,17 +130,11 @@ def unmapped_sql(persons: str, read: Iterable[int], myeloma: Iterable[int], orde
     """(person, domain, concept, records) of the records of the persons that :func:`records_sql`
     leaves out: the records whose concept the site maps to nothing, counted without being read
     (ordered by person, domain and concept unless ``ordered`` is false)."""
-    mapped, conditions = ids(sorted(set(read))), ids(sorted(set(read) | set(myeloma)))
-    branches = [(domain, table, concept, conditions if domain == "condition" else mapped)
-                for domain, table, concept in (("procedure", "procedure_occurrence", "procedure_concept_id"),
-                                               ("observation", "observation", "observation_concept_id"),
-                                               ("measurement", "measurement", "measurement_concept_id"),
-                                               ("condition", "condition_occurrence", "condition_concept_id"))]
     union = "\nUNION ALL\n".join(
         f"SELECT CAST(person_id AS BIGINT) AS person_id, '{domain}' AS domain,"
-        f" CAST(COALESCE({concept}, 0) AS BIGINT) AS concept_id FROM {table}"
-        f" WHERE person_id IN ({persons}) AND {_kept(concept, concepts, False)}"
-        for domain, table, concept, concepts in branches)
+        f" CAST(COALESCE({domain}_concept_id, 0) AS BIGINT) AS concept_id FROM {TABLES[domain]}"
+        f" WHERE person_id IN ({persons}) AND {_kept(domain, read, myeloma, kept=False)}"
+        for domain in DOMAINS if domain != "drug")
     return (f"SELECT person_id, domain, concept_id, COUNT(*) AS records FROM ({union}) unmapped"
             " GROUP BY person_id, domain, concept_id" + (" ORDER BY 1, 2, 3" if ordered else ""))
 

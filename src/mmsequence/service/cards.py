@@ -455,13 +455,13 @@ def order_cards(assessment: Assessment, orders: Sequence[Order], catalog: Catalo
     return cards
 
 
-def not_assessed_card(summary: str, detail_lines: Sequence[str], topic: str, hook_instance: str = "") -> Card:
-    """A warning card saying the record was not assessed, and why."""
+def not_assessed_card(summary: str, said: Sequence[str], topic: str, hook_instance: str = "") -> Card:
+    """A warning card saying the record was not assessed, and why (``said``: one line each, in words)."""
     return _card({
         "summary": _summary(summary),
         "indicator": "warning",
         "source": _source(topic, "The record could not be assessed"),
-        "detail": "\n".join(f"- {markdown_text(_problem(line))}" for line in detail_lines),
+        "detail": "\n".join(f"- {markdown_text(line)}" for line in said),
         "links": _LINKS,
     }, hook_instance)
 
@@ -476,13 +476,8 @@ def problems_card(problems: Sequence[str], hook_instance: str = "") -> Card:
     """The record could not be read: one warning card naming each problem, the same problem said
     once with the places it was found (as on the data card), so that the card stays short."""
     count = f"{len(problems)} data problem{'s' if len(problems) != 1 else ''}"
-    return _card({
-        "summary": _summary(f"TCRT sequencing not assessed: the patient record has {count} to correct"),
-        "indicator": "warning",
-        "source": _source("data-problem", "The record could not be assessed"),
-        "detail": "\n".join(f"- {markdown_text(g)}" for g in warning_groups(problems)),
-        "links": _LINKS,
-    }, hook_instance)
+    return not_assessed_card(f"TCRT sequencing not assessed: the patient record has {count} to correct",
+                             warning_groups(problems), "data-problem", hook_instance)
 
 
 _RAISE_LIMITS = ("No assessment was made on part of the record: reopen it later, or ask the EHR team to raise the"
@@ -492,7 +487,7 @@ _RAISE_LIMITS = ("No assessment was made on part of the record: reopen it later,
 def cut_card(why: str, hook_instance: str = "", advice: str = _RAISE_LIMITS) -> Card:
     """A FHIR read stopped at a limit, or a prefetch holding part of a search: no assessment on part of the record."""
     return not_assessed_card("TCRT sequencing not assessed: the record could not be read in full",
-                             [why, advice], "data-cut", hook_instance)
+                             [_problem(why), _problem(advice)], "data-cut", hook_instance)
 
 
 INCOMPLETE_PREFETCH = ("No assessment was made on part of the record: the EHR should send every page, or a"
