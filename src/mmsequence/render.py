@@ -45,6 +45,10 @@ def _dumps(data: Any, option: int, **standard: Any) -> str:
 
 def display_width(text: str) -> int:
     """Columns ``text`` takes in a terminal: wide (CJK) characters take two."""
+    if text.isascii():
+        return len(text)
+    if len(text) == 1:
+        return 2 if unicodedata.east_asian_width(text) in "WF" else 1
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -63,13 +67,18 @@ def _wrap(text: str, width: int, indent: str, subsequent: str) -> list[str]:
     before closing punctuation."""
     if display_width(text) == len(text):
         return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=subsequent)
-    lines, line = [], indent
+    # A unit is one wide character, a run without blanks, or a space (the text's blanks are single
+    # spaces here); a line breaks before a unit that does not fit, never before a space.
+    # used: the columns ``line`` takes; filled: whether it holds more than blanks.
+    lines, line, used, filled = [], indent, display_width(indent), bool(indent.strip())
     for unit in _UNITS.findall(" ".join(text.split())):
-        if display_width(line + unit.rstrip()) > width and line.strip() and unit not in _NO_LINE_START:
+        size = display_width(unit)
+        if unit != " " and used + size > width and filled and unit not in _NO_LINE_START:
             lines.append(line.rstrip())
-            line = subsequent
-            unit = unit.lstrip()
+            line, used = subsequent, display_width(subsequent)
         line += unit
+        used += size
+        filled = filled or unit != " "
     return [*lines, line.rstrip()]
 
 
