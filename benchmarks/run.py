@@ -36,6 +36,7 @@ from mmsequence import Evaluator  # noqa: E402
 from mmsequence.batch import Item, _Job  # noqa: E402
 from mmsequence.history import parse_document  # noqa: E402
 from mmsequence.policy import load_policy  # noqa: E402
+from mmsequence.render import to_json, to_text  # noqa: E402
 from mmsequence.testing.oracle import assess  # noqa: E402
 
 SIZES = {
@@ -47,7 +48,7 @@ SIZES = {
 POLICY = load_policy()
 EVALUATOR = Evaluator(POLICY)
 PIPELINE = _Job(None, None)  # what `mmsequence batch` does with one document: read, validate, evaluate, write
-SECTIONS = ("latency", "cold_start", "throughput", "batch_memory", "memory", "threads")
+SECTIONS = ("latency", "cold_start", "throughput", "batch_memory", "memory", "threads", "text")
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -253,6 +254,18 @@ def threads(docs) -> dict:
     }
 
 
+def text(docs) -> dict:
+    """Writing an assessment as the text a person reads (``evaluate --format text``), in English and
+    in Chinese, beside writing the same assessment as JSON."""
+    assessments = [EVALUATOR.evaluate(d) for d in docs]
+    writers = {"json": to_json, "text_en": to_text, "text_zh": lambda a: to_text(a, language="zh-CN")}
+    for write in writers.values():  # warm: the catalogs of each language are read once
+        write(assessments[0])
+    medians = {name: statistics.median(_timed(write, assessments)) * 1000 for name, write in writers.items()}
+    return {**{f"{name}_ms": ms for name, ms in medians.items()},
+            "en_vs_json": medians["text_en"] / medians["json"], "zh_vs_json": medians["text_zh"] / medians["json"]}
+
+
 def _targets(results: dict) -> list[tuple[str, str, bool, str]]:
     """(target, measured, met, beside the oracle) for every target the sections measured."""
     rows = []
@@ -299,6 +312,11 @@ def _context(results: dict) -> list[tuple[str, str, str]]:
         memory = results["memory"]
         rows.append(("RSS growth, one process evaluating", f"{memory['growth_mb']:.1f} MB",
                      ", ".join(f"{k} {v:.1f}" for k, v in memory.items() if k != "growth_mb")))
+    if "text" in results:
+        txt = results["text"]
+        rows.append(("text output, English / Chinese (median)", f"{txt['text_en_ms']:.2f} / {txt['text_zh_ms']:.2f} ms",
+                     f"{txt['en_vs_json']:.1f}x / {txt['zh_vs_json']:.1f}x writing the same assessment as JSON"
+                     f" ({txt['json_ms']:.2f} ms)"))
     if "threads" in results:
         th = results["threads"]
         rows.append(("8 threads", f"{th['threads_8_per_s']:.0f}/s",
@@ -332,6 +350,7 @@ def main() -> int:
         "batch_memory": lambda: batch_memory(size["rss"], processes),
         "memory": lambda: memory(docs, size["memory"]),
         "threads": lambda: threads(docs[: size["threads"]]),
+        "text": lambda: text(docs[: size["threads"]]),
     }
     results = {
         "machine": {"python": platform.python_version(), "cpus": processes, "platform": platform.platform()},
