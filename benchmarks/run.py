@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from histories import histories  # noqa: E402
 
 from mmsequence import Evaluator  # noqa: E402
+from mmsequence._facts import engine_facts  # noqa: E402
 from mmsequence.batch import Item, _Job  # noqa: E402
+from mmsequence.course import derive_course  # noqa: E402
 from mmsequence.history import parse_document  # noqa: E402
 from mmsequence.policy import load_policy  # noqa: E402
 from mmsequence.render import to_json, to_text  # noqa: E402
@@ -48,7 +50,7 @@ SIZES = {
 POLICY = load_policy()
 EVALUATOR = Evaluator(POLICY)
 PIPELINE = _Job(None, None)  # what `mmsequence batch` does with one document: read, validate, evaluate, write
-SECTIONS = ("latency", "cold_start", "throughput", "batch_memory", "memory", "threads", "text")
+SECTIONS = ("latency", "engine", "cold_start", "throughput", "batch_memory", "memory", "threads", "text")
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -97,6 +99,23 @@ def latency(docs) -> dict:
         "pipeline": trip, "oracle_pipeline": oracle_trip,
         "pipeline_ratio_p50": trip["p50_ms"] / oracle_trip["p50_ms"],
     }
+
+
+def engine(docs) -> dict:
+    """The rule engine's call alone (its C core, the facts as JSON, the firings read back) on each
+    history's facts, beside the oracle's whole evaluation of the same history: the floor under the
+    warm evaluation's ratio."""
+    calls = []
+    for doc in docs:
+        history = EVALUATOR.read(doc)
+        facts = engine_facts(derive_course(history, EVALUATOR.catalog, POLICY, datetime.date.fromisoformat(doc["as_of"])))
+        calls.append((facts.patient, [fact for _, fact in facts.candidates]))
+    run = EVALUATOR._engine.run
+    for call in calls[:200]:
+        run(*call)
+    core = statistics.median(_timed(lambda call: run(*call), calls)) * 1000
+    oracle = statistics.median(_timed(_oracle_api, docs)) * 1000
+    return {"engine_call_p50_ms": core, "oracle_p50_ms": oracle, "ratio": core / oracle}
 
 
 def cold_start(runs: int) -> dict:
@@ -312,6 +331,10 @@ def _context(results: dict) -> list[tuple[str, str, str]]:
         memory = results["memory"]
         rows.append(("RSS growth, one process evaluating", f"{memory['growth_mb']:.1f} MB",
                      ", ".join(f"{k} {v:.1f}" for k, v in memory.items() if k != "growth_mb")))
+    if "engine" in results:
+        eng = results["engine"]
+        rows.append(("the rule engine's call alone (median)", f"{eng['engine_call_p50_ms']:.3f} ms",
+                     f"{eng['ratio']:.2f}x the oracle's whole evaluation ({eng['oracle_p50_ms']:.3f} ms)"))
     if "text" in results:
         txt = results["text"]
         rows.append(("text output, English / Chinese (median)", f"{txt['text_en_ms']:.2f} / {txt['text_zh_ms']:.2f} ms",
@@ -345,6 +368,7 @@ def main() -> int:
     docs = histories(max(size["latency"], size["threads"], 2000))
     sections = {
         "latency": lambda: latency(docs[: size["latency"]]),
+        "engine": lambda: engine(docs[: size["latency"]]),
         "cold_start": lambda: cold_start(size["cold"]),
         "throughput": lambda: throughput(size["cohort"], processes, size["control"]),
         "batch_memory": lambda: batch_memory(size["rss"], processes),
