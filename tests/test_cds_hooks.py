@@ -114,6 +114,18 @@ def test_data_warnings_are_grouped_and_said_once_on_one_data_quality_card():
     assert summary["source"]["topic"]["code"] == "summary"
 
 
+def test_a_grouped_warning_keeps_the_case_of_the_record_text_and_acronyms_it_starts_with():
+    chart_text = Notice("fhir.no-end", "MedicationRequest/r1", drug="PACLitaxel 100 MG Injection")
+    product = Notice("fhir.unknown-product", "Procedure/p1", drug="zevor-cel")
+    assert warning_groups([chart_text, product]) == [
+        "MedicationRequest/r1: PACLitaxel 100 MG Injection: no end date recorded; counted as ongoing (the latest possible last dose)",
+        "Procedure/p1: CAR-T product 'zevor-cel' is not in the agent catalog; kept as an unknown agent"]
+    twice = Notice("fhir.no-end", "MedicationRequest/r2", drug="PACLitaxel 100 MG Injection")
+    assert warning_groups([chart_text, twice]) == [
+        "PACLitaxel 100 MG Injection: no end date recorded; counted as ongoing (the latest possible last dose):"
+        " MedicationRequest/r1, MedicationRequest/r2"]
+
+
 def test_an_avoided_order_is_critical_with_a_suggestion_to_order_the_best_alternative():
     assessment = _everyone(line("teclistamab", "2023-01-01", "2023-06-01"),
                            line("ciltacabtagene autoleucel", "2024-01-10", "2024-01-10"))

@@ -285,7 +285,6 @@ def warning_groups(warnings: Iterable[str], w: Words = ENGLISH_WORDS) -> list[st
     """Data warnings in words, the same problem said once with every place it was found: a notice's
     place and message are its own (:mod:`mmsequence.notices`); a plain note (a draft order's) is one
     problem, its paths in words."""
-    english = w.language == ENGLISH
     groups: dict[str, dict[str, None]] = {}  # problem -> its places, in order, each once (a dict: linear time)
     for warning in dict.fromkeys(warnings):
         if isinstance(warning, Notice):
@@ -293,7 +292,7 @@ def warning_groups(warnings: Iterable[str], w: Words = ENGLISH_WORDS) -> list[st
             problem = notice_words(warning.message, w.language, w.catalog, clinical=True)
         else:
             subject, problem = "", clinical(warning)
-        places = groups.setdefault(problem[:1].upper() + problem[1:] if english else problem, {})
+        places = groups.setdefault(problem, {})
         if subject:
             places[subject] = None
     return [_group(problem, list(places), w) for problem, places in groups.items()]
@@ -308,10 +307,12 @@ def _group(problem: str, places: list[str], w: Words) -> str:
         named = "、".join(places[:MAX_PLACES]) + (w(" and {count} more").format(count=len(places) - MAX_PLACES)
                                                  if len(places) > MAX_PLACES else "")
         return f"{named}：{problem}" if places else problem
+    # the problem as its notice says it (a drug's name or an acronym keeps its case), capitalised
+    # only where it starts the line
     if len(places) == 1:
-        return f"{places[0][:1].upper()}{places[0][1:]}: {problem[:1].lower()}{problem[1:]}"
+        return f"{places[0][:1].upper()}{places[0][1:]}: {problem}"
     named = ", ".join(places[:MAX_PLACES]) + (f" and {len(places) - MAX_PLACES} more" if len(places) > MAX_PLACES else "")
-    return problem + (f": {named}" if places else "")
+    return problem[:1].upper() + problem[1:] + (f": {named}" if places else "")
 
 
 def _footer(assessment: Assessment, sources: _Sources, w: Words = ENGLISH_WORDS) -> str:
